@@ -1,0 +1,54 @@
+package policy
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kind names the type of record a Change is about.
+type Kind string
+
+// Record kinds that appear in the change feed.
+const (
+	KindTenant     Kind = "tenant"
+	KindUser       Kind = "user"
+	KindDirGroup   Kind = "dirgroup"
+	KindGroup      Kind = "group"
+	KindRole       Kind = "role"
+	KindRule       Kind = "rule"
+	KindMembership Kind = "membership"
+	// KindEvent marks an audit-only entry (a token created, a sync
+	// approved…) that changes no domain fact.
+	KindEvent Kind = "event"
+)
+
+// Op is what a Change did.
+type Op string
+
+// Change operations.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Change is one entry of the append-only audit log, which doubles as the
+// change feed that keeps the Engine current. Before and After hold the JSON
+// encoding of the record (null for a create or a delete respectively).
+type Change struct {
+	Seq    uint64          `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Actor  string          `json:"actor"`
+	Tenant TenantID        `json:"tenant,omitempty"`
+	Kind   Kind            `json:"kind"`
+	Op     Op              `json:"op"`
+	ID     string          `json:"id"`
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// MembershipKey returns the identity of a manual membership, used as the
+// Change ID of membership entries: "<group>/<user>/<role>".
+func MembershipKey(g GroupID, u UserID, r RoleName) string {
+	return string(g) + "/" + string(u) + "/" + string(r)
+}

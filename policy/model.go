@@ -1,0 +1,198 @@
+// Package policy is the domain of Roster: tenants, users, directory groups,
+// user groups, roles, binding rules and memberships, and the computation of
+// effective membership, permissions, explanations and charter status.
+//
+// The package is pure: it performs no I/O and imports no adapter. Facts are
+// kept by package store; the Engine derives the effective view from them and
+// is fed by the store's change feed (see Change).
+package policy
+
+import (
+	"strings"
+	"time"
+)
+
+// TenantID names a tenant: the vendor itself or one partner company.
+type TenantID string
+
+// UserID is the stable identifier (a UUID) of a user.
+type UserID string
+
+// DirGroupID is the stable identifier (a UUID) of a directory group.
+type DirGroupID string
+
+// GroupID is the stable identifier (a UUID) of a user group.
+type GroupID string
+
+// RoleName names a role such as "member" or "organizer".
+type RoleName string
+
+// RuleID is the stable identifier (a UUID) of a binding rule.
+type RuleID string
+
+// Permission is a capability string such as "members.manage".
+type Permission string
+
+// TenantKind tells whether a tenant's people are employees or customers.
+type TenantKind string
+
+// Tenant kinds.
+const (
+	TenantVendor  TenantKind = "vendor"
+	TenantPartner TenantKind = "partner"
+)
+
+// Tenant is a company whose people join user groups. Every user and every
+// directory group belongs to exactly one tenant.
+type Tenant struct {
+	ID   TenantID   `json:"id"`
+	Name string     `json:"name"`
+	Kind TenantKind `json:"kind"`
+}
+
+// Email is one e-mail address of a user (RFC 7643 §4.1.2).
+type Email struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// User is a person known to Roster, always within one tenant.
+//
+// UserName is unique per tenant, compared case-insensitively (see
+// FoldUserName). Version changes on every write and serves as the SCIM ETag.
+type User struct {
+	ID          UserID   `json:"id"`
+	Tenant      TenantID `json:"tenant"`
+	UserName    string   `json:"userName"`
+	ExternalID  string   `json:"externalId,omitempty"`
+	GivenName   string   `json:"givenName,omitempty"`
+	FamilyName  string   `json:"familyName,omitempty"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Emails      []Email  `json:"emails,omitempty"`
+	Active      bool     `json:"active"`
+	// Source says where the user comes from: "ldap:<dir>", "scim:<tenant>"
+	// or "local".
+	Source string `json:"source"`
+	// Attributes holds everything else a source sends (SCIM enterprise
+	// extension, LDAP extras), as JSON-compatible values.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	Created    time.Time      `json:"created"`
+	Updated    time.Time      `json:"updated"`
+	Version    uint64         `json:"version"`
+}
+
+// PrimaryEmail returns the primary e-mail address, or the first one.
+func (u User) PrimaryEmail() string {
+	for _, e := range u.Emails {
+		if e.Primary {
+			return e.Value
+		}
+	}
+	if len(u.Emails) > 0 {
+		return u.Emails[0].Value
+	}
+	return ""
+}
+
+// DirGroup is a group as it exists in a directory source (an LDAP group, a
+// SCIM Group), within one tenant. Its members are users of the same tenant
+// and other directory groups of the same tenant (nesting, possibly cyclic).
+type DirGroup struct {
+	ID           DirGroupID     `json:"id"`
+	Tenant       TenantID       `json:"tenant"`
+	DisplayName  string         `json:"displayName"`
+	ExternalID   string         `json:"externalId,omitempty"`
+	Source       string         `json:"source"`
+	MemberUsers  []UserID       `json:"memberUsers,omitempty"`
+	MemberGroups []DirGroupID   `json:"memberGroups,omitempty"`
+	Attributes   map[string]any `json:"attributes,omitempty"`
+	Created      time.Time      `json:"created"`
+	Updated      time.Time      `json:"updated"`
+	Version      uint64         `json:"version"`
+}
+
+// GroupKind is the kind of a user group. The built-in kinds are below;
+// configuration may add custom kinds.
+type GroupKind string
+
+// Built-in user-group kinds.
+const (
+	KindInternational   GroupKind = "international"
+	KindRegional        GroupKind = "regional"
+	KindLocal           GroupKind = "local"
+	KindSpecialInterest GroupKind = "special-interest"
+)
+
+// Meeting records when and where a user group meets.
+type Meeting struct {
+	ID       string    `json:"id"`
+	Title    string    `json:"title"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end,omitempty"`
+	Location string    `json:"location,omitempty"`
+}
+
+// Group is a user group: the ISUG, a RUG, a LUG or a SIG. User groups span
+// tenants. Parent forms the hierarchy; it never forms a cycle.
+type Group struct {
+	ID          GroupID   `json:"id"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Kind        GroupKind `json:"kind"`
+	Parent      GroupID   `json:"parent,omitempty"`
+	Meetings    []Meeting `json:"meetings,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+	Version     uint64    `json:"version"`
+}
+
+// Role is a named set of permissions. When Inherit is true, holding the role
+// in a group grants its permissions on every descendant group too.
+type Role struct {
+	Name        RoleName     `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Permissions []Permission `json:"permissions"`
+	Inherit     bool         `json:"inherit"`
+	Version     uint64       `json:"version"`
+}
+
+// Origin says why a membership exists: "manual" or "rule:<id>".
+type Origin string
+
+// OriginManual is the origin of memberships set by an administrator.
+const OriginManual Origin = "manual"
+
+// RuleOrigin returns the origin of memberships given by rule id.
+func RuleOrigin(id RuleID) Origin { return Origin("rule:" + string(id)) }
+
+// Membership says that a user holds a role in a user group. The store keeps
+// manual memberships; rule memberships are derived by the Engine.
+type Membership struct {
+	User    UserID    `json:"user"`
+	Group   GroupID   `json:"group"`
+	Role    RoleName  `json:"role"`
+	Origin  Origin    `json:"origin"`
+	Created time.Time `json:"created"`
+}
+
+// Rule binds a directory group to a role in a user group: members of
+// DirGroup (transitively, through nested directory groups) hold Role in
+// Group.
+type Rule struct {
+	ID       RuleID     `json:"id"`
+	Tenant   TenantID   `json:"tenant"`
+	DirGroup DirGroupID `json:"dirGroup"`
+	Group    GroupID    `json:"group"`
+	Role     RoleName   `json:"role"`
+	Created  time.Time  `json:"created"`
+	Version  uint64     `json:"version"`
+}
+
+// FoldUserName returns the case-folded form of a userName, the key under
+// which uniqueness per tenant is enforced.
+func FoldUserName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// FoldName returns the case-folded form of a group display name.
+func FoldName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
