@@ -73,14 +73,14 @@ type Explanation struct {
 
 // CharterStatus is the computed charter property of a group.
 type CharterStatus struct {
-	Group      GroupID `json:"group"`
-	Applies    bool    `json:"applies"` // the rule applies to this group's kind and an ancestor of the parent kind exists
-	Parent     GroupID `json:"parent,omitempty"`
-	Members    int     `json:"members"`     // distinct effective members of the group
-	InParent   int     `json:"inParent"`    // of those, effective members of Parent
-	Ratio      float64 `json:"ratio"`       // InParent / Members (0 when no members)
-	Threshold  float64 `json:"threshold"`
-	Chartered  bool    `json:"chartered"`
+	Group     GroupID `json:"group"`
+	Applies   bool    `json:"applies"` // the rule applies to this group's kind and an ancestor of the parent kind exists
+	Parent    GroupID `json:"parent,omitempty"`
+	Members   int     `json:"members"`  // distinct effective members of the group
+	InParent  int     `json:"inParent"` // of those, effective members of Parent
+	Ratio     float64 `json:"ratio"`    // InParent / Members (0 when no members)
+	Threshold float64 `json:"threshold"`
+	Chartered bool    `json:"chartered"`
 }
 
 // The Engine's methods (implemented in engine.go):
