@@ -1,0 +1,978 @@
+package policy
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Engine keeps the effective view of the facts in memory: who holds which
+// role in which user group (directly, by rule through nested directory
+// groups, or manually), which permissions that gives, why, and which groups
+// are chartered.
+//
+// The Engine holds the facts and a handful of indexes (user → directory
+// groups listing it, directory group → directory groups nesting it,
+// directory group → rules, user group → rules, user group → children,
+// manual memberships by user and by group), so every question is a small
+// graph walk from the user or group asked about; nothing recomputes the
+// world. It is fed with Load (a full snapshot) and then Apply (the store's
+// change feed); both give the same answers for the same resulting facts.
+//
+// References that do not resolve (a deleted user still listed by a directory
+// group, a rule whose directory group is gone…) are ignored, as are
+// references that cross tenants: a directory group only counts users and
+// nested directory groups of its own tenant, and a rule only counts when its
+// tenant is the one of its directory group.
+//
+// An Engine is safe for concurrent use by many readers and one writer.
+type Engine struct {
+	charter CharterRule
+
+	mu      sync.RWMutex
+	tenants map[TenantID]Tenant
+	users   map[UserID]userRec
+	dirs    map[DirGroupID]*dirRec
+	groups  map[GroupID]Group
+	roles   map[RoleName]Role
+	rules   map[RuleID]Rule
+	manual  map[mkey]Origin
+
+	userDirs      map[UserID][]DirGroupID     // user → directory groups listing it directly
+	dirParents    map[DirGroupID][]DirGroupID // directory group → directory groups listing it
+	dirRules      map[DirGroupID][]RuleID     // directory group → rules bound to it
+	groupRules    map[GroupID][]RuleID        // user group → rules giving roles in it
+	children      map[GroupID][]GroupID       // user group → children ("" → roots)
+	manualByUser  map[UserID][]mkey
+	manualByGroup map[GroupID][]mkey
+}
+
+// userRec is what the Engine keeps of a user.
+type userRec struct {
+	tenant   TenantID
+	userName string
+	active   bool
+}
+
+// dirRec is what the Engine keeps of a directory group.
+type dirRec struct {
+	tenant TenantID
+	name   string
+	source string
+	users  []UserID     // sorted, distinct
+	groups []DirGroupID // sorted, distinct
+}
+
+// mkey identifies a manual membership.
+type mkey struct {
+	g GroupID
+	u UserID
+	r RoleName
+}
+
+// NewEngine returns an empty Engine. A zero cfg.Charter means
+// DefaultCharter.
+func NewEngine(cfg EngineConfig) *Engine {
+	e := &Engine{charter: cfg.Charter}
+	if e.charter == (CharterRule{}) {
+		e.charter = DefaultCharter
+	}
+	e.reset()
+	return e
+}
+
+func (e *Engine) reset() {
+	e.tenants = map[TenantID]Tenant{}
+	e.users = map[UserID]userRec{}
+	e.dirs = map[DirGroupID]*dirRec{}
+	e.groups = map[GroupID]Group{}
+	e.roles = map[RoleName]Role{}
+	e.rules = map[RuleID]Rule{}
+	e.manual = map[mkey]Origin{}
+	e.userDirs = map[UserID][]DirGroupID{}
+	e.dirParents = map[DirGroupID][]DirGroupID{}
+	e.dirRules = map[DirGroupID][]RuleID{}
+	e.groupRules = map[GroupID][]RuleID{}
+	e.children = map[GroupID][]GroupID{}
+	e.manualByUser = map[UserID][]mkey{}
+	e.manualByGroup = map[GroupID][]mkey{}
+}
+
+// Load replaces all facts with those of w. When w holds two records with
+// the same id, the later one wins.
+func (e *Engine) Load(w World) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reset()
+	for _, t := range w.Tenants {
+		e.tenants[t.ID] = t
+	}
+	for _, u := range w.Users {
+		e.putUser(u)
+	}
+	for _, d := range w.DirGroups {
+		e.putDir(d)
+	}
+	for _, g := range w.Groups {
+		e.putGroup(g)
+	}
+	for _, r := range w.Roles {
+		e.roles[r.Name] = cloneRole(r)
+	}
+	for _, r := range w.Rules {
+		e.putRule(r)
+	}
+	for _, m := range w.Memberships {
+		e.putMembership(m)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Writing facts (callers hold e.mu for writing).
+
+func (e *Engine) putUser(u User) {
+	e.users[u.ID] = userRec{tenant: u.Tenant, userName: u.UserName, active: u.Active}
+}
+
+func (e *Engine) putDir(d DirGroup) {
+	e.deleteDir(d.ID)
+	r := &dirRec{
+		tenant: d.Tenant,
+		name:   d.DisplayName,
+		source: d.Source,
+		users:  sortedDistinct(d.MemberUsers),
+		groups: sortedDistinct(d.MemberGroups),
+	}
+	e.dirs[d.ID] = r
+	for _, u := range r.users {
+		e.userDirs[u] = addSorted(e.userDirs[u], d.ID)
+	}
+	for _, c := range r.groups {
+		e.dirParents[c] = addSorted(e.dirParents[c], d.ID)
+	}
+}
+
+func (e *Engine) deleteDir(id DirGroupID) {
+	old, ok := e.dirs[id]
+	if !ok {
+		return
+	}
+	for _, u := range old.users {
+		setOrDelete(e.userDirs, u, removeSorted(e.userDirs[u], id))
+	}
+	for _, c := range old.groups {
+		setOrDelete(e.dirParents, c, removeSorted(e.dirParents[c], id))
+	}
+	delete(e.dirs, id)
+}
+
+func (e *Engine) putGroup(g Group) {
+	e.deleteGroup(g.ID)
+	g.Meetings = slices.Clone(g.Meetings)
+	e.groups[g.ID] = g
+	e.children[g.Parent] = addSorted(e.children[g.Parent], g.ID)
+}
+
+func (e *Engine) deleteGroup(id GroupID) {
+	old, ok := e.groups[id]
+	if !ok {
+		return
+	}
+	setOrDelete(e.children, old.Parent, removeSorted(e.children[old.Parent], id))
+	delete(e.groups, id)
+}
+
+func (e *Engine) putRule(r Rule) {
+	e.deleteRule(r.ID)
+	e.rules[r.ID] = r
+	e.dirRules[r.DirGroup] = addSorted(e.dirRules[r.DirGroup], r.ID)
+	e.groupRules[r.Group] = addSorted(e.groupRules[r.Group], r.ID)
+}
+
+func (e *Engine) deleteRule(id RuleID) {
+	old, ok := e.rules[id]
+	if !ok {
+		return
+	}
+	setOrDelete(e.dirRules, old.DirGroup, removeSorted(e.dirRules[old.DirGroup], id))
+	setOrDelete(e.groupRules, old.Group, removeSorted(e.groupRules[old.Group], id))
+	delete(e.rules, id)
+}
+
+func (e *Engine) putMembership(m Membership) {
+	k := mkey{g: m.Group, u: m.User, r: m.Role}
+	origin := m.Origin
+	if origin == "" {
+		origin = OriginManual
+	}
+	if _, ok := e.manual[k]; !ok {
+		e.manualByUser[k.u] = addSortedBy(e.manualByUser[k.u], k, cmpMkey)
+		e.manualByGroup[k.g] = addSortedBy(e.manualByGroup[k.g], k, cmpMkey)
+	}
+	e.manual[k] = origin
+}
+
+func (e *Engine) deleteMembership(k mkey) {
+	if _, ok := e.manual[k]; !ok {
+		return
+	}
+	setOrDelete(e.manualByUser, k.u, removeSortedBy(e.manualByUser[k.u], k, cmpMkey))
+	setOrDelete(e.manualByGroup, k.g, removeSortedBy(e.manualByGroup[k.g], k, cmpMkey))
+	delete(e.manual, k)
+}
+
+// ---------------------------------------------------------------------------
+// Apply.
+
+// decoded is one Change turned into a record, ready to apply.
+type decoded struct {
+	kind   Kind
+	del    bool
+	id     string
+	tenant Tenant
+	user   User
+	dir    DirGroup
+	group  Group
+	role   Role
+	rule   Rule
+	member Membership
+}
+
+// Apply brings the Engine up to date with entries of the store's change
+// feed, in order. Entries of kind KindEvent and of unknown kinds are
+// skipped. Apply is atomic: when an entry cannot be decoded it returns an
+// error wrapping ErrInvalid and changes nothing.
+func (e *Engine) Apply(changes []Change) error {
+	ds := make([]decoded, 0, len(changes))
+	for _, c := range changes {
+		d, ok, err := decodeChange(c)
+		if err != nil {
+			return fmt.Errorf("%w: change %d (%s %s %s): %w", ErrInvalid, c.Seq, c.Op, c.Kind, c.ID, err)
+		}
+		if ok {
+			ds = append(ds, d)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range ds {
+		e.apply(d)
+	}
+	return nil
+}
+
+func decodeChange(c Change) (decoded, bool, error) {
+	d := decoded{kind: c.Kind, id: c.ID}
+	var target any
+	switch c.Kind {
+	case KindTenant:
+		target = &d.tenant
+	case KindUser:
+		target = &d.user
+	case KindDirGroup:
+		target = &d.dir
+	case KindGroup:
+		target = &d.group
+	case KindRole:
+		target = &d.role
+	case KindRule:
+		target = &d.rule
+	case KindMembership:
+		target = &d.member
+	default:
+		return d, false, nil
+	}
+	switch c.Op {
+	case OpCreate, OpUpdate:
+		if isNull(c.After) {
+			return d, false, fmt.Errorf("policy: %s without after", c.Op)
+		}
+		if err := json.Unmarshal(c.After, target); err != nil {
+			return d, false, fmt.Errorf("policy: decode after: %w", err)
+		}
+		if c.Op == OpUpdate && c.Kind == KindMembership && !isNull(c.Before) {
+			// An update that changes the key removes the old membership.
+			var old Membership
+			if err := json.Unmarshal(c.Before, &old); err != nil {
+				return d, false, fmt.Errorf("policy: decode before: %w", err)
+			}
+			if (mkey{old.Group, old.User, old.Role}) != (mkey{d.member.Group, d.member.User, d.member.Role}) {
+				d.id = MembershipKey(old.Group, old.User, old.Role)
+			}
+		}
+	case OpDelete:
+		d.del = true
+		if !isNull(c.Before) {
+			if err := json.Unmarshal(c.Before, target); err != nil {
+				return d, false, fmt.Errorf("policy: decode before: %w", err)
+			}
+		}
+		if c.Kind == KindMembership && d.member.Group == "" {
+			parts := strings.Split(c.ID, "/")
+			if len(parts) != 3 {
+				return d, false, fmt.Errorf("policy: membership key %q is not group/user/role", c.ID)
+			}
+			d.member = Membership{Group: GroupID(parts[0]), User: UserID(parts[1]), Role: RoleName(parts[2])}
+		}
+	default:
+		return d, false, fmt.Errorf("policy: unknown op %q", c.Op)
+	}
+	return d, true, nil
+}
+
+func isNull(b json.RawMessage) bool {
+	s := strings.TrimSpace(string(b))
+	return s == "" || s == "null"
+}
+
+// apply applies one decoded change; the caller holds e.mu for writing.
+func (e *Engine) apply(d decoded) {
+	// For a delete the id of the record is taken from Before when given,
+	// else from the Change ID.
+	pick := func(fromRecord string) string {
+		if fromRecord != "" {
+			return fromRecord
+		}
+		return d.id
+	}
+	switch d.kind {
+	case KindTenant:
+		if d.del {
+			delete(e.tenants, TenantID(pick(string(d.tenant.ID))))
+		} else {
+			e.tenants[d.tenant.ID] = d.tenant
+		}
+	case KindUser:
+		if d.del {
+			delete(e.users, UserID(pick(string(d.user.ID))))
+		} else {
+			e.putUser(d.user)
+		}
+	case KindDirGroup:
+		if d.del {
+			e.deleteDir(DirGroupID(pick(string(d.dir.ID))))
+		} else {
+			e.putDir(d.dir)
+		}
+	case KindGroup:
+		if d.del {
+			e.deleteGroup(GroupID(pick(string(d.group.ID))))
+		} else {
+			e.putGroup(d.group)
+		}
+	case KindRole:
+		if d.del {
+			delete(e.roles, RoleName(pick(string(d.role.Name))))
+		} else {
+			e.roles[d.role.Name] = cloneRole(d.role)
+		}
+	case KindRule:
+		if d.del {
+			e.deleteRule(RuleID(pick(string(d.rule.ID))))
+		} else {
+			e.putRule(d.rule)
+		}
+	case KindMembership:
+		m := d.member
+		if d.del {
+			e.deleteMembership(mkey{m.Group, m.User, m.Role})
+			return
+		}
+		if d.id != "" && d.id != MembershipKey(m.Group, m.User, m.Role) {
+			if parts := strings.Split(d.id, "/"); len(parts) == 3 {
+				e.deleteMembership(mkey{GroupID(parts[0]), UserID(parts[1]), RoleName(parts[2])})
+			}
+		}
+		e.putMembership(m)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Effective membership.
+
+// grant is one origin of one role of a user in a group.
+type grant struct {
+	group  GroupID
+	role   RoleName
+	origin Origin
+	dir    DirGroupID // for rule origins: the directory group the rule binds
+	rule   RuleID
+}
+
+// reach returns the directory groups user u belongs to, directly or through
+// nesting, breadth first. When pred is not nil it records for each
+// directory group the one it was reached from ("" for a direct member).
+// The caller holds e.mu.
+func (e *Engine) reach(u UserID, ur userRec, pred map[DirGroupID]DirGroupID) []DirGroupID {
+	direct := e.userDirs[u]
+	if len(direct) == 0 {
+		return nil
+	}
+	out := make([]DirGroupID, 0, 2*len(direct))
+	seen := make(map[DirGroupID]struct{}, 2*len(direct))
+	for _, d := range direct {
+		dr := e.dirs[d]
+		if dr == nil || dr.tenant != ur.tenant {
+			continue
+		}
+		seen[d] = struct{}{}
+		out = append(out, d)
+		if pred != nil {
+			pred[d] = ""
+		}
+	}
+	for i := 0; i < len(out); i++ {
+		d := out[i]
+		t := e.dirs[d].tenant
+		for _, p := range e.dirParents[d] {
+			if _, ok := seen[p]; ok {
+				continue
+			}
+			pr := e.dirs[p]
+			if pr == nil || pr.tenant != t {
+				continue
+			}
+			seen[p] = struct{}{}
+			out = append(out, p)
+			if pred != nil {
+				pred[p] = d
+			}
+		}
+	}
+	return out
+}
+
+// grants returns every origin of every role user u holds, restricted to
+// groups for which want returns true (all groups when want is nil). The
+// caller holds e.mu.
+func (e *Engine) grants(u UserID, want func(GroupID) bool, pred map[DirGroupID]DirGroupID) []grant {
+	ur, ok := e.users[u]
+	if !ok || !ur.active {
+		return nil
+	}
+	var out []grant
+	for _, k := range e.manualByUser[u] {
+		if _, ok := e.groups[k.g]; !ok || (want != nil && !want(k.g)) {
+			continue
+		}
+		out = append(out, grant{group: k.g, role: k.r, origin: e.manual[k]})
+	}
+	for _, d := range e.reach(u, ur, pred) {
+		t := e.dirs[d].tenant
+		for _, id := range e.dirRules[d] {
+			r := e.rules[id]
+			if r.Tenant != t {
+				continue
+			}
+			if _, ok := e.groups[r.Group]; !ok || (want != nil && !want(r.Group)) {
+				continue
+			}
+			out = append(out, grant{group: r.Group, role: r.Role, origin: RuleOrigin(r.ID), dir: d, rule: r.ID})
+		}
+	}
+	return out
+}
+
+func cmpGrant(a, b grant) int {
+	if c := cmp.Compare(a.group, b.group); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.role, b.role); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.origin, b.origin)
+}
+
+// EffectiveGroups returns every role user u holds in every user group,
+// sorted by group id then role, each with its origins sorted. It returns
+// nil for an unknown or inactive user. Membership does not flow up: a
+// member of a local group is not thereby a member of its parents.
+func (e *Engine) EffectiveGroups(u UserID) []EffectiveMembership {
+	e.mu.RLock()
+	gs := e.grants(u, nil, nil)
+	e.mu.RUnlock()
+	if len(gs) == 0 {
+		return nil
+	}
+	slices.SortFunc(gs, cmpGrant)
+	var out []EffectiveMembership
+	for i, g := range gs {
+		if i > 0 && gs[i-1].group == g.group && gs[i-1].role == g.role {
+			last := &out[len(out)-1]
+			if last.Origins[len(last.Origins)-1] != g.origin {
+				last.Origins = append(last.Origins, g.origin)
+			}
+			continue
+		}
+		out = append(out, EffectiveMembership{Group: g.group, Role: g.role, Origins: []Origin{g.origin}})
+	}
+	return out
+}
+
+// Members returns the effective members of group g itself (not of its
+// descendants): every active user holding a role in g, sorted by user id
+// then role, each with its origins sorted. It returns nil for an unknown
+// group.
+func (e *Engine) Members(g GroupID) []EffectiveMember {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	type ur struct {
+		u UserID
+		r RoleName
+	}
+	origins := map[ur][]Origin{}
+	e.forEachMember(g, func(u UserID, r RoleName, o Origin) {
+		k := ur{u, r}
+		origins[k] = append(origins[k], o)
+	})
+	if len(origins) == 0 {
+		return nil
+	}
+	out := make([]EffectiveMember, 0, len(origins))
+	for k, os := range origins {
+		slices.Sort(os)
+		out = append(out, EffectiveMember{User: k.u, Role: k.r, Origins: slices.Compact(os)})
+	}
+	slices.SortFunc(out, func(a, b EffectiveMember) int {
+		if c := cmp.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Role, b.Role)
+	})
+	return out
+}
+
+// forEachMember calls fn for each (active user, role, origin) of group g;
+// the same triple may be reported more than once. The caller holds e.mu.
+func (e *Engine) forEachMember(g GroupID, fn func(UserID, RoleName, Origin)) {
+	if _, ok := e.groups[g]; !ok {
+		return
+	}
+	for _, k := range e.manualByGroup[g] {
+		if u, ok := e.users[k.u]; ok && u.active {
+			fn(k.u, k.r, e.manual[k])
+		}
+	}
+	for _, id := range e.groupRules[g] {
+		r := e.rules[id]
+		root := e.dirs[r.DirGroup]
+		if root == nil || root.tenant != r.Tenant {
+			continue
+		}
+		o := RuleOrigin(r.ID)
+		e.walkDown(r.DirGroup, func(u UserID) { fn(u, r.Role, o) })
+	}
+}
+
+// walkDown calls fn for every active user of root's tenant listed by root
+// or by a directory group nested in it (of the same tenant), at any depth.
+// A user may be reported more than once. Cycles are harmless.
+func (e *Engine) walkDown(root DirGroupID, fn func(UserID)) {
+	t := e.dirs[root].tenant
+	seen := map[DirGroupID]struct{}{root: {}}
+	queue := []DirGroupID{root}
+	for i := 0; i < len(queue); i++ {
+		d := e.dirs[queue[i]]
+		for _, u := range d.users {
+			if ur, ok := e.users[u]; ok && ur.active && ur.tenant == t {
+				fn(u)
+			}
+		}
+		for _, c := range d.groups {
+			if _, ok := seen[c]; ok {
+				continue
+			}
+			cr := e.dirs[c]
+			if cr == nil || cr.tenant != t {
+				continue
+			}
+			seen[c] = struct{}{}
+			queue = append(queue, c)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Hierarchy.
+
+// Group returns the user group with the given id.
+func (e *Engine) Group(id GroupID) (Group, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	g, ok := e.groups[id]
+	if ok {
+		g.Meetings = slices.Clone(g.Meetings)
+	}
+	return g, ok
+}
+
+// Children returns the ids of the groups whose parent is id, sorted. With
+// id "" it returns the roots of the hierarchy.
+func (e *Engine) Children(id GroupID) []GroupID {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return slices.Clone(e.children[id])
+}
+
+// Ancestors returns the ids of the ancestors of group id, parent first,
+// root last. It stops at a parent that is not known; it returns nil for an
+// unknown group or a root.
+func (e *Engine) Ancestors(id GroupID) []GroupID {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.ancestors(id)
+}
+
+// ancestors is Ancestors for a caller holding e.mu. A loop in the parent
+// chain (which the store forbids) ends the walk.
+func (e *Engine) ancestors(id GroupID) []GroupID {
+	g, ok := e.groups[id]
+	if !ok {
+		return nil
+	}
+	var out []GroupID
+	for p := g.Parent; p != "" && p != id; {
+		pg, ok := e.groups[p]
+		if !ok || slices.Contains(out, p) {
+			break
+		}
+		out = append(out, p)
+		p = pg.Parent
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Permissions.
+
+// Permissions returns the permissions user u has in group g, sorted: those
+// of the roles u holds in g, plus those of the roles with Inherit that u
+// holds in an ancestor of g.
+func (e *Engine) Permissions(u UserID, g GroupID) []Permission {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if _, ok := e.groups[g]; !ok {
+		return nil
+	}
+	anc := e.ancestors(g)
+	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil)
+	var out []Permission
+	for _, gr := range gs {
+		r, ok := e.roles[gr.role]
+		if !ok || (gr.group != g && !r.Inherit) {
+			continue
+		}
+		out = append(out, r.Permissions...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Check reports whether user u has permission p in group g (see
+// Permissions). It walks only the user's directory groups and g's
+// ancestors.
+func (e *Engine) Check(u UserID, p Permission, g GroupID) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if _, ok := e.groups[g]; !ok {
+		return false
+	}
+	anc := e.ancestors(g)
+	for _, gr := range e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil) {
+		r, ok := e.roles[gr.role]
+		if ok && (gr.group == g || r.Inherit) && slices.Contains(r.Permissions, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Explain answers "may user u do p in group g, and why?". For a yes, Steps
+// is the first sufficient chain of facts found, preferring a role held in g
+// itself over one held in an ancestor (nearest first), and a manual
+// membership over a rule; for a no, Reason says why.
+func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
+	ex := Explanation{User: u, Permission: p, Group: g}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	ur, ok := e.users[u]
+	if !ok {
+		ex.Reason = fmt.Sprintf("unknown user %s", u)
+		return ex
+	}
+	if _, ok := e.groups[g]; !ok {
+		ex.Reason = fmt.Sprintf("unknown group %s", g)
+		return ex
+	}
+	if !ur.active {
+		ex.Reason = fmt.Sprintf("user %s is inactive and holds no membership", e.userLabel(u))
+		return ex
+	}
+	anc := e.ancestors(g)
+	pred := map[DirGroupID]DirGroupID{}
+	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, pred)
+	// Order: g first, then ancestors nearest first; within a group by
+	// role, then origin ("manual" sorts before "rule:…").
+	level := func(x GroupID) int {
+		if x == g {
+			return 0
+		}
+		return 1 + slices.Index(anc, x)
+	}
+	slices.SortFunc(gs, func(a, b grant) int {
+		if c := cmp.Compare(level(a.group), level(b.group)); c != 0 {
+			return c
+		}
+		return cmpGrant(a, b)
+	})
+	var heldHere, noInherit []string
+	for _, gr := range gs {
+		r, ok := e.roles[gr.role]
+		grants := ok && slices.Contains(r.Permissions, p)
+		switch {
+		case gr.group == g && grants:
+			ex.Allowed = true
+			ex.Steps = append(e.membershipSteps(u, gr, pred), Step{
+				Kind:   "role",
+				Text:   fmt.Sprintf("role %s grants %s", gr.role, p),
+				Object: string(gr.role),
+			})
+			return ex
+		case gr.group == g:
+			heldHere = appendOnce(heldHere, string(gr.role))
+		case grants && r.Inherit:
+			ex.Allowed = true
+			ex.Steps = append(e.membershipSteps(u, gr, pred), Step{
+				Kind:   "role",
+				Text:   fmt.Sprintf("role %s grants %s and flows down to descendant groups", gr.role, p),
+				Object: string(gr.role),
+			})
+			// Parent steps from the ancestor down to g.
+			for i := level(gr.group) - 1; i >= 0; i-- {
+				child := g
+				if i > 0 {
+					child = anc[i-1]
+				}
+				ex.Steps = append(ex.Steps, Step{
+					Kind:   "parent",
+					Text:   fmt.Sprintf("%s is the parent of %s", e.groupLabel(anc[i]), e.groupLabel(child)),
+					Object: string(child),
+				})
+			}
+			return ex
+		case grants:
+			noInherit = appendOnce(noInherit, fmt.Sprintf("%s in %s", gr.role, e.groupLabel(gr.group)))
+		}
+	}
+	switch {
+	case len(noInherit) > 0:
+		ex.Reason = fmt.Sprintf("user %s holds %s, which grants %s but does not flow down to %s",
+			e.userLabel(u), strings.Join(noInherit, " and "), p, e.groupLabel(g))
+	case len(heldHere) > 0:
+		ex.Reason = fmt.Sprintf("user %s holds %s in %s, but no role there grants %s (and no inheriting role in an ancestor does)",
+			e.userLabel(u), strings.Join(heldHere, ", "), e.groupLabel(g), p)
+	case len(gs) > 0:
+		ex.Reason = fmt.Sprintf("no role user %s holds in %s or its ancestors grants %s",
+			e.userLabel(u), e.groupLabel(g), p)
+	default:
+		ex.Reason = fmt.Sprintf("user %s holds no role in %s or its ancestors", e.userLabel(u), e.groupLabel(g))
+	}
+	return ex
+}
+
+// membershipSteps returns the facts that make u hold gr.role in gr.group.
+func (e *Engine) membershipSteps(u UserID, gr grant, pred map[DirGroupID]DirGroupID) []Step {
+	if gr.rule == "" {
+		return []Step{{
+			Kind:   "manual",
+			Text:   fmt.Sprintf("%s was given role %s in %s manually", e.userLabel(u), gr.role, e.groupLabel(gr.group)),
+			Object: MembershipKey(gr.group, u, gr.role),
+			Source: string(gr.origin),
+		}}
+	}
+	// The path from the user up to the rule's directory group.
+	var path []DirGroupID
+	for d := gr.dir; d != ""; d = pred[d] {
+		path = append(path, d)
+		if len(path) > len(pred) { // defensive: pred never loops
+			break
+		}
+	}
+	slices.Reverse(path)
+	steps := make([]Step, 0, len(path)+2)
+	steps = append(steps, Step{
+		Kind:   "dirgroup-member",
+		Text:   fmt.Sprintf("%s is a member of directory group %s (direct)", e.userLabel(u), e.dirLabel(path[0])),
+		Object: string(path[0]),
+		Source: e.dirs[path[0]].source,
+	})
+	for i := 1; i < len(path); i++ {
+		steps = append(steps, Step{
+			Kind:   "dirgroup-nested",
+			Text:   fmt.Sprintf("directory group %s is nested in directory group %s", e.dirLabel(path[i-1]), e.dirLabel(path[i])),
+			Object: string(path[i]),
+			Source: e.dirs[path[i]].source,
+		})
+	}
+	steps = append(steps, Step{
+		Kind:   "rule",
+		Text:   fmt.Sprintf("rule %s binds directory group %s to role %s in %s", gr.rule, e.dirLabel(gr.dir), gr.role, e.groupLabel(gr.group)),
+		Object: string(gr.rule),
+		Source: string(gr.origin),
+	})
+	return steps
+}
+
+func (e *Engine) userLabel(u UserID) string {
+	ur, ok := e.users[u]
+	if !ok {
+		return string(u)
+	}
+	return fmt.Sprintf("%q (tenant %s)", ur.userName, ur.tenant)
+}
+
+func (e *Engine) groupLabel(g GroupID) string {
+	gr, ok := e.groups[g]
+	if !ok {
+		return string(g)
+	}
+	return fmt.Sprintf("%s (%s)", gr.Slug, gr.Name)
+}
+
+func (e *Engine) dirLabel(d DirGroupID) string {
+	dr, ok := e.dirs[d]
+	if !ok {
+		return string(d)
+	}
+	return fmt.Sprintf("%q (tenant %s)", dr.name, dr.tenant)
+}
+
+// ---------------------------------------------------------------------------
+// Charter.
+
+// thresholdScale is the precision with which thresholds are compared:
+// Threshold is rounded to millionths, and the comparison is made in
+// integers so that exactly 60% is 60%.
+const thresholdScale = 1_000_000
+
+// Charter computes the charter status of group g under the Engine's
+// CharterRule. The rule applies when g is of kind Kind and has an ancestor
+// of kind Parent (the nearest is used); g is chartered when it has members
+// and at least Threshold of its distinct members are effective members, in
+// any role, of that ancestor.
+func (e *Engine) Charter(g GroupID) CharterStatus {
+	cr := e.charter
+	st := CharterStatus{Group: g, Threshold: cr.Threshold}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	gr, ok := e.groups[g]
+	if !ok {
+		return st
+	}
+	members := map[UserID]struct{}{}
+	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { members[u] = struct{}{} })
+	st.Members = len(members)
+	if gr.Kind != cr.Kind {
+		return st
+	}
+	for _, a := range e.ancestors(g) {
+		if e.groups[a].Kind == cr.Parent {
+			st.Parent = a
+			break
+		}
+	}
+	if st.Parent == "" {
+		return st
+	}
+	st.Applies = true
+	for u := range members {
+		if e.isMember(u, st.Parent) {
+			st.InParent++
+		}
+	}
+	if st.Members > 0 {
+		st.Ratio = float64(st.InParent) / float64(st.Members)
+		need := int64(cr.Threshold*thresholdScale + 0.5)
+		st.Chartered = int64(st.InParent)*thresholdScale >= need*int64(st.Members)
+	}
+	return st
+}
+
+// isMember reports whether u holds any role in g. The caller holds e.mu.
+func (e *Engine) isMember(u UserID, g GroupID) bool {
+	return len(e.grants(u, func(x GroupID) bool { return x == g }, nil)) > 0
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+func cloneRole(r Role) Role {
+	r.Permissions = slices.Clone(r.Permissions)
+	return r
+}
+
+func sortedDistinct[T cmp.Ordered](s []T) []T {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func addSorted[T cmp.Ordered](s []T, v T) []T {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+func removeSorted[T cmp.Ordered](s []T, v T) []T {
+	i, found := slices.BinarySearch(s, v)
+	if !found {
+		return s
+	}
+	return slices.Delete(s, i, i+1)
+}
+
+func cmpMkey(a, b mkey) int {
+	if c := cmp.Compare(a.g, b.g); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.u, b.u); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.r, b.r)
+}
+
+func addSortedBy[T any](s []T, v T, f func(T, T) int) []T {
+	i, found := slices.BinarySearchFunc(s, v, f)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+func removeSortedBy[T any](s []T, v T, f func(T, T) int) []T {
+	i, found := slices.BinarySearchFunc(s, v, f)
+	if !found {
+		return s
+	}
+	return slices.Delete(s, i, i+1)
+}
+
+func setOrDelete[K comparable, V any](m map[K][]V, k K, v []V) {
+	if len(v) == 0 {
+		delete(m, k)
+		return
+	}
+	m[k] = v
+}
+
+func appendOnce(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
