@@ -1,0 +1,324 @@
+// Package config reads and validates the YAML configuration of
+// `roster serve`.
+//
+// Values may refer to the environment as ${NAME} or ${NAME:-default}; the
+// expansion happens on parsed scalar values, so a secret containing YAML
+// syntax cannot change the document's structure. Unknown keys are errors, and
+// every validation error names the field it is about.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/roster-dev/roster/policy"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the address the HTTP server binds (host:port).
+	Listen string `yaml:"listen"`
+	// Issuer is the public base URL: the OIDC issuer and the root of SCIM
+	// and portal links.
+	Issuer string `yaml:"issuer"`
+	// Store selects the storage backend.
+	Store StoreConfig `yaml:"store"`
+	// Admin configures the admin API.
+	Admin AdminConfig `yaml:"admin"`
+	// Log configures logging.
+	Log LogConfig `yaml:"log"`
+	// Policy configures roles, group kinds and the charter rule.
+	Policy PolicyConfig `yaml:"policy"`
+	// Tenants lists the companies whose people join the groups.
+	Tenants []TenantConfig `yaml:"tenants"`
+	// Extensions holds the sections of the protocol packages, decoded by
+	// them (see Section).
+	Extensions `yaml:",inline"`
+}
+
+// StoreConfig selects one storage backend.
+type StoreConfig struct {
+	Bbolt *BboltConfig `yaml:"bbolt"`
+}
+
+// BboltConfig configures the embedded bbolt store.
+type BboltConfig struct {
+	// Path of the database file.
+	Path string `yaml:"path"`
+}
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	// Tokens are the bearer tokens that grant full admin access.
+	Tokens []string `yaml:"tokens"`
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+}
+
+// LogConfig configures log/slog.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// PolicyConfig configures the domain rules.
+type PolicyConfig struct {
+	// Roles adds roles to (or overrides) the defaults member, speaker,
+	// organizer and admin.
+	Roles []RoleConfig `yaml:"roles"`
+	// Kinds adds custom user-group kinds to the built-in ones.
+	Kinds []string `yaml:"kinds"`
+	// Charter overrides the charter rule (default: local groups, 60% of
+	// members in the international group above).
+	Charter *policy.CharterRule `yaml:"charter"`
+}
+
+// RoleConfig declares one role.
+type RoleConfig struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Permissions []string `yaml:"permissions"`
+	Inherit     bool     `yaml:"inherit"`
+}
+
+// TenantConfig declares one tenant. The scim, ldap, upstream and
+// localAccounts sections are decoded by the packages that use them.
+type TenantConfig struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+	// Protocol sections, kept as YAML nodes and decoded by their owners.
+	SCIM          yaml.Node `yaml:"scim"`
+	LDAP          yaml.Node `yaml:"ldap"`
+	Upstream      yaml.Node `yaml:"upstream"`
+	LocalAccounts yaml.Node `yaml:"localAccounts"`
+}
+
+// Extensions are top-level sections owned by protocol packages.
+type Extensions struct {
+	Clients yaml.Node `yaml:"clients"`
+	OIDC    yaml.Node `yaml:"oidc"`
+	SCIM    yaml.Node `yaml:"scim"`
+}
+
+// Error is a validation error about one field.
+type Error struct {
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string { return "config: " + e.Field + ": " + e.Msg }
+
+// Load reads, expands and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(b, os.LookupEnv)
+}
+
+// Parse decodes and validates a configuration document. lookup resolves
+// environment references.
+func Parse(doc []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := expand(&root, lookup); err != nil {
+		return nil, err
+	}
+	expanded, err := yaml.Marshal(&root)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var plainScalar = regexp.MustCompile(`^(-?[0-9]+(\.[0-9]+)?|true|false)$`)
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expand replaces ${NAME} and ${NAME:-default} in scalar values.
+func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		var missing string
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			m := envRef.FindStringSubmatch(ref)
+			if v, ok := lookup(m[1]); ok && v != "" {
+				return v
+			}
+			if m[2] != "" {
+				return m[3]
+			}
+			missing = m[1]
+			return ""
+		})
+		if missing != "" {
+			return &Error{Field: fmt.Sprintf("line %d", n.Line), Msg: fmt.Sprintf("environment variable %s is not set", missing)}
+		}
+		// Keep numbers and booleans plain so they decode into typed
+		// fields; quote everything else so no value can add structure.
+		if n.Style == 0 && plainScalar.MatchString(n.Value) {
+			n.Tag = ""
+		} else {
+			n.Style = yaml.DoubleQuotedStyle
+			n.Tag = "!!str"
+		}
+	}
+	for _, c := range n.Content {
+		if err := expand(c, lookup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.Listen
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.Store.Bbolt == nil {
+		c.Store.Bbolt = &BboltConfig{}
+	}
+	if c.Store.Bbolt.Path == "" {
+		c.Store.Bbolt.Path = "./roster-data/roster.db"
+	}
+	if c.Admin.MaxBodyBytes == 0 {
+		c.Admin.MaxBodyBytes = 1 << 20
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+var tenantIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate checks the configuration; the error names the offending field.
+func (c *Config) Validate() error {
+	if !strings.HasPrefix(c.Issuer, "http://") && !strings.HasPrefix(c.Issuer, "https://") {
+		return &Error{"issuer", "must be an http:// or https:// URL"}
+	}
+	for i, t := range c.Admin.Tokens {
+		if len(t) < 16 {
+			return &Error{fmt.Sprintf("admin.tokens[%d]", i), "must be at least 16 characters"}
+		}
+	}
+	if c.Admin.MaxBodyBytes < 0 {
+		return &Error{"admin.maxBodyBytes", "must be positive"}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{"log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level)}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return &Error{"log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format)}
+	}
+	for i, r := range c.Policy.Roles {
+		f := fmt.Sprintf("policy.roles[%d]", i)
+		if err := policy.ValidateRole(policy.Role{Name: policy.RoleName(r.Name)}); err != nil {
+			return &Error{f + ".name", err.Error()}
+		}
+		if len(r.Permissions) == 0 {
+			return &Error{f + ".permissions", "at least one permission is required"}
+		}
+	}
+	for i, k := range c.Policy.Kinds {
+		if !tenantIDRE.MatchString(k) {
+			return &Error{fmt.Sprintf("policy.kinds[%d]", i), fmt.Sprintf("%q must be lower-case letters, digits and dashes", k)}
+		}
+	}
+	if ch := c.Policy.Charter; ch != nil {
+		if ch.Threshold <= 0 || ch.Threshold > 1 {
+			return &Error{"policy.charter.threshold", "must be in (0, 1]"}
+		}
+		if ch.Kind == "" || ch.Parent == "" {
+			return &Error{"policy.charter", "kind and parent are required"}
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tenants {
+		f := fmt.Sprintf("tenants[%d]", i)
+		if !tenantIDRE.MatchString(t.ID) {
+			return &Error{f + ".id", fmt.Sprintf("%q must be lower-case letters, digits and dashes", t.ID)}
+		}
+		if seen[t.ID] {
+			return &Error{f + ".id", fmt.Sprintf("duplicate tenant %q", t.ID)}
+		}
+		seen[t.ID] = true
+		if t.Name == "" {
+			return &Error{f + ".name", "required"}
+		}
+		switch policy.TenantKind(t.Kind) {
+		case policy.TenantVendor, policy.TenantPartner:
+		default:
+			return &Error{f + ".kind", fmt.Sprintf("%q is not one of vendor, partner", t.Kind)}
+		}
+	}
+	return nil
+}
+
+// Tenant returns the policy form of a tenant entry.
+func (t TenantConfig) Tenant() policy.Tenant {
+	return policy.Tenant{ID: policy.TenantID(t.ID), Name: t.Name, Kind: policy.TenantKind(t.Kind)}
+}
+
+// Section decodes a protocol section (a yaml.Node kept by Config) into out,
+// refusing unknown keys. An absent section leaves out unchanged. field is
+// used in error messages.
+func Section(n yaml.Node, field string, out any) error {
+	if n.Kind == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(&n)
+	if err != nil {
+		return &Error{field, err.Error()}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		return &Error{field, strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads "5m" from YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}

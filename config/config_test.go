@@ -1,0 +1,104 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseFull(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(doc, env(map[string]string{"ROSTER_ADMIN_TOKEN": "s3cret: #not-yaml-0123456789"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9090" || c.Issuer != "http://127.0.0.1:9090" {
+		t.Errorf("listen/issuer = %q %q", c.Listen, c.Issuer)
+	}
+	if got := c.Admin.Tokens; len(got) != 1 || got[0] != "s3cret: #not-yaml-0123456789" {
+		t.Errorf("admin tokens = %q (env value must be taken literally)", got)
+	}
+	if c.Store.Bbolt.Path != "/tmp/roster-test/roster.db" || c.Log.Level != "debug" {
+		t.Errorf("store/log = %+v %+v", c.Store.Bbolt, c.Log)
+	}
+	if len(c.Tenants) != 2 || c.Tenants[1].Tenant().Kind != "partner" {
+		t.Fatalf("tenants = %+v", c.Tenants)
+	}
+	var scim struct {
+		Tokens []string `yaml:"tokens"`
+	}
+	if err := Section(c.Tenants[1].SCIM, "tenants[1].scim", &scim); err != nil {
+		t.Fatal(err)
+	}
+	if len(scim.Tokens) != 1 || scim.Tokens[0] != "acme-default-token-123" {
+		t.Errorf("scim tokens = %q (default from ${VAR:-default})", scim.Tokens)
+	}
+	if c.Policy.Charter == nil || c.Policy.Charter.Threshold != 0.6 {
+		t.Errorf("charter = %+v", c.Policy.Charter)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(""), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.Issuer != "http://127.0.0.1:8080" || c.Store.Bbolt.Path != "./roster-data/roster.db" {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, doc, field string
+	}{
+		{"unknown key", "listen: x\nbogus: 1\n", "bogus"},
+		{"unknown nested key", "store:\n  bbolt: {paht: x}\n", "paht"},
+		{"bad issuer", "issuer: ftp://x\n", "issuer"},
+		{"short admin token", "admin: {tokens: [short]}\n", "admin.tokens[0]"},
+		{"unset env", "admin: {tokens: [\"${NOPE_NOT_SET}\"]}\n", "NOPE_NOT_SET"},
+		{"bad tenant kind", "tenants: [{id: a, name: A, kind: reseller}]\n", "tenants[0].kind"},
+		{"bad tenant id", "tenants: [{id: 'A B', name: A, kind: partner}]\n", "tenants[0].id"},
+		{"duplicate tenant", "tenants: [{id: a, name: A, kind: partner}, {id: a, name: B, kind: partner}]\n", "tenants[1].id"},
+		{"missing tenant name", "tenants: [{id: a, kind: partner}]\n", "tenants[0].name"},
+		{"bad log level", "log: {level: loud}\n", "log.level"},
+		{"bad threshold", "policy: {charter: {kind: local, parent: international, threshold: 1.5}}\n", "policy.charter.threshold"},
+		{"role without permissions", "policy: {roles: [{name: x}]}\n", "policy.roles[0].permissions"},
+		{"malformed yaml", "listen: [\n", "yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("error %q does not name %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestSectionRefusesUnknownKeys(t *testing.T) {
+	c, err := Parse([]byte("tenants: [{id: a, name: A, kind: partner, scim: {tokenz: [x]}}]\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scim struct {
+		Tokens []string `yaml:"tokens"`
+	}
+	err = Section(c.Tenants[0].SCIM, "tenants[0].scim", &scim)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Field != "tenants[0].scim" || !strings.Contains(err.Error(), "tokenz") {
+		t.Fatalf("err = %v", err)
+	}
+}
