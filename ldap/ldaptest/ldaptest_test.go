@@ -1,0 +1,23 @@
+package ldaptest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestStartTLSAndKill(t *testing.T) {
+	s := New(t, Options{TLS: true})
+	out, err := exec.Command("ldapsearch", "-x", "-LLL", "-H", s.URL, "-b", s.Suffix, "(ou=people)", "dn").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ou=people") {
+		t.Fatalf("ldapsearch: %v: %s", err, out)
+	}
+	s.MustModify(t, "dn: uid=a,ou=people,dc=example,dc=com\nchangetype: add\nobjectClass: inetOrgPerson\nuid: a\ncn: A\nsn: A\n")
+	s.Kill()
+	if err := s.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("ldapsearch", "-x", "-LLL", "-H", s.LDAPSURL, "-b", s.Suffix, "(uid=a)", "entryUUID").CombinedOutput()
+	_ = out
+	_ = err
+}
