@@ -788,7 +788,7 @@ func (e *Engine) membershipSteps(u UserID, gr grant, pred map[DirGroupID]DirGrou
 	if gr.rule == "" {
 		return []Step{{
 			Kind:   "manual",
-			Text:   fmt.Sprintf("%s was given role %s in %s manually", e.userLabel(u), gr.role, e.groupLabel(gr.group)),
+			Text:   fmt.Sprintf("user %s was given role %s in %s manually", e.userLabel(u), gr.role, e.groupLabel(gr.group)),
 			Object: MembershipKey(gr.group, u, gr.role),
 			Source: string(gr.origin),
 		}}
@@ -805,7 +805,7 @@ func (e *Engine) membershipSteps(u UserID, gr grant, pred map[DirGroupID]DirGrou
 	steps := make([]Step, 0, len(path)+2)
 	steps = append(steps, Step{
 		Kind:   "dirgroup-member",
-		Text:   fmt.Sprintf("%s is a member of directory group %s (direct)", e.userLabel(u), e.dirLabel(path[0])),
+		Text:   fmt.Sprintf("user %s is a direct member of directory group %s", e.userLabel(u), e.dirLabel(path[0])),
 		Object: string(path[0]),
 		Source: e.dirs[path[0]].source,
 	})
@@ -831,7 +831,7 @@ func (e *Engine) userLabel(u UserID) string {
 	if !ok {
 		return string(u)
 	}
-	return fmt.Sprintf("%q (tenant %s)", ur.userName, ur.tenant)
+	return fmt.Sprintf("%s (tenant %s)", ur.userName, ur.tenant)
 }
 
 func (e *Engine) groupLabel(g GroupID) string {
