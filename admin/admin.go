@@ -1,0 +1,294 @@
+// Package admin serves Roster's admin API: JSON over HTTP under /api/v1.
+//
+// Callers authenticate with a bearer token: an admin token from the
+// configuration (full access), or an access token issued by Roster's OIDC
+// provider, in which case delegated administration applies: the caller may
+// do what the policy engine's Check grants on the group concerned (an
+// organizer of a local group may manage that group's members and meetings
+// and nothing else). Errors are JSON objects {"error":{"code","message"}}
+// with a stable code; a rejected request changes nothing.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// Engine is what the admin API needs of the policy engine.
+type Engine interface {
+	EffectiveGroups(u policy.UserID) []policy.EffectiveMembership
+	Members(g policy.GroupID) []policy.EffectiveMember
+	Check(u policy.UserID, p policy.Permission, g policy.GroupID) bool
+	Explain(u policy.UserID, p policy.Permission, g policy.GroupID) policy.Explanation
+	Charter(g policy.GroupID) policy.CharterStatus
+}
+
+// AccessToken is what the admin API learns from a Roster-issued access
+// token.
+type AccessToken struct {
+	User   policy.UserID
+	Tenant policy.TenantID
+}
+
+// AccessTokenVerifier checks an access token issued by Roster's OIDC
+// provider. It returns an error for any token it does not accept.
+type AccessTokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, token string) (AccessToken, error)
+}
+
+// Config configures the admin API.
+type Config struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	Store  store.Store
+	Engine Engine
+	// Tokens are the admin bearer tokens (full access). Only their
+	// hashes are kept.
+	Tokens []string
+	// AccessTokens, when set, lets members act with Roster-issued access
+	// tokens under delegated administration.
+	AccessTokens AccessTokenVerifier
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Extensions registers routes of other components (SCIM tokens, sync,
+	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
+	// is admin-only.
+	Extensions []Extension
+}
+
+// Extension is an admin-only route added by the composition root.
+type Extension struct {
+	// Pattern is a net/http ServeMux pattern relative to /api/v1, e.g.
+	// "POST /tenants/{tenant}/scim-tokens".
+	Pattern string
+	// Handle serves the request; it returns the value to encode as JSON
+	// (nil: 204) and the HTTP status for success.
+	Handle func(r *http.Request, body Body) (status int, v any, err error)
+}
+
+// Body decodes the JSON request body into v, refusing unknown fields.
+type Body func(v any) error
+
+// Server is the admin API handler.
+type Server struct {
+	cfg    Config
+	hashes [][32]byte
+	mux    *http.ServeMux
+}
+
+// New returns the admin API handler, serving paths under /api/v1/.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Engine == nil {
+		return nil, errors.New("admin: Store and Engine are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	for _, t := range cfg.Tokens {
+		if t != "" {
+			s.hashes = append(s.hashes, sha256.Sum256([]byte(t)))
+		}
+	}
+	s.routes()
+	for _, e := range cfg.Extensions {
+		e := e
+		method, path, ok := strings.Cut(e.Pattern, " ")
+		if !ok {
+			return nil, fmt.Errorf("admin: extension pattern %q needs a method", e.Pattern)
+		}
+		s.handle(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request, p principal) {
+			if !p.admin {
+				writeErr(w, errForbidden)
+				return
+			}
+			status, v, err := e.Handle(r, s.body(w, r))
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			if v == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			writeJSON(w, status, v)
+		})
+	}
+	return s, nil
+}
+
+// ServeHTTP serves the admin API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pat := s.mux.Handler(r); pat == "" {
+		// Tell a wrong method from an unknown path, in JSON.
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, p := s.mux.Handler(r2); p != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeErr(w, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed here"})
+			return
+		}
+		writeErr(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such endpoint: " + r.URL.Path})
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// principal is the authenticated caller.
+type principal struct {
+	admin bool
+	user  policy.UserID
+}
+
+func (p principal) actor() string {
+	if p.admin {
+		return "admin"
+	}
+	return "user:" + string(p.user)
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal)
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+			writeErr(w, err)
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+var errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid bearer token is required"}
+var errForbidden = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the caller may not do this"}
+
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || tok == "" {
+		return principal{}, errUnauthorized
+	}
+	sum := sha256.Sum256([]byte(tok))
+	match := 0
+	for _, h := range s.hashes {
+		match |= subtle.ConstantTimeCompare(sum[:], h[:])
+	}
+	if match == 1 {
+		return principal{admin: true}, nil
+	}
+	if s.cfg.AccessTokens != nil {
+		at, err := s.cfg.AccessTokens.VerifyAccessToken(r.Context(), tok)
+		if err == nil && at.User != "" {
+			return principal{user: at.User}, nil
+		}
+	}
+	return principal{}, errUnauthorized
+}
+
+// can reports whether p may use permission perm on group g.
+func (s *Server) can(p principal, perm policy.Permission, g policy.GroupID) bool {
+	return p.admin || s.cfg.Engine.Check(p.user, perm, g)
+}
+
+// Error is an admin API error with a stable code.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func badRequest(format string, a ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, a...)}
+}
+
+// toError maps internal errors onto API errors.
+func toError(err error) *Error {
+	var ae *Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, store.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, store.ErrVersion):
+		return &Error{Status: http.StatusPreconditionFailed, Code: "version_mismatch", Message: err.Error()}
+	case errors.Is(err, store.ErrInUse):
+		return &Error{Status: http.StatusConflict, Code: "in_use", Message: err.Error()}
+	case errors.Is(err, policy.ErrCycle):
+		return &Error{Status: http.StatusConflict, Code: "cycle", Message: err.Error()}
+	case errors.Is(err, policy.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	e := toError(err)
+	writeJSON(w, e.Status, map[string]*Error{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// body returns a decoder of r's JSON body with the size limit applied.
+func (s *Server) body(w http.ResponseWriter, r *http.Request) Body {
+	return func(v any) error {
+		if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+			return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "send application/json"}
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return err
+			}
+			if errors.Is(err, io.EOF) {
+				return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "request body is empty"}
+			}
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "malformed JSON: " + err.Error()}
+		}
+		if dec.More() {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "trailing data after the JSON value"}
+		}
+		return nil
+	}
+}

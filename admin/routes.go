@@ -1,0 +1,843 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+func (s *Server) routes() {
+	// Tenants, users and directory groups (read).
+	s.handle("GET /api/v1/tenants", s.adminOnly(s.listTenants))
+	s.handle("GET /api/v1/tenants/{tenant}", s.adminOnly(s.getTenant))
+	s.handle("GET /api/v1/tenants/{tenant}/users", s.adminOnly(s.listUsers))
+	s.handle("GET /api/v1/tenants/{tenant}/users/{user}", s.adminOnly(s.getUser))
+	s.handle("GET /api/v1/tenants/{tenant}/users/{user}/groups", s.adminOnly(s.userGroups))
+	s.handle("GET /api/v1/tenants/{tenant}/dirgroups", s.adminOnly(s.listDirGroups))
+	s.handle("GET /api/v1/tenants/{tenant}/dirgroups/{id}", s.adminOnly(s.getDirGroup))
+	s.handle("GET /api/v1/me", s.me)
+
+	// User groups.
+	s.handle("GET /api/v1/groups", s.listGroups)
+	s.handle("POST /api/v1/groups", s.createGroup)
+	s.handle("GET /api/v1/groups/{group}", s.getGroup)
+	s.handle("PATCH /api/v1/groups/{group}", s.patchGroup)
+	s.handle("DELETE /api/v1/groups/{group}", s.deleteGroup)
+	s.handle("POST /api/v1/groups/{group}/move", s.moveGroup)
+	s.handle("GET /api/v1/groups/{group}/members", s.groupMembers)
+	s.handle("GET /api/v1/groups/{group}/charter", s.groupCharter)
+	s.handle("GET /api/v1/groups/{group}/memberships", s.listMemberships)
+	s.handle("POST /api/v1/groups/{group}/memberships", s.addMembership)
+	s.handle("DELETE /api/v1/groups/{group}/memberships/{user}/{role}", s.removeMembership)
+	s.handle("POST /api/v1/groups/{group}/meetings", s.addMeeting)
+	s.handle("DELETE /api/v1/groups/{group}/meetings/{id}", s.deleteMeeting)
+
+	// Roles and rules.
+	s.handle("GET /api/v1/roles", s.listRoles)
+	s.handle("PUT /api/v1/roles/{name}", s.adminOnly(s.putRole))
+	s.handle("DELETE /api/v1/roles/{name}", s.adminOnly(s.deleteRole))
+	s.handle("GET /api/v1/rules", s.adminOnly(s.listRules))
+	s.handle("POST /api/v1/rules", s.adminOnly(s.createRule))
+	s.handle("DELETE /api/v1/rules/{id}", s.adminOnly(s.deleteRule))
+
+	// Explain, audit, backup.
+	s.handle("GET /api/v1/explain", s.explain)
+	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
+	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
+}
+
+func (s *Server) adminOnly(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p principal) {
+		if !p.admin {
+			writeErr(w, errForbidden)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (s *Server) view(r *http.Request, fn func(store.Tx) error) error {
+	return s.cfg.Store.View(r.Context(), fn)
+}
+
+func (s *Server) update(r *http.Request, p principal, fn func(store.Tx) error) error {
+	return s.cfg.Store.Update(r.Context(), p.actor(), fn)
+}
+
+// page reads ?after= and ?limit= (default 100, at most 1000).
+func page(r *http.Request) (store.Page, error) {
+	p := store.Page{After: r.URL.Query().Get("after"), Limit: 100}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return p, badRequest("limit must be an integer from 1 to 1000")
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// list is the envelope of a paged listing.
+type list[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal) {
+	var ts []policy.Tenant
+	if err := s.view(r, func(tx store.Tx) (err error) { ts, err = tx.Tenants(); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list[policy.Tenant]{Items: nonNil(ts)})
+}
+
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) {
+	var t policy.Tenant
+	err := s.view(r, func(tx store.Tx) (err error) { t, err = tx.Tenant(policy.TenantID(r.PathValue("tenant"))); return })
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) {
+	pg, err := page(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var us []policy.User
+	err = s.view(r, func(tx store.Tx) (err error) {
+		us, err = tx.Users(policy.TenantID(r.PathValue("tenant")), pg)
+		return
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := list[policy.User]{Items: nonNil(us)}
+	if len(us) == pg.Limit {
+		out.Next = string(us[len(us)-1].ID)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// lookupUser finds a user of tenant by id or userName.
+func lookupUser(tx store.Tx, tenant policy.TenantID, ref string) (policy.User, error) {
+	u, err := tx.User(tenant, policy.UserID(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = tx.UserByUserName(tenant, ref)
+	}
+	return u, err
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p principal) {
+	var u policy.User
+	err := s.view(r, func(tx store.Tx) (err error) {
+		u, err = lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user"))
+		return
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// effectiveGroup is one line of a user's effective groups.
+type effectiveGroup struct {
+	policy.EffectiveMembership
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, p principal) {
+	var u policy.User
+	out := []effectiveGroup{}
+	err := s.view(r, func(tx store.Tx) (err error) {
+		if u, err = lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user")); err != nil {
+			return err
+		}
+		for _, m := range s.cfg.Engine.EffectiveGroups(u.ID) {
+			eg := effectiveGroup{EffectiveMembership: m}
+			if g, err := tx.Group(m.Group); err == nil {
+				eg.Slug, eg.Name = g.Slug, g.Name
+			}
+			out = append(out, eg)
+		}
+		return nil
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": u.ID, "userName": u.UserName, "groups": out})
+}
+
+func (s *Server) listDirGroups(w http.ResponseWriter, r *http.Request, p principal) {
+	pg, err := page(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var gs []policy.DirGroup
+	err = s.view(r, func(tx store.Tx) (err error) {
+		gs, err = tx.DirGroups(policy.TenantID(r.PathValue("tenant")), pg)
+		return
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := list[policy.DirGroup]{Items: nonNil(gs)}
+	if len(gs) == pg.Limit {
+		out.Next = string(gs[len(gs)-1].ID)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getDirGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	var g policy.DirGroup
+	err := s.view(r, func(tx store.Tx) (err error) {
+		g, err = tx.DirGroup(policy.TenantID(r.PathValue("tenant")), policy.DirGroupID(r.PathValue("id")))
+		return
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
+	if p.admin {
+		writeJSON(w, http.StatusOK, map[string]any{"admin": true})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"admin": false, "user": p.user, "groups": nonNil(s.cfg.Engine.EffectiveGroups(p.user))})
+}
+
+// lookupGroup finds a user group by id or slug.
+func lookupGroup(tx store.Tx, ref string) (policy.Group, error) {
+	if _, err := uuid.Parse(ref); err == nil {
+		return tx.Group(policy.GroupID(ref))
+	}
+	return tx.GroupBySlug(ref)
+}
+
+// groupView is a user group with its computed charter status.
+type groupView struct {
+	policy.Group
+	Charter *policy.CharterStatus `json:"charter,omitempty"`
+}
+
+func (s *Server) viewOf(g policy.Group) groupView {
+	v := groupView{Group: g}
+	if c := s.cfg.Engine.Charter(g.ID); c.Applies {
+		v.Charter = &c
+	}
+	return v
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p principal) {
+	var gs []policy.Group
+	if err := s.view(r, func(tx store.Tx) (err error) { gs, err = tx.Groups(); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := []groupView{}
+	for _, g := range gs {
+		if s.can(p, "group.read", g.ID) {
+			out = append(out, s.viewOf(g))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
+	writeJSON(w, http.StatusOK, list[groupView]{Items: out})
+}
+
+// groupInput is the body of a group create or patch.
+type groupInput struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Kind        *string `json:"kind"`
+	Parent      *string `json:"parent"`
+	Version     uint64  `json:"version"`
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	var in groupInput
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind))}
+	err := s.update(r, p, func(tx store.Tx) error {
+		if ref := deref(in.Parent); ref != "" {
+			parent, err := lookupGroup(tx, ref)
+			if err != nil {
+				return badRequest("parent %q: %v", ref, err)
+			}
+			g.Parent = parent.ID
+		}
+		if g.Parent == "" && !p.admin || g.Parent != "" && !s.can(p, "groups.manage", g.Parent) {
+			return errForbidden
+		}
+		var err error
+		g, err = tx.CreateGroup(g)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/groups/"+string(g.ID))
+	writeJSON(w, http.StatusCreated, s.viewOf(g))
+}
+
+// withGroup resolves the {group} path value and checks perm on it.
+func (s *Server) withGroup(w http.ResponseWriter, r *http.Request, p principal, perm policy.Permission) (policy.Group, bool) {
+	var g policy.Group
+	if err := s.view(r, func(tx store.Tx) (err error) { g, err = lookupGroup(tx, r.PathValue("group")); return }); err != nil {
+		writeErr(w, err)
+		return g, false
+	}
+	if !s.can(p, perm, g.ID) {
+		// A caller who may not even read the group learns nothing of it.
+		if !s.can(p, "group.read", g.ID) {
+			writeErr(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "store: not found"})
+		} else {
+			writeErr(w, errForbidden)
+		}
+		return g, false
+	}
+	return g, true
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+		writeJSON(w, http.StatusOK, s.viewOf(g))
+	}
+}
+
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "groups.manage")
+	if !ok {
+		return
+	}
+	var in groupInput
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Parent != nil {
+		writeErr(w, badRequest("use POST /api/v1/groups/{group}/move to change the parent"))
+		return
+	}
+	err := s.update(r, p, func(tx store.Tx) error {
+		cur, err := tx.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		if in.Version != 0 && in.Version != cur.Version {
+			return store.ErrVersion
+		}
+		if in.Slug != nil {
+			cur.Slug = *in.Slug
+		}
+		if in.Name != nil {
+			cur.Name = *in.Name
+		}
+		if in.Description != nil {
+			cur.Description = *in.Description
+		}
+		if in.Kind != nil {
+			cur.Kind = policy.GroupKind(*in.Kind)
+		}
+		g, err = tx.UpdateGroup(cur)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewOf(g))
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "groups.manage")
+	if !ok {
+		return
+	}
+	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteGroup(g.ID) }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "groups.manage")
+	if !ok {
+		return
+	}
+	var in struct {
+		Parent  string `json:"parent"`
+		Version uint64 `json:"version"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	err := s.update(r, p, func(tx store.Tx) error {
+		cur, err := tx.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		if in.Version != 0 && in.Version != cur.Version {
+			return store.ErrVersion
+		}
+		cur.Parent = ""
+		if in.Parent != "" {
+			parent, err := lookupGroup(tx, in.Parent)
+			if err != nil {
+				return badRequest("parent %q: %v", in.Parent, err)
+			}
+			cur.Parent = parent.ID
+		}
+		if cur.Parent == "" && !p.admin || cur.Parent != "" && !s.can(p, "groups.manage", cur.Parent) {
+			return errForbidden
+		}
+		g, err = tx.UpdateGroup(cur)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewOf(g))
+}
+
+// memberView is one effective member with its user record's names.
+type memberView struct {
+	policy.EffectiveMember
+	Tenant      policy.TenantID `json:"tenant,omitempty"`
+	UserName    string          `json:"userName,omitempty"`
+	DisplayName string          `json:"displayName,omitempty"`
+}
+
+func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "group.read")
+	if !ok {
+		return
+	}
+	ms := s.cfg.Engine.Members(g.ID)
+	out := make([]memberView, 0, len(ms))
+	tenants := map[policy.UserID]policy.TenantID{}
+	err := s.view(r, func(tx store.Tx) error {
+		ts, err := tx.Tenants()
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			mv := memberView{EffectiveMember: m}
+			// Users are looked up in their tenant; the engine does not
+			// say which, so try each (few tenants, cached per user).
+			if t, ok := tenants[m.User]; ok {
+				u, _ := tx.User(t, m.User)
+				mv.Tenant, mv.UserName, mv.DisplayName = t, u.UserName, u.DisplayName
+			} else {
+				for _, t := range ts {
+					if u, err := tx.User(t.ID, m.User); err == nil {
+						tenants[m.User] = t.ID
+						mv.Tenant, mv.UserName, mv.DisplayName = t.ID, u.UserName, u.DisplayName
+						break
+					}
+				}
+			}
+			out = append(out, mv)
+		}
+		return nil
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"group": g.ID, "slug": g.Slug, "members": out})
+}
+
+func (s *Server) groupCharter(w http.ResponseWriter, r *http.Request, p principal) {
+	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+		writeJSON(w, http.StatusOK, s.cfg.Engine.Charter(g.ID))
+	}
+}
+
+func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "group.read")
+	if !ok {
+		return
+	}
+	var ms []policy.Membership
+	if err := s.view(r, func(tx store.Tx) (err error) { ms, err = tx.MembershipsOfGroup(g.ID); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list[policy.Membership]{Items: nonNil(ms)})
+}
+
+// membershipPerm is the permission needed to give or take role: plain
+// membership needs members.manage, any other role roles.assign.
+func membershipPerm(role policy.RoleName) policy.Permission {
+	if role == "member" {
+		return "members.manage"
+	}
+	return "roles.assign"
+}
+
+func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p principal) {
+	var in struct {
+		User   string `json:"user"`
+		Tenant string `json:"tenant"`
+		Role   string `json:"role"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.User == "" || in.Role == "" {
+		writeErr(w, badRequest("user and role are required"))
+		return
+	}
+	g, ok := s.withGroup(w, r, p, membershipPerm(policy.RoleName(in.Role)))
+	if !ok {
+		return
+	}
+	var m policy.Membership
+	err := s.update(r, p, func(tx store.Tx) error {
+		uid := policy.UserID(in.User)
+		if in.Tenant != "" {
+			u, err := lookupUser(tx, policy.TenantID(in.Tenant), in.User)
+			if err != nil {
+				return badRequest("user %q in tenant %q: %v", in.User, in.Tenant, err)
+			}
+			uid = u.ID
+		}
+		var err error
+		m, err = tx.AddMembership(policy.Membership{User: uid, Group: g.ID, Role: policy.RoleName(in.Role), Origin: policy.OriginManual})
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p principal) {
+	role := policy.RoleName(r.PathValue("role"))
+	g, ok := s.withGroup(w, r, p, membershipPerm(role))
+	if !ok {
+		return
+	}
+	err := s.update(r, p, func(tx store.Tx) error {
+		return tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role)
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "meetings.edit")
+	if !ok {
+		return
+	}
+	var in policy.Meeting
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Title == "" || in.Start.IsZero() {
+		writeErr(w, badRequest("title and start (RFC 3339) are required"))
+		return
+	}
+	if !in.End.IsZero() && in.End.Before(in.Start) {
+		writeErr(w, badRequest("end is before start"))
+		return
+	}
+	in.ID = uuid.NewString()
+	err := s.update(r, p, func(tx store.Tx) error {
+		cur, err := tx.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		cur.Meetings = append(cur.Meetings, in)
+		sort.SliceStable(cur.Meetings, func(i, j int) bool { return cur.Meetings[i].Start.Before(cur.Meetings[j].Start) })
+		_, err = tx.UpdateGroup(cur)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, in)
+}
+
+func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "meetings.edit")
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	err := s.update(r, p, func(tx store.Tx) error {
+		cur, err := tx.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		n := len(cur.Meetings)
+		cur.Meetings = slices.DeleteFunc(cur.Meetings, func(m policy.Meeting) bool { return m.ID == id })
+		if len(cur.Meetings) == n {
+			return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no meeting " + id}
+		}
+		_, err = tx.UpdateGroup(cur)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p principal) {
+	var rs []policy.Role
+	if err := s.view(r, func(tx store.Tx) (err error) { rs, err = tx.Roles(); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list[policy.Role]{Items: nonNil(rs)})
+}
+
+func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p principal) {
+	var in policy.Role
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	name := policy.RoleName(r.PathValue("name"))
+	if in.Name != "" && in.Name != name {
+		writeErr(w, badRequest("name in body %q differs from the path %q", in.Name, name))
+		return
+	}
+	in.Name = name
+	if len(in.Permissions) == 0 {
+		writeErr(w, badRequest("at least one permission is required"))
+		return
+	}
+	var out policy.Role
+	err := s.update(r, p, func(tx store.Tx) error {
+		if in.Version == 0 {
+			if cur, err := tx.Role(name); err == nil {
+				in.Version = cur.Version
+			}
+		}
+		var err error
+		out, err = tx.PutRole(in)
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p principal) {
+	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteRole(policy.RoleName(r.PathValue("name"))) }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p principal) {
+	var rs []policy.Rule
+	if err := s.view(r, func(tx store.Tx) (err error) { rs, err = tx.Rules(); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list[policy.Rule]{Items: nonNil(rs)})
+}
+
+func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p principal) {
+	var in struct {
+		Tenant   string `json:"tenant"`
+		DirGroup string `json:"dirGroup"` // id, externalId or display name
+		Group    string `json:"group"`    // id or slug
+		Role     string `json:"role"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Tenant == "" || in.DirGroup == "" || in.Group == "" || in.Role == "" {
+		writeErr(w, badRequest("tenant, dirGroup, group and role are required"))
+		return
+	}
+	var rule policy.Rule
+	err := s.update(r, p, func(tx store.Tx) error {
+		t := policy.TenantID(in.Tenant)
+		d, err := lookupDirGroup(tx, t, in.DirGroup)
+		if err != nil {
+			return badRequest("dirGroup %q: %v", in.DirGroup, err)
+		}
+		g, err := lookupGroup(tx, in.Group)
+		if err != nil {
+			return badRequest("group %q: %v", in.Group, err)
+		}
+		if _, err := tx.Role(policy.RoleName(in.Role)); err != nil {
+			return badRequest("role %q: %v", in.Role, err)
+		}
+		rule, err = tx.CreateRule(policy.Rule{Tenant: t, DirGroup: d.ID, Group: g.ID, Role: policy.RoleName(in.Role)})
+		return err
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, rule)
+}
+
+// lookupDirGroup finds a directory group by id, externalId or unique name.
+func lookupDirGroup(tx store.Tx, t policy.TenantID, ref string) (policy.DirGroup, error) {
+	if d, err := tx.DirGroup(t, policy.DirGroupID(ref)); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return d, err
+	}
+	if d, err := tx.DirGroupByExternalID(t, ref); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return d, err
+	}
+	ds, err := tx.DirGroupsByName(t, ref)
+	switch {
+	case err != nil:
+		return policy.DirGroup{}, err
+	case len(ds) == 0:
+		return policy.DirGroup{}, store.ErrNotFound
+	case len(ds) > 1:
+		return policy.DirGroup{}, badRequest("%d directory groups are named %q; use the id", len(ds), ref)
+	}
+	return ds[0], nil
+}
+
+func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, p principal) {
+	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteRule(policy.RuleID(r.PathValue("id"))) }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// explain answers GET /api/v1/explain?user=U&permission=P&group=G, where U
+// is a user id or tenant/userName and G a group id or slug. A member may
+// explain their own permissions; an admin anyone's.
+func (s *Server) explain(w http.ResponseWriter, r *http.Request, p principal) {
+	q := r.URL.Query()
+	uref, perm, gref := q.Get("user"), q.Get("permission"), q.Get("group")
+	if uref == "" || perm == "" || gref == "" {
+		writeErr(w, badRequest("user, permission and group are required"))
+		return
+	}
+	var uid policy.UserID
+	var gid policy.GroupID
+	err := s.view(r, func(tx store.Tx) error {
+		if t, name, ok := strings.Cut(uref, "/"); ok {
+			u, err := tx.UserByUserName(policy.TenantID(t), name)
+			if err != nil {
+				return err
+			}
+			uid = u.ID
+		} else {
+			uid = policy.UserID(uref)
+		}
+		g, err := lookupGroup(tx, gref)
+		if err != nil {
+			return err
+		}
+		gid = g.ID
+		return nil
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if !p.admin && p.user != uid {
+		writeErr(w, errForbidden)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Engine.Explain(uid, policy.Permission(perm), gid))
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, p principal) {
+	q := r.URL.Query()
+	var after uint64
+	if a := q.Get("after"); a != "" {
+		n, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			writeErr(w, badRequest("after must be a sequence number"))
+			return
+		}
+		after = n
+	}
+	limit := 100
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeErr(w, badRequest("limit must be an integer from 1 to 1000"))
+			return
+		}
+		limit = n
+	}
+	var cs []policy.Change
+	if err := s.view(r, func(tx store.Tx) (err error) { cs, err = tx.Audit(after, limit); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := list[policy.Change]{Items: nonNil(cs)}
+	if len(cs) == limit {
+		out.Next = strconv.FormatUint(cs[len(cs)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) backup(w http.ResponseWriter, r *http.Request, p principal) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="roster-`+s.cfg.Now().UTC().Format("20060102T150405Z")+`.db"`)
+	if _, err := s.cfg.Store.Backup(r.Context(), w); err != nil {
+		s.cfg.Logger.Error("backup failed", "err", err)
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
