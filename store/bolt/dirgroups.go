@@ -1,0 +1,407 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+func notFoundDG(tenant policy.TenantID, id any) error {
+	return fmt.Errorf("bolt: directory group %v in tenant %q: %w", id, tenant, store.ErrNotFound)
+}
+
+// dgScope returns the tenant bucket and its dirgroups bucket, after
+// flushing pending cascades so that reads see them.
+func (t *tx) dgScope(tenant policy.TenantID) (tb, dgs *bbolt.Bucket, err error) {
+	tb, err = t.tenantBucket(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.flush(); err != nil {
+		return nil, nil, err
+	}
+	return tb, tb.Bucket(bktDirGroups), nil
+}
+
+// dedup removes repeated ids, keeping the first occurrence.
+func dedup[T comparable](s []T) []T {
+	if len(s) < 2 {
+		return s
+	}
+	seen := make(map[T]struct{}, len(s))
+	out := make([]T, 0, len(s))
+	for _, x := range s {
+		if _, ok := seen[x]; !ok {
+			seen[x] = struct{}{}
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// checkMembers verifies that the members of g not in oldUsers/oldGroups
+// exist in the tenant, and returns them.
+func checkNewMembers(tb *bbolt.Bucket, g policy.DirGroup, oldUsers map[policy.UserID]struct{}, oldGroups map[policy.DirGroupID]struct{}) (addU []policy.UserID, addG []policy.DirGroupID, err error) {
+	users, dgs := tb.Bucket(bktUsers), tb.Bucket(bktDirGroups)
+	for _, u := range g.MemberUsers {
+		if _, ok := oldUsers[u]; ok {
+			continue
+		}
+		if u == "" || users.Get([]byte(u)) == nil {
+			return nil, nil, fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
+		}
+		addU = append(addU, u)
+	}
+	for _, m := range g.MemberGroups {
+		if _, ok := oldGroups[m]; ok {
+			continue
+		}
+		if m == "" || dgs.Get([]byte(m)) == nil {
+			return nil, nil, fmt.Errorf("bolt: member group %q of directory group %s in tenant %q: %w", m, g.ID, g.Tenant, store.ErrNotFound)
+		}
+		addG = append(addG, m)
+	}
+	return addU, addG, nil
+}
+
+func setOf[T comparable](s []T) map[T]struct{} {
+	m := make(map[T]struct{}, len(s))
+	for _, x := range s {
+		m[x] = struct{}{}
+	}
+	return m
+}
+
+// CreateDirGroup implements store.Tx. Repeated member ids are dropped.
+func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.DirGroup, error) {
+	if err := t.write(); err != nil {
+		return policy.DirGroup{}, err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
+		return policy.DirGroup{}, err
+	}
+	if g.ID == "" {
+		g.ID = policy.DirGroupID(newID())
+	}
+	if err := checkID("directory group", string(g.ID)); err != nil {
+		return policy.DirGroup{}, err
+	}
+	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
+	if err := policy.ValidateDirGroup(g); err != nil {
+		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
+	}
+	if t.idTaken(string(g.ID)) {
+		return policy.DirGroup{}, fmt.Errorf("bolt: directory group id %s: %w", g.ID, store.ErrExists)
+	}
+	idx := tb.Bucket(bktIdx)
+	if g.ExternalID != "" && idx.Bucket(bktDGExt).Get([]byte(g.ExternalID)) != nil {
+		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
+	}
+	addU, addG, err := checkNewMembers(tb, g, nil, nil)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	g.Created, g.Updated, g.Version = t.now, t.now, 1
+	v, err := encode(g, "directory group")
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	id := []byte(g.ID)
+	if err := put(dgs, id, v); err != nil {
+		return policy.DirGroup{}, err
+	}
+	if err := t.putDGIndexes(tb, g); err != nil {
+		return policy.DirGroup{}, err
+	}
+	if err := putReverse(idx.Bucket(bktDGMember), g.ID, addU, addG); err != nil {
+		return policy.DirGroup{}, err
+	}
+	return g, t.audit(tenant, policy.KindDirGroup, policy.OpCreate, string(g.ID), nil, v)
+}
+
+func putReverse(rev *bbolt.Bucket, g policy.DirGroupID, users []policy.UserID, groups []policy.DirGroupID) error {
+	for _, u := range users {
+		if err := put(rev, key(string(u), string(g)), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range groups {
+		if err := put(rev, key(string(m), string(g)), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) putDGIndexes(tb *bbolt.Bucket, g policy.DirGroup) error {
+	idx := tb.Bucket(bktIdx)
+	id := []byte(g.ID)
+	if g.ExternalID != "" {
+		if err := put(idx.Bucket(bktDGExt), []byte(g.ExternalID), id); err != nil {
+			return err
+		}
+	}
+	if err := put(idx.Bucket(bktDGName), key(policy.FoldName(g.DisplayName), string(g.ID)), id); err != nil {
+		return err
+	}
+	return put(getBucket(t.root, bktIdx, bktDGTenant), id, []byte(g.Tenant))
+}
+
+// DirGroup implements store.Tx.
+func (t *tx) DirGroup(tenant policy.TenantID, id policy.DirGroupID) (policy.DirGroup, error) {
+	if err := t.read(); err != nil {
+		return policy.DirGroup{}, err
+	}
+	_, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	v := dgs.Get([]byte(id))
+	if v == nil || id == "" {
+		return policy.DirGroup{}, notFoundDG(tenant, id)
+	}
+	return decode[policy.DirGroup](v, "directory group")
+}
+
+// DirGroupByExternalID implements store.Tx.
+func (t *tx) DirGroupByExternalID(tenant policy.TenantID, externalID string) (policy.DirGroup, error) {
+	if err := t.read(); err != nil {
+		return policy.DirGroup{}, err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	id := getBucket(tb, bktIdx, bktDGExt).Get([]byte(externalID))
+	if id == nil || externalID == "" {
+		return policy.DirGroup{}, notFoundDG(tenant, fmt.Sprintf("externalId %q", externalID))
+	}
+	v := dgs.Get(id)
+	if v == nil {
+		return policy.DirGroup{}, fmt.Errorf("bolt: index dg_ext points to missing directory group %s: %w", id, store.ErrNotFound)
+	}
+	return decode[policy.DirGroup](v, "directory group")
+}
+
+// DirGroupsByName implements store.Tx: the tenant's directory groups whose
+// display name folds (policy.FoldName) to the same as displayName, in id
+// order. None is not an error.
+func (t *tx) DirGroupsByName(tenant policy.TenantID, displayName string) ([]policy.DirGroup, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []policy.DirGroup
+	err = scanPrefix(getBucket(tb, bktIdx, bktDGName), prefix(policy.FoldName(displayName)), func(_, id []byte) error {
+		v := dgs.Get(id)
+		if v == nil {
+			return fmt.Errorf("bolt: index dg_name points to missing directory group %s: %w", id, store.ErrNotFound)
+		}
+		g, err := decode[policy.DirGroup](v, "directory group")
+		if err != nil {
+			return err
+		}
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateDirGroup implements store.Tx. The member lists are diffed with
+// maps, so adding n members to a group of m costs O(n+m) index work.
+func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.DirGroup, error) {
+	if err := t.write(); err != nil {
+		return policy.DirGroup{}, err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	id := []byte(g.ID)
+	before := dgs.Get(id)
+	if before == nil || g.ID == "" {
+		return policy.DirGroup{}, notFoundDG(tenant, g.ID)
+	}
+	before = bytes.Clone(before)
+	old, err := decode[policy.DirGroup](before, "directory group")
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	if g.Version != old.Version {
+		return policy.DirGroup{}, fmt.Errorf("bolt: directory group %s has version %d, not %d: %w", g.ID, old.Version, g.Version, store.ErrVersion)
+	}
+	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
+		return policy.DirGroup{}, err
+	}
+	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
+	if err := policy.ValidateDirGroup(g); err != nil {
+		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
+	}
+	idx := tb.Bucket(bktIdx)
+	if g.ExternalID != "" && g.ExternalID != old.ExternalID && idx.Bucket(bktDGExt).Get([]byte(g.ExternalID)) != nil {
+		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
+	}
+	oldU, oldG := setOf(old.MemberUsers), setOf(old.MemberGroups)
+	addU, addG, err := checkNewMembers(tb, g, oldU, oldG)
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
+	v, err := encode(g, "directory group")
+	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	if err := put(dgs, id, v); err != nil {
+		return policy.DirGroup{}, err
+	}
+	// Indexes: drop what changed, then write the new state.
+	if old.ExternalID != "" && old.ExternalID != g.ExternalID {
+		if err := del(idx.Bucket(bktDGExt), []byte(old.ExternalID)); err != nil {
+			return policy.DirGroup{}, err
+		}
+	}
+	if of, nf := policy.FoldName(old.DisplayName), policy.FoldName(g.DisplayName); of != nf {
+		if err := del(idx.Bucket(bktDGName), key(of, string(g.ID))); err != nil {
+			return policy.DirGroup{}, err
+		}
+	}
+	if err := t.putDGIndexes(tb, g); err != nil {
+		return policy.DirGroup{}, err
+	}
+	rev := idx.Bucket(bktDGMember)
+	newU, newG := setOf(g.MemberUsers), setOf(g.MemberGroups)
+	for _, u := range old.MemberUsers {
+		if _, ok := newU[u]; !ok {
+			if err := del(rev, key(string(u), string(g.ID))); err != nil {
+				return policy.DirGroup{}, err
+			}
+		}
+	}
+	for _, m := range old.MemberGroups {
+		if _, ok := newG[m]; !ok {
+			if err := del(rev, key(string(m), string(g.ID))); err != nil {
+				return policy.DirGroup{}, err
+			}
+		}
+	}
+	if err := putReverse(rev, g.ID, addU, addG); err != nil {
+		return policy.DirGroup{}, err
+	}
+	return g, t.audit(tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v)
+}
+
+// DeleteDirGroup implements store.Tx: the rules bound to the group are
+// deleted, the group is taken out of the directory groups that list it,
+// then it is deleted.
+func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error {
+	if err := t.write(); err != nil {
+		return err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return err
+	}
+	before := dgs.Get([]byte(id))
+	if before == nil || id == "" {
+		return notFoundDG(tenant, id)
+	}
+	before = bytes.Clone(before)
+	old, err := decode[policy.DirGroup](before, "directory group")
+	if err != nil {
+		return err
+	}
+	// Rules bound to it.
+	for _, k := range keysWithPrefix(getBucket(t.root, bktIdx, bktRuleDG), prefix(string(tenant), string(id))) {
+		if err := t.deleteRule(policy.RuleID(lastPart(k))); err != nil {
+			return err
+		}
+	}
+	// Its membership in other directory groups.
+	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeGroups[id] = true }); err != nil {
+		return err
+	}
+	// Its own members' reverse entries and its indexes.
+	idx := tb.Bucket(bktIdx)
+	rev := idx.Bucket(bktDGMember)
+	for _, u := range old.MemberUsers {
+		if err := del(rev, key(string(u), string(id))); err != nil {
+			return err
+		}
+	}
+	for _, m := range old.MemberGroups {
+		if err := del(rev, key(string(m), string(id))); err != nil {
+			return err
+		}
+	}
+	if old.ExternalID != "" {
+		if err := del(idx.Bucket(bktDGExt), []byte(old.ExternalID)); err != nil {
+			return err
+		}
+	}
+	if err := del(idx.Bucket(bktDGName), key(policy.FoldName(old.DisplayName), string(id))); err != nil {
+		return err
+	}
+	if err := del(getBucket(t.root, bktIdx, bktDGTenant), []byte(id)); err != nil {
+		return err
+	}
+	if err := del(dgs, []byte(id)); err != nil {
+		return err
+	}
+	return t.audit(tenant, policy.KindDirGroup, policy.OpDelete, string(id), before, nil)
+}
+
+// DirGroups implements store.Tx: the tenant's directory groups in id order.
+func (t *tx) DirGroups(tenant policy.TenantID, p store.Page) ([]policy.DirGroup, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	_, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return page[policy.DirGroup](dgs, p, "directory group")
+}
+
+// ForEachDirGroup implements store.Tx, streaming in id order.
+func (t *tx) ForEachDirGroup(tenant policy.TenantID, fn func(policy.DirGroup) error) error {
+	if err := t.read(); err != nil {
+		return err
+	}
+	_, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return err
+	}
+	return forEach(t.ctx, dgs, "directory group", fn)
+}
+
+// DirGroupsOf implements store.Tx, from the reverse membership index, in id
+// order.
+func (t *tx) DirGroupsOf(tenant policy.TenantID, member string) ([]policy.DirGroupID, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	tb, err := t.tenantBucket(tenant)
+	if err != nil {
+		return nil, err
+	}
+	if member == "" {
+		return nil, nil
+	}
+	var out []policy.DirGroupID
+	err = scanPrefix(getBucket(tb, bktIdx, bktDGMember), prefix(member), func(k, _ []byte) error {
+		out = append(out, policy.DirGroupID(lastPart(k)))
+		return nil
+	})
+	return out, err
+}

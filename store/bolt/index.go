@@ -1,0 +1,348 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// ErrInconsistent is wrapped by the *IndexError that Verify returns when a
+// secondary index disagrees with its source records.
+var ErrInconsistent = errors.New("bolt: index inconsistent with records")
+
+// IndexError lists what Verify found wrong. It unwraps to ErrInconsistent.
+type IndexError struct {
+	// Problems describes each stale, missing, wrong or duplicate entry,
+	// as "index[tenant]: …".
+	Problems []string
+}
+
+// Error implements error, showing the first problems.
+func (e *IndexError) Error() string {
+	const show = 10
+	p := e.Problems
+	more := ""
+	if len(p) > show {
+		more = fmt.Sprintf("; and %d more", len(p)-show)
+		p = p[:show]
+	}
+	return fmt.Sprintf("%v: %d problems: %s%s", ErrInconsistent, len(e.Problems), strings.Join(p, "; "), more)
+}
+
+// Unwrap returns ErrInconsistent.
+func (e *IndexError) Unwrap() error { return ErrInconsistent }
+
+type kv struct{ k, v []byte }
+
+// indexDef describes one secondary index: where it lives, which records it
+// is derived from, and the entries one record contributes (influxdb's
+// kv/index.go, with the source bucket as the truth).
+type indexDef struct {
+	name string
+	// tenantIndex: the index bucket is t/<tenant>/idx/<name>; otherwise
+	// idx/<name>.
+	tenantIndex bool
+	// tenantSource: the source bucket is t/<tenant>/<src>; otherwise <src>.
+	tenantSource bool
+	src          []byte
+	// unique: two records may not produce the same key.
+	unique  bool
+	entries func(v []byte) ([]kv, error)
+}
+
+func userEntries(f func(u policy.User) []kv) func([]byte) ([]kv, error) {
+	return func(v []byte) ([]kv, error) {
+		u, err := decode[policy.User](v, "user")
+		return f(u), err
+	}
+}
+
+func dgEntries(f func(g policy.DirGroup) []kv) func([]byte) ([]kv, error) {
+	return func(v []byte) ([]kv, error) {
+		g, err := decode[policy.DirGroup](v, "directory group")
+		return f(g), err
+	}
+}
+
+func ruleEntries(f func(r policy.Rule) []kv) func([]byte) ([]kv, error) {
+	return func(v []byte) ([]kv, error) {
+		r, err := decode[policy.Rule](v, "rule")
+		return f(r), err
+	}
+}
+
+// indexes lists every secondary index of the schema.
+var indexes = []indexDef{
+	{name: string(bktUserName), tenantIndex: true, tenantSource: true, src: bktUsers, unique: true,
+		entries: userEntries(func(u policy.User) []kv {
+			return []kv{{[]byte(policy.FoldUserName(u.UserName)), []byte(u.ID)}}
+		})},
+	{name: string(bktUserExt), tenantIndex: true, tenantSource: true, src: bktUsers, unique: true,
+		entries: userEntries(func(u policy.User) []kv {
+			if u.ExternalID == "" {
+				return nil
+			}
+			return []kv{{[]byte(u.ExternalID), []byte(u.ID)}}
+		})},
+	{name: string(bktDGExt), tenantIndex: true, tenantSource: true, src: bktDirGroups, unique: true,
+		entries: dgEntries(func(g policy.DirGroup) []kv {
+			if g.ExternalID == "" {
+				return nil
+			}
+			return []kv{{[]byte(g.ExternalID), []byte(g.ID)}}
+		})},
+	{name: string(bktDGName), tenantIndex: true, tenantSource: true, src: bktDirGroups,
+		entries: dgEntries(func(g policy.DirGroup) []kv {
+			return []kv{{key(policy.FoldName(g.DisplayName), string(g.ID)), []byte(g.ID)}}
+		})},
+	{name: string(bktDGMember), tenantIndex: true, tenantSource: true, src: bktDirGroups,
+		entries: dgEntries(func(g policy.DirGroup) []kv {
+			out := make([]kv, 0, len(g.MemberUsers)+len(g.MemberGroups))
+			for _, u := range g.MemberUsers {
+				out = append(out, kv{key(string(u), string(g.ID)), []byte{}})
+			}
+			for _, m := range g.MemberGroups {
+				out = append(out, kv{key(string(m), string(g.ID)), []byte{}})
+			}
+			return out
+		})},
+	{name: string(bktUserTenant), tenantSource: true, src: bktUsers, unique: true,
+		entries: userEntries(func(u policy.User) []kv { return []kv{{[]byte(u.ID), []byte(u.Tenant)}} })},
+	{name: string(bktDGTenant), tenantSource: true, src: bktDirGroups, unique: true,
+		entries: dgEntries(func(g policy.DirGroup) []kv { return []kv{{[]byte(g.ID), []byte(g.Tenant)}} })},
+	{name: string(bktGroupSlug), src: bktGroups, unique: true,
+		entries: func(v []byte) ([]kv, error) {
+			g, err := decode[policy.Group](v, "group")
+			return []kv{{[]byte(g.Slug), []byte(g.ID)}}, err
+		}},
+	{name: string(bktGroupChildren), src: bktGroups,
+		entries: func(v []byte) ([]kv, error) {
+			g, err := decode[policy.Group](v, "group")
+			if err != nil || g.Parent == "" {
+				return nil, err
+			}
+			return []kv{{key(string(g.Parent), string(g.ID)), []byte{}}}, nil
+		}},
+	{name: string(bktMSUser), src: bktMemberships,
+		entries: func(v []byte) ([]kv, error) {
+			m, err := decode[policy.Membership](v, "membership")
+			return []kv{{key(string(m.User), string(m.Group), string(m.Role)), []byte{}}}, err
+		}},
+	{name: string(bktRuleDG), src: bktRules,
+		entries: ruleEntries(func(r policy.Rule) []kv {
+			return []kv{{key(string(r.Tenant), string(r.DirGroup), string(r.ID)), []byte{}}}
+		})},
+	{name: string(bktRuleGroup), src: bktRules,
+		entries: ruleEntries(func(r policy.Rule) []kv {
+			return []kv{{key(string(r.Group), string(r.ID)), []byte{}}}
+		})},
+}
+
+// tenantIDs lists the per-tenant buckets.
+func tenantIDs(root *bbolt.Bucket) []string {
+	var out []string
+	_ = root.Bucket(bktTenantData).ForEachBucket(func(k []byte) error {
+		out = append(out, string(k))
+		return nil
+	})
+	return out
+}
+
+// scope is one index bucket with the source buckets it derives from.
+type scope struct {
+	label   string
+	idx     func() *bbolt.Bucket
+	parent  func() *bbolt.Bucket // the bucket that holds idx, for Rebuild
+	sources []*bbolt.Bucket
+}
+
+func scopes(root *bbolt.Bucket, d indexDef) []scope {
+	name := []byte(d.name)
+	tenants := tenantIDs(root)
+	if d.tenantIndex {
+		out := make([]scope, 0, len(tenants))
+		for _, tn := range tenants {
+			tb := getBucket(root, bktTenantData, []byte(tn))
+			out = append(out, scope{
+				label:   d.name + "[" + tn + "]",
+				idx:     func() *bbolt.Bucket { return getBucket(tb, bktIdx, name) },
+				parent:  func() *bbolt.Bucket { return tb.Bucket(bktIdx) },
+				sources: []*bbolt.Bucket{tb.Bucket(d.src)},
+			})
+		}
+		return out
+	}
+	sc := scope{
+		label:  d.name,
+		idx:    func() *bbolt.Bucket { return getBucket(root, bktIdx, name) },
+		parent: func() *bbolt.Bucket { return root.Bucket(bktIdx) },
+	}
+	if d.tenantSource {
+		for _, tn := range tenants {
+			sc.sources = append(sc.sources, getBucket(root, bktTenantData, []byte(tn), d.src))
+		}
+	} else {
+		sc.sources = []*bbolt.Bucket{root.Bucket(d.src)}
+	}
+	return []scope{sc}
+}
+
+// expected computes the entries an index scope should hold, and the
+// duplicate keys of a unique index.
+func expected(ctx context.Context, d indexDef, sc scope) (map[string][]byte, []string, error) {
+	want := map[string][]byte{}
+	var problems []string
+	for _, src := range sc.sources {
+		if src == nil {
+			problems = append(problems, sc.label+": source bucket missing")
+			continue
+		}
+		c := src.Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, nil, err
+				}
+			}
+			es, err := d.entries(v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("bolt: record %q: %w", k, err)
+			}
+			for _, e := range es {
+				if old, dup := want[string(e.k)]; dup && d.unique && !bytes.Equal(old, e.v) {
+					problems = append(problems, fmt.Sprintf("%s: key %q claimed by %q and %q", sc.label, e.k, old, e.v))
+					continue
+				}
+				want[string(e.k)] = e.v
+			}
+		}
+	}
+	return want, problems, nil
+}
+
+// Verify checks every secondary index against its source records, in one
+// read transaction, and returns an *IndexError (wrapping ErrInconsistent)
+// listing stale, missing or wrong entries, or nil. It does not repair: see
+// Rebuild.
+func (s *Store) Verify(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("bolt: verify: %w", store.ErrClosed)
+	}
+	var problems []string
+	err := s.db.View(func(btx *bbolt.Tx) error {
+		root := rootBucket(btx)
+		for _, d := range indexes {
+			for _, sc := range scopes(root, d) {
+				want, dups, err := expected(ctx, d, sc)
+				if err != nil {
+					return err
+				}
+				problems = append(problems, dups...)
+				b := sc.idx()
+				if b == nil {
+					problems = append(problems, sc.label+": index bucket missing")
+					continue
+				}
+				seen := 0
+				err = b.ForEach(func(k, v []byte) error {
+					w, ok := want[string(k)]
+					switch {
+					case !ok:
+						problems = append(problems, fmt.Sprintf("%s: stale entry %q", sc.label, k))
+					case !bytes.Equal(w, v):
+						seen++
+						problems = append(problems, fmt.Sprintf("%s: entry %q is %q, want %q", sc.label, k, v, w))
+					default:
+						seen++
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				if seen != len(want) {
+					var missing []string
+					for k := range want {
+						if b.Get([]byte(k)) == nil {
+							missing = append(missing, fmt.Sprintf("%s: missing entry %q", sc.label, k))
+						}
+					}
+					sort.Strings(missing)
+					problems = append(problems, missing...)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: verify: %w", err)
+	}
+	if len(problems) > 0 {
+		return &IndexError{Problems: problems}
+	}
+	return nil
+}
+
+// Rebuild recomputes every secondary index from its source records in one
+// write transaction. It is not audited: indexes are not facts. It fails,
+// changing nothing, when a unique index cannot be rebuilt because two
+// records claim the same key.
+func (s *Store) Rebuild(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("bolt: rebuild: %w", store.ErrClosed)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	n := 0
+	err := s.db.Update(func(btx *bbolt.Tx) error {
+		root := rootBucket(btx)
+		for _, d := range indexes {
+			for _, sc := range scopes(root, d) {
+				want, dups, err := expected(ctx, d, sc)
+				if err != nil {
+					return err
+				}
+				if len(dups) > 0 {
+					return &IndexError{Problems: dups}
+				}
+				parent := sc.parent()
+				if parent.Bucket([]byte(d.name)) != nil {
+					if err := parent.DeleteBucket([]byte(d.name)); err != nil {
+						return err
+					}
+				}
+				b, err := parent.CreateBucket([]byte(d.name))
+				if err != nil {
+					return err
+				}
+				keys := make([]string, 0, len(want))
+				for k := range want {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				b.FillPercent = 0.9 // sequential inserts
+				for _, k := range keys {
+					if err := b.Put([]byte(k), want[k]); err != nil {
+						return err
+					}
+				}
+				n += len(keys)
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: rebuild: %w", err)
+	}
+	s.log.Info("bolt: indexes rebuilt", "entries", n)
+	return nil
+}

@@ -1,0 +1,654 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// errTxDone is returned when a Tx is used after its View or Update ended.
+var errTxDone = errors.New("bolt: transaction has ended")
+
+// tx implements store.Tx on one bbolt transaction.
+type tx struct {
+	ctx     context.Context
+	s       *Store
+	btx     *bbolt.Tx
+	root    *bbolt.Bucket
+	actor   string
+	now     time.Time
+	changes []policy.Change
+	done    bool
+
+	// pending holds directory groups that lost members through a cascade
+	// (DeleteUser, DeleteDirGroup). They are rewritten once, by flush,
+	// before the next directory-group read or write and before commit, so
+	// deleting many members of one large group stays linear.
+	pending      map[dgRef]*pendingDG
+	pendingOrder []dgRef
+}
+
+var _ store.Tx = (*tx)(nil)
+
+type dgRef struct {
+	tenant policy.TenantID
+	id     policy.DirGroupID
+}
+
+type pendingDG struct {
+	removeUsers  map[policy.UserID]bool
+	removeGroups map[policy.DirGroupID]bool
+}
+
+// read checks that the transaction may still be used.
+func (t *tx) read() error {
+	if t.done {
+		return errTxDone
+	}
+	return t.ctx.Err()
+}
+
+// write checks that the transaction may be written.
+func (t *tx) write() error {
+	if err := t.read(); err != nil {
+		return err
+	}
+	if !t.btx.Writable() {
+		return errReadOnly
+	}
+	return nil
+}
+
+// audit appends one entry to the audit log and to the batch of the
+// transaction. before and after are copied.
+func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id string, before, after []byte) error {
+	b := t.root.Bucket(bktAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("bolt: audit sequence: %w", err)
+	}
+	c := policy.Change{
+		Seq: seq, Time: t.now, Actor: t.actor, Tenant: tenant,
+		Kind: kind, Op: op, ID: id,
+		Before: bytes.Clone(before), After: bytes.Clone(after),
+	}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("bolt: encode audit entry: %w", err)
+	}
+	if err := b.Put(be8(seq), v); err != nil {
+		return fmt.Errorf("bolt: write audit entry: %w", err)
+	}
+	t.changes = append(t.changes, c)
+	return nil
+}
+
+func decode[T any](v []byte, what string) (T, error) {
+	var x T
+	if err := json.Unmarshal(v, &x); err != nil {
+		return x, fmt.Errorf("bolt: decode %s: %w", what, err)
+	}
+	return x, nil
+}
+
+func encode(v any, what string) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: encode %s: %w", what, err)
+	}
+	return b, nil
+}
+
+// put writes k → v in b, wrapping the error.
+func put(b *bbolt.Bucket, k, v []byte) error {
+	if err := b.Put(k, v); err != nil {
+		return fmt.Errorf("bolt: put %q: %w", k, err)
+	}
+	return nil
+}
+
+// del deletes k from b, wrapping the error.
+func del(b *bbolt.Bucket, k []byte) error {
+	if err := b.Delete(k); err != nil {
+		return fmt.Errorf("bolt: delete %q: %w", k, err)
+	}
+	return nil
+}
+
+// checkID refuses ids that would break composite keys.
+func checkID(kind, id string) error {
+	if strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("bolt: %s id contains NUL: %w", kind, policy.ErrInvalid)
+	}
+	return nil
+}
+
+func newID() string { return uuid.NewString() }
+
+// ---- tenants ----
+
+// tenantBucket returns the bucket t/<id>, or ErrNotFound.
+func (t *tx) tenantBucket(id policy.TenantID) (*bbolt.Bucket, error) {
+	if id != "" {
+		if b := getBucket(t.root, bktTenantData, []byte(id)); b != nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("bolt: tenant %q: %w", id, store.ErrNotFound)
+}
+
+// PutTenant implements store.Tx: it creates or replaces a tenant.
+func (t *tx) PutTenant(tn policy.Tenant) error {
+	if err := t.write(); err != nil {
+		return err
+	}
+	if tn.ID == "" {
+		return fmt.Errorf("bolt: tenant id is required: %w", policy.ErrInvalid)
+	}
+	if err := checkID("tenant", string(tn.ID)); err != nil {
+		return err
+	}
+	b := t.root.Bucket(bktTenants)
+	before := b.Get([]byte(tn.ID))
+	op := policy.OpCreate
+	if before != nil {
+		op = policy.OpUpdate
+		before = bytes.Clone(before)
+	}
+	v, err := encode(tn, "tenant")
+	if err != nil {
+		return err
+	}
+	if err := put(b, []byte(tn.ID), v); err != nil {
+		return err
+	}
+	tb, err := createBucket(t.root, bktTenantData, []byte(tn.ID))
+	if err != nil {
+		return err
+	}
+	for _, p := range tenantPaths {
+		if _, err := createBucket(tb, p...); err != nil {
+			return err
+		}
+	}
+	return t.audit(tn.ID, policy.KindTenant, op, string(tn.ID), before, v)
+}
+
+// Tenant implements store.Tx.
+func (t *tx) Tenant(id policy.TenantID) (policy.Tenant, error) {
+	if err := t.read(); err != nil {
+		return policy.Tenant{}, err
+	}
+	v := t.root.Bucket(bktTenants).Get([]byte(id))
+	if v == nil || id == "" {
+		return policy.Tenant{}, fmt.Errorf("bolt: tenant %q: %w", id, store.ErrNotFound)
+	}
+	return decode[policy.Tenant](v, "tenant")
+}
+
+// Tenants implements store.Tx: all tenants, ordered by id.
+func (t *tx) Tenants() ([]policy.Tenant, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	return decodeAll[policy.Tenant](t.root.Bucket(bktTenants), "tenant")
+}
+
+func decodeAll[T any](b *bbolt.Bucket, what string) ([]T, error) {
+	var out []T
+	err := b.ForEach(func(_, v []byte) error {
+		x, err := decode[T](v, what)
+		if err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
+// ---- users ----
+
+// userScope returns the tenant bucket and its users bucket.
+func (t *tx) userScope(tenant policy.TenantID) (tb, users *bbolt.Bucket, err error) {
+	tb, err = t.tenantBucket(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tb, tb.Bucket(bktUsers), nil
+}
+
+func notFoundUser(tenant policy.TenantID, id any) error {
+	return fmt.Errorf("bolt: user %v in tenant %q: %w", id, tenant, store.ErrNotFound)
+}
+
+// scopeTenant fills in or checks the Tenant field of a record written
+// through scope.
+func scopeTenant(kind string, rec *policy.TenantID, scope policy.TenantID) error {
+	if *rec == "" {
+		*rec = scope
+		return nil
+	}
+	if *rec != scope {
+		return fmt.Errorf("bolt: %s of tenant %q written through tenant %q: %w", kind, *rec, scope, policy.ErrInvalid)
+	}
+	return nil
+}
+
+// idTaken reports whether id is used by any user or directory group.
+func (t *tx) idTaken(id string) bool {
+	idx := t.root.Bucket(bktIdx)
+	return idx.Bucket(bktUserTenant).Get([]byte(id)) != nil || idx.Bucket(bktDGTenant).Get([]byte(id)) != nil
+}
+
+// CreateUser implements store.Tx.
+func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, error) {
+	if err := t.write(); err != nil {
+		return policy.User{}, err
+	}
+	tb, users, err := t.userScope(tenant)
+	if err != nil {
+		return policy.User{}, err
+	}
+	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
+		return policy.User{}, err
+	}
+	if u.ID == "" {
+		u.ID = policy.UserID(newID())
+	}
+	if err := checkID("user", string(u.ID)); err != nil {
+		return policy.User{}, err
+	}
+	if err := policy.ValidateUser(u); err != nil {
+		return policy.User{}, fmt.Errorf("bolt: %w", err)
+	}
+	if t.idTaken(string(u.ID)) {
+		return policy.User{}, fmt.Errorf("bolt: user id %s: %w", u.ID, store.ErrExists)
+	}
+	idx := tb.Bucket(bktIdx)
+	fold := policy.FoldUserName(u.UserName)
+	if idx.Bucket(bktUserName).Get([]byte(fold)) != nil {
+		return policy.User{}, fmt.Errorf("bolt: userName %q in tenant %q: %w", u.UserName, tenant, store.ErrExists)
+	}
+	if u.ExternalID != "" && idx.Bucket(bktUserExt).Get([]byte(u.ExternalID)) != nil {
+		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
+	}
+	u.Created, u.Updated, u.Version = t.now, t.now, 1
+	v, err := encode(u, "user")
+	if err != nil {
+		return policy.User{}, err
+	}
+	id := []byte(u.ID)
+	if err := put(users, id, v); err != nil {
+		return policy.User{}, err
+	}
+	if err := t.putUserIndexes(tb, u); err != nil {
+		return policy.User{}, err
+	}
+	return u, t.audit(tenant, policy.KindUser, policy.OpCreate, string(u.ID), nil, v)
+}
+
+func (t *tx) putUserIndexes(tb *bbolt.Bucket, u policy.User) error {
+	idx := tb.Bucket(bktIdx)
+	id := []byte(u.ID)
+	if err := put(idx.Bucket(bktUserName), []byte(policy.FoldUserName(u.UserName)), id); err != nil {
+		return err
+	}
+	if u.ExternalID != "" {
+		if err := put(idx.Bucket(bktUserExt), []byte(u.ExternalID), id); err != nil {
+			return err
+		}
+	}
+	return put(getBucket(t.root, bktIdx, bktUserTenant), id, []byte(u.Tenant))
+}
+
+// User implements store.Tx.
+func (t *tx) User(tenant policy.TenantID, id policy.UserID) (policy.User, error) {
+	if err := t.read(); err != nil {
+		return policy.User{}, err
+	}
+	_, users, err := t.userScope(tenant)
+	if err != nil {
+		return policy.User{}, err
+	}
+	v := users.Get([]byte(id))
+	if v == nil || id == "" {
+		return policy.User{}, notFoundUser(tenant, id)
+	}
+	return decode[policy.User](v, "user")
+}
+
+// userByIndex looks up a user through a unique index of its tenant.
+func (t *tx) userByIndex(tenant policy.TenantID, bkt []byte, k string) (policy.User, error) {
+	if err := t.read(); err != nil {
+		return policy.User{}, err
+	}
+	tb, users, err := t.userScope(tenant)
+	if err != nil {
+		return policy.User{}, err
+	}
+	id := getBucket(tb, bktIdx, bkt).Get([]byte(k))
+	if id == nil || k == "" {
+		return policy.User{}, notFoundUser(tenant, fmt.Sprintf("%s %q", bkt, k))
+	}
+	v := users.Get(id)
+	if v == nil {
+		return policy.User{}, fmt.Errorf("bolt: index %s points to missing user %s: %w", bkt, id, store.ErrNotFound)
+	}
+	return decode[policy.User](v, "user")
+}
+
+// UserByUserName implements store.Tx; the match is case-insensitive.
+func (t *tx) UserByUserName(tenant policy.TenantID, userName string) (policy.User, error) {
+	return t.userByIndex(tenant, bktUserName, policy.FoldUserName(userName))
+}
+
+// UserByExternalID implements store.Tx; the match is exact.
+func (t *tx) UserByExternalID(tenant policy.TenantID, externalID string) (policy.User, error) {
+	return t.userByIndex(tenant, bktUserExt, externalID)
+}
+
+// UpdateUser implements store.Tx.
+func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, error) {
+	if err := t.write(); err != nil {
+		return policy.User{}, err
+	}
+	tb, users, err := t.userScope(tenant)
+	if err != nil {
+		return policy.User{}, err
+	}
+	id := []byte(u.ID)
+	before := users.Get(id)
+	if before == nil || u.ID == "" {
+		return policy.User{}, notFoundUser(tenant, u.ID)
+	}
+	before = bytes.Clone(before)
+	old, err := decode[policy.User](before, "user")
+	if err != nil {
+		return policy.User{}, err
+	}
+	if u.Version != old.Version {
+		return policy.User{}, fmt.Errorf("bolt: user %s has version %d, not %d: %w", u.ID, old.Version, u.Version, store.ErrVersion)
+	}
+	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
+		return policy.User{}, err
+	}
+	if err := policy.ValidateUser(u); err != nil {
+		return policy.User{}, fmt.Errorf("bolt: %w", err)
+	}
+	idx := tb.Bucket(bktIdx)
+	oldFold, newFold := policy.FoldUserName(old.UserName), policy.FoldUserName(u.UserName)
+	if oldFold != newFold && idx.Bucket(bktUserName).Get([]byte(newFold)) != nil {
+		return policy.User{}, fmt.Errorf("bolt: userName %q in tenant %q: %w", u.UserName, tenant, store.ErrExists)
+	}
+	if u.ExternalID != "" && u.ExternalID != old.ExternalID && idx.Bucket(bktUserExt).Get([]byte(u.ExternalID)) != nil {
+		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
+	}
+	u.Created, u.Updated, u.Version = old.Created, t.now, old.Version+1
+	v, err := encode(u, "user")
+	if err != nil {
+		return policy.User{}, err
+	}
+	if err := put(users, id, v); err != nil {
+		return policy.User{}, err
+	}
+	if oldFold != newFold {
+		if err := del(idx.Bucket(bktUserName), []byte(oldFold)); err != nil {
+			return policy.User{}, err
+		}
+	}
+	if old.ExternalID != "" && old.ExternalID != u.ExternalID {
+		if err := del(idx.Bucket(bktUserExt), []byte(old.ExternalID)); err != nil {
+			return policy.User{}, err
+		}
+	}
+	if err := t.putUserIndexes(tb, u); err != nil {
+		return policy.User{}, err
+	}
+	return u, t.audit(tenant, policy.KindUser, policy.OpUpdate, string(u.ID), before, v)
+}
+
+// DeleteUser implements store.Tx. The user's manual memberships are
+// deleted first, then it is taken out of its directory groups (each such
+// group gets one new version and one audit entry per transaction), then the
+// user itself is deleted.
+func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
+	if err := t.write(); err != nil {
+		return err
+	}
+	tb, users, err := t.userScope(tenant)
+	if err != nil {
+		return err
+	}
+	before := users.Get([]byte(id))
+	if before == nil || id == "" {
+		return notFoundUser(tenant, id)
+	}
+	before = bytes.Clone(before)
+	old, err := decode[policy.User](before, "user")
+	if err != nil {
+		return err
+	}
+	// Manual memberships.
+	msUser := getBucket(t.root, bktIdx, bktMSUser)
+	for _, k := range keysWithPrefix(msUser, prefix(string(id))) {
+		p := splitKey(k) // user, group, role
+		if err := t.removeMembership(policy.GroupID(p[1]), id, policy.RoleName(p[2])); err != nil {
+			return err
+		}
+	}
+	// Directory groups listing the user.
+	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeUsers[id] = true }); err != nil {
+		return err
+	}
+	idx := tb.Bucket(bktIdx)
+	if err := del(idx.Bucket(bktUserName), []byte(policy.FoldUserName(old.UserName))); err != nil {
+		return err
+	}
+	if old.ExternalID != "" {
+		if err := del(idx.Bucket(bktUserExt), []byte(old.ExternalID)); err != nil {
+			return err
+		}
+	}
+	if err := del(getBucket(t.root, bktIdx, bktUserTenant), []byte(id)); err != nil {
+		return err
+	}
+	if err := del(users, []byte(id)); err != nil {
+		return err
+	}
+	return t.audit(tenant, policy.KindUser, policy.OpDelete, string(id), before, nil)
+}
+
+// dropMember removes member from every directory group of the tenant that
+// lists it: the reverse-index entries go now, the groups are rewritten by
+// flush. mark records the removal in a group's pending entry.
+func (t *tx) dropMember(tb *bbolt.Bucket, tenant policy.TenantID, member string, mark func(*pendingDG)) error {
+	rev := getBucket(tb, bktIdx, bktDGMember)
+	for _, k := range keysWithPrefix(rev, prefix(member)) {
+		g := policy.DirGroupID(lastPart(k))
+		mark(t.pendingFor(tenant, g))
+		if err := del(rev, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) pendingFor(tenant policy.TenantID, id policy.DirGroupID) *pendingDG {
+	r := dgRef{tenant, id}
+	if pd, ok := t.pending[r]; ok {
+		return pd
+	}
+	if t.pending == nil {
+		t.pending = map[dgRef]*pendingDG{}
+	}
+	pd := &pendingDG{removeUsers: map[policy.UserID]bool{}, removeGroups: map[policy.DirGroupID]bool{}}
+	t.pending[r] = pd
+	t.pendingOrder = append(t.pendingOrder, r)
+	return pd
+}
+
+// flush rewrites the directory groups that lost members through cascades.
+func (t *tx) flush() error {
+	if len(t.pendingOrder) == 0 {
+		return nil
+	}
+	order, pending := t.pendingOrder, t.pending
+	t.pendingOrder, t.pending = nil, nil
+	for _, r := range order {
+		pd := pending[r]
+		tb, err := t.tenantBucket(r.tenant)
+		if err != nil {
+			return err
+		}
+		dgs := tb.Bucket(bktDirGroups)
+		before := dgs.Get([]byte(r.id))
+		if before == nil {
+			continue // deleted meanwhile
+		}
+		before = bytes.Clone(before)
+		g, err := decode[policy.DirGroup](before, "directory group")
+		if err != nil {
+			return err
+		}
+		g.MemberUsers = slicesDeleteFunc(g.MemberUsers, func(u policy.UserID) bool { return pd.removeUsers[u] })
+		g.MemberGroups = slicesDeleteFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return pd.removeGroups[m] })
+		g.Updated, g.Version = t.now, g.Version+1
+		v, err := encode(g, "directory group")
+		if err != nil {
+			return err
+		}
+		if err := put(dgs, []byte(g.ID), v); err != nil {
+			return err
+		}
+		if err := t.audit(r.tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func slicesDeleteFunc[T any](s []T, drop func(T) bool) []T {
+	out := s[:0]
+	for _, x := range s {
+		if !drop(x) {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Users implements store.Tx: the tenant's users in id order.
+func (t *tx) Users(tenant policy.TenantID, p store.Page) ([]policy.User, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	_, users, err := t.userScope(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return page[policy.User](users, p, "user")
+}
+
+// page decodes the records of b after p.After, at most p.Limit of them.
+func page[T any](b *bbolt.Bucket, p store.Page, what string) ([]T, error) {
+	var out []T
+	c := b.Cursor()
+	var k, v []byte
+	if p.After == "" {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek([]byte(p.After))
+		if k != nil && string(k) == p.After {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil && (p.Limit <= 0 || len(out) < p.Limit); k, v = c.Next() {
+		x, err := decode[T](v, what)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// ForEachUser implements store.Tx. It streams with a cursor: one user is
+// decoded at a time.
+func (t *tx) ForEachUser(tenant policy.TenantID, fn func(policy.User) error) error {
+	if err := t.read(); err != nil {
+		return err
+	}
+	_, users, err := t.userScope(tenant)
+	if err != nil {
+		return err
+	}
+	return forEach(t.ctx, users, "user", fn)
+}
+
+// forEach decodes the records of b in key order and calls fn with each. It
+// reads in chunks and re-seeks after each chunk, so fn may write to the
+// store (bbolt cursors do not survive writes to their bucket).
+func forEach[T any](ctx context.Context, b *bbolt.Bucket, what string, fn func(T) error) error {
+	const chunk = 256
+	var after []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := b.Cursor()
+		var k, v []byte
+		if after == nil {
+			k, v = c.First()
+		} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+		batch := make([]T, 0, chunk)
+		for ; k != nil && len(batch) < chunk; k, v = c.Next() {
+			x, err := decode[T](v, what)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, x)
+			after = append(after[:0], k...)
+		}
+		for _, x := range batch {
+			if err := fn(x); err != nil {
+				return err
+			}
+		}
+		if len(batch) < chunk {
+			return nil
+		}
+	}
+}
+
+// CountUsers implements store.Tx.
+func (t *tx) CountUsers(tenant policy.TenantID) (int, error) {
+	if err := t.read(); err != nil {
+		return 0, err
+	}
+	_, users, err := t.userScope(tenant)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	c := users.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
