@@ -1,0 +1,68 @@
+package scim
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	scimerr "github.com/elimity-com/scim/errors"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// Error is a SCIM protocol error (RFC 7644 §3.12). It is what handlers
+// return for client mistakes; anything else becomes a 500 without detail.
+type Error = scimerr.ScimError
+
+// errorf returns a copy of base with a detail message.
+func errorf(base scimerr.ScimError, format string, args ...any) error {
+	base.Detail = fmt.Sprintf(format, args...)
+	return base
+}
+
+func errNotFound(kind, id string) error {
+	return scimerr.ScimError{Status: http.StatusNotFound, Detail: fmt.Sprintf("%s %q not found", kind, id)}
+}
+
+var (
+	errUnauthorized = scimerr.ScimError{Status: http.StatusUnauthorized, Detail: "missing or invalid bearer token"}
+	errNoEndpoint   = scimerr.ScimError{Status: http.StatusNotFound, Detail: "no such endpoint"}
+	errPrecondition = scimerr.ScimError{Status: http.StatusPreconditionFailed, Detail: "the resource has changed (If-Match)"}
+	errInternal     = scimerr.ScimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+)
+
+// toSCIMError translates any error into the SCIM error that is sent to the
+// client, and reports whether it is an internal one (to be logged).
+func toSCIMError(err error) (scimerr.ScimError, bool) {
+	var se scimerr.ScimError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &se):
+		return se, false
+	case errors.As(err, &mbe):
+		return scimerr.ScimError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("request body larger than %d bytes", mbe.Limit)}, false
+	case errors.Is(err, store.ErrNotFound):
+		return scimerr.ScimError{Status: http.StatusNotFound, Detail: "resource not found"}, false
+	case errors.Is(err, store.ErrExists):
+		return errorf(scimerr.ScimErrorUniqueness, "a unique attribute (userName, externalId or displayName) is already in use").(scimerr.ScimError), false
+	case errors.Is(err, store.ErrVersion):
+		return errPrecondition, false
+	case errors.Is(err, policy.ErrInvalid), errors.Is(err, policy.ErrCycle):
+		return errorf(scimerr.ScimErrorInvalidValue, "%s", trimPrefix(err)).(scimerr.ScimError), false
+	case errors.Is(err, errFilter):
+		return errorf(scimerr.ScimErrorInvalidFilter, "%s", err.Error()).(scimerr.ScimError), false
+	}
+	return errInternal, true
+}
+
+func trimPrefix(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"store: ", "policy: "} {
+		if len(msg) > len(p) && msg[:len(p)] == p {
+			msg = msg[len(p):]
+		}
+	}
+	return msg
+}
