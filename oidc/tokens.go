@@ -1,0 +1,597 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// Key prefixes in namespace oidc-tokens. Tokens and codes are keyed by the
+// base64url SHA-256 of their value; the value itself is never stored.
+const (
+	pfxCode    = "c/"
+	pfxAccess  = "a/"
+	pfxRefresh = "r/"
+	pfxGrant   = "g/"
+	pfxLogin   = "q/"
+)
+
+// Prefixes of the opaque token values, to tell them apart at a glance.
+const (
+	accessPrefix  = "rat_"
+	refreshPrefix = "rrt_"
+	codePrefix    = "rac_"
+)
+
+func tokenKey(pfx, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return pfx + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// grantRecord ties together every token issued from one authorization (one
+// code, its access tokens and its refresh-token family). Revoking the grant
+// invalidates all of them (RFC 9700 §2.2.2, §4.14.2).
+type grantRecord struct {
+	Client  string          `json:"client"`
+	User    policy.UserID   `json:"user,omitempty"`
+	Tenant  policy.TenantID `json:"tenant,omitempty"`
+	Revoked bool            `json:"revoked,omitempty"`
+	Expires time.Time       `json:"exp"`
+}
+
+type codeRecord struct {
+	Grant       string          `json:"grant"`
+	Client      string          `json:"client"`
+	User        policy.UserID   `json:"user"`
+	Tenant      policy.TenantID `json:"tenant"`
+	Scopes      []string        `json:"scopes"`
+	RedirectURI string          `json:"redirectURI"`
+	Nonce       string          `json:"nonce,omitempty"`
+	Challenge   string          `json:"challenge,omitempty"`
+	AuthTime    time.Time       `json:"authTime"`
+	Expires     time.Time       `json:"exp"`
+	Used        bool            `json:"used,omitempty"`
+}
+
+type accessRecord struct {
+	Grant   string          `json:"grant"`
+	Client  string          `json:"client"`
+	User    policy.UserID   `json:"user,omitempty"`
+	Tenant  policy.TenantID `json:"tenant,omitempty"`
+	Scopes  []string        `json:"scopes"`
+	Issued  time.Time       `json:"iat"`
+	Expires time.Time       `json:"exp"`
+}
+
+type refreshRecord struct {
+	Grant    string          `json:"grant"`
+	Client   string          `json:"client"`
+	User     policy.UserID   `json:"user"`
+	Tenant   policy.TenantID `json:"tenant"`
+	Scopes   []string        `json:"scopes"`
+	AuthTime time.Time       `json:"authTime"`
+	Issued   time.Time       `json:"iat"`
+	Expires  time.Time       `json:"exp"`
+	Used     bool            `json:"used,omitempty"`
+}
+
+func getJSON(tx store.Tx, key string, v any) error {
+	raw, err := tx.GetRecord(nsTokens, key)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
+func putJSON(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.PutRecord(nsTokens, key, b)
+}
+
+// revokeGrant marks a grant revoked; every token of it stops working.
+func revokeGrant(tx store.Tx, id string) error {
+	var g grantRecord
+	if err := getJSON(tx, pfxGrant+id, &g); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if g.Revoked {
+		return nil
+	}
+	g.Revoked = true
+	return putJSON(tx, pfxGrant+id, g)
+}
+
+// OAuth 2.0 error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009
+// §2.2.1).
+const (
+	errInvalidRequest          = "invalid_request"
+	errInvalidClient           = "invalid_client"
+	errInvalidGrant            = "invalid_grant"
+	errUnauthorizedClient      = "unauthorized_client"
+	errUnsupportedGrantType    = "unsupported_grant_type"
+	errInvalidScope            = "invalid_scope"
+	errUnsupportedResponseType = "unsupported_response_type"
+	errAccessDenied            = "access_denied"
+	errServerError             = "server_error"
+	errTemporarilyUnavailable  = "temporarily_unavailable"
+	errInvalidToken            = "invalid_token"
+	errUnsupportedTokenType    = "unsupported_token_type"
+)
+
+// oauthError is an OAuth 2.0 error response.
+type oauthError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	status      int
+	basic       bool // client tried HTTP Basic: answer with WWW-Authenticate
+}
+
+func (e *oauthError) Error() string { return "oidc: " + e.Code + ": " + e.Description }
+
+func oerr(code, format string, a ...any) *oauthError {
+	return &oauthError{Code: code, Description: fmt.Sprintf(format, a...)}
+}
+
+func (p *Provider) writeOAuthError(w http.ResponseWriter, err error) {
+	var oe *oauthError
+	if !errors.As(err, &oe) {
+		p.log.Error("oidc: internal error", "err", err)
+		oe = oerr(errServerError, "internal error")
+		oe.status = http.StatusInternalServerError
+	}
+	status := oe.status
+	if status == 0 {
+		status = http.StatusBadRequest
+		if oe.Code == errInvalidClient {
+			status = http.StatusUnauthorized
+		}
+	}
+	if oe.Code == errInvalidClient && oe.basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="roster"`)
+	}
+	writeJSON(w, status, oe)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// authenticateClient authenticates the client of a token, revocation or
+// introspection request: client_secret_basic, client_secret_post, or none
+// for public clients (RFC 6749 §2.3.1). For a public client it only checks
+// that the client exists.
+func (p *Provider) authenticateClient(r *http.Request) (*ClientConfig, error) {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, &oauthError{Code: errInvalidClient, Description: "malformed credentials", basic: true}
+		}
+		if r.PostForm.Get("client_secret") != "" {
+			return nil, oerr(errInvalidRequest, "more than one client authentication method")
+		}
+	} else {
+		id = r.PostForm.Get("client_id")
+		secret = r.PostForm.Get("client_secret")
+	}
+	if id == "" {
+		return nil, &oauthError{Code: errInvalidClient, Description: "client authentication required", basic: basic}
+	}
+	if fid := r.PostForm.Get("client_id"); basic && fid != "" && fid != id {
+		return nil, oerr(errInvalidRequest, "client_id does not match the credentials")
+	}
+	c, err := p.clients.get(r.Context(), id)
+	if errors.Is(err, ErrClientNotFound) {
+		return nil, &oauthError{Code: errInvalidClient, Description: "unknown client", basic: basic}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Public {
+		if secret != "" {
+			return nil, &oauthError{Code: errInvalidClient, Description: "public client must not send a secret", basic: basic}
+		}
+		return c, nil
+	}
+	if !c.checkSecret(secret) {
+		return nil, &oauthError{Code: errInvalidClient, Description: "client authentication failed", basic: basic}
+	}
+	return c, nil
+}
+
+// tokenResponse is the successful token response (RFC 6749 §5.1, OIDC Core
+// §3.1.3.3).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		p.writeOAuthError(w, oerr(errInvalidRequest, "malformed form body"))
+		return
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			p.writeOAuthError(w, oerr(errInvalidRequest, "parameter %s repeated", k))
+			return
+		}
+	}
+	c, err := p.authenticateClient(r)
+	if err != nil {
+		p.writeOAuthError(w, err)
+		return
+	}
+	var resp *tokenResponse
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case GrantAuthorizationCode:
+		resp, err = p.exchangeCode(r.Context(), c, r.PostForm)
+	case GrantRefreshToken:
+		resp, err = p.refresh(r.Context(), c, r.PostForm)
+	case GrantClientCredentials:
+		resp, err = p.clientCredentials(r.Context(), c, r.PostForm)
+	case "":
+		err = oerr(errInvalidRequest, "grant_type is required")
+	default:
+		err = oerr(errUnsupportedGrantType, "grant type %q is not supported", gt)
+	}
+	if err != nil {
+		p.writeOAuthError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// issued is what one transaction of the token endpoint produced.
+type issued struct {
+	err      error // OAuth error for the client, writes kept
+	grant    string
+	user     policy.User
+	scopes   []string
+	nonce    string
+	authTime time.Time
+	access   string
+	refresh  string
+	expires  time.Time
+}
+
+// newTokens writes a fresh access token (and a refresh token when
+// offline_access was granted and the client may refresh) for the grant.
+func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, g grantRecord, access, refresh string) error {
+	now := p.now()
+	out.access = access
+	out.expires = now.Add(p.cfg.AccessTokenLifetime)
+	ar := accessRecord{Grant: out.grant, Client: c.ID, User: out.user.ID, Tenant: out.user.Tenant,
+		Scopes: out.scopes, Issued: now, Expires: out.expires}
+	if err := putJSON(tx, tokenKey(pfxAccess, access), ar); err != nil {
+		return err
+	}
+	g.Expires = maxTime(g.Expires, out.expires)
+	if refresh != "" && slices.Contains(out.scopes, ScopeOfflineAccess) && c.allowsGrant(GrantRefreshToken) {
+		out.refresh = refresh
+		rr := refreshRecord{Grant: out.grant, Client: c.ID, User: out.user.ID, Tenant: out.user.Tenant,
+			Scopes: out.scopes, AuthTime: out.authTime, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
+		if err := putJSON(tx, tokenKey(pfxRefresh, refresh), rr); err != nil {
+			return err
+		}
+		g.Expires = maxTime(g.Expires, rr.Expires)
+	}
+	return putJSON(tx, pfxGrant+out.grant, g)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// activeUser loads the user of a grant and checks it may still get tokens.
+func activeUser(tx store.Tx, tenant policy.TenantID, id policy.UserID) (policy.User, error) {
+	u, err := tx.User(tenant, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, oerr(errInvalidGrant, "user no longer exists")
+	}
+	if err != nil {
+		return u, err
+	}
+	if !u.Active {
+		return u, oerr(errInvalidGrant, "user is inactive")
+	}
+	return u, nil
+}
+
+// exchangeCode implements the authorization code grant (RFC 6749 §4.1.3)
+// with PKCE (RFC 7636 §4.6). A code is single-use: presenting it again
+// revokes every token issued from it (RFC 6749 §4.1.2).
+func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Values) (*tokenResponse, error) {
+	if !c.allowsGrant(GrantAuthorizationCode) {
+		return nil, oerr(errUnauthorizedClient, "client may not use the authorization code grant")
+	}
+	code := f.Get("code")
+	if code == "" {
+		return nil, oerr(errInvalidRequest, "code is required")
+	}
+	verifier := f.Get("code_verifier")
+	if verifier != "" && !validVerifier(verifier) {
+		return nil, oerr(errInvalidRequest, "malformed code_verifier")
+	}
+	redirectURI := f.Get("redirect_uri")
+	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
+	var out issued
+	err := p.writes.do(ctx, func(tx store.Tx) error {
+		out = issued{}
+		key := tokenKey(pfxCode, code)
+		var cr codeRecord
+		if err := getJSON(tx, key, &cr); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				out.err = oerr(errInvalidGrant, "unknown code")
+				return nil
+			}
+			return err
+		}
+		if cr.Client != c.ID {
+			out.err = oerr(errInvalidGrant, "code was issued to another client")
+			return nil
+		}
+		if cr.Used {
+			p.log.Warn("oidc: authorization code replayed; revoking its grant", "client", c.ID, "grant", cr.Grant)
+			out.err = oerr(errInvalidGrant, "code already used")
+			return revokeGrant(tx, cr.Grant)
+		}
+		if !p.now().Before(cr.Expires) {
+			out.err = oerr(errInvalidGrant, "code expired")
+			return nil
+		}
+		if redirectURI != cr.RedirectURI {
+			out.err = oerr(errInvalidGrant, "redirect_uri does not match the authorization request")
+			return nil
+		}
+		switch {
+		case cr.Challenge == "" && verifier != "":
+			out.err = oerr(errInvalidGrant, "code_verifier sent but no code_challenge was")
+			return nil
+		case cr.Challenge != "" && verifier == "":
+			out.err = oerr(errInvalidGrant, "code_verifier is required")
+			return nil
+		case cr.Challenge != "" && subtle.ConstantTimeCompare([]byte(s256(verifier)), []byte(cr.Challenge)) != 1:
+			out.err = oerr(errInvalidGrant, "code_verifier does not match")
+			return nil
+		}
+		cr.Used = true
+		if err := putJSON(tx, key, cr); err != nil {
+			return err
+		}
+		u, err := activeUser(tx, cr.Tenant, cr.User)
+		if err != nil {
+			var oe *oauthError
+			if errors.As(err, &oe) {
+				out.err = oe
+				return nil
+			}
+			return err
+		}
+		out.grant, out.user, out.scopes, out.nonce, out.authTime = cr.Grant, u, cr.Scopes, cr.Nonce, cr.AuthTime
+		g := grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant, Expires: cr.Expires}
+		return p.newTokens(tx, &out, c, g, access, refresh)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.err != nil {
+		return nil, out.err
+	}
+	return p.tokenResponse(ctx, c, &out)
+}
+
+// refresh implements the refresh token grant (RFC 6749 §6) with rotation:
+// each refresh token works once; presenting a used one revokes the whole
+// family (RFC 9700 §4.14.2).
+func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (*tokenResponse, error) {
+	if !c.allowsGrant(GrantRefreshToken) {
+		return nil, oerr(errUnauthorizedClient, "client may not use refresh tokens")
+	}
+	rt := f.Get("refresh_token")
+	if rt == "" {
+		return nil, oerr(errInvalidRequest, "refresh_token is required")
+	}
+	var narrow []string
+	if s := f.Get("scope"); s != "" {
+		narrow = strings.Fields(s)
+	}
+	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
+	var out issued
+	err := p.writes.do(ctx, func(tx store.Tx) error {
+		out = issued{}
+		key := tokenKey(pfxRefresh, rt)
+		var rr refreshRecord
+		if err := getJSON(tx, key, &rr); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				out.err = oerr(errInvalidGrant, "unknown refresh token")
+				return nil
+			}
+			return err
+		}
+		if rr.Client != c.ID {
+			out.err = oerr(errInvalidGrant, "refresh token was issued to another client")
+			return nil
+		}
+		var g grantRecord
+		if err := getJSON(tx, pfxGrant+rr.Grant, &g); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if g.Revoked {
+			out.err = oerr(errInvalidGrant, "refresh token revoked")
+			return nil
+		}
+		if rr.Used {
+			p.log.Warn("oidc: refresh token reused; revoking its family", "client", c.ID, "grant", rr.Grant)
+			out.err = oerr(errInvalidGrant, "refresh token already used")
+			return revokeGrant(tx, rr.Grant)
+		}
+		if !p.now().Before(rr.Expires) {
+			out.err = oerr(errInvalidGrant, "refresh token expired")
+			return nil
+		}
+		scopes := rr.Scopes
+		if narrow != nil {
+			for _, s := range narrow {
+				if !slices.Contains(rr.Scopes, s) {
+					out.err = oerr(errInvalidScope, "scope %q was not granted", s)
+					return nil
+				}
+			}
+			scopes = narrow
+			if !slices.Contains(scopes, ScopeOfflineAccess) {
+				scopes = append(scopes, ScopeOfflineAccess) // keep the family alive
+			}
+		}
+		rr.Used = true
+		if err := putJSON(tx, key, rr); err != nil {
+			return err
+		}
+		u, err := activeUser(tx, rr.Tenant, rr.User)
+		if err != nil {
+			var oe *oauthError
+			if errors.As(err, &oe) {
+				out.err = oe
+				return revokeGrant(tx, rr.Grant)
+			}
+			return err
+		}
+		out.grant, out.user, out.scopes, out.authTime = rr.Grant, u, scopes, rr.AuthTime
+		if g.Client == "" {
+			g = grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant}
+		}
+		return p.newTokens(tx, &out, c, g, access, refresh)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.err != nil {
+		return nil, out.err
+	}
+	return p.tokenResponse(ctx, c, &out)
+}
+
+// clientCredentials implements RFC 6749 §4.4: an access token for the
+// client itself, without user, ID token or refresh token.
+func (p *Provider) clientCredentials(ctx context.Context, c *ClientConfig, f url.Values) (*tokenResponse, error) {
+	if c.Public || !c.allowsGrant(GrantClientCredentials) {
+		return nil, oerr(errUnauthorizedClient, "client may not use the client credentials grant")
+	}
+	var scopes []string
+	for _, s := range strings.Fields(f.Get("scope")) {
+		if s == ScopeOpenID || s == ScopeOfflineAccess || !c.allowsScope(s) {
+			return nil, oerr(errInvalidScope, "scope %q is not available to this client", s)
+		}
+		if !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	out := issued{grant: randomString(16), scopes: scopes}
+	access := accessPrefix + randomString(32)
+	err := p.writes.do(ctx, func(tx store.Tx) error {
+		return p.newTokens(tx, &out, c, grantRecord{Client: c.ID}, access, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &tokenResponse{AccessToken: out.access, TokenType: "Bearer",
+		ExpiresIn: int64(p.cfg.AccessTokenLifetime / time.Second), Scope: strings.Join(scopes, " ")}, nil
+}
+
+func (p *Provider) tokenResponse(ctx context.Context, c *ClientConfig, out *issued) (*tokenResponse, error) {
+	resp := &tokenResponse{
+		AccessToken:  out.access,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(p.cfg.AccessTokenLifetime / time.Second),
+		RefreshToken: out.refresh,
+		Scope:        strings.Join(out.scopes, " "),
+	}
+	if slices.Contains(out.scopes, ScopeOpenID) {
+		idt, err := p.idToken(ctx, c, out)
+		if err != nil {
+			return nil, err
+		}
+		resp.IDToken = idt
+	}
+	return resp, nil
+}
+
+// idToken builds and signs an ID token (OIDC Core §2, §3.1.3.6).
+func (p *Provider) idToken(ctx context.Context, c *ClientConfig, out *issued) (string, error) {
+	now := p.now()
+	claims := p.userClaims(out.user, c, out.scopes, true)
+	claims["iss"] = p.issuer
+	claims["sub"] = string(out.user.ID)
+	claims["aud"] = c.ID
+	claims["azp"] = c.ID
+	claims["iat"] = now.Unix()
+	claims["exp"] = now.Add(p.cfg.IDTokenLifetime).Unix()
+	claims["auth_time"] = out.authTime.Unix()
+	claims["sid"] = out.grant
+	if out.nonce != "" {
+		claims["nonce"] = out.nonce
+	}
+	if out.access != "" {
+		claims["at_hash"] = atHash(out.access)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	alg := c.IDTokenAlg
+	if alg == "" {
+		alg = p.cfg.DefaultAlg
+	}
+	return p.keys.sign(ctx, alg, payload)
+}
+
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// validVerifier checks RFC 7636 §4.1: 43 to 128 unreserved characters.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,199 @@
+package oidc
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// upstream is a tenant's own OpenID provider, discovered on first use.
+type upstream struct {
+	cfg      UpstreamConfig
+	oauth    oauth2.Config
+	verifier *gooidc.IDTokenVerifier
+}
+
+func (u *upstream) ctx(ctx context.Context) context.Context {
+	if u.cfg.HTTPClient != nil {
+		return gooidc.ClientContext(ctx, u.cfg.HTTPClient)
+	}
+	return ctx
+}
+
+// upstreamFor returns the tenant's upstream, running discovery (OIDC
+// Discovery §4) the first time it succeeds.
+func (p *Provider) upstreamFor(ctx context.Context, tenant policy.TenantID) (*upstream, error) {
+	p.upMu.Lock()
+	defer p.upMu.Unlock()
+	if u := p.upstreams[tenant]; u != nil {
+		return u, nil
+	}
+	cfg, ok := p.cfg.Upstreams[tenant]
+	if !ok {
+		return nil, fmt.Errorf("oidc: no upstream for tenant %q", tenant)
+	}
+	u := &upstream{cfg: cfg}
+	dctx, cancel := context.WithTimeout(u.ctx(ctx), 10*time.Second)
+	defer cancel()
+	prov, err := gooidc.NewProvider(dctx, cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: discovering upstream of %q: %w", tenant, err)
+	}
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{gooidc.ScopeOpenID, "profile", "email"}
+	}
+	u.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: prov.Endpoint(),
+		RedirectURL: p.endpoint("/callback/upstream"), Scopes: scopes}
+	u.verifier = prov.VerifierContext(u.ctx(context.WithoutCancel(ctx)), &gooidc.Config{ClientID: cfg.ClientID, Now: p.now})
+	p.upstreams[tenant] = u
+	return u, nil
+}
+
+// startUpstream sends the browser to the tenant's IdP with state, nonce and
+// PKCE (RFC 9700 §2.1.1).
+func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *loginRequest, tenant policy.TenantID) {
+	up, err := p.upstreamFor(r.Context(), tenant)
+	if err != nil {
+		p.log.Warn("oidc: upstream unavailable", "tenant", tenant, "err", err)
+		p.errorPage(w, http.StatusBadGateway, "Your company's sign-in service cannot be reached right now. Try again in a few minutes.")
+		return
+	}
+	lr.Tenant = tenant
+	lr.UpState = randomString(24)
+	lr.UpNonce = randomString(24)
+	lr.UpVerifier = oauth2.GenerateVerifier()
+	if err := p.writes.do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
+		p.pageForError(w, err)
+		return
+	}
+	to := up.oauth.AuthCodeURL(lr.ID+"."+lr.UpState, gooidc.Nonce(lr.UpNonce), oauth2.S256ChallengeOption(lr.UpVerifier))
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// handleUpstreamCallback completes sign-in at a tenant's IdP: it checks
+// state, exchanges the code with the PKCE verifier, verifies the ID token
+// and its nonce, and maps the configured claim to a Roster user.
+func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id, st, _ := strings.Cut(q.Get("state"), ".")
+	lr, err := p.loadLogin(r.Context(), r, id)
+	if err != nil {
+		p.pageForError(w, err)
+		return
+	}
+	if lr.UpState == "" || subtle.ConstantTimeCompare([]byte(st), []byte(lr.UpState)) != 1 {
+		p.errorPage(w, http.StatusBadRequest, "The answer from your company's sign-in service does not match this sign-in. Start again.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		p.log.Info("oidc: upstream refused sign-in", "tenant", lr.Tenant, "error", e, "description", q.Get("error_description"))
+		p.errorPage(w, http.StatusForbidden, "Your company's sign-in service did not sign you in.")
+		return
+	}
+	up, err := p.upstreamFor(r.Context(), lr.Tenant)
+	if err != nil {
+		p.errorPage(w, http.StatusBadGateway, "Your company's sign-in service cannot be reached right now. Try again in a few minutes.")
+		return
+	}
+	ctx := up.ctx(r.Context())
+	tok, err := up.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(lr.UpVerifier))
+	if err != nil {
+		p.log.Warn("oidc: upstream code exchange failed", "tenant", lr.Tenant, "err", err)
+		p.errorPage(w, http.StatusBadGateway, "Your company's sign-in service did not confirm the sign-in.")
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := up.verifier.Verify(ctx, raw)
+	if err == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(lr.UpNonce)) != 1 {
+		err = errors.New("oidc: upstream nonce mismatch")
+	}
+	if err == nil && idt.AccessTokenHash != "" {
+		err = idt.VerifyAccessToken(tok.AccessToken)
+	}
+	var claims map[string]any
+	if err == nil {
+		err = idt.Claims(&claims)
+	}
+	if err != nil {
+		p.log.Warn("oidc: upstream ID token rejected", "tenant", lr.Tenant, "err", err)
+		p.errorPage(w, http.StatusBadGateway, "Your company's sign-in service sent an answer that could not be verified.")
+		return
+	}
+	u, err := p.upstreamUser(r.Context(), lr.Tenant, up.cfg, claims)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrDisabled):
+		p.errorPage(w, http.StatusForbidden, "This account is disabled. Ask your company's administrator.")
+		return
+	case errors.Is(err, ErrBadCredentials):
+		p.errorPage(w, http.StatusForbidden, "You signed in at your company, but you have no Roster account. Ask your company's administrator.")
+		return
+	default:
+		p.pageForError(w, err)
+		return
+	}
+	p.finishLogin(w, r, lr, u)
+}
+
+// upstreamUser maps upstream claims to an active Roster user, creating it
+// when the tenant allows just-in-time users.
+func (p *Provider) upstreamUser(ctx context.Context, tenant policy.TenantID, cfg UpstreamConfig, claims map[string]any) (policy.User, error) {
+	claim := cfg.UserNameClaim
+	if claim == "" {
+		claim = "preferred_username"
+	}
+	name, _ := claims[claim].(string)
+	if strings.TrimSpace(name) == "" {
+		return policy.User{}, fmt.Errorf("%w: upstream ID token has no %q claim", ErrBadCredentials, claim)
+	}
+	var u policy.User
+	err := p.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		u, err = tx.UserByUserName(tenant, name)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) && cfg.CreateUsers {
+		nu := policy.User{Tenant: tenant, UserName: name, Active: true, Source: "oidc:" + string(tenant)}
+		nu.GivenName, _ = claims["given_name"].(string)
+		nu.FamilyName, _ = claims["family_name"].(string)
+		nu.DisplayName, _ = claims["name"].(string)
+		if sub, ok := claims["sub"].(string); ok {
+			nu.ExternalID = sub
+		}
+		if e, ok := claims["email"].(string); ok && e != "" {
+			nu.Emails = []policy.Email{{Value: e, Primary: true}}
+			if v, ok := claims["email_verified"].(bool); ok {
+				nu.Attributes = map[string]any{"emailVerified": v}
+			}
+		}
+		err = p.st.Update(ctx, "oidc:"+string(tenant), func(tx store.Tx) error {
+			var err error
+			u, err = tx.CreateUser(tenant, nu)
+			return err
+		})
+		if err == nil {
+			p.log.Info("oidc: created user from upstream sign-in", "tenant", tenant, "user", u.ID, "userName", name)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fmt.Errorf("%w: no Roster user %q in tenant %q", ErrBadCredentials, name, tenant)
+	}
+	if err != nil {
+		return u, fmt.Errorf("oidc: upstream user: %w", err)
+	}
+	if !u.Active {
+		return u, fmt.Errorf("%w: user %q is inactive", ErrDisabled, name)
+	}
+	return u, nil
+}
