@@ -1,0 +1,246 @@
+package ldap
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/roster-dev/roster/policy"
+)
+
+// pagedSearch runs a subtree search with the simple paged results control
+// (RFC 2696) and hands each page to fn. Each page must arrive within the
+// directory timeout; fn runs outside that deadline.
+func (s *Source) pagedSearch(ctx context.Context, c *goldap.Conn, base, filter string, attrs []string, fn func([]*goldap.Entry) error) error {
+	paging := goldap.NewControlPaging(uint32(s.dir.PageSize))
+	req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
+		filter, attrs, []goldap.Control{paging})
+	for {
+		pctx, cancel := context.WithTimeout(ctx, s.dir.Timeout)
+		resp := c.SearchAsync(pctx, req, s.dir.PageSize)
+		var (
+			page   = make([]*goldap.Entry, 0, s.dir.PageSize)
+			cookie []byte
+		)
+		for resp.Next() {
+			if e := resp.Entry(); e != nil {
+				page = append(page, e)
+			}
+			for _, ctl := range resp.Controls() {
+				if p, ok := ctl.(*goldap.ControlPaging); ok {
+					cookie = p.Cookie
+				}
+			}
+		}
+		err := resp.Err()
+		perr := pctx.Err()
+		cancel()
+		switch {
+		case err != nil:
+			return s.wrapOp("search "+base, err)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case perr != nil:
+			return s.wrapOp("search "+base, fmt.Errorf("no page within %s: %w", s.dir.Timeout, perr))
+		case c.IsClosing():
+			return s.wrapOp("search "+base, errors.New("connection closed"))
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(cookie) == 0 {
+			return nil
+		}
+		paging.SetCookie(cookie)
+	}
+}
+
+// dirUser is a user as read from the directory.
+type dirUser struct {
+	dn, norm string
+	user     policy.User
+	mark     string
+}
+
+// dirGroup is a group as read from the directory.
+type dirGroup struct {
+	dn, norm string
+	ext      string
+	name     string
+	members  []string
+	mark     string
+}
+
+// userAttrs returns the attributes requested for users.
+func (s *Source) userAttrs() []string {
+	a := s.dir.Attributes
+	out := []string{a.ID, a.UserName, s.changeAttr}
+	for _, x := range []string{a.Email, a.DisplayName, a.GivenName, a.FamilyName} {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	switch s.disabled {
+	case disabledPPolicy:
+		out = append(out, "pwdAccountLockedTime")
+	case disabledUACBit2:
+		out = append(out, "userAccountControl")
+	case disabledNsAccount:
+		out = append(out, "nsAccountLock")
+	}
+	return out
+}
+
+func (s *Source) groupAttrs() []string {
+	return []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, s.dir.Membership, s.changeAttr}
+}
+
+// externalID reads the stable identifier of an entry; objectGUID is
+// binary and becomes its canonical UUID string.
+func (s *Source) externalID(e *goldap.Entry) string {
+	name := s.dir.Attributes.ID
+	if strings.EqualFold(name, "objectGUID") {
+		if raw := e.GetEqualFoldRawAttributeValue(name); len(raw) == 16 {
+			return guidString(raw)
+		}
+	}
+	return e.GetEqualFoldAttributeValue(name)
+}
+
+// guidString formats an Active Directory objectGUID: the first three
+// fields are little-endian (MS-DTYP §2.3.4.2).
+func guidString(b []byte) string {
+	var u [16]byte
+	binary.BigEndian.PutUint32(u[0:], binary.LittleEndian.Uint32(b[0:]))
+	binary.BigEndian.PutUint16(u[4:], binary.LittleEndian.Uint16(b[4:]))
+	binary.BigEndian.PutUint16(u[6:], binary.LittleEndian.Uint16(b[6:]))
+	copy(u[8:], b[8:])
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// isDisabled applies the flavor's notion of a locked or disabled account.
+func (s *Source) isDisabled(e *goldap.Entry) bool {
+	switch s.disabled {
+	case disabledPPolicy:
+		return e.GetEqualFoldAttributeValue("pwdAccountLockedTime") != ""
+	case disabledUACBit2:
+		v, err := strconv.ParseInt(e.GetEqualFoldAttributeValue("userAccountControl"), 10, 64)
+		return err == nil && v&2 != 0
+	case disabledNsAccount:
+		return strings.EqualFold(e.GetEqualFoldAttributeValue("nsAccountLock"), "TRUE")
+	}
+	return false
+}
+
+// mapUser turns a directory entry into the user record it stands for.
+// ok is false for entries without an id or a userName.
+func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
+	a := s.dir.Attributes
+	u := policy.User{
+		Tenant:     s.tenant,
+		ExternalID: s.externalID(e),
+		UserName:   e.GetEqualFoldAttributeValue(a.UserName),
+		Source:     s.source,
+		Active:     !s.isDisabled(e),
+		Attributes: map[string]any{attrDN: e.DN},
+	}
+	if u.ExternalID == "" || strings.TrimSpace(u.UserName) == "" {
+		return dirUser{}, false
+	}
+	if a.GivenName != "" {
+		u.GivenName = e.GetEqualFoldAttributeValue(a.GivenName)
+	}
+	if a.FamilyName != "" {
+		u.FamilyName = e.GetEqualFoldAttributeValue(a.FamilyName)
+	}
+	if a.DisplayName != "" {
+		u.DisplayName = e.GetEqualFoldAttributeValue(a.DisplayName)
+	}
+	if a.Email != "" {
+		for i, m := range e.GetEqualFoldAttributeValues(a.Email) {
+			u.Emails = append(u.Emails, policy.Email{Value: m, Type: "work", Primary: i == 0})
+		}
+	}
+	return dirUser{dn: e.DN, norm: normDN(e.DN), user: u, mark: e.GetEqualFoldAttributeValue(s.changeAttr)}, true
+}
+
+func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
+	g := dirGroup{
+		dn:      e.DN,
+		norm:    normDN(e.DN),
+		ext:     s.externalID(e),
+		name:    e.GetEqualFoldAttributeValue(s.dir.Attributes.GroupName),
+		members: e.GetEqualFoldAttributeValues(s.dir.Membership),
+		mark:    e.GetEqualFoldAttributeValue(s.changeAttr),
+	}
+	if g.name == "" {
+		// The RDN value stands in for a missing name attribute.
+		if dn, err := goldap.ParseDN(e.DN); err == nil && len(dn.RDNs) > 0 && len(dn.RDNs[0].Attributes) > 0 {
+			g.name = dn.RDNs[0].Attributes[0].Value
+		}
+	}
+	return g, g.ext != "" && strings.TrimSpace(g.name) != ""
+}
+
+// normDN returns a comparison form of a DN: lower case, without blanks
+// around separators. It is not full RFC 4514 normalisation (escaped
+// characters are kept as written), which suffices to match member values
+// the server wrote against entry DNs the server returns.
+func normDN(dn string) string {
+	s := strings.ToLower(dn)
+	if !strings.Contains(s, " ") {
+		return s
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if ok {
+			parts[i] = strings.TrimSpace(k) + "=" + strings.TrimSpace(v)
+		} else {
+			parts[i] = strings.TrimSpace(p)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// laterMark returns the later of two change marks: generalized times
+// (modifyTimestamp) compare as strings of equal layout, USNs as numbers.
+func laterMark(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	ai, aerr := strconv.ParseUint(a, 10, 64)
+	bi, berr := strconv.ParseUint(b, 10, 64)
+	if aerr == nil && berr == nil {
+		if bi > ai {
+			return b
+		}
+		return a
+	}
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// changedFilter narrows filter to entries changed at or after mark.
+func (s *Source) changedFilter(filter, mark string) string {
+	if mark == "" {
+		return filter
+	}
+	return fmt.Sprintf("(&%s(%s>=%s))", filter, s.changeAttr, goldap.EscapeFilter(mark))
+}
+
+// since is a helper for progress logs.
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }

@@ -1,0 +1,542 @@
+// Package ldap keeps a tenant's users and directory groups in step with an
+// LDAP directory (OpenLDAP, Active Directory, FreeIPA) and checks passwords
+// against it.
+//
+// A Source pulls one directory (DirectoryConfig) into the store:
+//
+//   - a Full run reads every user and group with the simple paged results
+//     control (RFC 2696), users and groups at once on two connections,
+//     writes creates and updates while it reads, and after the whole
+//     directory has been read deletes what is gone and resolves nested
+//     groups (a group member that is a group becomes a MemberGroups entry;
+//     cycles are kept as edges, never followed here);
+//   - an Incremental run reads only entries changed since the last run
+//     (modifyTimestamp for OpenLDAP and FreeIPA, uSNChanged for Active
+//     Directory). It cannot see deletions; the periodic full run does.
+//
+// Records carry Source "ldap:<dir>" and ExternalID the entry's stable id
+// (entryUUID, objectGUID, ipaUniqueID), so a rename or a move to another OU
+// is an update. Only differences are written, in store.Update batches of
+// about a thousand records on behalf of actor "ldap:<dir>". Every batch
+// leaves the store consistent; deletions only happen once the directory has
+// been read completely, so a directory that fails mid-run deletes nothing.
+//
+// A deletion guard holds back deletions and deactivations of users (or of
+// groups) when one run would remove more than DeletionGuard of them; the
+// run status says why and Approve lets the next run apply them.
+//
+// Sync state and the last run's status are store records in namespace
+// "ldap-sync" under "<tenant>/<dir>"; a DN index used by incremental runs
+// lives in namespace "ldap-dn".
+//
+// This package does not import the other protocol packages: cmd/roster
+// wires Source.Authenticate into sign-in and RunStatus into metrics.
+package ldap
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// Record namespaces in the store.
+const (
+	// StateNamespace holds each directory's sync state and last status
+	// under "<tenant>/<dir>".
+	StateNamespace = "ldap-sync"
+	// DNNamespace maps "<tenant>/<dir>/<normalized DN>" to the kind and
+	// external id of the entry ("u:<id>" or "g:<id>").
+	DNNamespace = "ldap-dn"
+)
+
+// attrDN is the key of User.Attributes / DirGroup.Attributes holding the
+// entry's DN.
+const attrDN = "ldapDN"
+
+// Config configures a Source.
+type Config struct {
+	// Logger receives progress and problems; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Store keeps the records. Required.
+	Store store.Store
+	// Tenant owns the records. Required.
+	Tenant policy.TenantID
+	// Directory is the directory to pull; NewSource validates it.
+	Directory DirectoryConfig
+	// BatchSize is the number of records per store.Update (default 1000).
+	BatchSize int
+	// ProgressEvery logs progress every so many entries (default 10000).
+	ProgressEvery int
+	// OnRun, when set, is called with the status of every finished run
+	// (for metrics).
+	OnRun func(RunStatus)
+}
+
+// Source synchronises one directory into one tenant and checks passwords
+// against it. It is safe for concurrent use; runs are serialised.
+type Source struct {
+	log      *slog.Logger
+	now      func() time.Time
+	st       store.Store
+	tenant   policy.TenantID
+	dir      DirectoryConfig
+	source   string
+	tls      *tls.Config
+	batch    int
+	progress int
+	onRun    func(RunStatus)
+
+	disabled   disabledCheck
+	changeAttr string
+
+	runMu      sync.Mutex
+	searchPool *pool
+	bindPool   *pool
+}
+
+// NewSource checks cfg and returns a Source. It does not contact the
+// directory.
+func NewSource(cfg Config) (*Source, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("%w: ldap: Config.Store is required", ErrConfig)
+	}
+	if cfg.Tenant == "" {
+		return nil, fmt.Errorf("%w: ldap: Config.Tenant is required", ErrConfig)
+	}
+	dir := cfg.Directory
+	if err := dir.Validate(); err != nil {
+		return nil, err
+	}
+	tc, err := dir.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		st:       cfg.Store,
+		tenant:   cfg.Tenant,
+		dir:      dir,
+		source:   dir.Source(),
+		tls:      tc,
+		batch:    cfg.BatchSize,
+		progress: cfg.ProgressEvery,
+		onRun:    cfg.OnRun,
+		disabled: presets[dir.Flavor].disabled,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("tenant", string(cfg.Tenant), "directory", dir.ID)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.batch <= 0 {
+		s.batch = 1000
+	}
+	if s.progress <= 0 {
+		s.progress = 10000
+	}
+	s.changeAttr = "modifyTimestamp"
+	if dir.Flavor == FlavorActiveDirectory {
+		s.changeAttr = "uSNChanged"
+	}
+	s.searchPool = &pool{max: 2, dial: s.dialService}
+	s.bindPool = &pool{max: 4, dial: s.dial}
+	return s, nil
+}
+
+// Directory returns the validated directory configuration (presets and
+// defaults applied).
+func (s *Source) Directory() DirectoryConfig { return s.dir }
+
+// Close releases pooled connections. Runs in progress are not stopped:
+// cancel their context.
+func (s *Source) Close() error {
+	s.searchPool.shutdown()
+	s.bindPool.shutdown()
+	return nil
+}
+
+// Mode selects the kind of run.
+type Mode string
+
+// Run modes.
+const (
+	// Full reads the whole directory and reconciles, deletions included.
+	Full Mode = "full"
+	// Incremental reads entries changed since the last run.
+	Incremental Mode = "incremental"
+)
+
+// Counts are the per-kind results of a run.
+type Counts struct {
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Deleted   int `json:"deleted"`
+	Unchanged int `json:"unchanged"`
+	// Deactivated counts updates that made an active user inactive
+	// (included in Updated).
+	Deactivated int `json:"deactivated,omitempty"`
+	// Failed counts records the store refused (see RunStatus.Errors).
+	Failed int `json:"failed,omitempty"`
+	// Held counts deletions and deactivations the guard held back.
+	Held int `json:"held,omitempty"`
+}
+
+// RunStatus describes the last (or current) run of a Source.
+type RunStatus struct {
+	Tenant    policy.TenantID `json:"tenant"`
+	Directory string          `json:"directory"`
+	Mode      Mode            `json:"mode,omitempty"`
+	Started   time.Time       `json:"started,omitzero"`
+	Finished  time.Time       `json:"finished,omitzero"`
+	// Read counts entries read from the directory.
+	UsersRead  int    `json:"usersRead"`
+	GroupsRead int    `json:"groupsRead"`
+	Users      Counts `json:"users"`
+	Groups     Counts `json:"groups"`
+	// Error says why the run failed; empty for a run that completed.
+	Error string `json:"error,omitempty"`
+	// Errors lists problems with single records (at most 100) that did
+	// not stop the run.
+	Errors []string `json:"errors,omitempty"`
+	// Guard says why the deletion guard held changes back.
+	Guard string `json:"guard,omitempty"`
+	// PendingApproval is true while held-back changes wait for Approve.
+	PendingApproval bool `json:"pendingApproval,omitempty"`
+}
+
+// OK reports whether the run completed.
+func (r RunStatus) OK() bool { return !r.Finished.IsZero() && r.Error == "" }
+
+// guardCounts are deletions (and deactivations) per kind.
+type guardCounts struct {
+	Users  int `json:"users"`
+	Groups int `json:"groups"`
+}
+
+// syncState is the record kept under StateNamespace.
+type syncState struct {
+	UsersMark       string       `json:"usersMark,omitempty"`
+	GroupsMark      string       `json:"groupsMark,omitempty"`
+	UserCount       int          `json:"userCount"`
+	GroupCount      int          `json:"groupCount"`
+	LastFull        time.Time    `json:"lastFull,omitzero"`
+	LastIncremental time.Time    `json:"lastIncremental,omitzero"`
+	Pending         *guardCounts `json:"pending,omitempty"`
+	Approved        *guardCounts `json:"approved,omitempty"`
+	ApprovedBy      string       `json:"approvedBy,omitempty"`
+	Last            RunStatus    `json:"last"`
+}
+
+func (s *Source) stateKey() string { return string(s.tenant) + "/" + s.dir.ID }
+func (s *Source) dnPrefix() string { return string(s.tenant) + "/" + s.dir.ID + "/" }
+
+func (s *Source) loadState(tx store.Tx) (syncState, error) {
+	var st syncState
+	b, err := tx.GetRecord(StateNamespace, s.stateKey())
+	if errors.Is(err, store.ErrNotFound) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("ldap[%s]: read sync state: %w", s.dir.ID, err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("ldap[%s]: decode sync state: %w", s.dir.ID, err)
+	}
+	return st, nil
+}
+
+func (s *Source) putState(tx store.Tx, st syncState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("ldap[%s]: encode sync state: %w", s.dir.ID, err)
+	}
+	return tx.PutRecord(StateNamespace, s.stateKey(), b)
+}
+
+// Status returns the status of the last run, with PendingApproval and
+// Guard reflecting the current approval state. Before the first run it
+// returns a zero status naming the tenant and directory.
+func (s *Source) Status(ctx context.Context) (RunStatus, error) {
+	var st syncState
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		st, err = s.loadState(tx)
+		return err
+	})
+	if err != nil {
+		return RunStatus{}, err
+	}
+	rs := st.Last
+	rs.Tenant, rs.Directory = s.tenant, s.dir.ID
+	rs.PendingApproval = st.Pending != nil && st.Approved == nil
+	return rs, nil
+}
+
+// Approve lets the next run apply the deletions and deactivations the
+// deletion guard held back (up to the held counts). It returns
+// ErrNothingPending when no run waits. The approval is written to the
+// audit log.
+func (s *Source) Approve(ctx context.Context) error {
+	return s.st.Update(ctx, s.source, func(tx store.Tx) error {
+		st, err := s.loadState(tx)
+		if err != nil {
+			return err
+		}
+		if st.Pending == nil {
+			return fmt.Errorf("ldap[%s]: %w", s.dir.ID, ErrNothingPending)
+		}
+		p := *st.Pending
+		st.Approved = &p
+		st.Last.PendingApproval = false
+		if err := s.putState(tx, st); err != nil {
+			return err
+		}
+		return tx.Record(s.tenant, policy.OpUpdate, "ldap-sync/"+s.dir.ID,
+			map[string]any{"approved": true, "users": p.Users, "groups": p.Groups})
+	})
+}
+
+// Run synchronises on schedule until ctx is done: a full run first when
+// none completed within FullSyncInterval, then an incremental run every
+// Interval and a full run every FullSyncInterval. Failed runs are logged
+// and retried at the next tick. It returns ctx.Err().
+func (s *Source) Run(ctx context.Context) error {
+	for {
+		mode := Incremental
+		var st syncState
+		if err := s.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			st, err = s.loadState(tx)
+			return err
+		}); err != nil {
+			s.log.Error("ldap sync: read state", "err", err)
+		}
+		if st.LastFull.IsZero() || s.now().Sub(st.LastFull) >= s.dir.FullSyncInterval {
+			mode = Full
+		}
+		if rs, err := s.Sync(ctx, mode); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Error("ldap sync failed", "mode", rs.Mode, "err", err)
+		}
+		t := time.NewTimer(s.dir.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Sync performs one run now. An Incremental run before any completed full
+// run is performed as Full. The returned status is also stored (see
+// Status); the error is non-nil when the run failed, wrapping
+// ErrDirectoryUnavailable when the directory went away.
+func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	r := &run{
+		s:         s,
+		oldUsers:  map[string]policy.User{},
+		oldGroups: map[string]policy.DirGroup{},
+		userID:    map[string]policy.UserID{},
+		groupID:   map[string]policy.DirGroupID{},
+		dnKind:    map[string]string{},
+		userByName: map[string]string{},
+	}
+	r.st = RunStatus{Tenant: s.tenant, Directory: s.dir.ID, Mode: mode, Started: s.now()}
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		r.state, err = s.loadState(tx)
+		return err
+	})
+	if err == nil {
+		if mode == Incremental && r.state.LastFull.IsZero() {
+			mode = Full
+		}
+		r.st.Mode = mode
+		s.log.Info("ldap sync started", "mode", mode)
+		if mode == Full {
+			err = r.full(ctx)
+		} else {
+			err = r.incremental(ctx)
+		}
+	}
+	r.st.Finished = s.now()
+	if err != nil {
+		r.st.Error = err.Error()
+	}
+	// Save the status even when the run's context is cancelled.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if serr := s.saveRun(sctx, r, err == nil); serr != nil {
+		s.log.Error("ldap sync: save state", "err", serr)
+		if err == nil {
+			err = serr
+			r.st.Error = serr.Error()
+		}
+	}
+	lvl := slog.LevelInfo
+	if err != nil {
+		lvl = slog.LevelError
+	}
+	s.log.Log(ctx, lvl, "ldap sync finished", "mode", r.st.Mode, "took", r.st.Finished.Sub(r.st.Started).String(),
+		"usersRead", r.st.UsersRead, "groupsRead", r.st.GroupsRead,
+		"users", r.st.Users, "groups", r.st.Groups, "guard", r.st.Guard, "err", r.st.Error)
+	if s.onRun != nil {
+		s.onRun(r.st)
+	}
+	return r.st, err
+}
+
+// saveRun stores the status and, for a completed run, the new state.
+func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
+	return s.st.Update(ctx, s.source, func(tx store.Tx) error {
+		st, err := s.loadState(tx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			st.UsersMark = laterMark(st.UsersMark, r.usersMark)
+			st.GroupsMark = laterMark(st.GroupsMark, r.groupsMark)
+			if r.st.Mode == Full {
+				st.LastFull = r.st.Finished
+				st.UserCount = r.userCount
+				st.GroupCount = r.groupCount
+			} else {
+				st.LastIncremental = r.st.Finished
+				st.UserCount += r.st.Users.Created
+				st.GroupCount += r.st.Groups.Created
+			}
+			held := r.held.Users > 0 || r.held.Groups > 0
+			switch {
+			case r.st.Mode == Full:
+				// A full run sees everything: what it holds back is
+				// the whole pending set, and any approval is spent.
+				st.Approved = nil
+				st.Pending = nil
+				if held {
+					h := r.held
+					st.Pending = &h
+				}
+			case held:
+				h := r.held
+				if st.Pending != nil {
+					h.Users = max(h.Users, st.Pending.Users)
+					h.Groups = max(h.Groups, st.Pending.Groups)
+				}
+				st.Pending = &h
+				if r.approvalUsed {
+					st.Approved = nil
+				}
+			case r.approvalUsed:
+				st.Approved, st.Pending = nil, nil
+			}
+		} else if st.Pending != nil && r.st.Guard == "" {
+			// A failed run leaves the held-back changes waiting.
+			r.st.Guard = st.Last.Guard
+		}
+		r.st.PendingApproval = st.Pending != nil && st.Approved == nil
+		st.Last = r.st
+		return s.putState(tx, st)
+	})
+}
+
+// run is the working state of one Sync.
+type run struct {
+	s     *Source
+	st    RunStatus
+	state syncState
+
+	oldUsers  map[string]policy.User     // this source's users by external id
+	oldGroups map[string]policy.DirGroup // this source's groups by external id
+	userID    map[string]policy.UserID   // external id → store id
+	groupID   map[string]policy.DirGroupID
+	seenUsers map[string]bool
+	seenGroups map[string]bool
+	curGroups  map[string]policy.DirGroup // groups after this run's creates and updates
+	// dnKind maps normalized DNs of entries read in this run to "u:<ext>"
+	// or "g:<ext>"; userByName maps folded userNames to external ids.
+	dnKind     map[string]string
+	userByName map[string]string
+	index      map[string]string // DN index as stored (full runs)
+
+	deactivate []policy.User // wanted updates that deactivate a user
+	held       guardCounts
+	approvalUsed bool
+
+	usersMark, groupsMark string
+	userCount, groupCount int
+}
+
+func (r *run) recordErr(kind *Counts, msg string) {
+	kind.Failed++
+	if len(r.st.Errors) < 100 {
+		r.st.Errors = append(r.st.Errors, msg)
+	}
+	r.s.log.Warn("ldap sync: record refused", "err", msg)
+}
+
+// guard decides whether k deletions or deactivations out of n records of
+// a kind may be applied. It records why not in the status.
+func (r *run) guard(kind string, k, n int) bool {
+	if k == 0 {
+		return true
+	}
+	limit := r.s.dir.DeletionGuard
+	if n > 0 && float64(k)/float64(n) <= limit {
+		return true
+	}
+	if n == 0 && limit >= 1 {
+		return true
+	}
+	if a := r.state.Approved; a != nil {
+		approved := a.Users
+		if kind == "groups" {
+			approved = a.Groups
+		}
+		if k <= approved {
+			r.approvalUsed = true
+			r.s.log.Info("ldap sync: applying approved deletions", "kind", kind, "count", k)
+			return true
+		}
+	}
+	msg := fmt.Sprintf("deletion guard: this run would delete or deactivate %d of %d %s (%.1f%% > %.1f%%); none of them applied; approve with `roster sync approve` to apply them on the next run",
+		k, n, kind, 100*float64(k)/float64(max(n, 1)), 100*limit)
+	if r.st.Guard != "" {
+		r.st.Guard += "; " + msg
+	} else {
+		r.st.Guard = msg
+	}
+	if kind == "groups" {
+		r.held.Groups = k
+		r.st.Groups.Held = k
+	} else {
+		r.held.Users = k
+		r.st.Users.Held = k
+	}
+	r.s.log.Warn("ldap sync: deletion guard held changes back", "kind", kind, "count", k, "of", n)
+	return false
+}
+
+// errorString trims an error for status messages.
+func errorString(err error) string {
+	s := err.Error()
+	return strings.TrimSpace(s)
+}

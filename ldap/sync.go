@@ -1,0 +1,714 @@
+package ldap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// full reads the whole directory and reconciles the store with it.
+func (r *run) full(ctx context.Context) error {
+	s := r.s
+	t0 := time.Now()
+	r.seenUsers = map[string]bool{}
+	r.index = map[string]string{}
+	prefix := s.dnPrefix()
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		if err := tx.ForEachUser(s.tenant, func(u policy.User) error {
+			if u.Source == s.source && u.ExternalID != "" {
+				r.oldUsers[u.ExternalID] = u
+				r.userID[u.ExternalID] = u.ID
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEachDirGroup(s.tenant, func(g policy.DirGroup) error {
+			if g.Source == s.source && g.ExternalID != "" {
+				r.oldGroups[g.ExternalID] = g
+				r.groupID[g.ExternalID] = g.ID
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.ScanRecords(DNNamespace, prefix, func(k string, v []byte) error {
+			r.index[k[len(prefix):]] = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
+
+	// Two connections: users and groups are read at the same time.
+	uc, err := s.dialService(ctx)
+	if err != nil {
+		return err
+	}
+	defer uc.Close()
+	gc, err := s.dialService(ctx)
+	if err != nil {
+		return err
+	}
+	defer gc.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var groups []dirGroup
+	gdone := make(chan error, 1)
+	go func() {
+		gdone <- s.pagedSearch(cctx, gc, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), func(page []*goldap.Entry) error {
+			for _, e := range page {
+				if g, ok := s.mapGroup(e); ok {
+					groups = append(groups, g)
+				} else {
+					s.log.Debug("ldap sync: group entry without id or name skipped", "dn", e.DN)
+				}
+			}
+			return nil
+		})
+	}()
+	pages := make(chan []*goldap.Entry, 4)
+	udone := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		udone <- s.pagedSearch(cctx, uc, s.dir.Users.BaseDN, s.dir.Users.Filter, s.userAttrs(), func(page []*goldap.Entry) error {
+			select {
+			case pages <- page:
+				return nil
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+		})
+	}()
+
+	// Creates and updates are written while the directory is read; each
+	// batch leaves the store consistent.
+	var (
+		ops      []op
+		applyErr error
+	)
+	for page := range pages {
+		if applyErr != nil {
+			continue
+		}
+		for _, e := range page {
+			r.st.UsersRead++
+			if r.st.UsersRead%s.progress == 0 {
+				s.log.Info("ldap sync progress", "usersRead", r.st.UsersRead, "elapsed", since(t0))
+			}
+			du, ok := s.mapUser(e)
+			if !ok {
+				s.log.Debug("ldap sync: user entry without id or userName skipped", "dn", e.DN)
+				continue
+			}
+			ops = r.diffUser(du, ops)
+		}
+		if len(ops) >= s.batch {
+			applyErr = r.apply(cctx, ops)
+			ops = ops[:0]
+			if applyErr != nil {
+				cancel()
+			}
+		}
+	}
+	uerr := <-udone
+	if applyErr == nil && uerr == nil {
+		applyErr = r.apply(ctx, ops)
+	}
+	if applyErr != nil || uerr != nil {
+		cancel()
+		<-gdone
+		if applyErr != nil {
+			return applyErr
+		}
+		return uerr
+	}
+	if err := <-gdone; err != nil {
+		return err
+	}
+	r.st.GroupsRead = len(groups)
+	s.log.Info("ldap sync: directory read", "users", r.st.UsersRead, "groups", len(groups), "elapsed", since(t0))
+
+	if err := r.applyGroups(ctx, groups); err != nil {
+		return err
+	}
+	if err := r.deletions(ctx, true); err != nil {
+		return err
+	}
+	if err := r.syncIndex(ctx); err != nil {
+		return err
+	}
+	r.userCount = len(r.oldUsers) + r.st.Users.Created - r.st.Users.Deleted
+	r.groupCount = len(r.oldGroups) + r.st.Groups.Created - r.st.Groups.Deleted
+	return nil
+}
+
+// incremental reads the entries changed since the last run and applies
+// them. It sees no deletions.
+func (r *run) incremental(ctx context.Context) error {
+	s := r.s
+	c, err := s.dialService(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var (
+		users  []dirUser
+		groups []dirGroup
+	)
+	err = s.pagedSearch(ctx, c, s.dir.Users.BaseDN, s.changedFilter(s.dir.Users.Filter, r.state.UsersMark), s.userAttrs(),
+		func(page []*goldap.Entry) error {
+			for _, e := range page {
+				r.st.UsersRead++
+				if du, ok := s.mapUser(e); ok {
+					users = append(users, du)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	err = s.pagedSearch(ctx, c, s.dir.Groups.BaseDN, s.changedFilter(s.dir.Groups.Filter, r.state.GroupsMark), s.groupAttrs(),
+		func(page []*goldap.Entry) error {
+			for _, e := range page {
+				if g, ok := s.mapGroup(e); ok {
+					groups = append(groups, g)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	r.st.GroupsRead = len(groups)
+
+	// What the store knows about the changed entries and the members of
+	// the changed groups.
+	for _, u := range users {
+		r.dnKind[u.norm] = "u:" + u.user.ExternalID
+		r.userByName[policy.FoldUserName(u.user.UserName)] = u.user.ExternalID
+	}
+	for _, g := range groups {
+		r.dnKind[g.norm] = "g:" + g.ext
+	}
+	prefix := s.dnPrefix()
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		lookupUser := func(ext string) error {
+			u, err := tx.UserByExternalID(s.tenant, ext)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case u.Source == s.source:
+				r.oldUsers[ext] = u
+				r.userID[ext] = u.ID
+			}
+			return nil
+		}
+		lookupGroup := func(ext string) error {
+			g, err := tx.DirGroupByExternalID(s.tenant, ext)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case g.Source == s.source:
+				r.oldGroups[ext] = g
+				r.groupID[ext] = g.ID
+			}
+			return nil
+		}
+		for _, u := range users {
+			if err := lookupUser(u.user.ExternalID); err != nil {
+				return err
+			}
+		}
+		for _, g := range groups {
+			if err := lookupGroup(g.ext); err != nil {
+				return err
+			}
+		}
+		for _, g := range groups {
+			for _, m := range g.members {
+				if s.dir.Membership == MembershipMemberUID {
+					key := policy.FoldUserName(m)
+					if _, ok := r.userByName[key]; ok {
+						continue
+					}
+					u, err := tx.UserByUserName(s.tenant, m)
+					if err == nil && u.Source == s.source {
+						r.userByName[key] = u.ExternalID
+						r.userID[u.ExternalID] = u.ID
+					} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					continue
+				}
+				n := normDN(m)
+				if _, ok := r.dnKind[n]; ok {
+					continue
+				}
+				v, err := tx.GetRecord(DNNamespace, prefix+n)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				kv := string(v)
+				r.dnKind[n] = kv
+				if len(kv) < 2 {
+					continue
+				}
+				if kv[0] == 'u' {
+					if _, ok := r.userID[kv[2:]]; !ok {
+						if err := lookupUser(kv[2:]); err != nil {
+							return err
+						}
+					}
+				} else if _, ok := r.groupID[kv[2:]]; !ok {
+					if err := lookupGroup(kv[2:]); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+
+	r.seenUsers = map[string]bool{}
+	var ops []op
+	for _, du := range users {
+		ops = r.diffUser(du, ops)
+	}
+	if err := r.apply(ctx, ops); err != nil {
+		return err
+	}
+	if err := r.applyGroups(ctx, groups); err != nil {
+		return err
+	}
+	if err := r.deletions(ctx, false); err != nil {
+		return err
+	}
+	// DN index: new DNs in, DNs left behind by renames out.
+	ops = ops[:0]
+	for _, u := range users {
+		ops = append(ops, op{kind: opPutDN, key: prefix + u.norm, val: "u:" + u.user.ExternalID})
+		if old, ok := r.oldUsers[u.user.ExternalID]; ok {
+			ops = r.dropOldDN(ops, old.Attributes, u.norm)
+		}
+	}
+	for _, g := range groups {
+		ops = append(ops, op{kind: opPutDN, key: prefix + g.norm, val: "g:" + g.ext})
+		if old, ok := r.oldGroups[g.ext]; ok {
+			ops = r.dropOldDN(ops, old.Attributes, g.norm)
+		}
+	}
+	return r.apply(ctx, ops)
+}
+
+func (r *run) dropOldDN(ops []op, attrs map[string]any, now string) []op {
+	oldDN, _ := attrs[attrDN].(string)
+	if oldDN == "" {
+		return ops
+	}
+	n := normDN(oldDN)
+	if n == now {
+		return ops
+	}
+	if _, taken := r.dnKind[n]; taken {
+		return ops
+	}
+	return append(ops, op{kind: opDelDN, key: r.s.dnPrefix() + n})
+}
+
+// diffUser compares a directory user with the store and appends the
+// write it needs, if any.
+func (r *run) diffUser(du dirUser, ops []op) []op {
+	ext := du.user.ExternalID
+	if r.seenUsers[ext] {
+		r.recordErr(&r.st.Users, fmt.Sprintf("user %s: duplicate %s %s", du.dn, r.s.dir.Attributes.ID, ext))
+		return ops
+	}
+	r.seenUsers[ext] = true
+	r.dnKind[du.norm] = "u:" + ext
+	r.userByName[policy.FoldUserName(du.user.UserName)] = ext
+	r.usersMark = laterMark(r.usersMark, du.mark)
+	old, ok := r.oldUsers[ext]
+	if !ok {
+		return append(ops, op{kind: opCreateUser, user: du.user})
+	}
+	if sameUser(old, du.user) {
+		r.st.Users.Unchanged++
+		return ops
+	}
+	nu := old
+	nu.UserName = du.user.UserName
+	nu.GivenName = du.user.GivenName
+	nu.FamilyName = du.user.FamilyName
+	nu.DisplayName = du.user.DisplayName
+	nu.Emails = du.user.Emails
+	nu.Active = du.user.Active
+	nu.Attributes = make(map[string]any, len(old.Attributes)+1)
+	for k, v := range old.Attributes {
+		nu.Attributes[k] = v
+	}
+	nu.Attributes[attrDN] = du.dn
+	if old.Active && !nu.Active {
+		r.deactivate = append(r.deactivate, nu)
+		return ops
+	}
+	return append(ops, op{kind: opUpdateUser, user: nu})
+}
+
+func sameUser(a, b policy.User) bool {
+	if a.UserName != b.UserName || a.GivenName != b.GivenName || a.FamilyName != b.FamilyName ||
+		a.DisplayName != b.DisplayName || a.Active != b.Active || a.ExternalID != b.ExternalID ||
+		len(a.Emails) != len(b.Emails) || a.Attributes[attrDN] != b.Attributes[attrDN] {
+		return false
+	}
+	for i := range a.Emails {
+		if a.Emails[i] != b.Emails[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// applyGroups creates new groups, then brings every read group's name and
+// members (users and nested groups) in line with the directory. New
+// groups are created first so that nesting can refer to them; a cycle is
+// just two edges.
+func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
+	seen := make(map[string]bool, len(groups))
+	uniq := groups[:0:0]
+	for _, g := range groups {
+		if seen[g.ext] {
+			r.recordErr(&r.st.Groups, fmt.Sprintf("group %s: duplicate %s %s", g.dn, r.s.dir.Attributes.ID, g.ext))
+			continue
+		}
+		seen[g.ext] = true
+		uniq = append(uniq, g)
+		r.dnKind[g.norm] = "g:" + g.ext
+		r.groupsMark = laterMark(r.groupsMark, g.mark)
+	}
+	r.seenGroups = seen
+
+	var creates []op
+	for _, g := range uniq {
+		if _, ok := r.oldGroups[g.ext]; !ok {
+			creates = append(creates, op{kind: opCreateGroup, group: r.desiredGroup(g)})
+		}
+	}
+	r.curGroups = make(map[string]policy.DirGroup, len(uniq))
+	for ext, g := range r.oldGroups {
+		r.curGroups[ext] = g
+	}
+	if err := r.apply(ctx, creates); err != nil {
+		return err
+	}
+	var updates []op
+	for _, g := range uniq {
+		cur, ok := r.curGroups[g.ext]
+		if !ok {
+			continue // its create failed
+		}
+		_, existed := r.oldGroups[g.ext]
+		d := r.desiredGroup(g)
+		if sameGroup(cur, d) {
+			if existed {
+				r.st.Groups.Unchanged++
+			}
+			continue
+		}
+		nu := cur
+		nu.DisplayName = d.DisplayName
+		nu.MemberUsers = d.MemberUsers
+		nu.MemberGroups = d.MemberGroups
+		nu.Attributes = make(map[string]any, len(cur.Attributes)+1)
+		for k, v := range cur.Attributes {
+			nu.Attributes[k] = v
+		}
+		nu.Attributes[attrDN] = g.dn
+		updates = append(updates, op{kind: opUpdateGroup, group: nu, quiet: !existed})
+	}
+	return r.apply(ctx, updates)
+}
+
+// desiredGroup resolves a directory group's members to store ids. Members
+// that are neither a known user nor a known group (outside the searched
+// subtrees, placeholders, not yet created) are left out, and so is the
+// group itself.
+func (r *run) desiredGroup(g dirGroup) policy.DirGroup {
+	d := policy.DirGroup{
+		Tenant:      r.s.tenant,
+		DisplayName: g.name,
+		ExternalID:  g.ext,
+		Source:      r.s.source,
+		Attributes:  map[string]any{attrDN: g.dn},
+	}
+	for _, m := range g.members {
+		var kv string
+		if r.s.dir.Membership == MembershipMemberUID {
+			if ext, ok := r.userByName[policy.FoldUserName(m)]; ok {
+				kv = "u:" + ext
+			}
+		} else {
+			kv = r.dnKind[normDN(m)]
+		}
+		if len(kv) < 3 {
+			continue
+		}
+		ext := kv[2:]
+		if kv[0] == 'u' {
+			if id, ok := r.userID[ext]; ok {
+				d.MemberUsers = append(d.MemberUsers, id)
+			}
+		} else if id, ok := r.groupID[ext]; ok && ext != g.ext {
+			d.MemberGroups = append(d.MemberGroups, id)
+		}
+	}
+	d.MemberUsers = sortedUnique(d.MemberUsers)
+	d.MemberGroups = sortedUnique(d.MemberGroups)
+	return d
+}
+
+func sortedUnique[T ~string](s []T) []T {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func sameGroup(cur, d policy.DirGroup) bool {
+	return cur.DisplayName == d.DisplayName && cur.ExternalID == d.ExternalID &&
+		cur.Attributes[attrDN] == d.Attributes[attrDN] &&
+		slices.Equal(sortedUnique(slices.Clone(cur.MemberUsers)), d.MemberUsers) &&
+		slices.Equal(sortedUnique(slices.Clone(cur.MemberGroups)), d.MemberGroups)
+}
+
+// deletions applies deactivations and, in a full run, deletes the users
+// and groups the directory no longer has, subject to the deletion guard.
+func (r *run) deletions(ctx context.Context, full bool) error {
+	var gdel, udel []op
+	nGroups, nUsers := r.state.GroupCount, r.state.UserCount
+	if full {
+		nGroups, nUsers = len(r.oldGroups), len(r.oldUsers)
+		for _, ext := range sortedKeys(r.oldGroups) {
+			if !r.seenGroups[ext] {
+				gdel = append(gdel, op{kind: opDeleteGroup, group: r.oldGroups[ext]})
+			}
+		}
+		for _, ext := range sortedKeys(r.oldUsers) {
+			if !r.seenUsers[ext] {
+				udel = append(udel, op{kind: opDeleteUser, user: r.oldUsers[ext]})
+			}
+		}
+	}
+	if r.guard("groups", len(gdel), nGroups) {
+		if err := r.apply(ctx, gdel); err != nil {
+			return err
+		}
+	}
+	for _, u := range r.deactivate {
+		udel = append(udel, op{kind: opUpdateUser, user: u, deactivates: true})
+	}
+	if r.guard("users", len(udel), nUsers) {
+		return r.apply(ctx, udel)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// syncIndex brings the DN index in line with the entries read by a full
+// run.
+func (r *run) syncIndex(ctx context.Context) error {
+	prefix := r.s.dnPrefix()
+	var ops []op
+	for _, n := range sortedKeys(r.dnKind) {
+		if v := r.dnKind[n]; r.index[n] != v {
+			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v})
+		}
+	}
+	for _, n := range sortedKeys(r.index) {
+		if _, ok := r.dnKind[n]; !ok {
+			ops = append(ops, op{kind: opDelDN, key: prefix + n})
+		}
+	}
+	return r.apply(ctx, ops)
+}
+
+type opKind int
+
+const (
+	opCreateUser opKind = iota
+	opUpdateUser
+	opDeleteUser
+	opCreateGroup
+	opUpdateGroup
+	opDeleteGroup
+	opPutDN
+	opDelDN
+)
+
+// op is one write of a run.
+type op struct {
+	kind        opKind
+	user        policy.User
+	group       policy.DirGroup
+	key, val    string
+	deactivates bool
+	quiet       bool // not counted (second pass over a group just created)
+}
+
+func (o op) String() string {
+	switch o.kind {
+	case opCreateUser, opUpdateUser, opDeleteUser:
+		return fmt.Sprintf("user %q (%s)", o.user.UserName, o.user.ExternalID)
+	case opCreateGroup, opUpdateGroup, opDeleteGroup:
+		return fmt.Sprintf("group %q (%s)", o.group.DisplayName, o.group.ExternalID)
+	}
+	return "dn index " + o.key
+}
+
+type opResult struct {
+	user  policy.User
+	group policy.DirGroup
+}
+
+type opError struct {
+	i   int
+	err error
+}
+
+func (e *opError) Error() string { return e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+func (r *run) exec(tx store.Tx, o op) (opResult, error) {
+	t := r.s.tenant
+	var (
+		res opResult
+		err error
+	)
+	switch o.kind {
+	case opCreateUser:
+		res.user, err = tx.CreateUser(t, o.user)
+	case opUpdateUser:
+		res.user, err = tx.UpdateUser(t, o.user)
+	case opDeleteUser:
+		err = tx.DeleteUser(t, o.user.ID)
+	case opCreateGroup:
+		res.group, err = tx.CreateDirGroup(t, o.group)
+	case opUpdateGroup:
+		res.group, err = tx.UpdateDirGroup(t, o.group)
+	case opDeleteGroup:
+		err = tx.DeleteDirGroup(t, o.group.ID)
+	case opPutDN:
+		err = tx.PutRecord(DNNamespace, o.key, []byte(o.val))
+	case opDelDN:
+		err = tx.DeleteRecord(DNNamespace, o.key)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	return res, err
+}
+
+// done accounts for a committed write.
+func (r *run) done(o op, res opResult) {
+	switch o.kind {
+	case opCreateUser:
+		r.userID[res.user.ExternalID] = res.user.ID
+		r.st.Users.Created++
+	case opUpdateUser:
+		r.st.Users.Updated++
+		if o.deactivates {
+			r.st.Users.Deactivated++
+		}
+	case opDeleteUser:
+		r.st.Users.Deleted++
+	case opCreateGroup:
+		r.groupID[res.group.ExternalID] = res.group.ID
+		r.curGroups[res.group.ExternalID] = res.group
+		r.st.Groups.Created++
+	case opUpdateGroup:
+		r.curGroups[res.group.ExternalID] = res.group
+		if !o.quiet {
+			r.st.Groups.Updated++
+		}
+	case opDeleteGroup:
+		r.st.Groups.Deleted++
+	}
+}
+
+// recordable reports whether a store error concerns one record (and the
+// run may go on without it) rather than the store as a whole.
+func recordable(err error) bool {
+	return errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNotFound) ||
+		errors.Is(err, store.ErrVersion) || errors.Is(err, store.ErrInUse) || errors.Is(err, policy.ErrInvalid)
+}
+
+// apply writes ops in batches of BatchSize, one store.Update each. A
+// record the store refuses is reported in the status and the rest of its
+// batch is written without it.
+func (r *run) apply(ctx context.Context, ops []op) error {
+	for len(ops) > 0 {
+		n := min(len(ops), r.s.batch)
+		chunk := ops[:n]
+		res := make([]opResult, n)
+		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {
+			for i, o := range chunk {
+				x, err := r.exec(tx, o)
+				if err != nil {
+					return &opError{i: i, err: err}
+				}
+				res[i] = x
+			}
+			return nil
+		})
+		if err == nil {
+			for i, o := range chunk {
+				r.done(o, res[i])
+			}
+			ops = ops[n:]
+			continue
+		}
+		var oe *opError
+		if !errors.As(err, &oe) || !recordable(err) {
+			return fmt.Errorf("ldap[%s]: store: %w", r.s.dir.ID, err)
+		}
+		// Write what preceded the refused record, report it, go on.
+		if err := r.apply(ctx, chunk[:oe.i]); err != nil {
+			return err
+		}
+		bad := chunk[oe.i]
+		kind := &r.st.Users
+		if bad.kind == opCreateGroup || bad.kind == opUpdateGroup || bad.kind == opDeleteGroup {
+			kind = &r.st.Groups
+		}
+		r.recordErr(kind, fmt.Sprintf("%s: %v", bad, oe.err))
+		ops = ops[oe.i+1:]
+	}
+	return nil
+}
