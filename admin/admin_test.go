@@ -1,0 +1,368 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
+)
+
+const adminToken = "test-admin-token-0123456789"
+
+// tokenMap is a test seam for the OIDC provider's verifier: fixed access
+// tokens for fixed users.
+type tokenMap map[string]policy.UserID
+
+func (m tokenMap) VerifyAccessToken(_ context.Context, tok string) (AccessToken, error) {
+	if u, ok := m[tok]; ok {
+		return AccessToken{User: u}, nil
+	}
+	return AccessToken{}, errors.New("unknown token")
+}
+
+type fixture struct {
+	srv    *httptest.Server
+	st     store.Store
+	eng    *policy.Engine
+	ids    map[string]string
+	tokens tokenMap
+}
+
+// newFixture starts the admin API over a real bbolt store with a small
+// world: isug > rug-europe > lug-london, a vendor tenant with alice (member
+// of dir group "organizers", bound to organizer in lug-london) and bob.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := policy.NewEngine(policy.EngineConfig{})
+	st.Subscribe(func(cs []policy.Change) {
+		if err := eng.Apply(cs); err != nil {
+			t.Errorf("apply: %v", err)
+		}
+	})
+	ids := map[string]string{}
+	ctx := context.Background()
+	err = st.Update(ctx, "test", func(tx store.Tx) error {
+		must := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(tx.PutTenant(policy.Tenant{ID: "vendor", Name: "Vendor", Kind: policy.TenantVendor}))
+		must(tx.PutTenant(policy.Tenant{ID: "acme", Name: "Acme", Kind: policy.TenantPartner}))
+		for _, r := range []policy.Role{
+			{Name: "member", Permissions: []policy.Permission{"group.read"}},
+			{Name: "organizer", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit"}},
+			{Name: "admin", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit", "groups.manage", "roles.assign"}, Inherit: true},
+		} {
+			_, err := tx.PutRole(r)
+			must(err)
+		}
+		alice, err := tx.CreateUser("vendor", policy.User{UserName: "alice", Active: true, Source: "local"})
+		must(err)
+		bob, err := tx.CreateUser("vendor", policy.User{UserName: "bob", Active: true, Source: "local"})
+		must(err)
+		carol, err := tx.CreateUser("acme", policy.User{UserName: "carol", Active: true, Source: "scim:acme"})
+		must(err)
+		d, err := tx.CreateDirGroup("vendor", policy.DirGroup{DisplayName: "organizers", Source: "local", MemberUsers: []policy.UserID{alice.ID}})
+		must(err)
+		isug, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational})
+		must(err)
+		rug, err := tx.CreateGroup(policy.Group{Slug: "rug-europe", Name: "Europe", Kind: policy.KindRegional, Parent: isug.ID})
+		must(err)
+		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "London", Kind: policy.KindLocal, Parent: rug.ID})
+		must(err)
+		paris, err := tx.CreateGroup(policy.Group{Slug: "lug-paris", Name: "Paris", Kind: policy.KindLocal, Parent: rug.ID})
+		must(err)
+		_, err = tx.CreateRule(policy.Rule{Tenant: "vendor", DirGroup: d.ID, Group: lug.ID, Role: "organizer"})
+		must(err)
+		ids["alice"], ids["bob"], ids["carol"] = string(alice.ID), string(bob.ID), string(carol.ID)
+		ids["isug"], ids["rug"], ids["lug"], ids["paris"], ids["dir"] = string(isug.ID), string(rug.ID), string(lug.ID), string(paris.ID), string(d.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w policy.World
+	_ = st.View(ctx, func(tx store.Tx) error {
+		w.Tenants, _ = tx.Tenants()
+		for _, tn := range w.Tenants {
+			_ = tx.ForEachUser(tn.ID, func(u policy.User) error { w.Users = append(w.Users, u); return nil })
+			_ = tx.ForEachDirGroup(tn.ID, func(d policy.DirGroup) error { w.DirGroups = append(w.DirGroups, d); return nil })
+		}
+		w.Groups, _ = tx.Groups()
+		w.Roles, _ = tx.Roles()
+		w.Rules, _ = tx.Rules()
+		w.Memberships, _ = tx.Memberships()
+		return nil
+	})
+	eng.Load(w)
+	tokens := tokenMap{"alice-token": policy.UserID(ids["alice"]), "bob-token": policy.UserID(ids["bob"])}
+	s, err := New(Config{Store: st, Engine: eng, Tokens: []string{adminToken}, AccessTokens: tokens, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, st: st, eng: eng, ids: ids, tokens: tokens}
+}
+
+// call sends a request and returns the status and decoded JSON body.
+func (f *fixture) call(t *testing.T, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 && resp.Header.Get("Content-Type") == "application/json" {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %s", method, path, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+func errCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// lastSeq is the newest audit sequence number: unchanged means no write.
+func (f *fixture) lastSeq(t *testing.T) uint64 {
+	var last uint64
+	_ = f.st.View(context.Background(), func(tx store.Tx) error {
+		cs, err := tx.Audit(0, 0)
+		if len(cs) > 0 {
+			last = cs[len(cs)-1].Seq
+		}
+		return err
+	})
+	return last
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	big := `{"slug":"x","name":"` + strings.Repeat("a", 5000) + `","kind":"local"}`
+	tests := []struct {
+		name, token, method, path, body string
+		status                          int
+		code                            string
+	}{
+		{"no token", "", "GET", "/api/v1/groups", "", 401, "unauthorized"},
+		{"wrong token", "nope-nope-nope-nope", "GET", "/api/v1/groups", "", 401, "unauthorized"},
+		{"malformed json", adminToken, "POST", "/api/v1/groups", `{"slug":`, 400, "invalid_json"},
+		{"unknown field", adminToken, "POST", "/api/v1/groups", `{"slug":"x","name":"X","kind":"local","colour":"red"}`, 400, "invalid_json"},
+		{"trailing data", adminToken, "POST", "/api/v1/groups", `{"slug":"x","name":"X","kind":"local"} {}`, 400, "invalid_json"},
+		{"oversize body", adminToken, "POST", "/api/v1/groups", big, 413, "too_large"},
+		{"invalid slug", adminToken, "POST", "/api/v1/groups", `{"slug":"Not A Slug","name":"X","kind":"local"}`, 400, "invalid"},
+		{"duplicate slug", adminToken, "POST", "/api/v1/groups", `{"slug":"isug","name":"X","kind":"local"}`, 409, "conflict"},
+		{"unknown parent", adminToken, "POST", "/api/v1/groups", `{"slug":"x","name":"X","kind":"local","parent":"nowhere"}`, 400, "bad_request"},
+		{"unknown group", adminToken, "GET", "/api/v1/groups/no-such-group", "", 404, "not_found"},
+		{"unknown group patch", adminToken, "PATCH", "/api/v1/groups/no-such-group", `{"name":"x"}`, 404, "not_found"},
+		{"move makes cycle", adminToken, "POST", "/api/v1/groups/isug/move", `{"parent":"lug-london"}`, 409, "cycle"},
+		{"move onto itself", adminToken, "POST", "/api/v1/groups/isug/move", `{"parent":"isug"}`, 409, "cycle"},
+		{"stale version", adminToken, "PATCH", "/api/v1/groups/isug", `{"name":"New","version":99}`, 412, "version_mismatch"},
+		{"delete group with children", adminToken, "DELETE", "/api/v1/groups/isug", "", 409, "in_use"},
+		{"membership unknown role", adminToken, "POST", "/api/v1/groups/isug/memberships", `{"user":"` + f.ids["bob"] + `","role":"emperor"}`, 404, "not_found"},
+		{"membership missing user", adminToken, "POST", "/api/v1/groups/isug/memberships", `{"role":"member"}`, 400, "bad_request"},
+		{"rule unknown dirgroup", adminToken, "POST", "/api/v1/rules", `{"tenant":"vendor","dirGroup":"nope","group":"isug","role":"member"}`, 400, "bad_request"},
+		{"rule dirgroup of another tenant", adminToken, "POST", "/api/v1/rules", `{"tenant":"acme","dirGroup":"` + f.ids["dir"] + `","group":"isug","role":"member"}`, 400, "bad_request"},
+		{"meeting without start", adminToken, "POST", "/api/v1/groups/lug-london/meetings", `{"title":"x"}`, 400, "bad_request"},
+		{"bad limit", adminToken, "GET", "/api/v1/audit?limit=0", "", 400, "bad_request"},
+		{"wrong method", adminToken, "PUT", "/api/v1/groups", "{}", 405, "method_not_allowed"},
+		{"unknown endpoint", adminToken, "GET", "/api/v1/nothing", "", 404, "not_found"},
+		{"user of another tenant", adminToken, "GET", "/api/v1/tenants/vendor/users/" + f.ids["carol"], "", 404, "not_found"},
+		{"unknown tenant", adminToken, "GET", "/api/v1/tenants/nope/users", "", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			status, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
+			if status != tt.status || errCode(body) != tt.code {
+				t.Errorf("got %d %q (%v), want %d %q", status, errCode(body), body, tt.status, tt.code)
+			}
+			if after := f.lastSeq(t); after != before {
+				t.Errorf("audit seq moved from %d to %d: a rejected request wrote", before, after)
+			}
+		})
+	}
+}
+
+func TestGroupLifecycle(t *testing.T) {
+	f := newFixture(t)
+	st, g := f.call(t, adminToken, "POST", "/api/v1/groups", `{"slug":"sig-security","name":"Security SIG","kind":"special-interest","parent":"isug"}`)
+	if st != 201 || g["slug"] != "sig-security" || g["parent"] != f.ids["isug"] {
+		t.Fatalf("create: %d %v", st, g)
+	}
+	st, g = f.call(t, adminToken, "PATCH", "/api/v1/groups/sig-security", `{"description":"Keeps us safe","version":1}`)
+	if st != 200 || g["description"] != "Keeps us safe" || g["version"].(float64) != 2 {
+		t.Fatalf("patch: %d %v", st, g)
+	}
+	st, g = f.call(t, adminToken, "POST", "/api/v1/groups/sig-security/move", `{"parent":"rug-europe"}`)
+	if st != 200 || g["parent"] != f.ids["rug"] {
+		t.Fatalf("move: %d %v", st, g)
+	}
+	st, m := f.call(t, adminToken, "POST", "/api/v1/groups/sig-security/meetings", `{"title":"Kick-off","start":"2026-12-01T18:00:00Z","location":"London"}`)
+	if st != 201 || m["id"] == "" {
+		t.Fatalf("meeting: %d %v", st, m)
+	}
+	st, _ = f.call(t, adminToken, "DELETE", "/api/v1/groups/sig-security/meetings/"+m["id"].(string), "")
+	if st != 204 {
+		t.Fatalf("delete meeting: %d", st)
+	}
+	st, _ = f.call(t, adminToken, "DELETE", "/api/v1/groups/sig-security", "")
+	if st != 204 {
+		t.Fatalf("delete: %d", st)
+	}
+	st, _ = f.call(t, adminToken, "GET", "/api/v1/groups/sig-security", "")
+	if st != 404 {
+		t.Fatalf("get after delete: %d", st)
+	}
+}
+
+func TestMembershipsRulesAndExplain(t *testing.T) {
+	f := newFixture(t)
+	// bob becomes a member of lug-paris manually.
+	st, _ := f.call(t, adminToken, "POST", "/api/v1/groups/lug-paris/memberships", `{"tenant":"vendor","user":"bob","role":"member"}`)
+	if st != 201 {
+		t.Fatalf("add membership: %d", st)
+	}
+	st, body := f.call(t, adminToken, "GET", "/api/v1/groups/lug-paris/members", "")
+	members := body["members"].([]any)
+	if st != 200 || len(members) != 1 || members[0].(map[string]any)["userName"] != "bob" {
+		t.Fatalf("members: %d %v", st, body)
+	}
+	// A rule binds the organizers dir group to member in isug.
+	st, rule := f.call(t, adminToken, "POST", "/api/v1/rules", `{"tenant":"vendor","dirGroup":"organizers","group":"isug","role":"member"}`)
+	if st != 201 {
+		t.Fatalf("rule: %d %v", st, rule)
+	}
+	st, body = f.call(t, adminToken, "GET", "/api/v1/tenants/vendor/users/alice/groups", "")
+	if st != 200 || len(body["groups"].([]any)) != 2 {
+		t.Fatalf("alice's groups: %d %v", st, body)
+	}
+	st, ex := f.call(t, adminToken, "GET", "/api/v1/explain?user=vendor/alice&permission=members.manage&group=lug-london", "")
+	if st != 200 || ex["allowed"] != true || len(ex["steps"].([]any)) == 0 {
+		t.Fatalf("explain: %d %v", st, ex)
+	}
+	st, ex = f.call(t, adminToken, "GET", "/api/v1/explain?user=vendor/bob&permission=members.manage&group=lug-paris", "")
+	if st != 200 || ex["allowed"] != false || ex["reason"] == "" {
+		t.Fatalf("explain no: %d %v", st, ex)
+	}
+	st, _ = f.call(t, adminToken, "DELETE", "/api/v1/rules/"+rule["id"].(string), "")
+	if st != 204 {
+		t.Fatalf("delete rule: %d", st)
+	}
+	st, body = f.call(t, adminToken, "GET", "/api/v1/tenants/vendor/users/alice/groups", "")
+	if st != 200 || len(body["groups"].([]any)) != 1 {
+		t.Fatalf("alice's groups after rule removal: %d %v", st, body)
+	}
+	st, body = f.call(t, adminToken, "GET", "/api/v1/audit?limit=2", "")
+	if st != 200 || len(body["items"].([]any)) != 2 || body["next"] == nil {
+		t.Fatalf("audit page: %d %v", st, body)
+	}
+}
+
+func TestDelegatedAdministration(t *testing.T) {
+	f := newFixture(t)
+	bob := f.ids["bob"]
+	tests := []struct {
+		name, token, method, path, body string
+		status                          int
+	}{
+		{"organizer adds a member to own group", "alice-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"member"}`, 201},
+		{"organizer adds a meeting to own group", "alice-token", "POST", "/api/v1/groups/lug-london/meetings", `{"title":"Meetup","start":"2026-12-03T18:00:00Z"}`, 201},
+		{"organizer may not assign other roles", "alice-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"admin"}`, 403},
+		{"organizer may not rename the group", "alice-token", "PATCH", "/api/v1/groups/lug-london", `{"name":"Londinium"}`, 403},
+		{"organizer may not touch another group", "alice-token", "POST", "/api/v1/groups/lug-paris/memberships", `{"user":"` + bob + `","role":"member"}`, 404},
+		{"organizer may not touch the parent", "alice-token", "POST", "/api/v1/groups/rug-europe/meetings", `{"title":"x","start":"2026-12-03T18:00:00Z"}`, 404},
+		{"organizer may not create rules", "alice-token", "POST", "/api/v1/rules", `{"tenant":"vendor","dirGroup":"organizers","group":"isug","role":"admin"}`, 403},
+		{"organizer may not read audit", "alice-token", "GET", "/api/v1/audit", "", 403},
+		{"organizer may not back up", "alice-token", "GET", "/api/v1/backup", "", 403},
+		{"organizer may not explain others", "alice-token", "GET", "/api/v1/explain?user=vendor/bob&permission=group.read&group=lug-london", "", 403},
+		{"member reads own group", "bob-token", "GET", "/api/v1/groups/lug-london", "", 200},
+		{"member may not manage members", "bob-token", "DELETE", "/api/v1/groups/lug-london/memberships/" + bob + "/member", "", 403},
+		{"organizer removes the member", "alice-token", "DELETE", "/api/v1/groups/lug-london/memberships/" + bob + "/member", "", 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			st, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
+			if st != tt.status {
+				t.Fatalf("got %d %v, want %d", st, body, tt.status)
+			}
+			if st >= 400 && f.lastSeq(t) != before {
+				t.Errorf("a refused request wrote")
+			}
+		})
+	}
+	// Only groups bob may read are listed for him.
+	_, body := f.call(t, "bob-token", "GET", "/api/v1/groups", "")
+	if n := len(body["items"].([]any)); n != 0 {
+		t.Errorf("bob sees %d groups after removal, want 0", n)
+	}
+}
+
+func TestBackupStreamsADatabase(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/backup", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || len(b) < 4096 {
+		t.Fatalf("backup: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "restored.db")
+	if err := bolt.Restore(path, restored); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(restored, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.View(context.Background(), func(tx store.Tx) error {
+		_, err := tx.GroupBySlug("lug-london")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// client talks to a running server's admin API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// clientFlags adds --server and --token to fs.
+func clientFlags(fs *flag.FlagSet) func() (*client, error) {
+	server := fs.String("server", envOr("ROSTER_SERVER", "http://127.0.0.1:8080"), "server base URL (env ROSTER_SERVER)")
+	token := fs.String("token", "", "admin token (default: env ROSTER_ADMIN_TOKEN)")
+	return func() (*client, error) {
+		t := *token
+		if t == "" {
+			t = os.Getenv("ROSTER_ADMIN_TOKEN")
+		}
+		if t == "" {
+			return nil, errors.New("no admin token: set ROSTER_ADMIN_TOKEN or pass --token")
+		}
+		return &client{base: strings.TrimRight(*server, "/"), token: t, http: &http.Client{Timeout: 5 * time.Minute}}, nil
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// apiError is the admin API's error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// do sends a request to /api/v1+path and decodes a JSON answer into out.
+func (c *client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e apiError
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, path, e.Error.Code, e.Error.Message)
+		}
+		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err = io.Copy(w, resp.Body)
+		return err
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+type groupJSON struct {
+	ID      string `json:"id"`
+	Slug    string `json:"slug"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Parent  string `json:"parent"`
+	Charter *struct {
+		Members   int     `json:"members"`
+		InParent  int     `json:"inParent"`
+		Ratio     float64 `json:"ratio"`
+		Chartered bool    `json:"chartered"`
+	} `json:"charter"`
+}
+
+// cmdGroups prints the user groups as a tree.
+func cmdGroups(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("groups", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mk := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	var out struct{ Items []groupJSON }
+	if err := c.do(ctx, "GET", "/groups", nil, &out); err != nil {
+		return err
+	}
+	printTree(stdout, out.Items)
+	return nil
+}
+
+func printTree(w io.Writer, gs []groupJSON) {
+	byID := map[string]bool{}
+	children := map[string][]groupJSON{}
+	for _, g := range gs {
+		byID[g.ID] = true
+	}
+	for _, g := range gs {
+		p := g.Parent
+		if !byID[p] {
+			p = ""
+		}
+		children[p] = append(children[p], g)
+	}
+	var walk func(parent, indent string)
+	walk = func(parent, indent string) {
+		kids := children[parent]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].Slug < kids[j].Slug })
+		for i, g := range kids {
+			branch, next := "├── ", "│   "
+			if i == len(kids)-1 {
+				branch, next = "└── ", "    "
+			}
+			line := fmt.Sprintf("%s%s%s (%s) — %s", indent, branch, g.Slug, g.Kind, g.Name)
+			if ch := g.Charter; ch != nil {
+				state := "not chartered"
+				if ch.Chartered {
+					state = "chartered"
+				}
+				line += fmt.Sprintf(" [%s: %d/%d members in parent, %.0f%%]", state, ch.InParent, ch.Members, ch.Ratio*100)
+			}
+			fmt.Fprintln(w, line)
+			walk(g.ID, indent+next)
+		}
+	}
+	walk("", "")
+}
+
+// cmdMembers prints a group's effective members.
+func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("members", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mk := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: roster members GROUP")
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Slug    string `json:"slug"`
+		Members []struct {
+			User        string   `json:"user"`
+			Role        string   `json:"role"`
+			Origins     []string `json:"origins"`
+			Tenant      string   `json:"tenant"`
+			UserName    string   `json:"userName"`
+			DisplayName string   `json:"displayName"`
+		} `json:"members"`
+	}
+	if err := c.do(ctx, "GET", "/groups/"+url.PathEscape(fs.Arg(0))+"/members", nil, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d memberships\n", out.Slug, len(out.Members))
+	for _, m := range out.Members {
+		fmt.Fprintf(stdout, "  %-10s %-28s %-24s %s\n", m.Role, m.Tenant+"/"+m.UserName, m.DisplayName, strings.Join(m.Origins, ","))
+	}
+	return nil
+}
+
+// cmdExplain prints why USER may or may not use PERMISSION in GROUP.
+func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mk := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 3 {
+		return errors.New("usage: roster explain USER PERMISSION GROUP  (USER: id or tenant/userName; GROUP: id or slug)")
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"user": {fs.Arg(0)}, "permission": {fs.Arg(1)}, "group": {fs.Arg(2)}}
+	var ex struct {
+		Allowed bool   `json:"allowed"`
+		Reason  string `json:"reason"`
+		Steps   []struct {
+			Text string `json:"text"`
+		} `json:"steps"`
+	}
+	if err := c.do(ctx, "GET", "/explain?"+q.Encode(), nil, &ex); err != nil {
+		return err
+	}
+	if ex.Allowed {
+		fmt.Fprintf(stdout, "ALLOWED: %s may %s in %s because\n", fs.Arg(0), fs.Arg(1), fs.Arg(2))
+		for i, s := range ex.Steps {
+			fmt.Fprintf(stdout, "  %d. %s\n", i+1, s.Text)
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "DENIED: %s may not %s in %s: %s\n", fs.Arg(0), fs.Arg(1), fs.Arg(2), ex.Reason)
+	return nil
+}
+
+// cmdSCIMToken creates, lists and revokes SCIM bearer tokens.
+func cmdSCIMToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: roster scim-token create|list|revoke --tenant T [--name N]")
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("scim-token "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mk := clientFlags(fs)
+	tenant := fs.String("tenant", "", "tenant id")
+	name := fs.String("name", "", "token name (default: a timestamp on create)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *tenant == "" {
+		return errors.New("scim-token: --tenant is required")
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	path := "/tenants/" + url.PathEscape(*tenant) + "/scim-tokens"
+	switch verb {
+	case "create":
+		n := *name
+		if n == "" {
+			n = "token-" + time.Now().UTC().Format("20060102-150405")
+		}
+		var out struct {
+			Name  string `json:"name"`
+			Token string `json:"token"`
+		}
+		if err := c.do(ctx, "POST", path, map[string]string{"name": n}, &out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "SCIM token %q for tenant %s (shown once; only its hash is stored):\n", out.Name, *tenant)
+		fmt.Fprintln(stdout, out.Token)
+	case "list":
+		var out struct {
+			Items []struct {
+				Name    string    `json:"name"`
+				Created time.Time `json:"created"`
+			} `json:"items"`
+		}
+		if err := c.do(ctx, "GET", path, nil, &out); err != nil {
+			return err
+		}
+		for _, t := range out.Items {
+			fmt.Fprintf(stdout, "%-30s %s\n", t.Name, t.Created.Format(time.RFC3339))
+		}
+	case "revoke":
+		if *name == "" {
+			return errors.New("scim-token revoke: --name is required")
+		}
+		if err := c.do(ctx, "DELETE", path+"/"+url.PathEscape(*name), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", *name)
+	default:
+		return fmt.Errorf("scim-token: unknown verb %q", verb)
+	}
+	return nil
+}
+
+// cmdBackup streams an online backup from a running server into a file.
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mk := clientFlags(fs)
+	out := fs.String("out", "", "file to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("backup: --out is required")
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	tmp := *out + ".partial"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	cw := &countingWriter{w: f}
+	err = c.do(ctx, "GET", "/backup", nil, cw)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && cw.n == 0 {
+		err = errors.New("backup: server sent an empty backup")
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, cw.n)
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
+)
+
+// cmdDemo runs the server on bbolt with demo data.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
+	data := fs.String("data", "./roster-data", "data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	token := os.Getenv("ROSTER_ADMIN_TOKEN")
+	if token == "" {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		token = base64.RawURLEncoding.EncodeToString(b)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	cfg, err := config.Parse(demoConfig(addr, filepath.Join(*data, "roster.db")), func(k string) (string, bool) {
+		if k == "ROSTER_ADMIN_TOKEN" {
+			return token, true
+		}
+		return os.LookupEnv(k)
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := seedDemo(ctx, cfg.Store.Bbolt.Path); err != nil {
+		ln.Close()
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.Close()
+	base := cfg.Issuer
+	fmt.Fprintf(stdout, `Roster demo is running.
+
+  Admin API     %[1]s/api/v1/groups
+  Admin token   %[2]s
+  Health        %[1]s/healthz   Metrics %[1]s/metrics
+  SCIM (acme)   %[1]s/scim/v2/acme/Users
+  OIDC          %[1]s/.well-known/openid-configuration
+
+Try:
+  export ROSTER_ADMIN_TOKEN='%[2]s' ROSTER_SERVER=%[1]s
+  go run ./cmd/roster groups
+  go run ./cmd/roster members lug-london
+  go run ./cmd/roster explain %[3]s members.manage lug-london
+`, base, token, "vendor/alice")
+	for _, line := range a.demoLines {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintln(stdout, "\nData is kept in", *data, "— stop with Ctrl-C.")
+	return a.serve(ctx, ln)
+}
+
+// demoConfig is the configuration of `roster demo`.
+func demoConfig(addr, dbPath string) []byte {
+	return []byte(fmt.Sprintf(`listen: %q
+issuer: "http://%s"
+store:
+  bbolt: {path: %q}
+admin:
+  tokens: ["${ROSTER_ADMIN_TOKEN}"]
+tenants:
+  - {id: vendor, name: Vendor Inc, kind: vendor}
+  - id: acme
+    name: Acme Corp
+    kind: partner
+  - id: globex
+    name: Globex Corporation
+    kind: partner
+`, addr, addr, dbPath))
+}
+
+// seedDemo loads the demo world into a fresh store; a store that already
+// holds user groups is left as it is.
+func seedDemo(ctx context.Context, path string) error {
+	st, err := bolt.Open(path, bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	defer st.Close()
+	var n int
+	if err := st.View(ctx, func(tx store.Tx) error {
+		gs, err := tx.Groups()
+		n = len(gs)
+		return err
+	}); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return st.Update(ctx, "demo", func(tx store.Tx) error { return loadWorld(tx, demo.World(time.Now())) })
+}
+
+// loadWorld writes a whole world into the store in one transaction:
+// tenants, roles, users, directory groups (then their members), user groups
+// (parents first), rules and memberships.
+func loadWorld(tx store.Tx, w policy.World) error {
+	for _, t := range w.Tenants {
+		if err := tx.PutTenant(t); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.Roles {
+		if cur, err := tx.Role(r.Name); err == nil {
+			r.Version = cur.Version
+		}
+		if _, err := tx.PutRole(r); err != nil {
+			return fmt.Errorf("role %s: %w", r.Name, err)
+		}
+	}
+	for _, u := range w.Users {
+		u.Version = 0
+		if _, err := tx.CreateUser(u.Tenant, u); err != nil {
+			return fmt.Errorf("user %s: %w", u.UserName, err)
+		}
+	}
+	for _, d := range w.DirGroups {
+		bare := d
+		bare.MemberUsers, bare.MemberGroups, bare.Version = nil, nil, 0
+		if _, err := tx.CreateDirGroup(d.Tenant, bare); err != nil {
+			return fmt.Errorf("dirgroup %s: %w", d.DisplayName, err)
+		}
+	}
+	for _, d := range w.DirGroups {
+		cur, err := tx.DirGroup(d.Tenant, d.ID)
+		if err != nil {
+			return err
+		}
+		cur.MemberUsers, cur.MemberGroups = d.MemberUsers, d.MemberGroups
+		if _, err := tx.UpdateDirGroup(d.Tenant, cur); err != nil {
+			return fmt.Errorf("dirgroup %s members: %w", d.DisplayName, err)
+		}
+	}
+	groups := append([]policy.Group(nil), w.Groups...)
+	depth := map[policy.GroupID]int{}
+	byID := map[policy.GroupID]policy.Group{}
+	for _, g := range groups {
+		byID[g.ID] = g
+	}
+	var dep func(policy.GroupID, int) int
+	dep = func(id policy.GroupID, guard int) int {
+		g, ok := byID[id]
+		if !ok || g.Parent == "" || guard > len(groups) {
+			return 0
+		}
+		return 1 + dep(g.Parent, guard+1)
+	}
+	for _, g := range groups {
+		depth[g.ID] = dep(g.ID, 0)
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return depth[groups[i].ID] < depth[groups[j].ID] })
+	for _, g := range groups {
+		g.Version = 0
+		if _, err := tx.CreateGroup(g); err != nil {
+			return fmt.Errorf("group %s: %w", g.Slug, err)
+		}
+	}
+	for _, r := range w.Rules {
+		r.Version = 0
+		if _, err := tx.CreateRule(r); err != nil {
+			return fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+	}
+	for _, m := range w.Memberships {
+		if _, err := tx.AddMembership(m); err != nil {
+			return fmt.Errorf("membership %s: %w", policy.MembershipKey(m.Group, m.User, m.Role), err)
+		}
+	}
+	return nil
+}
+
+// cmdRestore replaces the store file with a backup (the server must be
+// stopped).
+func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "", "backup file")
+	cfgPath := fs.String("config", "", "configuration file (its store path is restored)")
+	data := fs.String("data", "", "data directory of `roster demo` (alternative to --config)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return errors.New("restore: --in is required")
+	}
+	var path string
+	switch {
+	case *cfgPath != "":
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		path = cfg.Store.Bbolt.Path
+	case *data != "":
+		path = filepath.Join(*data, "roster.db")
+	default:
+		return errors.New("restore: --config or --data is required")
+	}
+	if err := bolt.Restore(*in, path); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s from %s\n", path, *in)
+	return nil
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/roster-dev/roster/admin"
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	listen := fs.String("listen", "", "listen address (overrides the config's listen)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return errors.New("serve: --config is required")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	logger := newLogger(cfg.Log, stderr)
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.serve(ctx, nil)
+}
+
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is the assembled server: the one place where packages are wired.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *bolt.Store
+	engine  *policy.Engine
+	reg     *prometheus.Registry
+	mux     *http.ServeMux
+	ready   bool
+	closers []func()
+	// background jobs started by serve (directory schedules…).
+	jobs []func(ctx context.Context)
+	// demoLines are printed by `roster demo` (demo client, accounts).
+	demoLines []string
+}
+
+// openApp opens the store, seeds configuration facts, loads the engine and
+// builds every handler.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Bbolt.Path, err)
+	}
+	a := &app{cfg: cfg, log: logger, store: st, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	a.closers = append(a.closers, func() { _ = st.Close() })
+	if err := a.seed(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	ecfg := policy.EngineConfig{Charter: policy.DefaultCharter}
+	if cfg.Policy.Charter != nil {
+		ecfg.Charter = *cfg.Policy.Charter
+	}
+	a.engine = policy.NewEngine(ecfg)
+	if err := a.loadEngine(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.routes(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close releases everything openApp acquired, in reverse order.
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// seed writes the tenants and roles of the configuration into the store
+// (one transaction; unchanged records are left alone).
+func (a *app) seed(ctx context.Context) error {
+	roles := demo.DefaultRoles()
+	for _, r := range a.cfg.Policy.Roles {
+		perms := make([]policy.Permission, len(r.Permissions))
+		for i, p := range r.Permissions {
+			perms[i] = policy.Permission(p)
+		}
+		roles = append(roles, policy.Role{Name: policy.RoleName(r.Name), Description: r.Description, Permissions: perms, Inherit: r.Inherit})
+	}
+	return a.store.Update(ctx, "config", func(tx store.Tx) error {
+		for _, t := range a.cfg.Tenants {
+			want := t.Tenant()
+			if cur, err := tx.Tenant(want.ID); err == nil && cur == want {
+				continue
+			}
+			if err := tx.PutTenant(want); err != nil {
+				return fmt.Errorf("seed tenant %s: %w", want.ID, err)
+			}
+		}
+		configured := map[policy.RoleName]bool{}
+		for _, r := range a.cfg.Policy.Roles {
+			configured[policy.RoleName(r.Name)] = true
+		}
+		for _, r := range roles {
+			cur, err := tx.Role(r.Name)
+			switch {
+			case err == nil && !configured[r.Name]:
+				continue // a default role an admin may have edited
+			case err == nil:
+				if sameRole(cur, r) {
+					continue
+				}
+				r.Version = cur.Version
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			if _, err := tx.PutRole(r); err != nil {
+				return fmt.Errorf("seed role %s: %w", r.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func sameRole(a, b policy.Role) bool {
+	if a.Description != b.Description || a.Inherit != b.Inherit || len(a.Permissions) != len(b.Permissions) {
+		return false
+	}
+	for i := range a.Permissions {
+		if a.Permissions[i] != b.Permissions[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// loadEngine subscribes the engine to the change feed and loads it with a
+// snapshot of the store.
+func (a *app) loadEngine(ctx context.Context) error {
+	cancel := a.store.Subscribe(func(cs []policy.Change) {
+		if err := a.engine.Apply(cs); err != nil {
+			a.log.Error("policy engine could not apply changes", "err", err)
+		}
+	})
+	a.closers = append(a.closers, cancel)
+	w, err := snapshot(ctx, a.store)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	a.engine.Load(w)
+	a.log.Info("policy engine loaded", "users", len(w.Users), "dirgroups", len(w.DirGroups), "groups", len(w.Groups), "rules", len(w.Rules), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// snapshot reads every fact of the store in one read transaction.
+func snapshot(ctx context.Context, st store.Store) (policy.World, error) {
+	var w policy.World
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		if w.Tenants, err = tx.Tenants(); err != nil {
+			return err
+		}
+		for _, t := range w.Tenants {
+			if err := tx.ForEachUser(t.ID, func(u policy.User) error { w.Users = append(w.Users, u); return nil }); err != nil {
+				return err
+			}
+			if err := tx.ForEachDirGroup(t.ID, func(d policy.DirGroup) error { w.DirGroups = append(w.DirGroups, d); return nil }); err != nil {
+				return err
+			}
+		}
+		if w.Groups, err = tx.Groups(); err != nil {
+			return err
+		}
+		if w.Roles, err = tx.Roles(); err != nil {
+			return err
+		}
+		if w.Rules, err = tx.Rules(); err != nil {
+			return err
+		}
+		w.Memberships, err = tx.Memberships()
+		return err
+	})
+	return w, err
+}
+
+// routes builds the HTTP surface: health, metrics, admin API and the
+// protocol handlers.
+func (a *app) routes(ctx context.Context) error {
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "roster_http_requests_total", Help: "HTTP requests by component and status class.",
+	}, []string{"component", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "roster_http_request_duration_seconds", Help: "HTTP request latency by component.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+	}, []string{"component"})
+	a.reg.MustRegister(requests, latency)
+	instrument := func(component string, h http.Handler) http.Handler {
+		return promhttp.InstrumentHandlerDuration(latency.MustCurryWith(prometheus.Labels{"component": component}),
+			promhttp.InstrumentHandlerCounter(requests.MustCurryWith(prometheus.Labels{"component": component}), h))
+	}
+
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	a.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if err := a.store.View(r.Context(), func(store.Tx) error { return nil }); err != nil || !a.ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+
+	p, err := a.protocols(ctx)
+	if err != nil {
+		return err
+	}
+	adm, err := admin.New(admin.Config{
+		Logger:       a.log.With("component", "admin"),
+		Store:        a.store,
+		Engine:       a.engine,
+		Tokens:       a.cfg.Admin.Tokens,
+		AccessTokens: p.accessTokens,
+		MaxBodyBytes: a.cfg.Admin.MaxBodyBytes,
+		Extensions:   p.adminExtensions,
+	})
+	if err != nil {
+		return err
+	}
+	a.mux.Handle("/api/v1/", instrument("admin", adm))
+	for _, h := range p.handlers {
+		a.mux.Handle(h.pattern, instrument(h.component, h.handler))
+	}
+	return nil
+}
+
+// serve listens on cfg.Listen (or uses ln) and runs until ctx is done, then
+// shuts down gracefully.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	jobCtx, cancelJobs := context.WithCancel(ctx)
+	defer cancelJobs()
+	for _, j := range a.jobs {
+		go j(jobCtx)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.ready = true
+	a.log.Info("roster listening", "addr", ln.Addr().String(), "issuer", a.cfg.Issuer, "version", versionString())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.ready = false
+	a.log.Info("shutting down")
+	cancelJobs()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+var _ = os.Getenv
