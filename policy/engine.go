@@ -34,21 +34,39 @@ type Engine struct {
 
 	mu      sync.RWMutex
 	tenants map[TenantID]Tenant
-	users   map[UserID]userRec
-	dirs    map[DirGroupID]*dirRec
+	users   map[UserID]*userNode
+	dirs    map[DirGroupID]*dirNode
 	groups  map[GroupID]Group
 	roles   map[RoleName]Role
-	rules   map[RuleID]Rule
+	rules   map[RuleID]*ruleRec
 	manual  map[mkey]Origin
 
-	userDirs      map[UserID][]DirGroupID     // user → directory groups listing it directly
-	dirParents    map[DirGroupID][]DirGroupID // directory group → directory groups listing it
-	dirRules      map[DirGroupID][]RuleID     // directory group → rules bound to it
-	groupRules    map[GroupID][]RuleID        // user group → rules giving roles in it
-	children      map[GroupID][]GroupID       // user group → children ("" → roots)
-	manualByUser  map[UserID][]mkey
+	groupRules    map[GroupID][]*ruleRec // user group → rules giving roles in it, by id
+	children      map[GroupID][]GroupID  // user group → children ("" → roots)
 	manualByGroup map[GroupID][]mkey
 }
+
+// userNode holds a user and the indexes from it: the directory groups
+// listing it directly and its manual memberships. A node exists while the
+// user is known or referenced.
+type userNode struct {
+	rec    *userRec   // nil when the user is not known
+	dirs   []*dirNode // known directory groups listing the user, by id
+	manual []mkey     // manual memberships of the user, sorted
+}
+
+// dirNode holds a directory group and the indexes from it: the directory
+// groups nesting it and the rules bound to it. A node exists while the
+// group is known or referenced; nodes are never replaced, so pointers to
+// them stay valid.
+type dirNode struct {
+	id      DirGroupID
+	rec     *dirRec    // nil when the directory group is not known
+	parents []*dirNode // known directory groups listing this one, by id
+	rules   []*ruleRec // rules bound to this directory group, by id
+}
+
+func cmpDirNode(a, b *dirNode) int { return cmp.Compare(a.id, b.id) }
 
 // userRec is what the Engine keeps of a user.
 type userRec struct {
@@ -65,6 +83,18 @@ type dirRec struct {
 	users  []UserID     // sorted, distinct
 	groups []DirGroupID // sorted, distinct
 }
+
+// ruleRec is what the Engine keeps of a rule.
+type ruleRec struct {
+	id     RuleID
+	tenant TenantID
+	dir    DirGroupID
+	group  GroupID
+	role   RoleName
+	origin Origin
+}
+
+func cmpRuleRec(a, b *ruleRec) int { return cmp.Compare(a.id, b.id) }
 
 // mkey identifies a manual membership.
 type mkey struct {
@@ -86,18 +116,14 @@ func NewEngine(cfg EngineConfig) *Engine {
 
 func (e *Engine) reset() {
 	e.tenants = map[TenantID]Tenant{}
-	e.users = map[UserID]userRec{}
-	e.dirs = map[DirGroupID]*dirRec{}
+	e.users = map[UserID]*userNode{}
+	e.dirs = map[DirGroupID]*dirNode{}
 	e.groups = map[GroupID]Group{}
 	e.roles = map[RoleName]Role{}
-	e.rules = map[RuleID]Rule{}
+	e.rules = map[RuleID]*ruleRec{}
 	e.manual = map[mkey]Origin{}
-	e.userDirs = map[UserID][]DirGroupID{}
-	e.dirParents = map[DirGroupID][]DirGroupID{}
-	e.dirRules = map[DirGroupID][]RuleID{}
-	e.groupRules = map[GroupID][]RuleID{}
+	e.groupRules = map[GroupID][]*ruleRec{}
 	e.children = map[GroupID][]GroupID{}
-	e.manualByUser = map[UserID][]mkey{}
 	e.manualByGroup = map[GroupID][]mkey{}
 }
 
@@ -133,8 +159,65 @@ func (e *Engine) Load(w World) {
 // ---------------------------------------------------------------------------
 // Writing facts (callers hold e.mu for writing).
 
+// userNode returns the node of user id, creating it if needed.
+func (e *Engine) userNode(id UserID) *userNode {
+	n := e.users[id]
+	if n == nil {
+		n = &userNode{}
+		e.users[id] = n
+	}
+	return n
+}
+
+// dropUser forgets the node of id when nothing is left in it.
+func (e *Engine) dropUser(id UserID, n *userNode) {
+	if n.rec == nil && len(n.dirs) == 0 && len(n.manual) == 0 {
+		delete(e.users, id)
+	}
+}
+
+// dirNode returns the node of directory group id, creating it if needed.
+func (e *Engine) dirNode(id DirGroupID) *dirNode {
+	n := e.dirs[id]
+	if n == nil {
+		n = &dirNode{id: id}
+		e.dirs[id] = n
+	}
+	return n
+}
+
+// dropDir forgets a node when nothing is left in it.
+func (e *Engine) dropDir(n *dirNode) {
+	if n.rec == nil && len(n.parents) == 0 && len(n.rules) == 0 {
+		delete(e.dirs, n.id)
+	}
+}
+
+// user returns the known user id.
+func (e *Engine) user(id UserID) (userRec, bool) {
+	if n := e.users[id]; n != nil && n.rec != nil {
+		return *n.rec, true
+	}
+	return userRec{}, false
+}
+
+// dir returns the known directory group id, or nil.
+func (e *Engine) dir(id DirGroupID) *dirRec {
+	if n := e.dirs[id]; n != nil {
+		return n.rec
+	}
+	return nil
+}
+
 func (e *Engine) putUser(u User) {
-	e.users[u.ID] = userRec{tenant: u.Tenant, userName: u.UserName, active: u.Active}
+	e.userNode(u.ID).rec = &userRec{tenant: u.Tenant, userName: u.UserName, active: u.Active}
+}
+
+func (e *Engine) deleteUser(id UserID) {
+	if n := e.users[id]; n != nil {
+		n.rec = nil
+		e.dropUser(id, n)
+	}
 }
 
 func (e *Engine) putDir(d DirGroup) {
@@ -146,27 +229,37 @@ func (e *Engine) putDir(d DirGroup) {
 		users:  sortedDistinct(d.MemberUsers),
 		groups: sortedDistinct(d.MemberGroups),
 	}
-	e.dirs[d.ID] = r
+	n := e.dirNode(d.ID)
+	n.rec = r
 	for _, u := range r.users {
-		e.userDirs[u] = addSorted(e.userDirs[u], d.ID)
+		un := e.userNode(u)
+		un.dirs = addSortedBy(un.dirs, n, cmpDirNode)
 	}
 	for _, c := range r.groups {
-		e.dirParents[c] = addSorted(e.dirParents[c], d.ID)
+		cn := e.dirNode(c)
+		cn.parents = addSortedBy(cn.parents, n, cmpDirNode)
 	}
 }
 
 func (e *Engine) deleteDir(id DirGroupID) {
-	old, ok := e.dirs[id]
-	if !ok {
+	n := e.dirs[id]
+	if n == nil || n.rec == nil {
 		return
 	}
-	for _, u := range old.users {
-		setOrDelete(e.userDirs, u, removeSorted(e.userDirs[u], id))
+	for _, u := range n.rec.users {
+		un := e.users[u]
+		un.dirs = removeSortedBy(un.dirs, n, cmpDirNode)
+		e.dropUser(u, un)
 	}
-	for _, c := range old.groups {
-		setOrDelete(e.dirParents, c, removeSorted(e.dirParents[c], id))
+	for _, c := range n.rec.groups {
+		cn := e.dirs[c]
+		cn.parents = removeSortedBy(cn.parents, n, cmpDirNode)
+		if cn != n {
+			e.dropDir(cn)
+		}
 	}
-	delete(e.dirs, id)
+	n.rec = nil
+	e.dropDir(n)
 }
 
 func (e *Engine) putGroup(g Group) {
@@ -187,9 +280,11 @@ func (e *Engine) deleteGroup(id GroupID) {
 
 func (e *Engine) putRule(r Rule) {
 	e.deleteRule(r.ID)
-	e.rules[r.ID] = r
-	e.dirRules[r.DirGroup] = addSorted(e.dirRules[r.DirGroup], r.ID)
-	e.groupRules[r.Group] = addSorted(e.groupRules[r.Group], r.ID)
+	rr := &ruleRec{id: r.ID, tenant: r.Tenant, dir: r.DirGroup, group: r.Group, role: r.Role, origin: RuleOrigin(r.ID)}
+	e.rules[r.ID] = rr
+	dn := e.dirNode(rr.dir)
+	dn.rules = addSortedBy(dn.rules, rr, cmpRuleRec)
+	e.groupRules[rr.group] = addSortedBy(e.groupRules[rr.group], rr, cmpRuleRec)
 }
 
 func (e *Engine) deleteRule(id RuleID) {
@@ -197,8 +292,10 @@ func (e *Engine) deleteRule(id RuleID) {
 	if !ok {
 		return
 	}
-	setOrDelete(e.dirRules, old.DirGroup, removeSorted(e.dirRules[old.DirGroup], id))
-	setOrDelete(e.groupRules, old.Group, removeSorted(e.groupRules[old.Group], id))
+	dn := e.dirs[old.dir]
+	dn.rules = removeSortedBy(dn.rules, old, cmpRuleRec)
+	e.dropDir(dn)
+	setOrDelete(e.groupRules, old.group, removeSortedBy(e.groupRules[old.group], old, cmpRuleRec))
 	delete(e.rules, id)
 }
 
@@ -209,7 +306,8 @@ func (e *Engine) putMembership(m Membership) {
 		origin = OriginManual
 	}
 	if _, ok := e.manual[k]; !ok {
-		e.manualByUser[k.u] = addSortedBy(e.manualByUser[k.u], k, cmpMkey)
+		un := e.userNode(k.u)
+		un.manual = addSortedBy(un.manual, k, cmpMkey)
 		e.manualByGroup[k.g] = addSortedBy(e.manualByGroup[k.g], k, cmpMkey)
 	}
 	e.manual[k] = origin
@@ -219,7 +317,9 @@ func (e *Engine) deleteMembership(k mkey) {
 	if _, ok := e.manual[k]; !ok {
 		return
 	}
-	setOrDelete(e.manualByUser, k.u, removeSortedBy(e.manualByUser[k.u], k, cmpMkey))
+	un := e.users[k.u]
+	un.manual = removeSortedBy(un.manual, k, cmpMkey)
+	e.dropUser(k.u, un)
 	setOrDelete(e.manualByGroup, k.g, removeSortedBy(e.manualByGroup[k.g], k, cmpMkey))
 	delete(e.manual, k)
 }
@@ -347,7 +447,7 @@ func (e *Engine) apply(d decoded) {
 		}
 	case KindUser:
 		if d.del {
-			delete(e.users, UserID(pick(string(d.user.ID))))
+			e.deleteUser(UserID(pick(string(d.user.ID))))
 		} else {
 			e.putUser(d.user)
 		}
@@ -402,44 +502,49 @@ type grant struct {
 	rule   RuleID
 }
 
-// reach returns the directory groups user u belongs to, directly or through
-// nesting, breadth first. When pred is not nil it records for each
-// directory group the one it was reached from ("" for a direct member).
-// The caller holds e.mu.
-func (e *Engine) reach(u UserID, ur userRec, pred map[DirGroupID]DirGroupID) []DirGroupID {
-	direct := e.userDirs[u]
+// reach returns the directory groups a user (of tenant tenant, listed
+// directly by the groups of direct) belongs to, directly or through
+// nesting, breadth first. Only known groups of the user's tenant count.
+// When pred is not nil it records for each directory group the one it was
+// reached from ("" for a direct member). The caller holds e.mu.
+func reach(direct []*dirNode, tenant TenantID, pred map[DirGroupID]DirGroupID) []*dirNode {
 	if len(direct) == 0 {
 		return nil
 	}
-	out := make([]DirGroupID, 0, 2*len(direct))
-	seen := make(map[DirGroupID]struct{}, 2*len(direct))
-	for _, d := range direct {
-		dr := e.dirs[d]
-		if dr == nil || dr.tenant != ur.tenant {
-			continue
+	// Most users reach a handful of directory groups: search out itself
+	// until it grows, then switch to a set.
+	const smallSet = 16
+	out := make([]*dirNode, 0, 4*len(direct))
+	var seen map[*dirNode]struct{}
+	add := func(n *dirNode, from DirGroupID) {
+		if n.rec == nil || n.rec.tenant != tenant {
+			return
 		}
-		seen[d] = struct{}{}
-		out = append(out, d)
+		if seen != nil {
+			if _, ok := seen[n]; ok {
+				return
+			}
+			seen[n] = struct{}{}
+		} else if slices.Contains(out, n) {
+			return
+		}
+		out = append(out, n)
 		if pred != nil {
-			pred[d] = ""
+			pred[n.id] = from
+		}
+		if seen == nil && len(out) > smallSet {
+			seen = make(map[*dirNode]struct{}, 2*len(out))
+			for _, x := range out {
+				seen[x] = struct{}{}
+			}
 		}
 	}
+	for _, n := range direct {
+		add(n, "")
+	}
 	for i := 0; i < len(out); i++ {
-		d := out[i]
-		t := e.dirs[d].tenant
-		for _, p := range e.dirParents[d] {
-			if _, ok := seen[p]; ok {
-				continue
-			}
-			pr := e.dirs[p]
-			if pr == nil || pr.tenant != t {
-				continue
-			}
-			seen[p] = struct{}{}
-			out = append(out, p)
-			if pred != nil {
-				pred[p] = d
-			}
+		for _, p := range out[i].parents {
+			add(p, out[i].id)
 		}
 	}
 	return out
@@ -449,28 +554,28 @@ func (e *Engine) reach(u UserID, ur userRec, pred map[DirGroupID]DirGroupID) []D
 // groups for which want returns true (all groups when want is nil). The
 // caller holds e.mu.
 func (e *Engine) grants(u UserID, want func(GroupID) bool, pred map[DirGroupID]DirGroupID) []grant {
-	ur, ok := e.users[u]
-	if !ok || !ur.active {
+	un := e.users[u]
+	if un == nil || un.rec == nil || !un.rec.active {
 		return nil
 	}
-	var out []grant
-	for _, k := range e.manualByUser[u] {
+	tenant := un.rec.tenant
+	out := make([]grant, 0, 8)
+	for _, k := range un.manual {
 		if _, ok := e.groups[k.g]; !ok || (want != nil && !want(k.g)) {
 			continue
 		}
 		out = append(out, grant{group: k.g, role: k.r, origin: e.manual[k]})
 	}
-	for _, d := range e.reach(u, ur, pred) {
-		t := e.dirs[d].tenant
-		for _, id := range e.dirRules[d] {
-			r := e.rules[id]
-			if r.Tenant != t {
+	// Every directory group reached is of the user's tenant.
+	for _, d := range reach(un.dirs, tenant, pred) {
+		for _, r := range d.rules {
+			if r.tenant != tenant {
 				continue
 			}
-			if _, ok := e.groups[r.Group]; !ok || (want != nil && !want(r.Group)) {
+			if _, ok := e.groups[r.group]; !ok || (want != nil && !want(r.group)) {
 				continue
 			}
-			out = append(out, grant{group: r.Group, role: r.Role, origin: RuleOrigin(r.ID), dir: d, rule: r.ID})
+			out = append(out, grant{group: r.group, role: r.role, origin: r.origin, dir: d.id, rule: r.id})
 		}
 	}
 	return out
@@ -552,18 +657,16 @@ func (e *Engine) forEachMember(g GroupID, fn func(UserID, RoleName, Origin)) {
 		return
 	}
 	for _, k := range e.manualByGroup[g] {
-		if u, ok := e.users[k.u]; ok && u.active {
+		if u, ok := e.user(k.u); ok && u.active {
 			fn(k.u, k.r, e.manual[k])
 		}
 	}
-	for _, id := range e.groupRules[g] {
-		r := e.rules[id]
-		root := e.dirs[r.DirGroup]
-		if root == nil || root.tenant != r.Tenant {
+	for _, r := range e.groupRules[g] {
+		root := e.dir(r.dir)
+		if root == nil || root.tenant != r.tenant {
 			continue
 		}
-		o := RuleOrigin(r.ID)
-		e.walkDown(r.DirGroup, func(u UserID) { fn(u, r.Role, o) })
+		e.walkDown(r.dir, func(u UserID) { fn(u, r.role, r.origin) })
 	}
 }
 
@@ -571,13 +674,13 @@ func (e *Engine) forEachMember(g GroupID, fn func(UserID, RoleName, Origin)) {
 // or by a directory group nested in it (of the same tenant), at any depth.
 // A user may be reported more than once. Cycles are harmless.
 func (e *Engine) walkDown(root DirGroupID, fn func(UserID)) {
-	t := e.dirs[root].tenant
+	t := e.dir(root).tenant
 	seen := map[DirGroupID]struct{}{root: {}}
 	queue := []DirGroupID{root}
 	for i := 0; i < len(queue); i++ {
-		d := e.dirs[queue[i]]
+		d := e.dir(queue[i])
 		for _, u := range d.users {
-			if ur, ok := e.users[u]; ok && ur.active && ur.tenant == t {
+			if ur, ok := e.user(u); ok && ur.active && ur.tenant == t {
 				fn(u)
 			}
 		}
@@ -585,7 +688,7 @@ func (e *Engine) walkDown(root DirGroupID, fn func(UserID)) {
 			if _, ok := seen[c]; ok {
 				continue
 			}
-			cr := e.dirs[c]
+			cr := e.dir(c)
 			if cr == nil || cr.tenant != t {
 				continue
 			}
@@ -698,7 +801,7 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 	ex := Explanation{User: u, Permission: p, Group: g}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	ur, ok := e.users[u]
+	ur, ok := e.user(u)
 	if !ok {
 		ex.Reason = fmt.Sprintf("unknown user %s", u)
 		return ex
@@ -807,14 +910,14 @@ func (e *Engine) membershipSteps(u UserID, gr grant, pred map[DirGroupID]DirGrou
 		Kind:   "dirgroup-member",
 		Text:   fmt.Sprintf("user %s is a direct member of directory group %s", e.userLabel(u), e.dirLabel(path[0])),
 		Object: string(path[0]),
-		Source: e.dirs[path[0]].source,
+		Source: e.dir(path[0]).source,
 	})
 	for i := 1; i < len(path); i++ {
 		steps = append(steps, Step{
 			Kind:   "dirgroup-nested",
 			Text:   fmt.Sprintf("directory group %s is nested in directory group %s", e.dirLabel(path[i-1]), e.dirLabel(path[i])),
 			Object: string(path[i]),
-			Source: e.dirs[path[i]].source,
+			Source: e.dir(path[i]).source,
 		})
 	}
 	steps = append(steps, Step{
@@ -827,7 +930,7 @@ func (e *Engine) membershipSteps(u UserID, gr grant, pred map[DirGroupID]DirGrou
 }
 
 func (e *Engine) userLabel(u UserID) string {
-	ur, ok := e.users[u]
+	ur, ok := e.user(u)
 	if !ok {
 		return string(u)
 	}
@@ -843,8 +946,8 @@ func (e *Engine) groupLabel(g GroupID) string {
 }
 
 func (e *Engine) dirLabel(d DirGroupID) string {
-	dr, ok := e.dirs[d]
-	if !ok {
+	dr := e.dir(d)
+	if dr == nil {
 		return string(d)
 	}
 	return fmt.Sprintf("%q (tenant %s)", dr.name, dr.tenant)
