@@ -819,5 +819,3 @@ func (s *Server) schemas(r request, id string) (response, error) {
 	}
 	return response{status: http.StatusOK, body: listResponse(len(all), 1, all)}, nil
 }
-
-

@@ -278,7 +278,7 @@ func allow(r request, method string) error {
 
 func methodNotAllowed(r request, methods ...string) error {
 	return methodError{
-		se: scimerr.ScimError{Status: http.StatusMethodNotAllowed, Detail: fmt.Sprintf("method %s not allowed", r.Method)},
+		se:    scimerr.ScimError{Status: http.StatusMethodNotAllowed, Detail: fmt.Sprintf("method %s not allowed", r.Method)},
 		allow: strings.Join(methods, ", "),
 	}
 }
