@@ -197,3 +197,19 @@ func (e *env) snapshot(t testing.TB, tenant policy.TenantID) string {
 	b, _ := json.Marshal(out)
 	return string(b)
 }
+
+// audit returns the whole audit log as JSON.
+func (e *env) audit(t testing.TB) string {
+	t.Helper()
+	var out []policy.Change
+	err := e.st.View(context.Background(), func(tx store.Tx) error {
+		var err error
+		out, err = tx.Audit(0, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
