@@ -2,11 +2,14 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Restore replaces the store file dbPath with the backup at backupPath. It
@@ -34,11 +37,14 @@ func Restore(backupPath, dbPath string) error {
 
 	// Make sure no server holds the target.
 	if _, err := os.Stat(dbPath); err == nil {
+		// A corrupt target may be replaced; a locked one may not.
 		cur, err := open(dbPath, Options{Timeout: time.Second}, true)
-		if err != nil {
-			return fmt.Errorf("bolt: restore: target in use or unreadable: %w", err)
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return fmt.Errorf("bolt: restore: %s is in use: %w", dbPath, err)
 		}
-		cur.Close()
+		if err == nil {
+			cur.Close()
+		}
 	}
 
 	dir := filepath.Dir(dbPath)
