@@ -249,10 +249,10 @@ type preset struct {
 type disabledCheck int
 
 const (
-	disabledNone       disabledCheck = iota
-	disabledPPolicy                  // pwdAccountLockedTime present
-	disabledUACBit2                  // AD userAccountControl & 2
-	disabledNsAccount                // FreeIPA nsAccountLock=TRUE
+	disabledNone      disabledCheck = iota
+	disabledPPolicy                 // pwdAccountLockedTime present
+	disabledUACBit2                 // AD userAccountControl & 2
+	disabledNsAccount               // FreeIPA nsAccountLock=TRUE
 )
 
 var presets = map[Flavor]preset{

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 
 	goldap "github.com/go-ldap/ldap/v3"
 )
@@ -49,8 +51,13 @@ func unavailable(err error) bool {
 		return true
 	}
 	s := err.Error()
-	return strings.Contains(s, "connection closed") || strings.Contains(s, "response channel closed") ||
-		strings.Contains(s, "timeout")
+	for _, m := range []string{"connection closed", "response channel closed", "timeout",
+		"unable to read LDAP response packet", "connection reset", "broken pipe", "EOF"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // wrapOp wraps an LDAP error for operation op, marking directory outages

@@ -352,12 +352,12 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	r := &run{
-		s:         s,
-		oldUsers:  map[string]policy.User{},
-		oldGroups: map[string]policy.DirGroup{},
-		userID:    map[string]policy.UserID{},
-		groupID:   map[string]policy.DirGroupID{},
-		dnKind:    map[string]string{},
+		s:          s,
+		oldUsers:   map[string]policy.User{},
+		oldGroups:  map[string]policy.DirGroup{},
+		userID:     map[string]policy.UserID{},
+		groupID:    map[string]policy.DirGroupID{},
+		dnKind:     map[string]string{},
 		userByName: map[string]string{},
 	}
 	r.st = RunStatus{Tenant: s.tenant, Directory: s.dir.ID, Mode: mode, Started: s.now()}
@@ -464,11 +464,11 @@ type run struct {
 	st    RunStatus
 	state syncState
 
-	oldUsers  map[string]policy.User     // this source's users by external id
-	oldGroups map[string]policy.DirGroup // this source's groups by external id
-	userID    map[string]policy.UserID   // external id → store id
-	groupID   map[string]policy.DirGroupID
-	seenUsers map[string]bool
+	oldUsers   map[string]policy.User     // this source's users by external id
+	oldGroups  map[string]policy.DirGroup // this source's groups by external id
+	userID     map[string]policy.UserID   // external id → store id
+	groupID    map[string]policy.DirGroupID
+	seenUsers  map[string]bool
 	seenGroups map[string]bool
 	curGroups  map[string]policy.DirGroup // groups after this run's creates and updates
 	// dnKind maps normalized DNs of entries read in this run to "u:<ext>"
@@ -477,8 +477,8 @@ type run struct {
 	userByName map[string]string
 	index      map[string]string // DN index as stored (full runs)
 
-	deactivate []policy.User // wanted updates that deactivate a user
-	held       guardCounts
+	deactivate   []policy.User // wanted updates that deactivate a user
+	held         guardCounts
 	approvalUsed bool
 
 	usersMark, groupsMark string

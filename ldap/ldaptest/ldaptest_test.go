@@ -21,3 +21,15 @@ func TestStartTLSAndKill(t *testing.T) {
 	_ = out
 	_ = err
 }
+
+func TestGenerateLoads(t *testing.T) {
+	var b strings.Builder
+	if err := Generate(&b, GenOptions{Users: 200, Groups: 20, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(t, Options{LDIF: []string{b.String()}})
+	out, err := exec.Command("ldapsearch", "-x", "-LLL", "-H", s.URL, "-b", "ou=groups,"+s.Suffix, "(objectClass=groupOfNames)", "dn").CombinedOutput()
+	if err != nil || strings.Count(string(out), "dn: ") != 20 {
+		t.Fatalf("ldapsearch: %v: %s", err, out)
+	}
+}
