@@ -181,23 +181,45 @@ func newEnv(t testing.TB, extraGroups int, opts ...envOption) *env {
 	return startProvider(t, st, eng, users, opts...)
 }
 
+// lateServer is an httptest server whose handler is set after it starts,
+// so that a provider can be configured with the server's URL.
+type lateServer struct {
+	*httptest.Server
+	mu sync.RWMutex
+	h  http.Handler
+}
+
+func newLateServer(t testing.TB) *lateServer {
+	ls := &lateServer{h: http.NotFoundHandler()}
+	ls.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ls.mu.RLock()
+		h := ls.h
+		ls.mu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ls.Close)
+	return ls
+}
+
+func (ls *lateServer) set(h http.Handler) {
+	ls.mu.Lock()
+	ls.h = h
+	ls.mu.Unlock()
+}
+
 func startProvider(t testing.TB, st store.Store, eng *policy.Engine, users map[string]policy.User, opts ...envOption) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Now()}, st: st, engine: eng, users: users}
+	return startProviderOn(t, newLateServer(t), st, eng, users, opts...)
+}
+
+func startProviderOn(t testing.TB, ls *lateServer, st store.Store, eng *policy.Engine, users map[string]policy.User, opts ...envOption) *env {
+	t.Helper()
+	e := &env{clock: &clock{t: time.Now()}, st: st, engine: eng, users: users, srv: ls.Server}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
-	var h http.Handler = http.NotFoundHandler()
-	var mu sync.RWMutex
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		hh := h
-		mu.RUnlock()
-		hh.ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.srv.Close)
 	cfg := Config{
-		Now: e.clock.Now, Issuer: e.srv.URL, Store: st, Engine: eng,
+		Now: e.clock.Now, Issuer: ls.URL, Store: st, Engine: eng,
 		Passwords: LocalAccounts{Store: st, Cost: bcrypt.MinCost},
 		Clients:   testClients(),
 	}
@@ -209,9 +231,7 @@ func startProvider(t testing.TB, st store.Store, eng *policy.Engine, users map[s
 		t.Fatal(err)
 	}
 	e.p = p
-	mu.Lock()
-	h = p
-	mu.Unlock()
+	ls.set(p)
 	return e
 }
 

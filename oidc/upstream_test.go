@@ -1,0 +1,156 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/oauth2"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// newUpstreamIdP starts a second, independent Roster provider acting as
+// the company Globex's own IdP, with tenant "corp" and local user carol,
+// and registers main's callback as client "roster".
+func newUpstreamIdP(t *testing.T, mainURLs ...string) *env {
+	t.Helper()
+	st, eng := openStore(t)
+	ctx := context.Background()
+	err := st.Update(ctx, "test", func(tx store.Tx) error {
+		if err := tx.PutTenant(policy.Tenant{ID: upstreamTenantU, Name: "Globex internal", Kind: policy.TenantVendor}); err != nil {
+			return err
+		}
+		_, err := tx.CreateUser(upstreamTenantU, policy.User{Tenant: upstreamTenantU, UserName: "carol", GivenName: "Carol", FamilyName: "Shaw",
+			Emails: []policy.Email{{Value: "carol@globex.example", Primary: true}}, Active: true, Source: "ldap:corp"})
+		if err != nil {
+			return err
+		}
+		for i, u := range mainURLs {
+			c := ClientConfig{ID: "roster" + strings.Repeat("2", i), Secret: upstreamSecret, RedirectURIs: []string{u + "/callback/upstream"}}
+			if err := c.normalize(); err != nil {
+				return err
+			}
+			b, _ := json.Marshal(c)
+			if err := tx.PutRecord(nsClients, c.ID, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (LocalAccounts{Store: st, Cost: bcrypt.MinCost}).SetPassword(ctx, upstreamTenantU, "carol", carolPassword); err != nil {
+		t.Fatal(err)
+	}
+	return startProvider(t, st, eng, nil, func(c *Config) { c.Clients = nil })
+}
+
+func upstreamSteps() []map[string]string {
+	return []map[string]string{{"tenant": upstreamTenant}, {"tenant": upstreamTenantU}, {"username": "carol", "password": carolPassword}}
+}
+
+func TestUpstreamSignIn(t *testing.T) {
+	st, eng := openStore(t)
+	users := seed(t, st, 0)
+	mainSrv, main2Srv := newLateServer(t), newLateServer(t)
+	idp := newUpstreamIdP(t, mainSrv.URL, main2Srv.URL)
+	upCfg := UpstreamConfig{Issuer: idp.srv.URL, ClientID: "roster", ClientSecret: upstreamSecret, UserNameClaim: "preferred_username", CreateUsers: true}
+	main := startProviderOn(t, mainSrv, st, eng, users, func(c *Config) {
+		c.Upstreams = map[policy.TenantID]UpstreamConfig{upstreamTenant: upCfg}
+	})
+
+	r := newRP(t, main, "portal", portalSecret)
+	v := oauth2.GenerateVerifier()
+	code := r.login(t, "up-state", "up-nonce", v, upstreamSteps()...)
+	tok, err := r.oauth.Exchange(r.ctx, code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := r.verifier.Verify(r.ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl idClaims
+	idt.Claims(&cl)
+	if cl.Tenant != upstreamTenant || cl.PreferredUsername != "carol" || cl.Email != "carol@globex.example" || idt.Nonce != "up-nonce" {
+		t.Errorf("claims %+v nonce %q", cl, idt.Nonce)
+	}
+	var carol policy.User
+	st.View(context.Background(), func(tx store.Tx) error {
+		carol, err = tx.UserByUserName(upstreamTenant, "carol")
+		return err
+	})
+	if err != nil || carol.Source != "oidc:globex" || string(carol.ID) != idt.Subject || !carol.Active {
+		t.Errorf("JIT user %+v, %v", carol, err)
+	}
+
+	// A second sign-in maps to the same user.
+	code = r.login(t, "up-state2", "up-nonce2", v, upstreamSteps()...)
+	tok, err = r.oauth.Exchange(r.ctx, code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idt2, err := r.verifier.Verify(r.ctx, tok.Extra("id_token").(string)); err != nil || idt2.Subject != idt.Subject {
+		t.Errorf("second sign-in: %v", err)
+	}
+
+	// Inactive users are refused even when the IdP signs them in.
+	carol.Active = false
+	if err := st.Update(context.Background(), "test", func(tx store.Tx) error { _, err := tx.UpdateUser(upstreamTenant, carol); return err }); err != nil {
+		t.Fatal(err)
+	}
+	pg := upstreamFinalPage(t, main)
+	if pg.status != http.StatusForbidden || !strings.Contains(pg.alert(), "disabled") {
+		t.Errorf("inactive upstream user: %d %q", pg.status, pg.alert())
+	}
+
+	// Without just-in-time creation an unknown user is refused: a second
+	// Roster on the same store matches by e-mail without creating users.
+	upCfg.CreateUsers = false
+	upCfg.UserNameClaim = "email"
+	upCfg.ClientID = "roster2"
+	main2 := startProviderOn(t, main2Srv, st, eng, users, func(c *Config) {
+		c.Upstreams = map[policy.TenantID]UpstreamConfig{upstreamTenant: upCfg}
+	})
+	carol.Active = true
+	if err := st.Update(context.Background(), "test", func(tx store.Tx) error {
+		c, err := tx.User(upstreamTenant, carol.ID)
+		if err != nil {
+			return err
+		}
+		c.Active = true
+		_, err = tx.UpdateUser(upstreamTenant, c)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pg = upstreamFinalPage(t, main2)
+	if pg.status != http.StatusForbidden || !strings.Contains(pg.alert(), "no Roster account") {
+		t.Errorf("unknown upstream user: %d %q", pg.status, pg.alert())
+	}
+}
+
+// upstreamFinalPage runs the upstream sign-in and returns the error page
+// main shows at the end.
+func upstreamFinalPage(t *testing.T, main *env) page {
+	t.Helper()
+	b := newBrowser(rpRedirect)
+	v := authParams("portal", "code_challenge", s256(strings.Repeat("v", 43)), "code_challenge_method", "S256")
+	pg, loc, err := b.get(main.authorizeURL(v))
+	for _, st := range upstreamSteps() {
+		if err != nil || loc != nil {
+			t.Fatalf("unexpected end: %v %v", loc, err)
+		}
+		pg, loc, err = b.submit(pg, st)
+	}
+	if err != nil || loc != nil {
+		t.Fatalf("unexpected end: %v %v", loc, err)
+	}
+	return pg
+}
