@@ -1,0 +1,107 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	s := openTemp(b)
+	err := s.Update(context.Background(), "bench", func(tx store.Tx) error {
+		return tx.PutTenant(policy.Tenant{ID: "acme", Name: "Acme", Kind: policy.TenantPartner})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// createUsers adds n users in Updates of batch, named prefix<i>, and
+// returns their ids.
+func benchCreateUsers(b *testing.B, s *Store, prefix string, n, batch int) []policy.UserID {
+	b.Helper()
+	ids := make([]policy.UserID, 0, n)
+	for i := 0; i < n; i += batch {
+		err := s.Update(context.Background(), "ldap:bench", func(tx store.Tx) error {
+			for j := i; j < min(i+batch, n); j++ {
+				u, err := tx.CreateUser("acme", policy.User{
+					UserName:   fmt.Sprintf("%s%06d@acme.test", prefix, j),
+					ExternalID: fmt.Sprintf("uid=%s%06d,ou=people,dc=acme", prefix, j),
+					GivenName:  "Given", FamilyName: "Family", DisplayName: "Given Family",
+					Emails: []policy.Email{{Value: fmt.Sprintf("%s%06d@acme.test", prefix, j), Primary: true}},
+					Active: true, Source: "ldap:corp",
+				})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, u.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkCreateUserBatch1000 measures an LDAP-sync style load: 1000 new
+// users per Update. One op is one Update of 1000 users.
+func BenchmarkCreateUserBatch1000(b *testing.B) {
+	s := benchStore(b)
+	n := 0
+	for b.Loop() {
+		benchCreateUsers(b, s, fmt.Sprintf("b%d-", n), 1000, 1000)
+		n++
+	}
+	b.ReportMetric(float64(n*1000)/b.Elapsed().Seconds(), "users/s")
+}
+
+// BenchmarkUserByUserName measures a case-insensitive lookup among 100,000
+// users of one tenant (the data is built once, outside the timing).
+func BenchmarkUserByUserName(b *testing.B) {
+	s := benchStore(b)
+	const total = 100_000
+	benchCreateUsers(b, s, "u", total, 1000)
+	i := 0
+	for b.Loop() {
+		name := fmt.Sprintf("U%06d@ACME.test", (i*7919)%total)
+		i++
+		err := s.View(context.Background(), func(tx store.Tx) error {
+			_, err := tx.UserByUserName("acme", name)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpdateDirGroupAdd10000 measures a SCIM PATCH that adds 10,000
+// members to one group in one Update. Each op creates an empty group and
+// fills it.
+func BenchmarkUpdateDirGroupAdd10000(b *testing.B) {
+	s := benchStore(b)
+	ids := benchCreateUsers(b, s, "m", 10_000, 1000)
+	n := 0
+	for b.Loop() {
+		err := s.Update(context.Background(), "scim:acme", func(tx store.Tx) error {
+			g, err := tx.CreateDirGroup("acme", policy.DirGroup{DisplayName: fmt.Sprintf("big-%d", n)})
+			if err != nil {
+				return err
+			}
+			g.MemberUsers = ids
+			_, err = tx.UpdateDirGroup("acme", g)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
