@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/roster-dev/roster/admin"
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/scim"
+	"github.com/roster-dev/roster/store"
 )
 
 // mounted is one protocol handler and the pattern it serves.
@@ -25,5 +30,87 @@ type protocolSet struct {
 // configuration.
 func (a *app) protocols(ctx context.Context) (protocolSet, error) {
 	var p protocolSet
+	if err := a.wireSCIM(&p); err != nil {
+		return p, err
+	}
+	if err := a.wireLDAP(&p); err != nil {
+		return p, err
+	}
+	if err := a.wireOIDC(ctx, &p); err != nil {
+		return p, err
+	}
 	return p, nil
+}
+
+// scimSection is the top-level `scim:` section.
+type scimSection struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	MaxResults   int   `yaml:"maxResults"`
+}
+
+// tenantSCIM is a tenant's `scim:` section.
+type tenantSCIM struct {
+	Tokens []string `yaml:"tokens"`
+}
+
+func (a *app) wireSCIM(p *protocolSet) error {
+	var sec scimSection
+	if err := config.Section(a.cfg.SCIM, "scim", &sec); err != nil {
+		return err
+	}
+	tenants := map[policy.TenantID]scim.TenantConfig{}
+	for i, t := range a.cfg.Tenants {
+		var ts tenantSCIM
+		if err := config.Section(t.SCIM, fmt.Sprintf("tenants[%d].scim", i), &ts); err != nil {
+			return err
+		}
+		for j, tok := range ts.Tokens {
+			if len(tok) < 16 {
+				return &config.Error{Field: fmt.Sprintf("tenants[%d].scim.tokens[%d]", i, j), Msg: "must be at least 16 characters"}
+			}
+		}
+		tenants[policy.TenantID(t.ID)] = scim.TenantConfig{Tokens: ts.Tokens}
+	}
+	srv, err := scim.New(scim.Config{
+		Logger:       a.log.With("component", "scim"),
+		Store:        a.store,
+		BaseURL:      a.cfg.Issuer,
+		Tenants:      tenants,
+		MaxBodyBytes: sec.MaxBodyBytes,
+		MaxResults:   sec.MaxResults,
+	})
+	if err != nil {
+		return err
+	}
+	p.handlers = append(p.handlers, mounted{pattern: "/scim/v2/", component: "scim", handler: srv})
+	p.adminExtensions = append(p.adminExtensions,
+		admin.Extension{Pattern: "POST /tenants/{tenant}/scim-tokens", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+			var in struct {
+				Name string `json:"name"`
+			}
+			if err := body(&in); err != nil {
+				return 0, nil, err
+			}
+			tenant := policy.TenantID(r.PathValue("tenant"))
+			if err := a.store.View(r.Context(), func(tx store.Tx) error { _, err := tx.Tenant(tenant); return err }); err != nil {
+				return 0, nil, err
+			}
+			tok, err := scim.CreateToken(r.Context(), a.store, tenant, in.Name)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, map[string]string{"name": in.Name, "token": tok}, nil
+		}},
+		admin.Extension{Pattern: "GET /tenants/{tenant}/scim-tokens", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			ts, err := scim.ListTokens(r.Context(), a.store, policy.TenantID(r.PathValue("tenant")))
+			if ts == nil {
+				ts = []scim.TokenInfo{}
+			}
+			return http.StatusOK, map[string]any{"items": ts}, err
+		}},
+		admin.Extension{Pattern: "DELETE /tenants/{tenant}/scim-tokens/{name}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			return 0, nil, scim.RevokeToken(r.Context(), a.store, policy.TenantID(r.PathValue("tenant")), r.PathValue("name"))
+		}},
+	)
+	return nil
 }

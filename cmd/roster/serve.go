@@ -19,6 +19,8 @@ import (
 	"github.com/roster-dev/roster/admin"
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/oidc"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
@@ -73,6 +75,10 @@ type app struct {
 	closers []func()
 	// background jobs started by serve (directory schedules…).
 	jobs []func(ctx context.Context)
+	// directories are the LDAP sources, keyed "tenant/id".
+	directories map[string]*ldap.Source
+	// oidc is the OpenID provider.
+	oidc *oidc.Provider
 	// demoLines are printed by `roster demo` (demo client, accounts).
 	demoLines []string
 }

@@ -2,11 +2,113 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/store/bolt"
 )
 
-// cmdSync runs one directory sync (wired to package ldap).
+// cmdSync runs one directory sync and exits (for cron and benchmarks), or
+// approves deletions held back by the guard.
+//
+//	roster sync --config FILE [--directory [TENANT/]ID] [--mode full|incremental]
+//	roster sync approve --directory TENANT/ID (--config FILE | --server URL)
 func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("sync: not wired yet")
+	approve := len(args) > 0 && args[0] == "approve"
+	if approve {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (opens the store directly: the server must be stopped)")
+	dirFlag := fs.String("directory", "", "directory to sync, as TENANT/ID or ID (default: all)")
+	mode := fs.String("mode", "full", "full or incremental")
+	mk := clientFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if approve && *cfgPath == "" {
+		// Through a running server's admin API.
+		t, d, ok := strings.Cut(*dirFlag, "/")
+		if !ok {
+			return errors.New("sync approve: --directory TENANT/ID is required")
+		}
+		c, err := mk()
+		if err != nil {
+			return err
+		}
+		var st ldap.RunStatus
+		if err := c.do(ctx, "POST", "/sync/"+url.PathEscape(t)+"/"+url.PathEscape(d)+"/approve", nil, &st); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "approved: the next run of %s applies the held changes\n", *dirFlag)
+		return nil
+	}
+	if *cfgPath == "" {
+		return errors.New("sync: --config is required")
+	}
+	if *mode != string(ldap.Full) && *mode != string(ldap.Incremental) {
+		return fmt.Errorf("sync: --mode must be full or incremental, not %q", *mode)
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open store %s (is the server running?): %w", cfg.Store.Bbolt.Path, err)
+	}
+	a := &app{cfg: cfg, log: logger, store: st, reg: prometheus.NewRegistry()}
+	a.closers = append(a.closers, func() { _ = st.Close() })
+	defer a.Close()
+	if err := a.seed(ctx); err != nil {
+		return err
+	}
+	sources, err := a.openDirectories(nil)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for k := range sources {
+		if *dirFlag == "" || k == *dirFlag || strings.HasSuffix(k, "/"+*dirFlag) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("sync: no directory matches %q", *dirFlag)
+	}
+	sort.Strings(keys)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	var failed []string
+	for _, k := range keys {
+		if approve {
+			if err := sources[k].Approve(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "approved: the next run of %s applies the held changes\n", k)
+			continue
+		}
+		rs, err := sources[k].Sync(ctx, ldap.Mode(*mode))
+		_ = enc.Encode(rs)
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", k, err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("sync failed: %s", strings.Join(failed, "; "))
+	}
+	return nil
 }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roster-dev/roster/admin"
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/policy"
+)
+
+// openDirectories builds one ldap.Source per tenants[].ldap[] entry, keyed
+// "tenant/id".
+func (a *app) openDirectories(onRun func(ldap.RunStatus)) (map[string]*ldap.Source, error) {
+	sources := map[string]*ldap.Source{}
+	for i, t := range a.cfg.Tenants {
+		var dirs []ldap.DirectoryConfig
+		field := fmt.Sprintf("tenants[%d].ldap", i)
+		if err := config.Section(t.LDAP, field, &dirs); err != nil {
+			return nil, err
+		}
+		for j, d := range dirs {
+			src, err := ldap.NewSource(ldap.Config{
+				Logger:    a.log.With("component", "ldap", "tenant", t.ID, "directory", d.ID),
+				Store:     a.store,
+				Tenant:    policy.TenantID(t.ID),
+				Directory: d,
+				OnRun:     onRun,
+			})
+			if err != nil {
+				return nil, &config.Error{Field: fmt.Sprintf("%s[%d]", field, j), Msg: err.Error()}
+			}
+			key := t.ID + "/" + d.ID
+			if _, dup := sources[key]; dup {
+				return nil, &config.Error{Field: fmt.Sprintf("%s[%d].id", field, j), Msg: "duplicate directory " + d.ID}
+			}
+			sources[key] = src
+			a.closers = append(a.closers, func() { _ = src.Close() })
+		}
+	}
+	return sources, nil
+}
+
+// wireLDAP schedules the directories, exports their metrics and adds the
+// sync endpoints to the admin API.
+func (a *app) wireLDAP(p *protocolSet) error {
+	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "roster_ldap_sync_runs_total", Help: "Directory sync runs by result.",
+	}, []string{"tenant", "directory", "mode", "result"})
+	records := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "roster_ldap_sync_last_records", Help: "Records of the last directory sync run by kind and outcome.",
+	}, []string{"tenant", "directory", "kind", "outcome"})
+	duration := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "roster_ldap_sync_last_duration_seconds", Help: "Duration of the last directory sync run.",
+	}, []string{"tenant", "directory", "mode"})
+	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "roster_ldap_sync_pending_approval", Help: "1 while the deletion guard holds changes back.",
+	}, []string{"tenant", "directory"})
+	a.reg.MustRegister(runs, records, duration, pending)
+	onRun := func(rs ldap.RunStatus) {
+		t, d := string(rs.Tenant), rs.Directory
+		result := "ok"
+		if rs.Error != "" {
+			result = "error"
+		}
+		runs.WithLabelValues(t, d, string(rs.Mode), result).Inc()
+		duration.WithLabelValues(t, d, string(rs.Mode)).Set(rs.Finished.Sub(rs.Started).Seconds())
+		for kind, c := range map[string]ldap.Counts{"users": rs.Users, "groups": rs.Groups} {
+			records.WithLabelValues(t, d, kind, "created").Set(float64(c.Created))
+			records.WithLabelValues(t, d, kind, "updated").Set(float64(c.Updated))
+			records.WithLabelValues(t, d, kind, "deleted").Set(float64(c.Deleted))
+			records.WithLabelValues(t, d, kind, "unchanged").Set(float64(c.Unchanged))
+			records.WithLabelValues(t, d, kind, "held").Set(float64(c.Held))
+		}
+		v := 0.0
+		if rs.PendingApproval {
+			v = 1
+		}
+		pending.WithLabelValues(t, d).Set(v)
+	}
+	sources, err := a.openDirectories(onRun)
+	if err != nil {
+		return err
+	}
+	a.directories = sources
+	for _, src := range sources {
+		src := src
+		a.jobs = append(a.jobs, func(ctx context.Context) {
+			if err := src.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("directory schedule stopped", "err", err)
+			}
+		})
+	}
+	lookup := func(r *http.Request) (*ldap.Source, error) {
+		src, ok := sources[r.PathValue("tenant")+"/"+r.PathValue("dir")]
+		if !ok {
+			return nil, &admin.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such directory"}
+		}
+		return src, nil
+	}
+	p.adminExtensions = append(p.adminExtensions,
+		admin.Extension{Pattern: "GET /sync", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			keys := make([]string, 0, len(sources))
+			for k := range sources {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			out := []ldap.RunStatus{}
+			for _, k := range keys {
+				st, err := sources[k].Status(r.Context())
+				if err != nil {
+					return 0, nil, err
+				}
+				out = append(out, st)
+			}
+			return http.StatusOK, map[string]any{"items": out}, nil
+		}},
+		admin.Extension{Pattern: "GET /sync/{tenant}/{dir}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			src, err := lookup(r)
+			if err != nil {
+				return 0, nil, err
+			}
+			st, err := src.Status(r.Context())
+			return http.StatusOK, st, err
+		}},
+		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/run", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			src, err := lookup(r)
+			if err != nil {
+				return 0, nil, err
+			}
+			mode := ldap.Mode(r.URL.Query().Get("mode"))
+			if mode == "" {
+				mode = ldap.Full
+			}
+			if mode != ldap.Full && mode != ldap.Incremental {
+				return 0, nil, &admin.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "mode is full or incremental"}
+			}
+			// A failed run is reported in its status (error), not as a
+			// failed call.
+			st, _ := src.Sync(r.Context(), mode)
+			return http.StatusOK, st, nil
+		}},
+		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/approve", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			src, err := lookup(r)
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := src.Approve(r.Context()); err != nil {
+				return 0, nil, &admin.Error{Status: http.StatusConflict, Code: "nothing_pending", Message: err.Error()}
+			}
+			st, err := src.Status(r.Context())
+			return http.StatusOK, st, err
+		}},
+	)
+	return nil
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/roster-dev/roster/admin"
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/oidc"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// passwords checks sign-in passwords: against the tenant's LDAP
+// directories when it has any, otherwise against local accounts. It
+// translates the LDAP package's errors into the OIDC package's, so neither
+// imports the other.
+type passwords struct {
+	dirs  map[policy.TenantID][]*ldap.Source
+	local oidc.LocalAccounts
+}
+
+var _ oidc.Passwords = (*passwords)(nil)
+
+// CheckPassword implements oidc.Passwords.
+func (p *passwords) CheckPassword(ctx context.Context, tenant policy.TenantID, userName, password string) (policy.User, error) {
+	srcs := p.dirs[tenant]
+	if len(srcs) == 0 {
+		return p.local.CheckPassword(ctx, tenant, userName, password)
+	}
+	var last error
+	for _, src := range srcs {
+		u, err := src.Authenticate(ctx, userName, password)
+		switch {
+		case err == nil:
+			return u, nil
+		case errors.Is(err, ldap.ErrAccountDisabled):
+			return policy.User{}, fmt.Errorf("%w: %v", oidc.ErrDisabled, err)
+		case errors.Is(err, ldap.ErrDirectoryUnavailable), errors.Is(err, ldap.ErrServiceBind):
+			last = fmt.Errorf("%w: %v", oidc.ErrUnavailable, err)
+		case errors.Is(err, ldap.ErrNotSynced):
+			last = fmt.Errorf("%w: %v", oidc.ErrUnavailable, err)
+		default: // invalid credentials: try the tenant's next directory
+			if last == nil {
+				last = fmt.Errorf("%w: %v", oidc.ErrBadCredentials, err)
+			}
+		}
+	}
+	return policy.User{}, last
+}
+
+// accessTokens adapts the OIDC provider's verifier to the admin API.
+type accessTokens struct{ p *oidc.Provider }
+
+// VerifyAccessToken implements admin.AccessTokenVerifier.
+func (a accessTokens) VerifyAccessToken(ctx context.Context, tok string) (admin.AccessToken, error) {
+	info, err := a.p.VerifyAccessToken(ctx, tok)
+	if err != nil {
+		return admin.AccessToken{}, err
+	}
+	return admin.AccessToken{User: info.User, Tenant: info.Tenant}, nil
+}
+
+// oidcSection is the top-level `oidc:` section.
+type oidcSection struct {
+	IDTokenLifetime      config.Duration `yaml:"idTokenLifetime"`
+	AccessTokenLifetime  config.Duration `yaml:"accessTokenLifetime"`
+	RefreshTokenLifetime config.Duration `yaml:"refreshTokenLifetime"`
+	KeyRotation          config.Duration `yaml:"keyRotation"`
+	DefaultAlg           string          `yaml:"defaultAlg"`
+	MaxGroupsInToken     int             `yaml:"maxGroupsInToken"`
+	TrustForwardedFor    bool            `yaml:"trustForwardedFor"`
+}
+
+// localAccount is one entry of tenants[].localAccounts: a password for an
+// existing user, or for a new local user created at start.
+type localAccount struct {
+	UserName    string `yaml:"userName"`
+	Password    string `yaml:"password"`
+	DisplayName string `yaml:"displayName"`
+	Email       string `yaml:"email"`
+}
+
+func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
+	var sec oidcSection
+	if err := config.Section(a.cfg.OIDC, "oidc", &sec); err != nil {
+		return err
+	}
+	var clients []oidc.ClientConfig
+	if err := config.Section(a.cfg.Clients, "clients", &clients); err != nil {
+		return err
+	}
+	upstreams := map[policy.TenantID]oidc.UpstreamConfig{}
+	pw := &passwords{dirs: map[policy.TenantID][]*ldap.Source{}, local: oidc.LocalAccounts{Store: a.store}}
+	keys := make([]string, 0, len(a.directories))
+	for k := range a.directories {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t, _, _ := strings.Cut(k, "/")
+		pw.dirs[policy.TenantID(t)] = append(pw.dirs[policy.TenantID(t)], a.directories[k])
+	}
+	for i, t := range a.cfg.Tenants {
+		var up oidc.UpstreamConfig
+		if err := config.Section(t.Upstream, fmt.Sprintf("tenants[%d].upstream", i), &up); err != nil {
+			return err
+		}
+		if up.Issuer != "" {
+			upstreams[policy.TenantID(t.ID)] = up
+		}
+		var accounts []localAccount
+		field := fmt.Sprintf("tenants[%d].localAccounts", i)
+		if err := config.Section(t.LocalAccounts, field, &accounts); err != nil {
+			return err
+		}
+		if err := a.seedLocalAccounts(ctx, policy.TenantID(t.ID), field, accounts); err != nil {
+			return err
+		}
+	}
+	prov, err := oidc.New(oidc.Config{
+		Logger:               a.log.With("component", "oidc"),
+		Issuer:               a.cfg.Issuer,
+		Store:                a.store,
+		Engine:               a.engine,
+		Passwords:            pw,
+		Clients:              clients,
+		Upstreams:            upstreams,
+		IDTokenLifetime:      sec.IDTokenLifetime.D(),
+		AccessTokenLifetime:  sec.AccessTokenLifetime.D(),
+		RefreshTokenLifetime: sec.RefreshTokenLifetime.D(),
+		KeyRotation:          sec.KeyRotation.D(),
+		DefaultAlg:           sec.DefaultAlg,
+		MaxGroupsInToken:     sec.MaxGroupsInToken,
+		TrustForwardedFor:    sec.TrustForwardedFor,
+	})
+	if err != nil {
+		return fmt.Errorf("oidc: %w", err)
+	}
+	a.oidc = prov
+	p.accessTokens = accessTokens{prov}
+	p.handlers = append(p.handlers, mounted{pattern: "/", component: "oidc", handler: prov})
+	a.jobs = append(a.jobs, func(ctx context.Context) {
+		if err := prov.Run(ctx, 0); err != nil && ctx.Err() == nil {
+			a.log.Error("oidc maintenance stopped", "err", err)
+		}
+	})
+	p.adminExtensions = append(p.adminExtensions,
+		admin.Extension{Pattern: "GET /clients", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			cs, err := prov.ListClients(r.Context())
+			if cs == nil {
+				cs = []oidc.Client{}
+			}
+			return http.StatusOK, map[string]any{"items": cs}, err
+		}},
+		admin.Extension{Pattern: "POST /clients", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+			var in oidc.ClientConfig
+			if err := body(&in); err != nil {
+				return 0, nil, err
+			}
+			c, secret, err := prov.CreateClient(r.Context(), in)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, map[string]any{"client": c, "secret": secret}, nil
+		}},
+		admin.Extension{Pattern: "DELETE /clients/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			return 0, nil, prov.DeleteClient(r.Context(), r.PathValue("id"))
+		}},
+		admin.Extension{Pattern: "PUT /tenants/{tenant}/local-accounts/{userName}", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+			var in struct {
+				Password string `json:"password"`
+			}
+			if err := body(&in); err != nil {
+				return 0, nil, err
+			}
+			if len(in.Password) < 8 {
+				return 0, nil, &admin.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "password must have at least 8 characters"}
+			}
+			return 0, nil, oidc.SetLocalPassword(r.Context(), a.store, policy.TenantID(r.PathValue("tenant")), r.PathValue("userName"), in.Password)
+		}},
+	)
+	return nil
+}
+
+// seedLocalAccounts creates the local users of tenants[].localAccounts that
+// do not exist yet and sets their passwords (bcrypt-hashed by package oidc).
+func (a *app) seedLocalAccounts(ctx context.Context, tenant policy.TenantID, field string, accounts []localAccount) error {
+	for j, acc := range accounts {
+		f := fmt.Sprintf("%s[%d]", field, j)
+		if acc.UserName == "" {
+			return &config.Error{Field: f + ".userName", Msg: "required"}
+		}
+		if len(acc.Password) < 8 {
+			return &config.Error{Field: f + ".password", Msg: "must have at least 8 characters"}
+		}
+		err := a.store.Update(ctx, "config", func(tx store.Tx) error {
+			_, err := tx.UserByUserName(tenant, acc.UserName)
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			u := policy.User{Tenant: tenant, UserName: acc.UserName, DisplayName: acc.DisplayName, Active: true, Source: "local"}
+			if acc.Email != "" {
+				u.Emails = []policy.Email{{Value: acc.Email, Primary: true}}
+			}
+			_, err = tx.CreateUser(tenant, u)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := oidc.SetLocalPassword(ctx, a.store, tenant, acc.UserName, acc.Password); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return nil
+}
