@@ -322,3 +322,35 @@ func TestWriteAfterTxEnds(t *testing.T) {
 		t.Error("write through an ended transaction succeeded")
 	}
 }
+
+func TestOptionsNow(t *testing.T) {
+	at := time.Date(2026, 11, 1, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+	s, err := Open(filepath.Join(t.TempDir(), "r.db"), Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u := seed(t, s)
+	if !u.Created.Equal(at) || !u.Updated.Equal(at) {
+		t.Errorf("Created/Updated = %v/%v, want %v", u.Created, u.Updated, at)
+	}
+	err = s.View(context.Background(), func(tx store.Tx) error {
+		a, err := tx.Audit(0, 0)
+		if err != nil {
+			return err
+		}
+		for _, c := range a {
+			if !c.Time.Equal(at) || c.Actor != "test" {
+				t.Errorf("audit entry %d: time %v actor %q", c.Seq, c.Time, c.Actor)
+			}
+		}
+		got, err := tx.User("acme", u.ID)
+		if err != nil || !got.Created.Equal(at) {
+			t.Errorf("stored Created = %v, %v", got.Created, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
