@@ -63,6 +63,16 @@
 //
 // Every index is written in the same transaction as its record; Verify
 // diffs each index against its source records and Rebuild recomputes them.
+// Cascades that take members out of directory groups (DeleteUser,
+// DeleteDirGroup) update the reverse index at once but rewrite each affected
+// group only once per transaction, before the next directory-group read or
+// write and before commit: each such group gets one new Version and one
+// audit entry per transaction, however many of its members were deleted.
+//
+// ForEachUser and ForEachDirGroup read in chunks and re-seek, so their fn may
+// write inside Update. The callback of ScanRecords must not write to the
+// namespace it scans.
+//
 // User ids and directory-group ids share one id space (no user has the id
 // of a directory group), because both appear as members of directory groups.
 package bolt
