@@ -171,10 +171,11 @@ func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("members", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mk := clientFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return errors.New("usage: roster members GROUP")
 	}
 	c, err := mk()
@@ -192,7 +193,7 @@ func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			DisplayName string   `json:"displayName"`
 		} `json:"members"`
 	}
-	if err := c.do(ctx, "GET", "/groups/"+url.PathEscape(fs.Arg(0))+"/members", nil, &out); err != nil {
+	if err := c.do(ctx, "GET", "/groups/"+url.PathEscape(pos[0])+"/members", nil, &out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d memberships\n", out.Slug, len(out.Members))
@@ -207,17 +208,18 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mk := clientFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 3 {
+	if len(pos) != 3 {
 		return errors.New("usage: roster explain USER PERMISSION GROUP  (USER: id or tenant/userName; GROUP: id or slug)")
 	}
 	c, err := mk()
 	if err != nil {
 		return err
 	}
-	q := url.Values{"user": {fs.Arg(0)}, "permission": {fs.Arg(1)}, "group": {fs.Arg(2)}}
+	q := url.Values{"user": {pos[0]}, "permission": {pos[1]}, "group": {pos[2]}}
 	var ex struct {
 		Allowed bool   `json:"allowed"`
 		Reason  string `json:"reason"`
@@ -229,13 +231,13 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if ex.Allowed {
-		fmt.Fprintf(stdout, "ALLOWED: %s may %s in %s because\n", fs.Arg(0), fs.Arg(1), fs.Arg(2))
+		fmt.Fprintf(stdout, "ALLOWED: %s may %s in %s because\n", pos[0], pos[1], pos[2])
 		for i, s := range ex.Steps {
 			fmt.Fprintf(stdout, "  %d. %s\n", i+1, s.Text)
 		}
 		return nil
 	}
-	fmt.Fprintf(stdout, "DENIED: %s may not %s in %s: %s\n", fs.Arg(0), fs.Arg(1), fs.Arg(2), ex.Reason)
+	fmt.Fprintf(stdout, "DENIED: %s may not %s in %s: %s\n", pos[0], pos[1], pos[2], ex.Reason)
 	return nil
 }
 
@@ -355,4 +357,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// parseArgs parses flags that may stand before, between or after the
+// positional arguments, and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

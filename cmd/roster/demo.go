@@ -43,9 +43,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	addr := ln.Addr().String()
+	clientSecret := randString() + randString()
 	cfg, err := config.Parse(demoConfig(addr, filepath.Join(*data, "roster.db")), func(k string) (string, bool) {
-		if k == "ROSTER_ADMIN_TOKEN" {
+		switch k {
+		case "ROSTER_ADMIN_TOKEN":
 			return token, true
+		case "DEMO_CLIENT_SECRET":
+			return clientSecret, true
 		}
 		return os.LookupEnv(k)
 	})
@@ -65,6 +69,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer a.Close()
 	base := cfg.Issuer
+	rp := &demoRP{issuer: base, clientID: demoClientID, secret: clientSecret}
+	rp.routes(a.mux)
 	fmt.Fprintf(stdout, `Roster demo is running.
 
   Admin API     %[1]s/api/v1/groups
@@ -79,30 +85,68 @@ Try:
   go run ./cmd/roster members lug-london
   go run ./cmd/roster explain %[3]s members.manage lug-london
 `, base, token, "vendor/alice")
-	for _, line := range a.demoLines {
-		fmt.Fprintln(stdout, line)
-	}
+	fmt.Fprintf(stdout, `
+Sign in as a member: open %[1]s/demo/ and choose a company; every demo
+account's password is %[2]q. Try vendor: alice (organizer of lug-london),
+victor (ISUG admin), quinn (RUG Europe admin); acme: bob@acme.example;
+globex: tina@globex.example.
+
+  OIDC client   id %[3]s, secret %[4]s
+                redirect URI %[1]s/demo/callback
+`, base, demoPassword, demoClientID, clientSecret)
 	fmt.Fprintln(stdout, "\nData is kept in", *data, "— stop with Ctrl-C.")
 	return a.serve(ctx, ln)
 }
 
+// Demo sign-in: the client of the demo portal and the password of every
+// demo account.
+const (
+	demoClientID = "demo-portal"
+	demoPassword = "roster-demo"
+)
+
+// demoAccounts are the local accounts of `roster demo`, per tenant.
+var demoAccounts = map[string][]string{
+	"vendor": {"alice", "victor", "quinn", "peter", "mallory"},
+	"acme":   {"bob@acme.example", "pam@acme.example"},
+	"globex": {"tina@globex.example"},
+}
+
 // demoConfig is the configuration of `roster demo`.
 func demoConfig(addr, dbPath string) []byte {
-	return []byte(fmt.Sprintf(`listen: %q
-issuer: "http://%s"
+	accounts := func(t string) string {
+		s := ""
+		for _, u := range demoAccounts[t] {
+			s += fmt.Sprintf("\n      - {userName: %q, password: %q}", u, demoPassword)
+		}
+		return s
+	}
+	return []byte(fmt.Sprintf(`listen: %[1]q
+issuer: "http://%[1]s"
 store:
-  bbolt: {path: %q}
+  bbolt: {path: %[2]q}
 admin:
   tokens: ["${ROSTER_ADMIN_TOKEN}"]
+clients:
+  - id: %[3]s
+    name: Roster demo portal
+    secret: "${DEMO_CLIENT_SECRET}"
+    redirectURIs: ["http://%[1]s/demo/callback"]
+    postLogoutRedirectURIs: ["http://%[1]s/demo/"]
 tenants:
-  - {id: vendor, name: Vendor Inc, kind: vendor}
+  - id: vendor
+    name: Vendor Inc
+    kind: vendor
+    localAccounts:%[4]s
   - id: acme
     name: Acme Corp
     kind: partner
+    localAccounts:%[5]s
   - id: globex
     name: Globex Corporation
     kind: partner
-`, addr, addr, dbPath))
+    localAccounts:%[6]s
+`, addr, dbPath, demoClientID, accounts("vendor"), accounts("acme"), accounts("globex")))
 }
 
 // seedDemo loads the demo world into a fresh store; a store that already

@@ -79,8 +79,6 @@ type app struct {
 	directories map[string]*ldap.Source
 	// oidc is the OpenID provider.
 	oidc *oidc.Provider
-	// demoLines are printed by `roster demo` (demo client, accounts).
-	demoLines []string
 }
 
 // openApp opens the store, seeds configuration facts, loads the engine and

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
+	inputRE = regexp.MustCompile(`<input[^>]*>`)
+	attrRE  = regexp.MustCompile(`(\w+)="([^"]*)"`)
+)
+
+// submitForm fills the first form of page with values and posts it.
+func submitForm(t *testing.T, c *http.Client, page *http.Response, values map[string]string) *http.Response {
+	t.Helper()
+	b, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	m := formRE.FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("no form on %s:\n%s", page.Request.URL, b)
+	}
+	form := url.Values{}
+	for _, in := range inputRE.FindAllString(m[2], -1) {
+		attrs := map[string]string{}
+		for _, a := range attrRE.FindAllStringSubmatch(in, -1) {
+			attrs[a[1]] = html.UnescapeString(a[2])
+		}
+		if attrs["name"] != "" {
+			form.Set(attrs["name"], attrs["value"])
+		}
+	}
+	for k, v := range values {
+		form.Set(k, v)
+	}
+	action, err := page.Request.URL.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.PostForm(action.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestDemo runs `roster demo`, checks the CLI against it, and signs in at
+// the demo portal (go-oidc as the relying party) with a demo account.
+func TestDemo(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	s := startServer(t, "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "data"))
+	s.waitReady(t, base)
+
+	cli := func(args ...string) string {
+		cmd := exec.Command(binary, append(args, "--server", base, "--token", testAdminToken)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("roster %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	tree := cli("groups")
+	for _, want := range []string{"isug (international)", "lug-paris (local)", "[chartered: 3/5 members in parent, 60%]", "lug-berlin (local) — LUG Berlin [not chartered"} {
+		if !strings.Contains(tree, want) {
+			t.Errorf("groups output lacks %q:\n%s", want, tree)
+		}
+	}
+	if out := cli("members", "lug-london"); !strings.Contains(out, "organizer  vendor/alice") {
+		t.Errorf("members output:\n%s", out)
+	}
+	if out := cli("explain", "vendor/alice", "members.manage", "lug-london"); !strings.HasPrefix(out, "ALLOWED") {
+		t.Errorf("explain yes:\n%s", out)
+	}
+	if out := cli("explain", "vendor/alice", "members.manage", "sig-devops"); !strings.HasPrefix(out, "DENIED") {
+		t.Errorf("explain no:\n%s", out)
+	}
+	// The token is the last line (stdout); the notice before it is stderr.
+	lines := strings.Split(strings.TrimSpace(cli("scim-token", "create", "--tenant", "acme", "--name", "okta")), "\n")
+	tok := lines[len(lines)-1]
+	req, _ := http.NewRequest("GET", base+"/scim/v2/acme/Users?filter="+url.QueryEscape(`userName eq "BOB@acme.example"`), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"totalResults":1`) {
+		t.Errorf("SCIM lookup with a CLI-made token: %d %s", resp.StatusCode, b)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if out := cli("backup", "--out", backup); !strings.Contains(out, "wrote") {
+		t.Errorf("backup: %s", out)
+	}
+
+	// Sign in at the demo portal as alice.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	page, err := c.Get(base + "/demo/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = submitForm(t, c, page, map[string]string{"tenant": "vendor"})
+	page = submitForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || page.Request.URL.Path != "/demo/callback" {
+		t.Fatalf("sign-in ended at %s with %d:\n%s", page.Request.URL, page.StatusCode, body)
+	}
+	for _, want := range []string{"lug-london:organizer", "&#34;preferred_username&#34;: &#34;alice&#34;"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("portal page lacks %q:\n%s", want, body)
+		}
+	}
+
+	// An inactive demo account is refused.
+	jar2, _ := cookiejar.New(nil)
+	c2 := &http.Client{Jar: jar2}
+	page, err = c2.Get(base + "/demo/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = submitForm(t, c2, page, map[string]string{"tenant": "vendor"})
+	page = submitForm(t, c2, page, map[string]string{"username": "mallory", "password": demoPassword})
+	body, _ = io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.Request.URL.Path == "/demo/callback" && page.StatusCode == 200 {
+		t.Errorf("inactive mallory signed in:\n%s", body)
+	}
+}
