@@ -65,14 +65,14 @@ func (r *rp) login(t *testing.T, state, nonce, verifier string, steps ...map[str
 }
 
 type idClaims struct {
-	Groups            []string `json:"groups"`
-	Roles             []string `json:"roles"`
-	Tenant            string   `json:"tenant"`
-	Email             string   `json:"email"`
-	EmailVerified     bool     `json:"email_verified"`
-	Name              string   `json:"name"`
-	PreferredUsername string   `json:"preferred_username"`
-	Sid               string   `json:"sid"`
+	Groups            []string          `json:"groups"`
+	Roles             []string          `json:"roles"`
+	Tenant            string            `json:"tenant"`
+	Email             string            `json:"email"`
+	EmailVerified     bool              `json:"email_verified"`
+	Name              string            `json:"name"`
+	PreferredUsername string            `json:"preferred_username"`
+	Sid               string            `json:"sid"`
 	ClaimNames        map[string]string `json:"_claim_names"`
 }
 
