@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +71,7 @@ type app struct {
 	engine  *policy.Engine
 	reg     *prometheus.Registry
 	mux     *http.ServeMux
-	ready   bool
+	ready   atomic.Bool
 	closers []func()
 	// background jobs started by serve (directory schedules…).
 	jobs []func(ctx context.Context)
@@ -249,7 +249,7 @@ func (a *app) routes(ctx context.Context) error {
 	})
 	a.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		if err := a.store.View(r.Context(), func(store.Tx) error { return nil }); err != nil || !a.ready {
+		if err := a.store.View(r.Context(), func(store.Tx) error { return nil }); err != nil || !a.ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, "not ready\n")
 			return
@@ -304,14 +304,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	a.ready = true
+	a.ready.Store(true)
 	a.log.Info("roster listening", "addr", ln.Addr().String(), "issuer", a.cfg.Issuer, "version", versionString())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	a.ready = false
+	a.ready.Store(false)
 	a.log.Info("shutting down")
 	cancelJobs()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -324,5 +324,3 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
-
-var _ = os.Getenv

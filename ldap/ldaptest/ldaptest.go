@@ -52,6 +52,8 @@ type Options struct {
 	// entries (suffix, ou=people, ou=groups) are added when LDIF is
 	// empty.
 	LDIF []string
+	// LDIFFiles are LDIF files loaded like LDIF, after it.
+	LDIFFiles []string
 	// Dir is the state folder; a temporary one when empty.
 	Dir string
 	// Stderr receives slapd's output; discarded when nil.
@@ -163,11 +165,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	data := opts.LDIF
-	if len(data) == 0 {
+	if len(data) == 0 && len(opts.LDIFFiles) == 0 {
 		data = []string{BaseLDIF()}
 	}
 	for _, l := range data {
 		if err := s.slapadd(ctx, 1, l); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range opts.LDIFFiles {
+		if err := s.SlapaddFile(ctx, f); err != nil {
 			return nil, err
 		}
 	}
@@ -273,6 +280,7 @@ olcDbIndex: entryUUID eq
 olcDbIndex: entryCSN eq
 olcDbIndex: member eq
 olcDbIndex: memberOf eq
+olcDbIndex: modifyTimestamp eq
 olcSizeLimit: unlimited
 olcLimits: {0}* size.unchecked=unlimited size.pr=unlimited size.prtotal=unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
