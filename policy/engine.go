@@ -32,14 +32,16 @@ import (
 type Engine struct {
 	charter CharterRule
 
-	mu      sync.RWMutex
-	tenants map[TenantID]Tenant
-	users   map[UserID]*userNode
-	dirs    map[DirGroupID]*dirNode
-	groups  map[GroupID]Group
-	roles   map[RoleName]Role
-	rules   map[RuleID]*ruleRec
-	manual  map[mkey]Origin
+	mu       sync.RWMutex
+	cacheMu  sync.Mutex                // guards charters; held inside mu.RLock
+	charters map[GroupID]CharterStatus // memoized Charter results; cleared on every write
+	tenants  map[TenantID]Tenant
+	users    map[UserID]*userNode
+	dirs     map[DirGroupID]*dirNode
+	groups   map[GroupID]Group
+	roles    map[RoleName]Role
+	rules    map[RuleID]*ruleRec
+	manual   map[mkey]Origin
 
 	groupRules    map[GroupID][]*ruleRec // user group → rules giving roles in it, by id
 	children      map[GroupID][]GroupID  // user group → children ("" → roots)
@@ -116,6 +118,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 
 func (e *Engine) reset() {
 	e.tenants = map[TenantID]Tenant{}
+	e.charters = map[GroupID]CharterStatus{}
 	e.users = map[UserID]*userNode{}
 	e.dirs = map[DirGroupID]*dirNode{}
 	e.groups = map[GroupID]Group{}
@@ -360,6 +363,9 @@ func (e *Engine) Apply(changes []Change) error {
 	defer e.mu.Unlock()
 	for _, d := range ds {
 		e.apply(d)
+	}
+	if len(ds) > 0 {
+		clear(e.charters)
 	}
 	return nil
 }
@@ -965,20 +971,33 @@ const thresholdScale = 1_000_000
 // CharterRule. The rule applies when g is of kind Kind and has an ancestor
 // of kind Parent (the nearest is used); g is chartered when it has members
 // and at least Threshold of its distinct members are effective members, in
-// any role, of that ancestor.
+// any role, of that ancestor. Members and InParent are only counted when
+// the rule applies (they are 0 otherwise).
+//
+// Results are memoized until the next Load or Apply, so that listing every
+// group with its charter status stays cheap.
 func (e *Engine) Charter(g GroupID) CharterStatus {
-	cr := e.charter
-	st := CharterStatus{Group: g, Threshold: cr.Threshold}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	gr, ok := e.groups[g]
-	if !ok {
+	e.cacheMu.Lock()
+	st, ok := e.charters[g]
+	e.cacheMu.Unlock()
+	if ok {
 		return st
 	}
-	members := map[UserID]struct{}{}
-	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { members[u] = struct{}{} })
-	st.Members = len(members)
-	if gr.Kind != cr.Kind {
+	st = e.charterOf(g)
+	e.cacheMu.Lock()
+	e.charters[g] = st
+	e.cacheMu.Unlock()
+	return st
+}
+
+// charterOf computes Charter; the caller holds e.mu.
+func (e *Engine) charterOf(g GroupID) CharterStatus {
+	cr := e.charter
+	st := CharterStatus{Group: g, Threshold: cr.Threshold}
+	gr, ok := e.groups[g]
+	if !ok || gr.Kind != cr.Kind {
 		return st
 	}
 	for _, a := range e.ancestors(g) {
@@ -991,6 +1010,9 @@ func (e *Engine) Charter(g GroupID) CharterStatus {
 		return st
 	}
 	st.Applies = true
+	members := map[UserID]struct{}{}
+	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { members[u] = struct{}{} })
+	st.Members = len(members)
 	for u := range members {
 		if e.isMember(u, st.Parent) {
 			st.InParent++
@@ -1004,9 +1026,26 @@ func (e *Engine) Charter(g GroupID) CharterStatus {
 	return st
 }
 
-// isMember reports whether u holds any role in g. The caller holds e.mu.
+// isMember reports whether active user u holds any role in g. The caller
+// holds e.mu.
 func (e *Engine) isMember(u UserID, g GroupID) bool {
-	return len(e.grants(u, func(x GroupID) bool { return x == g }, nil)) > 0
+	un := e.users[u]
+	if un == nil || un.rec == nil || !un.rec.active {
+		return false
+	}
+	for _, k := range un.manual {
+		if k.g == g {
+			return true
+		}
+	}
+	for _, d := range reach(un.dirs, un.rec.tenant, nil) {
+		for _, r := range d.rules {
+			if r.group == g && r.tenant == un.rec.tenant {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ---------------------------------------------------------------------------
