@@ -212,7 +212,8 @@ func normDN(dn string) string {
 }
 
 // laterMark returns the later of two change marks: generalized times
-// (modifyTimestamp) compare as strings of equal layout, USNs as numbers.
+// (modifyTimestamp) and CSNs (entryCSN) compare as strings of equal layout,
+// USNs as numbers.
 func laterMark(a, b string) string {
 	if a == "" {
 		return b

@@ -11,7 +11,7 @@
 //     groups (a group member that is a group becomes a MemberGroups entry;
 //     cycles are kept as edges, never followed here);
 //   - an Incremental run reads only entries changed since the last run
-//     (modifyTimestamp for OpenLDAP and FreeIPA, uSNChanged for Active
+//     (entryCSN for OpenLDAP, modifyTimestamp for FreeIPA, uSNChanged for Active
 //     Directory). It cannot see deletions; the periodic full run does.
 //
 // Records carry Source "ldap:<dir>" and ExternalID the entry's stable id
@@ -148,9 +148,15 @@ func NewSource(cfg Config) (*Source, error) {
 	if s.progress <= 0 {
 		s.progress = 10000
 	}
-	s.changeAttr = "modifyTimestamp"
-	if dir.Flavor == FlavorActiveDirectory {
+	switch dir.Flavor {
+	case FlavorActiveDirectory:
 		s.changeAttr = "uSNChanged"
+	case FlavorFreeIPA:
+		s.changeAttr = "modifyTimestamp"
+	default:
+		// entryCSN has microsecond resolution, where modifyTimestamp
+		// has seconds: a bulk load does not look changed forever.
+		s.changeAttr = "entryCSN"
 	}
 	s.searchPool = &pool{max: 2, dial: s.dialService}
 	s.bindPool = &pool{max: 4, dial: s.dial}

@@ -674,7 +674,14 @@ func recordable(err error) bool {
 // batch is written without it.
 func (r *run) apply(ctx context.Context, ops []op) error {
 	for len(ops) > 0 {
-		n := min(len(ops), r.s.batch)
+		// A batch holds BatchSize records, or fewer when groups bring
+		// many members: each member is an index entry too, and very
+		// large bbolt transactions get slow.
+		n, weight := 0, 0
+		for n < len(ops) && n < r.s.batch && weight < 4*r.s.batch {
+			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups)
+			n++
+		}
 		chunk := ops[:n]
 		res := make([]opResult, n)
 		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {

@@ -1,0 +1,305 @@
+// Command ldapbench measures Roster's LDAP sync against a private slapd
+// loaded with a generated directory (see scripts/bench-ldap.sh).
+//
+//	ldapbench [-users 100000] [-groups 5000] [-changes 100] [-keep]
+//
+// It generates the LDIF, bulk-loads it with `slapadd -q`, starts slapd,
+// times a raw paged ldapsearch (-E pr=1000/noprompt) of the same entries and
+// attributes the sync reads, then runs itself as a child process
+// (`ldapbench sync …`) that performs a full sync into a fresh bbolt store,
+// applies the changes and performs an incremental sync, and reports its peak
+// RSS (VmHWM). The child prints one JSON line; the parent prints a report.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/ldap/ldaptest"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sync" {
+		if err := child(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "ldapbench sync:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := parent(); err != nil {
+		fmt.Fprintln(os.Stderr, "ldapbench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is what the child reports.
+type result struct {
+	Full          float64        `json:"fullSeconds"`
+	Incremental   float64        `json:"incrementalSeconds"`
+	FullStatus    ldap.RunStatus `json:"full"`
+	IncrStatus    ldap.RunStatus `json:"incremental"`
+	PeakRSSKiB    int64          `json:"peakRSSKiB"`
+	HeapPeakBytes uint64         `json:"heapSysBytes"`
+	StoreBytes    int64          `json:"storeBytes"`
+}
+
+var userAttrs = []string{"entryUUID", "uid", "entryCSN", "mail", "cn", "givenName", "sn", "pwdAccountLockedTime"}
+var groupAttrs = []string{"entryUUID", "cn", "member", "entryCSN"}
+
+func parent() error {
+	users := flag.Int("users", 100000, "number of users")
+	groups := flag.Int("groups", 5000, "number of groups")
+	changes := flag.Int("changes", 100, "changes before the incremental sync")
+	keep := flag.Bool("keep", false, "keep the state folder")
+	flag.Parse()
+	ctx := context.Background()
+
+	dir, err := os.MkdirTemp("", "ldapbench-*")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	fmt.Printf("state folder: %s\n", dir)
+
+	t := time.Now()
+	ldif := filepath.Join(dir, "data.ldif")
+	f, err := os.Create(ldif)
+	if err != nil {
+		return err
+	}
+	if err := ldaptest.Generate(f, ldaptest.GenOptions{Users: *users, Groups: *groups, Seed: 42}); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	st, _ := os.Stat(ldif)
+	fmt.Printf("generated %d users, %d groups (%.1f MiB LDIF) in %s\n", *users, *groups, float64(st.Size())/(1<<20), since(t))
+
+	t = time.Now()
+	srv, err := ldaptest.Start(ctx, ldaptest.Options{Dir: filepath.Join(dir, "slapd"), LDIFFiles: []string{ldif}})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Printf("slapadd -q + slapd start: %s (%s)\n", since(t), srv.URL)
+
+	// Warm slapd's caches once, then time the raw searches.
+	base := "ou=people," + srv.Suffix
+	gbase := "ou=groups," + srv.Suffix
+	if _, _, err := rawSearch(ctx, srv, base, "(objectClass=inetOrgPerson)", userAttrs); err != nil {
+		return err
+	}
+	rawU, nU, err := rawSearch(ctx, srv, base, "(objectClass=inetOrgPerson)", userAttrs)
+	if err != nil {
+		return err
+	}
+	rawG, nG, err := rawSearch(ctx, srv, gbase, "(objectClass=groupOfNames)", groupAttrs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("raw ldapsearch -E pr=1000/noprompt: users %s (%d entries), groups %s (%d entries), total %s\n",
+		rawU.Round(time.Millisecond), nU, rawG.Round(time.Millisecond), nG, (rawU + rawG).Round(time.Millisecond))
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, "sync", "-url", srv.URL, "-bind", srv.AdminDN, "-password", srv.AdminPassword,
+		"-db", filepath.Join(dir, "roster.db"), "-changes", fmt.Sprint(*changes), "-users", fmt.Sprint(*users), "-groups", fmt.Sprint(*groups))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("child: %w", err)
+	}
+	var r result
+	if err := json.Unmarshal(lastLine(out), &r); err != nil {
+		return fmt.Errorf("child output %q: %w", out, err)
+	}
+	raw := (rawU + rawG).Seconds()
+	fmt.Printf("roster full sync into fresh bbolt: %.2fs = %.2f× raw (target ≤ 2×); users %+v groups %+v\n",
+		r.Full, r.Full/raw, r.FullStatus.Users, r.FullStatus.Groups)
+	fmt.Printf("roster incremental sync after %d changes: %.3fs (target < 1s); read %d users %d groups; users %+v groups %+v\n",
+		*changes, r.Incremental, r.IncrStatus.UsersRead, r.IncrStatus.GroupsRead, r.IncrStatus.Users, r.IncrStatus.Groups)
+	fmt.Printf("peak RSS of the sync process: %.1f MiB (target < 400 MiB); Go heap sys %.1f MiB; bbolt file %.1f MiB\n",
+		float64(r.PeakRSSKiB)/1024, float64(r.HeapPeakBytes)/(1<<20), float64(r.StoreBytes)/(1<<20))
+	fmt.Printf("machine: %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
+	return nil
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
+
+// rawSearch times ldapsearch with the paged results control, output
+// discarded, and counts the entries.
+func rawSearch(ctx context.Context, srv *ldaptest.Server, base, filter string, attrs []string) (time.Duration, int, error) {
+	args := append([]string{"-x", "-LLL", "-H", srv.URL, "-D", srv.AdminDN, "-w", srv.AdminPassword,
+		"-b", base, "-E", "pr=1000/noprompt", filter}, attrs...)
+	cmd := exec.CommandContext(ctx, "ldapsearch", args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	t := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	n := 0
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		if bytes.HasPrefix(sc.Bytes(), []byte("dn: ")) {
+			n++
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, 0, fmt.Errorf("ldapsearch: %w", err)
+	}
+	return time.Since(t), n, nil
+}
+
+// child runs in its own process so that its peak RSS is the sync's.
+func child(args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ExitOnError)
+	url := fs.String("url", "", "")
+	bind := fs.String("bind", "", "")
+	password := fs.String("password", "", "")
+	db := fs.String("db", "", "")
+	changes := fs.Int("changes", 100, "")
+	users := fs.Int("users", 0, "")
+	groups := fs.Int("groups", 0, "")
+	cpuprofile := fs.String("cpuprofile", os.Getenv("LDAPBENCH_CPUPROFILE"), "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st, err := bolt.Open(*db, bolt.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	const tenant policy.TenantID = "bench"
+	if err := st.Update(ctx, "bench", func(tx store.Tx) error {
+		return tx.PutTenant(policy.Tenant{ID: tenant, Name: "Bench", Kind: policy.TenantPartner})
+	}); err != nil {
+		return err
+	}
+	src, err := ldap.NewSource(ldap.Config{
+		Logger: log, Store: st, Tenant: tenant,
+		Directory: ldap.DirectoryConfig{
+			ID: "bench", URL: *url, BindDN: *bind, BindPassword: *password,
+			Users:  ldap.SearchConfig{BaseDN: "ou=people," + ldaptest.DefaultSuffix},
+			Groups: ldap.SearchConfig{BaseDN: "ou=groups," + ldaptest.DefaultSuffix},
+			// The incremental sync below deletes nothing; keep the
+			// default guard.
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var r result
+	t := time.Now()
+	r.FullStatus, err = src.Sync(ctx, ldap.Full)
+	r.Full = time.Since(t).Seconds()
+	if err != nil {
+		return err
+	}
+	if err := applyChanges(ctx, *url, *bind, *password, *changes, *users, *groups); err != nil {
+		return err
+	}
+	t = time.Now()
+	r.IncrStatus, err = src.Sync(ctx, ldap.Incremental)
+	r.Incremental = time.Since(t).Seconds()
+	if err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.HeapPeakBytes = ms.HeapSys
+	r.PeakRSSKiB = vmHWM()
+	if fi, err := os.Stat(*db); err == nil {
+		r.StoreBytes = fi.Size()
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// applyChanges makes n realistic changes with ldapmodify: mostly
+// attribute edits, some new users, some membership changes.
+func applyChanges(ctx context.Context, url, bind, password string, n, users, groups int) error {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		u := (i * 997) % users
+		switch i % 10 {
+		case 0: // a new user, added to a group
+			name := fmt.Sprintf("new%05d", i)
+			fmt.Fprintf(&b, "dn: uid=%s,ou=people,%s\nchangetype: add\nobjectClass: inetOrgPerson\nuid: %s\ncn: New %d\nsn: New\nmail: %s@example.com\n\n",
+				name, ldaptest.DefaultSuffix, name, i, name)
+		case 1: // the user just added joins a group
+			fmt.Fprintf(&b, "dn: %s\nchangetype: modify\nadd: member\nmember: uid=new%05d,ou=people,%s\n\n",
+				ldaptest.GroupDN((i*31)%groups), i-1, ldaptest.DefaultSuffix)
+		default: // an attribute edit
+			fmt.Fprintf(&b, "dn: %s\nchangetype: modify\nreplace: mail\nmail: changed%d@example.com\n-\nreplace: sn\nsn: Changed%d\n\n", ldaptest.UserDN(u), i, i)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "ldapmodify", "-x", "-c", "-H", url, "-D", bind, "-w", password)
+	cmd.Stdin = strings.NewReader(b.String())
+	cmd.Stdout = io.Discard
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ldapmodify: %w: %s", err, stderr.String())
+	}
+	return nil
+}
+
+// vmHWM returns the peak resident set size of this process in KiB.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			return kb
+		}
+	}
+	return 0
+}

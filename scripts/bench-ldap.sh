@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# LDAP sync benchmark (package ldap), one command:
+#
+#   scripts/bench-ldap.sh                      # 100,000 users, 5,000 groups, 100 changes
+#   scripts/bench-ldap.sh -users 20000 -groups 1000 -changes 100 [-keep]
+#
+# Generates the directory as LDIF (ldap/ldaptest.Generate), bulk-loads it
+# with `slapadd -q` into a private slapd on 127.0.0.1, and reports in one run:
+#   - a raw paged `ldapsearch -E pr=1000/noprompt` of the same entries and
+#     attributes the sync reads (users + groups),
+#   - Roster's full sync into a fresh bbolt store (target <= 2x raw),
+#   - an incremental sync after 100 changes (target < 1 s),
+#   - the sync process's peak RSS (VmHWM; target < 400 MiB).
+# Needs slapd and ldap-utils (scripts/deps/slapd.sh). Heavy: about a minute
+# of both cores; run it alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
+bash scripts/deps/slapd.sh
+bin=$(mktemp -d)/ldapbench
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go build -o "$bin" ./ldap/ldaptest/cmd/ldapbench
+"$bin" "$@"
