@@ -1,0 +1,121 @@
+package scim
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+const benchUsers = 100_000
+
+// BenchmarkSCIM100k runs on one tenant with 100,000 users, bulk-loaded
+// through the store in batches of 1000 per Update.
+//
+//	go test -run '^$' -bench 'SCIM100k/(Get|Create)' -benchtime 2000x ./scim/
+//	go test -run '^$' -bench 'SCIM100k/Patch' -benchtime 10x ./scim/
+func BenchmarkSCIM100k(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	ids := make([]string, 0, benchUsers)
+	start := time.Now()
+	for batch := 0; batch < benchUsers/1000; batch++ {
+		err := e.st.Update(ctx, "bench", func(tx store.Tx) error {
+			for i := batch * 1000; i < (batch+1)*1000; i++ {
+				u, err := tx.CreateUser("acme", policy.User{
+					UserName: fmt.Sprintf("user%06d@acme.example", i), ExternalID: fmt.Sprintf("ext-%06d", i),
+					GivenName: "Given", FamilyName: fmt.Sprintf("Family%d", i), DisplayName: fmt.Sprintf("User %d", i),
+					Emails: []policy.Email{{Value: fmt.Sprintf("user%06d@acme.example", i), Type: "work", Primary: true}},
+					Active: true, Source: "scim:acme",
+					Attributes: map[string]any{EnterpriseSchema: map[string]any{"department": fmt.Sprintf("Dept %d", i%50), "employeeNumber": fmt.Sprint(i)}},
+				})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, string(u.ID))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded %d users in %v", benchUsers, time.Since(start).Round(time.Millisecond))
+
+	b.Run("GetUserNameEq", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			n := (i * 7919) % benchUsers
+			t0 := time.Now()
+			r := e.acme(b, "GET", fmt.Sprintf(`/Users?filter=userName eq "USER%06d@acme.example"`, n), nil)
+			lat = append(lat, time.Since(t0))
+			if r.status != http.StatusOK || r.body["totalResults"] != float64(1) {
+				b.Fatalf("%d %s", r.status, r.raw)
+			}
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	})
+
+	var groupSeq atomic.Int64
+	b.Run("PatchAdd10000Members", func(b *testing.B) {
+		members := make([]any, 10_000)
+		for i := range members {
+			members[i] = map[string]any{"value": ids[i*7%benchUsers]}
+		}
+		body := patchBody(map[string]any{"op": "Add", "path": "members", "value": members})
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			r := e.acme(b, "POST", "/Groups", map[string]any{"displayName": fmt.Sprintf("big %d", groupSeq.Add(1))})
+			if r.status != http.StatusCreated {
+				b.Fatalf("%d %s", r.status, r.raw)
+			}
+			g := r.body["id"].(string)
+			b.StartTimer()
+			if r := e.acme(b, "PATCH", "/Groups/"+g, body); r.status != http.StatusNoContent {
+				b.Fatalf("%d %s", r.status, r.raw)
+			}
+		}
+	})
+
+	var seq atomic.Int64
+	create := func(b *testing.B) {
+		n := seq.Add(1)
+		r := e.acme(b, "POST", "/Users", map[string]any{
+			"schemas": []string{UserSchema, EnterpriseSchema}, "userName": fmt.Sprintf("new%d@acme.example", n),
+			"externalId": fmt.Sprintf("new-ext-%d", n), "active": true,
+			"name":   map[string]any{"givenName": "New", "familyName": "User"},
+			"emails": []any{map[string]any{"value": fmt.Sprintf("new%d@acme.example", n), "type": "work", "primary": true}},
+			EnterpriseSchema: map[string]any{"department": "Sales"},
+		})
+		if r.status != http.StatusCreated {
+			b.Fatalf("%d %s", r.status, r.raw)
+		}
+	}
+	b.Run("CreateUsers", func(b *testing.B) {
+		t0 := time.Now()
+		for i := 0; i < b.N; i++ {
+			create(b)
+		}
+		b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "creates/s")
+	})
+	b.Run("CreateUsersParallel", func(b *testing.B) {
+		t0 := time.Now()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				create(b)
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "creates/s")
+	})
+}
