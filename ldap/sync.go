@@ -114,7 +114,7 @@ func (r *run) full(ctx context.Context) error {
 			}
 			ops = r.diffUser(du, ops)
 		}
-		if len(ops) >= s.batch {
+		if len(ops) >= 2*s.batch {
 			applyErr = r.apply(cctx, ops)
 			ops = ops[:0]
 			if applyErr != nil {
@@ -349,6 +349,11 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	r.dnKind[du.norm] = "u:" + ext
 	r.userByName[policy.FoldUserName(du.user.UserName)] = ext
 	r.usersMark = laterMark(r.usersMark, du.mark)
+	if r.index != nil && r.index[du.norm] != "u:"+ext {
+		// A full run writes the DN index along with the users.
+		ops = append(ops, op{kind: opPutDN, key: r.s.dnPrefix() + du.norm, val: "u:" + ext})
+		r.index[du.norm] = "u:" + ext
+	}
 	old, ok := r.oldUsers[ext]
 	if !ok {
 		return append(ops, op{kind: opCreateUser, user: du.user})
@@ -677,9 +682,12 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		// A batch holds BatchSize records, or fewer when groups bring
 		// many members: each member is an index entry too, and very
 		// large bbolt transactions get slow.
-		n, weight := 0, 0
-		for n < len(ops) && n < r.s.batch && weight < 4*r.s.batch {
+		n, records, weight := 0, 0, 0
+		for n < len(ops) && records < r.s.batch && weight < 4*r.s.batch {
 			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups)
+			if ops[n].kind != opPutDN && ops[n].kind != opDelDN {
+				records++
+			}
 			n++
 		}
 		chunk := ops[:n]
