@@ -176,3 +176,47 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestUniquenessRace: concurrent creates of the same userName or group
+// displayName (in different cases) give exactly one 201 and 409s.
+func TestUniquenessRace(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		path string
+		body func(i int) map[string]any
+	}{
+		{"/Users", func(i int) map[string]any {
+			name := "race@example.com"
+			if i%2 == 1 {
+				name = strings.ToUpper(name)
+			}
+			return map[string]any{"userName": name}
+		}},
+		{"/Groups", func(i int) map[string]any {
+			name := "Race Group"
+			if i%2 == 1 {
+				name = strings.ToLower(name)
+			}
+			return map[string]any{"displayName": name}
+		}},
+	} {
+		const n = 8
+		statuses := make(chan int, n)
+		for i := 0; i < n; i++ {
+			go func() { statuses <- e.acme(t, "POST", tc.path, tc.body(i)).status }()
+		}
+		created := 0
+		for i := 0; i < n; i++ {
+			switch s := <-statuses; s {
+			case 201:
+				created++
+			case 409:
+			default:
+				t.Errorf("%s: status %d", tc.path, s)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%s: %d creates succeeded, want 1", tc.path, created)
+		}
+	}
+}
