@@ -18,7 +18,9 @@
 // PATCH application (§3.5.2) are done here, because the interoperability
 // quirks of Entra ID and Okta (capitalised ops, string booleans, dotted and
 // URN-qualified keys, value-array member removal) need control the library
-// does not give; see /work/shared/notes/scim-interop.md.
+// does not give: its PATCH support only validates, its filter evaluator
+// misses multi-valued sub-attributes, and its router has no per-tenant
+// prefix, 405, body limit or ETag handling.
 //
 // The package does not implement Bulk, sorting, /Me or password changes.
 package scim
@@ -61,7 +63,8 @@ const (
 type Config struct {
 	// Logger receives internal errors. Default: slog.Default().
 	Logger *slog.Logger
-	// Now is the clock. Default: time.Now.
+	// Now is the clock. Default: time.Now. Record timestamps (meta.created,
+	// meta.lastModified) are set by the store, not by this clock.
 	Now func() time.Time
 	// Store keeps users, groups and stored tokens. Required.
 	Store store.Store
