@@ -93,8 +93,8 @@ func BenchmarkSCIM100k(b *testing.B) {
 		r := e.acme(b, "POST", "/Users", map[string]any{
 			"schemas": []string{UserSchema, EnterpriseSchema}, "userName": fmt.Sprintf("new%d@acme.example", n),
 			"externalId": fmt.Sprintf("new-ext-%d", n), "active": true,
-			"name":   map[string]any{"givenName": "New", "familyName": "User"},
-			"emails": []any{map[string]any{"value": fmt.Sprintf("new%d@acme.example", n), "type": "work", "primary": true}},
+			"name":           map[string]any{"givenName": "New", "familyName": "User"},
+			"emails":         []any{map[string]any{"value": fmt.Sprintf("new%d@acme.example", n), "type": "work", "primary": true}},
 			EnterpriseSchema: map[string]any{"department": "Sales"},
 		})
 		if r.status != http.StatusCreated {
