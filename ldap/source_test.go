@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/ldap"
 	"github.com/roster-dev/roster/ldap/ldaptest"
@@ -573,5 +574,27 @@ func TestDirectoryDiesMidSync(t *testing.T) {
 				t.Fatalf("group %s lists missing user %s", name, id)
 			}
 		}
+	}
+}
+
+func TestRunSchedule(t *testing.T) {
+	e := newEnv(t, ldaptest.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	var runs []ldap.RunStatus
+	s := e.source(t, func(c *ldap.Config) {
+		c.Directory.Interval = time.Millisecond
+		c.Directory.FullSyncInterval = time.Hour
+		c.OnRun = func(rs ldap.RunStatus) {
+			runs = append(runs, rs)
+			if len(runs) == 2 {
+				cancel()
+			}
+		}
+	})
+	if err := s.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	if len(runs) != 2 || runs[0].Mode != ldap.Full || runs[1].Mode != ldap.Incremental || !runs[0].OK() || !runs[1].OK() {
+		t.Fatalf("runs = %+v", runs)
 	}
 }
