@@ -823,8 +823,8 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 	anc := e.ancestors(g)
 	pred := map[DirGroupID]DirGroupID{}
 	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, pred)
-	// Order: g first, then ancestors nearest first; within a group by
-	// role, then origin ("manual" sorts before "rule:…").
+	// Order: g first, then ancestors nearest first; within a group manual
+	// memberships before rules, then by role and origin.
 	level := func(x GroupID) int {
 		if x == g {
 			return 0
@@ -833,6 +833,9 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 	}
 	slices.SortFunc(gs, func(a, b grant) int {
 		if c := cmp.Compare(level(a.group), level(b.group)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(boolInt(a.rule != ""), boolInt(b.rule != "")); c != 0 {
 			return c
 		}
 		return cmpGrant(a, b)
@@ -1117,4 +1120,11 @@ func appendOnce(s []string, v string) []string {
 		return s
 	}
 	return append(s, v)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

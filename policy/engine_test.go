@@ -631,3 +631,18 @@ func TestExplainGolden(t *testing.T) {
 		t.Errorf("frank's chain starts with %s, want manual", got[1].Steps[0].Kind)
 	}
 }
+
+// TestExplainPrefersManual checks that, among roles held in the group asked
+// about that all grant the permission, Explain shows a manual membership
+// before a rule, whatever the roles' names.
+func TestExplainPrefersManual(t *testing.T) {
+	w := fixture()
+	// frank holds organizer manually and by rule; give him admin by rule
+	// too ("admin" sorts before "organizer").
+	w.Rules = append(w.Rules, policy.Rule{ID: "r-admin", Tenant: "vendor", DirGroup: "d-london-org", Group: "g-lug-london", Role: "admin"})
+	e := loaded(t, w)
+	ex := e.Explain("u-frank", "members.manage", "g-lug-london")
+	if !ex.Allowed || len(ex.Steps) == 0 || ex.Steps[0].Kind != "manual" {
+		t.Errorf("Explain(frank) = %+v, want a chain starting with the manual membership", ex)
+	}
+}
