@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"html"
 	"io"
 	"net/http"
@@ -9,8 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 var (
@@ -135,5 +141,111 @@ func TestDemo(t *testing.T) {
 	page.Body.Close()
 	if page.Request.URL.Path == "/demo/callback" && page.StatusCode == 200 {
 		t.Errorf("inactive mallory signed in:\n%s", body)
+	}
+}
+
+// TestDelegatedAdminWithAccessToken signs alice in over OIDC (code flow with
+// PKCE, go-oidc verifying the ID token) and uses her Roster access token on
+// the admin API: as organizer of lug-london she may manage its members and
+// meetings and nothing else.
+func TestDelegatedAdminWithAccessToken(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	s := startServer(t, "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "data"))
+	s.waitReady(t, base)
+	var m []string
+	for i := 0; i < 100 && m == nil; i++ {
+		m = regexp.MustCompile(`id demo-portal, secret (\S+)`).FindStringSubmatch(s.output())
+		if m == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if m == nil {
+		t.Fatalf("demo did not print the client secret:\n%s", s.output())
+	}
+	ctx := context.Background()
+	provider, err := gooidc.NewProvider(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := &oauth2.Config{ClientID: "demo-portal", ClientSecret: m[1], Endpoint: provider.Endpoint(),
+		RedirectURL: base + "/demo/callback", Scopes: []string{"openid", "profile", "groups", "roles"}}
+	verifier := oauth2.GenerateVerifier()
+	jar, _ := cookiejar.New(nil)
+	var code string
+	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Path == "/demo/callback" {
+			code = r.URL.Query().Get("code")
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	page, err := c.Get(oc.AuthCodeURL("st4te", gooidc.Nonce("n0nce"), oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = submitForm(t, c, page, map[string]string{"tenant": "vendor"})
+	page = submitForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
+	page.Body.Close()
+	if code == "" {
+		t.Fatalf("no code; sign-in ended with %d at %s", page.StatusCode, page.Request.URL)
+	}
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&gooidc.Config{ClientID: "demo-portal"}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := idt.Claims(&claims); err != nil || !slices.Contains(claims.Roles, "lug-london:organizer") {
+		t.Fatalf("roles claim = %v (%v)", claims.Roles, err)
+	}
+
+	call := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"add a member to lug-london", "POST", "/groups/lug-london/memberships", `{"tenant":"vendor","user":"peter","role":"member"}`, 201},
+		{"record a meeting of lug-london", "POST", "/groups/lug-london/meetings", `{"title":"December meetup","start":"2026-12-10T18:30:00Z","location":"London"}`, 201},
+		{"rename lug-london", "PATCH", "/groups/lug-london", `{"name":"Londinium"}`, 403},
+		{"make someone admin of lug-london", "POST", "/groups/lug-london/memberships", `{"tenant":"vendor","user":"peter","role":"admin"}`, 403},
+		{"manage lug-paris", "POST", "/groups/lug-paris/memberships", `{"tenant":"vendor","user":"peter","role":"member"}`, 404},
+		{"create a rule", "POST", "/rules", `{"tenant":"vendor","dirGroup":"x","group":"isug","role":"admin"}`, 403},
+		{"read the audit log", "GET", "/audit", "", 403},
+		{"list users", "GET", "/tenants/vendor/users", "", 403},
+	}
+	for _, tt := range tests {
+		if got := call(tt.method, tt.path, tt.body); got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// A bogus token is refused outright.
+	req, _ := http.NewRequest("GET", base+"/api/v1/groups", nil)
+	req.Header.Set("Authorization", "Bearer rat_forged")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("forged token: %d", resp.StatusCode)
 	}
 }

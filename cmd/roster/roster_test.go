@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,25 +75,34 @@ tenants:
 type server struct {
 	cmd  *exec.Cmd
 	base string
-	out  *strings.Builder
+	mu   sync.Mutex
+	out  strings.Builder
 	done chan error
+}
+
+// output returns what the process printed so far.
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.output()
 }
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+testAdminToken)
-	out := &strings.Builder{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: out, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
+			s.mu.Lock()
+			s.out.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
 		}
 	}()
 	go func() { err := cmd.Wait(); pw.Close(); s.done <- err }()
@@ -118,11 +128,11 @@ func (s *server) waitReady(t *testing.T, base string) {
 		}
 		select {
 		case err := <-s.done:
-			t.Fatalf("server exited: %v\n%s", err, s.out.String())
+			t.Fatalf("server exited: %v\n%s", err, s.output())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("server not ready\n%s", s.out.String())
+	t.Fatalf("server not ready\n%s", s.output())
 }
 
 func api(t *testing.T, method, url, body string) (int, []byte) {
@@ -187,7 +197,7 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 			}
 		}
 		if len(got) < 40 {
-			t.Fatalf("round %d: only %d writes acknowledged before the stream stopped\n%s", round, len(got), s.out.String())
+			t.Fatalf("round %d: only %d writes acknowledged before the stream stopped\n%s", round, len(got), s.output())
 		}
 		// Restart and check every acknowledged write is there.
 		s2 := startServer(t, "serve", "--config", cfg)
@@ -214,7 +224,7 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := <-s2.done; err != nil {
-			t.Fatalf("graceful shutdown: %v\n%s", err, s2.out.String())
+			t.Fatalf("graceful shutdown: %v\n%s", err, s2.output())
 		}
 		st2, err := bolt.Open(filepath.Join(dir, "roster.db"), bolt.Options{})
 		if err != nil {
