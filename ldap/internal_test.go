@@ -1,6 +1,10 @@
 package ldap
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestGUIDString(t *testing.T) {
 	// The objectGUID bytes of {01020304-0506-0708-090a-0b0c0d0e0f10}.
@@ -43,4 +47,42 @@ func FuzzNormDN(f *testing.F) {
 			t.Fatalf("normDN not idempotent: %q → %q → %q", dn, n, normDN(n))
 		}
 	})
+}
+
+func TestDecodeEntry(t *testing.T) {
+	attr := func(name string, vals ...string) []byte {
+		var set []byte
+		for _, v := range vals {
+			set = berTLV(set, 0x04, []byte(v))
+		}
+		return berTLV(nil, 0x30, berTLV(berTLV(nil, 0x04, []byte(name)), 0x31, set))
+	}
+	long := strings.Repeat("x", 300) // long-form length
+	var attrs []byte
+	attrs = append(attrs, attr("uid", "alice")...)
+	attrs = append(attrs, attr("mail", "a@example.com", long)...)
+	attrs = append(attrs, attr("empty")...)
+	msg := berTLV(berTLV(nil, 0x04, []byte("uid=alice,dc=x")), 0x30, attrs)
+	e, err := decodeEntry(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.DN != "uid=alice,dc=x" || e.GetAttributeValue("uid") != "alice" ||
+		!slices.Equal(e.GetAttributeValues("mail"), []string{"a@example.com", long}) ||
+		string(e.GetRawAttributeValue("uid")) != "alice" || len(e.Attributes) != 3 || len(e.Attributes[2].Values) != 0 {
+		t.Fatalf("entry = %+v", e)
+	}
+	for i := range msg {
+		if _, err := decodeEntry(msg[:i]); err == nil && i > 0 {
+			t.Fatalf("truncated at %d: no error", i)
+		}
+	}
+	if v := berIntValue(berInt(nil, 2, 1000)[2:]); v != 1000 {
+		t.Fatalf("berInt round trip = %d", v)
+	}
+	cookie := berTLV(nil, 0x30, berTLV(berInt(nil, 0x02, 0), 0x04, []byte("c1")))
+	ctl := berTLV(berTLV(nil, 0x04, []byte(pagedSearchControlOID)), 0x04, cookie)
+	if got := pagingCookie(berTLV(nil, 0x30, ctl)); string(got) != "c1" {
+		t.Fatalf("cookie = %q", got)
+	}
 }

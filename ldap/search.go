@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -18,47 +19,34 @@ import (
 // pagedSearch runs a subtree search with the simple paged results control
 // (RFC 2696) and hands each page to fn. Each page must arrive within the
 // directory timeout; fn runs outside that deadline.
-func (s *Source) pagedSearch(ctx context.Context, c *goldap.Conn, base, filter string, attrs []string, fn func([]*goldap.Entry) error) error {
-	paging := goldap.NewControlPaging(uint32(s.dir.PageSize))
-	req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-		filter, attrs, []goldap.Control{paging})
+func (s *Source) pagedSearch(ctx context.Context, c *searchConn, base, filter string, attrs []string, fn func([]*goldap.Entry) error) error {
+	f, err := goldap.CompileFilter(filter)
+	if err != nil {
+		return s.wrapOp("search "+base, err)
+	}
+	fb := f.Bytes()
+	var cookie []byte
 	for {
-		pctx, cancel := context.WithTimeout(ctx, s.dir.Timeout)
-		resp := c.SearchAsync(pctx, req, s.dir.PageSize)
-		var (
-			page   = make([]*goldap.Entry, 0, s.dir.PageSize)
-			cookie []byte
-		)
-		for resp.Next() {
-			if e := resp.Entry(); e != nil {
-				page = append(page, e)
-			}
-			for _, ctl := range resp.Controls() {
-				if p, ok := ctl.(*goldap.ControlPaging); ok {
-					cookie = p.Cookie
-				}
-			}
-		}
-		err := resp.Err()
-		perr := pctx.Err()
-		cancel()
+		page := make([]*goldap.Entry, 0, s.dir.PageSize)
+		next, err := c.searchPage(ctx, base, fb, attrs, s.dir.PageSize, cookie, func(e *goldap.Entry) {
+			page = append(page, e)
+		})
+		var ne net.Error
 		switch {
-		case err != nil:
-			return s.wrapOp("search "+base, err)
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case perr != nil:
-			return s.wrapOp("search "+base, fmt.Errorf("no page within %s: %w", s.dir.Timeout, perr))
-		case c.IsClosing():
-			return s.wrapOp("search "+base, errors.New("connection closed"))
+		case errors.As(err, &ne) && ne.Timeout():
+			return s.wrapOp("search "+base, fmt.Errorf("no page within %s: %w", s.dir.Timeout, err))
+		case err != nil:
+			return s.wrapOp("search "+base, err)
 		}
 		if err := fn(page); err != nil {
 			return err
 		}
-		if len(cookie) == 0 {
+		if len(next) == 0 {
 			return nil
 		}
-		paging.SetCookie(cookie)
+		cookie = next
 	}
 }
 

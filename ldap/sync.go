@@ -51,12 +51,12 @@ func (r *run) full(ctx context.Context) error {
 	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
 
 	// Two connections: users and groups are read at the same time.
-	uc, err := s.dialService(ctx)
+	uc, err := s.dialSearch(ctx)
 	if err != nil {
 		return err
 	}
 	defer uc.Close()
-	gc, err := s.dialService(ctx)
+	gc, err := s.dialSearch(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (r *run) full(ctx context.Context) error {
 // them. It sees no deletions.
 func (r *run) incremental(ctx context.Context) error {
 	s := r.s
-	c, err := s.dialService(ctx)
+	c, err := s.dialSearch(ctx)
 	if err != nil {
 		return err
 	}
