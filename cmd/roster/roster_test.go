@@ -84,7 +84,7 @@ type server struct {
 func (s *server) output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.output()
+	return s.out.String()
 }
 
 func startServer(t *testing.T, args ...string) *server {
