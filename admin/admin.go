@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type Engine interface {
 	Check(u policy.UserID, p policy.Permission, g policy.GroupID) bool
 	Explain(u policy.UserID, p policy.Permission, g policy.GroupID) policy.Explanation
 	Charter(g policy.GroupID) policy.CharterStatus
+	Children(g policy.GroupID) []policy.GroupID
 }
 
 // AccessToken is what the admin API learns from a Roster-issued access
@@ -62,6 +64,9 @@ type Config struct {
 	AccessTokens AccessTokenVerifier
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Kinds are the user-group kinds allowed besides the built-in ones
+	// (international, regional, local, special-interest).
+	Kinds []policy.GroupKind
 	// Extensions registers routes of other components (SCIM tokens, sync,
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
 	// is admin-only.
@@ -160,8 +165,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // principal is the authenticated caller.
 type principal struct {
-	admin bool
-	user  policy.UserID
+	admin  bool
+	user   policy.UserID
+	tenant policy.TenantID
 }
 
 func (p principal) actor() string {
@@ -205,7 +211,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if s.cfg.AccessTokens != nil {
 		at, err := s.cfg.AccessTokens.VerifyAccessToken(r.Context(), tok)
 		if err == nil && at.User != "" {
-			return principal{user: at.User}, nil
+			return principal{user: at.User, tenant: at.Tenant}, nil
 		}
 	}
 	return principal{}, errUnauthorized
@@ -214,6 +220,46 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 // can reports whether p may use permission perm on group g.
 func (s *Server) can(p principal, perm policy.Permission, g policy.GroupID) bool {
 	return p.admin || s.cfg.Engine.Check(p.user, perm, g)
+}
+
+// canGrant reports whether p may give (or take) role r in group g: plain
+// membership needs members.manage; any other role needs roles.assign and
+// every permission the role carries, on g and, for a role that flows down,
+// on every group below g. So nobody hands out more than they hold.
+func (s *Server) canGrant(p principal, r policy.Role, g policy.GroupID) bool {
+	if p.admin {
+		return true
+	}
+	if r.Name == "member" {
+		return s.can(p, "members.manage", g)
+	}
+	groups := []policy.GroupID{g}
+	if r.Inherit {
+		for i := 0; i < len(groups); i++ {
+			groups = append(groups, s.cfg.Engine.Children(groups[i])...)
+		}
+	}
+	for _, h := range groups {
+		if !s.can(p, "roles.assign", h) {
+			return false
+		}
+		for _, perm := range r.Permissions {
+			if !s.can(p, perm, h) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var builtinKinds = []policy.GroupKind{policy.KindInternational, policy.KindRegional, policy.KindLocal, policy.KindSpecialInterest}
+
+// checkKind refuses a group kind that is neither built in nor configured.
+func (s *Server) checkKind(k policy.GroupKind) error {
+	if k == "" || slices.Contains(builtinKinds, k) || slices.Contains(s.cfg.Kinds, k) {
+		return nil
+	}
+	return badRequest("kind %q is not one of %v %v", k, builtinKinds, s.cfg.Kinds)
 }
 
 // Error is an admin API error with a stable code.

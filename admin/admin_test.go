@@ -25,7 +25,11 @@ type tokenMap map[string]policy.UserID
 
 func (m tokenMap) VerifyAccessToken(_ context.Context, tok string) (AccessToken, error) {
 	if u, ok := m[tok]; ok {
-		return AccessToken{User: u}, nil
+		tenant := policy.TenantID("vendor")
+		if tok == "carol-token" {
+			tenant = "acme"
+		}
+		return AccessToken{User: u, Tenant: tenant}, nil
 	}
 	return AccessToken{}, errors.New("unknown token")
 }
@@ -68,6 +72,8 @@ func newFixture(t *testing.T) *fixture {
 			{Name: "member", Permissions: []policy.Permission{"group.read"}},
 			{Name: "organizer", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit"}},
 			{Name: "admin", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit", "groups.manage", "roles.assign"}, Inherit: true},
+			{Name: "steward", Permissions: []policy.Permission{"group.read", "roles.assign"}},
+			{Name: "regional-admin", Permissions: []policy.Permission{"group.read", "groups.manage", "members.manage"}, Inherit: true},
 		} {
 			_, err := tx.PutRole(r)
 			must(err)
@@ -111,7 +117,7 @@ func newFixture(t *testing.T) *fixture {
 		return nil
 	})
 	eng.Load(w)
-	tokens := tokenMap{"alice-token": policy.UserID(ids["alice"]), "bob-token": policy.UserID(ids["bob"])}
+	tokens := tokenMap{"alice-token": policy.UserID(ids["alice"]), "bob-token": policy.UserID(ids["bob"]), "carol-token": policy.UserID(ids["carol"])}
 	s, err := New(Config{Store: st, Engine: eng, Tokens: []string{adminToken}, AccessTokens: tokens, MaxBodyBytes: 4096})
 	if err != nil {
 		t.Fatal(err)
@@ -364,5 +370,72 @@ func TestBackupStreamsADatabase(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNoEscalation covers the ways a delegated administrator could try to
+// get more than they hold.
+func TestNoEscalation(t *testing.T) {
+	f := newFixture(t)
+	bob, carol := f.ids["bob"], f.ids["carol"]
+	// bob: steward (group.read + roles.assign) of lug-london; carol (acme):
+	// member of lug-london; alice: regional-admin of rug-europe.
+	for _, m := range []string{
+		`{"user":"` + bob + `","role":"steward"}`,
+		`{"user":"` + carol + `","role":"member"}`,
+	} {
+		if st, body := f.call(t, adminToken, "POST", "/api/v1/groups/lug-london/memberships", m); st != 201 {
+			t.Fatalf("setup: %d %v", st, body)
+		}
+	}
+	if st, body := f.call(t, adminToken, "POST", "/api/v1/groups/rug-europe/memberships", `{"user":"`+f.ids["alice"]+`","role":"regional-admin"}`); st != 201 {
+		t.Fatalf("setup: %d %v", st, body)
+	}
+	tests := []struct {
+		name, token, method, path, body string
+		status                          int
+	}{
+		{"steward may not make himself admin", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"admin"}`, 403},
+		{"steward may not give organizer", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"organizer"}`, 403},
+		{"steward may give steward", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + carol + `","role":"steward"}`, 201},
+		{"regional admin may not retype the region", "alice-token", "PATCH", "/api/v1/groups/rug-europe", `{"kind":"international"}`, 403},
+		{"regional admin may rename the region", "alice-token", "PATCH", "/api/v1/groups/rug-europe", `{"description":"Europe and beyond"}`, 200},
+		{"regional admin may not move the region to the root", "alice-token", "POST", "/api/v1/groups/rug-europe/move", `{"parent":""}`, 403},
+		{"regional admin may not move a LUG under the ISUG", "alice-token", "POST", "/api/v1/groups/lug-london/move", `{"parent":"isug"}`, 403},
+		{"explain of an unknown user is forbidden, not not-found", "bob-token", "GET", "/api/v1/explain?user=vendor/nobody&permission=group.read&group=lug-london", "", 403},
+		{"explain of another user is forbidden", "bob-token", "GET", "/api/v1/explain?user=vendor/alice&permission=group.read&group=lug-london", "", 403},
+		{"explain of oneself in an unreadable group says not found", "carol-token", "GET", "/api/v1/explain?user=" + carol + "&permission=group.read&group=isug", "", 404},
+		{"explain of oneself", "carol-token", "GET", "/api/v1/explain?user=" + carol + "&permission=group.read&group=lug-london", "", 200},
+		{"unknown kind refused", adminToken, "POST", "/api/v1/groups", `{"slug":"x","name":"X","kind":"galactic"}`, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			st, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
+			if st != tt.status {
+				t.Fatalf("got %d %v, want %d", st, body, tt.status)
+			}
+			if st >= 400 && f.lastSeq(t) != before {
+				t.Errorf("a refused request wrote")
+			}
+		})
+	}
+	if f.eng.Check(policy.UserID(bob), "groups.manage", policy.GroupID(f.ids["lug"])) {
+		t.Error("bob gained groups.manage")
+	}
+	// carol (acme) sees the names of her own company only.
+	_, body := f.call(t, "carol-token", "GET", "/api/v1/groups/lug-london/members", "")
+	for _, m := range body["members"].([]any) {
+		mm := m.(map[string]any)
+		if mm["tenant"] != "acme" && mm["userName"] != nil && mm["userName"] != "" {
+			t.Errorf("carol sees %v of another company", mm["userName"])
+		}
+	}
+	// the admin sees all names.
+	_, body = f.call(t, adminToken, "GET", "/api/v1/groups/lug-london/members", "")
+	for _, m := range body["members"].([]any) {
+		if m.(map[string]any)["userName"] == nil {
+			t.Errorf("admin misses a name: %v", m)
+		}
 	}
 }

@@ -282,6 +282,10 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 		return
 	}
 	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind))}
+	if err := s.checkKind(g.Kind); err != nil {
+		writeErr(w, err)
+		return
+	}
 	err := s.update(r, p, func(tx store.Tx) error {
 		if ref := deref(in.Parent); ref != "" {
 			parent, err := lookupGroup(tx, ref)
@@ -343,6 +347,18 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 	if in.Parent != nil {
 		writeErr(w, badRequest("use POST /api/v1/groups/{group}/move to change the parent"))
 		return
+	}
+	if in.Kind != nil {
+		// A group's kind decides charter rules for the groups below it:
+		// only an admin changes it.
+		if !p.admin && policy.GroupKind(*in.Kind) != g.Kind {
+			writeErr(w, errForbidden)
+			return
+		}
+		if err := s.checkKind(policy.GroupKind(*in.Kind)); err != nil {
+			writeErr(w, err)
+			return
+		}
 	}
 	err := s.update(r, p, func(tx store.Tx) error {
 		cur, err := tx.Group(g.ID)
@@ -443,6 +459,9 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principa
 	}
 	ms := s.cfg.Engine.Members(g.ID)
 	out := make([]memberView, 0, len(ms))
+	// Names of people from other companies are shown only to those who
+	// manage the group.
+	seeAll := s.can(p, "members.manage", g.ID)
 	tenants := map[policy.UserID]policy.TenantID{}
 	err := s.view(r, func(tx store.Tx) error {
 		ts, err := tx.Tenants()
@@ -464,6 +483,9 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principa
 						break
 					}
 				}
+			}
+			if !seeAll && mv.Tenant != p.tenant {
+				mv.UserName, mv.DisplayName = "", ""
 			}
 			out = append(out, mv)
 		}
@@ -495,15 +517,6 @@ func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request, p princ
 	writeJSON(w, http.StatusOK, list[policy.Membership]{Items: nonNil(ms)})
 }
 
-// membershipPerm is the permission needed to give or take role: plain
-// membership needs members.manage, any other role roles.assign.
-func membershipPerm(role policy.RoleName) policy.Permission {
-	if role == "member" {
-		return "members.manage"
-	}
-	return "roles.assign"
-}
-
 func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p principal) {
 	var in struct {
 		User   string `json:"user"`
@@ -518,12 +531,19 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 		writeErr(w, badRequest("user and role are required"))
 		return
 	}
-	g, ok := s.withGroup(w, r, p, membershipPerm(policy.RoleName(in.Role)))
+	g, ok := s.withGroup(w, r, p, "group.read")
 	if !ok {
 		return
 	}
 	var m policy.Membership
 	err := s.update(r, p, func(tx store.Tx) error {
+		role, err := tx.Role(policy.RoleName(in.Role))
+		if err != nil {
+			return err
+		}
+		if !s.canGrant(p, role, g.ID) {
+			return errForbidden
+		}
 		uid := policy.UserID(in.User)
 		if in.Tenant != "" {
 			u, err := lookupUser(tx, policy.TenantID(in.Tenant), in.User)
@@ -532,7 +552,6 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 			}
 			uid = u.ID
 		}
-		var err error
 		m, err = tx.AddMembership(policy.Membership{User: uid, Group: g.ID, Role: policy.RoleName(in.Role), Origin: policy.OriginManual})
 		return err
 	})
@@ -544,13 +563,19 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 }
 
 func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p principal) {
-	role := policy.RoleName(r.PathValue("role"))
-	g, ok := s.withGroup(w, r, p, membershipPerm(role))
+	g, ok := s.withGroup(w, r, p, "group.read")
 	if !ok {
 		return
 	}
 	err := s.update(r, p, func(tx store.Tx) error {
-		return tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role)
+		role, err := tx.Role(policy.RoleName(r.PathValue("role")))
+		if err != nil {
+			return err
+		}
+		if !s.canGrant(p, role, g.ID) {
+			return errForbidden
+		}
+		return tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role.Name)
 	})
 	if err != nil {
 		writeErr(w, err)
@@ -777,12 +802,20 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p principal) {
 		gid = g.ID
 		return nil
 	})
+	if !p.admin {
+		// A member may explain only their own permissions, and learns
+		// nothing about other users or groups they cannot read.
+		switch {
+		case err != nil && errors.Is(err, store.ErrNotFound) && uid != p.user:
+			err = errForbidden
+		case err == nil && uid != p.user:
+			err = errForbidden
+		case err == nil && !s.can(p, "group.read", gid):
+			err = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such group"}
+		}
+	}
 	if err != nil {
 		writeErr(w, err)
-		return
-	}
-	if !p.admin && p.user != uid {
-		writeErr(w, errForbidden)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.cfg.Engine.Explain(uid, policy.Permission(perm), gid))
