@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -176,23 +177,74 @@ func sameRole(a, b policy.Role) bool {
 	return true
 }
 
-// loadEngine subscribes the engine to the change feed and loads it with a
-// snapshot of the store.
-func (a *app) loadEngine(ctx context.Context) error {
-	cancel := a.store.Subscribe(func(cs []policy.Change) {
-		if err := a.engine.Apply(cs); err != nil {
-			a.log.Error("policy engine could not apply changes", "err", err)
-		}
-	})
-	a.closers = append(a.closers, cancel)
-	w, err := snapshot(ctx, a.store)
+// feed keeps the policy engine in step with the store's change feed. While
+// the engine (re)loads from a snapshot, incoming changes are buffered and
+// replayed after the load: every change carries the full record, so
+// replaying changes the snapshot already holds is harmless, and the last
+// change of each record wins.
+type feed struct {
+	a       *app
+	mu      sync.Mutex
+	loading bool
+	pending []policy.Change
+	errors  prometheus.Counter
+}
+
+func (f *feed) deliver(cs []policy.Change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loading {
+		f.pending = append(f.pending, cs...)
+		return
+	}
+	if err := f.a.engine.Apply(cs); err != nil {
+		// The engine is now behind the store: count it and rebuild it.
+		f.errors.Inc()
+		f.a.log.Error("policy engine could not apply changes; reloading", "err", err)
+		f.loading = true
+		go func() {
+			if err := f.load(context.Background()); err != nil {
+				f.a.log.Error("policy engine reload failed", "err", err)
+			}
+		}()
+	}
+}
+
+// load (re)loads the engine from a snapshot.
+func (f *feed) load(ctx context.Context) error {
+	f.mu.Lock()
+	f.loading = true
+	f.mu.Unlock()
+	w, err := snapshot(ctx, f.a.store)
 	if err != nil {
+		f.mu.Lock()
+		f.loading = false
+		f.mu.Unlock()
 		return err
 	}
 	start := time.Now()
-	a.engine.Load(w)
-	a.log.Info("policy engine loaded", "users", len(w.Users), "dirgroups", len(w.DirGroups), "groups", len(w.Groups), "rules", len(w.Rules), "took", time.Since(start).Round(time.Millisecond))
+	f.a.engine.Load(w)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pending := f.pending
+	f.pending, f.loading = nil, false
+	if err := f.a.engine.Apply(pending); err != nil {
+		f.errors.Inc()
+		return fmt.Errorf("replay %d changes after load: %w", len(pending), err)
+	}
+	f.a.log.Info("policy engine loaded", "users", len(w.Users), "dirgroups", len(w.DirGroups), "groups", len(w.Groups), "rules", len(w.Rules), "replayed", len(pending), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// loadEngine subscribes the engine to the change feed and loads it with a
+// snapshot of the store.
+func (a *app) loadEngine(ctx context.Context) error {
+	f := &feed{a: a, loading: true, errors: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "roster_policy_apply_errors_total", Help: "Change batches the policy engine could not apply (each triggers a reload).",
+	})}
+	a.reg.MustRegister(f.errors)
+	a.closers = append(a.closers, a.store.Subscribe(f.deliver))
+	return f.load(ctx)
 }
 
 // snapshot reads every fact of the store in one read transaction.
@@ -267,6 +319,7 @@ func (a *app) routes(ctx context.Context) error {
 		Store:        a.store,
 		Engine:       a.engine,
 		Tokens:       a.cfg.Admin.Tokens,
+		Kinds:        kinds(a.cfg.Policy.Kinds),
 		AccessTokens: p.accessTokens,
 		MaxBodyBytes: a.cfg.Admin.MaxBodyBytes,
 		Extensions:   p.adminExtensions,
@@ -323,4 +376,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+func kinds(ks []string) []policy.GroupKind {
+	out := make([]policy.GroupKind, len(ks))
+	for i, k := range ks {
+		out[i] = policy.GroupKind(k)
+	}
+	return out
 }
