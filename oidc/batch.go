@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/roster-dev/roster/store"
 )
@@ -23,6 +24,9 @@ type batcher struct {
 	mu      sync.Mutex
 	pending []*batchOp
 	running bool
+
+	// Transactions run and operations in them, for benchmarks.
+	batches, ops atomic.Int64
 }
 
 type batchOp struct {
@@ -63,6 +67,8 @@ func (b *batcher) do(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (b *batcher) run(ctx context.Context, batch []*batchOp) {
+	b.batches.Add(1)
+	b.ops.Add(int64(len(batch)))
 	err := b.st.Update(ctx, "oidc", func(tx store.Tx) error {
 		for _, op := range batch {
 			if err := op.fn(tx); err != nil {

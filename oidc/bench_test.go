@@ -3,12 +3,15 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,11 +23,43 @@ func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 }
 
-// latencies collects per-request durations and reports throughput and
-// p50/p99 as benchmark metrics.
+// benchClients is how many requests the benchmarks keep in flight, like
+// the connections of a load generator.
+var benchClients = flag.Int("oidc.clients", 32, "concurrent clients in the oidc benchmarks")
+
+// setClients makes b.RunParallel run *benchClients goroutines (rounded up
+// to a multiple of GOMAXPROCS).
+func setClients(b *testing.B) {
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((max(*benchClients, 1) + procs - 1) / procs)
+}
+
+// latencies collects per-request durations and reports throughput, p50/p99,
+// the process CPU time per request (server and client: both run here) and
+// how many token writes shared one store commit.
 type latencies struct {
 	mu sync.Mutex
 	d  []time.Duration
+
+	cpu0           time.Duration
+	batches0, ops0 int64
+	batcher        *batcher
+}
+
+// start records the CPU time and batch counters at the start of the timed
+// part.
+func (l *latencies) start(bt *batcher) {
+	l.batcher = bt
+	l.cpu0 = cpuTime()
+	l.batches0, l.ops0 = bt.batches.Load(), bt.ops.Load()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (l *latencies) add(d time.Duration) {
@@ -42,6 +77,12 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(float64(len(l.d))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64((cpuTime()-l.cpu0).Microseconds())/1000/float64(len(l.d)), "cpu-ms/req")
+	if bt := l.batcher; bt != nil {
+		if n := bt.batches.Load() - l.batches0; n > 0 {
+			b.ReportMetric(float64(bt.ops.Load()-l.ops0)/float64(n), "writes/commit")
+		}
+	}
 }
 
 // issueCodes writes n authorization codes for alice directly to the store.
@@ -106,8 +147,9 @@ func BenchmarkTokenCodeExchange(b *testing.B) {
 		var next atomic.Int64
 		var lat latencies
 		hc := benchClient()
-		b.SetParallelism(8)
+		setClients(b)
 		b.ResetTimer()
+		lat.start(e.p.writes)
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -130,20 +172,23 @@ func BenchmarkTokenRefresh(b *testing.B) {
 	benchAlgs(b, func(b *testing.B, client string) {
 		e := benchEnv(b)
 		hc := benchClient()
-		const par = 8
-		codes := e.issueCodes(b, client, par*2*4)
-		var next atomic.Int64
+		// One token family per client, obtained before the timer starts.
+		codes := e.issueCodes(b, client, *benchClients+runtime.GOMAXPROCS(0))
+		families := make(chan string, len(codes))
+		for _, code := range codes {
+			out, err := postToken(hc, e, client, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			families <- out["refresh_token"].(string)
+		}
 		var lat latencies
-		b.SetParallelism(par)
+		setClients(b)
 		b.ResetTimer()
+		lat.start(e.p.writes)
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
-			out, err := postToken(hc, e, client, url.Values{"grant_type": {"authorization_code"}, "code": {codes[next.Add(1)-1]}, "redirect_uri": {rpRedirect}})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			rt := out["refresh_token"].(string)
+			rt := <-families
 			for pb.Next() {
 				t0 := time.Now()
 				out, err := postToken(hc, e, client, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
@@ -170,8 +215,9 @@ func BenchmarkUserinfo(b *testing.B) {
 	}
 	at := out["access_token"].(string)
 	var lat latencies
-	b.SetParallelism(8)
+	setClients(b)
 	b.ResetTimer()
+	lat.start(e.p.writes)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
