@@ -39,6 +39,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -76,6 +77,12 @@ type Config struct {
 	Directory DirectoryConfig
 	// BatchSize is the number of records per store.Update (default 1000).
 	BatchSize int
+	// BulkBatchSize is the number of records per store.Update when a full
+	// run starts from a store without any of the directory's users (or
+	// groups): the first load. Fewer, larger transactions rewrite fewer
+	// bbolt pages and sync the file less often (default 10000; never
+	// below BatchSize).
+	BulkBatchSize int
 	// ProgressEvery logs progress every so many entries (default 10000).
 	ProgressEvery int
 	// OnRun, when set, is called with the status of every finished run
@@ -94,11 +101,13 @@ type Source struct {
 	source   string
 	tls      *tls.Config
 	batch    int
+	bulk     int
 	progress int
 	onRun    func(RunStatus)
 
 	disabled   disabledCheck
 	changeAttr string
+	seed       maphash.Seed // of user fingerprints
 
 	runMu      sync.Mutex
 	searchPool *pool
@@ -131,9 +140,11 @@ func NewSource(cfg Config) (*Source, error) {
 		source:   dir.Source(),
 		tls:      tc,
 		batch:    cfg.BatchSize,
+		bulk:     cfg.BulkBatchSize,
 		progress: cfg.ProgressEvery,
 		onRun:    cfg.OnRun,
 		disabled: presets[dir.Flavor].disabled,
+		seed:     maphash.MakeSeed(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -145,6 +156,10 @@ func NewSource(cfg Config) (*Source, error) {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
+	if s.bulk <= 0 {
+		s.bulk = 10000
+	}
+	s.bulk = max(s.bulk, s.batch)
 	if s.progress <= 0 {
 		s.progress = 10000
 	}
@@ -359,7 +374,9 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 	defer s.runMu.Unlock()
 	r := &run{
 		s:          s,
-		oldUsers:   map[string]policy.User{},
+		batch:      s.batch,
+		oldUsers:   map[string]userRef{},
+		oldDN:      map[string]string{},
 		oldGroups:  map[string]policy.DirGroup{},
 		userID:     map[string]policy.UserID{},
 		groupID:    map[string]policy.DirGroupID{},
@@ -467,10 +484,12 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 // run is the working state of one Sync.
 type run struct {
 	s     *Source
+	batch int // records per store.Update
 	st    RunStatus
 	state syncState
 
-	oldUsers   map[string]policy.User     // this source's users by external id
+	oldUsers   map[string]userRef         // this source's users by external id
+	oldDN      map[string]string          // their DNs (incremental runs)
 	oldGroups  map[string]policy.DirGroup // this source's groups by external id
 	userID     map[string]policy.UserID   // external id → store id
 	groupID    map[string]policy.DirGroupID

@@ -2,8 +2,10 @@ package ldap
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"time"
@@ -24,7 +26,7 @@ func (r *run) full(ctx context.Context) error {
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if err := tx.ForEachUser(s.tenant, func(u policy.User) error {
 			if u.Source == s.source && u.ExternalID != "" {
-				r.oldUsers[u.ExternalID] = u
+				r.oldUsers[u.ExternalID] = r.s.refOf(u)
 				r.userID[u.ExternalID] = u.ID
 			}
 			return nil
@@ -47,6 +49,9 @@ func (r *run) full(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+	if len(r.oldUsers) == 0 {
+		r.batch = s.bulk // a first load
 	}
 	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
 
@@ -114,7 +119,7 @@ func (r *run) full(ctx context.Context) error {
 			}
 			ops = r.diffUser(du, ops)
 		}
-		if len(ops) >= 2*s.batch {
+		if len(ops) >= 2*r.batch {
 			applyErr = r.apply(cctx, ops)
 			ops = ops[:0]
 			if applyErr != nil {
@@ -213,8 +218,11 @@ func (r *run) incremental(ctx context.Context) error {
 			case err != nil:
 				return err
 			case u.Source == s.source:
-				r.oldUsers[ext] = u
+				r.oldUsers[ext] = s.refOf(u)
 				r.userID[ext] = u.ID
+				if dn, _ := u.Attributes[attrDN].(string); dn != "" {
+					r.oldDN[ext] = dn
+				}
 			}
 			return nil
 		}
@@ -309,21 +317,21 @@ func (r *run) incremental(ctx context.Context) error {
 	ops = ops[:0]
 	for _, u := range users {
 		ops = append(ops, op{kind: opPutDN, key: prefix + u.norm, val: "u:" + u.user.ExternalID})
-		if old, ok := r.oldUsers[u.user.ExternalID]; ok {
-			ops = r.dropOldDN(ops, old.Attributes, u.norm)
+		if dn, ok := r.oldDN[u.user.ExternalID]; ok {
+			ops = r.dropOldDN(ops, dn, u.norm)
 		}
 	}
 	for _, g := range groups {
 		ops = append(ops, op{kind: opPutDN, key: prefix + g.norm, val: "g:" + g.ext})
 		if old, ok := r.oldGroups[g.ext]; ok {
-			ops = r.dropOldDN(ops, old.Attributes, g.norm)
+			oldDN, _ := old.Attributes[attrDN].(string)
+			ops = r.dropOldDN(ops, oldDN, g.norm)
 		}
 	}
 	return r.apply(ctx, ops)
 }
 
-func (r *run) dropOldDN(ops []op, attrs map[string]any, now string) []op {
-	oldDN, _ := attrs[attrDN].(string)
+func (r *run) dropOldDN(ops []op, oldDN string, now string) []op {
 	if oldDN == "" {
 		return ops
 	}
@@ -358,41 +366,90 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	if !ok {
 		return append(ops, op{kind: opCreateUser, user: du.user})
 	}
-	if sameUser(old, du.user) {
+	if old.fp == r.s.fingerprint(du.user) {
 		r.st.Users.Unchanged++
 		return ops
 	}
-	nu := old
-	nu.UserName = du.user.UserName
-	nu.GivenName = du.user.GivenName
-	nu.FamilyName = du.user.FamilyName
-	nu.DisplayName = du.user.DisplayName
-	nu.Emails = du.user.Emails
-	nu.Active = du.user.Active
-	nu.Attributes = make(map[string]any, len(old.Attributes)+1)
-	for k, v := range old.Attributes {
-		nu.Attributes[k] = v
-	}
-	nu.Attributes[attrDN] = du.dn
-	if old.Active && !nu.Active {
+	// The update is merged into the stored record when it is written
+	// (mergeUser), provided that record still has the version read here.
+	nu := du.user
+	nu.ID, nu.Version = old.id, old.version
+	if old.active && !nu.Active {
 		r.deactivate = append(r.deactivate, nu)
 		return ops
 	}
 	return append(ops, op{kind: opUpdateUser, user: nu})
 }
 
-func sameUser(a, b policy.User) bool {
-	if a.UserName != b.UserName || a.GivenName != b.GivenName || a.FamilyName != b.FamilyName ||
-		a.DisplayName != b.DisplayName || a.Active != b.Active || a.ExternalID != b.ExternalID ||
-		len(a.Emails) != len(b.Emails) || a.Attributes[attrDN] != b.Attributes[attrDN] {
-		return false
+// userRef is what a run keeps of a stored user: enough to diff, update
+// and delete it without holding the record.
+type userRef struct {
+	id       policy.UserID
+	version  uint64
+	fp       uint64
+	active   bool
+	userName string
+}
+
+func (s *Source) refOf(u policy.User) userRef {
+	return userRef{id: u.ID, version: u.Version, fp: s.fingerprint(u), active: u.Active, userName: u.UserName}
+}
+
+// fingerprint hashes the fields a directory entry maps to (see mapUser):
+// two users with the same fingerprint need no update.
+func (s *Source) fingerprint(u policy.User) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	str := func(v string) {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
+		h.Write(n[:])
+		h.WriteString(v)
 	}
-	for i := range a.Emails {
-		if a.Emails[i] != b.Emails[i] {
-			return false
+	str(u.UserName)
+	str(u.GivenName)
+	str(u.FamilyName)
+	str(u.DisplayName)
+	str(u.ExternalID)
+	dn, isStr := u.Attributes[attrDN].(string)
+	if !isStr && u.Attributes[attrDN] != nil {
+		dn = fmt.Sprint(u.Attributes[attrDN]) + "\x00not a string"
+	}
+	str(dn)
+	flags := byte(0)
+	if u.Active {
+		flags = 1
+	}
+	h.WriteByte(flags)
+	for _, e := range u.Emails {
+		str(e.Value)
+		str(e.Type)
+		if e.Primary {
+			h.WriteByte(1)
+		} else {
+			h.WriteByte(0)
 		}
 	}
-	return true
+	h.WriteByte(byte(len(u.Emails)))
+	return h.Sum64()
+}
+
+// mergeUser applies the directory's view d of a user to the stored record
+// cur: the mapped fields are replaced, other attributes are kept.
+func mergeUser(cur, d policy.User) policy.User {
+	nu := cur
+	nu.UserName = d.UserName
+	nu.GivenName = d.GivenName
+	nu.FamilyName = d.FamilyName
+	nu.DisplayName = d.DisplayName
+	nu.Emails = d.Emails
+	nu.Active = d.Active
+	nu.Attributes = make(map[string]any, len(cur.Attributes)+1)
+	for k, v := range cur.Attributes {
+		nu.Attributes[k] = v
+	}
+	nu.Attributes[attrDN] = d.Attributes[attrDN]
+	return nu
 }
 
 // applyGroups creates new groups, then brings every read group's name and
@@ -413,6 +470,10 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 		r.groupsMark = laterMark(r.groupsMark, g.mark)
 	}
 	r.seenGroups = seen
+	r.batch = r.s.batch
+	if len(r.oldGroups) == 0 {
+		r.batch = r.s.bulk // a first load of groups
+	}
 
 	var creates []op
 	for _, g := range uniq {
@@ -519,7 +580,8 @@ func (r *run) deletions(ctx context.Context, full bool) error {
 		}
 		for _, ext := range sortedKeys(r.oldUsers) {
 			if !r.seenUsers[ext] {
-				udel = append(udel, op{kind: opDeleteUser, user: r.oldUsers[ext]})
+				old := r.oldUsers[ext]
+				udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: old.id, ExternalID: ext, UserName: old.userName}})
 			}
 		}
 	}
@@ -620,7 +682,16 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 	case opCreateUser:
 		res.user, err = tx.CreateUser(t, o.user)
 	case opUpdateUser:
-		res.user, err = tx.UpdateUser(t, o.user)
+		var cur policy.User
+		cur, err = tx.User(t, o.user.ID)
+		if err != nil {
+			break
+		}
+		if cur.Version != o.user.Version {
+			err = fmt.Errorf("ldap: user %s changed since this run read it: %w", cur.ID, store.ErrVersion)
+			break
+		}
+		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user))
 	case opDeleteUser:
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
@@ -683,7 +754,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		// many members: each member is an index entry too, and very
 		// large bbolt transactions get slow.
 		n, records, weight := 0, 0, 0
-		for n < len(ops) && records < r.s.batch && weight < 4*r.s.batch {
+		for n < len(ops) && records < r.batch && weight < 4*r.batch {
 			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups)
 			if ops[n].kind != opPutDN && ops[n].kind != opDelDN {
 				records++
