@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +64,8 @@ func submitForm(t *testing.T, c *http.Client, page *http.Response, values map[st
 func TestDemo(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
-	s := startServer(t, "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "data"))
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, "demo", "--listen", addr, "--data", dataDir)
 	s.waitReady(t, base)
 
 	cli := func(args ...string) string {
@@ -103,10 +105,37 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"totalResults":1`) {
 		t.Errorf("SCIM lookup with a CLI-made token: %d %s", resp.StatusCode, b)
 	}
+	// Backup, change, restore: the change is gone.
+	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"before-backup","name":"Marker","kind":"local"}`); st != 201 {
+		t.Fatalf("marker: %d %s", st, b)
+	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if out := cli("backup", "--out", backup); !strings.Contains(out, "wrote") {
 		t.Errorf("backup: %s", out)
 	}
+	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"after-backup","name":"Marker","kind":"local"}`); st != 201 {
+		t.Fatalf("marker: %d %s", st, b)
+	}
+	defer func() {
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-s.done; err != nil {
+			t.Fatalf("demo shutdown: %v", err)
+		}
+		out, err := exec.Command(binary, "restore", "--in", backup, "--data", dataDir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("restore: %v %s", err, out)
+		}
+		s2 := startServer(t, "demo", "--listen", addr, "--data", dataDir)
+		s2.waitReady(t, base)
+		if st, _ := api(t, "GET", base+"/api/v1/groups/before-backup", ""); st != 200 {
+			t.Errorf("group made before the backup: %d after restore", st)
+		}
+		if st, _ := api(t, "GET", base+"/api/v1/groups/after-backup", ""); st != 404 {
+			t.Errorf("group made after the backup: %d after restore, want 404", st)
+		}
+	}()
 
 	// Sign in at the demo portal as alice.
 	jar, _ := cookiejar.New(nil)

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyArrows keeps the shape of the house: arrows point down
+// only. policy imports none of Roster's packages; store only policy; the
+// protocol packages (scim, ldap, oidc, admin) never each other; only
+// cmd/roster wires them together.
+func TestDependencyArrows(t *testing.T) {
+	const mod = "github.com/roster-dev/roster/"
+	tests := []struct {
+		pkg    string
+		forbid []string
+	}{
+		{"policy", []string{"store", "scim", "ldap", "oidc", "admin", "config", "demo", "cmd", "net/http", "go.etcd.io/bbolt"}},
+		{"demo", []string{"store", "scim", "ldap", "oidc", "admin", "config", "cmd"}},
+		{"store", []string{"scim", "ldap", "oidc", "admin", "config", "demo", "cmd"}},
+		{"store/bolt", []string{"scim", "ldap", "oidc", "admin", "config", "demo", "cmd"}},
+		{"scim", []string{"ldap", "oidc", "admin", "config", "cmd"}},
+		{"ldap", []string{"scim", "oidc", "admin", "config", "cmd"}},
+		{"oidc", []string{"scim", "ldap", "admin", "config", "cmd"}},
+		{"admin", []string{"scim", "ldap", "oidc", "config", "cmd"}},
+		{"config", []string{"scim", "ldap", "oidc", "admin", "store", "cmd"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", mod+tt.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			deps := strings.Fields(string(out))
+			for _, f := range tt.forbid {
+				want := f
+				if !strings.Contains(f, ".") && f != "net/http" {
+					want = mod + f
+				}
+				for _, d := range deps {
+					if d == want || strings.HasPrefix(d, want+"/") {
+						t.Errorf("%s imports %s", tt.pkg, d)
+					}
+				}
+			}
+		})
+	}
+}
