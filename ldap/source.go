@@ -485,6 +485,7 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 type run struct {
 	s     *Source
 	batch int // records per store.Update
+	ramp  int // weight written in this phase of a first load (see apply)
 	st    RunStatus
 	state syncState
 

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -83,7 +84,9 @@ func (r *run) full(ctx context.Context) error {
 			return nil
 		})
 	}()
-	pages := make(chan []*goldap.Entry, 4)
+	// Reading goes on while a batch is written: the queue holds about
+	// one batch.
+	pages := make(chan []*goldap.Entry, 2+r.batch/s.dir.PageSize)
 	udone := make(chan error, 1)
 	go func() {
 		defer close(pages)
@@ -348,19 +351,24 @@ func (r *run) dropOldDN(ops []op, oldDN string, now string) []op {
 // diffUser compares a directory user with the store and appends the
 // write it needs, if any.
 func (r *run) diffUser(du dirUser, ops []op) []op {
-	ext := du.user.ExternalID
-	if r.seenUsers[ext] {
-		r.recordErr(&r.st.Users, fmt.Sprintf("user %s: duplicate %s %s", du.dn, r.s.dir.Attributes.ID, ext))
+	if r.seenUsers[du.user.ExternalID] {
+		r.recordErr(&r.st.Users, fmt.Sprintf("user %s: duplicate %s %s", du.dn, r.s.dir.Attributes.ID, du.user.ExternalID))
 		return ops
 	}
+	// The strings kept in the run's maps are copied: those of the entry
+	// share one buffer with the whole entry (see decodeEntry).
+	ext := strings.Clone(du.user.ExternalID)
+	du.user.ExternalID = ext
+	norm := strings.Clone(du.norm)
+	v := "u:" + ext
 	r.seenUsers[ext] = true
-	r.dnKind[du.norm] = "u:" + ext
-	r.userByName[policy.FoldUserName(du.user.UserName)] = ext
+	r.dnKind[norm] = v
+	r.userByName[strings.Clone(policy.FoldUserName(du.user.UserName))] = ext
 	r.usersMark = laterMark(r.usersMark, du.mark)
-	if r.index != nil && r.index[du.norm] != "u:"+ext {
+	if r.index != nil && r.index[norm] != v {
 		// A full run writes the DN index along with the users.
-		ops = append(ops, op{kind: opPutDN, key: r.s.dnPrefix() + du.norm, val: "u:" + ext})
-		r.index[du.norm] = "u:" + ext
+		ops = append(ops, op{kind: opPutDN, key: r.s.dnPrefix() + norm, val: v})
+		r.index[norm] = v
 	}
 	old, ok := r.oldUsers[ext]
 	if !ok {
@@ -473,12 +481,16 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 	r.batch = r.s.batch
 	if len(r.oldGroups) == 0 {
 		r.batch = r.s.bulk // a first load of groups
+		r.ramp = 0
 	}
 
 	var creates []op
+	final := map[string]bool{} // created groups already as the directory has them
 	for _, g := range uniq {
 		if _, ok := r.oldGroups[g.ext]; !ok {
-			creates = append(creates, op{kind: opCreateGroup, group: r.desiredGroup(g)})
+			d, fin := r.desiredGroupFinal(g)
+			final[g.ext] = fin
+			creates = append(creates, op{kind: opCreateGroup, group: d})
 		}
 	}
 	r.curGroups = make(map[string]policy.DirGroup, len(uniq))
@@ -495,6 +507,9 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 			continue // its create failed
 		}
 		_, existed := r.oldGroups[g.ext]
+		if !existed && final[g.ext] {
+			continue
+		}
 		d := r.desiredGroup(g)
 		if sameGroup(cur, d) {
 			if existed {
@@ -521,7 +536,16 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 // subtrees, placeholders, not yet created) are left out, and so is the
 // group itself.
 func (r *run) desiredGroup(g dirGroup) policy.DirGroup {
-	d := policy.DirGroup{
+	d, _ := r.desiredGroupFinal(g)
+	return d
+}
+
+// desiredGroupFinal is desiredGroup; final reports that no member is a
+// group read in this run without a store id yet (one still to be
+// created), so the result will not change once all groups exist.
+func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
+	final = true
+	d = policy.DirGroup{
 		Tenant:      r.s.tenant,
 		DisplayName: g.name,
 		ExternalID:  g.ext,
@@ -547,11 +571,13 @@ func (r *run) desiredGroup(g dirGroup) policy.DirGroup {
 			}
 		} else if id, ok := r.groupID[ext]; ok && ext != g.ext {
 			d.MemberGroups = append(d.MemberGroups, id)
+		} else if !ok {
+			final = false
 		}
 	}
 	d.MemberUsers = sortedUnique(d.MemberUsers)
 	d.MemberGroups = sortedUnique(d.MemberGroups)
-	return d
+	return d, final
 }
 
 func sortedUnique[T ~string](s []T) []T {
@@ -753,8 +779,16 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		// A batch holds BatchSize records, or fewer when groups bring
 		// many members: each member is an index entry too, and very
 		// large bbolt transactions get slow.
+		limit := r.batch
+		if limit > r.s.batch {
+			// A first load ramps up to the bulk batch size: bbolt
+			// splits nodes only at commit, so thousands of random
+			// keys put into a still empty bucket would pile into one
+			// node, each insertion moving the ones after it.
+			limit = min(limit, max(r.s.batch, r.ramp/2))
+		}
 		n, records, weight := 0, 0, 0
-		for n < len(ops) && records < r.batch && weight < 4*r.batch {
+		for n < len(ops) && records < limit && weight < 4*limit {
 			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups)
 			if ops[n].kind != opPutDN && ops[n].kind != opDelDN {
 				records++
@@ -777,6 +811,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 			for i, o := range chunk {
 				r.done(o, res[i])
 			}
+			r.ramp += weight
 			ops = ops[n:]
 			continue
 		}

@@ -201,7 +201,11 @@ func child(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if p := os.Getenv("LDAPBENCH_MEMPROFILE"); p != "" {
+		h = &heapAtProgress{Handler: h, path: p, at: int64(*users) * 9 / 10}
+	}
+	log := slog.New(h)
 	st, err := bolt.Open(*db, bolt.Options{Logger: log})
 	if err != nil {
 		return err
@@ -214,7 +218,7 @@ func child(args []string) error {
 		return err
 	}
 	src, err := ldap.NewSource(ldap.Config{
-		Logger: log, Store: st, Tenant: tenant,
+		Logger: log, Store: st, Tenant: tenant, BulkBatchSize: envInt("LDAPBENCH_BULK"),
 		Directory: ldap.DirectoryConfig{
 			ID: "bench", URL: *url, BindDN: *bind, BindPassword: *password,
 			Users:  ldap.SearchConfig{BaseDN: "ou=people," + ldaptest.DefaultSuffix},
@@ -316,4 +320,41 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// heapAtProgress writes a heap profile (live objects after a GC) once,
+// when the first run's progress log reaches at users read.
+type heapAtProgress struct {
+	slog.Handler
+	path string
+	at   int64
+	done bool
+}
+
+func (h *heapAtProgress) Handle(ctx context.Context, r slog.Record) error {
+	if !h.done && r.Message == "ldap sync progress" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "usersRead" && a.Value.Int64() >= h.at {
+				h.done = true
+				runtime.GC()
+				if f, err := os.Create(h.path); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+			return true
+		})
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *heapAtProgress) WithAttrs(a []slog.Attr) slog.Handler {
+	return &heapAtProgress{Handler: h.Handler.WithAttrs(a), path: h.path, at: h.at, done: h.done}
+}
+
+// envInt reads a tuning knob for experiments; 0 (the default) when unset.
+func envInt(name string) int {
+	var n int
+	fmt.Sscan(os.Getenv(name), &n)
+	return n
 }
