@@ -234,7 +234,7 @@ func (s *Server) route(r request, sub string) (response, error) {
 	switch {
 	case !hasID:
 		switch r.Method {
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead:
 			p, err := listParamsFromQuery(r.URL.Query())
 			if err != nil {
 				return response{}, err
@@ -243,7 +243,7 @@ func (s *Server) route(r request, sub string) (response, error) {
 		case http.MethodPost:
 			return h.create(r)
 		}
-		return response{}, methodNotAllowed(r, http.MethodGet, http.MethodPost)
+		return response{}, methodNotAllowed(r, http.MethodGet, http.MethodHead, http.MethodPost)
 	case id == ".search":
 		if err := allow(r, http.MethodPost); err != nil {
 			return response{}, err
@@ -253,7 +253,7 @@ func (s *Server) route(r request, sub string) (response, error) {
 		return response{}, errNoEndpoint
 	}
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		return h.get(r, id)
 	case http.MethodPut:
 		return h.replace(r, id)
@@ -262,7 +262,7 @@ func (s *Server) route(r request, sub string) (response, error) {
 	case http.MethodDelete:
 		return h.delete(r, id)
 	}
-	return response{}, methodNotAllowed(r, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete)
+	return response{}, methodNotAllowed(r, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete)
 }
 
 type methodError struct {
@@ -272,9 +272,14 @@ type methodError struct {
 
 func (e methodError) Error() string { return e.se.Error() }
 
+// allow accepts only method, and HEAD wherever GET is accepted
+// (RFC 9110 §9.3.2; net/http drops the body of a HEAD response).
 func allow(r request, method string) error {
 	if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
 		return nil
+	}
+	if method == http.MethodGet {
+		return methodNotAllowed(r, method, http.MethodHead)
 	}
 	return methodNotAllowed(r, method)
 }
