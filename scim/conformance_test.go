@@ -31,3 +31,41 @@ func TestHead(t *testing.T) {
 		t.Errorf("DELETE /Users: %d Allow %q", r.status, r.header.Get("Allow"))
 	}
 }
+
+// TestFilterHTTP checks filter answers end to end. A filter on an attribute
+// no schema defines is not an error: Roster keeps every attribute a client
+// sends (README, "stored exactly as sent"), so such an attribute may hold
+// data, and on a resource without it the comparison is simply false
+// (RFC 7644 §3.4.2.2); invalidFilter is kept for syntax errors and
+// unsupported comparisons, such as ordering on a boolean.
+func TestFilterHTTP(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e, acmeToken, "acme", "alice")
+	tests := []struct {
+		filter   string
+		status   int
+		total    float64
+		scimType string
+	}{
+		{`userName eq "ALICE@EXAMPLE.COM"`, 200, 1, ""},
+		{`unknownAttr eq "x"`, 200, 0, ""},
+		{`not (unknownAttr eq "x")`, 200, 1, ""},
+		{`meta.lastModified gt "2000-01-01T00:00:00+02:00"`, 200, 1, ""},
+		{`meta.lastModified lt "2000-01-01T00:00:00.5Z"`, 200, 0, ""},
+		{`active gt true`, 400, 0, "invalidFilter"},
+		{`meta.lastModified gt "recently"`, 400, 0, "invalidFilter"},
+	}
+	for _, tc := range tests {
+		r := e.acme(t, "GET", "/Users?filter="+tc.filter, nil)
+		if r.status != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.filter, r.status, tc.status, r.raw)
+			continue
+		}
+		if tc.status == 200 && r.body["totalResults"] != tc.total {
+			t.Errorf("%s: totalResults %v, want %v", tc.filter, r.body["totalResults"], tc.total)
+		}
+		if tc.scimType != "" && r.body["scimType"] != tc.scimType {
+			t.Errorf("%s: scimType %v, want %s", tc.filter, r.body["scimType"], tc.scimType)
+		}
+	}
+}

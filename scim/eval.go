@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // matches reports whether the SCIM representation res satisfies e. core is
@@ -36,7 +37,17 @@ func matches(e expr, res map[string]any, core string) bool {
 			}
 			return false
 		case "ne":
+			if w, ok := e.Value.(string); ok && isDateTime(e.Path) {
+				if t, ok := parseDateTime(w); ok {
+					return !anyCompareTime("eq", vals, t)
+				}
+			}
 			return !anyCompare("eq", vals, e.Value, caseExact(e.Path))
+		}
+		if w, ok := e.Value.(string); ok && isDateTime(e.Path) {
+			if t, ok := parseDateTime(w); ok && e.Op != "co" && e.Op != "sw" && e.Op != "ew" {
+				return anyCompareTime(e.Op, vals, t)
+			}
 		}
 		return anyCompare(e.Op, vals, e.Value, caseExact(e.Path))
 	}
@@ -54,6 +65,63 @@ func caseExact(p attrPath) bool {
 		}
 	}
 	return strings.EqualFold(p.Sub, "$ref")
+}
+
+// isDateTime reports whether p is one of the dateTime attributes of the
+// schemas served here (meta.created, meta.lastModified; RFC 7643 §3.1),
+// which compare chronologically rather than as text.
+func isDateTime(p attrPath) bool {
+	if p.URI != "" {
+		if _, ok := knownSchema(p.URI); !ok {
+			return false
+		}
+	}
+	return strings.EqualFold(p.Attr, "meta") &&
+		(strings.EqualFold(p.Sub, "created") || strings.EqualFold(p.Sub, "lastModified"))
+}
+
+// parseDateTime parses an xsd:dateTime (RFC 7643 §2.3.5); one without a
+// time zone is taken as UTC.
+func parseDateTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func validDateTime(s string) bool { _, ok := parseDateTime(s); return ok }
+
+// anyCompareTime compares each value that is a dateTime with want.
+func anyCompareTime(op string, vals []any, want time.Time) bool {
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		h, ok := parseDateTime(s)
+		if !ok {
+			continue
+		}
+		var r bool
+		switch op {
+		case "eq":
+			r = h.Equal(want)
+		case "gt":
+			r = h.After(want)
+		case "ge":
+			r = !h.Before(want)
+		case "lt":
+			r = h.Before(want)
+		case "le":
+			r = !h.After(want)
+		}
+		if r {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup returns the value at p (without descending into p.Sub) or nil.

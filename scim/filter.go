@@ -312,6 +312,20 @@ func (p *parser) parseComparison(ap attrPath) (expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch v := v.(type) {
+	case bool:
+		// RFC 7644 §3.4.2.2: only eq and ne apply to booleans.
+		if op != "eq" && op != "ne" {
+			return nil, p.errorf("%q cannot compare a boolean", op)
+		}
+	case nil:
+	default:
+		if isDateTime(ap) {
+			if s, ok := v.(string); !ok || (op != "co" && op != "sw" && op != "ew" && !validDateTime(s)) {
+				return nil, p.errorf("%s needs a dateTime value", ap.String())
+			}
+		}
+	}
 	return &compareExpr{Path: ap, Op: op, Value: v}, nil
 }
 

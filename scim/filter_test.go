@@ -46,6 +46,13 @@ func TestFilter(t *testing.T) {
 		{`meta.lastModified gt "2011-05-13T04:42:34Z"`, false},
 		{`meta.lastModified ge "2011-05-13T04:42:34Z"`, true},
 		{`meta.lastModified lt "2012-01-01T00:00:00Z"`, true},
+		// dateTime compares chronologically (RFC 7644 §3.4.2.2), not as text.
+		{`meta.lastModified gt "2011-05-13T04:42:33.5Z"`, true},
+		{`meta.lastModified lt "2011-05-13T04:42:34.5Z"`, true},
+		{`meta.lastModified gt "2011-05-13T05:00:00+02:00"`, true},
+		{`meta.lastModified eq "2011-05-13T06:42:34+02:00"`, true},
+		{`meta.lastModified ge "2011-05-13T04:42:34.000Z"`, true},
+		{`meta.created pr`, false},
 		{`emails eq "babs@jensen.org"`, true},
 		{`emails.value eq "babs@jensen.org"`, true},
 		{`emails.type eq "work"`, true},
@@ -85,6 +92,11 @@ func TestFilterSyntaxErrors(t *testing.T) {
 		`userName eq "x")`, `userName zz "x"`, `emails[type eq "work"`, `1abc eq "x"`, `a.b.c eq "x"`,
 		`userName eq bareword`, `not userName eq "x"`, `userName eq"x"`, `emails[type eq "w"].value`,
 		`a:b eq "x"`,
+		// Ordering and substring operators on booleans SHALL give
+		// invalidFilter (RFC 7644 §3.4.2.2); so does a dateTime
+		// comparison with a value that is not a dateTime.
+		`active gt true`, `active le false`, `active co true`, `emails[primary sw true]`,
+		`meta.lastModified gt "yesterday"`, `meta.created lt 3`,
 	} {
 		if _, err := parseFilter(f); !errors.Is(err, errFilter) {
 			t.Errorf("%q: err = %v, want errFilter", f, err)
