@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -67,5 +68,66 @@ func TestFilterHTTP(t *testing.T) {
 		if tc.scimType != "" && r.body["scimType"] != tc.scimType {
 			t.Errorf("%s: scimType %v, want %s", tc.filter, r.body["scimType"], tc.scimType)
 		}
+	}
+}
+
+// TestPrimaryUnique checks that "primary": true appears at most once in a
+// multi-valued attribute (RFC 7643 §2.4): a PATCH that sets a new primary
+// clears the old one (RFC 7644 §3.5.2.1), and a request that itself sends
+// two is refused.
+func TestPrimaryUnique(t *testing.T) {
+	e := newEnv(t)
+	alice, _ := seed(t, e, acmeToken, "acme", "alice") // alice@example.com is the primary work e-mail
+	primaries := func(r reply, attr string) []string {
+		t.Helper()
+		var out []string
+		for _, el := range asList(r.body[attr]) {
+			if m := el.(map[string]any); m["primary"] == true {
+				out = append(out, m["value"].(string))
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		name string
+		ops  []map[string]any
+		attr string
+		want []string
+	}{
+		{"add a new primary e-mail", []map[string]any{{"op": "add", "path": "emails", "value": []any{map[string]any{"value": "home@example.com", "type": "home", "primary": true}}}}, "emails", []string{"home@example.com"}},
+		{"valuePath makes work primary again", []map[string]any{{"op": "Replace", "path": `emails[type eq "work"].primary`, "value": "True"}}, "emails", []string{"alice@example.com"}},
+		{"re-send the same primary", []map[string]any{{"op": "add", "path": "emails", "value": []any{map[string]any{"value": "alice@example.com", "type": "work", "primary": true}}}}, "emails", []string{"alice@example.com"}},
+		{"phone numbers", []map[string]any{{"op": "add", "path": "phoneNumbers", "value": []any{map[string]any{"value": "1", "primary": true}}}}, "phoneNumbers", []string{"1"}},
+		{"second primary phone", []map[string]any{{"op": "add", "path": "phoneNumbers", "value": map[string]any{"value": "2", "primary": true}}}, "phoneNumbers", []string{"2"}},
+		{"no-path replace", []map[string]any{{"op": "replace", "value": map[string]any{"phoneNumbers": []any{map[string]any{"value": "1", "primary": true}, map[string]any{"value": "3"}}}}}, "phoneNumbers", []string{"1"}},
+	}
+	for _, s := range steps {
+		r := e.acme(t, "PATCH", "/Users/"+alice, patchBody(s.ops...))
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", s.name, r.status, r.raw)
+		}
+		if got := primaries(r, s.attr); !slices.Equal(got, s.want) {
+			t.Errorf("%s: primary %s = %v, want %v", s.name, s.attr, got, s.want)
+		}
+	}
+
+	two := []any{map[string]any{"value": "a@example.com", "primary": true}, map[string]any{"value": "b@example.com", "primary": "True"}}
+	before := e.snapshot(t, "acme")
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/Users", map[string]any{"userName": "two@example.com", "emails": two}},
+		{"PUT", "/Users/" + alice, map[string]any{"userName": "alice@example.com", "emails": two}},
+		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "emails", "value": two})},
+		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "add", "path": "phoneNumbers", "value": []any{map[string]any{"value": "7", "primary": true}, map[string]any{"value": "8", "primary": true}}})},
+	} {
+		r := e.acme(t, tc.method, tc.path, tc.body)
+		if r.status != http.StatusBadRequest || r.body["scimType"] != "invalidValue" {
+			t.Errorf("%s %s with two primaries: %d %s", tc.method, tc.path, r.status, r.raw)
+		}
+	}
+	if e.snapshot(t, "acme") != before {
+		t.Error("a refused request changed the store")
 	}
 }

@@ -541,6 +541,9 @@ func (h *resourceHandler) create(r request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	if err := checkPrimary(body); err != nil {
+		return response{}, err
+	}
 	var out map[string]any
 	var version uint64
 	var id string
@@ -615,6 +618,9 @@ func (h *resourceHandler) replace(r request, id string) (response, error) {
 	}
 	if v, ok := body["id"]; ok && v != id {
 		return response{}, errorf(scimerr.ScimErrorMutability, "id is read-only")
+	}
+	if err := checkPrimary(body); err != nil {
+		return response{}, err
 	}
 	return h.modify(r, id, func(tx store.Tx, res map[string]any) (map[string]any, error) {
 		return body, nil

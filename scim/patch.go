@@ -69,11 +69,108 @@ func parsePatchRequest(body map[string]any) ([]patchOp, error) {
 // in place; on error the caller discards it.
 func applyPatch(res map[string]any, ops []patchOp, core, id string) error {
 	for i, op := range ops {
+		before := primaryKeys(res)
 		if err := applyOp(res, op, core, id); err != nil {
+			return fmt.Errorf("operation %d: %w", i, err)
+		}
+		if err := settlePrimary(res, before); err != nil {
 			return fmt.Errorf("operation %d: %w", i, err)
 		}
 	}
 	return nil
+}
+
+// multiValued calls fn for each multi-valued attribute of res, at the top
+// level and inside extension objects, with a key naming it.
+func multiValued(res map[string]any, fn func(key string, list []any)) {
+	for k, v := range res {
+		switch v := v.(type) {
+		case []any:
+			fn(k, v)
+		case map[string]any:
+			if !strings.HasPrefix(strings.ToLower(k), "urn:") {
+				continue
+			}
+			for ek, ev := range v {
+				if l, ok := ev.([]any); ok {
+					fn(k+"\x00"+ek, l)
+				}
+			}
+		}
+	}
+}
+
+func isPrimary(el any) bool {
+	m, ok := el.(map[string]any)
+	if !ok {
+		return false
+	}
+	switch p := getKey(m, "primary").(type) {
+	case bool:
+		return p
+	case string:
+		b, _ := stringBool(p)
+		return b
+	}
+	return false
+}
+
+// primaryKeys returns, for each multi-valued attribute of res, the
+// valueKeys of its elements marked primary.
+func primaryKeys(res map[string]any) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	multiValued(res, func(key string, list []any) {
+		for _, el := range list {
+			if isPrimary(el) {
+				if out[key] == nil {
+					out[key] = map[string]bool{}
+				}
+				out[key][valueKey(el)] = true
+			}
+		}
+	})
+	return out
+}
+
+// settlePrimary keeps "primary": true on at most one element of each
+// multi-valued attribute (RFC 7643 §2.4): when an operation marked a new
+// element primary, the elements that were primary before it lose the flag
+// (RFC 7644 §3.5.2.1). An operation that marks two elements primary is an
+// invalidValue. Attributes the operation did not give a new primary are
+// left as they are.
+func settlePrimary(res map[string]any, before map[string]map[string]bool) error {
+	var err error
+	multiValued(res, func(key string, list []any) {
+		var fresh, old []map[string]any
+		for _, el := range list {
+			if !isPrimary(el) {
+				continue
+			}
+			m := el.(map[string]any)
+			if before[key][valueKey(el)] {
+				old = append(old, m)
+			} else {
+				fresh = append(fresh, m)
+			}
+		}
+		if len(fresh) == 0 {
+			return
+		}
+		if len(fresh) > 1 && err == nil {
+			err = errorf(scimerr.ScimErrorInvalidValue, "at most one value of %s may be primary", strings.ReplaceAll(key, "\x00", ":"))
+		}
+		for _, m := range old {
+			k, _ := findKey(m, "primary")
+			m[k] = false
+		}
+	})
+	return err
+}
+
+// checkPrimary refuses a resource with two primary values in one
+// multi-valued attribute (RFC 7643 §2.4).
+func checkPrimary(res map[string]any) error {
+	return settlePrimary(res, nil)
 }
 
 func applyOp(res map[string]any, op patchOp, core, id string) error {
