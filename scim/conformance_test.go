@@ -131,3 +131,29 @@ func TestPrimaryUnique(t *testing.T) {
 		t.Error("a refused request changed the store")
 	}
 }
+
+// TestRemoveNothing checks that a remove whose target does not exist
+// succeeds without changing the resource: no new version, no empty
+// attribute appearing.
+func TestRemoveNothing(t *testing.T) {
+	e := newEnv(t)
+	alice, group := seed(t, e, acmeToken, "acme", "alice")
+	for _, tc := range []struct{ path, op string }{
+		{"/Users/" + alice, `phoneNumbers[type eq "work"]`},
+		{"/Users/" + alice, `emails[type eq "home"]`},
+		{"/Users/" + alice, `addresses[type eq "work"].locality`},
+		{"/Users/" + alice, `nickName`},
+		{"/Groups/" + group, `members[value eq "not-a-member"]`},
+	} {
+		before := e.acme(t, "GET", tc.path, nil)
+		r := e.acme(t, "PATCH", tc.path, patchBody(map[string]any{"op": "remove", "path": tc.op}))
+		if r.status != http.StatusOK && r.status != http.StatusNoContent {
+			t.Errorf("remove %s: %d %s", tc.op, r.status, r.raw)
+			continue
+		}
+		after := e.acme(t, "GET", tc.path, nil)
+		if string(after.raw) != string(before.raw) {
+			t.Errorf("remove %s changed the resource:\n%s\n%s", tc.op, before.raw, after.raw)
+		}
+	}
+}

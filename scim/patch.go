@@ -380,6 +380,9 @@ func mergeInto(dst, src map[string]any) {
 // creates the element from the filter's equality clauses (what Entra ID
 // expects for emails[type eq "work"].value).
 func applyFiltered(container map[string]any, key, op string, filter expr, sub string, value any) error {
+	if _, present := container[key]; !present && op == "remove" {
+		return nil // nothing to remove; do not create an empty attribute
+	}
 	list := asList(container[key])
 	var out []any
 	matched := 0
