@@ -228,6 +228,11 @@ func (s *Server) route(r request, sub string) (response, error) {
 			return response{}, err
 		}
 		return s.schemas(r, id)
+	case "bulk", "me":
+		// RFC 7644 §3.11: an unsupported /Me SHOULD answer 501; so
+		// does Bulk (§3.7), which ServiceProviderConfig declares
+		// unsupported.
+		return response{}, errorf(scimerr.ScimError{Status: http.StatusNotImplemented}, "/%s is not supported", first)
 	default:
 		return response{}, errNoEndpoint
 	}
