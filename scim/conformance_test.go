@@ -157,3 +157,19 @@ func TestRemoveNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveNull checks that "active": null means unassigned (RFC 7643
+// §2.5), exactly like an absent active: a new user is active, a replaced
+// one keeps its state.
+func TestActiveNull(t *testing.T) {
+	e := newEnv(t)
+	r := e.acme(t, "POST", "/Users", `{"userName":"n@example.com","active":null}`)
+	if r.status != http.StatusCreated || r.body["active"] != true {
+		t.Fatalf("POST with active null: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	r = e.acme(t, "PUT", "/Users/"+id, `{"userName":"n@example.com","active":null,"displayName":"N"}`)
+	if r.status != http.StatusOK || r.body["active"] != true {
+		t.Fatalf("PUT with active null: %d %s", r.status, r.raw)
+	}
+}

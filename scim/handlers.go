@@ -553,7 +553,7 @@ func (h *resourceHandler) create(r request) (response, error) {
 			if err != nil {
 				return err
 			}
-			if _, given := body["active"]; !given {
+			if body["active"] == nil { // absent or null: unassigned
 				u.Active = true
 			}
 			u.Tenant, u.Source = r.tenant, r.actor()
@@ -675,7 +675,7 @@ func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map
 			if err != nil {
 				return err
 			}
-			if _, given := res["active"]; !given {
+			if res["active"] == nil { // absent or null: unassigned
 				nu.Active = cur.Active
 			}
 			nu.ID, nu.Tenant, nu.Source, nu.Created, nu.Version = cur.ID, cur.Tenant, cur.Source, cur.Created, cur.Version
