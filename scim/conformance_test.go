@@ -1,8 +1,11 @@
 package scim
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -171,5 +174,55 @@ func TestActiveNull(t *testing.T) {
 	r = e.acme(t, "PUT", "/Users/"+id, `{"userName":"n@example.com","active":null,"displayName":"N"}`)
 	if r.status != http.StatusOK || r.body["active"] != true {
 		t.Fatalf("PUT with active null: %d %s", r.status, r.raw)
+	}
+}
+
+// TestIfMatchRace sends concurrent PUTs and PATCHes carrying the same
+// If-Match: exactly one wins, the others get 412 (RFC 7644 §3.14).
+func TestIfMatchRace(t *testing.T) {
+	e := newEnv(t)
+	alice, group := seed(t, e, acmeToken, "acme", "alice")
+	for _, tc := range []struct {
+		path string
+		body func(i int) any
+	}{
+		{"/Users/" + alice, func(i int) any {
+			return map[string]any{"userName": "alice@example.com", "displayName": fmt.Sprint("A", i)}
+		}},
+		{"/Groups/" + group, func(i int) any {
+			return patchBody(map[string]any{"op": "replace", "path": "displayName", "value": fmt.Sprint("G", i)})
+		}},
+	} {
+		et := e.acme(t, "GET", tc.path, nil).header.Get("ETag")
+		method := "PUT"
+		if strings.HasPrefix(tc.path, "/Groups") {
+			method = "PATCH"
+		}
+		const n = 6
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- e.acme(t, method, tc.path, tc.body(i), "If-Match", et).status
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		won, lost := 0, 0
+		for c := range codes {
+			switch c {
+			case http.StatusOK, http.StatusNoContent:
+				won++
+			case http.StatusPreconditionFailed:
+				lost++
+			default:
+				t.Errorf("%s %s: status %d", method, tc.path, c)
+			}
+		}
+		if won != 1 || lost != n-1 {
+			t.Errorf("%s %s with one If-Match: %d won, %d got 412", method, tc.path, won, lost)
+		}
 	}
 }
