@@ -63,17 +63,17 @@ func TestDecodeEntry(t *testing.T) {
 	attrs = append(attrs, attr("mail", "a@example.com", long)...)
 	attrs = append(attrs, attr("empty")...)
 	msg := berTLV(berTLV(nil, 0x04, []byte("uid=alice,dc=x")), 0x30, attrs)
-	e, err := decodeEntry(msg)
+	e, err := decodeEntry(msg, "UID")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.DN != "uid=alice,dc=x" || e.GetAttributeValue("uid") != "alice" ||
 		!slices.Equal(e.GetAttributeValues("mail"), []string{"a@example.com", long}) ||
-		string(e.GetRawAttributeValue("uid")) != "alice" || len(e.Attributes) != 3 || len(e.Attributes[2].Values) != 0 {
+		string(e.GetRawAttributeValue("uid")) != "alice" || len(e.Attributes) != 3 || len(e.Attributes[2].Values) != 0 || e.Attributes[1].ByteValues != nil {
 		t.Fatalf("entry = %+v", e)
 	}
 	for i := range msg {
-		if _, err := decodeEntry(msg[:i]); err == nil && i > 0 {
+		if _, err := decodeEntry(msg[:i], ""); err == nil && i > 0 {
 			t.Fatalf("truncated at %d: no error", i)
 		}
 	}

@@ -28,7 +28,7 @@ func (s *Source) pagedSearch(ctx context.Context, c *searchConn, base, filter st
 	var cookie []byte
 	for {
 		page := make([]*goldap.Entry, 0, s.dir.PageSize)
-		next, err := c.searchPage(ctx, base, fb, attrs, s.dir.PageSize, cookie, func(e *goldap.Entry) {
+		next, err := c.searchPage(ctx, base, fb, attrs, s.rawAttr(), s.dir.PageSize, cookie, func(e *goldap.Entry) {
 			page = append(page, e)
 		})
 		var ne net.Error
@@ -88,6 +88,15 @@ func (s *Source) userAttrs() []string {
 
 func (s *Source) groupAttrs() []string {
 	return []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, s.dir.Membership, s.changeAttr}
+}
+
+// rawAttr names the attribute whose binary values are read (see
+// externalID), or is empty.
+func (s *Source) rawAttr() string {
+	if strings.EqualFold(s.dir.Attributes.ID, "objectGUID") {
+		return s.dir.Attributes.ID
+	}
+	return ""
 }
 
 // externalID reads the stable identifier of an entry; objectGUID is

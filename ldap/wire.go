@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -244,8 +245,9 @@ const pagedSearchControlOID = "1.2.840.113556.1.4.319"
 
 // searchPage sends one SearchRequest (subtree, never deref) for a page of
 // size entries after cookie, calls fn with each entry as it arrives, and
-// returns the cookie of the next page (empty after the last).
-func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte, attrs []string, size int, cookie []byte, fn func(*goldap.Entry)) ([]byte, error) {
+// returns the cookie of the next page (empty after the last). Values of
+// the attribute named raw are also set as ByteValues.
+func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte, attrs []string, raw string, size int, cookie []byte, fn func(*goldap.Entry)) ([]byte, error) {
 	stop, err := c.deadline(ctx)
 	if err != nil {
 		return nil, err
@@ -279,7 +281,7 @@ func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte,
 		}
 		switch m.tag {
 		case 0x64: // SearchResultEntry
-			e, err := decodeEntry(m.op)
+			e, err := decodeEntry(m.op, raw)
 			if err != nil {
 				return nil, err
 			}
@@ -297,8 +299,9 @@ func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte,
 
 // decodeEntry turns the content of a SearchResultEntry into a goldap.Entry
 // with a handful of allocations: all strings share one copy of the
-// message, all byte values another.
-func decodeEntry(b []byte) (*goldap.Entry, error) {
+// message. ByteValues are set only for the attribute named raw (such as
+// objectGUID), as copies.
+func decodeEntry(b []byte, raw string) (*goldap.Entry, error) {
 	bad := errors.New("ldap: malformed SearchResultEntry")
 	r := newBER(b)
 	t, dnLo, dnHi, ok := r.nextAt()
@@ -340,13 +343,10 @@ func decodeEntry(b []byte) (*goldap.Entry, error) {
 		}
 	}
 	str := string(b)
-	raw := make([]byte, len(b))
-	copy(raw, b)
 	e := &goldap.Entry{DN: str[dnLo:dnHi]}
 	eas := make([]goldap.EntryAttribute, na)
 	ptrs := make([]*goldap.EntryAttribute, na)
 	svals := make([]string, nv)
-	bvals := make([][]byte, nv)
 	ar := r.sub(aLo, aHi)
 	k := 0
 	for i := range eas {
@@ -363,10 +363,14 @@ func decodeEntry(b []byte) (*goldap.Entry, error) {
 				break
 			}
 			svals[k] = str[lo:hi]
-			bvals[k] = raw[lo:hi:hi]
 		}
 		ea.Values = svals[first:k:k]
-		ea.ByteValues = bvals[first:k:k]
+		if raw != "" && strings.EqualFold(ea.Name, raw) {
+			ea.ByteValues = make([][]byte, len(ea.Values))
+			for j, v := range ea.Values {
+				ea.ByteValues[j] = []byte(v)
+			}
+		}
 		ptrs[i] = ea
 	}
 	e.Attributes = ptrs

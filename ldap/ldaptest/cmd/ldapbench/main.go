@@ -57,6 +57,8 @@ type result struct {
 	FullStatus    ldap.RunStatus `json:"full"`
 	IncrStatus    ldap.RunStatus `json:"incremental"`
 	PeakRSSKiB    int64          `json:"peakRSSKiB"`
+	PeakFullKiB   int64          `json:"peakAfterFirstFullKiB"`
+	FileFullKiB   int64          `json:"rssFileAfterFirstFullKiB"`
 	HeapPeakBytes uint64         `json:"heapSysBytes"`
 	StoreBytes    int64          `json:"storeBytes"`
 	RssAnonKiB    int64          `json:"rssAnonKiB"`
@@ -147,7 +149,9 @@ func parent() error {
 	fmt.Printf("peak RSS of the sync process: %.1f MiB (target < 400 MiB); at exit anon %.1f MiB + file-backed (bbolt mmap) %.1f MiB; Go heap sys %.1f MiB; bbolt file %.1f MiB\n",
 		float64(r.PeakRSSKiB)/1024, float64(r.RssAnonKiB)/1024, float64(r.RssFileKiB)/1024,
 		float64(r.HeapPeakBytes)/(1<<20), float64(r.StoreBytes)/(1<<20))
-	fmt.Printf("machine: %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
+	fmt.Printf("peak RSS after the first full sync: %.1f MiB, of which file-backed (bbolt mmap) %.1f MiB at that point\n",
+		float64(r.PeakFullKiB)/1024, float64(r.FileFullKiB)/1024)
+	fmt.Printf("machine: %d CPUs, %s; GOMEMLIMIT=%q GOGC=%q\n", runtime.NumCPU(), runtime.Version(), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
 	return nil
 }
 
@@ -249,6 +253,7 @@ func child(args []string) error {
 	if err != nil {
 		return err
 	}
+	r.PeakFullKiB, r.FileFullKiB = procStatus("VmHWM:"), procStatus("RssFile:")
 	if err := applyChanges(ctx, *url, *bind, *password, *changes, *users, *groups); err != nil {
 		return err
 	}
