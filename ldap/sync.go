@@ -21,8 +21,14 @@ import (
 func (r *run) full(ctx context.Context) error {
 	s := r.s
 	t0 := time.Now()
-	r.seenUsers = map[string]bool{}
-	r.index = map[string]string{}
+	// Maps sized for the directory as the last full run saw it.
+	nu, ng := r.state.UserCount, r.state.GroupCount
+	r.seenUsers = make(map[string]bool, nu)
+	r.index = make(map[string]string, nu+ng)
+	r.oldUsers = make(map[string]userRef, nu)
+	r.userID = make(map[string]policy.UserID, nu)
+	r.dnKind = make(map[string]string, nu+ng)
+	r.userByName = make(map[string]string, nu)
 	prefix := s.dnPrefix()
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if err := tx.ForEachUser(s.tenant, func(u policy.User) error {

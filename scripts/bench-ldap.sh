@@ -10,9 +10,18 @@
 #     attributes the sync reads (users + groups),
 #   - Roster's full sync into a fresh bbolt store (target <= 2x raw),
 #   - an incremental sync after 100 changes (target < 1 s),
-#   - the sync process's peak RSS (VmHWM; target < 400 MiB).
+#   - a full run with nothing to change (read and diff only),
+#   - the sync process's peak RSS (VmHWM; target < 400 MiB), overall and
+#     after the first full sync.
 # Needs slapd and ldap-utils (scripts/deps/slapd.sh). Heavy: about a minute
-# of both cores; run it alone.
+# of both cores; run it alone, and note the load average with the figures.
+#
+# Knobs, from the environment of the sync process:
+#   GOMEMLIMIT=256MiB              the soft memory limit recommended for
+#                                  large directories (see package ldap doc)
+#   LDAPBENCH_BULK=N               Config.BulkBatchSize (default 10000)
+#   LDAPBENCH_CPUPROFILE=FILE      CPU profile of the three runs
+#   LDAPBENCH_MEMPROFILE=FILE      heap profile at 90% of the first run's users
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
