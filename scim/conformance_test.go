@@ -226,3 +226,44 @@ func TestIfMatchRace(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchAtomic checks that a PATCH whose last operation fails applies
+// none of the earlier ones (RFC 7644 §3.5.2: "each operation ... applied
+// ... or the whole request fails").
+func TestPatchAtomic(t *testing.T) {
+	e := newEnv(t)
+	alice, group := seed(t, e, acmeToken, "acme", "alice")
+	bob, _ := seed(t, e, acmeToken, "acme", "bob")
+	gus, _ := seed(t, e, globexToken, "globex", "gus")
+	before := e.snapshot(t, "acme")
+	for _, tc := range []struct {
+		path string
+		ops  []map[string]any
+	}{
+		{"/Users/" + alice, []map[string]any{
+			{"op": "replace", "path": "displayName", "value": "X"},
+			{"op": "add", "path": "title", "value": "T"},
+			{"op": "replace", "path": "meta.lastModified", "value": "2020-01-01T00:00:00Z"},
+		}},
+		{"/Users/" + alice, []map[string]any{
+			{"op": "Replace", "path": "active", "value": "False"},
+			{"op": "remove"},
+		}},
+		{"/Groups/" + group, []map[string]any{
+			{"op": "add", "path": "members", "value": []any{map[string]any{"value": bob}}},
+			{"op": "replace", "path": "displayName", "value": "renamed"},
+			{"op": "add", "path": "members", "value": []any{map[string]any{"value": gus}}},
+		}},
+		{"/Groups/" + group, []map[string]any{
+			{"op": "remove", "path": "members"},
+			{"op": "add", "path": "members", "value": []any{map[string]any{"value": "no-such-id"}}},
+		}},
+	} {
+		if r := e.acme(t, "PATCH", tc.path, patchBody(tc.ops...)); r.status != http.StatusBadRequest {
+			t.Errorf("PATCH %s %v: %d, want 400", tc.path, tc.ops, r.status)
+		}
+		if e.snapshot(t, "acme") != before {
+			t.Fatalf("PATCH %s %v changed the store", tc.path, tc.ops)
+		}
+	}
+}
