@@ -62,7 +62,7 @@ type dirGroup struct {
 	dn, norm string
 	ext      string
 	name     string
-	members  []string
+	members  []string // normalized DNs, or user names for memberUid
 	mark     string
 }
 
@@ -175,7 +175,7 @@ func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
 		norm:    normDN(e.DN),
 		ext:     s.externalID(e),
 		name:    e.GetEqualFoldAttributeValue(s.dir.Attributes.GroupName),
-		members: e.GetEqualFoldAttributeValues(s.dir.Membership),
+		members: s.memberValues(e),
 		mark:    e.GetEqualFoldAttributeValue(s.changeAttr),
 	}
 	if g.name == "" {
@@ -185,6 +185,18 @@ func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
 		}
 	}
 	return g, g.ext != "" && strings.TrimSpace(g.name) != ""
+}
+
+// memberValues returns a group entry's members: normalized DNs (normDN),
+// or user names for memberUid.
+func (s *Source) memberValues(e *goldap.Entry) []string {
+	ms := e.GetEqualFoldAttributeValues(s.dir.Membership)
+	if s.dir.Membership != MembershipMemberUID {
+		for i, m := range ms {
+			ms[i] = normDN(m)
+		}
+	}
+	return ms
 }
 
 // normDN returns a comparison form of a DN: lower case, without blanks

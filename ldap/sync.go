@@ -274,7 +274,7 @@ func (r *run) incremental(ctx context.Context) error {
 					}
 					continue
 				}
-				n := normDN(m)
+				n := m // normalized by memberValues
 				if _, ok := r.dnKind[n]; ok {
 					continue
 				}
@@ -565,7 +565,7 @@ func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
 				kv = "u:" + ext
 			}
 		} else {
-			kv = r.dnKind[normDN(m)]
+			kv = r.dnKind[m] // normalized by memberValues
 		}
 		if len(kv) < 3 {
 			continue

@@ -149,6 +149,8 @@ func parent() error {
 	fmt.Printf("peak RSS of the sync process: %.1f MiB (target < 400 MiB); at exit anon %.1f MiB + file-backed (bbolt mmap) %.1f MiB; Go heap sys %.1f MiB; bbolt file %.1f MiB\n",
 		float64(r.PeakRSSKiB)/1024, float64(r.RssAnonKiB)/1024, float64(r.RssFileKiB)/1024,
 		float64(r.HeapPeakBytes)/(1<<20), float64(r.StoreBytes)/(1<<20))
+	fmt.Printf("CPU time of the sync process (all three runs; less sensitive to other load than wall time): user %.2fs + system %.2fs\n",
+		cmd.ProcessState.UserTime().Seconds(), cmd.ProcessState.SystemTime().Seconds())
 	fmt.Printf("peak RSS after the first full sync: %.1f MiB, of which file-backed (bbolt mmap) %.1f MiB at that point\n",
 		float64(r.PeakFullKiB)/1024, float64(r.FileFullKiB)/1024)
 	fmt.Printf("machine: %d CPUs, %s; GOMEMLIMIT=%q GOGC=%q\n", runtime.NumCPU(), runtime.Version(), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
