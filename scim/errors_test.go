@@ -54,6 +54,7 @@ func TestErrors(t *testing.T) {
 
 		{"path unbalanced", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": `emails[type eq "work"`, "value": "x"}), nil, 400, "invalidPath"},
 		{"path bad name", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "name..x", "value": "x"}), nil, 400, "invalidPath"},
+		{"remove the core schema", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "remove", "path": UserSchema}), nil, 400, "invalidPath"},
 		{"path not a string", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": 3, "value": "x"}), nil, 400, "invalidPath"},
 
 		{"malformed JSON", "POST", "/Users", `{"userName": `, nil, 400, "invalidSyntax"},

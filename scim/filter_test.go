@@ -166,6 +166,9 @@ func TestApplyPatch(t *testing.T) {
 		{"no-path extension object", []patchOp{{Op: "add", Value: map[string]any{EnterpriseSchema: map[string]any{"costCenter": "4130"}}}}, EnterpriseSchema, `{"costCenter":"4130"}`},
 		{"no-path with own id", []patchOp{{Op: "replace", Value: map[string]any{"id": "u1", "userName": "b"}}}, "userName", `"b"`},
 		{"case-insensitive attribute", []patchOp{{Op: "replace", Path: "NAME.GIVENNAME", Value: "Y"}}, "name", `{"familyName":"B","givenName":"Y"}`},
+		{"no-path core schema object", []patchOp{{Op: "replace", Value: map[string]any{UserSchema: map[string]any{"displayName": "D"}}}}, "displayName", `"D"`},
+		{"core schema as path", []patchOp{{Op: "add", Path: UserSchema, Value: map[string]any{"title": "T", "name.givenName": "G"}}}, "title", `"T"`},
+		{"core schema as path leaves no empty key", []patchOp{{Op: "add", Path: UserSchema, Value: map[string]any{"title": "T"}}}, "", `null`},
 	}
 	for _, tc := range tests {
 		m := base()

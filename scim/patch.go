@@ -174,6 +174,14 @@ func checkPrimary(res map[string]any) error {
 }
 
 func applyOp(res map[string]any, op patchOp, core, id string) error {
+	if urn, ok := knownSchema(op.Path); ok && urn == core {
+		// The core schema URN as a path addresses the resource itself:
+		// the same as no path.
+		if op.Op == "remove" {
+			return errorf(scimerr.ScimErrorInvalidPath, "%s cannot be removed", urn)
+		}
+		op.Path = ""
+	}
 	if op.Path == "" {
 		obj, ok := op.Value.(map[string]any)
 		if !ok {
@@ -193,6 +201,16 @@ func applyOp(res map[string]any, op patchOp, core, id string) error {
 				}
 				continue
 			case "schemas", "meta":
+				continue
+			}
+			if urn, ok := knownSchema(k); ok && urn == core {
+				// The core schema URN as a key: its attributes.
+				if _, ok := v.(map[string]any); !ok {
+					return errorf(scimerr.ScimErrorInvalidValue, "%s must be an object", urn)
+				}
+				if err := applyOp(res, patchOp{Op: op.Op, Value: v}, core, id); err != nil {
+					return err
+				}
 				continue
 			}
 			// A whole extension object: apply each of its attributes.
