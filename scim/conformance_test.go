@@ -267,3 +267,39 @@ func TestPatchAtomic(t *testing.T) {
 		}
 	}
 }
+
+// TestPaging checks the list parameters of RFC 7644 §3.4.2.4: startIndex
+// below 1 is 1, a negative count is 0, a count beyond the maximum (even
+// beyond an int) is the maximum, and the counters are integers.
+func TestPaging(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e, acmeToken, "acme", "alice")
+	seed(t, e, acmeToken, "acme", "bob")
+	for _, tc := range []struct {
+		query       string
+		start, page float64
+	}{
+		{"?startIndex=0&count=1", 1, 1},
+		{"?startIndex=-7", 1, 2},
+		{"?count=0", 1, 0},
+		{"?count=-3", 1, 0},
+		{"?count=99999999999999999999999", 1, 2},
+		{"?startIndex=99999999999999999999999", 99999999999999999999999, 0},
+		{"?startIndex=2&count=5", 2, 1},
+	} {
+		r := e.acme(t, "GET", "/Users"+tc.query, nil)
+		if r.status != http.StatusOK {
+			t.Errorf("%s: %d %s", tc.query, r.status, r.raw)
+			continue
+		}
+		if r.body["totalResults"] != float64(2) || r.body["itemsPerPage"] != tc.page || len(r.body["Resources"].([]any)) != int(tc.page) {
+			t.Errorf("%s: %s", tc.query, r.raw)
+		}
+		if tc.start < 1e10 && r.body["startIndex"] != tc.start {
+			t.Errorf("%s: startIndex %v, want %v", tc.query, r.body["startIndex"], tc.start)
+		}
+	}
+	if r := e.acme(t, "GET", "/Users?count=ten", nil); r.status != http.StatusBadRequest {
+		t.Errorf("count=ten: %d", r.status)
+	}
+}

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,7 +78,7 @@ func listParamsFromQuery(q url.Values) (listParams, error) {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: n is clamped
 			return p, errorf(scimerr.ScimErrorInvalidValue, "%s must be an integer", k)
 		}
 		if k == "count" {
@@ -123,6 +124,7 @@ func (h *resourceHandler) search(r request) (response, error) {
 		if !ok {
 			return response{}, errorf(scimerr.ScimErrorInvalidValue, "%s must be an integer", k)
 		}
+		f = min(max(f, math.MinInt32), math.MaxInt32) // int(f) of a huge f is undefined
 		if k == "count" {
 			p.count = max(int(f), 0)
 		} else {
