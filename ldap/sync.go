@@ -28,7 +28,9 @@ func (r *run) full(ctx context.Context) error {
 	r.oldUsers = make(map[string]userRef, nu)
 	r.userID = make(map[string]policy.UserID, nu)
 	r.dnKind = make(map[string]string, nu+ng)
-	r.userByName = make(map[string]string, nu)
+	if s.dir.Membership == MembershipMemberUID {
+		r.userByName = make(map[string]string, nu)
+	}
 	prefix := s.dnPrefix()
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if err := tx.ForEachUser(s.tenant, func(u policy.User) error {
@@ -361,15 +363,18 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 		r.recordErr(&r.st.Users, fmt.Sprintf("user %s: duplicate %s %s", du.dn, r.s.dir.Attributes.ID, du.user.ExternalID))
 		return ops
 	}
-	// The strings kept in the run's maps are copied: those of the entry
+	// The strings kept in the run's maps are copies: those of the entry
 	// share one buffer with the whole entry (see decodeEntry).
-	ext := strings.Clone(du.user.ExternalID)
+	v := "u:" + du.user.ExternalID
+	ext := v[2:]
 	du.user.ExternalID = ext
 	norm := strings.Clone(du.norm)
-	v := "u:" + ext
 	r.seenUsers[ext] = true
 	r.dnKind[norm] = v
-	r.userByName[strings.Clone(policy.FoldUserName(du.user.UserName))] = ext
+	if r.s.dir.Membership == MembershipMemberUID || r.index == nil {
+		// Needed to resolve memberUid values, and by incremental runs.
+		r.userByName[strings.Clone(policy.FoldUserName(du.user.UserName))] = ext
+	}
 	r.usersMark = laterMark(r.usersMark, du.mark)
 	if r.index != nil && r.index[norm] != v {
 		// A full run writes the DN index along with the users.
