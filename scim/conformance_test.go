@@ -303,3 +303,33 @@ func TestPaging(t *testing.T) {
 		t.Errorf("count=ten: %d", r.status)
 	}
 }
+
+// TestIfNoneMatchOnWrites checks RFC 9110 §13.1.2: a PUT, PATCH or DELETE
+// whose If-None-Match matches the current version (or is "*") is not
+// performed: 412, and nothing changes.
+func TestIfNoneMatchOnWrites(t *testing.T) {
+	e := newEnv(t)
+	alice, group := seed(t, e, acmeToken, "acme", "alice")
+	before := e.snapshot(t, "acme")
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", "/Users/" + alice, map[string]any{"userName": "alice@example.com", "displayName": "x"}},
+		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "x"})},
+		{"PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "x"})},
+		{"DELETE", "/Groups/" + group, nil},
+	} {
+		for _, inm := range []string{"*", `W/"1"`} {
+			if r := e.acme(t, tc.method, tc.path, tc.body, "If-None-Match", inm); r.status != http.StatusPreconditionFailed {
+				t.Errorf("%s %s If-None-Match %s: %d, want 412", tc.method, tc.path, inm, r.status)
+			}
+		}
+	}
+	if e.snapshot(t, "acme") != before {
+		t.Fatal("a refused conditional write changed the store")
+	}
+	if r := e.acme(t, "PATCH", "/Users/"+alice, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "y"}), "If-None-Match", `W/"7"`); r.status != http.StatusOK {
+		t.Errorf("If-None-Match of another version: %d", r.status)
+	}
+}

@@ -414,15 +414,16 @@ func readJSON(r request) (map[string]any, error) {
 	return normalize(m).(map[string]any), nil
 }
 
-// checkIfMatch enforces an If-Match header (RFC 7644 §3.14) against the
-// current version of a record.
+// checkIfMatch enforces the preconditions of a write (PUT, PATCH, DELETE)
+// against the current version of a record: If-Match (RFC 7644 §3.14) must
+// match it, and If-None-Match must not (RFC 9110 §13.1.2: "*" always
+// matches an existing record). A failed one wraps store.ErrVersion (412).
 func checkIfMatch(r request, version uint64) error {
-	h := r.Header.Get("If-Match")
-	if h == "" {
-		return nil
-	}
-	if !etagListMatches(h, version) {
+	if h := r.Header.Get("If-Match"); h != "" && !etagListMatches(h, version) {
 		return fmt.Errorf("scim: If-Match %s: %w", h, store.ErrVersion)
+	}
+	if h := r.Header.Get("If-None-Match"); h != "" && etagListMatches(h, version) {
+		return fmt.Errorf("scim: If-None-Match %s: %w", h, store.ErrVersion)
 	}
 	return nil
 }
