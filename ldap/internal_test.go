@@ -86,3 +86,42 @@ func TestDecodeEntry(t *testing.T) {
 		t.Fatalf("cookie = %q", got)
 	}
 }
+
+// FuzzDecodeEntry feeds arbitrary SearchResultEntry contents to the
+// decoder: it must not panic, and what it accepts re-encodes to an entry
+// that decodes the same.
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(berTLV(berTLV(nil, 0x04, []byte("uid=a,dc=x")), 0x30,
+		berTLV(nil, 0x30, berTLV(berTLV(nil, 0x04, []byte("uid")), 0x31, berTLV(nil, 0x04, []byte("a"))))))
+	f.Add([]byte{0x04, 0x00, 0x30, 0x00})
+	f.Add([]byte{0x04, 0x84, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := decodeEntry(b, "uid")
+		if err != nil {
+			return
+		}
+		var attrs []byte
+		for _, a := range e.Attributes {
+			var set []byte
+			for _, v := range a.Values {
+				set = berTLV(set, 0x04, []byte(v))
+			}
+			attrs = append(attrs, berTLV(nil, 0x30, berTLV(berTLV(nil, 0x04, []byte(a.Name)), 0x31, set))...)
+		}
+		e2, err := decodeEntry(berTLV(berTLV(nil, 0x04, []byte(e.DN)), 0x30, attrs), "uid")
+		if err != nil {
+			t.Fatalf("re-encoded entry refused: %v", err)
+		}
+		if e2.DN != e.DN || len(e2.Attributes) != len(e.Attributes) {
+			t.Fatalf("round trip: %+v != %+v", e2, e)
+		}
+		for i, a := range e.Attributes {
+			if e2.Attributes[i].Name != a.Name || !slices.Equal(e2.Attributes[i].Values, a.Values) {
+				t.Fatalf("attribute %d: %+v != %+v", i, e2.Attributes[i], a)
+			}
+			if strings.EqualFold(a.Name, "uid") && len(a.ByteValues) != len(a.Values) {
+				t.Fatalf("raw values of %s missing", a.Name)
+			}
+		}
+	})
+}
