@@ -103,19 +103,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w policy.World
-	_ = st.View(ctx, func(tx store.Tx) error {
-		w.Tenants, _ = tx.Tenants()
-		for _, tn := range w.Tenants {
-			_ = tx.ForEachUser(tn.ID, func(u policy.User) error { w.Users = append(w.Users, u); return nil })
-			_ = tx.ForEachDirGroup(tn.ID, func(d policy.DirGroup) error { w.DirGroups = append(w.DirGroups, d); return nil })
-		}
-		w.Groups, _ = tx.Groups()
-		w.Roles, _ = tx.Roles()
-		w.Rules, _ = tx.Rules()
-		w.Memberships, _ = tx.Memberships()
-		return nil
-	})
+	w, err := store.Snapshot(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng.Load(w)
 	tokens := tokenMap{"alice-token": policy.UserID(ids["alice"]), "bob-token": policy.UserID(ids["bob"]), "carol-token": policy.UserID(ids["carol"])}
 	s, err := New(Config{Store: st, Engine: eng, Tokens: []string{adminToken}, AccessTokens: tokens, MaxBodyBytes: 4096})

@@ -13,32 +13,7 @@ import (
 // world reads every fact of the store, for policy.Engine.Load.
 func world(t *testing.T, st store.Store) policy.World {
 	t.Helper()
-	var w policy.World
-	err := st.View(context.Background(), func(tx store.Tx) error {
-		var err error
-		if w.Tenants, err = tx.Tenants(); err != nil {
-			return err
-		}
-		for _, tn := range w.Tenants {
-			if err := tx.ForEachUser(tn.ID, func(u policy.User) error { w.Users = append(w.Users, u); return nil }); err != nil {
-				return err
-			}
-			if err := tx.ForEachDirGroup(tn.ID, func(g policy.DirGroup) error { w.DirGroups = append(w.DirGroups, g); return nil }); err != nil {
-				return err
-			}
-		}
-		if w.Groups, err = tx.Groups(); err != nil {
-			return err
-		}
-		if w.Roles, err = tx.Roles(); err != nil {
-			return err
-		}
-		if w.Rules, err = tx.Rules(); err != nil {
-			return err
-		}
-		w.Memberships, err = tx.Memberships()
-		return err
-	})
+	w, err := store.Snapshot(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,7 +215,7 @@ func (f *feed) load(ctx context.Context) error {
 	f.mu.Lock()
 	f.loading = true
 	f.mu.Unlock()
-	w, err := snapshot(ctx, f.a.store)
+	w, err := store.Snapshot(ctx, f.a.store)
 	if err != nil {
 		f.mu.Lock()
 		f.loading = false
@@ -245,37 +245,6 @@ func (a *app) loadEngine(ctx context.Context) error {
 	a.reg.MustRegister(f.errors)
 	a.closers = append(a.closers, a.store.Subscribe(f.deliver))
 	return f.load(ctx)
-}
-
-// snapshot reads every fact of the store in one read transaction.
-func snapshot(ctx context.Context, st store.Store) (policy.World, error) {
-	var w policy.World
-	err := st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if w.Tenants, err = tx.Tenants(); err != nil {
-			return err
-		}
-		for _, t := range w.Tenants {
-			if err := tx.ForEachUser(t.ID, func(u policy.User) error { w.Users = append(w.Users, u); return nil }); err != nil {
-				return err
-			}
-			if err := tx.ForEachDirGroup(t.ID, func(d policy.DirGroup) error { w.DirGroups = append(w.DirGroups, d); return nil }); err != nil {
-				return err
-			}
-		}
-		if w.Groups, err = tx.Groups(); err != nil {
-			return err
-		}
-		if w.Roles, err = tx.Roles(); err != nil {
-			return err
-		}
-		if w.Rules, err = tx.Rules(); err != nil {
-			return err
-		}
-		w.Memberships, err = tx.Memberships()
-		return err
-	})
-	return w, err
 }
 
 // routes builds the HTTP surface: health, metrics, admin API and the
