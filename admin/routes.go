@@ -72,6 +72,34 @@ func (s *Server) update(r *http.Request, p principal, fn func(store.Tx) error) e
 	return s.cfg.Store.Update(r.Context(), p.actor(), fn)
 }
 
+// read answers a request with what fn reads in one read transaction.
+func read[T any](s *Server, w http.ResponseWriter, r *http.Request, fn func(tx store.Tx) (T, error)) {
+	var v T
+	if err := s.view(r, func(tx store.Tx) (err error) { v, err = fn(tx); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// readPage answers a paged listing: fetch reads one page, key names an
+// item for ?after=.
+func readPage[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch func(tx store.Tx, pg store.Page) ([]T, error), key func(T) string) {
+	pg, err := page(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	read(s, w, r, func(tx store.Tx) (list[T], error) {
+		items, err := fetch(tx, pg)
+		out := list[T]{Items: nonNil(items)}
+		if len(items) == pg.Limit {
+			out.Next = key(items[len(items)-1])
+		}
+		return out, err
+	})
+}
+
 // page reads ?after= and ?limit= (default 100, at most 1000).
 func page(r *http.Request) (store.Page, error) {
 	p := store.Page{After: r.URL.Query().Get("after"), Limit: 100}
@@ -92,44 +120,20 @@ type list[T any] struct {
 }
 
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, p principal) {
-	var ts []policy.Tenant
-	if err := s.view(r, func(tx store.Tx) (err error) { ts, err = tx.Tenants(); return }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list[policy.Tenant]{Items: nonNil(ts)})
+	read(s, w, r, func(tx store.Tx) (list[policy.Tenant], error) {
+		ts, err := tx.Tenants()
+		return list[policy.Tenant]{Items: nonNil(ts)}, err
+	})
 }
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p principal) {
-	var t policy.Tenant
-	err := s.view(r, func(tx store.Tx) (err error) { t, err = tx.Tenant(policy.TenantID(r.PathValue("tenant"))); return })
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+	read(s, w, r, func(tx store.Tx) (policy.Tenant, error) { return tx.Tenant(policy.TenantID(r.PathValue("tenant"))) })
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) {
-	pg, err := page(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	var us []policy.User
-	err = s.view(r, func(tx store.Tx) (err error) {
-		us, err = tx.Users(policy.TenantID(r.PathValue("tenant")), pg)
-		return
-	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	out := list[policy.User]{Items: nonNil(us)}
-	if len(us) == pg.Limit {
-		out.Next = string(us[len(us)-1].ID)
-	}
-	writeJSON(w, http.StatusOK, out)
+	readPage(s, w, r, func(tx store.Tx, pg store.Page) ([]policy.User, error) {
+		return tx.Users(policy.TenantID(r.PathValue("tenant")), pg)
+	}, func(u policy.User) string { return string(u.ID) })
 }
 
 // lookupUser finds a user of tenant by id or userName.
@@ -142,16 +146,9 @@ func lookupUser(tx store.Tx, tenant policy.TenantID, ref string) (policy.User, e
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p principal) {
-	var u policy.User
-	err := s.view(r, func(tx store.Tx) (err error) {
-		u, err = lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user"))
-		return
+	read(s, w, r, func(tx store.Tx) (policy.User, error) {
+		return lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user"))
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
 }
 
 // effectiveGroup is one line of a user's effective groups.
@@ -185,38 +182,15 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, p principal)
 }
 
 func (s *Server) listDirGroups(w http.ResponseWriter, r *http.Request, p principal) {
-	pg, err := page(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	var gs []policy.DirGroup
-	err = s.view(r, func(tx store.Tx) (err error) {
-		gs, err = tx.DirGroups(policy.TenantID(r.PathValue("tenant")), pg)
-		return
-	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	out := list[policy.DirGroup]{Items: nonNil(gs)}
-	if len(gs) == pg.Limit {
-		out.Next = string(gs[len(gs)-1].ID)
-	}
-	writeJSON(w, http.StatusOK, out)
+	readPage(s, w, r, func(tx store.Tx, pg store.Page) ([]policy.DirGroup, error) {
+		return tx.DirGroups(policy.TenantID(r.PathValue("tenant")), pg)
+	}, func(g policy.DirGroup) string { return string(g.ID) })
 }
 
 func (s *Server) getDirGroup(w http.ResponseWriter, r *http.Request, p principal) {
-	var g policy.DirGroup
-	err := s.view(r, func(tx store.Tx) (err error) {
-		g, err = tx.DirGroup(policy.TenantID(r.PathValue("tenant")), policy.DirGroupID(r.PathValue("id")))
-		return
+	read(s, w, r, func(tx store.Tx) (policy.DirGroup, error) {
+		return tx.DirGroup(policy.TenantID(r.PathValue("tenant")), policy.DirGroupID(r.PathValue("id")))
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
@@ -505,16 +479,12 @@ func (s *Server) groupCharter(w http.ResponseWriter, r *http.Request, p principa
 }
 
 func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
-	if !ok {
-		return
+	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+		read(s, w, r, func(tx store.Tx) (list[policy.Membership], error) {
+			ms, err := tx.MembershipsOfGroup(g.ID)
+			return list[policy.Membership]{Items: nonNil(ms)}, err
+		})
 	}
-	var ms []policy.Membership
-	if err := s.view(r, func(tx store.Tx) (err error) { ms, err = tx.MembershipsOfGroup(g.ID); return }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list[policy.Membership]{Items: nonNil(ms)})
 }
 
 func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p principal) {
@@ -647,12 +617,10 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p princip
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p principal) {
-	var rs []policy.Role
-	if err := s.view(r, func(tx store.Tx) (err error) { rs, err = tx.Roles(); return }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list[policy.Role]{Items: nonNil(rs)})
+	read(s, w, r, func(tx store.Tx) (list[policy.Role], error) {
+		rs, err := tx.Roles()
+		return list[policy.Role]{Items: nonNil(rs)}, err
+	})
 }
 
 func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p principal) {
@@ -698,12 +666,10 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p principal)
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p principal) {
-	var rs []policy.Rule
-	if err := s.view(r, func(tx store.Tx) (err error) { rs, err = tx.Rules(); return }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list[policy.Rule]{Items: nonNil(rs)})
+	read(s, w, r, func(tx store.Tx) (list[policy.Rule], error) {
+		rs, err := tx.Rules()
+		return list[policy.Rule]{Items: nonNil(rs)}, err
+	})
 }
 
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p principal) {
