@@ -70,7 +70,10 @@ func (t *tx) write() error {
 }
 
 // audit appends one entry to the audit log and to the batch of the
-// transaction. before and after are copied.
+// transaction. It keeps before and after, which must be compact JSON owned
+// by the caller (never a slice of the mapped file; see appendChange): a new
+// record's encoding is written once and shared by the record, its audit
+// entry and the change feed.
 func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id string, before, after []byte) error {
 	b := t.root.Bucket(bktAudit)
 	// The audit log is append-only: fill its pages before splitting.
@@ -82,9 +85,9 @@ func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id st
 	c := policy.Change{
 		Seq: seq, Time: t.now, Actor: t.actor, Tenant: tenant,
 		Kind: kind, Op: op, ID: id,
-		Before: bytes.Clone(before), After: bytes.Clone(after),
+		Before: before, After: after,
 	}
-	v, err := json.Marshal(c)
+	v, err := appendChange(make([]byte, 0, 160+len(t.actor)+len(id)+len(before)+len(after)), c)
 	if err != nil {
 		return fmt.Errorf("bolt: encode audit entry: %w", err)
 	}
