@@ -43,15 +43,19 @@ func dedup[T comparable](s []T) []T {
 	return out
 }
 
-// checkMembers verifies that the members of g not in oldUsers/oldGroups
-// exist in the tenant, and returns them.
-func checkNewMembers(tb *bbolt.Bucket, g policy.DirGroup, oldUsers map[policy.UserID]struct{}, oldGroups map[policy.DirGroupID]struct{}) (addU []policy.UserID, addG []policy.DirGroupID, err error) {
-	users, dgs := tb.Bucket(bktUsers), tb.Bucket(bktDirGroups)
+// checkNewMembers verifies that the members of g not in oldUsers/oldGroups
+// exist in the tenant, and returns them. It asks the store-wide id indexes
+// (idx/user_tenant, idx/dg_tenant), which are a fraction of the size of the
+// records: a large group's members are found without reading (and mapping
+// in) the pages of every member's record.
+func (t *tx) checkNewMembers(g policy.DirGroup, oldUsers map[policy.UserID]struct{}, oldGroups map[policy.DirGroupID]struct{}) (addU []policy.UserID, addG []policy.DirGroupID, err error) {
+	idx := t.root.Bucket(bktIdx)
+	users, dgs := idx.Bucket(bktUserTenant), idx.Bucket(bktDGTenant)
 	for _, u := range g.MemberUsers {
 		if _, ok := oldUsers[u]; ok {
 			continue
 		}
-		if u == "" || users.Get([]byte(u)) == nil {
+		if u == "" || string(users.Get([]byte(u))) != string(g.Tenant) {
 			return nil, nil, fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
 		}
 		addU = append(addU, u)
@@ -60,7 +64,7 @@ func checkNewMembers(tb *bbolt.Bucket, g policy.DirGroup, oldUsers map[policy.Us
 		if _, ok := oldGroups[m]; ok {
 			continue
 		}
-		if m == "" || dgs.Get([]byte(m)) == nil {
+		if m == "" || string(dgs.Get([]byte(m))) != string(g.Tenant) {
 			return nil, nil, fmt.Errorf("bolt: member group %q of directory group %s in tenant %q: %w", m, g.ID, g.Tenant, store.ErrNotFound)
 		}
 		addG = append(addG, m)
@@ -105,7 +109,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if g.ExternalID != "" && idx.Bucket(bktDGExt).Get([]byte(g.ExternalID)) != nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
 	}
-	addU, addG, err := checkNewMembers(tb, g, nil, nil)
+	addU, addG, err := t.checkNewMembers(g, nil, nil)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
@@ -253,7 +257,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
 	}
 	oldU, oldG := setOf(old.MemberUsers), setOf(old.MemberGroups)
-	addU, addG, err := checkNewMembers(tb, g, oldU, oldG)
+	addU, addG, err := t.checkNewMembers(g, oldU, oldG)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}

@@ -322,7 +322,10 @@ func (t *tx) putUserIndexes(tb *bbolt.Bucket, u policy.User) error {
 			return err
 		}
 	}
-	return put(getBucket(t.root, bktIdx, bktUserTenant), id, []byte(u.Tenant))
+	ut := getBucket(t.root, bktIdx, bktUserTenant)
+	// Keyed by time-ordered ids, like users.
+	ut.FillPercent = 0.9
+	return put(ut, id, []byte(u.Tenant))
 }
 
 // User implements store.Tx.
