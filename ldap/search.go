@@ -230,6 +230,15 @@ func laterMark(a, b string) string {
 	if b == "" {
 		return a
 	}
+	// Marks that are not numbers (entryCSN, modifyTimestamp) are
+	// compared as strings without trying to parse them, which would
+	// allocate an error per entry read.
+	if !digits(a) || !digits(b) {
+		if b > a {
+			return b
+		}
+		return a
+	}
 	ai, aerr := strconv.ParseUint(a, 10, 64)
 	bi, berr := strconv.ParseUint(b, 10, 64)
 	if aerr == nil && berr == nil {
@@ -242,6 +251,15 @@ func laterMark(a, b string) string {
 		return b
 	}
 	return a
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // changedFilter narrows filter to entries changed at or after mark.
