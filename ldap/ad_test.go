@@ -1,0 +1,304 @@
+package ldap_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/ldap/ldaptest"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
+)
+
+// adPassword is the password of every fixture user of testdata/ad.ldif.
+const adPassword = "Roster-User-Pass1"
+
+// TestActiveDirectory runs the activedirectory flavour against a real
+// Samba AD DC. The DC's ports are fixed, so it is started once here and
+// the steps run in order as subtests, each building on the last.
+func TestActiveDirectory(t *testing.T) {
+	t0 := time.Now()
+	dc := ldaptest.NewSamba(t)
+	t.Logf("samba: provisioned in %s, LDAP up in %s", dc.Provisioned.Round(time.Millisecond), dc.Started.Round(time.Millisecond))
+	dc.MustModify(t, strings.ReplaceAll(fixture(t, "ad.ldif"), "{{unicodePwd}}", ldaptest.UnicodePwd(adPassword)))
+	t.Logf("samba: fixture loaded after %s", time.Since(t0).Round(time.Millisecond))
+
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Update(t.Context(), "test", func(tx store.Tx) error {
+		return tx.PutTenant(policy.Tenant{ID: tenant, Name: "Acme", Kind: policy.TenantPartner})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The whole domain is searched, as a real configuration would: the
+	// built-in accounts and groups, the domain controller's computer
+	// account and the continuation references come along.
+	e := &env{st: st, dir: ldap.DirectoryConfig{
+		ID:            "ad",
+		URL:           dc.URL,
+		BindDN:        dc.AdminDN,
+		BindPassword:  dc.AdminPassword,
+		Flavor:        ldap.FlavorActiveDirectory,
+		Users:         ldap.SearchConfig{BaseDN: dc.BaseDN},
+		Groups:        ldap.SearchConfig{BaseDN: dc.BaseDN},
+		DeletionGuard: 1,
+	}}
+	s := e.source(t, nil)
+	people := "OU=People,OU=Roster," + dc.BaseDN
+	groups := "OU=Groups,OU=Roster," + dc.BaseDN
+	fixtureUsers := []string{"alice", "bob", "carol", "dave", "erin", "frank"}
+
+	step := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+	wantMembers := func(t *testing.T, sn snapshot, group string, users, nested []string) {
+		t.Helper()
+		u, g := sn.members(t, group)
+		if !slices.Equal(u, users) || !slices.Equal(g, nested) {
+			t.Errorf("%s: users %v groups %v, want %v %v", group, u, g, users, nested)
+		}
+	}
+
+	var total int // users the flavour's filter finds in the domain
+	step("full", func(t *testing.T) {
+		rs := mustSync(t, s, ldap.Full)
+		sn := e.snap(t)
+		for _, n := range fixtureUsers {
+			if _, ok := sn.users[n]; !ok {
+				t.Errorf("user %s not synced; have %v", n, userNames(sn))
+			}
+		}
+		for _, n := range []string{"WS1$", "DC1$"} {
+			if _, ok := sn.users[n]; ok {
+				t.Errorf("computer %s synced as a user", n)
+			}
+		}
+		if _, ok := sn.users["Administrator"]; !ok {
+			t.Errorf("built-in Administrator not synced; have %v", userNames(sn))
+		}
+		total = len(sn.users)
+		if rs.Users.Created != total || rs.Users.Deleted != 0 || rs.Groups.Created != len(sn.groups) || len(sn.groups) < 4 {
+			t.Errorf("counts: users %+v groups %+v (store: %d users, %d groups)", rs.Users, rs.Groups, total, len(sn.groups))
+		}
+		a := sn.users["alice"]
+		if a.Source != "ldap:ad" || a.GivenName != "Alice" || a.FamilyName != "Liddell" || a.DisplayName != "Alice Liddell" ||
+			a.PrimaryEmail() != "alice@example.test" || !a.Active {
+			t.Errorf("alice = %+v", a)
+		}
+		if sn.users["frank"].Active || !sn.users["carol"].Active {
+			t.Errorf("active: frank %v (disabled in AD), carol %v", sn.users["frank"].Active, sn.users["carol"].Active)
+		}
+		// The ExternalID is the objectGUID in its string form: AD finds
+		// the entry by it (<GUID=…> DN syntax, [MS-ADTS] §3.1.1.3.1.2.4).
+		if dn := dnByGUID(t, dc, a.ExternalID); !strings.EqualFold(dn, "CN=Alice Liddell,"+people) {
+			t.Errorf("<GUID=%s> is %q, want alice", a.ExternalID, dn)
+		}
+		wantMembers(t, sn, "backend", []string{"carol"}, nil)
+		wantMembers(t, sn, "engineers", []string{"alice", "bob"}, []string{"backend"})
+		wantMembers(t, sn, "all", []string{"dave", "erin"}, []string{"engineers"})
+
+		rs = mustSync(t, s, ldap.Full)
+		if rs.Users != (ldap.Counts{Unchanged: total}) || rs.Groups.Created+rs.Groups.Updated+rs.Groups.Deleted != 0 {
+			t.Errorf("second full run: users %+v groups %+v", rs.Users, rs.Groups)
+		}
+	})
+
+	step("ldaps and small pages", func(t *testing.T) {
+		// ldaps with the DC's CA, and Samba's paged results cookies on
+		// both connections of a full run at once, into a store of its
+		// own.
+		st2, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st2.Close()
+		if err := st2.Update(t.Context(), "test", func(tx store.Tx) error {
+			return tx.PutTenant(policy.Tenant{ID: tenant, Name: "Acme", Kind: policy.TenantPartner})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e2 := &env{st: st2, dir: e.dir}
+		e2.dir.PageSize = 3
+		e2.dir.URL, e2.dir.CAFile = dc.LDAPSURL, dc.CAFile
+		s2 := e2.source(t, nil)
+		rs := mustSync(t, s2, ldap.Full)
+		sn := e.snap(t)
+		if rs.UsersRead != total || rs.Users.Created != total || rs.GroupsRead != len(sn.groups) {
+			t.Errorf("pages of 3: read %d users, %d groups; want %d, %d", rs.UsersRead, rs.GroupsRead, total, len(sn.groups))
+		}
+		wantMembers(t, e2.snap(t), "engineers", []string{"alice", "bob"}, []string{"backend"})
+		if u, err := s2.Authenticate(t.Context(), "alice", adPassword); err != nil || u.UserName != "alice" {
+			t.Errorf("Authenticate over ldaps = %+v, %v", u, err)
+		}
+	})
+
+	step("rename is an update", func(t *testing.T) {
+		before := e.snap(t).users["alice"]
+		dc.MustModify(t, `dn: CN=Alice Liddell,`+people+`
+changetype: modrdn
+newrdn: CN=Alice Kingsleigh
+deleteoldrdn: 1
+
+dn: CN=Alice Kingsleigh,`+people+`
+changetype: modify
+replace: sAMAccountName
+sAMAccountName: alicek
+-
+replace: sn
+sn: Kingsleigh
+-
+replace: displayName
+displayName: Alice Kingsleigh
+`)
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Users.Created != 0 || rs.Users.Updated != 1 {
+			t.Errorf("incremental after rename: users %+v", rs.Users)
+		}
+		sn := e.snap(t)
+		a, ok := sn.users["alicek"]
+		if !ok || a.ID != before.ID || a.ExternalID != before.ExternalID || a.FamilyName != "Kingsleigh" ||
+			!strings.EqualFold(a.Attributes["ldapDN"].(string), "CN=Alice Kingsleigh,"+people) {
+			t.Fatalf("renamed alice = %+v (before %+v)", a, before)
+		}
+		if _, ok := sn.users["alice"]; ok {
+			t.Errorf("old name alice still in the store")
+		}
+		wantMembers(t, sn, "engineers", []string{"alicek", "bob"}, []string{"backend"})
+		rs = mustSync(t, s, ldap.Full)
+		if rs.Users != (ldap.Counts{Unchanged: total}) {
+			t.Errorf("full run after rename: users %+v", rs.Users)
+		}
+	})
+
+	step("disabled account becomes inactive", func(t *testing.T) {
+		dc.MustModify(t, `dn: CN=Bob Builder,`+people+`
+changetype: modify
+replace: userAccountControl
+userAccountControl: 514
+`)
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Users.Deactivated != 1 || rs.Users.Created+rs.Users.Deleted != 0 {
+			t.Errorf("incremental after disabling bob: users %+v", rs.Users)
+		}
+		if b := e.snap(t).users["bob"]; b.Active {
+			t.Errorf("bob still active: %+v", b)
+		}
+	})
+
+	step("incremental reads only changes", func(t *testing.T) {
+		dc.MustModify(t, `dn: CN=Dave Bowman,`+people+`
+changetype: modify
+replace: mail
+mail: david.bowman@example.test
+`)
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Users.Updated != 1 || rs.UsersRead >= total/2 {
+			t.Errorf("incremental after a mail change: read %d of %d users, users %+v", rs.UsersRead, total, rs.Users)
+		}
+		if d := e.snap(t).users["dave"]; d.PrimaryEmail() != "david.bowman@example.test" {
+			t.Errorf("dave = %+v", d)
+		}
+		// Nothing changed since: nothing is written.
+		rs = mustSync(t, s, ldap.Incremental)
+		if rs.Users.Created+rs.Users.Updated+rs.Groups.Created+rs.Groups.Updated != 0 {
+			t.Errorf("idle incremental run: users %+v groups %+v", rs.Users, rs.Groups)
+		}
+	})
+
+	step("membership removal", func(t *testing.T) {
+		dc.MustModify(t, `dn: CN=engineers,`+groups+`
+changetype: modify
+delete: member
+member: CN=Bob Builder,`+people+`
+member: CN=backend,`+groups+`
+`)
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Groups.Updated != 1 {
+			t.Errorf("incremental after member removal: groups %+v", rs.Groups)
+		}
+		sn := e.snap(t)
+		wantMembers(t, sn, "engineers", []string{"alicek"}, nil)
+		wantMembers(t, sn, "all", []string{"dave", "erin"}, []string{"engineers"})
+	})
+
+	step("deletion by full run", func(t *testing.T) {
+		dc.MustModify(t, "dn: CN=Erin Brockovich,"+people+"\nchangetype: delete\n")
+		rs := mustSync(t, s, ldap.Full)
+		if rs.Users.Deleted != 1 || rs.Users.Created+rs.Users.Updated != 0 {
+			t.Errorf("full run after deleting erin: users %+v", rs.Users)
+		}
+		sn := e.snap(t)
+		if _, ok := sn.users["erin"]; ok {
+			t.Errorf("erin still in the store")
+		}
+		wantMembers(t, sn, "all", []string{"dave"}, []string{"engineers"})
+	})
+
+	step("authenticate", func(t *testing.T) {
+		tests := []struct {
+			name, user, password string
+			want                 error
+		}{
+			{"good password", "alicek", adPassword, nil},
+			{"case-insensitive user name", "ALICEK", adPassword, nil},
+			{"wrong password", "alicek", "Not-The-Pass1", ldap.ErrInvalidCredentials},
+			{"old name after rename", "alice", adPassword, ldap.ErrInvalidCredentials},
+			{"no such user", "zed", adPassword, ldap.ErrInvalidCredentials},
+			{"empty password", "carol", "", ldap.ErrInvalidCredentials},
+			{"disabled, right password", "bob", adPassword, ldap.ErrAccountDisabled},
+			{"disabled, wrong password", "bob", "Not-The-Pass1", ldap.ErrAccountDisabled},
+			{"disabled from the start", "frank", adPassword, ldap.ErrAccountDisabled},
+			{"computer account", "WS1$", adPassword, ldap.ErrInvalidCredentials},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u, err := s.Authenticate(t.Context(), tt.user, tt.password)
+				if !errors.Is(err, tt.want) || tt.want != nil && err == nil {
+					t.Fatalf("Authenticate(%q) = %+v, %v; want %v", tt.user, u, err, tt.want)
+				}
+				if tt.want == nil && (u.UserName != "alicek" || !u.Active) {
+					t.Fatalf("Authenticate(%q) = %+v", tt.user, u)
+				}
+			})
+		}
+	})
+	t.Logf("samba: whole test %s", time.Since(t0).Round(time.Millisecond))
+}
+
+// dnByGUID asks the DC for the DN of the object with the given GUID.
+func dnByGUID(t *testing.T, dc *ldaptest.Samba, guid string) string {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(dc.CAPEM)
+	c, err := goldap.DialURL(dc.LDAPSURL, goldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(dc.AdminDN, dc.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Search(goldap.NewSearchRequest("<GUID="+guid+">", goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	if err != nil {
+		t.Fatalf("search <GUID=%s>: %v", guid, err)
+	}
+	if len(res.Entries) != 1 {
+		return ""
+	}
+	return res.Entries[0].DN
+}
