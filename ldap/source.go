@@ -400,6 +400,7 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 		oldUsers:   map[string]userRef{},
 		oldDN:      map[string]string{},
 		oldGroups:  map[string]policy.DirGroup{},
+		oldMembers: map[string]membersRef{},
 		userID:     map[string]policy.UserID{},
 		groupID:    map[string]policy.DirGroupID{},
 		dnKind:     map[string]string{},
@@ -511,10 +512,13 @@ type run struct {
 	st    RunStatus
 	state syncState
 
-	oldUsers   map[string]userRef         // this source's users by external id
-	oldDN      map[string]string          // their DNs (incremental runs)
-	oldGroups  map[string]policy.DirGroup // this source's groups by external id
-	userID     map[string]policy.UserID   // external id → store id
+	oldUsers  map[string]userRef         // this source's users by external id
+	oldDN     map[string]string          // their DNs (incremental runs)
+	oldGroups map[string]policy.DirGroup // this source's groups by external id
+	// oldMembers stands for the member lists of oldGroups in full runs,
+	// which keep no list (see full): a group's are then nil.
+	oldMembers map[string]membersRef
+	userID     map[string]policy.UserID // external id → store id
 	groupID    map[string]policy.DirGroupID
 	seenUsers  map[string]bool
 	seenGroups map[string]bool

@@ -44,6 +44,15 @@ func (r *run) full(ctx context.Context) error {
 		}
 		if err := tx.ForEachDirGroup(s.tenant, func(g policy.DirGroup) error {
 			if g.Source == s.source && g.ExternalID != "" {
+				// Member lists are a run's largest store data
+				// (a 36-byte id per membership); a fingerprint is
+				// enough to see that a group is unchanged, and an
+				// update rewrites the whole list anyway.
+				r.oldMembers[g.ExternalID] = membersRef{
+					fp: s.membersFingerprint(sortedUnique(g.MemberUsers), sortedUnique(g.MemberGroups)),
+					n:  len(g.MemberUsers) + len(g.MemberGroups),
+				}
+				g.MemberUsers, g.MemberGroups = nil, nil
 				r.oldGroups[g.ExternalID] = g
 				r.groupID[g.ExternalID] = g.ID
 			}
@@ -522,7 +531,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 			continue
 		}
 		d := r.desiredGroup(g)
-		if sameGroup(cur, d) {
+		if r.sameGroup(cur, d) {
 			if existed {
 				r.st.Groups.Unchanged++
 			}
@@ -596,11 +605,44 @@ func sortedUnique[T ~string](s []T) []T {
 	return slices.Compact(s)
 }
 
-func sameGroup(cur, d policy.DirGroup) bool {
-	return cur.DisplayName == d.DisplayName && cur.ExternalID == d.ExternalID &&
-		cur.Attributes[attrDN] == d.Attributes[attrDN] &&
-		slices.Equal(sortedUnique(slices.Clone(cur.MemberUsers)), d.MemberUsers) &&
+// sameGroup reports whether the group cur needs no update to become d,
+// whose member lists are sorted and unique.
+func (r *run) sameGroup(cur, d policy.DirGroup) bool {
+	if cur.DisplayName != d.DisplayName || cur.ExternalID != d.ExternalID ||
+		cur.Attributes[attrDN] != d.Attributes[attrDN] {
+		return false
+	}
+	if m, ok := r.oldMembers[cur.ExternalID]; ok {
+		return m.fp == r.s.membersFingerprint(d.MemberUsers, d.MemberGroups)
+	}
+	return slices.Equal(sortedUnique(slices.Clone(cur.MemberUsers)), d.MemberUsers) &&
 		slices.Equal(sortedUnique(slices.Clone(cur.MemberGroups)), d.MemberGroups)
+}
+
+// membersRef is what a full run keeps of a stored group's member lists.
+type membersRef struct {
+	fp uint64 // membersFingerprint of the sorted, unique lists
+	n  int    // number of members
+}
+
+// membersFingerprint hashes sorted, unique member lists.
+func (s *Source) membersFingerprint(users []policy.UserID, groups []policy.DirGroupID) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(users)))
+	h.Write(n[:])
+	for _, u := range users {
+		h.WriteString(string(u))
+		h.WriteByte(0) // ids contain no NUL
+	}
+	binary.LittleEndian.PutUint64(n[:], uint64(len(groups)))
+	h.Write(n[:])
+	for _, g := range groups {
+		h.WriteString(string(g))
+		h.WriteByte(0)
+	}
+	return h.Sum64()
 }
 
 // deletions applies deactivations and, in a full run, deletes the users
@@ -612,7 +654,7 @@ func (r *run) deletions(ctx context.Context, full bool) error {
 		nGroups, nUsers = len(r.oldGroups), len(r.oldUsers)
 		for _, ext := range sortedKeys(r.oldGroups) {
 			if !r.seenGroups[ext] {
-				gdel = append(gdel, op{kind: opDeleteGroup, group: r.oldGroups[ext]})
+				gdel = append(gdel, op{kind: opDeleteGroup, group: r.oldGroups[ext], members: r.oldMembers[ext].n})
 			}
 		}
 		for _, ext := range sortedKeys(r.oldUsers) {
@@ -684,6 +726,7 @@ type op struct {
 	key, val    string
 	deactivates bool
 	quiet       bool // not counted (second pass over a group just created)
+	members     int  // members of a group to delete whose lists were not kept
 }
 
 func (o op) String() string {
@@ -764,9 +807,11 @@ func (r *run) done(o op, res opResult) {
 	case opCreateGroup:
 		r.groupID[res.group.ExternalID] = res.group.ID
 		r.curGroups[res.group.ExternalID] = res.group
+		delete(r.oldMembers, res.group.ExternalID)
 		r.st.Groups.Created++
 	case opUpdateGroup:
 		r.curGroups[res.group.ExternalID] = res.group
+		delete(r.oldMembers, res.group.ExternalID)
 		if !o.quiet {
 			r.st.Groups.Updated++
 		}
@@ -800,7 +845,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		}
 		n, records, weight := 0, 0, 0
 		for n < len(ops) && records < limit && weight < 4*limit {
-			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups)
+			weight += 1 + len(ops[n].group.MemberUsers) + len(ops[n].group.MemberGroups) + ops[n].members
 			if ops[n].kind != opPutDN && ops[n].kind != opDelDN {
 				records++
 			}

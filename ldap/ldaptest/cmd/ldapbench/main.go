@@ -24,8 +24,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/ldap"
@@ -63,6 +65,7 @@ type result struct {
 	StoreBytes    int64          `json:"storeBytes"`
 	RssAnonKiB    int64          `json:"rssAnonKiB"`
 	RssFileKiB    int64          `json:"rssFileKiB"`
+	PeakSample    rssSample      `json:"peakSample"`
 }
 
 var userAttrs = []string{"entryUUID", "uid", "entryCSN", "mail", "cn", "givenName", "sn", "pwdAccountLockedTime"}
@@ -153,6 +156,9 @@ func parent() error {
 		cmd.ProcessState.UserTime().Seconds(), cmd.ProcessState.SystemTime().Seconds())
 	fmt.Printf("peak RSS after the first full sync: %.1f MiB, of which file-backed (bbolt mmap) %.1f MiB at that point\n",
 		float64(r.PeakFullKiB)/1024, float64(r.FileFullKiB)/1024)
+	p := r.PeakSample
+	fmt.Printf("largest RSS sampled (every 20ms): %.1f MiB at %.2fs (%s), anon %.1f MiB + file-backed %.1f MiB; Go heap goal then %.1f MiB\n",
+		float64(p.RSSKiB)/1024, p.At, p.Run, float64(p.AnonKiB)/1024, float64(p.FileKiB)/1024, float64(p.HeapGoal)/(1<<20))
 	fmt.Printf("machine: %d CPUs, %s; GOMEMLIMIT=%q GOGC=%q\n", runtime.NumCPU(), runtime.Version(), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
 	return nil
 }
@@ -209,7 +215,7 @@ func child(args []string) error {
 	ctx := context.Background()
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if p := os.Getenv("LDAPBENCH_MEMPROFILE"); p != "" {
-		h = &heapAtProgress{Handler: h, path: p, at: int64(*users) * 9 / 10}
+		h = &heapAtProgress{Handler: h, path: p, at: int64(*users) * 9 / 10, done: map[string]bool{}}
 	}
 	log := slog.New(h)
 	st, err := bolt.Open(*db, bolt.Options{Logger: log})
@@ -249,6 +255,8 @@ func child(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	var r result
+	benchPhase.Store("full")
+	stopSampler := sampleRSS(time.Now(), &r.PeakSample)
 	t := time.Now()
 	r.FullStatus, err = src.Sync(ctx, ldap.Full)
 	r.Full = time.Since(t).Seconds()
@@ -259,6 +267,7 @@ func child(args []string) error {
 	if err := applyChanges(ctx, *url, *bind, *password, *changes, *users, *groups); err != nil {
 		return err
 	}
+	benchPhase.Store("incremental")
 	t = time.Now()
 	r.IncrStatus, err = src.Sync(ctx, ldap.Incremental)
 	r.Incremental = time.Since(t).Seconds()
@@ -266,11 +275,13 @@ func child(args []string) error {
 		return err
 	}
 	// A full reconcile with nothing to write: read and diff only.
+	benchPhase.Store("reconcile")
 	t = time.Now()
 	if _, err := src.Sync(ctx, ldap.Full); err != nil {
 		return err
 	}
 	r.Steady = time.Since(t).Seconds()
+	stopSampler()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.HeapPeakBytes = ms.HeapSys
@@ -312,6 +323,65 @@ func applyChanges(ctx context.Context, url, bind, password string, n, users, gro
 	return nil
 }
 
+// rssSample is the process's resident set at one moment of the runs.
+type rssSample struct {
+	At       float64 `json:"at"`  // seconds since the first run started
+	Run      string  `json:"run"` // full, incremental or reconcile
+	RSSKiB   int64   `json:"rssKiB"`
+	AnonKiB  int64   `json:"anonKiB"`
+	FileKiB  int64   `json:"fileKiB"`
+	HeapGoal uint64  `json:"heapGoalBytes"`
+}
+
+// sampleRSS records in peak the largest resident set seen every 20ms,
+// with its make-up, until stop is called. VmHWM says how high the process
+// went; this says when, and whether the Go heap or bbolt's mapped file put
+// it there.
+func sampleRSS(t0 time.Time, peak *rssSample) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			st := procStatusAll()
+			if st["VmRSS:"] <= peak.RSSKiB {
+				continue
+			}
+			metrics.Read(goal)
+			*peak = rssSample{At: time.Since(t0).Seconds(), Run: benchPhase.Load().(string),
+				RSSKiB: st["VmRSS:"], AnonKiB: st["RssAnon:"], FileKiB: st["RssFile:"], HeapGoal: goal[0].Value.Uint64()}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// benchPhase names the run in progress, for sampleRSS.
+var benchPhase atomic.Value
+
+func procStatusAll() map[string]int64 {
+	m := map[string]int64{}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return m
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "\t"); ok || strings.HasSuffix(k, ":") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			m[k] = kb
+		}
+	}
+	return m
+}
+
 // procStatus returns a KiB figure of /proc/self/status, such as VmHWM (the
 // peak resident set size).
 func procStatus(field string) int64 {
@@ -329,22 +399,28 @@ func procStatus(field string) int64 {
 	return 0
 }
 
-// heapAtProgress writes a heap profile (live objects after a GC) once,
-// when the first run's progress log reaches at users read.
+// heapAtProgress writes a heap profile (live objects after a GC) when the
+// progress log of the first full run reaches at users read, and again in
+// the reconcile (to path + ".reconcile").
 type heapAtProgress struct {
 	slog.Handler
 	path string
 	at   int64
-	done bool
+	done map[string]bool
 }
 
 func (h *heapAtProgress) Handle(ctx context.Context, r slog.Record) error {
-	if !h.done && r.Message == "ldap sync progress" {
+	phase, _ := benchPhase.Load().(string)
+	if phase != "incremental" && !h.done[phase] && r.Message == "ldap sync progress" {
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "usersRead" && a.Value.Int64() >= h.at {
-				h.done = true
+				h.done[phase] = true
 				runtime.GC()
-				if f, err := os.Create(h.path); err == nil {
+				path := h.path
+				if phase != "full" {
+					path += "." + phase
+				}
+				if f, err := os.Create(path); err == nil {
 					pprof.WriteHeapProfile(f)
 					f.Close()
 				}
