@@ -311,6 +311,25 @@ changetype: delete
 	if rs.Users.Created+rs.Users.Updated+rs.Users.Deleted+rs.Groups.Created+rs.Groups.Updated+rs.Groups.Deleted != 0 {
 		t.Fatalf("steady state: %+v %+v", rs.Users, rs.Groups)
 	}
+
+	// A membership change found by a full run, which compares member
+	// lists by fingerprint.
+	e.srv.MustModify(t, `dn: cn=admins,ou=groups,dc=example,dc=com
+changetype: modify
+add: member
+member: uid=robert,ou=people,dc=example,dc=com
+`)
+	rs = mustSync(t, s, ldap.Full)
+	if rs.Groups.Updated != 1 || rs.Groups.Unchanged == 0 {
+		t.Fatalf("full after a member was added: groups %+v", rs.Groups)
+	}
+	if u, _ := e.snap(t).members(t, "admins"); !slices.Equal(u, []string{"dave", "frank", "robert"}) {
+		t.Errorf("admins after full: %v", u)
+	}
+	rs = mustSync(t, s, ldap.Full)
+	if rs.Groups.Updated != 0 {
+		t.Fatalf("second full after a member was added: groups %+v", rs.Groups)
+	}
 }
 
 func TestBindingRuleThroughEngine(t *testing.T) {
