@@ -92,7 +92,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
 		return policy.DirGroup{}, err
 	}
-	if g.ID == "" {
+	fresh := g.ID == ""
+	if fresh {
 		g.ID = policy.DirGroupID(newID())
 	}
 	if err := checkID("directory group", string(g.ID)); err != nil {
@@ -102,7 +103,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := policy.ValidateDirGroup(g); err != nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
 	}
-	if t.idTaken(string(g.ID)) {
+	if !fresh && t.idTaken(string(g.ID)) { // a new v7 id is unique (see newID)
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group id %s: %w", g.ID, store.ErrExists)
 	}
 	idx := tb.Bucket(bktIdx)
