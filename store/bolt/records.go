@@ -28,6 +28,9 @@ func (t *tx) PutRecord(ns, k string, value []byte) error {
 	if err != nil {
 		return err
 	}
+	// Namespaces are mostly written in key order (ldap-dn by a full
+	// LDAP run) and read whole: fuller pages than bbolt's default half.
+	b.FillPercent = 0.9
 	if value == nil {
 		value = []byte{}
 	}

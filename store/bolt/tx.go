@@ -237,8 +237,9 @@ func (t *tx) userScope(tenant policy.TenantID) (tb, users *bbolt.Bucket, err err
 	}
 	users = tb.Bucket(bktUsers)
 	// Ids are time-ordered (newID), so new users append at the right
-	// edge: pack pages fuller than bbolt's default half.
-	users.FillPercent = 0.9
+	// edge: fill pages before splitting, as for the audit log, instead
+	// of bbolt's default half (a full reconcile reads the whole bucket).
+	users.FillPercent = 1.0
 	return tb, users, nil
 }
 
