@@ -523,6 +523,11 @@ type run struct {
 	seenUsers  map[string]bool
 	seenGroups map[string]bool
 	curGroups  map[string]policy.DirGroup // groups after this run's creates and updates
+	// finalGroups holds the groups created by this run with all their
+	// members; txGroupID the groups created in the transaction being
+	// written (see groupIDOf).
+	finalGroups map[string]bool
+	txGroupID   map[string]policy.DirGroupID
 	// dnKind maps normalized DNs of entries read in this run to "u:<ext>"
 	// or "g:<ext>"; userByName maps folded userNames to external ids.
 	dnKind     map[string]string

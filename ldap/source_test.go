@@ -190,6 +190,24 @@ func TestFullSyncInitialLoadAndNesting(t *testing.T) {
 		}
 	}
 
+	// Groups are created after the groups they contain: only the cycle
+	// needs a second write.
+	var writes []string
+	if err := e.st.View(t.Context(), func(tx store.Tx) error {
+		changes, err := tx.Audit(0, 0)
+		for _, c := range changes {
+			if c.Kind == policy.KindDirGroup {
+				writes = append(writes, string(c.Op))
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(writes, []string{"create", "create", "create", "create", "update"}) {
+		t.Errorf("directory-group writes of the first run = %v, want 4 creates and the cycle's update", writes)
+	}
+
 	// A second run finds nothing to do.
 	rs = mustSync(t, s, ldap.Full)
 	if rs.Users != (ldap.Counts{Unchanged: 5}) || rs.Groups != (ldap.Counts{Unchanged: 4}) {

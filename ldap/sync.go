@@ -504,15 +504,17 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 		r.ramp = 0
 	}
 
+	// New groups are created after the new groups they contain, and
+	// their members are resolved when the create runs, inside its
+	// transaction: all but the groups of a nesting cycle are created
+	// complete, without a second write.
 	var creates []op
-	final := map[string]bool{} // created groups already as the directory has them
-	for _, g := range uniq {
-		if _, ok := r.oldGroups[g.ext]; !ok {
-			d, fin := r.desiredGroupFinal(g)
-			final[g.ext] = fin
-			creates = append(creates, op{kind: opCreateGroup, group: d})
-		}
+	for _, i := range r.creationOrder(uniq) {
+		g := &uniq[i]
+		creates = append(creates, op{kind: opCreateGroup, dg: g, members: len(g.members),
+			group: policy.DirGroup{DisplayName: g.name, ExternalID: g.ext}})
 	}
+	r.finalGroups = make(map[string]bool, len(creates))
 	r.curGroups = make(map[string]policy.DirGroup, len(uniq))
 	for ext, g := range r.oldGroups {
 		r.curGroups[ext] = g
@@ -527,7 +529,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 			continue // its create failed
 		}
 		_, existed := r.oldGroups[g.ext]
-		if !existed && final[g.ext] {
+		if !existed && r.finalGroups[g.ext] {
 			continue
 		}
 		d := r.desiredGroup(g)
@@ -549,6 +551,53 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 		updates = append(updates, op{kind: opUpdateGroup, group: nu, quiet: !existed})
 	}
 	return r.apply(ctx, updates)
+}
+
+// creationOrder returns the indexes of the groups of uniq that the store
+// does not have yet, each after the new groups it contains (depth first;
+// a cycle is cut where it is met).
+func (r *run) creationOrder(uniq []dirGroup) []int {
+	isNew := make(map[string]int)
+	for i, g := range uniq {
+		if _, ok := r.oldGroups[g.ext]; !ok {
+			isNew[g.ext] = i
+		}
+	}
+	order := make([]int, 0, len(isNew))
+	state := make(map[int]uint8, len(isNew)) // 1 visiting, 2 done
+	var visit func(i int)
+	visit = func(i int) {
+		state[i] = 1
+		if r.s.dir.Membership != MembershipMemberUID {
+			for _, m := range uniq[i].members {
+				kv := r.dnKind[m]
+				if len(kv) < 3 || kv[0] != 'g' {
+					continue
+				}
+				if j, ok := isNew[kv[2:]]; ok && state[j] == 0 {
+					visit(j)
+				}
+			}
+		}
+		state[i] = 2
+		order = append(order, i)
+	}
+	for i, g := range uniq {
+		if _, ok := isNew[g.ext]; ok && state[i] == 0 {
+			visit(i)
+		}
+	}
+	return order
+}
+
+// groupIDOf returns the store id of a group read in this run: created by
+// an earlier run or batch, or earlier in the transaction being written.
+func (r *run) groupIDOf(ext string) (policy.DirGroupID, bool) {
+	if id, ok := r.groupID[ext]; ok {
+		return id, true
+	}
+	id, ok := r.txGroupID[ext]
+	return id, ok
 }
 
 // desiredGroup resolves a directory group's members to store ids. Members
@@ -589,7 +638,7 @@ func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
 			if id, ok := r.userID[ext]; ok {
 				d.MemberUsers = append(d.MemberUsers, id)
 			}
-		} else if id, ok := r.groupID[ext]; ok && ext != g.ext {
+		} else if id, ok := r.groupIDOf(ext); ok && ext != g.ext {
 			d.MemberGroups = append(d.MemberGroups, id)
 		} else if !ok {
 			final = false
@@ -726,7 +775,10 @@ type op struct {
 	key, val    string
 	deactivates bool
 	quiet       bool // not counted (second pass over a group just created)
-	members     int  // members of a group to delete whose lists were not kept
+	// members weighs a group op whose member lists are not in group: a
+	// create resolved in its transaction (dg), a delete.
+	members int
+	dg      *dirGroup // opCreateGroup: the directory's group
 }
 
 func (o op) String() string {
@@ -742,6 +794,7 @@ func (o op) String() string {
 type opResult struct {
 	user  policy.User
 	group policy.DirGroup
+	final bool // a created group has all its members (desiredGroupFinal)
 }
 
 type opError struct {
@@ -775,7 +828,17 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 	case opDeleteUser:
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
-		res.group, err = tx.CreateDirGroup(t, o.group)
+		d := o.group
+		if o.dg != nil {
+			d, res.final = r.desiredGroupFinal(*o.dg)
+		}
+		res.group, err = tx.CreateDirGroup(t, d)
+		if err == nil {
+			if r.txGroupID == nil {
+				r.txGroupID = map[string]policy.DirGroupID{}
+			}
+			r.txGroupID[res.group.ExternalID] = res.group.ID
+		}
 	case opUpdateGroup:
 		res.group, err = tx.UpdateDirGroup(t, o.group)
 	case opDeleteGroup:
@@ -807,6 +870,9 @@ func (r *run) done(o op, res opResult) {
 	case opCreateGroup:
 		r.groupID[res.group.ExternalID] = res.group.ID
 		r.curGroups[res.group.ExternalID] = res.group
+		if res.final {
+			r.finalGroups[res.group.ExternalID] = true
+		}
 		delete(r.oldMembers, res.group.ExternalID)
 		r.st.Groups.Created++
 	case opUpdateGroup:
@@ -854,6 +920,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		chunk := ops[:n]
 		res := make([]opResult, n)
 		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {
+			clear(r.txGroupID)
 			for i, o := range chunk {
 				x, err := r.exec(tx, o)
 				if err != nil {
@@ -863,6 +930,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 			}
 			return nil
 		})
+		clear(r.txGroupID) // committed: now in groupID (done); or rolled back
 		if err == nil {
 			for i, o := range chunk {
 				r.done(o, res[i])
