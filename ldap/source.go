@@ -35,13 +35,17 @@
 // refused with store.ErrVersion if it changed meanwhile, as before.
 //
 // Memory of a run grows with the directory (a few hundred bytes per entry
-// for the maps that resolve members), plus bbolt's commit buffers (about
-// the pages a batch dirties) and its memory-mapped file. For directories of
-// 100,000 users and more, run roster with a soft Go memory limit, e.g.
-// GOMEMLIMIT=256MiB: with 100,000 users and 5,000 groups,
-// scripts/bench-ldap.sh measured a peak RSS of 500 MiB with it and 620 MiB
-// without, for the same CPU time. The limit does not govern bbolt's mapped
-// file, about 230-300 MiB of those figures.
+// for the maps that resolve members; stored groups' member lists are kept
+// only as a fingerprint), plus bbolt's commit buffers (about the pages a
+// batch dirties) and the pages of its memory-mapped file that the run
+// reads. With 100,000 users and 5,000 groups, scripts/bench-ldap.sh
+// measured (November 2026, no memory limit) a peak RSS of 387 MiB, reached
+// in the full reconcile after the first load: about 230 MiB of Go heap the
+// runtime had not yet returned since the first load, and 154 MiB of the
+// 273 MiB file. For directories of 100,000 users and more, run roster with
+// a soft Go memory limit, e.g. GOMEMLIMIT=256MiB (an earlier measurement
+// gave 500 MiB with it and 620 MiB without, for the same CPU time); the
+// limit does not govern the mapped file.
 //
 // A deletion guard holds back deletions and deactivations of users (or of
 // groups) when one run would remove more than DeletionGuard of them; the
