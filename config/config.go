@@ -42,6 +42,19 @@ type Config struct {
 	// Extensions holds the sections of the protocol packages, decoded by
 	// them (see Section).
 	Extensions `yaml:",inline"`
+
+	// issuerDefaulted is set when Issuer was derived from Listen.
+	issuerDefaulted bool
+}
+
+// SetListen overrides Listen (the --listen flag). An issuer that was not
+// configured follows the new address, as it would have had the file said
+// so.
+func (c *Config) SetListen(addr string) {
+	c.Listen = addr
+	if c.issuerDefaulted {
+		c.Issuer = "http://" + addr
+	}
 }
 
 // StoreConfig selects one storage backend.
@@ -198,6 +211,7 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen
+		c.issuerDefaulted = true
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	if c.Store.Bbolt == nil {

@@ -102,3 +102,22 @@ func TestSectionRefusesUnknownKeys(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSetListenMovesTheDefaultIssuer(t *testing.T) {
+	c, err := Parse([]byte("listen: 127.0.0.1:8080\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetListen("127.0.0.1:9999")
+	if c.Listen != "127.0.0.1:9999" || c.Issuer != "http://127.0.0.1:9999" {
+		t.Errorf("listen/issuer = %q %q, want the issuer to follow --listen when not configured", c.Listen, c.Issuer)
+	}
+	c, err = Parse([]byte("issuer: https://roster.example.com\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetListen("127.0.0.1:9999")
+	if c.Issuer != "https://roster.example.com" {
+		t.Errorf("issuer = %q, a configured issuer must stay", c.Issuer)
+	}
+}

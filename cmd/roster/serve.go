@@ -43,7 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *listen != "" {
-		cfg.Listen = *listen
+		cfg.SetListen(*listen)
 	}
 	logger := newLogger(cfg.Log, stderr)
 	a, err := openApp(ctx, cfg, logger)
