@@ -319,10 +319,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// Jobs are stopped and waited for on every way out: the caller closes
+	// the store and the directory sources as soon as serve returns.
 	jobCtx, cancelJobs := context.WithCancel(ctx)
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
 	defer cancelJobs()
 	for _, j := range a.jobs {
-		go j(jobCtx)
+		jobs.Go(func() { j(jobCtx) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
