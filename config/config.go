@@ -8,12 +8,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,15 +149,11 @@ func Parse(doc []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if err := expand(&root, lookup); err != nil {
 		return nil, err
 	}
-	expanded, err := yaml.Marshal(&root)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
+	if root.Kind != 0 {
+		if err := decodeStrict(&root, &c); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
 	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
@@ -312,16 +308,118 @@ func Section(n yaml.Node, field string, out any) error {
 	if n.Kind == 0 {
 		return nil
 	}
-	b, err := yaml.Marshal(&n)
-	if err != nil {
-		return &Error{field, err.Error()}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(out); err != nil {
+	if err := decodeStrict(&n, out); err != nil {
 		return &Error{field, strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	return nil
+}
+
+var (
+	nodeType        = reflect.TypeFor[yaml.Node]()
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	quotedValue     = regexp.MustCompile(" `[^`]*`")
+)
+
+// decodeStrict decodes n into out, refusing keys out has no field for.
+// It decodes the parsed (and expanded) nodes themselves, so line numbers
+// are those of the file, and its type errors do not quote the value,
+// which may come from the environment.
+func decodeStrict(n *yaml.Node, out any) error {
+	if unknown := unknownKeys(n, reflect.TypeOf(out), nil); len(unknown) > 0 {
+		return &yaml.TypeError{Errors: unknown}
+	}
+	err := n.Decode(out)
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for i, e := range te.Errors {
+			te.Errors[i] = quotedValue.ReplaceAllString(e, "")
+		}
+	}
+	return err
+}
+
+// unknownKeys lists, as yaml.v3 would with KnownFields, the mapping keys
+// of n for which t (the type n decodes into) has no field. yaml.Node
+// fields (protocol sections) and types with their own UnmarshalYAML are
+// not looked into.
+func unknownKeys(n *yaml.Node, t reflect.Type, out []string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nodeType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return out
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = unknownKeys(c, t, out)
+		}
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			out = unknownKeys(n.Alias, t, out)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, c := range n.Content {
+				out = unknownKeys(c, t.Elem(), out)
+			}
+		}
+	case yaml.MappingNode:
+		switch t.Kind() {
+		case reflect.Map:
+			for i := 1; i < len(n.Content); i += 2 {
+				out = unknownKeys(n.Content[i], t.Elem(), out)
+			}
+		case reflect.Struct:
+			fields := yamlFields(t, map[string]reflect.Type{})
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Value == "<<" && k.Tag == "!!merge" {
+					out = unknownKeys(v, t, out)
+					continue
+				}
+				ft, ok := fields[k.Value]
+				if !ok {
+					out = append(out, fmt.Sprintf("line %d: field %s not found in type %s", k.Line, k.Value, t))
+					continue
+				}
+				out = unknownKeys(v, ft, out)
+			}
+		}
+	}
+	return out
+}
+
+// yamlFields maps the YAML keys of struct type t to their field types, the
+// way yaml.v3 names them (tag name, else the lower-cased field name;
+// ",inline" structs contribute their own keys).
+func yamlFields(t reflect.Type, m map[string]reflect.Type) map[string]reflect.Type {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				yamlFields(ft, m)
+			}
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f.Type
+	}
+	return m
 }
 
 // Duration is a time.Duration that reads "5m" from YAML.
@@ -331,7 +429,8 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// The value is not quoted: it may come from the environment.
+		return fmt.Errorf("line %d: not a duration (such as 90s, 5m or 1h30m)", n.Line)
 	}
 	*d = Duration(v)
 	return nil

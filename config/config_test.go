@@ -121,3 +121,56 @@ func TestSetListenMovesTheDefaultIssuer(t *testing.T) {
 		t.Errorf("issuer = %q, a configured issuer must stay", c.Issuer)
 	}
 }
+
+// TestErrorLinesAreTheFiles: line numbers in errors are those of the file,
+// comments and blank lines included, in protocol sections too.
+func TestErrorLinesAreTheFiles(t *testing.T) {
+	doc := "# comment\n\nlisten: 127.0.0.1:1\n\n# more\nlogg: {level: info}\n"
+	if _, err := Parse([]byte(doc), env(nil)); err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "logg") {
+		t.Errorf("err = %v, want line 6 and logg", err)
+	}
+	doc = "# comment\n\ntenants:\n  # acme\n  - id: acme\n    name: Acme\n    kind: partner\n\n    scim:\n      tokenz: [x]\n"
+	c, err := Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scim struct {
+		Tokens []string `yaml:"tokens"`
+	}
+	if err := Section(c.Tenants[0].SCIM, "tenants[0].scim", &scim); err == nil || !strings.Contains(err.Error(), "line 10") || !strings.Contains(err.Error(), "tokenz") {
+		t.Errorf("err = %v, want line 10 and tokenz", err)
+	}
+}
+
+// TestErrorsDoNotShowEnvValues: a value read from the environment (often a
+// secret) is not quoted, even in part, by a type error.
+func TestErrorsDoNotShowEnvValues(t *testing.T) {
+	const secret = "Sup3rSecretToken-0123456789"
+	lookup := env(map[string]string{"S": secret})
+	for _, doc := range []string{
+		"admin:\n  tokens: ${S}\n",
+		"admin: {maxBodyBytes: \"${S}\"}\n",
+		"admin: {maxBodyBytes: ${S}}\n",
+	} {
+		_, err := Parse([]byte(doc), lookup)
+		if err == nil {
+			t.Errorf("%q: no error", doc)
+			continue
+		}
+		if strings.Contains(err.Error(), secret[:7]) {
+			t.Errorf("%q: error %q shows the environment value", doc, err)
+		}
+	}
+	c, err := Parse([]byte("oidc:\n  keyRotation: ${S}\n  maxGroups: ${S}\n"), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sec struct {
+		KeyRotation Duration `yaml:"keyRotation"`
+		MaxGroups   int      `yaml:"maxGroups"`
+	}
+	err = Section(c.OIDC, "oidc", &sec)
+	if err == nil || strings.Contains(err.Error(), secret[:7]) {
+		t.Errorf("section error %v shows the environment value (or is missing)", err)
+	}
+}
