@@ -6,8 +6,8 @@
 //
 //	roster serve --config FILE [--listen ADDR]
 //	roster demo [--listen ADDR] [--data DIR]
-//	roster sync --config FILE [--directory ID] [--full]
-//	roster sync approve --directory TENANT/ID [--server URL]
+//	roster sync --config FILE [--directory [TENANT/]ID] [--mode full|incremental]
+//	roster sync approve --directory TENANT/ID (--config FILE | --server URL)
 //	roster groups | members GROUP | explain USER PERMISSION GROUP [--server URL]
 //	roster scim-token create|list|revoke --tenant T [--name N]
 //	roster backup --out FILE [--server URL]
@@ -50,7 +50,8 @@ const usage = `roster: user groups kept in step with enterprise directories
 Commands:
   serve --config FILE [--listen ADDR]      run the server
   demo [--listen ADDR] [--data DIR]        run the server with demo data
-  sync --config FILE [--directory T/ID]    run one directory sync and exit
+  sync --config FILE [--directory T/ID] [--mode full|incremental]
+                                           run one directory sync and exit
   sync approve --directory T/ID            approve deletions held by the guard
   groups                                   list user groups as a tree
   members GROUP                            show a group's effective members
