@@ -3,10 +3,13 @@ package ldap_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +113,10 @@ func TestActiveDirectory(t *testing.T) {
 		wantMembers(t, sn, "backend", []string{"carol"}, nil)
 		wantMembers(t, sn, "engineers", []string{"alice", "bob"}, []string{"backend"})
 		wantMembers(t, sn, "all", []string{"dave", "erin"}, []string{"engineers"})
+		// Primary group membership: primaryGroupID 513, not member.
+		if u, _ := sn.members(t, "Domain Users"); !containsAll(u, fixtureUsers) || !slices.Contains(u, "Administrator") {
+			t.Errorf("Domain Users: users %v, want the fixture users and Administrator", u)
+		}
 
 		rs = mustSync(t, s, ldap.Full)
 		if rs.Users != (ldap.Counts{Unchanged: total}) || rs.Groups.Created+rs.Groups.Updated+rs.Groups.Deleted != 0 {
@@ -248,6 +255,116 @@ member: CN=backend,`+groups+`
 		wantMembers(t, sn, "all", []string{"dave"}, []string{"engineers"})
 	})
 
+	step("binding rule on the primary group", func(t *testing.T) {
+		eng := policy.NewEngine(policy.EngineConfig{})
+		var mu sync.Mutex
+		var applyErr error
+		cancel := st.Subscribe(func(c []policy.Change) {
+			if err := eng.Apply(c); err != nil {
+				mu.Lock()
+				applyErr = err
+				mu.Unlock()
+			}
+		})
+		defer cancel()
+		// The engine starts from what the store holds, as cmd/roster's does.
+		w, err := store.Snapshot(t.Context(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Load(w)
+		var staff policy.Group
+		err = st.Update(t.Context(), "admin", func(tx store.Tx) error {
+			if _, err := tx.PutRole(policy.Role{Name: "member"}); err != nil {
+				return err
+			}
+			var err error
+			staff, err = tx.CreateGroup(policy.Group{Slug: "staff", Name: "Staff", Kind: policy.KindLocal})
+			if err != nil {
+				return err
+			}
+			_, err = tx.CreateRule(policy.Rule{Tenant: tenant, DirGroup: e.snap(t).groups["Domain Users"].ID, Group: staff.ID, Role: "member"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn := e.snap(t)
+		// bob and frank are disabled: inactive users hold no roles.
+		for _, n := range []string{"alicek", "carol", "dave"} {
+			found := false
+			for _, m := range eng.EffectiveGroups(sn.users[n].ID) {
+				found = found || m.Group == staff.ID && m.Role == "member"
+			}
+			if !found {
+				t.Errorf("%s: not a member of staff through Domain Users; effective %v", n, eng.EffectiveGroups(sn.users[n].ID))
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if applyErr != nil {
+			t.Fatalf("engine apply: %v", applyErr)
+		}
+	})
+
+	step("primary group moves", func(t *testing.T) {
+		// AD takes only a group the user is a member of as primary group.
+		rid := ridOf(t, dc, "CN=backend,"+groups)
+		dc.MustModify(t, `dn: CN=backend,`+groups+`
+changetype: modify
+add: member
+member: CN=Dave Bowman,`+people+`
+`)
+		mustSync(t, s, ldap.Incremental)
+		dc.MustModify(t, `dn: CN=Dave Bowman,`+people+`
+changetype: modify
+replace: primaryGroupID
+primaryGroupID: `+rid+`
+`)
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Users.Updated != 1 {
+			t.Errorf("incremental after the move: users %+v", rs.Users)
+		}
+		// AD keeps the old primary group as an ordinary membership
+		// (member) and drops the new one from member: dave is in
+		// both groups still, now through the other attribute.
+		sn := e.snap(t)
+		wantMembers(t, sn, "backend", []string{"carol", "dave"}, nil)
+		if u, _ := sn.members(t, "Domain Users"); !slices.Contains(u, "dave") {
+			t.Errorf("Domain Users %v: dave missing (a member now)", u)
+		}
+		dc.MustModify(t, `dn: CN=Domain Users,CN=Users,`+dc.BaseDN+`
+changetype: modify
+delete: member
+member: CN=Dave Bowman,`+people+`
+`)
+		mustSync(t, s, ldap.Incremental)
+		sn = e.snap(t)
+		if u, _ := sn.members(t, "Domain Users"); slices.Contains(u, "dave") || !containsAll(u, []string{"alicek", "bob", "carol", "frank"}) {
+			t.Errorf("Domain Users %v: want the other fixture users, without dave", u)
+		}
+		wantMembers(t, sn, "backend", []string{"carol", "dave"}, nil)
+		// A new user joins its primary group, whose entry does not change.
+		dc.MustModify(t, `dn: CN=Gina Davis,`+people+`
+changetype: add
+objectClass: user
+sAMAccountName: gina
+userAccountControl: 512
+unicodePwd:: `+ldaptest.UnicodePwd(adPassword)+`
+`)
+		rs = mustSync(t, s, ldap.Incremental)
+		if rs.Users.Created != 1 {
+			t.Errorf("incremental after adding gina: users %+v", rs.Users)
+		}
+		if u, _ := e.snap(t).members(t, "Domain Users"); !slices.Contains(u, "gina") || slices.Contains(u, "dave") || !slices.Contains(u, "carol") {
+			t.Errorf("Domain Users %v: want gina and carol, not dave", u)
+		}
+		rs = mustSync(t, s, ldap.Full)
+		if rs.Users != (ldap.Counts{Unchanged: rs.UsersRead}) || rs.Groups.Created+rs.Groups.Updated+rs.Groups.Deleted != 0 {
+			t.Errorf("full run after the move: users %+v groups %+v", rs.Users, rs.Groups)
+		}
+	})
+
 	step("authenticate", func(t *testing.T) {
 		tests := []struct {
 			name, user, password string
@@ -301,4 +418,40 @@ func dnByGUID(t *testing.T, dc *ldaptest.Samba, guid string) string {
 		return ""
 	}
 	return res.Entries[0].DN
+}
+
+// containsAll reports whether have holds every name of want.
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// ridOf asks the DC for the RID of an object: the last sub-authority of
+// its objectSid.
+func ridOf(t *testing.T, dc *ldaptest.Samba, dn string) string {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(dc.CAPEM)
+	c, err := goldap.DialURL(dc.LDAPSURL, goldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(dc.AdminDN, dc.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"objectSid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("search %s: %v", dn, err)
+	}
+	sid := res.Entries[0].GetRawAttributeValue("objectSid")
+	if len(sid) < 12 {
+		t.Fatalf("%s: objectSid %x", dn, sid)
+	}
+	return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(sid[len(sid)-4:])), 10)
 }

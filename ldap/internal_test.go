@@ -1,6 +1,8 @@
 package ldap
 
 import (
+	"encoding/binary"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -122,6 +124,75 @@ func FuzzDecodeEntry(f *testing.F) {
 			if strings.EqualFold(a.Name, "uid") && len(a.ByteValues) != len(a.Values) {
 				t.Fatalf("raw values of %s missing", a.Name)
 			}
+		}
+	})
+}
+
+// sidBytes encodes a SID ([MS-DTYP] §2.4.2.2).
+func sidBytes(auth uint64, subs ...uint32) []byte {
+	b := []byte{1, byte(len(subs)), byte(auth >> 40), byte(auth >> 32), byte(auth >> 24), byte(auth >> 16), byte(auth >> 8), byte(auth)}
+	for _, s := range subs {
+		b = binary.LittleEndian.AppendUint32(b, s)
+	}
+	return b
+}
+
+func TestParseSID(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     []byte
+		domain string
+		rid    uint32
+		ok     bool
+	}{
+		{"domain users", sidBytes(5, 21, 1004336348, 1177238915, 682003330, 513), "S-1-5-21-1004336348-1177238915-682003330", 513, true},
+		{"well-known, one sub-authority", sidBytes(1, 0), "S-1-1", 0, true},
+		{"large authority in hex", sidBytes(1<<40, 7, 42), "S-1-0x010000000000-7", 42, true},
+		{"max sub-authority", sidBytes(5, 4294967295, 4294967295), "S-1-5-4294967295", 4294967295, true},
+		{"empty", nil, "", 0, false},
+		{"header only", sidBytes(5), "", 0, false},
+		{"revision 2", append([]byte{2}, sidBytes(5, 21, 513)[1:]...), "", 0, false},
+		{"truncated", sidBytes(5, 21, 513)[:15], "", 0, false},
+		{"trailing byte", append(sidBytes(5, 21, 513), 0), "", 0, false},
+		{"16 sub-authorities", sidBytes(5, make([]uint32, 16)...), "", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			domain, rid, err := parseSID(tt.in)
+			if (err == nil) != tt.ok || domain != tt.domain || rid != tt.rid {
+				t.Fatalf("parseSID(%x) = %q, %d, %v; want %q, %d (ok %v)", tt.in, domain, rid, err, tt.domain, tt.rid, tt.ok)
+			}
+			if err != nil && !errors.Is(err, errSID) {
+				t.Fatalf("error %v does not wrap errSID", err)
+			}
+		})
+	}
+}
+
+// FuzzParseSID checks that parseSID accepts exactly the well-formed SIDs
+// and that what it returns is their content.
+func FuzzParseSID(f *testing.F) {
+	f.Add(sidBytes(5, 21, 1, 2, 3, 513))
+	f.Add(sidBytes(1 << 47))
+	f.Add([]byte{1, 15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		domain, rid, err := parseSID(b)
+		valid := len(b) >= 8 && b[0] == 1 && b[1] >= 1 && b[1] <= 15 && len(b) == 8+4*int(b[1])
+		if valid != (err == nil) {
+			t.Fatalf("parseSID(%x): err %v, well-formed %v", b, err, valid)
+		}
+		if err != nil {
+			return
+		}
+		n := int(b[1])
+		if want := binary.LittleEndian.Uint32(b[len(b)-4:]); rid != want {
+			t.Fatalf("rid %d, want %d", rid, want)
+		}
+		if !strings.HasPrefix(domain, "S-1-") || strings.Count(domain, "-") != n+1 {
+			t.Fatalf("domain %q for %d sub-authorities", domain, n)
+		}
+		if sidKey(domain, rid) == domain {
+			t.Fatal("sidKey lost the rid")
 		}
 	})
 }

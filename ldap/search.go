@@ -28,7 +28,7 @@ func (s *Source) pagedSearch(ctx context.Context, c *searchConn, base, filter st
 	var cookie []byte
 	for {
 		page := make([]*goldap.Entry, 0, s.dir.PageSize)
-		next, err := c.searchPage(ctx, base, fb, attrs, s.rawAttr(), s.dir.PageSize, cookie, func(e *goldap.Entry) {
+		next, err := c.searchPage(ctx, base, fb, attrs, s.rawAttrs(), s.dir.PageSize, cookie, func(e *goldap.Entry) {
 			page = append(page, e)
 		})
 		var ne net.Error
@@ -64,6 +64,12 @@ type dirGroup struct {
 	name     string
 	members  []string // normalized DNs, or user names for memberUid
 	mark     string
+	// sid is the group's objectSid in string form (Active Directory),
+	// the key of its primary members (see run.primary).
+	sid string
+	// fetched marks a group an incremental run read because a user's
+	// primary group moved to or from it, not because it changed.
+	fetched bool
 }
 
 // userAttrs returns the attributes requested for users.
@@ -83,20 +89,32 @@ func (s *Source) userAttrs() []string {
 	case disabledNsAccount:
 		out = append(out, "nsAccountLock")
 	}
+	if s.primary {
+		out = append(out, attrPrimaryGroupID, attrObjectSid)
+	}
 	return out
 }
 
 func (s *Source) groupAttrs() []string {
-	return []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, s.dir.Membership, s.changeAttr}
+	out := []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, s.dir.Membership, s.changeAttr}
+	if s.primary {
+		out = append(out, attrObjectSid)
+	}
+	return out
 }
 
-// rawAttr names the attribute whose binary values are read (see
-// externalID), or is empty.
-func (s *Source) rawAttr() string {
+// rawAttrs names the attributes whose binary values are read: the id
+// when it is objectGUID (see externalID), and objectSid when primary
+// groups are resolved (see primaryGroupKey).
+func (s *Source) rawAttrs() []string {
+	var raw []string
 	if strings.EqualFold(s.dir.Attributes.ID, "objectGUID") {
-		return s.dir.Attributes.ID
+		raw = append(raw, s.dir.Attributes.ID)
 	}
-	return ""
+	if s.primary {
+		raw = append(raw, attrObjectSid)
+	}
+	return raw
 }
 
 // externalID reads the stable identifier of an entry; objectGUID is
@@ -166,6 +184,11 @@ func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
 			u.Emails = append(u.Emails, policy.Email{Value: m, Type: "work", Primary: i == 0})
 		}
 	}
+	if s.primary {
+		if k := primaryGroupKey(e); k != "" {
+			u.Attributes[attrPrimary] = k
+		}
+	}
 	return dirUser{dn: e.DN, norm: normDN(e.DN), user: u, mark: e.GetEqualFoldAttributeValue(s.changeAttr)}, true
 }
 
@@ -177,6 +200,9 @@ func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
 		name:    e.GetEqualFoldAttributeValue(s.dir.Attributes.GroupName),
 		members: s.memberValues(e),
 		mark:    e.GetEqualFoldAttributeValue(s.changeAttr),
+	}
+	if s.primary {
+		g.sid = groupSIDKey(e)
 	}
 	if g.name == "" {
 		// The RDN value stands in for a missing name attribute.

@@ -133,6 +133,7 @@ type Source struct {
 
 	disabled   disabledCheck
 	changeAttr string
+	primary    bool         // resolve AD primary group membership (primaryGroupID)
 	seed       maphash.Seed // of user fingerprints
 
 	runMu      sync.Mutex
@@ -192,6 +193,7 @@ func NewSource(cfg Config) (*Source, error) {
 	switch dir.Flavor {
 	case FlavorActiveDirectory:
 		s.changeAttr = "uSNChanged"
+		s.primary = true
 	case FlavorFreeIPA:
 		s.changeAttr = "modifyTimestamp"
 	default:
@@ -409,6 +411,8 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 		groupID:    map[string]policy.DirGroupID{},
 		dnKind:     map[string]string{},
 		userByName: map[string]string{},
+		primary:    map[string][]string{},
+		primaryIDs: map[string][]policy.UserID{},
 	}
 	r.st = RunStatus{Tenant: s.tenant, Directory: s.dir.ID, Mode: mode, Started: s.now()}
 	err := s.st.View(ctx, func(tx store.Tx) error {
@@ -537,6 +541,12 @@ type run struct {
 	dnKind     map[string]string
 	userByName map[string]string
 	index      map[string]string // DN index as stored (full runs)
+	// primary maps a group SID to the external ids of the users read in
+	// this run whose primary group it is (Active Directory); primaryIDs
+	// to those of its stored primary members an incremental run did not
+	// read (see keepPrimaryMembers).
+	primary    map[string][]string
+	primaryIDs map[string][]policy.UserID
 
 	deactivate   []policy.User // wanted updates that deactivate a user
 	held         guardCounts

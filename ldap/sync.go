@@ -217,6 +217,13 @@ func (r *run) incremental(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.primary {
+		fetched, err := r.fetchPrimaryGroups(ctx, c, users, groups)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, fetched...)
+	}
 	r.st.GroupsRead = len(groups)
 
 	// What the store knows about the changed entries and the members of
@@ -313,6 +320,9 @@ func (r *run) incremental(ctx context.Context) error {
 				}
 			}
 		}
+		if s.primary {
+			return r.keepPrimaryMembers(tx, users, groups)
+		}
 		return nil
 	})
 	if err != nil {
@@ -351,6 +361,121 @@ func (r *run) incremental(ctx context.Context) error {
 	return r.apply(ctx, ops)
 }
 
+// fetchPrimaryGroups reads the groups that users read by an incremental
+// run join or leave as their primary group (Active Directory), among
+// those the run did not read as changed: their members change though
+// their entries do not.
+func (r *run) fetchPrimaryGroups(ctx context.Context, c *searchConn, users []dirUser, groups []dirGroup) ([]dirGroup, error) {
+	s := r.s
+	stored := make(map[string]string, len(users)) // external id → primary group SID
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		for _, du := range users {
+			u, err := tx.UserByExternalID(s.tenant, du.user.ExternalID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case u.Source == s.source:
+				stored[du.user.ExternalID], _ = u.Attributes[attrPrimary].(string)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+	read := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		read[g.sid] = true
+	}
+	var want []string
+	add := func(sid string) {
+		if sid != "" && !read[sid] {
+			read[sid] = true
+			want = append(want, sid)
+		}
+	}
+	for _, du := range users {
+		now, _ := du.user.Attributes[attrPrimary].(string)
+		if was := stored[du.user.ExternalID]; was != now {
+			add(was)
+			add(now)
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	// AD (and Samba) match objectSid against the SID's string form.
+	var f strings.Builder
+	f.WriteString("(&" + s.dir.Groups.Filter + "(|")
+	for _, sid := range want {
+		f.WriteString("(" + attrObjectSid + "=" + goldap.EscapeFilter(sid) + ")")
+	}
+	f.WriteString("))")
+	var out []dirGroup
+	err = s.pagedSearch(ctx, c, s.dir.Groups.BaseDN, f.String(), s.groupAttrs(), func(page []*goldap.Entry) error {
+		for _, e := range page {
+			if g, ok := s.mapGroup(e); ok {
+				// Its change mark says nothing of the changes
+				// this run has seen.
+				g.fetched, g.mark = true, ""
+				out = append(out, g)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// keepPrimaryMembers finds, for each group an incremental run read, the
+// stored members that are there as users whose primary group it is and
+// that the run did not read (so that desiredGroup keeps them): among the
+// stored members its member attribute does not list, those whose stored
+// primary group is this one. A group read only because primary groups
+// moved (fetched) has not changed since the last run, so all of these are.
+// The users the run read join their primary groups through run.primary.
+func (r *run) keepPrimaryMembers(tx store.Tx, users []dirUser, groups []dirGroup) error {
+	s := r.s
+	read := make(map[policy.UserID]bool, len(users))
+	for _, du := range users {
+		if id, ok := r.userID[du.user.ExternalID]; ok {
+			read[id] = true
+		}
+	}
+	for _, g := range groups {
+		old, ok := r.oldGroups[g.ext]
+		if g.sid == "" || !ok {
+			continue
+		}
+		listed := make(map[policy.UserID]bool, len(g.members))
+		for _, m := range g.members {
+			if kv := r.dnKind[m]; len(kv) > 2 && kv[0] == 'u' {
+				if id, ok := r.userID[kv[2:]]; ok {
+					listed[id] = true
+				}
+			}
+		}
+		for _, id := range old.MemberUsers {
+			if listed[id] || read[id] {
+				continue
+			}
+			if !g.fetched {
+				u, err := tx.User(s.tenant, id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				if pg, _ := u.Attributes[attrPrimary].(string); u.Source != s.source || pg != g.sid {
+					continue
+				}
+			}
+			r.primaryIDs[g.sid] = append(r.primaryIDs[g.sid], id)
+		}
+	}
+	return nil
+}
+
 func (r *run) dropOldDN(ops []op, oldDN string, now string) []op {
 	if oldDN == "" {
 		return ops
@@ -379,6 +504,9 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	du.user.ExternalID = ext
 	norm := strings.Clone(du.norm)
 	r.seenUsers[ext] = true
+	if k, _ := du.user.Attributes[attrPrimary].(string); k != "" {
+		r.primary[k] = append(r.primary[k], ext)
+	}
 	r.dnKind[norm] = v
 	if r.s.dir.Membership == MembershipMemberUID || r.index == nil {
 		// Needed to resolve memberUid values, and by incremental runs.
@@ -444,6 +572,11 @@ func (s *Source) fingerprint(u policy.User) uint64 {
 		dn = fmt.Sprint(u.Attributes[attrDN]) + "\x00not a string"
 	}
 	str(dn)
+	pg, isStr := u.Attributes[attrPrimary].(string)
+	if !isStr && u.Attributes[attrPrimary] != nil {
+		pg = fmt.Sprint(u.Attributes[attrPrimary]) + "\x00not a string"
+	}
+	str(pg)
 	flags := byte(0)
 	if u.Active {
 		flags = 1
@@ -477,6 +610,11 @@ func mergeUser(cur, d policy.User) policy.User {
 		nu.Attributes[k] = v
 	}
 	nu.Attributes[attrDN] = d.Attributes[attrDN]
+	if pg, ok := d.Attributes[attrPrimary]; ok {
+		nu.Attributes[attrPrimary] = pg
+	} else {
+		delete(nu.Attributes, attrPrimary)
+	}
 	return nu
 }
 
@@ -511,7 +649,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 	var creates []op
 	for _, i := range r.creationOrder(uniq) {
 		g := &uniq[i]
-		creates = append(creates, op{kind: opCreateGroup, dg: g, members: len(g.members),
+		creates = append(creates, op{kind: opCreateGroup, dg: g, members: len(g.members) + len(r.primary[g.sid]),
 			group: policy.DirGroup{DisplayName: g.name, ExternalID: g.ext}})
 	}
 	r.finalGroups = make(map[string]bool, len(creates))
@@ -603,7 +741,8 @@ func (r *run) groupIDOf(ext string) (policy.DirGroupID, bool) {
 // desiredGroup resolves a directory group's members to store ids. Members
 // that are neither a known user nor a known group (outside the searched
 // subtrees, placeholders, not yet created) are left out, and so is the
-// group itself.
+// group itself. In Active Directory the users whose primary group it is
+// are members too, though its member attribute does not list them.
 func (r *run) desiredGroup(g dirGroup) policy.DirGroup {
 	d, _ := r.desiredGroupFinal(g)
 	return d
@@ -643,6 +782,14 @@ func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
 		} else if !ok {
 			final = false
 		}
+	}
+	if g.sid != "" {
+		for _, ext := range r.primary[g.sid] {
+			if id, ok := r.userID[ext]; ok {
+				d.MemberUsers = append(d.MemberUsers, id)
+			}
+		}
+		d.MemberUsers = append(d.MemberUsers, r.primaryIDs[g.sid]...)
 	}
 	d.MemberUsers = sortedUnique(d.MemberUsers)
 	d.MemberGroups = sortedUnique(d.MemberGroups)

@@ -246,8 +246,8 @@ const pagedSearchControlOID = "1.2.840.113556.1.4.319"
 // searchPage sends one SearchRequest (subtree, never deref) for a page of
 // size entries after cookie, calls fn with each entry as it arrives, and
 // returns the cookie of the next page (empty after the last). Values of
-// the attribute named raw are also set as ByteValues.
-func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte, attrs []string, raw string, size int, cookie []byte, fn func(*goldap.Entry)) ([]byte, error) {
+// the attributes named in raw are also set as ByteValues.
+func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte, attrs []string, raw []string, size int, cookie []byte, fn func(*goldap.Entry)) ([]byte, error) {
 	stop, err := c.deadline(ctx)
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte,
 		}
 		switch m.tag {
 		case 0x64: // SearchResultEntry
-			e, err := decodeEntry(m.op, raw)
+			e, err := decodeEntry(m.op, raw...)
 			if err != nil {
 				return nil, err
 			}
@@ -299,9 +299,9 @@ func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte,
 
 // decodeEntry turns the content of a SearchResultEntry into a goldap.Entry
 // with a handful of allocations: all strings share one copy of the
-// message. ByteValues are set only for the attribute named raw (such as
-// objectGUID), as copies.
-func decodeEntry(b []byte, raw string) (*goldap.Entry, error) {
+// message. ByteValues are set only for the attributes named in raw (such
+// as objectGUID and objectSid), as copies.
+func decodeEntry(b []byte, raw ...string) (*goldap.Entry, error) {
 	bad := errors.New("ldap: malformed SearchResultEntry")
 	r := newBER(b)
 	t, dnLo, dnHi, ok := r.nextAt()
@@ -365,7 +365,7 @@ func decodeEntry(b []byte, raw string) (*goldap.Entry, error) {
 			svals[k] = str[lo:hi]
 		}
 		ea.Values = svals[first:k:k]
-		if raw != "" && strings.EqualFold(ea.Name, raw) {
+		if isRaw(ea.Name, raw) {
 			ea.ByteValues = make([][]byte, len(ea.Values))
 			for j, v := range ea.Values {
 				ea.ByteValues[j] = []byte(v)
@@ -375,6 +375,16 @@ func decodeEntry(b []byte, raw string) (*goldap.Entry, error) {
 	}
 	e.Attributes = ptrs
 	return e, nil
+}
+
+// isRaw reports whether the attribute name is one of raw.
+func isRaw(name string, raw []string) bool {
+	for _, r := range raw {
+		if r != "" && strings.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // ldapResult reads resultCode and diagnosticMessage of an LDAPResult.
