@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sort"
 
@@ -11,37 +10,25 @@ import (
 	"github.com/roster-dev/roster/admin"
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/ldap"
-	"github.com/roster-dev/roster/policy"
 )
 
 // openDirectories builds one ldap.Source per tenants[].ldap[] entry, keyed
 // "tenant/id".
 func (a *app) openDirectories(onRun func(ldap.RunStatus)) (map[string]*ldap.Source, error) {
 	sources := map[string]*ldap.Source{}
-	for i, t := range a.cfg.Tenants {
-		var dirs []ldap.DirectoryConfig
-		field := fmt.Sprintf("tenants[%d].ldap", i)
-		if err := config.Section(t.LDAP, field, &dirs); err != nil {
-			return nil, err
+	for _, d := range a.sections.directories {
+		src, err := ldap.NewSource(ldap.Config{
+			Logger:    a.log.With("component", "ldap", "tenant", d.tenant, "directory", d.cfg.ID),
+			Store:     a.store,
+			Tenant:    d.tenant,
+			Directory: d.cfg,
+			OnRun:     onRun,
+		})
+		if err != nil {
+			return nil, &config.Error{Field: d.field, Msg: err.Error()}
 		}
-		for j, d := range dirs {
-			src, err := ldap.NewSource(ldap.Config{
-				Logger:    a.log.With("component", "ldap", "tenant", t.ID, "directory", d.ID),
-				Store:     a.store,
-				Tenant:    policy.TenantID(t.ID),
-				Directory: d,
-				OnRun:     onRun,
-			})
-			if err != nil {
-				return nil, &config.Error{Field: fmt.Sprintf("%s[%d]", field, j), Msg: err.Error()}
-			}
-			key := t.ID + "/" + d.ID
-			if _, dup := sources[key]; dup {
-				return nil, &config.Error{Field: fmt.Sprintf("%s[%d].id", field, j), Msg: "duplicate directory " + d.ID}
-			}
-			sources[key] = src
-			a.closers = append(a.closers, func() { _ = src.Close() })
-		}
+		sources[string(d.tenant)+"/"+d.cfg.ID] = src
+		a.closers = append(a.closers, func() { _ = src.Close() })
 	}
 	return sources, nil
 }

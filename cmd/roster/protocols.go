@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/roster-dev/roster/admin"
-	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/scim"
 	"github.com/roster-dev/roster/store"
@@ -42,34 +40,11 @@ func (a *app) protocols(ctx context.Context) (protocolSet, error) {
 	return p, nil
 }
 
-// scimSection is the top-level `scim:` section.
-type scimSection struct {
-	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
-	MaxResults   int   `yaml:"maxResults"`
-}
-
-// tenantSCIM is a tenant's `scim:` section.
-type tenantSCIM struct {
-	Tokens []string `yaml:"tokens"`
-}
-
 func (a *app) wireSCIM(p *protocolSet) error {
-	var sec scimSection
-	if err := config.Section(a.cfg.SCIM, "scim", &sec); err != nil {
-		return err
-	}
+	sec := a.sections.scim
 	tenants := map[policy.TenantID]scim.TenantConfig{}
-	for i, t := range a.cfg.Tenants {
-		var ts tenantSCIM
-		if err := config.Section(t.SCIM, fmt.Sprintf("tenants[%d].scim", i), &ts); err != nil {
-			return err
-		}
-		for j, tok := range ts.Tokens {
-			if len(tok) < 16 {
-				return &config.Error{Field: fmt.Sprintf("tenants[%d].scim.tokens[%d]", i, j), Msg: "must be at least 16 characters"}
-			}
-		}
-		tenants[policy.TenantID(t.ID)] = scim.TenantConfig{Tokens: ts.Tokens}
+	for id, ts := range a.sections.tenantSCIM {
+		tenants[id] = scim.TenantConfig{Tokens: ts.Tokens}
 	}
 	srv, err := scim.New(scim.Config{
 		Logger:       a.log.With("component", "scim"),

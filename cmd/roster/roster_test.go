@@ -290,3 +290,43 @@ func TestHealthMetricsAndVersion(t *testing.T) {
 		t.Errorf("version: %v %s", err, out)
 	}
 }
+
+// TestBadSectionTouchesNoStore: a mistake in a protocol section stops
+// serve before the store file is even created.
+func TestBadSectionTouchesNoStore(t *testing.T) {
+	tests := []struct{ name, extra, want string }{
+		{"unknown oidc key", "oidc: {keyRotashun: 1h}\n", "keyRotashun"},
+		{"upstream without issuer", "  - id: globex\n    name: Globex\n    kind: partner\n    upstream: {clientID: roster}\n", "tenants[2].upstream.issuer"},
+		{"short local password", "  - id: makers\n    name: Makers\n    kind: partner\n    localAccounts: [{userName: ada, password: short}]\n", "tenants[2].localAccounts[0].password"},
+		{"ldap without url", "  - id: corp2\n    name: Corp\n    kind: vendor\n    ldap: [{id: corp, bindDN: x}]\n", "tenants[2].ldap[0]"},
+		{"short scim token", "  - id: initech\n    name: Initech\n    kind: partner\n    scim: {tokens: [short]}\n", "tenants[2].scim.tokens[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeConfig(t, dir, freeAddr(t), "")
+			b, _ := os.ReadFile(cfg)
+			doc := string(b)
+			if strings.HasPrefix(tt.extra, "  - ") {
+				doc += tt.extra // another tenant
+			} else {
+				doc = tt.extra + doc
+			}
+			if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(binary, "serve", "--config", cfg)
+			cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+testAdminToken)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("serve accepted the config:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("error does not name %q:\n%s", tt.want, out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "roster.db")); !os.IsNotExist(err) {
+				t.Errorf("the store was created (%v)", err)
+			}
+		})
+	}
+}

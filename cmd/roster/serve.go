@@ -66,14 +66,16 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 
 // app is the assembled server: the one place where packages are wired.
 type app struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	store   *bolt.Store
-	engine  *policy.Engine
-	reg     *prometheus.Registry
-	mux     *http.ServeMux
-	ready   atomic.Bool
-	closers []func()
+	cfg *config.Config
+	// sections are cfg's protocol sections, decoded.
+	sections *sections
+	log      *slog.Logger
+	store    *bolt.Store
+	engine   *policy.Engine
+	reg      *prometheus.Registry
+	mux      *http.ServeMux
+	ready    atomic.Bool
+	closers  []func()
 	// background jobs started by serve (directory schedules…).
 	jobs []func(ctx context.Context)
 	// directories are the LDAP sources, keyed "tenant/id".
@@ -85,11 +87,15 @@ type app struct {
 // openApp opens the store, seeds configuration facts, loads the engine and
 // builds every handler.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	sec, err := decodeSections(cfg)
+	if err != nil {
+		return nil, err
+	}
 	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Bbolt.Path, err)
 	}
-	a := &app{cfg: cfg, log: logger, store: st, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	a := &app{cfg: cfg, sections: sec, log: logger, store: st, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	if err := a.seed(ctx); err != nil {
 		a.Close()

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/roster-dev/roster/admin"
-	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/ldap"
 	"github.com/roster-dev/roster/oidc"
 	"github.com/roster-dev/roster/policy"
@@ -66,36 +65,8 @@ func (a accessTokens) VerifyAccessToken(ctx context.Context, tok string) (admin.
 	return admin.AccessToken{User: info.User, Tenant: info.Tenant}, nil
 }
 
-// oidcSection is the top-level `oidc:` section.
-type oidcSection struct {
-	IDTokenLifetime      config.Duration `yaml:"idTokenLifetime"`
-	AccessTokenLifetime  config.Duration `yaml:"accessTokenLifetime"`
-	RefreshTokenLifetime config.Duration `yaml:"refreshTokenLifetime"`
-	KeyRotation          config.Duration `yaml:"keyRotation"`
-	DefaultAlg           string          `yaml:"defaultAlg"`
-	MaxGroupsInToken     int             `yaml:"maxGroupsInToken"`
-	TrustForwardedFor    bool            `yaml:"trustForwardedFor"`
-}
-
-// localAccount is one entry of tenants[].localAccounts: a password for an
-// existing user, or for a new local user created at start.
-type localAccount struct {
-	UserName    string `yaml:"userName"`
-	Password    string `yaml:"password"`
-	DisplayName string `yaml:"displayName"`
-	Email       string `yaml:"email"`
-}
-
 func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
-	var sec oidcSection
-	if err := config.Section(a.cfg.OIDC, "oidc", &sec); err != nil {
-		return err
-	}
-	var clients []oidc.ClientConfig
-	if err := config.Section(a.cfg.Clients, "clients", &clients); err != nil {
-		return err
-	}
-	upstreams := map[policy.TenantID]oidc.UpstreamConfig{}
+	sec, clients, upstreams := a.sections.oidc, a.sections.clients, a.sections.upstreams
 	pw := &passwords{dirs: map[policy.TenantID][]*ldap.Source{}, local: oidc.LocalAccounts{Store: a.store}}
 	keys := make([]string, 0, len(a.directories))
 	for k := range a.directories {
@@ -107,19 +78,8 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		pw.dirs[policy.TenantID(t)] = append(pw.dirs[policy.TenantID(t)], a.directories[k])
 	}
 	for i, t := range a.cfg.Tenants {
-		var up oidc.UpstreamConfig
-		if err := config.Section(t.Upstream, fmt.Sprintf("tenants[%d].upstream", i), &up); err != nil {
-			return err
-		}
-		if up.Issuer != "" {
-			upstreams[policy.TenantID(t.ID)] = up
-		}
-		var accounts []localAccount
 		field := fmt.Sprintf("tenants[%d].localAccounts", i)
-		if err := config.Section(t.LocalAccounts, field, &accounts); err != nil {
-			return err
-		}
-		if err := a.seedLocalAccounts(ctx, policy.TenantID(t.ID), field, accounts); err != nil {
+		if err := a.seedLocalAccounts(ctx, policy.TenantID(t.ID), field, a.sections.accounts[policy.TenantID(t.ID)]); err != nil {
 			return err
 		}
 	}
@@ -193,12 +153,6 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 func (a *app) seedLocalAccounts(ctx context.Context, tenant policy.TenantID, field string, accounts []localAccount) error {
 	for j, acc := range accounts {
 		f := fmt.Sprintf("%s[%d]", field, j)
-		if acc.UserName == "" {
-			return &config.Error{Field: f + ".userName", Msg: "required"}
-		}
-		if len(acc.Password) < 8 {
-			return &config.Error{Field: f + ".password", Msg: "must have at least 8 characters"}
-		}
 		err := a.store.Update(ctx, "config", func(tx store.Tx) error {
 			_, err := tx.UserByUserName(tenant, acc.UserName)
 			if !errors.Is(err, store.ErrNotFound) {

@@ -65,12 +65,19 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	sec, err := decodeSections(cfg)
+	if err != nil {
+		return err
+	}
+	if approve && *dirFlag == "" {
+		return errors.New("sync approve: --directory TENANT/ID is required")
+	}
 	logger := newLogger(cfg.Log, stderr)
 	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("open store %s (is the server running?): %w", cfg.Store.Bbolt.Path, err)
 	}
-	a := &app{cfg: cfg, log: logger, store: st, reg: prometheus.NewRegistry()}
+	a := &app{cfg: cfg, sections: sec, log: logger, store: st, reg: prometheus.NewRegistry()}
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	defer a.Close()
 	if err := a.seed(ctx); err != nil {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/ldap"
+	"github.com/roster-dev/roster/oidc"
+	"github.com/roster-dev/roster/policy"
+)
+
+// scimSection is the top-level `scim:` section.
+type scimSection struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	MaxResults   int   `yaml:"maxResults"`
+}
+
+// tenantSCIM is a tenant's `scim:` section.
+type tenantSCIM struct {
+	Tokens []string `yaml:"tokens"`
+}
+
+// oidcSection is the top-level `oidc:` section.
+type oidcSection struct {
+	IDTokenLifetime      config.Duration `yaml:"idTokenLifetime"`
+	AccessTokenLifetime  config.Duration `yaml:"accessTokenLifetime"`
+	RefreshTokenLifetime config.Duration `yaml:"refreshTokenLifetime"`
+	KeyRotation          config.Duration `yaml:"keyRotation"`
+	DefaultAlg           string          `yaml:"defaultAlg"`
+	MaxGroupsInToken     int             `yaml:"maxGroupsInToken"`
+	TrustForwardedFor    bool            `yaml:"trustForwardedFor"`
+}
+
+// localAccount is one entry of tenants[].localAccounts: a password for an
+// existing user, or for a new local user created at start.
+type localAccount struct {
+	UserName    string `yaml:"userName"`
+	Password    string `yaml:"password"`
+	DisplayName string `yaml:"displayName"`
+	Email       string `yaml:"email"`
+}
+
+// directory is one tenants[].ldap[] entry with the field it came from.
+type directory struct {
+	tenant policy.TenantID
+	field  string
+	cfg    ldap.DirectoryConfig
+}
+
+// sections are the protocol sections of the configuration, decoded and
+// checked before anything is opened, so a mistake in any of them stops
+// Roster before it touches the store.
+type sections struct {
+	scim        scimSection
+	tenantSCIM  map[policy.TenantID]tenantSCIM
+	directories []directory
+	oidc        oidcSection
+	clients     []oidc.ClientConfig
+	upstreams   map[policy.TenantID]oidc.UpstreamConfig
+	accounts    map[policy.TenantID][]localAccount
+}
+
+// decodeSections decodes and validates every protocol section of cfg.
+func decodeSections(cfg *config.Config) (*sections, error) {
+	s := &sections{
+		tenantSCIM: map[policy.TenantID]tenantSCIM{},
+		upstreams:  map[policy.TenantID]oidc.UpstreamConfig{},
+		accounts:   map[policy.TenantID][]localAccount{},
+	}
+	if err := config.Section(cfg.SCIM, "scim", &s.scim); err != nil {
+		return nil, err
+	}
+	if s.scim.MaxBodyBytes < 0 || s.scim.MaxResults < 0 {
+		return nil, &config.Error{Field: "scim", Msg: "maxBodyBytes and maxResults must not be negative"}
+	}
+	if err := config.Section(cfg.OIDC, "oidc", &s.oidc); err != nil {
+		return nil, err
+	}
+	if err := config.Section(cfg.Clients, "clients", &s.clients); err != nil {
+		return nil, err
+	}
+	for i, t := range cfg.Tenants {
+		id := policy.TenantID(t.ID)
+		var ts tenantSCIM
+		if err := config.Section(t.SCIM, fmt.Sprintf("tenants[%d].scim", i), &ts); err != nil {
+			return nil, err
+		}
+		for j, tok := range ts.Tokens {
+			if len(tok) < 16 {
+				return nil, &config.Error{Field: fmt.Sprintf("tenants[%d].scim.tokens[%d]", i, j), Msg: "must be at least 16 characters"}
+			}
+		}
+		s.tenantSCIM[id] = ts
+
+		var dirs []ldap.DirectoryConfig
+		field := fmt.Sprintf("tenants[%d].ldap", i)
+		if err := config.Section(t.LDAP, field, &dirs); err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for j, d := range dirs {
+			f := fmt.Sprintf("%s[%d]", field, j)
+			if err := d.Validate(); err != nil {
+				return nil, &config.Error{Field: f, Msg: err.Error()}
+			}
+			if seen[d.ID] {
+				return nil, &config.Error{Field: f + ".id", Msg: "duplicate directory " + d.ID}
+			}
+			seen[d.ID] = true
+			s.directories = append(s.directories, directory{tenant: id, field: f, cfg: d})
+		}
+
+		var up oidc.UpstreamConfig
+		field = fmt.Sprintf("tenants[%d].upstream", i)
+		if err := config.Section(t.Upstream, field, &up); err != nil {
+			return nil, err
+		}
+		switch {
+		case up.Issuer != "" && up.ClientID == "":
+			return nil, &config.Error{Field: field + ".clientID", Msg: "required"}
+		case up.Issuer == "" && (up.ClientID != "" || up.ClientSecret != "" || len(up.Scopes) > 0 || up.UserNameClaim != "" || up.CreateUsers):
+			return nil, &config.Error{Field: field + ".issuer", Msg: "required"}
+		case up.Issuer != "":
+			s.upstreams[id] = up
+		}
+
+		var accounts []localAccount
+		field = fmt.Sprintf("tenants[%d].localAccounts", i)
+		if err := config.Section(t.LocalAccounts, field, &accounts); err != nil {
+			return nil, err
+		}
+		for j, acc := range accounts {
+			f := fmt.Sprintf("%s[%d]", field, j)
+			if acc.UserName == "" {
+				return nil, &config.Error{Field: f + ".userName", Msg: "required"}
+			}
+			if len(acc.Password) < 8 {
+				return nil, &config.Error{Field: f + ".password", Msg: "must have at least 8 characters"}
+			}
+		}
+		s.accounts[id] = accounts
+	}
+	return s, nil
+}
