@@ -824,6 +824,9 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, p principal) {
 	w.Header().Set("Content-Disposition", `attachment; filename="roster-`+s.cfg.Now().UTC().Format("20060102T150405Z")+`.db"`)
 	if _, err := s.cfg.Store.Backup(r.Context(), w); err != nil {
 		s.cfg.Logger.Error("backup failed", "err", err)
+		// The status is already sent: abort the connection so the client
+		// sees a broken transfer, never a complete-looking backup.
+		panic(http.ErrAbortHandler)
 	}
 }
 
