@@ -82,6 +82,25 @@ func read[T any](s *Server, w http.ResponseWriter, r *http.Request, fn func(tx s
 	writeJSON(w, http.StatusOK, v)
 }
 
+// write answers a request with what fn writes in one read-write
+// transaction: status and the JSON of fn's result, or an empty 204 when
+// status is http.StatusNoContent.
+func write[T any](s *Server, w http.ResponseWriter, r *http.Request, p principal, status int, fn func(tx store.Tx) (T, error)) {
+	var v T
+	if err := s.update(r, p, func(tx store.Tx) (err error) { v, err = fn(tx); return }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// none is the result of a write that answers 204.
+type none struct{}
+
 // readPage answers a paged listing: fetch reads one page, key names an
 // item for ?after=.
 func readPage[T any](s *Server, w http.ResponseWriter, r *http.Request, fetch func(tx store.Tx, pg store.Page) ([]T, error), key func(T) string) {
@@ -369,11 +388,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal
 	if !ok {
 		return
 	}
-	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteGroup(g.ID) }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) { return none{}, tx.DeleteGroup(g.ID) })
 }
 
 func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) {
@@ -537,21 +552,16 @@ func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p prin
 	if !ok {
 		return
 	}
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
 		role, err := tx.Role(policy.RoleName(r.PathValue("role")))
 		if err != nil {
-			return err
+			return none{}, err
 		}
 		if !s.canGrant(p, role, g.ID) {
-			return errForbidden
+			return none{}, errForbidden
 		}
-		return tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role.Name)
+		return none{}, tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role.Name)
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal) {
@@ -596,24 +606,19 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	id := r.PathValue("id")
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
 		cur, err := tx.Group(g.ID)
 		if err != nil {
-			return err
+			return none{}, err
 		}
 		n := len(cur.Meetings)
 		cur.Meetings = slices.DeleteFunc(cur.Meetings, func(m policy.Meeting) bool { return m.ID == id })
 		if len(cur.Meetings) == n {
-			return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no meeting " + id}
+			return none{}, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no meeting " + id}
 		}
 		_, err = tx.UpdateGroup(cur)
-		return err
+		return none{}, err
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p principal) {
@@ -639,30 +644,20 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p principal) {
 		writeErr(w, badRequest("at least one permission is required"))
 		return
 	}
-	var out policy.Role
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (policy.Role, error) {
 		if in.Version == 0 {
 			if cur, err := tx.Role(name); err == nil {
 				in.Version = cur.Version
 			}
 		}
-		var err error
-		out, err = tx.PutRole(in)
-		return err
+		return tx.PutRole(in)
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p principal) {
-	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteRole(policy.RoleName(r.PathValue("name"))) }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
+		return none{}, tx.DeleteRole(policy.RoleName(r.PathValue("name")))
+	})
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, p principal) {
@@ -732,11 +727,9 @@ func lookupDirGroup(tx store.Tx, t policy.TenantID, ref string) (policy.DirGroup
 }
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request, p principal) {
-	if err := s.update(r, p, func(tx store.Tx) error { return tx.DeleteRule(policy.RuleID(r.PathValue("id"))) }); err != nil {
-		writeErr(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
+		return none{}, tx.DeleteRule(policy.RuleID(r.PathValue("id")))
+	})
 }
 
 // explain answers GET /api/v1/explain?user=U&permission=P&group=G, where U
