@@ -796,34 +796,28 @@ func (s *Server) serviceProviderConfig(r request) map[string]any {
 // resourceTypes serves /ResourceTypes and /ResourceTypes/{name}
 // (RFC 7644 §4). Query parameters are ignored.
 func (s *Server) resourceTypes(r request, name string) (response, error) {
-	var all []any
-	for _, rt := range s.disc.resourceTypes {
-		m := copyMap(rt)
-		m["meta"] = map[string]any{"resourceType": "ResourceType", "location": s.location(r.tenant, "ResourceTypes", rt["name"].(string))}
-		if name != "" && strings.EqualFold(name, rt["name"].(string)) {
-			return response{status: http.StatusOK, body: m}, nil
-		}
-		all = append(all, m)
-	}
-	if name != "" {
-		return response{}, errNotFound("ResourceType", name)
-	}
-	return response{status: http.StatusOK, body: listResponse(len(all), 1, all)}, nil
+	return s.discovery(r, s.disc.resourceTypes, "ResourceType", "ResourceTypes", "name", name)
 }
 
 // schemas serves /Schemas and /Schemas/{urn} (RFC 7644 §4).
 func (s *Server) schemas(r request, id string) (response, error) {
+	return s.discovery(r, s.disc.schemas, "Schema", "Schemas", "id", id)
+}
+
+// discovery serves a discovery listing, or its item whose key attribute
+// equals want (case-insensitively) when want is set.
+func (s *Server) discovery(r request, items []map[string]any, resourceType, endpoint, key, want string) (response, error) {
 	var all []any
-	for _, sc := range s.disc.schemas {
-		m := copyMap(sc)
-		m["meta"] = map[string]any{"resourceType": "Schema", "location": s.location(r.tenant, "Schemas", sc["id"].(string))}
-		if id != "" && strings.EqualFold(id, sc["id"].(string)) {
+	for _, it := range items {
+		m := copyMap(it)
+		m["meta"] = map[string]any{"resourceType": resourceType, "location": s.location(r.tenant, endpoint, it[key].(string))}
+		if want != "" && strings.EqualFold(want, it[key].(string)) {
 			return response{status: http.StatusOK, body: m}, nil
 		}
 		all = append(all, m)
 	}
-	if id != "" {
-		return response{}, errNotFound("Schema", id)
+	if want != "" {
+		return response{}, errNotFound(resourceType, want)
 	}
 	return response{status: http.StatusOK, body: listResponse(len(all), 1, all)}, nil
 }
