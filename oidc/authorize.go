@@ -143,7 +143,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		State: state, Nonce: q.Get("nonce"), Challenge: challenge,
 		CSRF: randomString(32), Binding: p.binding(w, r), Expires: p.now().Add(p.cfg.LoginLifetime),
 	}
-	if err := p.writes.do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
+	if err := p.writes.Do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
 		p.log.Error("oidc: saving sign-in request", "err", err)
 		fail(errServerError, "internal error")
 		return
@@ -359,7 +359,7 @@ func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, lr *login
 		Expires: now.Add(p.cfg.CodeLifetime),
 	}
 	var gone bool
-	err := p.writes.do(r.Context(), func(tx store.Tx) error {
+	err := p.writes.Do(r.Context(), func(tx store.Tx) error {
 		gone = false
 		// The sign-in request is consumed: the code is issued once.
 		if err := tx.DeleteRecord(nsTokens, pfxLogin+lr.ID); err != nil {

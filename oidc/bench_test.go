@@ -43,15 +43,15 @@ type latencies struct {
 
 	cpu0           time.Duration
 	batches0, ops0 int64
-	batcher        *batcher
+	batcher        *store.Batcher
 }
 
 // start records the CPU time and batch counters at the start of the timed
 // part.
-func (l *latencies) start(bt *batcher) {
+func (l *latencies) start(bt *store.Batcher) {
 	l.batcher = bt
 	l.cpu0 = cpuTime()
-	l.batches0, l.ops0 = bt.batches.Load(), bt.ops.Load()
+	l.batches0, l.ops0 = bt.Batches.Load(), bt.Ops.Load()
 }
 
 func cpuTime() time.Duration {
@@ -79,8 +79,8 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64((cpuTime()-l.cpu0).Microseconds())/1000/float64(len(l.d)), "cpu-ms/req")
 	if bt := l.batcher; bt != nil {
-		if n := bt.batches.Load() - l.batches0; n > 0 {
-			b.ReportMetric(float64(bt.ops.Load()-l.ops0)/float64(n), "writes/commit")
+		if n := bt.Batches.Load() - l.batches0; n > 0 {
+			b.ReportMetric(float64(bt.Ops.Load()-l.ops0)/float64(n), "writes/commit")
 		}
 	}
 }

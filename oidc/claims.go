@@ -380,7 +380,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		p.writeOAuthError(w, oerr(errInvalidRequest, "token is required"))
 		return
 	}
-	err = p.writes.do(r.Context(), func(tx store.Tx) error {
+	err = p.writes.Do(r.Context(), func(tx store.Tx) error {
 		switch {
 		case strings.HasPrefix(tok, refreshPrefix):
 			var rr refreshRecord

@@ -125,7 +125,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hint.Sid != "" && c != nil {
-		err := p.writes.do(r.Context(), func(tx store.Tx) error {
+		err := p.writes.Do(r.Context(), func(tx store.Tx) error {
 			var g grantRecord
 			if err := getJSON(tx, pfxGrant+hint.Sid, &g); err != nil {
 				if errors.Is(err, store.ErrNotFound) {

@@ -201,7 +201,7 @@ type Provider struct {
 	mux     *http.ServeMux
 	keys    *keyManager
 	clients *clientRegistry
-	writes  *batcher
+	writes  *store.Batcher
 	limiter *limiter
 
 	discovery []byte
@@ -270,7 +270,7 @@ func New(cfg Config) (*Provider, error) {
 		secure:    iu.Scheme == "https",
 		st:        cfg.Store,
 		engine:    cfg.Engine,
-		writes:    &batcher{st: cfg.Store},
+		writes:    store.NewBatcher(cfg.Store, "oidc"),
 		upstreams: map[policy.TenantID]*upstream{},
 	}
 	p.limiter = newLimiter(cfg.Now, cfg.AccountRate, cfg.AddressRate)

@@ -348,7 +348,7 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 	redirectURI := f.Get("redirect_uri")
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	var out issued
-	err := p.writes.do(ctx, func(tx store.Tx) error {
+	err := p.writes.Do(ctx, func(tx store.Tx) error {
 		out = issued{}
 		key := tokenKey(pfxCode, code)
 		var cr codeRecord
@@ -430,7 +430,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 	}
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	var out issued
-	err := p.writes.do(ctx, func(tx store.Tx) error {
+	err := p.writes.Do(ctx, func(tx store.Tx) error {
 		out = issued{}
 		key := tokenKey(pfxRefresh, rt)
 		var rr refreshRecord
@@ -520,7 +520,7 @@ func (p *Provider) clientCredentials(ctx context.Context, c *ClientConfig, f url
 	}
 	out := issued{grant: randomString(16), scopes: scopes}
 	access := accessPrefix + randomString(32)
-	err := p.writes.do(ctx, func(tx store.Tx) error {
+	err := p.writes.Do(ctx, func(tx store.Tx) error {
 		return p.newTokens(tx, &out, c, grantRecord{Client: c.ID}, access, "")
 	})
 	if err != nil {

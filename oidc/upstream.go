@@ -73,7 +73,7 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *log
 	lr.UpState = randomString(24)
 	lr.UpNonce = randomString(24)
 	lr.UpVerifier = oauth2.GenerateVerifier()
-	if err := p.writes.do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
+	if err := p.writes.Do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
 		p.pageForError(w, err)
 		return
 	}

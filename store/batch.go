@@ -1,42 +1,50 @@
-package oidc
+package store
 
 import (
 	"context"
 	"sync"
 	"sync/atomic"
-
-	"github.com/roster-dev/roster/store"
 )
 
-// batcher groups concurrent writes into one store transaction (group
+// Batcher groups concurrent writes into one store transaction (group
 // commit): the first caller to find no commit in progress runs every
 // pending operation in one Update, and keeps doing so while more arrive.
 // With a store that syncs to disk on every commit this multiplies the
-// write throughput of the token endpoint under load.
+// write throughput of many small concurrent writers (the OIDC token
+// endpoint). Like bbolt's own DB.Batch, but over any Store and with the
+// change feed of Update.
 //
 // An operation must leave its outcome in variables it captures and return
 // an error only for store failures: a failing operation aborts the whole
 // batch, which is then retried one operation per transaction. Operations
 // therefore must be safe to run more than once.
-type batcher struct {
-	st store.Store
+type Batcher struct {
+	st    Store
+	actor string
 
 	mu      sync.Mutex
 	pending []*batchOp
 	running bool
 
-	// Transactions run and operations in them, for benchmarks.
-	batches, ops atomic.Int64
+	// Batches and Ops count the transactions run and the operations in
+	// them (for benchmarks and metrics).
+	Batches, Ops atomic.Int64
 }
 
 type batchOp struct {
-	fn   func(store.Tx) error
+	fn   func(Tx) error
 	done chan error
 }
 
 const maxBatch = 128
 
-func (b *batcher) do(ctx context.Context, fn func(store.Tx) error) error {
+// NewBatcher returns a Batcher whose transactions run on st on behalf of
+// actor.
+func NewBatcher(st Store, actor string) *Batcher { return &Batcher{st: st, actor: actor} }
+
+// Do runs fn in a transaction shared with other concurrent callers and
+// returns when that transaction has committed (or fn's own error).
+func (b *Batcher) Do(ctx context.Context, fn func(Tx) error) error {
 	op := &batchOp{fn: fn, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, op)
@@ -66,10 +74,10 @@ func (b *batcher) do(ctx context.Context, fn func(store.Tx) error) error {
 	return <-op.done
 }
 
-func (b *batcher) run(ctx context.Context, batch []*batchOp) {
-	b.batches.Add(1)
-	b.ops.Add(int64(len(batch)))
-	err := b.st.Update(ctx, "oidc", func(tx store.Tx) error {
+func (b *Batcher) run(ctx context.Context, batch []*batchOp) {
+	b.Batches.Add(1)
+	b.Ops.Add(int64(len(batch)))
+	err := b.st.Update(ctx, b.actor, func(tx Tx) error {
 		for _, op := range batch {
 			if err := op.fn(tx); err != nil {
 				return err
@@ -84,6 +92,6 @@ func (b *batcher) run(ctx context.Context, batch []*batchOp) {
 		return
 	}
 	for _, op := range batch {
-		op.done <- b.st.Update(ctx, "oidc", op.fn)
+		op.done <- b.st.Update(ctx, b.actor, op.fn)
 	}
 }
