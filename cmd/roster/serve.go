@@ -194,6 +194,7 @@ type feed struct {
 	loading bool
 	pending []policy.Change
 	errors  prometheus.Counter
+	reloads sync.WaitGroup // reloads in flight, waited for on close
 }
 
 func (f *feed) deliver(cs []policy.Change) {
@@ -208,7 +209,9 @@ func (f *feed) deliver(cs []policy.Change) {
 		f.errors.Inc()
 		f.a.log.Error("policy engine could not apply changes; reloading", "err", err)
 		f.loading = true
+		f.reloads.Add(1)
 		go func() {
+			defer f.reloads.Done()
 			if err := f.load(context.Background()); err != nil {
 				f.a.log.Error("policy engine reload failed", "err", err)
 			}
@@ -249,7 +252,7 @@ func (a *app) loadEngine(ctx context.Context) error {
 		Name: "roster_policy_apply_errors_total", Help: "Change batches the policy engine could not apply (each triggers a reload).",
 	})}
 	a.reg.MustRegister(f.errors)
-	a.closers = append(a.closers, a.store.Subscribe(f.deliver))
+	a.closers = append(a.closers, f.reloads.Wait, a.store.Subscribe(f.deliver))
 	return f.load(ctx)
 }
 
