@@ -273,7 +273,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleIntrospect implements RFC 7662 §2 for confidential clients. Access
-// and refresh tokens are recognised; anything else is {"active": false}.
+// and refresh tokens are recognised; anything else is {"active": false},
+// and so are tokens of a user who is no longer active or no longer exists.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -313,11 +314,16 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		resp["iat"] = info.Issued.Unix()
 		resp["aud"] = info.Client
 		if info.User != "" {
+			u, ok := p.lookupUser(r.Context(), info.Tenant, info.User)
+			if !ok || !u.Active {
+				// A user deactivated or deleted since sign-in has no
+				// active tokens, as at userinfo and refresh.
+				writeJSON(w, http.StatusOK, inactive)
+				return
+			}
 			resp["sub"] = string(info.User)
 			resp["tenant"] = string(info.Tenant)
-			if u, ok := p.lookupUser(r.Context(), info.Tenant, info.User); ok {
-				resp["username"] = u.UserName
-			}
+			resp["username"] = u.UserName
 		}
 	case strings.HasPrefix(tok, refreshPrefix):
 		var rr refreshRecord
@@ -333,6 +339,14 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil || rr.Used || g.Revoked || !p.now().Before(rr.Expires) {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+		if u, ok := p.lookupUser(r.Context(), rr.Tenant, rr.User); !ok || !u.Active {
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+		if _, err := p.clients.get(r.Context(), rr.Client); err != nil {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}

@@ -108,6 +108,24 @@ func signInPage(t *testing.T, e *env, b *browser, steps ...map[string]string) pa
 	return pg
 }
 
+// wantUserLockedOut checks that the tokens of a user deactivated or deleted
+// since sign-in no longer work anywhere: introspection says inactive
+// (RFC 7662 §2.2), userinfo refuses the access token and the refresh token
+// is refused.
+func (e *env) wantUserLockedOut(t *testing.T, tok map[string]any) {
+	t.Helper()
+	for _, kind := range []string{"access_token", "refresh_token"} {
+		if st, in := e.postForm(t, "/introspect", "portal", portalSecret, url.Values{"token": {tok[kind].(string)}}); st != 200 || in["active"] != false {
+			t.Errorf("introspection of the %s: %d %v, want active false", kind, st, in)
+		}
+	}
+	if st, _ := e.userinfo(t, tok["access_token"].(string)); st != 401 {
+		t.Errorf("userinfo: %d, want 401", st)
+	}
+	st, out := e.refreshWith(t, tok["refresh_token"].(string))
+	wantOAuthError(t, st, out, 400, "invalid_grant")
+}
+
 func noneJWT(claims string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "."
@@ -243,11 +261,17 @@ func TestNegative(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, out := e.refreshWith(t, tok["refresh_token"].(string))
-			wantOAuthError(t, st, out, 400, "invalid_grant")
-			if st, _ := e.userinfo(t, tok["access_token"].(string)); st != 401 {
-				t.Errorf("userinfo of inactive user: %d", st)
+			e.wantUserLockedOut(t, tok)
+		}},
+		{"deleted user loses access", func(t *testing.T, e *env) {
+			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
+			err := e.st.Update(context.Background(), "test", func(tx store.Tx) error {
+				return tx.DeleteUser(testTenant, e.users["alice"].ID)
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
+			e.wantUserLockedOut(t, tok)
 		}},
 		{"wrong password", func(t *testing.T, e *env) {
 			pg := signInPage(t, e, newBrowser(rpRedirect), map[string]string{"tenant": testTenant}, map[string]string{"username": "alice", "password": "nope-nope"})
