@@ -387,11 +387,20 @@ func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, lr *login
 	http.Redirect(w, r, addQuery(lr.RedirectURI, v), http.StatusSeeOther)
 }
 
+// clientAddr returns the address password attempts are counted against.
+// Behind a trusted proxy (TrustForwardedFor) that is the last
+// X-Forwarded-For entry, the one the proxy appended: the entries before it
+// come from the client and can be forged to dodge the per-address limit.
 func (p *Provider) clientAddr(r *http.Request) string {
 	if p.cfg.TrustForwardedFor {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if last = strings.TrimSpace(last); last != "" {
+				return last
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -169,8 +169,9 @@ type Config struct {
 	// AddressRate limits password attempts per client address; default
 	// burst 30, one more every 2 s.
 	AddressRate RateLimit
-	// TrustForwardedFor takes the client address from the first
-	// X-Forwarded-For entry (only behind a trusted proxy).
+	// TrustForwardedFor takes the client address from the last
+	// X-Forwarded-For entry, the one appended by the proxy (only behind
+	// one trusted proxy).
 	TrustForwardedFor bool
 }
 

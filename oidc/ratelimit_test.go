@@ -1,0 +1,73 @@
+package oidc
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// xffTransport stands for a client behind a trusted reverse proxy: the
+// client sends an X-Forwarded-For of its choosing, which changes on every
+// request, and the proxy appends the address it saw.
+type xffTransport struct {
+	n    atomic.Int64
+	seen string // address appended by the proxy
+}
+
+func (x *xffTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d, %s", x.n.Add(1)%250, x.seen))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestAddressRateLimit checks the per-address limit on password attempts:
+// trying many user names from one address runs out of attempts, also
+// behind a proxy when the client forges the X-Forwarded-For entries the
+// proxy does not add.
+func TestAddressRateLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		proxy bool
+	}{
+		{"direct", false},
+		{"behind a trusted proxy", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 0, func(c *Config) {
+				c.AddressRate = RateLimit{Burst: 3, Every: time.Minute}
+				c.TrustForwardedFor = tc.proxy
+			})
+			b := newBrowser(rpRedirect)
+			if tc.proxy {
+				b.c.Transport = &xffTransport{seen: "203.0.113.7"}
+			}
+			for i := range 3 {
+				pg := signInPage(t, e, b, map[string]string{"tenant": testTenant},
+					map[string]string{"username": fmt.Sprintf("user-%d", i), "password": "nope-nope"})
+				if pg.status != http.StatusUnauthorized {
+					t.Fatalf("attempt %d: %d %q", i, pg.status, pg.alert())
+				}
+			}
+			pg := signInPage(t, e, b, map[string]string{"tenant": testTenant},
+				map[string]string{"username": "alice", "password": alicePassword})
+			if pg.status != http.StatusTooManyRequests || pg.alert() == "" {
+				t.Errorf("fourth attempt from the same address: %d %q, want 429", pg.status, pg.alert())
+			}
+			// Another address is not limited.
+			other := newBrowser(rpRedirect)
+			if tc.proxy {
+				other.c.Transport = &xffTransport{seen: "203.0.113.8"}
+				if loc, err := other.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil || loc.Query().Get("code") == "" {
+					t.Errorf("sign-in from another address: %v %v", loc, err)
+				}
+			}
+			e.clock.Advance(61 * time.Second)
+			if loc, err := b.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil || loc.Query().Get("code") == "" {
+				t.Errorf("after refill: %v %v", loc, err)
+			}
+		})
+	}
+}
