@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +157,9 @@ func (c *ClientConfig) normalize() error {
 	}
 	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
 		pu, err := url.Parse(u)
-		if err != nil || !pu.IsAbs() || pu.Fragment != "" {
+		// An empty fragment ("…/cb#") parses as none but would still put
+		// the appended code and state into a fragment.
+		if err != nil || !pu.IsAbs() || strings.Contains(u, "#") {
 			return bad("redirect URI %q must be absolute without fragment", u)
 		}
 	}

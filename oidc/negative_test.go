@@ -140,6 +140,11 @@ func TestNegative(t *testing.T) {
 		{"wrong redirect URI shows a page", func(t *testing.T, e *env) {
 			wantErrorPage(t, e, authParams("portal", "redirect_uri", "http://127.0.0.1:1/evil"))
 			wantErrorPage(t, e, authParams("portal", "redirect_uri", rpRedirect+"/"))
+			wantErrorPage(t, e, authParams("portal", "redirect_uri", rpRedirect+"#x"))
+			wantErrorPage(t, e, authParams("portal", "redirect_uri", rpRedirect+"?x=1"))
+			wantErrorPage(t, e, authParams("portal", "redirect_uri", "http://127.0.0.1:2/cb"))
+			wantErrorPage(t, e, authParams("portal", "redirect_uri", "HTTP://127.0.0.1:1/cb"))
+			wantErrorPage(t, e, authParams("portal", "redirect_uri", "http://127.0.0.1:1/cbx"))
 			wantErrorPage(t, e, authParams("portal", "redirect_uri", ""))
 		}},
 		{"unknown client shows a page", func(t *testing.T, e *env) {
