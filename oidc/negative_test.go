@@ -201,6 +201,24 @@ func TestNegative(t *testing.T) {
 			st, out = e.refreshWith(t, first["refresh_token"].(string))
 			wantOAuthError(t, st, out, 400, "invalid_grant")
 		}},
+		{"code replay after cleanup still revokes", func(t *testing.T, e *env) {
+			code := e.code(t, "portal", verifier)
+			st, first := e.exchange(t, code, verifier)
+			if st != 200 {
+				t.Fatalf("first exchange: %d %v", st, first)
+			}
+			e.clock.Advance(2 * time.Minute) // the code has expired, its tokens have not
+			if _, err := e.p.Cleanup(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st, out := e.exchange(t, code, verifier)
+			wantOAuthError(t, st, out, 400, "invalid_grant")
+			if st, _ := e.userinfo(t, first["access_token"].(string)); st != 401 {
+				t.Errorf("access token of replayed code still works: %d", st)
+			}
+			st, out = e.refreshWith(t, first["refresh_token"].(string))
+			wantOAuthError(t, st, out, 400, "invalid_grant")
+		}},
 		{"refresh reuse revokes the family", func(t *testing.T, e *env) {
 			_, first := e.exchange(t, e.code(t, "portal", verifier), verifier)
 			rt1 := first["refresh_token"].(string)

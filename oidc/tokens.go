@@ -387,8 +387,13 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 			out.err = oerr(errInvalidGrant, "code_verifier does not match")
 			return nil
 		}
-		cr.Used = true
-		if err := putJSON(tx, key, cr); err != nil {
+		// The used code is kept as long as tokens issued from it may live,
+		// so that a late replay is still recognised and revokes them
+		// (RFC 6749 §4.1.2); Cleanup would otherwise forget it after 60 s.
+		used := cr
+		used.Used = true
+		used.Expires = maxTime(cr.Expires, p.now().Add(max(p.cfg.AccessTokenLifetime, p.cfg.RefreshTokenLifetime)))
+		if err := putJSON(tx, key, used); err != nil {
 			return err
 		}
 		u, err := activeUser(tx, cr.Tenant, cr.User)
