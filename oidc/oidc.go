@@ -102,7 +102,8 @@ type UpstreamConfig struct {
 	// Scopes requested upstream; default "openid profile email".
 	Scopes []string `yaml:"scopes" json:"scopes,omitempty"`
 	// UserNameClaim is the ID token claim matched against the Roster
-	// userName; default "preferred_username". "email" is common too.
+	// userName; default "preferred_username". "email" is common too; then
+	// an ID token with "email_verified": false is refused.
 	UserNameClaim string `yaml:"userNameClaim" json:"userNameClaim,omitempty"`
 	// CreateUsers creates unknown users just in time, with Source
 	// "oidc:<tenant>".

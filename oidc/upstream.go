@@ -139,12 +139,20 @@ func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request
 	case errors.Is(err, ErrBadCredentials):
 		p.errorPage(w, http.StatusForbidden, "You signed in at your company, but you have no Roster account. Ask your company's administrator.")
 		return
+	case errors.Is(err, errUnverifiedEmail):
+		p.log.Info("oidc: upstream sign-in refused", "tenant", lr.Tenant, "err", err)
+		p.errorPage(w, http.StatusForbidden, "Your company's sign-in service has not verified your e-mail address. Ask your company's administrator.")
+		return
 	default:
 		p.pageForError(w, err)
 		return
 	}
 	p.finishLogin(w, r, lr, u)
 }
+
+// errUnverifiedEmail: users are matched by e-mail and the upstream says
+// the address is not verified.
+var errUnverifiedEmail = errors.New("oidc: upstream e-mail not verified")
 
 // upstreamUser maps upstream claims to an active Roster user, creating it
 // when the tenant allows just-in-time users.
@@ -156,6 +164,12 @@ func (p *Provider) upstreamUser(ctx context.Context, tenant policy.TenantID, cfg
 	name, _ := claims[claim].(string)
 	if strings.TrimSpace(name) == "" {
 		return policy.User{}, fmt.Errorf("%w: upstream ID token has no %q claim", ErrBadCredentials, claim)
+	}
+	if v, ok := claims["email_verified"].(bool); claim == "email" && ok && !v {
+		// Anybody may put an address in their upstream profile; only one
+		// the IdP has verified identifies the Roster user (OIDC Core
+		// §5.7). IdPs that do not send email_verified are trusted.
+		return policy.User{}, fmt.Errorf("%w: upstream e-mail %q is not verified", errUnverifiedEmail, name)
 	}
 	var u policy.User
 	err := p.st.View(ctx, func(tx store.Tx) error {

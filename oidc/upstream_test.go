@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
@@ -133,6 +134,40 @@ func TestUpstreamSignIn(t *testing.T) {
 	pg = upstreamFinalPage(t, main2)
 	if pg.status != http.StatusForbidden || !strings.Contains(pg.alert(), "no Roster account") {
 		t.Errorf("unknown upstream user: %d %q", pg.status, pg.alert())
+	}
+
+	// Matching by e-mail needs an address the IdP has verified: anybody
+	// may have put an unverified one in their upstream profile.
+	if err := st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := tx.CreateUser(upstreamTenant, policy.User{Tenant: upstreamTenant, UserName: "carol@globex.example", Active: true, Source: "local"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	setVerified := func(v bool) {
+		t.Helper()
+		if err := idp.st.Update(context.Background(), "test", func(tx store.Tx) error {
+			c, err := tx.UserByUserName(upstreamTenantU, "carol")
+			if err != nil {
+				return err
+			}
+			c.Attributes = map[string]any{"emailVerified": v}
+			_, err = tx.UpdateUser(upstreamTenantU, c)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVerified(false)
+	b := newBrowser(rpRedirect)
+	loc, err := b.signIn(main2.authorizeURL(authParams("portal")), upstreamSteps()...)
+	if err == nil || loc != nil {
+		t.Errorf("sign-in matched by an unverified e-mail: %v %v", loc, err)
+	}
+	setVerified(true)
+	idp.clock.Advance(2 * time.Minute) // carol's password attempts at the IdP refill
+	if loc, err := newBrowser(rpRedirect).signIn(main2.authorizeURL(authParams("portal")), upstreamSteps()...); err != nil || loc.Query().Get("code") == "" {
+		t.Errorf("sign-in matched by a verified e-mail: %v %v", loc, err)
 	}
 }
 
