@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -32,10 +33,32 @@ func localKey(tenant policy.TenantID, userName string) string {
 	return string(tenant) + "/" + policy.FoldUserName(userName)
 }
 
-// dummyHash keeps the time of a check for an unknown user close to that of
-// a known one.
-// It is the hash of a random password at bcrypt.DefaultCost.
-const dummyHash = "$2a$10$qSssrFizOXp2NVmYmYJke..NOjdn4DeaCLUxJuJZhtFLkqSrIzIvm"
+// dummyHashes keeps the time of a check for an unknown user close to that
+// of a known one: one hash of a random password per bcrypt cost in use,
+// made on first need.
+var dummyHashes sync.Map // cost -> []byte
+
+func (l LocalAccounts) cost() int {
+	if l.Cost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return l.Cost
+}
+
+// dummyHash returns the hash an unknown user's password is compared with,
+// at the cost of l's own hashes.
+func (l LocalAccounts) dummyHash() []byte {
+	cost := l.cost()
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(randomString(16)), cost)
+	if err != nil {
+		h, _ = bcrypt.GenerateFromPassword([]byte(randomString(16)), bcrypt.DefaultCost)
+	}
+	v, _ := dummyHashes.LoadOrStore(cost, h)
+	return v.([]byte)
+}
 
 // CheckPassword checks userName's password in tenant. It returns the
 // user's record, or an error wrapping ErrBadCredentials (unknown account or
@@ -67,7 +90,7 @@ func (l LocalAccounts) CheckPassword(ctx context.Context, tenant policy.TenantID
 		return policy.User{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if !found {
-		bcrypt.CompareHashAndPassword([]byte(dummyHash), []byte(password))
+		bcrypt.CompareHashAndPassword(l.dummyHash(), []byte(password))
 		return policy.User{}, fmt.Errorf("%w: no local account %q in %q", ErrBadCredentials, userName, tenant)
 	}
 	if err := bcrypt.CompareHashAndPassword(acct.Hash, []byte(password)); err != nil {
@@ -87,11 +110,7 @@ func (l LocalAccounts) SetPassword(ctx context.Context, tenant policy.TenantID, 
 	if len(password) < 8 || len(password) > 72 {
 		return policy.User{}, errors.New("oidc: password must be 8 to 72 bytes long")
 	}
-	cost := l.Cost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), l.cost())
 	if err != nil {
 		return policy.User{}, fmt.Errorf("oidc: hashing password: %w", err)
 	}
