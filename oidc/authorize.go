@@ -271,7 +271,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, http.StatusBadRequest, page)
 		return
 	}
-	if !p.limiter.allow(string(tenantID)+"/"+policy.FoldUserName(userName), p.clientAddr(r)) {
+	if !p.limiter.allow(string(tenantID)+"/"+policy.FoldUserName(userName), addressKey(p.clientAddr(r))) {
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
 		w.Header().Set("Retry-After", "60")
 		p.renderLogin(w, http.StatusTooManyRequests, page)

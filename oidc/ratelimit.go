@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -69,4 +70,19 @@ func (l *limiter) prune(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+}
+
+// addressKey is the bucket of a client address: the address itself for
+// IPv4, its /64 for IPv6, since one subscriber usually holds a whole /64
+// and could otherwise try from 2^64 addresses.
+func addressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }

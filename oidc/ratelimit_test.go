@@ -13,12 +13,13 @@ import (
 // request, and the proxy appends the address it saw.
 type xffTransport struct {
 	n    atomic.Int64
-	seen string // address appended by the proxy
+	seen func(i int) string // address appended by the proxy
 }
 
 func (x *xffTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d, %s", x.n.Add(1)%250, x.seen))
+	i := int(x.n.Add(1))
+	r.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d, %s", i%250, x.seen(i)))
 	return http.DefaultTransport.RoundTrip(r)
 }
 
@@ -30,9 +31,12 @@ func TestAddressRateLimit(t *testing.T) {
 	tests := []struct {
 		name  string
 		proxy bool
+		seen  func(i int) string // address the proxy saw on request i
 	}{
-		{"direct", false},
-		{"behind a trusted proxy", true},
+		{"direct", false, nil},
+		{"behind a trusted proxy", true, func(int) string { return "203.0.113.7" }},
+		// One IPv6 /64 is one subscriber: its 2^64 addresses share a bucket.
+		{"IPv6 addresses of one /64", true, func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,7 +46,7 @@ func TestAddressRateLimit(t *testing.T) {
 			})
 			b := newBrowser(rpRedirect)
 			if tc.proxy {
-				b.c.Transport = &xffTransport{seen: "203.0.113.7"}
+				b.c.Transport = &xffTransport{seen: tc.seen}
 			}
 			for i := range 3 {
 				pg := signInPage(t, e, b, map[string]string{"tenant": testTenant},
@@ -59,7 +63,7 @@ func TestAddressRateLimit(t *testing.T) {
 			// Another address is not limited.
 			other := newBrowser(rpRedirect)
 			if tc.proxy {
-				other.c.Transport = &xffTransport{seen: "203.0.113.8"}
+				other.c.Transport = &xffTransport{seen: func(int) string { return "2001:db8:1:3::1" }}
 				if loc, err := other.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil || loc.Query().Get("code") == "" {
 					t.Errorf("sign-in from another address: %v %v", loc, err)
 				}
