@@ -267,7 +267,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		fail(errInvalidToken, "unknown client", http.StatusUnauthorized)
 		return
 	}
-	cl := p.userClaims(u, c, info.Scopes, false)
+	scopes := slices.DeleteFunc(slices.Clone(info.Scopes), func(s string) bool { return !c.allowsScope(s) })
+	cl := p.userClaims(u, c, scopes, false)
 	cl["sub"] = string(u.ID)
 	writeJSON(w, http.StatusOK, cl)
 }

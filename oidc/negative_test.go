@@ -382,6 +382,27 @@ func TestNegative(t *testing.T) {
 			st, out = e.postForm(t, "/token", "portal", portalSecret, url.Values{})
 			wantOAuthError(t, st, out, 400, "invalid_request")
 		}},
+		{"refresh follows the client's reduced scopes", func(t *testing.T, e *env) {
+			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
+			// The administrator takes groups away from the portal and restarts.
+			e2 := startProvider(t, e.st, e.engine, e.users, func(c *Config) {
+				for i := range c.Clients {
+					if c.Clients[i].ID == "portal" {
+						c.Clients[i].Scopes = []string{ScopeOpenID, ScopeProfile, ScopeOfflineAccess}
+					}
+				}
+			})
+			st, out := e2.refreshWith(t, tok["refresh_token"].(string))
+			if st != 200 {
+				t.Fatalf("refresh: %d %v", st, out)
+			}
+			if strings.Contains(out["scope"].(string), "groups") {
+				t.Errorf("refresh kept a scope the client lost: %q", out["scope"])
+			}
+			if _, in := e2.userinfo(t, out["access_token"].(string)); in["groups"] != nil {
+				t.Errorf("userinfo still has groups: %v", in)
+			}
+		}},
 		{"refresh scope cannot widen", func(t *testing.T, e *env) {
 			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
 			st, out := e.postForm(t, "/token", "portal", portalSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "scope": {"openid email"}})

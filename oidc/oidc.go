@@ -167,9 +167,8 @@ type Config struct {
 	// AccountRate limits password attempts per tenant/userName; default
 	// burst 5, one more every 20 s.
 	AccountRate RateLimit
-	// AddressRate limits password attempts per client address (per /64 for
-	// IPv6); default
-	// burst 30, one more every 2 s.
+	// AddressRate limits password attempts per client address (per /64
+	// for IPv6); default burst 30, one more every 2 s.
 	AddressRate RateLimit
 	// TrustForwardedFor takes the client address from the last
 	// X-Forwarded-For entry, the one appended by the proxy (only behind

@@ -480,6 +480,10 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 				scopes = append(scopes, ScopeOfflineAccess) // keep the family alive
 			}
 		}
+		// Scopes the client may no longer have (its configuration changed
+		// since sign-in) are dropped; without offline_access the family
+		// ends with this refresh.
+		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !c.allowsScope(s) })
 		rr.Used = true
 		if err := putJSON(tx, key, rr); err != nil {
 			return err
