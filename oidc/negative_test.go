@@ -403,6 +403,56 @@ func TestNegative(t *testing.T) {
 				t.Errorf("userinfo still has groups: %v", in)
 			}
 		}},
+		{"revocation by another client is ignored", func(t *testing.T, e *env) {
+			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
+			for _, kind := range []string{"access_token", "refresh_token"} {
+				if st, _ := e.postForm(t, "/revoke", "london", portalSecret, url.Values{"token": {tok[kind].(string)}}); st != 200 {
+					t.Errorf("revoke %s of another client: %d, want 200 (RFC 7009 §2.2)", kind, st)
+				}
+			}
+			if st, _ := e.userinfo(t, tok["access_token"].(string)); st != 200 {
+				t.Errorf("access token revoked by another client: %d", st)
+			}
+			if st, out := e.refreshWith(t, tok["refresh_token"].(string)); st != 200 {
+				t.Errorf("refresh token revoked by another client: %d %v", st, out)
+			}
+			if st, _ := e.postForm(t, "/revoke", "portal", portalSecret, url.Values{"token": {"rat_unknown"}}); st != 200 {
+				t.Errorf("revoke unknown token: %d", st)
+			}
+		}},
+		{"introspection needs a confidential client", func(t *testing.T, e *env) {
+			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
+			at := tok["access_token"].(string)
+			st, out := e.postForm(t, "/introspect", "", "", url.Values{"token": {at}})
+			wantOAuthError(t, st, out, 401, "invalid_client")
+			st, out = e.postForm(t, "/introspect", "", "", url.Values{"token": {at}, "client_id": {"spa"}})
+			if st != 403 || out["active"] != nil {
+				t.Errorf("public client introspects: %d %v", st, out)
+			}
+			for _, bad := range []string{"rat_unknown", "rrt_unknown", "garbage"} {
+				if st, in := e.postForm(t, "/introspect", "portal", portalSecret, url.Values{"token": {bad}}); st != 200 || len(in) != 1 || in["active"] != false {
+					t.Errorf("introspect %q: %d %v", bad, st, in)
+				}
+			}
+		}},
+		{"logout never redirects to an unregistered address", func(t *testing.T, e *env) {
+			for _, v := range []url.Values{
+				{"post_logout_redirect_uri": {rpLogout}},                                         // no client named
+				{"client_id": {"portal"}, "post_logout_redirect_uri": {"https://evil.example/"}}, // not registered
+				{"client_id": {"portal"}, "post_logout_redirect_uri": {rpLogout + "/x"}},         // prefix
+				{"client_id": {"spa"}, "post_logout_redirect_uri": {rpLogout}},                   // another client's
+				{"client_id": {"nobody"}, "post_logout_redirect_uri": {rpLogout}},
+			} {
+				pg, loc, err := newBrowser(rpLogout).get(e.srv.URL + "/logout?" + v.Encode())
+				if err != nil || loc != nil || pg.status != 400 {
+					t.Errorf("logout %v: redirect %v status %d (%v)", v, loc, pg.status, err)
+				}
+			}
+			_, loc, err := newBrowser(rpLogout).get(e.srv.URL + "/logout?" + url.Values{"client_id": {"portal"}, "post_logout_redirect_uri": {rpLogout}, "state": {"s"}}.Encode())
+			if err != nil || loc == nil || loc.Query().Get("state") != "s" {
+				t.Errorf("logout to the registered address: %v %v", loc, err)
+			}
+		}},
 		{"refresh scope cannot widen", func(t *testing.T, e *env) {
 			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
 			st, out := e.postForm(t, "/token", "portal", portalSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "scope": {"openid email"}})
