@@ -21,6 +21,9 @@ type upstream struct {
 	cfg      UpstreamConfig
 	oauth    oauth2.Config
 	verifier *gooidc.IDTokenVerifier
+	// issParam: the IdP promises the iss parameter in its authorization
+	// responses (RFC 9207 §3).
+	issParam bool
 }
 
 func (u *upstream) ctx(ctx context.Context) context.Context {
@@ -55,6 +58,12 @@ func (p *Provider) upstreamFor(ctx context.Context, tenant policy.TenantID) (*up
 	}
 	u.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: prov.Endpoint(),
 		RedirectURL: p.endpoint("/callback/upstream"), Scopes: scopes}
+	var meta struct {
+		ISSParam bool `json:"authorization_response_iss_parameter_supported"`
+	}
+	if err := prov.Claims(&meta); err == nil {
+		u.issParam = meta.ISSParam
+	}
 	u.verifier = prov.VerifierContext(u.ctx(context.WithoutCancel(ctx)), &gooidc.Config{ClientID: cfg.ClientID, Now: p.now})
 	p.upstreams[tenant] = u
 	return u, nil
@@ -82,8 +91,9 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *log
 }
 
 // handleUpstreamCallback completes sign-in at a tenant's IdP: it checks
-// state, exchanges the code with the PKCE verifier, verifies the ID token
-// and its nonce, and maps the configured claim to a Roster user.
+// state and the iss parameter (RFC 9207), exchanges the code with the PKCE
+// verifier, verifies the ID token and its nonce, and maps the configured
+// claim to a Roster user.
 func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id, st, _ := strings.Cut(q.Get("state"), ".")
@@ -96,14 +106,22 @@ func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request
 		p.errorPage(w, http.StatusBadRequest, "The answer from your company's sign-in service does not match this sign-in. Start again.")
 		return
 	}
-	if e := q.Get("error"); e != "" {
-		p.log.Info("oidc: upstream refused sign-in", "tenant", lr.Tenant, "error", e, "description", q.Get("error_description"))
-		p.errorPage(w, http.StatusForbidden, "Your company's sign-in service did not sign you in.")
-		return
-	}
 	up, err := p.upstreamFor(r.Context(), lr.Tenant)
 	if err != nil {
 		p.errorPage(w, http.StatusBadGateway, "Your company's sign-in service cannot be reached right now. Try again in a few minutes.")
+		return
+	}
+	// Mix-up defence (RFC 9700 §4.4.2, RFC 9207 §2.4): the answer must
+	// come from this tenant's IdP, or its code would be sent to the wrong
+	// token endpoint.
+	if iss := q.Get("iss"); (iss != "" && iss != up.cfg.Issuer) || (iss == "" && up.issParam) {
+		p.log.Warn("oidc: upstream answer from another issuer", "tenant", lr.Tenant, "iss", iss)
+		p.errorPage(w, http.StatusBadRequest, "The answer from your company's sign-in service does not match this sign-in. Start again.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		p.log.Info("oidc: upstream refused sign-in", "tenant", lr.Tenant, "error", e, "description", q.Get("error_description"))
+		p.errorPage(w, http.StatusForbidden, "Your company's sign-in service did not sign you in.")
 		return
 	}
 	ctx := up.ctx(r.Context())

@@ -189,3 +189,49 @@ func upstreamFinalPage(t *testing.T, main *env) page {
 	}
 	return pg
 }
+
+// TestUpstreamMixUp checks the defence against IdP mix-up (RFC 9700
+// §4.4, RFC 9207): the answer reaching /callback/upstream must come from
+// the IdP of the tenant the sign-in started with, as told by its iss
+// parameter; one naming another issuer, or none from an IdP that promises
+// it, is refused before the code is sent anywhere.
+func TestUpstreamMixUp(t *testing.T) {
+	st, eng := openStore(t)
+	users := seed(t, st, 0)
+	mainSrv := newLateServer(t)
+	idp := newUpstreamIdP(t, mainSrv.URL)
+	main := startProviderOn(t, mainSrv, st, eng, users, func(c *Config) {
+		c.Upstreams = map[policy.TenantID]UpstreamConfig{upstreamTenant: {Issuer: idp.srv.URL, ClientID: "roster",
+			ClientSecret: upstreamSecret, CreateUsers: true}}
+	})
+	callback := main.srv.URL + "/callback/upstream"
+	b := newBrowser(rpRedirect)
+	b.c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if u := req.URL.String(); strings.HasPrefix(u, callback) || strings.HasPrefix(u, rpRedirect) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	loc, err := b.signIn(main.authorizeURL(authParams("portal")), upstreamSteps()...)
+	if err != nil || !strings.HasPrefix(loc.String(), callback) || loc.Query().Get("iss") != idp.srv.URL {
+		t.Fatalf("want the IdP's answer with iss, got %v %v", loc, err)
+	}
+	for name, iss := range map[string]string{"another issuer": "https://evil.example", "no issuer": ""} {
+		u := *loc
+		q := u.Query()
+		if iss == "" {
+			q.Del("iss")
+		} else {
+			q.Set("iss", iss)
+		}
+		u.RawQuery = q.Encode()
+		pg, to, err := b.get(u.String())
+		if err != nil || to != nil || pg.status != http.StatusBadRequest {
+			t.Errorf("%s: redirect %v, status %d (%v)", name, to, pg.status, err)
+		}
+	}
+	pg, to, err := b.get(loc.String())
+	if err != nil || to == nil || to.Query().Get("code") == "" {
+		t.Errorf("the genuine answer: %v, status %d %q (%v)", to, pg.status, pg.alert(), err)
+	}
+}
