@@ -52,7 +52,10 @@ var (
 	// ErrBadCredentials: unknown user or wrong password. The sign-in page
 	// does not tell the two apart.
 	ErrBadCredentials = errors.New("oidc: bad credentials")
-	// ErrDisabled: the account exists but may not sign in.
+	// ErrDisabled: the account exists, the password is right, but it may
+	// not sign in. The sign-in page says so, so an implementation must
+	// answer ErrBadCredentials instead when the password is wrong, or the
+	// page tells who has a (disabled) account.
 	ErrDisabled = errors.New("oidc: account disabled")
 	// ErrUnavailable: the password could not be checked now (directory
 	// down); the user may retry later.
