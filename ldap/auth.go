@@ -26,7 +26,9 @@ import (
 // does not yet.
 //
 // A locked account is reported as such whatever the password, as the
-// directory itself refuses the bind then.
+// directory itself refuses the bind then; when the password was not
+// accepted the error wraps ErrInvalidCredentials too, so a sign-in page
+// can answer exactly as for a wrong password.
 func (s *Source) Authenticate(ctx context.Context, userName, password string) (policy.User, error) {
 	if password == "" || userName == "" {
 		return policy.User{}, ErrInvalidCredentials
@@ -38,7 +40,10 @@ func (s *Source) Authenticate(ctx context.Context, userName, password string) (p
 	disabled := s.isDisabled(entry)
 	if err := s.bindAs(ctx, entry.DN, password); err != nil {
 		if errors.Is(err, ErrInvalidCredentials) && disabled {
-			return policy.User{}, ErrAccountDisabled
+			// Both are true, and the password was not verified: a
+			// caller facing the public must not tell this apart from a
+			// wrong password, or it reveals which accounts exist.
+			return policy.User{}, fmt.Errorf("%w; %w", ErrAccountDisabled, ErrInvalidCredentials)
 		}
 		return policy.User{}, err
 	}

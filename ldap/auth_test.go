@@ -59,6 +59,9 @@ userPassword: pw-ivan
 		{"injection with closing", "alice)(|(uid=*", "pw-alice", ldap.ErrInvalidCredentials},
 		{"locked by ppolicy, right password", "grace", "pw-grace", ldap.ErrAccountDisabled},
 		{"locked by ppolicy, wrong password", "grace", "nope", ldap.ErrAccountDisabled},
+		// The password was not verified, so the error is also a plain
+		// wrong password: a sign-in page must not reveal the account.
+		{"locked by ppolicy, wrong password, unverified", "grace", "nope", ldap.ErrInvalidCredentials},
 		{"not yet synchronized", "ivan", "pw-ivan", ldap.ErrNotSynced},
 	}
 	for _, tt := range tests {

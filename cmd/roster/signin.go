@@ -38,16 +38,17 @@ func (p *passwords) CheckPassword(ctx context.Context, tenant policy.TenantID, u
 		switch {
 		case err == nil:
 			return u, nil
-		case errors.Is(err, ldap.ErrAccountDisabled):
-			return policy.User{}, fmt.Errorf("%w: %v", oidc.ErrDisabled, err)
-		case errors.Is(err, ldap.ErrDirectoryUnavailable), errors.Is(err, ldap.ErrServiceBind):
-			last = fmt.Errorf("%w: %v", oidc.ErrUnavailable, err)
-		case errors.Is(err, ldap.ErrNotSynced):
-			last = fmt.Errorf("%w: %v", oidc.ErrUnavailable, err)
-		default: // invalid credentials: try the tenant's next directory
+		case errors.Is(err, ldap.ErrInvalidCredentials):
+			// Includes a disabled account whose password was not
+			// verified: say no more than "wrong password". Try the
+			// tenant's next directory.
 			if last == nil {
 				last = fmt.Errorf("%w: %v", oidc.ErrBadCredentials, err)
 			}
+		case errors.Is(err, ldap.ErrAccountDisabled):
+			return policy.User{}, fmt.Errorf("%w: %v", oidc.ErrDisabled, err)
+		default: // unreachable, service bind refused, not yet synced…
+			last = fmt.Errorf("%w: %v", oidc.ErrUnavailable, err)
 		}
 	}
 	return policy.User{}, last
