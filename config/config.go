@@ -74,6 +74,10 @@ type AdminConfig struct {
 	Tokens []string `yaml:"tokens"`
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// Clients are the OIDC clients (ids) whose access tokens the admin
+	// API accepts, under delegated administration. Tokens issued to any
+	// other client are refused (RFC 9700 §2.3: audience restriction).
+	Clients []string `yaml:"clients"`
 }
 
 // LogConfig configures log/slog.

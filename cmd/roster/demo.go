@@ -127,6 +127,7 @@ store:
   bbolt: {path: %[2]q}
 admin:
   tokens: ["${ROSTER_ADMIN_TOKEN}"]
+  clients: [%[3]s]
 clients:
   - id: %[3]s
     name: Roster demo portal

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -276,5 +277,78 @@ func TestDelegatedAdminWithAccessToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Errorf("forged token: %d", resp.StatusCode)
+	}
+}
+
+// TestAdminAcceptsTokensOfListedClientsOnly: an access token issued to a
+// client not named in admin.clients (a wiki, say) is refused by the admin
+// API; one of a listed client is accepted.
+func TestAdminAcceptsTokensOfListedClientsOnly(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cfg := writeConfig(t, dir, addr, `  - id: makers
+    name: Makers Guild
+    kind: partner
+    localAccounts: [{userName: ada, password: "ada-password-1"}]
+clients:
+  - {id: portal, secret: "portal-secret-0123456789", redirectURIs: ["http://127.0.0.1:1/cb"]}
+  - {id: wiki, secret: "wiki-secret-0123456789", redirectURIs: ["http://127.0.0.1:1/cb"]}
+`)
+	b, _ := os.ReadFile(cfg)
+	doc := strings.Replace(string(b), "admin:\n  tokens:", "admin:\n  clients: [portal]\n  tokens:", 1)
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "serve", "--config", cfg)
+	s.waitReady(t, base)
+	ctx := context.Background()
+	provider, err := gooidc.NewProvider(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(client, secret string) string {
+		oc := &oauth2.Config{ClientID: client, ClientSecret: secret, Endpoint: provider.Endpoint(),
+			RedirectURL: "http://127.0.0.1:1/cb", Scopes: []string{"openid", "groups"}}
+		jar, _ := cookiejar.New(nil)
+		var code string
+		c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+			if r.URL.Host == "127.0.0.1:1" {
+				code = r.URL.Query().Get("code")
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+		verifier := oauth2.GenerateVerifier()
+		page, err := c.Get(oc.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page = submitForm(t, c, page, map[string]string{"tenant": "makers"})
+		page = submitForm(t, c, page, map[string]string{"username": "ada", "password": "ada-password-1"})
+		page.Body.Close()
+		tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", client, err)
+		}
+		return tok.AccessToken
+	}
+	for _, tt := range []struct {
+		client, secret string
+		want           int
+	}{
+		{"portal", "portal-secret-0123456789", 200},
+		{"wiki", "wiki-secret-0123456789", 401},
+	} {
+		req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+signIn(tt.client, tt.secret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("token of %s: %d, want %d", tt.client, resp.StatusCode, tt.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,14 +55,25 @@ func (p *passwords) CheckPassword(ctx context.Context, tenant policy.TenantID, u
 	return policy.User{}, last
 }
 
-// accessTokens adapts the OIDC provider's verifier to the admin API.
-type accessTokens struct{ p *oidc.Provider }
+// accessTokens adapts the OIDC provider's verifier to the admin API: it
+// accepts tokens of the clients named in admin.clients only.
+type accessTokens struct {
+	p       *oidc.Provider
+	clients []string
+}
+
+// errWrongAudience: the token was issued to a client the admin API does
+// not accept.
+var errWrongAudience = errors.New("access token of a client the admin API does not accept")
 
 // VerifyAccessToken implements admin.AccessTokenVerifier.
 func (a accessTokens) VerifyAccessToken(ctx context.Context, tok string) (admin.AccessToken, error) {
 	info, err := a.p.VerifyAccessToken(ctx, tok)
 	if err != nil {
 		return admin.AccessToken{}, err
+	}
+	if !slices.Contains(a.clients, info.Client) {
+		return admin.AccessToken{}, errWrongAudience
 	}
 	return admin.AccessToken{User: info.User, Tenant: info.Tenant}, nil
 }
@@ -104,7 +116,9 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		return fmt.Errorf("oidc: %w", err)
 	}
 	a.oidc = prov
-	p.accessTokens = accessTokens{prov}
+	if len(a.cfg.Admin.Clients) > 0 {
+		p.accessTokens = accessTokens{p: prov, clients: a.cfg.Admin.Clients}
+	}
 	p.handlers = append(p.handlers, mounted{pattern: "/", component: "oidc", handler: prov})
 	a.jobs = append(a.jobs, func(ctx context.Context) {
 		if err := prov.Run(ctx, 0); err != nil && ctx.Err() == nil {
