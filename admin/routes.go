@@ -520,31 +520,24 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 	if !ok {
 		return
 	}
-	var m policy.Membership
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Membership, error) {
 		role, err := tx.Role(policy.RoleName(in.Role))
 		if err != nil {
-			return err
+			return policy.Membership{}, err
 		}
 		if !s.canGrant(p, role, g.ID) {
-			return errForbidden
+			return policy.Membership{}, errForbidden
 		}
 		uid := policy.UserID(in.User)
 		if in.Tenant != "" {
 			u, err := lookupUser(tx, policy.TenantID(in.Tenant), in.User)
 			if err != nil {
-				return badRequest("user %q in tenant %q: %v", in.User, in.Tenant, err)
+				return policy.Membership{}, badRequest("user %q in tenant %q: %v", in.User, in.Tenant, err)
 			}
 			uid = u.ID
 		}
-		m, err = tx.AddMembership(policy.Membership{User: uid, Group: g.ID, Role: policy.RoleName(in.Role), Origin: policy.OriginManual})
-		return err
+		return tx.AddMembership(policy.Membership{User: uid, Group: g.ID, Role: role.Name, Origin: policy.OriginManual})
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, m)
 }
 
 func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p principal) {
@@ -583,21 +576,16 @@ func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal)
 		return
 	}
 	in.ID = uuid.NewString()
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Meeting, error) {
 		cur, err := tx.Group(g.ID)
 		if err != nil {
-			return err
+			return in, err
 		}
 		cur.Meetings = append(cur.Meetings, in)
 		sort.SliceStable(cur.Meetings, func(i, j int) bool { return cur.Meetings[i].Start.Before(cur.Meetings[j].Start) })
 		_, err = tx.UpdateGroup(cur)
-		return err
+		return in, err
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, in)
 }
 
 func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p principal) {
@@ -682,28 +670,21 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p principal)
 		writeErr(w, badRequest("tenant, dirGroup, group and role are required"))
 		return
 	}
-	var rule policy.Rule
-	err := s.update(r, p, func(tx store.Tx) error {
+	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Rule, error) {
 		t := policy.TenantID(in.Tenant)
 		d, err := lookupDirGroup(tx, t, in.DirGroup)
 		if err != nil {
-			return badRequest("dirGroup %q: %v", in.DirGroup, err)
+			return policy.Rule{}, badRequest("dirGroup %q: %v", in.DirGroup, err)
 		}
 		g, err := lookupGroup(tx, in.Group)
 		if err != nil {
-			return badRequest("group %q: %v", in.Group, err)
+			return policy.Rule{}, badRequest("group %q: %v", in.Group, err)
 		}
 		if _, err := tx.Role(policy.RoleName(in.Role)); err != nil {
-			return badRequest("role %q: %v", in.Role, err)
+			return policy.Rule{}, badRequest("role %q: %v", in.Role, err)
 		}
-		rule, err = tx.CreateRule(policy.Rule{Tenant: t, DirGroup: d.ID, Group: g.ID, Role: policy.RoleName(in.Role)})
-		return err
+		return tx.CreateRule(policy.Rule{Tenant: t, DirGroup: d.ID, Group: g.ID, Role: policy.RoleName(in.Role)})
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, rule)
 }
 
 // lookupDirGroup finds a directory group by id, externalId or unique name.
