@@ -178,12 +178,12 @@ type effectiveGroup struct {
 }
 
 func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, p principal) {
-	var u policy.User
-	out := []effectiveGroup{}
-	err := s.view(r, func(tx store.Tx) (err error) {
-		if u, err = lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user")); err != nil {
-			return err
+	read(s, w, r, func(tx store.Tx) (map[string]any, error) {
+		u, err := lookupUser(tx, policy.TenantID(r.PathValue("tenant")), r.PathValue("user"))
+		if err != nil {
+			return nil, err
 		}
+		out := []effectiveGroup{}
 		for _, m := range s.cfg.Engine.EffectiveGroups(u.ID) {
 			eg := effectiveGroup{EffectiveMembership: m}
 			if g, err := tx.Group(m.Group); err == nil {
@@ -191,13 +191,8 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request, p principal)
 			}
 			out = append(out, eg)
 		}
-		return nil
+		return map[string]any{"user": u.ID, "userName": u.UserName, "groups": out}, nil
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": u.ID, "userName": u.UserName, "groups": out})
 }
 
 func (s *Server) listDirGroups(w http.ResponseWriter, r *http.Request, p principal) {

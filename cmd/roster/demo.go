@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,11 +30,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	token := os.Getenv("ROSTER_ADMIN_TOKEN")
 	if token == "" {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-		token = base64.RawURLEncoding.EncodeToString(b)
+		token = randString() + randString()
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
