@@ -112,6 +112,9 @@ type TenantConfig struct {
 	ID   string `yaml:"id"`
 	Name string `yaml:"name"`
 	Kind string `yaml:"kind"`
+	// Domains are the e-mail domains the company owns: addresses inside
+	// them belong to this tenant alone (policy.Tenant.Domains).
+	Domains []string `yaml:"domains"`
 	// Protocol sections, kept as YAML nodes and decoded by their owners.
 	SCIM          yaml.Node `yaml:"scim"`
 	LDAP          yaml.Node `yaml:"ldap"`
@@ -279,6 +282,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	seen := map[string]bool{}
+	domainOwner := map[string]string{}
 	for i, t := range c.Tenants {
 		f := fmt.Sprintf("tenants[%d]", i)
 		if !tenantIDRE.MatchString(t.ID) {
@@ -296,13 +300,32 @@ func (c *Config) Validate() error {
 		default:
 			return &Error{f + ".kind", fmt.Sprintf("%q is not one of vendor, partner", t.Kind)}
 		}
+		for j, d := range t.Domains {
+			df := fmt.Sprintf("%s.domains[%d]", f, j)
+			if !domainRE.MatchString(d) {
+				return &Error{df, fmt.Sprintf("%q must be a lower-case DNS domain such as acme.example", d)}
+			}
+			if other, ok := domainOwner[d]; ok {
+				return &Error{df, fmt.Sprintf("%q is already a domain of tenant %q", d, other)}
+			}
+			domainOwner[d] = t.ID
+		}
+	}
+	for d, owner := range domainOwner {
+		for parent, other := range domainOwner {
+			if other != owner && strings.HasSuffix(d, "."+parent) {
+				return &Error{"tenants", fmt.Sprintf("domain %q of tenant %q lies inside %q of tenant %q", d, owner, parent, other)}
+			}
+		}
 	}
 	return nil
 }
 
+var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+
 // Tenant returns the policy form of a tenant entry.
 func (t TenantConfig) Tenant() policy.Tenant {
-	return policy.Tenant{ID: policy.TenantID(t.ID), Name: t.Name, Kind: policy.TenantKind(t.Kind)}
+	return policy.Tenant{ID: policy.TenantID(t.ID), Name: t.Name, Kind: policy.TenantKind(t.Kind), Domains: slices.Clone(t.Domains)}
 }
 
 // Section decodes a protocol section (a yaml.Node kept by Config) into out,

@@ -361,9 +361,9 @@ func World(now time.Time) policy.World {
 	created := time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC)
 	var w policy.World
 	w.Tenants = []policy.Tenant{
-		{ID: TenantVendor, Name: "Vendor Inc", Kind: policy.TenantVendor},
-		{ID: TenantAcme, Name: "Acme Corp", Kind: policy.TenantPartner},
-		{ID: TenantGlobex, Name: "Globex Corporation", Kind: policy.TenantPartner},
+		{ID: TenantVendor, Name: "Vendor Inc", Kind: policy.TenantVendor, Domains: []string{"vendor.example"}},
+		{ID: TenantAcme, Name: "Acme Corp", Kind: policy.TenantPartner, Domains: []string{"acme.example"}},
+		{ID: TenantGlobex, Name: "Globex Corporation", Kind: policy.TenantPartner, Domains: []string{"globex.example"}},
 	}
 	w.Roles = DefaultRoles()
 	for i := range w.Roles {

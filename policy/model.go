@@ -8,8 +8,11 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/text/secure/precis"
 )
 
 // TenantID names a tenant: the vendor itself or one partner company.
@@ -48,6 +51,52 @@ type Tenant struct {
 	ID   TenantID   `json:"id"`
 	Name string     `json:"name"`
 	Kind TenantKind `json:"kind"`
+	// Domains are the e-mail domains the company owns (lower case, no
+	// "@"). An address inside them belongs to this tenant only: no other
+	// tenant may put it on its users, and it can be vouched for
+	// (email_verified) only by this tenant's own sources.
+	Domains []string `json:"domains,omitempty"`
+}
+
+// Equal reports whether t and o are the same tenant record.
+func (t Tenant) Equal(o Tenant) bool {
+	return t.ID == o.ID && t.Name == o.Name && t.Kind == o.Kind && slices.Equal(t.Domains, o.Domains)
+}
+
+// EmailDomain returns the folded domain part of an e-mail address, or ""
+// when addr has none.
+func EmailDomain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 || i == len(addr)-1 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(addr[i+1:]), "."))
+}
+
+// InDomains reports whether addr lies in one of domains: its domain is
+// one of them or a subdomain of one.
+func InDomains(addr string, domains []string) bool {
+	d := EmailDomain(addr)
+	if d == "" {
+		return false
+	}
+	for _, o := range domains {
+		if d == o || strings.HasSuffix(d, "."+o) {
+			return true
+		}
+	}
+	return false
+}
+
+// DomainOwner returns the tenant among tenants whose Domains contain
+// addr, if any.
+func DomainOwner(tenants []Tenant, addr string) (TenantID, bool) {
+	for _, t := range tenants {
+		if InDomains(addr, t.Domains) {
+			return t.ID, true
+		}
+	}
+	return "", false
 }
 
 // Email is one e-mail address of a user (RFC 7643 §4.1.2).
@@ -190,9 +239,39 @@ type Rule struct {
 	Version  uint64     `json:"version"`
 }
 
-// FoldUserName returns the case-folded form of a userName, the key under
-// which uniqueness per tenant is enforced.
-func FoldUserName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// FoldUserName returns the form of a userName under which it is stored,
+// looked up, compared and rate-limited: the PRECIS UsernameCaseMapped
+// profile (RFC 8265 §3.3: width-mapped, lower-cased, NFC), applied to
+// each space-separated userpart (§3.5) after trimming, so "Ｂert" and
+// "bert" are one name. A name that does not survive the profile folds to
+// "", which ValidateUser refuses and which matches nothing.
+func FoldUserName(s string) string {
+	s = strings.TrimSpace(s)
+	if isPlainASCII(s) {
+		return strings.ToLower(s) // the profile's result for printable ASCII
+	}
+	parts := strings.Fields(s)
+	for i, p := range parts {
+		f, err := precis.UsernameCaseMapped.String(p)
+		if err != nil {
+			return ""
+		}
+		parts[i] = f
+	}
+	return strings.Join(parts, " ")
+}
+
+// isPlainASCII reports whether s is printable ASCII with no run of two
+// spaces, for which FoldUserName's profile reduces to lower-casing.
+func isPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == ' ' && i > 0 && s[i-1] == ' ' {
+			return false
+		}
+	}
+	return true
+}
 
 // FoldName returns the case-folded form of a group display name.
 func FoldName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -132,14 +132,17 @@ tenants:
   - id: vendor
     name: Vendor Inc
     kind: vendor
+    domains: [vendor.example]
     localAccounts:%[4]s
   - id: acme
     name: Acme Corp
     kind: partner
+    domains: [acme.example]
     localAccounts:%[5]s
   - id: globex
     name: Globex Corporation
     kind: partner
+    domains: [globex.example]
     localAccounts:%[6]s
 `, addr, dbPath, demoClientID, accounts("vendor"), accounts("acme"), accounts("globex")))
 }

@@ -139,7 +139,7 @@ func (a *app) seed(ctx context.Context) error {
 	return a.store.Update(ctx, "config", func(tx store.Tx) error {
 		for _, t := range a.cfg.Tenants {
 			want := t.Tenant()
-			if cur, err := tx.Tenant(want.ID); err == nil && cur == want {
+			if cur, err := tx.Tenant(want.ID); err == nil && cur.Equal(want) {
 				continue
 			}
 			if err := tx.PutTenant(want); err != nil {
