@@ -57,8 +57,8 @@ type Config struct {
 	Store  store.Store
 	Engine Engine
 	// Tokens are the admin bearer tokens (full access). Only their
-	// hashes are kept.
-	Tokens []string
+	// hashes are kept; the name is the actor the audit log records.
+	Tokens []Token
 	// AccessTokens, when set, lets members act with Roster-issued access
 	// tokens under delegated administration.
 	AccessTokens AccessTokenVerifier
@@ -71,6 +71,12 @@ type Config struct {
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
 	// is admin-only.
 	Extensions []Extension
+}
+
+// Token is one admin bearer token and its name.
+type Token struct {
+	Name  string
+	Token string
 }
 
 // Extension is an admin-only route added by the composition root.
@@ -89,7 +95,7 @@ type Body func(v any) error
 // Server is the admin API handler.
 type Server struct {
 	cfg    Config
-	hashes [][32]byte
+	tokens []tokenHash
 	mux    *http.ServeMux
 }
 
@@ -108,10 +114,15 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	for _, t := range cfg.Tokens {
-		if t != "" {
-			s.hashes = append(s.hashes, sha256.Sum256([]byte(t)))
+	for i, t := range cfg.Tokens {
+		if t.Token == "" {
+			continue
 		}
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("token-%d", i+1)
+		}
+		s.tokens = append(s.tokens, tokenHash{name: name, sum: sha256.Sum256([]byte(t.Token))})
 	}
 	s.routes()
 	for _, e := range cfg.Extensions {
@@ -163,18 +174,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+type tokenHash struct {
+	name string
+	sum  [32]byte
+}
+
 // principal is the authenticated caller.
 type principal struct {
 	admin  bool
+	name   string // the admin token's name
 	user   policy.UserID
 	tenant policy.TenantID
 }
 
+// actor names the caller in the audit log: "admin:<token name>" or
+// "user:<tenant>/<user id>".
 func (p principal) actor() string {
 	if p.admin {
-		return "admin"
+		return "admin:" + p.name
 	}
-	return "user:" + string(p.user)
+	return "user:" + string(p.tenant) + "/" + string(p.user)
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal)
@@ -187,7 +206,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			writeErr(w, err)
 			return
 		}
-		h(w, r, p)
+		h(w, r.WithContext(store.WithActor(r.Context(), p.actor())), p)
 	})
 }
 
@@ -201,12 +220,14 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		return principal{}, errUnauthorized
 	}
 	sum := sha256.Sum256([]byte(tok))
-	match := 0
-	for _, h := range s.hashes {
-		match |= subtle.ConstantTimeCompare(sum[:], h[:])
+	found := -1
+	for i, h := range s.tokens { // every hash is compared: no early exit
+		if subtle.ConstantTimeCompare(sum[:], h.sum[:]) == 1 {
+			found = i
+		}
 	}
-	if match == 1 {
-		return principal{admin: true}, nil
+	if found >= 0 {
+		return principal{admin: true, name: s.tokens[found].name}, nil
 	}
 	if s.cfg.AccessTokens != nil {
 		at, err := s.cfg.AccessTokens.VerifyAccessToken(r.Context(), tok)

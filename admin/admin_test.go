@@ -109,7 +109,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	eng.Load(w)
 	tokens := tokenMap{"alice-token": policy.UserID(ids["alice"]), "bob-token": policy.UserID(ids["bob"]), "carol-token": policy.UserID(ids["carol"])}
-	s, err := New(Config{Store: st, Engine: eng, Tokens: []string{adminToken}, AccessTokens: tokens, MaxBodyBytes: 4096})
+	s, err := New(Config{Store: st, Engine: eng, Tokens: []Token{{Name: "ops", Token: adminToken}}, AccessTokens: tokens, MaxBodyBytes: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,5 +428,35 @@ func TestNoEscalation(t *testing.T) {
 		if m.(map[string]any)["userName"] == nil {
 			t.Errorf("admin misses a name: %v", m)
 		}
+	}
+}
+
+// TestAuditNamesTheActor: every write records who did it — the admin
+// token's name, or the user behind an access token — not just "admin".
+func TestAuditNamesTheActor(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, token, body, want string
+	}{
+		{"admin token", adminToken, `{"user":"` + f.ids["bob"] + `","role":"member"}`, "admin:ops"},
+		{"organizer's access token", "alice-token", `{"user":"` + f.ids["carol"] + `","tenant":"acme","role":"member"}`, "user:vendor/" + f.ids["alice"]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			if st, m := f.call(t, tt.token, "POST", "/api/v1/groups/lug-london/memberships", tt.body); st != http.StatusCreated && st != http.StatusOK {
+				t.Fatalf("add membership: %d %v", st, m)
+			}
+			var got []policy.Change
+			_ = f.st.View(context.Background(), func(tx store.Tx) (err error) { got, err = tx.Audit(before, 0); return })
+			if len(got) == 0 {
+				t.Fatal("no audit entry")
+			}
+			for _, c := range got {
+				if c.Actor != tt.want {
+					t.Errorf("audit %s %s %s: actor %q, want %q", c.Kind, c.Op, c.ID, c.Actor, tt.want)
+				}
+			}
+		})
 	}
 }

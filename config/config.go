@@ -70,8 +70,10 @@ type BboltConfig struct {
 
 // AdminConfig configures the admin API.
 type AdminConfig struct {
-	// Tokens are the bearer tokens that grant full admin access.
-	Tokens []string `yaml:"tokens"`
+	// Tokens are the bearer tokens that grant full admin access, each a
+	// plain string or {name, token}. The name (default "token-N", N from
+	// 1) is the actor the audit log records for what the token does.
+	Tokens []AdminToken `yaml:"tokens"`
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// Clients are the OIDC clients (ids) whose access tokens the admin
@@ -241,10 +243,21 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Issuer, "http://") && !strings.HasPrefix(c.Issuer, "https://") {
 		return &Error{"issuer", "must be an http:// or https:// URL"}
 	}
+	names := map[string]bool{}
 	for i, t := range c.Admin.Tokens {
-		if len(t) < 16 {
-			return &Error{fmt.Sprintf("admin.tokens[%d]", i), "must be at least 16 characters"}
+		f := fmt.Sprintf("admin.tokens[%d]", i)
+		if len(t.Token) < 16 {
+			return &Error{f, "must be at least 16 characters"}
 		}
+		if t.Name == "" {
+			c.Admin.Tokens[i].Name = fmt.Sprintf("token-%d", i+1)
+		} else if !tenantIDRE.MatchString(t.Name) {
+			return &Error{f + ".name", fmt.Sprintf("%q must be lower-case letters, digits and dashes", t.Name)}
+		}
+		if names[c.Admin.Tokens[i].Name] {
+			return &Error{f + ".name", fmt.Sprintf("duplicate name %q", c.Admin.Tokens[i].Name)}
+		}
+		names[c.Admin.Tokens[i].Name] = true
 	}
 	if c.Admin.MaxBodyBytes < 0 {
 		return &Error{"admin.maxBodyBytes", "must be positive"}
@@ -447,6 +460,23 @@ func yamlFields(t reflect.Type, m map[string]reflect.Type) map[string]reflect.Ty
 		m[name] = f.Type
 	}
 	return m
+}
+
+// AdminToken is one admin bearer token and the name it acts under.
+type AdminToken struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+}
+
+// UnmarshalYAML reads a plain string (the token, named later by its
+// position) or a {name, token} mapping.
+func (t *AdminToken) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		t.Name = ""
+		return n.Decode(&t.Token)
+	}
+	type plain AdminToken
+	return n.Decode((*plain)(t))
 }
 
 // Duration is a time.Duration that reads "5m" from YAML.

@@ -24,7 +24,7 @@ func TestParseFull(t *testing.T) {
 	if c.Listen != "127.0.0.1:9090" || c.Issuer != "http://127.0.0.1:9090" {
 		t.Errorf("listen/issuer = %q %q", c.Listen, c.Issuer)
 	}
-	if got := c.Admin.Tokens; len(got) != 1 || got[0] != "s3cret: #not-yaml-0123456789" {
+	if got := c.Admin.Tokens; len(got) != 1 || got[0].Token != "s3cret: #not-yaml-0123456789" || got[0].Name != "token-1" {
 		t.Errorf("admin tokens = %q (env value must be taken literally)", got)
 	}
 	if c.Store.Bbolt.Path != "/tmp/roster-test/roster.db" || c.Log.Level != "debug" {

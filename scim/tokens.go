@@ -56,7 +56,7 @@ func CreateToken(ctx context.Context, st store.Store, tenant policy.TenantID, na
 	if err != nil {
 		return "", fmt.Errorf("scim: create token: %w", err)
 	}
-	err = st.Update(ctx, "scim:"+string(tenant), func(tx store.Tx) error {
+	err = st.Update(ctx, store.ActorOr(ctx, "scim:"+string(tenant)), func(tx store.Tx) error {
 		if _, found, err := findToken(tx, tenant, name); err != nil {
 			return err
 		} else if found {
@@ -99,7 +99,7 @@ func ListTokens(ctx context.Context, st store.Store, tenant policy.TenantID) ([]
 // RevokeToken deletes tenant's token called name; it stops working at
 // once. An unknown name yields an error wrapping store.ErrNotFound.
 func RevokeToken(ctx context.Context, st store.Store, tenant policy.TenantID, name string) error {
-	err := st.Update(ctx, "scim:"+string(tenant), func(tx store.Tx) error {
+	err := st.Update(ctx, store.ActorOr(ctx, "scim:"+string(tenant)), func(tx store.Tx) error {
 		key, found, err := findToken(tx, tenant, name)
 		if err != nil {
 			return err

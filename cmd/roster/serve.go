@@ -296,7 +296,7 @@ func (a *app) routes(ctx context.Context) error {
 		Logger:       a.log.With("component", "admin"),
 		Store:        a.store,
 		Engine:       a.engine,
-		Tokens:       a.cfg.Admin.Tokens,
+		Tokens:       adminTokens(a.cfg.Admin.Tokens),
 		Kinds:        kinds(a.cfg.Policy.Kinds),
 		AccessTokens: p.accessTokens,
 		MaxBodyBytes: a.cfg.Admin.MaxBodyBytes,
@@ -364,6 +364,15 @@ func kinds(ks []string) []policy.GroupKind {
 	out := make([]policy.GroupKind, len(ks))
 	for i, k := range ks {
 		out[i] = policy.GroupKind(k)
+	}
+	return out
+}
+
+// adminTokens converts the configured admin tokens for the admin API.
+func adminTokens(ts []config.AdminToken) []admin.Token {
+	out := make([]admin.Token, len(ts))
+	for i, t := range ts {
+		out[i] = admin.Token{Name: t.Name, Token: t.Token}
 	}
 	return out
 }
