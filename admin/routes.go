@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -789,6 +790,9 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 func (s *Server) backup(w http.ResponseWriter, r *http.Request, p principal) {
+	// A backup may take longer than the server's WriteTimeout: lift it
+	// for this response alone.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="roster-`+s.cfg.Now().UTC().Format("20060102T150405Z")+`.db"`)
 	if _, err := s.cfg.Store.Backup(r.Context(), w); err != nil {

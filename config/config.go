@@ -35,6 +35,8 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
+	// Metrics configures who may read the Prometheus metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
 	// Policy configures roles, group kinds and the charter rule.
 	Policy PolicyConfig `yaml:"policy"`
 	// Tenants lists the companies whose people join the groups.
@@ -55,6 +57,18 @@ func (c *Config) SetListen(addr string) {
 	if c.issuerDefaulted {
 		c.Issuer = "http://" + addr
 	}
+}
+
+// MetricsConfig configures /metrics. By default it is served on the main
+// listener to callers with an admin token or the metrics token only (the
+// metrics name tenants and directories). With Listen set it moves to that
+// address alone (for a scraper on a private network), where it needs the
+// token only if Token is set.
+type MetricsConfig struct {
+	// Listen is a separate address for /metrics (host:port).
+	Listen string `yaml:"listen"`
+	// Token is a bearer token (≥16 characters) for scrapers.
+	Token string `yaml:"token"`
 }
 
 // StoreConfig selects one storage backend.
@@ -258,6 +272,9 @@ func (c *Config) Validate() error {
 			return &Error{f + ".name", fmt.Sprintf("duplicate name %q", c.Admin.Tokens[i].Name)}
 		}
 		names[c.Admin.Tokens[i].Name] = true
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 16 {
+		return &Error{"metrics.token", "must be at least 16 characters"}
 	}
 	if c.Admin.MaxBodyBytes < 0 {
 		return &Error{"admin.maxBodyBytes", "must be positive"}

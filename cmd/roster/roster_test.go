@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -267,19 +268,25 @@ func TestHealthMetricsAndVersion(t *testing.T) {
 	addr := freeAddr(t)
 	s := startServer(t, "serve", "--config", writeConfig(t, dir, addr, ""))
 	s.waitReady(t, "http://"+addr)
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
-		if p == "/metrics" && !strings.Contains(string(b), "go_goroutines") {
-			t.Errorf("/metrics lacks Go metrics")
-		}
+	}
+	// /metrics names tenants and directories: not for anyone.
+	if st, _ := getWithToken(t, "http://"+addr+"/metrics", ""); st != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d, want 401", st)
+	}
+	if st, _ := getWithToken(t, "http://"+addr+"/metrics", "not-the-admin-token-0123456789"); st != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d, want 401", st)
+	}
+	if st, b := getWithToken(t, "http://"+addr+"/metrics", testAdminToken); st != 200 || !strings.Contains(b, "go_goroutines") {
+		t.Errorf("/metrics with the admin token: %d, lacks Go metrics: %v", st, !strings.Contains(b, "go_goroutines"))
 	}
 	st, body := api(t, "GET", "http://"+addr+"/api/v1/roles", "")
 	if st != 200 || !strings.Contains(string(body), `"organizer"`) {
@@ -289,6 +296,49 @@ func TestHealthMetricsAndVersion(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "roster ") {
 		t.Errorf("version: %v %s", err, out)
 	}
+}
+
+// TestMetricsOnTheirOwnListener: with metrics.listen, /metrics leaves the
+// main listener and is served there, behind metrics.token when set.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	dir := t.TempDir()
+	addr, maddr := freeAddr(t), freeAddr(t)
+	const mtok = "scraper-token-0123456789"
+	s := startServer(t, "serve", "--config", writeConfig(t, dir, addr, "metrics: {listen: "+maddr+", token: "+mtok+"}\n"))
+	s.waitReady(t, "http://"+addr)
+	if st, _ := getWithToken(t, "http://"+addr+"/metrics", testAdminToken); st != http.StatusNotFound {
+		t.Errorf("/metrics on the main listener: %d, want 404", st)
+	}
+	if st, _ := getWithToken(t, "http://"+maddr+"/metrics", ""); st != http.StatusUnauthorized {
+		t.Errorf("/metrics without the scraper token: %d, want 401", st)
+	}
+	if st, b := getWithToken(t, "http://"+maddr+"/metrics", mtok); st != 200 || !strings.Contains(b, "roster_http_requests_total") {
+		t.Errorf("/metrics with the scraper token: %d", st)
+	}
+}
+
+// TestServerTimeouts: every timeout of the HTTP server is set, so a client
+// that stops reading cannot hold a connection open forever.
+func TestServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Errorf("timeouts not all set: %+v", srv)
+	}
+}
+
+func getWithToken(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestBadSectionTouchesNoStore: a mistake in a protocol section stops

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -286,7 +289,9 @@ func (a *app) routes(ctx context.Context) error {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	if a.cfg.Metrics.Listen == "" {
+		a.mux.Handle("GET /metrics", a.metricsHandler(true))
+	}
 
 	p, err := a.protocols(ctx)
 	if err != nil {
@@ -321,12 +326,18 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           a.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	srv := newHTTPServer(a.mux, a.log)
+	if a.cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", a.metricsHandler(false))
+		msrv := newHTTPServer(mmux, a.log)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		a.log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	// Jobs are stopped and waited for on every way out: the caller closes
 	// the store and the directory sources as soon as serve returns.
@@ -375,4 +386,52 @@ func adminTokens(ts []config.AdminToken) []admin.Token {
 		out[i] = admin.Token{Name: t.Name, Token: t.Token}
 	}
 	return out
+}
+
+// newHTTPServer returns an HTTP server with every timeout set, so a slow
+// or stalled client holds a connection for a bounded time. Handlers that
+// stream for long (the backup) lift their own write deadline.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// metricsHandler serves the Prometheus registry. On the main listener
+// (public) it needs an admin token or the metrics token; on a separate
+// metrics listener only the metrics token, if one is set.
+func (a *app) metricsHandler(public bool) http.Handler {
+	var sums [][32]byte
+	if a.cfg.Metrics.Token != "" {
+		sums = append(sums, sha256.Sum256([]byte(a.cfg.Metrics.Token)))
+	}
+	if public {
+		for _, t := range a.cfg.Admin.Tokens {
+			sums = append(sums, sha256.Sum256([]byte(t.Token)))
+		}
+	}
+	h := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})
+	if !public && a.cfg.Metrics.Token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		sum := sha256.Sum256([]byte(tok))
+		ok := 0
+		for _, s := range sums {
+			ok |= subtle.ConstantTimeCompare(sum[:], s[:])
+		}
+		if ok != 1 || !strings.EqualFold(scheme, "bearer") || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="roster-metrics"`)
+			http.Error(w, "metrics need a bearer token (metrics.token or an admin token)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -140,12 +140,12 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 			}
 			c, secret, err := prov.CreateClient(r.Context(), in)
 			if err != nil {
-				return 0, nil, err
+				return 0, nil, oidcAdminErr(err)
 			}
 			return http.StatusCreated, map[string]any{"client": c, "secret": secret}, nil
 		}},
 		admin.Extension{Pattern: "DELETE /clients/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
-			return 0, nil, prov.DeleteClient(r.Context(), r.PathValue("id"))
+			return 0, nil, oidcAdminErr(prov.DeleteClient(r.Context(), r.PathValue("id")))
 		}},
 		admin.Extension{Pattern: "PUT /tenants/{tenant}/local-accounts/{userName}", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
 			var in struct {
