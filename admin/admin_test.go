@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -458,5 +459,46 @@ func TestAuditNamesTheActor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnswersDoNotRevealExistence: across a delegation boundary a missing
+// group and one the caller may not read get the very same answer, and
+// errors carry no store internals.
+func TestAnswersDoNotRevealExistence(t *testing.T) {
+	f := newFixture(t)
+	alice := f.ids["alice"] // organizer of lug-london only
+	pairs := []struct {
+		name, method, hidden, missing, bodyHidden, bodyMissing string
+	}{
+		{"read a group", "GET", "/api/v1/groups/lug-paris", "/api/v1/groups/lug-nowhere", "", ""},
+		{"read by id", "GET", "/api/v1/groups/" + f.ids["paris"], "/api/v1/groups/0190f7a8-0000-7000-8000-000000000000", "", ""},
+		{"group's members", "GET", "/api/v1/groups/lug-paris/members", "/api/v1/groups/lug-nowhere/members", "", ""},
+		{"explain", "GET", "/api/v1/explain?user=" + alice + "&permission=group.read&group=lug-paris", "/api/v1/explain?user=" + alice + "&permission=group.read&group=lug-nowhere", "", ""},
+		{"create under a parent", "POST", "/api/v1/groups", "/api/v1/groups", `{"slug":"sig-x","name":"X","kind":"special-interest","parent":"lug-paris"}`, `{"slug":"sig-x","name":"X","kind":"special-interest","parent":"lug-nowhere"}`},
+		{"move under a parent", "POST", "/api/v1/groups/lug-london/move", "/api/v1/groups/lug-london/move", `{"parent":"lug-paris"}`, `{"parent":"lug-nowhere"}`},
+	}
+	for _, tt := range pairs {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			st1, m1 := f.call(t, "alice-token", tt.method, tt.hidden, tt.bodyHidden)
+			st2, m2 := f.call(t, "alice-token", tt.method, tt.missing, tt.bodyMissing)
+			if st1 != st2 || fmt.Sprint(m1) != fmt.Sprint(m2) {
+				t.Errorf("hidden: %d %v\nmissing: %d %v", st1, m1, st2, m2)
+			}
+			if st1 < 400 {
+				t.Errorf("status %d, want an error", st1)
+			}
+			if f.lastSeq(t) != before {
+				t.Error("a refused request wrote")
+			}
+		})
+	}
+	for _, tenant := range []string{"acme", "no-such-tenant"} {
+		st, m := f.call(t, "alice-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"zed","tenant":"`+tenant+`","role":"member"}`)
+		msg := fmt.Sprint(m)
+		if st != http.StatusBadRequest || strings.Contains(msg, "store:") || strings.Contains(msg, "bolt:") {
+			t.Errorf("unknown user in %s: %d %s", tenant, st, msg)
+		}
 	}
 }

@@ -217,12 +217,39 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 // lookupGroup finds a user group by id or slug.
+//
+// A group that does not exist answers errNoGroup, the very answer a caller
+// gets for a group they may not read, so neither reveals which slugs exist.
 func lookupGroup(tx store.Tx, ref string) (policy.Group, error) {
-	if _, err := uuid.Parse(ref); err == nil {
-		return tx.Group(policy.GroupID(ref))
+	var g policy.Group
+	var err error
+	if _, perr := uuid.Parse(ref); perr == nil {
+		g, err = tx.Group(policy.GroupID(ref))
+	} else {
+		g, err = tx.GroupBySlug(ref)
 	}
-	return tx.GroupBySlug(ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, errNoGroup
+	}
+	return g, err
 }
+
+// lookupVisibleGroup is lookupGroup for a parent named in a request body.
+// A delegated caller gets 403 for a missing parent exactly as for one they
+// may not manage, so the answer never tells which slugs exist.
+func (s *Server) lookupVisibleGroup(tx store.Tx, p principal, ref string) (policy.Group, error) {
+	g, err := lookupGroup(tx, ref)
+	if !p.admin && (errors.Is(err, errNoGroup) || err == nil && !s.can(p, "group.read", g.ID)) {
+		return policy.Group{}, errForbidden
+	}
+	if err != nil {
+		return g, badRequest("parent %q: no such group", ref)
+	}
+	return g, nil
+}
+
+// errNoGroup answers both a missing group and one the caller may not read.
+var errNoGroup = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such group"}
 
 // groupView is a user group with its computed charter status.
 type groupView struct {
@@ -277,9 +304,9 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 	}
 	err := s.update(r, p, func(tx store.Tx) error {
 		if ref := deref(in.Parent); ref != "" {
-			parent, err := lookupGroup(tx, ref)
+			parent, err := s.lookupVisibleGroup(tx, p, ref)
 			if err != nil {
-				return badRequest("parent %q: %v", ref, err)
+				return err
 			}
 			g.Parent = parent.ID
 		}
@@ -308,7 +335,7 @@ func (s *Server) withGroup(w http.ResponseWriter, r *http.Request, p principal, 
 	if !s.can(p, perm, g.ID) {
 		// A caller who may not even read the group learns nothing of it.
 		if !s.can(p, "group.read", g.ID) {
-			writeErr(w, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "store: not found"})
+			writeErr(w, errNoGroup)
 		} else {
 			writeErr(w, errForbidden)
 		}
@@ -410,9 +437,9 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 		}
 		cur.Parent = ""
 		if in.Parent != "" {
-			parent, err := lookupGroup(tx, in.Parent)
+			parent, err := s.lookupVisibleGroup(tx, p, in.Parent)
 			if err != nil {
-				return badRequest("parent %q: %v", in.Parent, err)
+				return err
 			}
 			cur.Parent = parent.ID
 		}
@@ -527,8 +554,12 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 		uid := policy.UserID(in.User)
 		if in.Tenant != "" {
 			u, err := lookupUser(tx, policy.TenantID(in.Tenant), in.User)
+			if errors.Is(err, store.ErrNotFound) {
+				// One text for a missing tenant and a missing user.
+				return policy.Membership{}, badRequest("no user %q in tenant %q", in.User, in.Tenant)
+			}
 			if err != nil {
-				return policy.Membership{}, badRequest("user %q in tenant %q: %v", in.User, in.Tenant, err)
+				return policy.Membership{}, err
 			}
 			uid = u.ID
 		}
@@ -674,7 +705,7 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request, p principal)
 		}
 		g, err := lookupGroup(tx, in.Group)
 		if err != nil {
-			return policy.Rule{}, badRequest("group %q: %v", in.Group, err)
+			return policy.Rule{}, badRequest("group %q: no such group", in.Group)
 		}
 		if _, err := tx.Role(policy.RoleName(in.Role)); err != nil {
 			return policy.Rule{}, badRequest("role %q: %v", in.Role, err)
@@ -742,12 +773,10 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p principal) {
 		// A member may explain only their own permissions, and learns
 		// nothing about other users or groups they cannot read.
 		switch {
-		case err != nil && errors.Is(err, store.ErrNotFound) && uid != p.user:
+		case uid != p.user:
 			err = errForbidden
-		case err == nil && uid != p.user:
-			err = errForbidden
-		case err == nil && !s.can(p, "group.read", gid):
-			err = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such group"}
+		case errors.Is(err, errNoGroup) || err == nil && !s.can(p, "group.read", gid):
+			err = errNoGroup
 		}
 	}
 	if err != nil {
