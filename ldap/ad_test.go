@@ -56,7 +56,7 @@ func TestActiveDirectory(t *testing.T) {
 		Flavor:        ldap.FlavorActiveDirectory,
 		Users:         ldap.SearchConfig{BaseDN: dc.BaseDN},
 		Groups:        ldap.SearchConfig{BaseDN: dc.BaseDN},
-		DeletionGuard: 1,
+		DeletionGuard: ldap.GuardShare(1),
 	}}
 	s := e.source(t, nil)
 	people := "OU=People,OU=Roster," + dc.BaseDN

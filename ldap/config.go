@@ -8,8 +8,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Flavor selects presets for a kind of directory server.
@@ -34,6 +37,8 @@ const (
 	DefaultInterval         = 5 * time.Minute
 	DefaultFullSyncInterval = time.Hour
 	DefaultDeletionGuard    = 0.10
+	DefaultGuardWindow      = 24 * time.Hour
+	DefaultMinEntries       = 10
 	DefaultTimeout          = 10 * time.Second
 	DefaultPageSize         = 1000
 )
@@ -96,10 +101,11 @@ type DirectoryConfig struct {
 	// reconciles, which also catch deletions.
 	Interval         time.Duration `yaml:"interval"`
 	FullSyncInterval time.Duration `yaml:"fullSyncInterval"`
-	// DeletionGuard is the largest fraction of this source's users (or
-	// groups) one run may delete or deactivate without an approval.
-	// 0 means the default 0.10; 1 turns the guard off.
-	DeletionGuard float64 `yaml:"deletionGuard"`
+	// DeletionGuard bounds what a run may remove (users deleted or
+	// deactivated, groups deleted, memberships removed) without an
+	// approval. The old scalar form "deletionGuard: 0.10" sets the share
+	// of users and of memberships.
+	DeletionGuard DeletionGuard `yaml:"deletionGuard"`
 	// Timeout bounds dialing and each LDAP operation.
 	Timeout time.Duration `yaml:"timeout"`
 	// PageSize is the RFC 2696 page size (default 1000).
@@ -151,9 +157,7 @@ func (c *DirectoryConfig) Validate() error {
 	if c.FullSyncInterval == 0 {
 		c.FullSyncInterval = DefaultFullSyncInterval
 	}
-	if c.DeletionGuard == 0 {
-		c.DeletionGuard = DefaultDeletionGuard
-	}
+	c.DeletionGuard.defaults()
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -207,8 +211,11 @@ func (c *DirectoryConfig) Validate() error {
 		return bad("interval", "must be positive")
 	case c.FullSyncInterval < c.Interval:
 		return bad("fullSyncInterval", "must be at least interval (%s)", c.Interval)
-	case c.DeletionGuard < 0 || c.DeletionGuard > 1:
-		return bad("deletionGuard", "must be a fraction between 0 and 1")
+	}
+	if field, msg := c.DeletionGuard.check(); field != "" {
+		return bad("deletionGuard"+field, "%s", msg)
+	}
+	switch {
 	case c.Timeout < 0:
 		return bad("timeout", "must be positive")
 	case c.PageSize < 0 || c.PageSize > 100000:
@@ -280,4 +287,149 @@ var presets = map[Flavor]preset{
 		membership: MembershipMember,
 		disabled:   disabledNsAccount,
 	},
+}
+
+// GuardLimit bounds one kind of removal: a share of the records this
+// source holds, and a count. Either one exceeded trips the guard.
+type GuardLimit struct {
+	// Share is the largest fraction of the stored records (users, or
+	// direct memberships) that may be removed; 1 sets no share limit.
+	Share float64 `yaml:"share"`
+	// Count is the largest number that may be removed; 0 sets no count
+	// limit.
+	Count int `yaml:"count"`
+}
+
+// UnmarshalYAML accepts a number (the share) or {share, count}.
+func (l *GuardLimit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&l.Share)
+	}
+	if err := knownKeys(n, "share", "count"); err != nil {
+		return err
+	}
+	type plain GuardLimit
+	return n.Decode((*plain)(l))
+}
+
+func (l GuardLimit) set() bool { return l.Share != 0 || l.Count != 0 }
+
+// exceeded reports whether removing k of n records goes beyond l.
+func (l GuardLimit) exceeded(k, n int) bool {
+	if k == 0 {
+		return false
+	}
+	if l.Count > 0 && k > l.Count {
+		return true
+	}
+	if l.Share <= 0 || l.Share >= 1 {
+		return false
+	}
+	return n <= 0 || float64(k)/float64(n) > l.Share
+}
+
+// DeletionGuard bounds what directory runs may remove without an
+// approval (see Source.Approve). It weighs one run's whole removal — users
+// deleted or deactivated, groups deleted, memberships removed — and, over
+// Window, the removals runs applied without approval. Additions and
+// attribute changes are never held.
+//
+// In YAML it is either a number, the old form (the share of users and of
+// memberships; 1 turns the share limits off), or a mapping:
+//
+//	deletionGuard: {users: 0.10, memberships: {share: 0.10, count: 5000},
+//	                window: 24h, windowUsers: 0.20, windowMemberships: 0.20,
+//	                minEntries: 10}
+type DeletionGuard struct {
+	// Users bounds the users one run deletes or deactivates (and the
+	// groups it deletes, as a share of groups). Default share 0.10.
+	Users GuardLimit `yaml:"users"`
+	// Memberships bounds the direct memberships (user in group, group in
+	// group) one run removes, those of deleted users and groups included.
+	// Default share 0.10.
+	Memberships GuardLimit `yaml:"memberships"`
+	// Window is the period WindowUsers and WindowMemberships look back
+	// on (default 24h).
+	Window time.Duration `yaml:"window"`
+	// WindowUsers and WindowMemberships bound the removals applied
+	// without approval within Window, this run's included. Unset: no
+	// window limit.
+	WindowUsers       GuardLimit `yaml:"windowUsers"`
+	WindowMemberships GuardLimit `yaml:"windowMemberships"`
+	// MinEntries: a full run that reads no user (or no group) where this
+	// source holds at least MinEntries of them takes it for a vanished
+	// subtree — a failure of the directory, not deletions (default 10;
+	// negative turns the check off).
+	MinEntries int `yaml:"minEntries"`
+}
+
+// GuardShare returns the guard of the old scalar form: share of users and
+// of memberships; 1 turns the share limits off.
+func GuardShare(share float64) DeletionGuard {
+	return DeletionGuard{Users: GuardLimit{Share: share}, Memberships: GuardLimit{Share: share}}
+}
+
+// UnmarshalYAML accepts the old scalar form as well as the mapping.
+func (g *DeletionGuard) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var share float64
+		if err := n.Decode(&share); err != nil {
+			return err
+		}
+		*g = GuardShare(share)
+		return nil
+	}
+	if err := knownKeys(n, "users", "memberships", "window", "windowUsers", "windowMemberships", "minEntries"); err != nil {
+		return err
+	}
+	type plain DeletionGuard
+	return n.Decode((*plain)(g))
+}
+
+// knownKeys refuses a mapping key not in keys (a custom UnmarshalYAML
+// escapes the decoder's KnownFields).
+func knownKeys(n *yaml.Node, keys ...string) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: expected a number or a mapping", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !slices.Contains(keys, k) {
+			return fmt.Errorf("line %d: field %s not found (want one of %s)", n.Content[i].Line, k, strings.Join(keys, ", "))
+		}
+	}
+	return nil
+}
+
+func (g *DeletionGuard) defaults() {
+	if g.Users.Share == 0 {
+		g.Users.Share = DefaultDeletionGuard
+	}
+	if g.Memberships.Share == 0 {
+		g.Memberships.Share = DefaultDeletionGuard
+	}
+	if g.Window == 0 {
+		g.Window = DefaultGuardWindow
+	}
+	if g.MinEntries == 0 {
+		g.MinEntries = DefaultMinEntries
+	}
+}
+
+// check returns the faulty field (".users.share"…) and why, or "".
+func (g DeletionGuard) check() (field, msg string) {
+	for _, l := range []struct {
+		name string
+		l    GuardLimit
+	}{{".users", g.Users}, {".memberships", g.Memberships}, {".windowUsers", g.WindowUsers}, {".windowMemberships", g.WindowMemberships}} {
+		if l.l.Share < 0 || l.l.Share > 1 {
+			return l.name + ".share", "must be a fraction between 0 and 1"
+		}
+		if l.l.Count < 0 {
+			return l.name + ".count", "must not be negative"
+		}
+	}
+	if g.Window < 0 {
+		return ".window", "must be positive"
+	}
+	return "", ""
 }

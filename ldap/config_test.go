@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestConfigYAML(t *testing.T) {
 	}
 	corp, ad := dirs[0], dirs[1]
 	if corp.Interval != 5*time.Minute || corp.FullSyncInterval != time.Hour || corp.Timeout != 10*time.Second ||
-		corp.DeletionGuard != 0.10 || corp.Attributes.ID != "entryUUID" || corp.Membership != "member" {
+		corp.DeletionGuard.Users.Share != 0.10 || corp.DeletionGuard.Memberships.Share != 0.10 || corp.Attributes.ID != "entryUUID" || corp.Membership != "member" {
 		t.Errorf("corp = %+v", corp)
 	}
 	want := ldap.AttributeMap{ID: "objectGUID", UserName: "sAMAccountName", Email: "mail", DisplayName: "displayName",
@@ -70,7 +71,7 @@ func TestConfigValidate(t *testing.T) {
 		{"flavor", func(c *ldap.DirectoryConfig) { c.Flavor = "novell" }, `ldap[corp].flavor: unknown "novell" (openldap, activedirectory, freeipa)`},
 		{"membership", func(c *ldap.DirectoryConfig) { c.Membership = "members" }, `ldap[corp].membership: must be member, uniqueMember or memberUid, not "members"`},
 		{"password", func(c *ldap.DirectoryConfig) { c.BindPassword = "" }, "ldap[corp].bindPassword: required with bindDN"},
-		{"guard", func(c *ldap.DirectoryConfig) { c.DeletionGuard = 1.5 }, "ldap[corp].deletionGuard: must be a fraction between 0 and 1"},
+		{"guard", func(c *ldap.DirectoryConfig) { c.DeletionGuard.Users.Share = 1.5 }, "ldap[corp].deletionGuard.users.share: must be a fraction between 0 and 1"},
 		{"full interval", func(c *ldap.DirectoryConfig) { c.Interval = time.Hour; c.FullSyncInterval = time.Minute }, "ldap[corp].fullSyncInterval: must be at least interval (1h0m0s)"},
 		{"ca file", func(c *ldap.DirectoryConfig) { c.CAFile = "/nonexistent/ca.pem" }, "ldap[corp].caFile: stat /nonexistent/ca.pem: no such file or directory"},
 	}
@@ -87,6 +88,53 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if !errors.Is(err, ldap.ErrConfig) || err.Error() != "ldap: invalid configuration: "+tt.want {
 				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeletionGuardYAML(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		want    ldap.DeletionGuard // after Validate
+		wantErr string
+	}{
+		{"old scalar", "deletionGuard: 0.2", ldap.DeletionGuard{Users: ldap.GuardLimit{Share: 0.2},
+			Memberships: ldap.GuardLimit{Share: 0.2}, Window: 24 * time.Hour, MinEntries: 10}, ""},
+		{"old scalar off", "deletionGuard: 1", ldap.DeletionGuard{Users: ldap.GuardLimit{Share: 1},
+			Memberships: ldap.GuardLimit{Share: 1}, Window: 24 * time.Hour, MinEntries: 10}, ""},
+		{"omitted", "", ldap.DeletionGuard{Users: ldap.GuardLimit{Share: 0.1},
+			Memberships: ldap.GuardLimit{Share: 0.1}, Window: 24 * time.Hour, MinEntries: 10}, ""},
+		{"mapping", "deletionGuard: {users: 0.05, memberships: {share: 0.2, count: 500}, window: 12h, windowUsers: {count: 50}, windowMemberships: 0.3, minEntries: -1}",
+			ldap.DeletionGuard{Users: ldap.GuardLimit{Share: 0.05}, Memberships: ldap.GuardLimit{Share: 0.2, Count: 500},
+				Window: 12 * time.Hour, WindowUsers: ldap.GuardLimit{Count: 50}, WindowMemberships: ldap.GuardLimit{Share: 0.3}, MinEntries: -1}, ""},
+		{"unknown key", "deletionGuard: {user: 0.05}", ldap.DeletionGuard{}, "field user not found"},
+		{"unknown limit key", "deletionGuard: {users: {shares: 0.05}}", ldap.DeletionGuard{}, "field shares not found"},
+		{"bad share", "deletionGuard: {memberships: 2}", ldap.DeletionGuard{}, "deletionGuard.memberships.share: must be a fraction"},
+		{"bad count", "deletionGuard: {windowUsers: {count: -3}}", ldap.DeletionGuard{}, "deletionGuard.windowUsers.count: must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "id: corp\nurl: ldap://h:389\nusers: {baseDN: \"ou=p\"}\ngroups: {baseDN: \"ou=g\"}\n" + tt.yaml + "\n"
+			dec := yaml.NewDecoder(bytes.NewReader([]byte(doc)))
+			dec.KnownFields(true)
+			var d ldap.DirectoryConfig
+			err := dec.Decode(&d)
+			if err == nil {
+				err = d.Validate()
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.DeletionGuard != tt.want {
+				t.Fatalf("guard = %+v, want %+v", d.DeletionGuard, tt.want)
 			}
 		})
 	}

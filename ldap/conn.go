@@ -34,6 +34,10 @@ var (
 	// ErrNothingPending: Approve was called with no run held back by the
 	// deletion guard.
 	ErrNothingPending = errors.New("ldap: no sync run waits for approval")
+	// ErrSubtreeVanished: a searched base DN no longer exists, or answered
+	// no entries where the store holds many (DeletionGuard.MinEntries).
+	// It is a failure of the directory, and wraps ErrDirectoryUnavailable.
+	ErrSubtreeVanished = fmt.Errorf("%w: a searched subtree vanished", ErrDirectoryUnavailable)
 )
 
 // unavailable reports whether err means the directory cannot be talked to

@@ -37,6 +37,8 @@ func (s *Source) pagedSearch(ctx context.Context, c *searchConn, base, filter st
 			return ctx.Err()
 		case errors.As(err, &ne) && ne.Timeout():
 			return s.wrapOp("search "+base, fmt.Errorf("no page within %s: %w", s.dir.Timeout, err))
+		case goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject):
+			return fmt.Errorf("ldap[%s]: search %s: %w: the base DN does not exist: %w", s.dir.ID, base, ErrSubtreeVanished, err)
 		case err != nil:
 			return s.wrapOp("search "+base, err)
 		}

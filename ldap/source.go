@@ -47,9 +47,18 @@
 // gave 500 MiB with it and 620 MiB without, for the same CPU time); the
 // limit does not govern the mapped file.
 //
-// A deletion guard holds back deletions and deactivations of users (or of
-// groups) when one run would remove more than DeletionGuard of them; the
-// run status says why and Approve lets the next run apply them.
+// A deletion guard (guard.go) weighs the whole removal a run would make
+// — users deleted or deactivated, groups deleted, direct memberships
+// removed, those of deleted users and groups included — against the
+// limits of DirectoryConfig.DeletionGuard, per run and over a window.
+// When a limit is exceeded the whole removal is held: none of it is
+// applied, so held users keep their memberships, while the rest of the
+// run (creates, additions, attribute changes) lands. A full run that reads
+// no entries where the store holds many (MinEntries), or whose base DN no
+// longer exists, is a failure of the directory (ErrSubtreeVanished), not
+// a mass deletion. The held change is stored whole (HeldNamespace),
+// summarised in the status (Held), and Approve applies exactly it, or
+// what a fresh full run still confirms of it.
 //
 // Sync state and the last run's status are store records in namespace
 // "ldap-sync" under "<tenant>/<dir>"; a DN index used by incremental runs
@@ -67,6 +76,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,7 +237,19 @@ const (
 	Full Mode = "full"
 	// Incremental reads entries changed since the last run.
 	Incremental Mode = "incremental"
+	// Approval is the mode of the status of Approve applying a held
+	// change; it is not a run mode.
+	Approval Mode = "approve"
 )
+
+// MembershipCounts are a run's changes to direct memberships (user or
+// group in a directory group).
+type MembershipCounts struct {
+	Added   int `json:"added"`
+	Removed int `json:"removed"`
+	// Held counts removals the deletion guard held back.
+	Held int `json:"held,omitempty"`
+}
 
 // Counts are the per-kind results of a run.
 type Counts struct {
@@ -252,10 +274,11 @@ type RunStatus struct {
 	Started   time.Time       `json:"started,omitzero"`
 	Finished  time.Time       `json:"finished,omitzero"`
 	// Read counts entries read from the directory.
-	UsersRead  int    `json:"usersRead"`
-	GroupsRead int    `json:"groupsRead"`
-	Users      Counts `json:"users"`
-	Groups     Counts `json:"groups"`
+	UsersRead   int              `json:"usersRead"`
+	GroupsRead  int              `json:"groupsRead"`
+	Users       Counts           `json:"users"`
+	Groups      Counts           `json:"groups"`
+	Memberships MembershipCounts `json:"memberships"`
 	// Error says why the run failed; empty for a run that completed.
 	Error string `json:"error,omitempty"`
 	// Errors lists problems with single records (at most 100) that did
@@ -265,29 +288,27 @@ type RunStatus struct {
 	Guard string `json:"guard,omitempty"`
 	// PendingApproval is true while held-back changes wait for Approve.
 	PendingApproval bool `json:"pendingApproval,omitempty"`
+	// Held describes the change waiting for Approve.
+	Held *Held `json:"held,omitempty"`
 }
 
 // OK reports whether the run completed.
 func (r RunStatus) OK() bool { return !r.Finished.IsZero() && r.Error == "" }
 
-// guardCounts are deletions (and deactivations) per kind.
-type guardCounts struct {
-	Users  int `json:"users"`
-	Groups int `json:"groups"`
-}
-
 // syncState is the record kept under StateNamespace.
 type syncState struct {
-	UsersMark       string       `json:"usersMark,omitempty"`
-	GroupsMark      string       `json:"groupsMark,omitempty"`
-	UserCount       int          `json:"userCount"`
-	GroupCount      int          `json:"groupCount"`
-	LastFull        time.Time    `json:"lastFull,omitzero"`
-	LastIncremental time.Time    `json:"lastIncremental,omitzero"`
-	Pending         *guardCounts `json:"pending,omitempty"`
-	Approved        *guardCounts `json:"approved,omitempty"`
-	ApprovedBy      string       `json:"approvedBy,omitempty"`
-	Last            RunStatus    `json:"last"`
+	UsersMark       string    `json:"usersMark,omitempty"`
+	GroupsMark      string    `json:"groupsMark,omitempty"`
+	UserCount       int       `json:"userCount"`
+	GroupCount      int       `json:"groupCount"`
+	MembershipCount int       `json:"membershipCount,omitempty"`
+	LastFull        time.Time `json:"lastFull,omitzero"`
+	LastIncremental time.Time `json:"lastIncremental,omitzero"`
+	// Held summarises the change in HeldNamespace.
+	Held *Held `json:"held,omitempty"`
+	// Window lists what recent runs removed without approval.
+	Window []windowEntry `json:"window,omitempty"`
+	Last   RunStatus     `json:"last"`
 }
 
 func (s *Source) stateKey() string { return string(s.tenant) + "/" + s.dir.ID }
@@ -331,32 +352,12 @@ func (s *Source) Status(ctx context.Context) (RunStatus, error) {
 	}
 	rs := st.Last
 	rs.Tenant, rs.Directory = s.tenant, s.dir.ID
-	rs.PendingApproval = st.Pending != nil && st.Approved == nil
+	rs.Held = st.Held
+	rs.PendingApproval = st.Held != nil
+	if st.Held != nil {
+		rs.Guard = st.Held.Reason
+	}
 	return rs, nil
-}
-
-// Approve lets the next run apply the deletions and deactivations the
-// deletion guard held back (up to the held counts). It returns
-// ErrNothingPending when no run waits. The approval is written to the
-// audit log.
-func (s *Source) Approve(ctx context.Context) error {
-	return s.st.Update(ctx, s.source, func(tx store.Tx) error {
-		st, err := s.loadState(tx)
-		if err != nil {
-			return err
-		}
-		if st.Pending == nil {
-			return fmt.Errorf("ldap[%s]: %w", s.dir.ID, ErrNothingPending)
-		}
-		p := *st.Pending
-		st.Approved = &p
-		st.Last.PendingApproval = false
-		if err := s.putState(tx, st); err != nil {
-			return err
-		}
-		return tx.Record(s.tenant, policy.OpUpdate, "ldap-sync/"+s.dir.ID,
-			map[string]any{"approved": true, "users": p.Users, "groups": p.Groups})
-	})
 }
 
 // Run synchronises on schedule until ctx is done: a full run first when
@@ -398,8 +399,10 @@ func (s *Source) Run(ctx context.Context) error {
 // Status); the error is non-nil when the run failed, wrapping
 // ErrDirectoryUnavailable when the directory went away.
 func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
+	return s.sync(ctx, mode, false)
+}
+
+func (s *Source) newRun(mode Mode) *run {
 	r := &run{
 		s:          s,
 		batch:      s.batch,
@@ -409,17 +412,36 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 		oldMembers: map[string]membersRef{},
 		userID:     map[string]policy.UserID{},
 		groupID:    map[string]policy.DirGroupID{},
+		curGroups:  map[string]policy.DirGroup{},
 		dnKind:     map[string]string{},
 		userByName: map[string]string{},
 		primary:    map[string][]string{},
 		primaryIDs: map[string][]policy.UserID{},
 	}
 	r.st = RunStatus{Tenant: s.tenant, Directory: s.dir.ID, Mode: mode, Started: s.now()}
+	return r
+}
+
+// sync performs one run; revalidate makes it a full run approving what
+// it still finds of the held change (Approve).
+func (s *Source) sync(ctx context.Context, mode Mode, revalidate bool) (RunStatus, error) {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	r := s.newRun(mode)
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		r.state, err = s.loadState(tx)
+		if r.state, err = s.loadState(tx); err != nil {
+			return err
+		}
+		r.pending, err = s.loadHeld(tx)
 		return err
 	})
+	if err == nil && revalidate {
+		if r.pending.empty() {
+			return r.st, fmt.Errorf("ldap[%s]: %w", s.dir.ID, ErrNothingPending)
+		}
+		r.approved = r.pending
+	}
 	if err == nil {
 		if mode == Incremental && r.state.LastFull.IsZero() {
 			mode = Full
@@ -439,7 +461,7 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 	// Save the status even when the run's context is cancelled.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if serr := s.saveRun(sctx, r, err == nil); serr != nil {
+	if serr := s.saveRun(store.WithActor(sctx, store.ActorOr(ctx, s.source)), r, err == nil); serr != nil {
 		s.log.Error("ldap sync: save state", "err", serr)
 		if err == nil {
 			err = serr
@@ -459,9 +481,11 @@ func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
 	return r.st, err
 }
 
-// saveRun stores the status and, for a completed run, the new state.
+// saveRun stores the status and, for a completed run, the new state; for
+// a run that got as far as weighing its removals (even one that then
+// failed, like a vanished subtree), the held change.
 func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
-	return s.st.Update(ctx, s.source, func(tx store.Tx) error {
+	return s.st.Update(ctx, store.ActorOr(ctx, s.source), func(tx store.Tx) error {
 		st, err := s.loadState(tx)
 		if err != nil {
 			return err
@@ -469,44 +493,53 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 		if ok {
 			st.UsersMark = laterMark(st.UsersMark, r.usersMark)
 			st.GroupsMark = laterMark(st.GroupsMark, r.groupsMark)
+			ms := r.st.Memberships.Added - r.st.Memberships.Removed
 			if r.st.Mode == Full {
 				st.LastFull = r.st.Finished
 				st.UserCount = r.userCount
 				st.GroupCount = r.groupCount
+				st.MembershipCount = max(r.nMemberships+ms, 0)
 			} else {
 				st.LastIncremental = r.st.Finished
 				st.UserCount += r.st.Users.Created
 				st.GroupCount += r.st.Groups.Created
+				if st.MembershipCount > 0 || r.nMemberships > 0 {
+					st.MembershipCount = max(max(st.MembershipCount, r.nMemberships)+ms, 0)
+				}
 			}
-			held := r.held.Users > 0 || r.held.Groups > 0
-			switch {
-			case r.st.Mode == Full:
-				// A full run sees everything: what it holds back is
-				// the whole pending set, and any approval is spent.
-				st.Approved = nil
-				st.Pending = nil
-				if held {
-					h := r.held
-					st.Pending = &h
-				}
-			case held:
-				h := r.held
-				if st.Pending != nil {
-					h.Users = max(h.Users, st.Pending.Users)
-					h.Groups = max(h.Groups, st.Pending.Groups)
-				}
-				st.Pending = &h
-				if r.approvalUsed {
-					st.Approved = nil
-				}
-			case r.approvalUsed:
-				st.Approved, st.Pending = nil, nil
+			// What this run removed without an approval counts
+			// against the window.
+			since := r.st.Finished.Add(-s.dir.DeletionGuard.Window)
+			st.Window = slices.DeleteFunc(st.Window, func(e windowEntry) bool { return !e.At.After(since) })
+			if u, m := r.st.Users.Deleted+r.st.Users.Deactivated, r.st.Memberships.Removed; r.approved == nil && u+m > 0 {
+				st.Window = append(st.Window, windowEntry{At: r.st.Finished, Users: u, Memberships: m})
 			}
-		} else if st.Pending != nil && r.st.Guard == "" {
-			// A failed run leaves the held-back changes waiting.
-			r.st.Guard = st.Last.Guard
 		}
-		r.st.PendingApproval = st.Pending != nil && st.Approved == nil
+		if r.decided {
+			next := r.held
+			if r.st.Mode != Full {
+				// An incremental run sees part of the directory:
+				// what it holds joins what waits.
+				cur, err := s.loadHeld(tx)
+				if err != nil {
+					return err
+				}
+				next = union(cur, r.held)
+			}
+			if st.Held, err = s.putHeld(tx, next); err != nil {
+				return err
+			}
+			if r.approved != nil {
+				if err := s.recordApproval(tx, r.approved, true); err != nil {
+					return err
+				}
+			}
+		}
+		r.st.Held = st.Held
+		r.st.PendingApproval = st.Held != nil
+		if st.Held != nil && r.st.Guard == "" {
+			r.st.Guard = st.Held.Reason
+		}
 		st.Last = r.st
 		return s.putState(tx, st)
 	})
@@ -548,9 +581,20 @@ type run struct {
 	primary    map[string][]string
 	primaryIDs map[string][]policy.UserID
 
-	deactivate   []policy.User // wanted updates that deactivate a user
-	held         guardCounts
-	approvalUsed bool
+	deactivate []policy.User // wanted updates that deactivate a user
+
+	// The deletion guard (guard.go): the change waiting for approval when
+	// the run started, the part of it a revalidating approval lets apply,
+	// what this run holds, and whether it got as far as deciding.
+	pending, approved, held *heldChange
+	heldKeys                map[string]bool
+	decided                 bool
+	// vanished says why the directory's answer looks like a vanished
+	// subtree (full runs).
+	vanished string
+	// Records of this source when the run started: the guard's
+	// denominators.
+	nUsers, nGroups, nMemberships int
 
 	usersMark, groupsMark string
 	userCount, groupCount int
@@ -562,48 +606,6 @@ func (r *run) recordErr(kind *Counts, msg string) {
 		r.st.Errors = append(r.st.Errors, msg)
 	}
 	r.s.log.Warn("ldap sync: record refused", "err", msg)
-}
-
-// guard decides whether k deletions or deactivations out of n records of
-// a kind may be applied. It records why not in the status.
-func (r *run) guard(kind string, k, n int) bool {
-	if k == 0 {
-		return true
-	}
-	limit := r.s.dir.DeletionGuard
-	if n > 0 && float64(k)/float64(n) <= limit {
-		return true
-	}
-	if n == 0 && limit >= 1 {
-		return true
-	}
-	if a := r.state.Approved; a != nil {
-		approved := a.Users
-		if kind == "groups" {
-			approved = a.Groups
-		}
-		if k <= approved {
-			r.approvalUsed = true
-			r.s.log.Info("ldap sync: applying approved deletions", "kind", kind, "count", k)
-			return true
-		}
-	}
-	msg := fmt.Sprintf("deletion guard: this run would delete or deactivate %d of %d %s (%.1f%% > %.1f%%); none of them applied; approve with `roster sync approve` to apply them on the next run",
-		k, n, kind, 100*float64(k)/float64(max(n, 1)), 100*limit)
-	if r.st.Guard != "" {
-		r.st.Guard += "; " + msg
-	} else {
-		r.st.Guard = msg
-	}
-	if kind == "groups" {
-		r.held.Groups = k
-		r.st.Groups.Held = k
-	} else {
-		r.held.Users = k
-		r.st.Users.Held = k
-	}
-	r.s.log.Warn("ldap sync: deletion guard held changes back", "kind", kind, "count", k, "of", n)
-	return false
 }
 
 // errorString trims an error for status messages.

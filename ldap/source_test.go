@@ -63,7 +63,7 @@ func newEnv(t *testing.T, opts ldaptest.Options) *env {
 		BindPassword:  srv.AdminPassword,
 		Users:         ldap.SearchConfig{BaseDN: srv.Suffix},
 		Groups:        ldap.SearchConfig{BaseDN: "ou=groups," + srv.Suffix},
-		DeletionGuard: 1,
+		DeletionGuard: ldap.GuardShare(1),
 	}}
 }
 
@@ -420,10 +420,10 @@ member: uid=carol,ou=people,dc=example,dc=com
 
 func TestDeletionGuard(t *testing.T) {
 	e := newEnv(t, ldaptest.Options{})
-	e.dir.DeletionGuard = 0 // default 10%
+	e.dir.DeletionGuard = ldap.DeletionGuard{} // defaults: 10%
 	s := e.source(t, nil)
 	mustSync(t, s, ldap.Full)
-	if err := s.Approve(t.Context()); !errors.Is(err, ldap.ErrNothingPending) {
+	if _, err := s.Approve(t.Context(), ldap.ApproveOptions{}); !errors.Is(err, ldap.ErrNothingPending) {
 		t.Fatalf("approve with nothing pending: %v", err)
 	}
 	// One user of five: 20%.
@@ -433,27 +433,33 @@ func TestDeletionGuard(t *testing.T) {
 		if rs.Users.Deleted != 0 || rs.Users.Held != 1 || !rs.PendingApproval || !strings.Contains(rs.Guard, "1 of 5 users") {
 			t.Fatalf("guarded run %d: %+v", i, rs)
 		}
-		if _, ok := e.snap(t).users["dave"]; !ok {
+		sn := e.snap(t)
+		if _, ok := sn.users["dave"]; !ok {
 			t.Fatal("dave deleted despite the guard")
+		}
+		if u, _ := sn.members(t, "admins"); !slices.Equal(u, []string{"dave"}) {
+			t.Fatalf("admins lost held dave: %v", u)
 		}
 	}
 	st, err := s.Status(t.Context())
-	if err != nil || !st.PendingApproval || st.Guard == "" {
+	if err != nil || !st.PendingApproval || st.Guard == "" || st.Held == nil || st.Held.Users != 1 || st.Held.Memberships != 1 ||
+		!slices.ContainsFunc(st.Held.Sample, func(x string) bool { return strings.HasPrefix(x, "delete user dave") }) {
 		t.Fatalf("status while held: %+v %v", st, err)
 	}
-	if err := s.Approve(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	rs := mustSync(t, s, ldap.Full)
-	if rs.Users.Deleted != 1 || rs.PendingApproval || rs.Guard != "" {
-		t.Fatalf("approved run: %+v", rs)
+	rs, err := s.Approve(t.Context(), ldap.ApproveOptions{})
+	if err != nil || rs.Mode != ldap.Approval || rs.Users.Deleted != 1 || rs.Memberships.Removed != 1 || rs.PendingApproval {
+		t.Fatalf("approval: %+v %v", rs, err)
 	}
 	if _, ok := e.snap(t).users["dave"]; ok {
 		t.Fatal("dave still there after approval")
 	}
 	st, _ = s.Status(t.Context())
-	if st.PendingApproval {
+	if st.PendingApproval || st.Held != nil {
 		t.Fatalf("status after approval: %+v", st)
+	}
+	rs = mustSync(t, s, ldap.Full)
+	if rs.Users.Deleted != 0 || rs.Groups.Updated != 0 || rs.PendingApproval || rs.Guard != "" {
+		t.Fatalf("run after approval: %+v", rs)
 	}
 	// The approval was audited.
 	var found bool

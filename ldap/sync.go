@@ -71,6 +71,10 @@ func (r *run) full(ctx context.Context) error {
 	if len(r.oldUsers) == 0 {
 		r.batch = s.bulk // a first load
 	}
+	r.nUsers, r.nGroups = len(r.oldUsers), len(r.oldGroups)
+	for _, m := range r.oldMembers {
+		r.nMemberships += m.n
+	}
 	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
 
 	// Two connections: users and groups are read at the same time.
@@ -165,10 +169,20 @@ func (r *run) full(ctx context.Context) error {
 	r.st.GroupsRead = len(groups)
 	s.log.Info("ldap sync: directory read", "users", r.st.UsersRead, "groups", len(groups), "elapsed", since(t0))
 
-	if err := r.applyGroups(ctx, groups); err != nil {
-		return err
+	// No entries where there were many is a subtree gone (a wrong base
+	// DN, a reorganised tree), not a directory emptied.
+	var gone []string
+	if m := s.dir.DeletionGuard.MinEntries; m > 0 {
+		if r.st.UsersRead == 0 && len(r.oldUsers) >= m {
+			gone = append(gone, fmt.Sprintf("the users base DN %q answered no entries where this directory had %d users", s.dir.Users.BaseDN, len(r.oldUsers)))
+		}
+		if len(groups) == 0 && len(r.oldGroups) >= m {
+			gone = append(gone, fmt.Sprintf("the groups base DN %q answered no entries where this directory had %d groups", s.dir.Groups.BaseDN, len(r.oldGroups)))
+		}
 	}
-	if err := r.deletions(ctx, true); err != nil {
+	r.vanished = strings.Join(gone, "; ")
+
+	if err := r.applyGroups(ctx, groups, true); err != nil {
 		return err
 	}
 	if err := r.syncIndex(ctx); err != nil {
@@ -176,6 +190,9 @@ func (r *run) full(ctx context.Context) error {
 	}
 	r.userCount = len(r.oldUsers) + r.st.Users.Created - r.st.Users.Deleted
 	r.groupCount = len(r.oldGroups) + r.st.Groups.Created - r.st.Groups.Deleted
+	if r.vanished != "" && r.held != nil && r.held.Vanished {
+		return fmt.Errorf("ldap[%s]: %w: %s; nothing removed, the change is held for approval", s.dir.ID, ErrSubtreeVanished, r.vanished)
+	}
 	return nil
 }
 
@@ -330,6 +347,7 @@ func (r *run) incremental(ctx context.Context) error {
 	}
 
 	r.seenUsers = map[string]bool{}
+	r.nUsers, r.nGroups, r.nMemberships = r.state.UserCount, r.state.GroupCount, r.state.MembershipCount
 	var ops []op
 	for _, du := range users {
 		ops = r.diffUser(du, ops)
@@ -337,10 +355,7 @@ func (r *run) incremental(ctx context.Context) error {
 	if err := r.apply(ctx, ops); err != nil {
 		return err
 	}
-	if err := r.applyGroups(ctx, groups); err != nil {
-		return err
-	}
-	if err := r.deletions(ctx, false); err != nil {
+	if err := r.applyGroups(ctx, groups, false); err != nil {
 		return err
 	}
 	// DN index: new DNs in, DNs left behind by renames out.
@@ -618,11 +633,16 @@ func mergeUser(cur, d policy.User) policy.User {
 	return nu
 }
 
-// applyGroups creates new groups, then brings every read group's name and
-// members (users and nested groups) in line with the directory. New
-// groups are created first so that nesting can refer to them; a cycle is
-// just two edges.
-func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
+// applyGroups creates new groups, brings every read group's name and
+// members (users and nested groups) in line with the directory and, in a
+// full run, deletes the users and groups the directory no longer has;
+// it also applies the deactivations diffUser found. New groups are
+// created first so that nesting can refer to them; a cycle is just two
+// edges. Before anything is removed, the whole removal — deletions,
+// deactivations and membership removals — is weighed by the deletion
+// guard (decide); what it holds is left out of every write, additions
+// and attribute changes are not.
+func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) error {
 	seen := make(map[string]bool, len(groups))
 	uniq := groups[:0:0]
 	for _, g := range groups {
@@ -660,7 +680,10 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 	if err := r.apply(ctx, creates); err != nil {
 		return err
 	}
-	var updates []op
+
+	// The groups that change, and how.
+	var plans []groupPlan
+	var load []int // plans whose stored member lists a full run must read
 	for _, g := range uniq {
 		cur, ok := r.curGroups[g.ext]
 		if !ok {
@@ -677,18 +700,187 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup) error {
 			}
 			continue
 		}
-		nu := cur
-		nu.DisplayName = d.DisplayName
-		nu.MemberUsers = d.MemberUsers
-		nu.MemberGroups = d.MemberGroups
-		nu.Attributes = make(map[string]any, len(cur.Attributes)+1)
-		for k, v := range cur.Attributes {
-			nu.Attributes[k] = v
+		p := groupPlan{
+			group:  policy.DirGroup{ID: cur.ID, ExternalID: g.ext, DisplayName: g.name, Attributes: map[string]any{attrDN: g.dn}},
+			header: cur.DisplayName != g.name || cur.Attributes[attrDN] != any(g.dn),
+			users:  d.MemberUsers, groups: d.MemberGroups,
+			quiet: !existed,
 		}
-		nu.Attributes[attrDN] = g.dn
-		updates = append(updates, op{kind: opUpdateGroup, group: nu, quiet: !existed})
+		if _, onlyFP := r.oldMembers[g.ext]; onlyFP {
+			load = append(load, len(plans))
+		} else {
+			p.diff(cur.MemberUsers, cur.MemberGroups)
+		}
+		plans = append(plans, p)
 	}
-	return r.apply(ctx, updates)
+	if len(load) > 0 {
+		err := r.s.st.View(ctx, func(tx store.Tx) error {
+			for _, i := range load {
+				sg, err := tx.DirGroup(r.s.tenant, plans[i].group.ID)
+				if err != nil {
+					return err
+				}
+				plans[i].diff(sg.MemberUsers, sg.MemberGroups)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("ldap[%s]: read store: %w", r.s.dir.ID, err)
+		}
+	}
+
+	// The whole removal, weighed at once.
+	c := &heldChange{}
+	for _, p := range plans {
+		if len(p.delta.delUsers)+len(p.delta.delGroups) > 0 {
+			c.Removals = append(c.Removals, heldRemoval{Group: p.group.ID, Name: p.group.DisplayName,
+				Users: p.delta.delUsers, Groups: p.delta.delGroups})
+		}
+	}
+	if full {
+		for _, ext := range sortedKeys(r.oldGroups) {
+			if !r.seenGroups[ext] {
+				g := r.oldGroups[ext]
+				c.DeleteGroups = append(c.DeleteGroups, heldGroup{ID: g.ID, ExternalID: ext, Name: g.DisplayName, Members: r.oldMembers[ext].n})
+			}
+		}
+		for _, ext := range sortedKeys(r.oldUsers) {
+			if !r.seenUsers[ext] {
+				old := r.oldUsers[ext]
+				c.DeleteUsers = append(c.DeleteUsers, heldUser{ID: old.id, ExternalID: ext, UserName: old.userName})
+			}
+		}
+	}
+	for _, u := range r.deactivate {
+		c.Deactivate = append(c.Deactivate, heldUser{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName})
+	}
+	if err := r.decide(ctx, c); err != nil {
+		return err
+	}
+
+	// Updates: additions and header changes always, removals unless held.
+	var updates []op
+	for _, p := range plans {
+		id := p.group.ID
+		p.delta.delUsers = slices.DeleteFunc(p.delta.delUsers, func(u policy.UserID) bool { return !r.allowed(removalKey(id, 'u', string(u))) })
+		p.delta.delGroups = slices.DeleteFunc(p.delta.delGroups, func(g policy.DirGroupID) bool { return !r.allowed(removalKey(id, 'g', string(g))) })
+		if !p.header && p.delta.empty() {
+			if !p.quiet {
+				r.st.Groups.Unchanged++
+			}
+			continue
+		}
+		delta := p.delta
+		updates = append(updates, op{kind: opUpdateGroup, group: p.group, header: p.header, delta: &delta,
+			quiet: p.quiet, members: len(p.users) + len(p.groups)})
+	}
+	if err := r.apply(ctx, updates); err != nil {
+		return err
+	}
+
+	// Deletions and deactivations, unless held.
+	var gdel, udel []op
+	for _, g := range c.DeleteGroups {
+		if r.allowed("g:" + string(g.ID)) {
+			gdel = append(gdel, op{kind: opDeleteGroup, group: policy.DirGroup{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.Name}, members: g.Members})
+		}
+	}
+	if err := r.apply(ctx, gdel); err != nil {
+		return err
+	}
+	for _, u := range c.DeleteUsers {
+		if r.allowed("d:" + string(u.ID)) {
+			udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName}})
+		}
+	}
+	for _, u := range r.deactivate {
+		if r.allowed("x:" + string(u.ID)) {
+			udel = append(udel, op{kind: opUpdateUser, user: u, deactivates: true})
+			continue
+		}
+		// Held: the user stays active; its other changes land.
+		u.Active = true
+		if r.s.fingerprint(u) != r.oldUsers[u.ExternalID].fp {
+			udel = append(udel, op{kind: opUpdateUser, user: u})
+		}
+	}
+	return r.apply(ctx, udel)
+}
+
+// groupPlan is the update a run wants for one group it read.
+type groupPlan struct {
+	group  policy.DirGroup // id, external id, name and DN as read
+	header bool            // name or DN changed
+	// users and groups are the desired member lists, sorted and unique;
+	// delta what they change (diff).
+	users  []policy.UserID
+	groups []policy.DirGroupID
+	delta  memberDelta
+	quiet  bool // a group this run created
+}
+
+// diff sets p.delta from the stored member lists.
+func (p *groupPlan) diff(users []policy.UserID, groups []policy.DirGroupID) {
+	p.delta.addUsers, p.delta.delUsers = setDiff(sortedUnique(slices.Clone(users)), p.users)
+	p.delta.addGroups, p.delta.delGroups = setDiff(sortedUnique(slices.Clone(groups)), p.groups)
+}
+
+// setDiff returns what want adds to have and what it drops; both sorted
+// and unique.
+func setDiff[T ~string](have, want []T) (add, del []T) {
+	i, j := 0, 0
+	for i < len(have) || j < len(want) {
+		switch {
+		case j == len(want) || (i < len(have) && have[i] < want[j]):
+			del = append(del, have[i])
+			i++
+		case i == len(have) || want[j] < have[i]:
+			add = append(add, want[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return add, del
+}
+
+// memberDelta is a change to a group's member lists. Every membership
+// write of this package — a run's, an approval's — is one, applied to
+// the group as stored inside the transaction (see exec).
+type memberDelta struct {
+	addUsers, delUsers   []policy.UserID
+	addGroups, delGroups []policy.DirGroupID
+}
+
+func (d memberDelta) empty() bool {
+	return len(d.addUsers)+len(d.delUsers)+len(d.addGroups)+len(d.delGroups) == 0
+}
+
+// applyDelta returns cur without del, with add.
+func applyDelta[T ~string](cur, add, del []T) []T {
+	if len(add)+len(del) == 0 {
+		return cur
+	}
+	drop := make(map[T]bool, len(del))
+	for _, m := range del {
+		drop[m] = true
+	}
+	out := make([]T, 0, len(cur)+len(add))
+	have := make(map[T]bool, len(cur)+len(add))
+	for _, m := range cur {
+		if !drop[m] && !have[m] {
+			have[m] = true
+			out = append(out, m)
+		}
+	}
+	for _, m := range add {
+		if !have[m] {
+			have[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // creationOrder returns the indexes of the groups of uniq that the store
@@ -841,39 +1033,6 @@ func (s *Source) membersFingerprint(users []policy.UserID, groups []policy.DirGr
 	return h.Sum64()
 }
 
-// deletions applies deactivations and, in a full run, deletes the users
-// and groups the directory no longer has, subject to the deletion guard.
-func (r *run) deletions(ctx context.Context, full bool) error {
-	var gdel, udel []op
-	nGroups, nUsers := r.state.GroupCount, r.state.UserCount
-	if full {
-		nGroups, nUsers = len(r.oldGroups), len(r.oldUsers)
-		for _, ext := range sortedKeys(r.oldGroups) {
-			if !r.seenGroups[ext] {
-				gdel = append(gdel, op{kind: opDeleteGroup, group: r.oldGroups[ext], members: r.oldMembers[ext].n})
-			}
-		}
-		for _, ext := range sortedKeys(r.oldUsers) {
-			if !r.seenUsers[ext] {
-				old := r.oldUsers[ext]
-				udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: old.id, ExternalID: ext, UserName: old.userName}})
-			}
-		}
-	}
-	if r.guard("groups", len(gdel), nGroups) {
-		if err := r.apply(ctx, gdel); err != nil {
-			return err
-		}
-	}
-	for _, u := range r.deactivate {
-		udel = append(udel, op{kind: opUpdateUser, user: u, deactivates: true})
-	}
-	if r.guard("users", len(udel), nUsers) {
-		return r.apply(ctx, udel)
-	}
-	return nil
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -893,8 +1052,18 @@ func (r *run) syncIndex(ctx context.Context) error {
 			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v})
 		}
 	}
+	// Entries the guard holds stay in the index, as in the store.
+	keep := map[string]bool{}
+	if r.held != nil {
+		for _, u := range r.held.DeleteUsers {
+			keep["u:"+u.ExternalID] = true
+		}
+		for _, g := range r.held.DeleteGroups {
+			keep["g:"+g.ExternalID] = true
+		}
+	}
 	for _, n := range sortedKeys(r.index) {
-		if _, ok := r.dnKind[n]; !ok {
+		if _, ok := r.dnKind[n]; !ok && !keep[r.index[n]] {
 			ops = append(ops, op{kind: opDelDN, key: prefix + n})
 		}
 	}
@@ -912,6 +1081,7 @@ const (
 	opDeleteGroup
 	opPutDN
 	opDelDN
+	opDeactivateUser // an approved deactivation: the stored user made inactive
 )
 
 // op is one write of a run.
@@ -922,6 +1092,10 @@ type op struct {
 	key, val    string
 	deactivates bool
 	quiet       bool // not counted (second pass over a group just created)
+	// opUpdateGroup: header sets the name and DN of group; delta changes
+	// the member lists.
+	header bool
+	delta  *memberDelta
 	// members weighs a group op whose member lists are not in group: a
 	// create resolved in its transaction (dg), a delete.
 	members int
@@ -930,7 +1104,7 @@ type op struct {
 
 func (o op) String() string {
 	switch o.kind {
-	case opCreateUser, opUpdateUser, opDeleteUser:
+	case opCreateUser, opUpdateUser, opDeleteUser, opDeactivateUser:
 		return fmt.Sprintf("user %q (%s)", o.user.UserName, o.user.ExternalID)
 	case opCreateGroup, opUpdateGroup, opDeleteGroup:
 		return fmt.Sprintf("group %q (%s)", o.group.DisplayName, o.group.ExternalID)
@@ -986,8 +1160,35 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 			}
 			r.txGroupID[res.group.ExternalID] = res.group.ID
 		}
+	case opDeactivateUser:
+		var cur policy.User
+		cur, err = tx.User(t, o.user.ID)
+		if err != nil || !cur.Active {
+			res.user = cur
+			break
+		}
+		cur.Active = false
+		res.user, err = tx.UpdateUser(t, cur)
 	case opUpdateGroup:
-		res.group, err = tx.UpdateDirGroup(t, o.group)
+		var cur policy.DirGroup
+		cur, err = tx.DirGroup(t, o.group.ID)
+		if err != nil {
+			break
+		}
+		nu := cur
+		if o.header {
+			nu.DisplayName = o.group.DisplayName
+			nu.Attributes = make(map[string]any, len(cur.Attributes)+1)
+			for k, v := range cur.Attributes {
+				nu.Attributes[k] = v
+			}
+			nu.Attributes[attrDN] = o.group.Attributes[attrDN]
+		}
+		if d := o.delta; d != nil {
+			nu.MemberUsers = applyDelta(cur.MemberUsers, d.addUsers, d.delUsers)
+			nu.MemberGroups = applyDelta(cur.MemberGroups, d.addGroups, d.delGroups)
+		}
+		res.group, err = tx.UpdateDirGroup(t, nu)
 	case opDeleteGroup:
 		err = tx.DeleteDirGroup(t, o.group.ID)
 	case opPutDN:
@@ -1014,6 +1215,9 @@ func (r *run) done(o op, res opResult) {
 		}
 	case opDeleteUser:
 		r.st.Users.Deleted++
+	case opDeactivateUser:
+		r.st.Users.Updated++
+		r.st.Users.Deactivated++
 	case opCreateGroup:
 		r.groupID[res.group.ExternalID] = res.group.ID
 		r.curGroups[res.group.ExternalID] = res.group
@@ -1022,14 +1226,20 @@ func (r *run) done(o op, res opResult) {
 		}
 		delete(r.oldMembers, res.group.ExternalID)
 		r.st.Groups.Created++
+		r.st.Memberships.Added += len(res.group.MemberUsers) + len(res.group.MemberGroups)
 	case opUpdateGroup:
 		r.curGroups[res.group.ExternalID] = res.group
 		delete(r.oldMembers, res.group.ExternalID)
 		if !o.quiet {
 			r.st.Groups.Updated++
 		}
+		if d := o.delta; d != nil {
+			r.st.Memberships.Added += len(d.addUsers) + len(d.addGroups)
+			r.st.Memberships.Removed += len(d.delUsers) + len(d.delGroups)
+		}
 	case opDeleteGroup:
 		r.st.Groups.Deleted++
+		r.st.Memberships.Removed += o.members
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sort"
 
@@ -64,6 +65,9 @@ func (a *app) wireLDAP(p *protocolSet) error {
 			records.WithLabelValues(t, d, kind, "unchanged").Set(float64(c.Unchanged))
 			records.WithLabelValues(t, d, kind, "held").Set(float64(c.Held))
 		}
+		records.WithLabelValues(t, d, "memberships", "created").Set(float64(rs.Memberships.Added))
+		records.WithLabelValues(t, d, "memberships", "deleted").Set(float64(rs.Memberships.Removed))
+		records.WithLabelValues(t, d, "memberships", "held").Set(float64(rs.Memberships.Held))
 		v := 0.0
 		if rs.PendingApproval {
 			v = 1
@@ -137,11 +141,20 @@ func (a *app) wireLDAP(p *protocolSet) error {
 			if err != nil {
 				return 0, nil, err
 			}
-			if err := src.Approve(r.Context()); err != nil {
+			// Without revalidate=true, exactly the held change is
+			// applied; with it, a full run applies what the directory
+			// still confirms of it.
+			opts := ldap.ApproveOptions{Revalidate: r.URL.Query().Get("revalidate") == "true"}
+			st, err := src.Approve(r.Context(), opts)
+			switch {
+			case errors.Is(err, ldap.ErrNothingPending):
 				return 0, nil, &admin.Error{Status: http.StatusConflict, Code: "nothing_pending", Message: err.Error()}
+			case errors.Is(err, ldap.ErrDirectoryUnavailable):
+				return 0, nil, &admin.Error{Status: http.StatusBadGateway, Code: "directory_unavailable", Message: err.Error()}
+			case err != nil:
+				return 0, nil, err
 			}
-			st, err := src.Status(r.Context())
-			return http.StatusOK, st, err
+			return http.StatusOK, st, nil
 		}},
 	)
 	return nil

@@ -23,7 +23,11 @@ import (
 // approves deletions held back by the guard.
 //
 //	roster sync --config FILE [--directory [TENANT/]ID] [--mode full|incremental]
-//	roster sync approve --directory TENANT/ID (--config FILE | --server URL)
+//	roster sync approve --directory TENANT/ID [--revalidate] (--config FILE | --server URL)
+//
+// approve applies exactly the change the deletion guard holds, or, with
+// --revalidate, runs a full sync that applies what the directory still
+// confirms of it.
 func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	approve := len(args) > 0 && args[0] == "approve"
 	if approve {
@@ -34,6 +38,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfgPath := fs.String("config", "", "configuration file (opens the store directly: the server must be stopped)")
 	dirFlag := fs.String("directory", "", "directory to sync, as TENANT/ID or ID (default: all)")
 	mode := fs.String("mode", "full", "full or incremental")
+	revalidate := fs.Bool("revalidate", false, "approve: re-read the directory and apply what it still confirms of the held change")
 	mk := clientFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -48,11 +53,15 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		path := "/sync/" + url.PathEscape(t) + "/" + url.PathEscape(d) + "/approve"
+		if *revalidate {
+			path += "?revalidate=true"
+		}
 		var st ldap.RunStatus
-		if err := c.do(ctx, "POST", "/sync/"+url.PathEscape(t)+"/"+url.PathEscape(d)+"/approve", nil, &st); err != nil {
+		if err := c.do(ctx, "POST", path, nil, &st); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "approved: the next run of %s applies the held changes\n", *dirFlag)
+		printApproval(stdout, *dirFlag, st)
 		return nil
 	}
 	if *cfgPath == "" {
@@ -102,10 +111,11 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var failed []string
 	for _, k := range keys {
 		if approve {
-			if err := sources[k].Approve(ctx); err != nil {
+			st, err := sources[k].Approve(ctx, ldap.ApproveOptions{Revalidate: *revalidate})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "approved: the next run of %s applies the held changes\n", k)
+			printApproval(stdout, k, st)
 			continue
 		}
 		rs, err := sources[k].Sync(ctx, ldap.Mode(*mode))
@@ -118,4 +128,13 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("sync failed: %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// printApproval says what an approval applied.
+func printApproval(w io.Writer, dir string, st ldap.RunStatus) {
+	fmt.Fprintf(w, "approved %s: %d users deleted, %d deactivated, %d groups deleted, %d memberships removed\n",
+		dir, st.Users.Deleted, st.Users.Deactivated, st.Groups.Deleted, st.Memberships.Removed)
+	if st.Held != nil {
+		fmt.Fprintf(w, "still held: %s\n", st.Held.Reason)
+	}
 }
