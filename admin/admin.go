@@ -317,9 +317,18 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: "cycle", Message: err.Error()}
 	case errors.Is(err, policy.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+	case errors.Is(err, store.ErrStorage):
+		// RFC 4918 §11.5: the server cannot store what the request needs.
+		return &Error{Status: http.StatusInsufficientStorage, Code: "storage", Message: "storage cannot take writes (out of space or read-only); nothing was changed, retry later"}
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: statusClientClosed, Code: "canceled", Message: "the request was canceled"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 }
+
+// statusClientClosed is answered (to nobody) when the client hung up; it
+// keeps such requests apart from server errors in the metrics.
+const statusClientClosed = 499
 
 func writeErr(w http.ResponseWriter, err error) {
 	e := toError(err)

@@ -73,7 +73,8 @@ type app struct {
 	// sections are cfg's protocol sections, decoded.
 	sections *sections
 	log      *slog.Logger
-	store    *bolt.Store
+	store    store.Store // watched: every write reports to storage
+	storage  *storageHealth
 	engine   *policy.Engine
 	reg      *prometheus.Registry
 	mux      *http.ServeMux
@@ -98,7 +99,9 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Bbolt.Path, err)
 	}
-	a := &app{cfg: cfg, sections: sec, log: logger, store: st, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	a := &app{cfg: cfg, sections: sec, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	a.storage = newStorageHealth(logger.With("component", "store"), st, cfg.Store.Bbolt.Path, a.reg)
+	a.store = watchedStore{Store: st, h: a.storage}
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	if err := a.seed(ctx); err != nil {
 		a.Close()
@@ -285,6 +288,11 @@ func (a *app) routes(ctx context.Context) error {
 		if err := a.store.View(r.Context(), func(store.Tx) error { return nil }); err != nil || !a.ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		if err := a.storage.Ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: storage cannot take writes ("+storageCause(err)+")\n")
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")

@@ -186,7 +186,7 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 	})
 	t.done = true
 	if err != nil {
-		return err
+		return store.StorageError(err)
 	}
 	if len(t.changes) > 0 {
 		s.deliver(t.changes)
