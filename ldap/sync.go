@@ -355,6 +355,7 @@ func (r *run) incremental(ctx context.Context) error {
 	if err := r.apply(ctx, ops); err != nil {
 		return err
 	}
+	r.conn = c
 	if err := r.applyGroups(ctx, groups, false); err != nil {
 		return err
 	}
@@ -729,6 +730,12 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		}
 	}
 
+	if !full {
+		if err := r.keepLeavers(ctx, plans); err != nil {
+			return err
+		}
+	}
+
 	// The whole removal, weighed at once.
 	c := &heldChange{}
 	for _, p := range plans {
@@ -805,6 +812,90 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		}
 	}
 	return r.apply(ctx, udel)
+}
+
+// keepLeavers drops from an incremental run's plans the removals of
+// users the directory no longer has: such a user's memberships go with
+// the user, whose deletion only a full run sees and weighs (the groups'
+// member values may go first, as with OpenLDAP's refint).
+func (r *run) keepLeavers(ctx context.Context, plans []groupPlan) error {
+	s := r.s
+	read := make(map[policy.UserID]bool, len(r.seenUsers))
+	for ext := range r.seenUsers {
+		if id, ok := r.userID[ext]; ok {
+			read[id] = true
+		}
+	}
+	names := map[policy.UserID]string{}
+	for _, p := range plans {
+		for _, u := range p.delta.delUsers {
+			if !read[u] {
+				names[u] = ""
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		for id := range names {
+			u, err := tx.User(s.tenant, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			names[id] = u.UserName
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+	var ask []string
+	for _, n := range names {
+		if n != "" {
+			ask = append(ask, n)
+		}
+	}
+	slices.Sort(ask)
+	exists := make(map[string]bool, len(ask))
+	for len(ask) > 0 {
+		chunk := ask[:min(len(ask), 200)]
+		ask = ask[len(chunk):]
+		var f strings.Builder
+		f.WriteString("(&" + s.dir.Users.Filter + "(|")
+		for _, n := range chunk {
+			f.WriteString("(" + s.dir.Attributes.UserName + "=" + goldap.EscapeFilter(n) + ")")
+		}
+		f.WriteString("))")
+		err := s.pagedSearch(ctx, r.conn, s.dir.Users.BaseDN, f.String(), s.userAttrs(), func(page []*goldap.Entry) error {
+			for _, e := range page {
+				if du, ok := s.mapUser(e); ok {
+					exists[policy.FoldUserName(du.user.UserName)] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	kept := 0
+	for i := range plans {
+		d := &plans[i].delta
+		d.delUsers = slices.DeleteFunc(d.delUsers, func(u policy.UserID) bool {
+			gone := !read[u] && !exists[policy.FoldUserName(names[u])]
+			if gone {
+				kept++
+			}
+			return gone
+		})
+	}
+	if kept > 0 {
+		s.log.Info("ldap sync: memberships of users gone from the directory left for the next full run", "memberships", kept)
+	}
+	return nil
 }
 
 // groupPlan is the update a run wants for one group it read.
