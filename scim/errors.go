@@ -37,6 +37,7 @@ var (
 func toSCIMError(err error) (scimerr.ScimError, bool) {
 	var se scimerr.ScimError
 	var mbe *http.MaxBytesError
+	var le *policy.LimitError
 	switch {
 	case errors.As(err, &se):
 		return se, false
@@ -49,6 +50,14 @@ func toSCIMError(err error) (scimerr.ScimError, bool) {
 		return errorf(scimerr.ScimErrorUniqueness, "a unique attribute (userName, externalId or displayName) is already in use").(scimerr.ScimError), false
 	case errors.Is(err, store.ErrVersion):
 		return errPrecondition, false
+	case errors.As(err, &le):
+		// RFC 7644 §3.12: tooMany for more than the server will take,
+		// invalidValue for a value it will not keep.
+		base := scimerr.ScimErrorInvalidValue
+		if le.TooMany() {
+			base = scimerr.ScimErrorTooMany
+		}
+		return errorf(base, "%s", trimPrefix(le)).(scimerr.ScimError), false
 	case errors.Is(err, policy.ErrInvalid), errors.Is(err, policy.ErrCycle):
 		return errorf(scimerr.ScimErrorInvalidValue, "%s", trimPrefix(err)).(scimerr.ScimError), false
 	case errors.Is(err, errFilter):

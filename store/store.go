@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/roster-dev/roster/policy"
@@ -36,6 +37,11 @@ var (
 	ErrInUse = errors.New("store: still in use")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrInvalid: the store refuses a record it could not keep or read
+	// back as it is (too deep to decode, a number out of range, a key
+	// too long for an index). It wraps policy.ErrInvalid, so edges that
+	// answer a bad record already answer this one.
+	ErrInvalid = fmt.Errorf("store: record cannot be stored: %w", policy.ErrInvalid)
 )
 
 // Store keeps Roster's facts. Implementations are safe for concurrent use.
@@ -164,6 +170,24 @@ type Tx interface {
 	Record(tenant policy.TenantID, op policy.Op, id string, detail any) error
 
 	// Audit returns audit entries with Seq > after, oldest first, at most
-	// limit (0: all).
+	// limit (0: all). An entry the backend cannot read is returned as an
+	// entry of Kind policy.KindEvent and Op OpUnreadable with its Seq and
+	// no Before or After, rather than failing the listing.
 	Audit(after uint64, limit int) ([]policy.Change, error)
+
+	// Quarantine: records a backend found it could not read (written by
+	// an older version, or damaged) are set aside when the store opens,
+	// so the rest is served; see Quarantined. Quarantine lists them
+	// without their values; QuarantinedRecord returns one with its value.
+	Quarantine() ([]Quarantined, error)
+	QuarantinedRecord(id string) (Quarantined, error)
+	// RepairQuarantined puts value back as the record id was (same kind,
+	// tenant and key) and drops it from the quarantine. value must
+	// decode as that kind of record and pass its validation; it is
+	// written like an update of the record (indexes, audit entry, change
+	// feed), with its Version kept.
+	RepairQuarantined(id string, value []byte) error
+	// DeleteQuarantined drops the quarantined record id for good,
+	// recording an audit entry.
+	DeleteQuarantined(id string) error
 }

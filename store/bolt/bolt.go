@@ -63,12 +63,18 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the store file at path. The parent
 // directory is created with mode 0700 and the file with mode 0600. It does
 // not migrate: a file written by a newer schema is refused with ErrSchema.
+// A record that does not decode is quarantined rather than refused (see
+// the package doc), so one bad record never keeps the store from opening.
 func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create directory: %w", err)
 	}
 	s, err := open(path, opts, false)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.quarantineUnreadable(context.Background()); err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.log.Debug("bolt: store opened", "path", path)

@@ -57,9 +57,28 @@
 //	│       └── <groupID>·<ruleID>       → ""
 //	├── audit/
 //	│   └── <8-byte big-endian seq>      → policy.Change
-//	└── records/
-//	    └── <namespace>/
-//	        └── <key>                    → opaque bytes
+//	├── records/
+//	│   └── <namespace>/
+//	│       └── <key>                    → opaque bytes
+//	└── quarantine/                      (created when first needed)
+//	    └── <8-byte big-endian seq>      → quarantineEntry: store.Quarantined,
+//	                                       the record's bucket path and key
+//
+// # Records that do not read back
+//
+// A record is written only if its encoding decodes again as its type (see
+// encode), and its keys fit bbolt's limits; anything else is
+// store.ErrInvalid. Open, on a writable file, reads every typed record
+// (tenants, users, directory groups, groups, roles, rules, memberships); one
+// that does not decode — written by an older version, or damaged — is moved
+// to quarantine/, logged by kind, tenant and key (never its value), and the
+// indexes are rebuilt without it, so the rest is served. References to it
+// are kept; Tx.RepairQuarantined puts a corrected record back,
+// Tx.DeleteQuarantined drops it with the cascades of a delete. An audit
+// entry that does not decode is listed by Tx.Audit as a KindEvent entry
+// with Op store.OpUnreadable.
+//
+// # Indexes
 //
 // Every index is written in the same transaction as its record; Verify
 // diffs each index against its source records and Rebuild recomputes them.
@@ -122,8 +141,9 @@ var (
 	bktRuleDG        = []byte("rule_dg")
 	bktRuleGroup     = []byte("rule_group")
 
-	bktAudit   = []byte("audit")
-	bktRecords = []byte("records")
+	bktAudit      = []byte("audit")
+	bktRecords    = []byte("records")
+	bktQuarantine = []byte("quarantine")
 )
 
 // staticPaths are the buckets created when a store is opened, relative to

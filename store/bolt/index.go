@@ -304,45 +304,54 @@ func (s *Store) Rebuild(ctx context.Context) error {
 	defer s.wmu.Unlock()
 	n := 0
 	err := s.db.Update(func(btx *bbolt.Tx) error {
-		root := rootBucket(btx)
-		for _, d := range indexes {
-			for _, sc := range scopes(root, d) {
-				want, dups, err := expected(ctx, d, sc)
-				if err != nil {
-					return err
-				}
-				if len(dups) > 0 {
-					return &IndexError{Problems: dups}
-				}
-				parent := sc.parent()
-				if parent.Bucket([]byte(d.name)) != nil {
-					if err := parent.DeleteBucket([]byte(d.name)); err != nil {
-						return err
-					}
-				}
-				b, err := parent.CreateBucket([]byte(d.name))
-				if err != nil {
-					return err
-				}
-				keys := make([]string, 0, len(want))
-				for k := range want {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				b.FillPercent = 0.9 // sequential inserts
-				for _, k := range keys {
-					if err := b.Put([]byte(k), want[k]); err != nil {
-						return err
-					}
-				}
-				n += len(keys)
-			}
-		}
-		return ctx.Err()
+		var err error
+		n, err = rebuildIndexes(ctx, rootBucket(btx))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: rebuild: %w", err)
 	}
 	s.log.Info("bolt: indexes rebuilt", "entries", n)
 	return nil
+}
+
+// rebuildIndexes recomputes every secondary index under root from its
+// source records and returns the number of entries written. A unique
+// index claimed twice is an *IndexError.
+func rebuildIndexes(ctx context.Context, root *bbolt.Bucket) (int, error) {
+	n := 0
+	for _, d := range indexes {
+		for _, sc := range scopes(root, d) {
+			want, dups, err := expected(ctx, d, sc)
+			if err != nil {
+				return n, err
+			}
+			if len(dups) > 0 {
+				return n, &IndexError{Problems: dups}
+			}
+			parent := sc.parent()
+			if parent.Bucket([]byte(d.name)) != nil {
+				if err := parent.DeleteBucket([]byte(d.name)); err != nil {
+					return n, err
+				}
+			}
+			b, err := parent.CreateBucket([]byte(d.name))
+			if err != nil {
+				return n, err
+			}
+			keys := make([]string, 0, len(want))
+			for k := range want {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.FillPercent = 0.9 // sequential inserts
+			for _, k := range keys {
+				if err := b.Put([]byte(k), want[k]); err != nil {
+					return n, err
+				}
+			}
+			n += len(keys)
+		}
+	}
+	return n, ctx.Err()
 }

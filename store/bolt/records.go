@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -102,7 +103,11 @@ func (t *tx) Audit(after uint64, limit int) ([]policy.Change, error) {
 		}
 		ch, err := decode[policy.Change](v, "audit entry")
 		if err != nil {
-			return nil, err
+			// An entry written before records were checked on the way
+			// in: list it as unreadable rather than fail the log.
+			seq := binary.BigEndian.Uint64(k)
+			t.s.log.Warn("bolt: audit entry does not decode", "seq", seq, "reason", errorKind(err))
+			ch = policy.Change{Seq: seq, Actor: quarantineActor, Kind: policy.KindEvent, Op: store.OpUnreadable, ID: strconv.FormatUint(seq, 10)}
 		}
 		out = append(out, ch)
 	}

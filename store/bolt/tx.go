@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -106,26 +107,67 @@ func decode[T any](v []byte, what string) (T, error) {
 	return x, nil
 }
 
-func encode(v any, what string) ([]byte, error) {
+// encode returns the JSON of v, and refuses (store.ErrInvalid) a value that
+// does not encode or whose encoding would not decode again as a T: a
+// record is committed only if it can be read back. The errors name what
+// went wrong, never the value.
+func encode[T any](v T, what string) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: encode %s: %w", what, err)
+		return nil, fmt.Errorf("bolt: encode %s: %s: %w", what, errorKind(err), store.ErrInvalid)
+	}
+	var back T
+	if err := json.Unmarshal(b, &back); err != nil {
+		return nil, fmt.Errorf("bolt: %s would not read back: %s: %w", what, errorKind(err), store.ErrInvalid)
 	}
 	return b, nil
 }
 
-// put writes k → v in b, wrapping the error.
+// errorKind describes a JSON error without the data it may quote.
+func errorKind(err error) string {
+	var se *json.SyntaxError
+	var ute *json.UnmarshalTypeError
+	var uve *json.UnsupportedValueError
+	var ute2 *json.UnsupportedTypeError
+	var me *json.MarshalerError
+	switch {
+	case errors.As(err, &se):
+		if strings.Contains(se.Error(), "exceeded max depth") {
+			return fmt.Sprintf("nested too deeply (at byte %d)", se.Offset)
+		}
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &ute):
+		if ute.Field != "" {
+			return fmt.Sprintf("a value of field %s does not fit %s", ute.Field, ute.Type)
+		}
+		return fmt.Sprintf("a value does not fit %s", ute.Type)
+	case errors.As(err, &uve):
+		return "a value JSON cannot hold"
+	case errors.As(err, &ute2):
+		return "a type JSON cannot hold"
+	case errors.As(err, &me):
+		return "a value that does not encode"
+	}
+	return "does not decode"
+}
+
+// put writes k → v in b, wrapping the error. The error does not quote the
+// key, which may be a user's name; a key or value bbolt cannot hold is
+// store.ErrInvalid.
 func put(b *bbolt.Bucket, k, v []byte) error {
 	if err := b.Put(k, v); err != nil {
-		return fmt.Errorf("bolt: put %q: %w", k, err)
+		if errors.Is(err, bolterrors.ErrKeyTooLarge) || errors.Is(err, bolterrors.ErrKeyRequired) || errors.Is(err, bolterrors.ErrValueTooLarge) {
+			return fmt.Errorf("bolt: put a key of %d bytes: %w: %w", len(k), err, store.ErrInvalid)
+		}
+		return fmt.Errorf("bolt: put a key of %d bytes: %w", len(k), err)
 	}
 	return nil
 }
 
-// del deletes k from b, wrapping the error.
+// del deletes k from b, wrapping the error (without the key).
 func del(b *bbolt.Bucket, k []byte) error {
 	if err := b.Delete(k); err != nil {
-		return fmt.Errorf("bolt: delete %q: %w", k, err)
+		return fmt.Errorf("bolt: delete a key of %d bytes: %w", len(k), err)
 	}
 	return nil
 }
