@@ -64,9 +64,9 @@ type Config struct {
 	AccessTokens AccessTokenVerifier
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Kinds are the user-group kinds allowed besides the built-in ones
-	// (international, regional, local, special-interest).
-	Kinds []policy.GroupKind
+	// Hierarchy holds the known group kinds and where each may sit
+	// (default policy.DefaultHierarchy).
+	Hierarchy policy.Hierarchy
 	// Extensions registers routes of other components (SCIM tokens, sync,
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
 	// is admin-only.
@@ -112,6 +112,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Hierarchy.Parents == nil {
+		cfg.Hierarchy = policy.DefaultHierarchy()
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	for i, t := range cfg.Tokens {
@@ -273,14 +276,54 @@ func (s *Server) canGrant(p principal, r policy.Role, g policy.GroupID) bool {
 	return true
 }
 
-var builtinKinds = []policy.GroupKind{policy.KindInternational, policy.KindRegional, policy.KindLocal, policy.KindSpecialInterest}
-
 // checkKind refuses a group kind that is neither built in nor configured.
 func (s *Server) checkKind(k policy.GroupKind) error {
-	if k == "" || slices.Contains(builtinKinds, k) || slices.Contains(s.cfg.Kinds, k) {
+	if _, ok := s.cfg.Hierarchy.Parents[k]; k == "" || ok {
 		return nil
 	}
-	return badRequest("kind %q is not one of %v %v", k, builtinKinds, s.cfg.Kinds)
+	return badRequest("kind %q is not one of %v", k, s.cfg.Hierarchy.Kinds())
+}
+
+// checkPlacement applies the hierarchy rules to g as it is about to be
+// written: its kind fits under its parent, no sibling has its name, and
+// its children still fit under it (after a kind change).
+func (s *Server) checkPlacement(tx store.Tx, g policy.Group) error {
+	all, err := tx.Groups()
+	if err != nil {
+		return err
+	}
+	parents := make(map[policy.GroupID]policy.GroupID, len(all))
+	for _, o := range all {
+		parents[o.ID] = o.Parent
+	}
+	// A cycle is the more telling answer (409 cycle): check it first.
+	if err := policy.CheckParent(g.ID, g.Parent, func(id policy.GroupID) (policy.GroupID, bool) {
+		p, ok := parents[id]
+		return p, ok
+	}); err != nil && g.ID != "" {
+		return err
+	}
+	var parent policy.Group
+	var siblings []policy.Group
+	for _, o := range all {
+		if o.ID == g.Parent && g.Parent != "" {
+			parent = o
+		}
+		if o.Parent == g.Parent && o.ID != g.ID {
+			siblings = append(siblings, o)
+		}
+	}
+	if err := s.cfg.Hierarchy.CheckPlacement(g, parent, siblings); err != nil {
+		return err
+	}
+	for _, c := range all {
+		if c.Parent == g.ID && g.ID != "" {
+			if !slices.Contains(s.cfg.Hierarchy.Parents[c.Kind], g.Kind) {
+				return fmt.Errorf("%w: subgroup %s (%s) may not sit under a %s group", policy.ErrInvalid, c.Slug, c.Kind, g.Kind)
+			}
+		}
+	}
+	return nil
 }
 
 // Error is an admin API error with a stable code.

@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/explain", s.explain)
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
+	s.portalRoutes() // admin/portal.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -313,6 +314,9 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 		if g.Parent == "" && !p.admin || g.Parent != "" && !s.can(p, "groups.manage", g.Parent) {
 			return errForbidden
 		}
+		if err := s.checkPlacement(tx, g); err != nil {
+			return err
+		}
 		var err error
 		g, err = tx.CreateGroup(g)
 		return err
@@ -396,6 +400,11 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		if in.Kind != nil {
 			cur.Kind = policy.GroupKind(*in.Kind)
 		}
+		if in.Kind != nil || in.Name != nil {
+			if err := s.checkPlacement(tx, cur); err != nil {
+				return err
+			}
+		}
 		g, err = tx.UpdateGroup(cur)
 		return err
 	})
@@ -445,6 +454,9 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 		}
 		if cur.Parent == "" && !p.admin || cur.Parent != "" && !s.can(p, "groups.manage", cur.Parent) {
 			return errForbidden
+		}
+		if err := s.checkPlacement(tx, cur); err != nil {
+			return err
 		}
 		g, err = tx.UpdateGroup(cur)
 		return err

@@ -107,11 +107,68 @@ type PolicyConfig struct {
 	// Roles adds roles to (or overrides) the defaults member, speaker,
 	// organizer and admin.
 	Roles []RoleConfig `yaml:"roles"`
-	// Kinds adds custom user-group kinds to the built-in ones.
-	Kinds []string `yaml:"kinds"`
+	// Kinds adds custom user-group kinds to the built-in ones
+	// (international, regional, local, special-interest), or changes
+	// where a kind may sit. Each entry is a name, or {name, parents}
+	// where parents lists the kinds a parent may have ("top" for none).
+	// A custom kind without parents may sit anywhere.
+	Kinds []KindConfig `yaml:"kinds"`
 	// Charter overrides the charter rule (default: local groups, 60% of
 	// members in the international group above).
 	Charter *policy.CharterRule `yaml:"charter"`
+}
+
+// KindConfig declares a user-group kind and where it may sit.
+type KindConfig struct {
+	Name    string   `yaml:"name"`
+	Parents []string `yaml:"parents"`
+}
+
+// UnmarshalYAML reads a plain name or a {name, parents} mapping.
+func (k *KindConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*k = KindConfig{}
+		return n.Decode(&k.Name)
+	}
+	type plain KindConfig
+	return n.Decode((*plain)(k))
+}
+
+// Hierarchy returns the placement rules: policy.DefaultHierarchy with the
+// configured kinds added or changed.
+func (p PolicyConfig) Hierarchy() (policy.Hierarchy, error) {
+	h := policy.DefaultHierarchy()
+	for i, k := range p.Kinds {
+		f := fmt.Sprintf("policy.kinds[%d]", i)
+		if !tenantIDRE.MatchString(k.Name) {
+			return h, &Error{f + ".name", fmt.Sprintf("%q must be lower-case letters, digits and dashes", k.Name)}
+		}
+		if _, ok := h.Parents[policy.GroupKind(k.Name)]; !ok {
+			h.Parents[policy.GroupKind(k.Name)] = nil // filled below
+		}
+	}
+	for i, k := range p.Kinds {
+		kind := policy.GroupKind(k.Name)
+		if len(k.Parents) == 0 {
+			if h.Parents[kind] == nil { // a custom kind: anywhere
+				h.Parents[kind] = append([]policy.GroupKind{policy.Root}, h.Kinds()...)
+			}
+			continue
+		}
+		var ps []policy.GroupKind
+		for j, pk := range k.Parents {
+			if pk == "top" {
+				ps = append(ps, policy.Root)
+				continue
+			}
+			if _, ok := h.Parents[policy.GroupKind(pk)]; !ok {
+				return h, &Error{fmt.Sprintf("policy.kinds[%d].parents[%d]", i, j), fmt.Sprintf("%q is not a kind (nor \"top\")", pk)}
+			}
+			ps = append(ps, policy.GroupKind(pk))
+		}
+		h.Parents[kind] = ps
+	}
+	return h, nil
 }
 
 // RoleConfig declares one role.
@@ -298,10 +355,8 @@ func (c *Config) Validate() error {
 			return &Error{f + ".permissions", "at least one permission is required"}
 		}
 	}
-	for i, k := range c.Policy.Kinds {
-		if !tenantIDRE.MatchString(k) {
-			return &Error{fmt.Sprintf("policy.kinds[%d]", i), fmt.Sprintf("%q must be lower-case letters, digits and dashes", k)}
-		}
+	if _, err := c.Policy.Hierarchy(); err != nil {
+		return err
 	}
 	if ch := c.Policy.Charter; ch != nil {
 		if ch.Threshold <= 0 || ch.Threshold > 1 {

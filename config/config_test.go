@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/roster-dev/roster/policy"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -74,6 +77,8 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"domain with at", "tenants: [{id: a, name: A, kind: partner, domains: ['@acme.example']}]\n", "tenants[0].domains[0]"},
 		{"domain of two tenants", "tenants: [{id: a, name: A, kind: partner, domains: [acme.example]}, {id: b, name: B, kind: partner, domains: [acme.example]}]\n", "tenants[1].domains[0]"},
 		{"domain inside another tenant's", "tenants: [{id: a, name: A, kind: partner, domains: [acme.example]}, {id: b, name: B, kind: partner, domains: [eu.acme.example]}]\n", "inside"},
+		{"bad kind name", "policy: {kinds: [Chapter]}\n", "policy.kinds[0].name"},
+		{"kind parent unknown", "policy: {kinds: [{name: chapter, parents: [galaxy]}]}\n", "policy.kinds[0].parents[0]"},
 		{"bad log level", "log: {level: loud}\n", "log.level"},
 		{"bad threshold", "policy: {charter: {kind: local, parent: international, threshold: 1.5}}\n", "policy.charter.threshold"},
 		{"role without permissions", "policy: {roles: [{name: x}]}\n", "policy.roles[0].permissions"},
@@ -176,5 +181,30 @@ func TestErrorsDoNotShowEnvValues(t *testing.T) {
 	err = Section(c.OIDC, "oidc", &sec)
 	if err == nil || strings.Contains(err.Error(), secret[:7]) {
 		t.Errorf("section error %v shows the environment value (or is missing)", err)
+	}
+}
+
+func TestKindsMakeTheHierarchy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	doc := "policy:\n  kinds:\n    - chapter\n    - {name: city, parents: [chapter, top]}\n    - {name: local, parents: [regional]}\n"
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Policy.Hierarchy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Parents["city"]; len(got) != 2 || got[0] != "chapter" || got[1] != policy.Root {
+		t.Errorf("city parents %v", got)
+	}
+	if got := h.Parents["local"]; len(got) != 1 || got[0] != policy.KindRegional {
+		t.Errorf("local parents %v (a built-in kind, changed)", got)
+	}
+	if got := h.Parents["chapter"]; !slices.Contains(got, policy.Root) || !slices.Contains(got, policy.KindLocal) {
+		t.Errorf("chapter without parents should sit anywhere: %v", got)
 	}
 }

@@ -305,12 +305,16 @@ func (a *app) routes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	hierarchy, err := a.cfg.Policy.Hierarchy() // checked by config.Validate
+	if err != nil {
+		return err
+	}
 	adm, err := admin.New(admin.Config{
 		Logger:       a.log.With("component", "admin"),
 		Store:        a.store,
 		Engine:       a.engine,
 		Tokens:       adminTokens(a.cfg.Admin.Tokens),
-		Kinds:        kinds(a.cfg.Policy.Kinds),
+		Hierarchy:    hierarchy,
 		AccessTokens: p.accessTokens,
 		MaxBodyBytes: a.cfg.Admin.MaxBodyBytes,
 		Extensions:   p.adminExtensions,
@@ -379,13 +383,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func kinds(ks []string) []policy.GroupKind {
-	out := make([]policy.GroupKind, len(ks))
-	for i, k := range ks {
-		out[i] = policy.GroupKind(k)
-	}
-	return out
-}
 
 // adminTokens converts the configured admin tokens for the admin API.
 func adminTokens(ts []config.AdminToken) []admin.Token {

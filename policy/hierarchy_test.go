@@ -1,0 +1,45 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheckPlacement(t *testing.T) {
+	h := DefaultHierarchy()
+	isug := Group{ID: "g-isug", Name: "ISUG", Kind: KindInternational}
+	rug := Group{ID: "g-rug", Name: "RUG Europe", Kind: KindRegional, Parent: isug.ID}
+	london := Group{ID: "g-lon", Name: "LUG London", Kind: KindLocal, Parent: rug.ID}
+	tests := []struct {
+		name     string
+		g        Group
+		parent   Group
+		siblings []Group
+		wantErr  string
+	}{
+		{"ISUG at the top", Group{Name: "ISUG 2", Kind: KindInternational}, Group{}, nil, ""},
+		{"ISUG under a region", Group{Name: "ISUG 2", Kind: KindInternational}, rug, nil, "may not sit under a regional"},
+		{"region at the top", Group{Name: "Orphan", Kind: KindRegional}, Group{}, nil, "needs a parent"},
+		{"sub-region", Group{Name: "Nordics", Kind: KindRegional}, rug, nil, ""},
+		{"LUG under a region", Group{Name: "LUG Paris", Kind: KindLocal}, rug, []Group{london}, ""},
+		{"LUG under the ISUG", Group{Name: "LUG Remote", Kind: KindLocal}, isug, []Group{rug}, ""},
+		{"LUG under a LUG", Group{Name: "LUG London", Kind: KindLocal}, london, nil, "may not sit under a local"},
+		{"sibling name, other case", Group{Name: "lug london", Kind: KindLocal}, rug, []Group{london}, "already has a subgroup"},
+		{"renaming itself is fine", Group{ID: london.ID, Name: "LUG London", Kind: KindLocal}, rug, []Group{london}, ""},
+		{"SIG under a LUG", Group{Name: "SIG Security", Kind: KindSpecialInterest}, london, nil, ""},
+		{"SIG at the top", Group{Name: "SIG Security", Kind: KindSpecialInterest}, Group{}, nil, ""},
+		{"unknown kind", Group{Name: "X", Kind: "chapter"}, isug, nil, "not one of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := h.CheckPlacement(tt.g, tt.parent, tt.siblings)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalid)):
+				t.Fatalf("got %v, want an ErrInvalid containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
