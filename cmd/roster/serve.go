@@ -383,7 +383,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-
 // adminTokens converts the configured admin tokens for the admin API.
 func adminTokens(ts []config.AdminToken) []admin.Token {
 	out := make([]admin.Token, len(ts))
