@@ -589,7 +589,7 @@ type run struct {
 	pending, approved, held *heldChange
 	heldKeys                map[string]bool
 	decided                 bool
-	conn *searchConn // an incremental run's connection
+	conn                    *searchConn // an incremental run's connection
 	// vanished says why the directory's answer looks like a vanished
 	// subtree (full runs).
 	vanished string
