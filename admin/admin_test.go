@@ -509,3 +509,23 @@ func TestAnswersDoNotRevealExistence(t *testing.T) {
 		}
 	}
 }
+
+// TestNoZeroTimes: a meeting without an end has no "end" in the answer,
+// not the year 1.
+func TestNoZeroTimes(t *testing.T) {
+	f := newFixture(t)
+	if st, m := f.call(t, adminToken, "POST", "/api/v1/groups/lug-london/meetings", `{"title":"Kick-off","start":"2027-01-12T18:00:00Z"}`); st != 201 {
+		t.Fatalf("add meeting: %d %v", st, m)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/groups/lug-london", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(b), "0001-01-01") || !strings.Contains(string(b), "Kick-off") {
+		t.Fatalf("group answer: %s", b)
+	}
+}

@@ -260,7 +260,7 @@ type groupView struct {
 
 func (s *Server) viewOf(g policy.Group) groupView {
 	v := groupView{Group: g}
-	if c := s.cfg.Engine.Charter(g.ID); c.Applies {
+	if c := s.cfg.Engine.Charter(g.ID); c.Applies || c.Reason != "" {
 		v.Charter = &c
 	}
 	return v

@@ -1009,7 +1009,9 @@ func (e *Engine) charterOf(g GroupID) CharterStatus {
 			break
 		}
 	}
+	st.ReferenceKind = cr.Parent
 	if st.Parent == "" {
+		st.Reason = fmt.Sprintf("no %s group above it: the charter rule cannot be computed", cr.Parent)
 		return st
 	}
 	st.Applies = true

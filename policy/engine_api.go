@@ -81,6 +81,12 @@ type CharterStatus struct {
 	Ratio     float64 `json:"ratio"`    // InParent / Members (0 when no members)
 	Threshold float64 `json:"threshold"`
 	Chartered bool    `json:"chartered"`
+	// ReferenceKind is the kind of the group compared with (Parent):
+	// the international group by default, not the direct parent.
+	ReferenceKind GroupKind `json:"referenceKind,omitempty"`
+	// Reason says why the rule cannot be computed for a group of the
+	// rule's kind (no group of the reference kind above it).
+	Reason string `json:"reason,omitempty"`
 }
 
 // The Engine's methods (implemented in engine.go):

@@ -646,3 +646,14 @@ func TestExplainPrefersManual(t *testing.T) {
 		t.Errorf("Explain(frank) = %+v, want a chain starting with the manual membership", ex)
 	}
 }
+
+// TestCharterWithoutReferenceSaysWhy: a local group with no international
+// group above it is not silently "does not apply".
+func TestCharterWithoutReferenceSaysWhy(t *testing.T) {
+	e := policy.NewEngine(policy.EngineConfig{})
+	e.Load(policy.World{Groups: []policy.Group{{ID: "g-lone", Slug: "lug-lone", Name: "Lone", Kind: policy.KindLocal}}})
+	st := e.Charter("g-lone")
+	if st.Applies || !strings.Contains(st.Reason, "no international group above") || st.ReferenceKind != policy.KindInternational {
+		t.Fatalf("charter of an orphan LUG: %+v", st)
+	}
+}

@@ -178,7 +178,7 @@ type Meeting struct {
 	ID       string    `json:"id"`
 	Title    string    `json:"title"`
 	Start    time.Time `json:"start"`
-	End      time.Time `json:"end,omitempty"`
+	End      time.Time `json:"end,omitzero"`
 	Location string    `json:"location,omitempty"`
 }
 

@@ -102,10 +102,13 @@ type groupJSON struct {
 	Kind    string `json:"kind"`
 	Parent  string `json:"parent"`
 	Charter *struct {
-		Members   int     `json:"members"`
-		InParent  int     `json:"inParent"`
-		Ratio     float64 `json:"ratio"`
-		Chartered bool    `json:"chartered"`
+		Applies       bool    `json:"applies"`
+		Members       int     `json:"members"`
+		InParent      int     `json:"inParent"`
+		Ratio         float64 `json:"ratio"`
+		Chartered     bool    `json:"chartered"`
+		ReferenceKind string  `json:"referenceKind"`
+		Reason        string  `json:"reason"`
 	} `json:"charter"`
 }
 
@@ -152,12 +155,14 @@ func printTree(w io.Writer, gs []groupJSON) {
 				branch, next = "└── ", "    "
 			}
 			line := fmt.Sprintf("%s%s%s (%s) — %s", indent, branch, g.Slug, g.Kind, g.Name)
-			if ch := g.Charter; ch != nil {
+			if ch := g.Charter; ch != nil && ch.Applies {
 				state := "not chartered"
 				if ch.Chartered {
 					state = "chartered"
 				}
-				line += fmt.Sprintf(" [%s: %d/%d members in parent, %.0f%%]", state, ch.InParent, ch.Members, ch.Ratio*100)
+				line += fmt.Sprintf(" [%s: %d/%d members also in the %s group, %.0f%%]", state, ch.InParent, ch.Members, ch.ReferenceKind, ch.Ratio*100)
+			} else if ch != nil && ch.Reason != "" {
+				line += " [charter: " + ch.Reason + "]"
 			}
 			fmt.Fprintln(w, line)
 			walk(g.ID, indent+next)

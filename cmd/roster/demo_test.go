@@ -78,7 +78,7 @@ func TestDemo(t *testing.T) {
 		return string(out)
 	}
 	tree := cli("groups")
-	for _, want := range []string{"isug (international)", "lug-paris (local)", "[chartered: 3/5 members in parent, 60%]", "lug-berlin (local) — LUG Berlin [not chartered"} {
+	for _, want := range []string{"isug (international)", "lug-paris (local)", "[chartered: 3/5 members also in the international group, 60%]", "lug-berlin (local) — LUG Berlin [not chartered"} {
 		if !strings.Contains(tree, want) {
 			t.Errorf("groups output lacks %q:\n%s", want, tree)
 		}
