@@ -17,10 +17,11 @@ import (
 )
 
 // loginRequest is a pending authorization request while the user signs in
-// (ns oidc-tokens, key "q/<id>").
+// (kept in memory by pendingLogins).
 type loginRequest struct {
 	ID          string          `json:"id"`
 	Client      string          `json:"client"`
+	ClientInst  string          `json:"ci,omitempty"`
 	RedirectURI string          `json:"redirectURI"`
 	Scopes      []string        `json:"scopes"`
 	State       string          `json:"state,omitempty"`
@@ -61,9 +62,12 @@ func sameBinding(r *http.Request, want string) bool {
 // OIDC Core §3.1.2). Problems with client_id or redirect_uri are shown on
 // an error page and never redirected (RFC 6749 §4.1.2.1); other problems
 // are redirected to the client with error, error_description and state.
+//
+// The request is capped at maxAuthorizeBytes and each parameter at its
+// paramCaps entry; nothing of it reaches the store (see pendingLogins).
 func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, http.StatusBadRequest, "The request is malformed.")
+	if !parseLimited(w, r, maxAuthorizeBytes) {
+		p.errorPage(w, http.StatusBadRequest, "The request is malformed or too large (invalid_request).")
 		return
 	}
 	q := r.Form
@@ -72,6 +76,11 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			p.errorPage(w, http.StatusBadRequest, "The parameter "+k+" is repeated.")
 			return
 		}
+	}
+	long := overlong(q)
+	if long == "client_id" || long == "redirect_uri" {
+		p.errorPage(w, http.StatusBadRequest, "The parameter "+long+" is too long (invalid_request).")
+		return
 	}
 	c, err := p.clients.get(r.Context(), q.Get("client_id"))
 	if err != nil {
@@ -87,6 +96,14 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := q.Get("state")
+	if long != "" {
+		// The over-long value is not echoed, state included.
+		if long == "state" {
+			state = ""
+		}
+		p.redirectError(w, r, redirectURI, state, errInvalidRequest, "parameter "+long+" is too long")
+		return
+	}
 	fail := func(code, desc string) { p.redirectError(w, r, redirectURI, state, code, desc) }
 	if !c.allowsGrant(GrantAuthorizationCode) {
 		fail(errUnauthorizedClient, "client may not use the authorization code flow")
@@ -124,8 +141,8 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case challenge == "" && method != "":
 		fail(errInvalidRequest, "code_challenge_method without code_challenge")
 		return
-	case challenge == "" && c.Public:
-		fail(errInvalidRequest, "PKCE (code_challenge with S256) is required for public clients")
+	case challenge == "" && c.pkceRequired():
+		fail(errInvalidRequest, "PKCE (code_challenge with S256) is required for this client")
 		return
 	case challenge != "" && method != "S256":
 		fail(errInvalidRequest, "code_challenge_method must be S256")
@@ -139,14 +156,13 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lr := loginRequest{
-		ID: randomString(24), Client: c.ID, RedirectURI: redirectURI, Scopes: granted,
+		ID: randomString(24), Client: c.ID, ClientInst: c.Instance, RedirectURI: redirectURI, Scopes: granted,
 		State: state, Nonce: q.Get("nonce"), Challenge: challenge,
 		CSRF: randomString(32), Binding: p.binding(w, r), Expires: p.now().Add(p.cfg.LoginLifetime),
 	}
-	if err := p.writes.Do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
-		p.log.Error("oidc: saving sign-in request", "err", err)
-		fail(errServerError, "internal error")
-		return
+	addr := addressKey(p.clientAddr(r))
+	if n := p.logins.add(lr, addr, p.now()); n > 0 {
+		p.log.Debug("oidc: older sign-in requests gave way", "addr", addr, "count", n)
 	}
 	http.Redirect(w, r, p.endpoint("/login?req="+lr.ID), http.StatusSeeOther)
 }
@@ -175,13 +191,9 @@ func (p *Provider) loadLogin(ctx context.Context, r *http.Request, id string) (*
 	if id == "" || len(id) > 64 {
 		return nil, errSignIn("This sign-in link is not valid.")
 	}
-	var lr loginRequest
-	err := p.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, pfxLogin+id, &lr) })
-	if errors.Is(err, store.ErrNotFound) {
+	lr, ok := p.logins.get(id)
+	if !ok {
 		return nil, errSignIn("This sign-in request is unknown or already finished. Go back to the application and start again.")
-	}
-	if err != nil {
-		return nil, err
 	}
 	if !p.now().Before(lr.Expires) {
 		return nil, errSignIn("This sign-in request has expired. Go back to the application and start again.")
@@ -210,6 +222,10 @@ func (p *Provider) pageForError(w http.ResponseWriter, err error) {
 }
 
 func (p *Provider) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > maxLoginBytes {
+		p.errorPage(w, http.StatusBadRequest, "The request is too large (invalid_request).")
+		return
+	}
 	lr, err := p.loadLogin(r.Context(), r, r.URL.Query().Get("req"))
 	if err != nil {
 		p.pageForError(w, err)
@@ -226,12 +242,15 @@ func (p *Provider) clientName(ctx context.Context, id string) string {
 }
 
 func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, http.StatusBadRequest, "The form is malformed.")
+	if !parseLimited(w, r, maxLoginBytes) {
+		p.errorPage(w, http.StatusBadRequest, "The form is malformed or too large (invalid_request).")
 		return
 	}
 	f := r.PostForm
+	if k := overlong(r.Form); k != "" {
+		p.errorPage(w, http.StatusBadRequest, "The field "+k+" is too long (invalid_request).")
+		return
+	}
 	lr, err := p.loadLogin(r.Context(), r, f.Get("req"))
 	if err != nil {
 		p.pageForError(w, err)
@@ -354,29 +373,18 @@ func (p *Provider) finishLogin(w http.ResponseWriter, r *http.Request, lr *login
 	code := codePrefix + randomString(32)
 	now := p.now()
 	cr := codeRecord{
-		Grant: randomString(16), Client: lr.Client, User: u.ID, Tenant: u.Tenant, Scopes: lr.Scopes,
+		Grant: randomString(16), Client: lr.Client, ClientInst: lr.ClientInst, User: u.ID, Tenant: u.Tenant, Scopes: lr.Scopes,
 		RedirectURI: lr.RedirectURI, Nonce: lr.Nonce, Challenge: lr.Challenge, AuthTime: now,
 		Expires: now.Add(p.cfg.CodeLifetime),
 	}
-	var gone bool
-	err := p.writes.Do(r.Context(), func(tx store.Tx) error {
-		gone = false
-		// The sign-in request is consumed: the code is issued once.
-		if err := tx.DeleteRecord(nsTokens, pfxLogin+lr.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				gone = true
-				return nil
-			}
-			return err
-		}
-		return putJSON(tx, tokenKey(pfxCode, code), cr)
-	})
-	if err != nil {
-		p.pageForError(w, err)
+	// The sign-in request is consumed: the code is issued once.
+	if !p.logins.take(lr.ID) {
+		p.errorPage(w, http.StatusBadRequest, "This sign-in request is already finished. Go back to the application and start again.")
 		return
 	}
-	if gone {
-		p.errorPage(w, http.StatusBadRequest, "This sign-in request is already finished. Go back to the application and start again.")
+	err := p.writes.Do(r.Context(), func(tx store.Tx) error { return putJSON(tx, tokenKey(pfxCode, code), cr) })
+	if err != nil {
+		p.pageForError(w, err)
 		return
 	}
 	p.log.Info("oidc: signed in", "tenant", u.Tenant, "user", u.ID, "client", lr.Client)

@@ -84,7 +84,7 @@ func (p *Provider) groupName(id policy.GroupID, c *ClientConfig) string {
 // userClaims returns the claims about u released by scopes (OIDC Core
 // §5.4). For an ID token, a group list longer than the client's limit is
 // replaced by a distributed claim pointing at userinfo (OIDC Core §5.6.2).
-func (p *Provider) userClaims(u policy.User, c *ClientConfig, scopes []string, idToken bool) map[string]any {
+func (p *Provider) userClaims(ctx context.Context, u policy.User, c *ClientConfig, scopes []string, idToken bool) (map[string]any, error) {
 	cl := map[string]any{ClaimTenant: string(u.Tenant)}
 	if slices.Contains(scopes, ScopeProfile) {
 		cl["preferred_username"] = u.UserName
@@ -107,13 +107,17 @@ func (p *Provider) userClaims(u policy.User, c *ClientConfig, scopes []string, i
 	}
 	if slices.Contains(scopes, ScopeEmail) {
 		if e := u.PrimaryEmail(); e != "" {
+			v, err := p.emailVerified(ctx, u, e)
+			if err != nil {
+				return nil, err
+			}
 			cl["email"] = e
-			cl["email_verified"] = emailVerified(u)
+			cl["email_verified"] = v
 		}
 	}
 	wantGroups, wantRoles := slices.Contains(scopes, ScopeGroups), slices.Contains(scopes, ScopeRoles)
 	if !wantGroups && !wantRoles {
-		return cl
+		return cl, nil
 	}
 	groups, roles := p.groupClaims(u.ID, c)
 	limit := c.MaxGroups
@@ -130,7 +134,7 @@ func (p *Provider) userClaims(u policy.User, c *ClientConfig, scopes []string, i
 		}
 		cl["_claim_names"] = names
 		cl["_claim_sources"] = map[string]any{claimSourceName: map[string]string{"endpoint": p.endpoint("/userinfo")}}
-		return cl
+		return cl, nil
 	}
 	if groups == nil {
 		groups = []string{}
@@ -144,16 +148,50 @@ func (p *Provider) userClaims(u policy.User, c *ClientConfig, scopes []string, i
 	if wantRoles {
 		cl[ClaimRoles] = roles
 	}
-	return cl
+	return cl, nil
 }
 
-// emailVerified: directory-sourced addresses count as verified; local
-// accounts only when the user's attributes say so ("emailVerified": true).
-func emailVerified(u policy.User) bool {
-	if v, ok := u.Attributes["emailVerified"].(bool); ok {
-		return v
+// EmailVerifier says whether the source a user comes from vouches for the
+// user's address addr (OIDC Core §5.1 email_verified): an LDAP directory
+// authoritative for the address's domain, a SCIM tenant that verifies
+// addresses and owns the domain. cmd/roster builds it from configuration.
+// It is asked about directory users only; local accounts and upstream IdPs
+// are decided by the Provider (see Config.EmailVerified).
+type EmailVerifier func(u policy.User, tenant policy.Tenant, addr string) bool
+
+// emailVerified reports whether someone vouches for u's address addr.
+// Local accounts: nobody. A tenant's IdP: when it sent "email_verified":
+// true for this address at the user's last sign-in there, and the address
+// lies in the tenant's own domains (a partner's IdP cannot vouch for a
+// vendor's address). Directory users: Config.EmailVerified. Nothing the
+// user record itself carries (attributes a directory sent) counts.
+func (p *Provider) emailVerified(ctx context.Context, u policy.User, addr string) (bool, error) {
+	if u.Source == SourceLocal {
+		return false, nil
 	}
-	return u.Source != "local"
+	var t policy.Tenant
+	var vouched bool
+	err := p.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		if t, err = tx.Tenant(u.Tenant); err != nil {
+			return err
+		}
+		vouched, err = upstreamVouches(tx, u, addr)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("oidc: e-mail verification: %w", err)
+	}
+	if vouched && policy.InDomains(addr, t.Domains) {
+		return true, nil
+	}
+	if strings.HasPrefix(u.Source, upstreamSourcePrefix) || p.cfg.EmailVerified == nil {
+		return false, nil
+	}
+	return p.cfg.EmailVerified(u, t, addr), nil
 }
 
 // AccessInfo describes a valid access token (see VerifyAccessToken).
@@ -199,8 +237,12 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (AccessI
 	if !p.now().Before(ar.Expires) {
 		return AccessInfo{}, fmt.Errorf("%w: expired", ErrInvalidToken)
 	}
-	if _, err := p.clients.get(ctx, ar.Client); err != nil {
+	c, err := p.clients.get(ctx, ar.Client)
+	if err != nil {
 		return AccessInfo{}, fmt.Errorf("%w: client: %w", ErrInvalidToken, err)
+	}
+	if c.Instance != ar.ClientInst {
+		return AccessInfo{}, fmt.Errorf("%w: issued to a deleted client of the same id", ErrInvalidToken)
 	}
 	return AccessInfo{User: ar.User, Tenant: ar.Tenant, Client: ar.Client, Scopes: ar.Scopes,
 		Issued: ar.Issued, Expiry: ar.Expires}, nil
@@ -268,7 +310,11 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scopes := slices.DeleteFunc(slices.Clone(info.Scopes), func(s string) bool { return !c.allowsScope(s) })
-	cl := p.userClaims(u, c, scopes, false)
+	cl, err := p.userClaims(r.Context(), u, c, scopes, false)
+	if err != nil {
+		p.writeOAuthError(w, err)
+		return
+	}
 	cl["sub"] = string(u.ID)
 	writeJSON(w, http.StatusOK, cl)
 }
@@ -276,10 +322,11 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 // handleIntrospect implements RFC 7662 §2 for confidential clients. Access
 // and refresh tokens are recognised; anything else is {"active": false},
 // and so are tokens of a user who is no longer active or no longer exists.
+// A client learns only about tokens issued to it (RFC 7662 §2.2, §4),
+// unless it is a resource server (ClientConfig.ResourceServer), which may
+// introspect the access tokens of every client.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		p.writeOAuthError(w, oerr(errInvalidRequest, "malformed form body"))
+	if !p.parseTokenForm(w, r) {
 		return
 	}
 	c, err := p.authenticateClient(r)
@@ -306,6 +353,10 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 				p.writeOAuthError(w, err)
 				return
 			}
+			writeJSON(w, http.StatusOK, inactive)
+			return
+		}
+		if info.Client != c.ID && !c.ResourceServer {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
@@ -339,15 +390,12 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			p.writeOAuthError(w, err)
 			return
 		}
-		if err != nil || rr.Used || g.Revoked || !p.now().Before(rr.Expires) {
+		// Refresh tokens are only ever the business of their own client.
+		if err != nil || rr.Client != c.ID || rr.ClientInst != c.Instance || rr.Used || g.Revoked || !p.now().Before(rr.Expires) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
 		if u, ok := p.lookupUser(r.Context(), rr.Tenant, rr.User); !ok || !u.Active {
-			writeJSON(w, http.StatusOK, inactive)
-			return
-		}
-		if _, err := p.clients.get(r.Context(), rr.Client); err != nil {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
@@ -378,11 +426,10 @@ func (p *Provider) lookupUser(ctx context.Context, t policy.TenantID, id policy.
 // handleRevoke implements RFC 7009 §2. Revoking a refresh token revokes its
 // whole grant (every access and refresh token of it); revoking an access
 // token revokes that token. Unknown tokens and tokens of other clients
-// answer 200 without effect (§2.2).
+// answer 200 without effect (§2.2). A revocation is audited on behalf of
+// the token's user (the client, for its own client-credentials tokens).
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		p.writeOAuthError(w, oerr(errInvalidRequest, "malformed form body"))
+	if !p.parseTokenForm(w, r) {
 		return
 	}
 	c, err := p.authenticateClient(r)
@@ -395,29 +442,40 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		p.writeOAuthError(w, oerr(errInvalidRequest, "token is required"))
 		return
 	}
-	err = p.writes.Do(r.Context(), func(tx store.Tx) error {
-		switch {
-		case strings.HasPrefix(tok, refreshPrefix):
+	var key string
+	switch {
+	case strings.HasPrefix(tok, refreshPrefix):
+		key = tokenKey(pfxRefresh, tok)
+	case strings.HasPrefix(tok, accessPrefix):
+		key = tokenKey(pfxAccess, tok)
+	default:
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	err = p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
+		if strings.HasPrefix(tok, refreshPrefix) {
 			var rr refreshRecord
-			if err := getJSON(tx, tokenKey(pfxRefresh, tok), &rr); err != nil {
+			if err := getJSON(tx, key, &rr); err != nil {
 				return ignoreNotFound(err)
 			}
-			if rr.Client != c.ID {
+			if rr.Client != c.ID || rr.ClientInst != c.Instance {
 				return nil
 			}
-			return revokeGrant(tx, rr.Grant)
-		case strings.HasPrefix(tok, accessPrefix):
-			key := tokenKey(pfxAccess, tok)
-			var ar accessRecord
-			if err := getJSON(tx, key, &ar); err != nil {
-				return ignoreNotFound(err)
-			}
-			if ar.Client != c.ID {
-				return nil
-			}
-			return ignoreNotFound(tx.DeleteRecord(nsTokens, key))
+			return revokeGrant(tx, rr.Grant, "refresh token revoked by the client")
 		}
-		return nil
+		var ar accessRecord
+		if err := getJSON(tx, key, &ar); err != nil {
+			return ignoreNotFound(err)
+		}
+		if ar.Client != c.ID || ar.ClientInst != c.Instance {
+			return nil
+		}
+		if err := ignoreNotFound(tx.DeleteRecord(nsTokens, key)); err != nil {
+			return err
+		}
+		return tx.Record(ar.Tenant, policy.OpDelete, auditGrant+ar.Grant, map[string]any{"client": ar.Client, "user": ar.User,
+			"reason": "access token revoked by the client"})
 	})
 	if err != nil {
 		p.writeOAuthError(w, err)
@@ -434,10 +492,11 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// Cleanup deletes expired codes, tokens, grants and sign-in requests. It
-// returns how many records it removed.
+// Cleanup deletes expired codes, tokens and grants, and forgets expired
+// sign-in requests. It returns how many records and requests it removed.
 func (p *Provider) Cleanup(ctx context.Context) (int, error) {
 	now := p.now()
+	forgotten := p.logins.expire(now)
 	var expired []string
 	err := p.st.View(ctx, func(tx store.Tx) error {
 		return tx.ScanRecords(nsTokens, "", func(key string, v []byte) error {
@@ -453,7 +512,7 @@ func (p *Provider) Cleanup(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("oidc: cleanup: %w", err)
 	}
-	removed := len(expired)
+	removed := len(expired) + forgotten
 	for len(expired) > 0 {
 		n := min(len(expired), 1000)
 		chunk := expired[:n]

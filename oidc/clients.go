@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
@@ -69,6 +70,8 @@ const (
 //	    groupClaim: slug
 //	    maxGroups: 50
 //	    idTokenAlg: ES256
+//	    pkce: required          # default; "optional" for a confidential client that cannot send one
+//	    resourceServer: false   # true: may introspect other clients' access tokens
 type ClientConfig struct {
 	ID   string `yaml:"id" json:"id"`
 	Name string `yaml:"name" json:"name,omitempty"`
@@ -79,9 +82,22 @@ type ClientConfig struct {
 	SecretHash string `yaml:"secretHash" json:"secretHash,omitempty"`
 	// Public clients have no secret and must use PKCE (RFC 7636).
 	Public bool `yaml:"public" json:"public,omitempty"`
-	// RedirectURIs are matched exactly (RFC 9700 §4.1.3).
+	// PKCE is "required" (the default, RFC 9700 §2.1.1: every
+	// authorization request carries an S256 code_challenge) or
+	// "optional", which only a confidential client may choose.
+	PKCE string `yaml:"pkce" json:"pkce,omitempty"`
+	// ResourceServer lets the client introspect access tokens issued to
+	// other clients (RFC 7662 §2.1); any other client learns only about
+	// its own tokens.
+	ResourceServer bool `yaml:"resourceServer" json:"resourceServer,omitempty"`
+	// RedirectURIs are matched exactly (RFC 9700 §4.1.3). Each is https,
+	// http on a loopback address (RFC 8252 §7.3), or a private-use
+	// scheme containing a dot (RFC 8252 §7.1, "com.example.app:/cb");
+	// when the issuer itself is plain http (development), http on the
+	// issuer's origin too.
 	RedirectURIs []string `yaml:"redirectURIs" json:"redirectURIs,omitempty"`
-	// PostLogoutRedirectURIs are matched exactly (RP-initiated logout §3).
+	// PostLogoutRedirectURIs are matched exactly (RP-initiated logout
+	// §3) and follow the rules of RedirectURIs.
 	PostLogoutRedirectURIs []string `yaml:"postLogoutRedirectURIs" json:"postLogoutRedirectURIs,omitempty"`
 	// Scopes the client may request; default openid profile email groups
 	// roles offline_access.
@@ -100,7 +116,20 @@ type ClientConfig struct {
 	IDTokenAlg string `yaml:"idTokenAlg" json:"idTokenAlg,omitempty"`
 	// Created is set by CreateClient.
 	Created time.Time `yaml:"-" json:"created,omitzero"`
+	// Instance is a random value set by CreateClient and kept in every
+	// code and token of the client: a client created again with the id
+	// of a deleted one does not inherit its tokens. Empty for clients
+	// from configuration.
+	Instance string `yaml:"-" json:"instance,omitempty"`
 }
+
+// PKCE settings of a client.
+const (
+	PKCERequired = "required"
+	PKCEOptional = "optional"
+)
+
+func (c *ClientConfig) pkceRequired() bool { return c.Public || c.PKCE != PKCEOptional }
 
 // Client is a registered client as listed by ListClients: its definition
 // without secrets, and whether it comes from configuration.
@@ -110,8 +139,9 @@ type Client struct {
 }
 
 // normalize validates c and fills defaults. It hashes Secret into
-// SecretHash and clears Secret.
-func (c *ClientConfig) normalize() error {
+// SecretHash and clears Secret. devOrigin is the issuer's origin when the
+// issuer is plain http, else "".
+func (c *ClientConfig) normalize(devOrigin string) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: client %q: %s", ErrInvalidClient, c.ID, fmt.Sprintf(format, a...))
 	}
@@ -156,12 +186,20 @@ func (c *ClientConfig) normalize() error {
 		return bad("redirectURIs are required for authorization_code")
 	}
 	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
-		pu, err := url.Parse(u)
-		// An empty fragment ("…/cb#") parses as none but would still put
-		// the appended code and state into a fragment.
-		if err != nil || !pu.IsAbs() || strings.Contains(u, "#") {
-			return bad("redirect URI %q must be absolute without fragment", u)
+		if err := checkRedirectURI(u, devOrigin); err != nil {
+			return bad("redirect URI %q: %v", u, err)
 		}
+	}
+	switch c.PKCE {
+	case "":
+		c.PKCE = PKCERequired
+	case PKCERequired:
+	case PKCEOptional:
+		if c.Public {
+			return bad("a public client must use PKCE (pkce: optional is for confidential clients)")
+		}
+	default:
+		return bad("pkce %q: want required or optional", c.PKCE)
 	}
 	switch c.GroupClaim {
 	case "":
@@ -177,6 +215,43 @@ func (c *ClientConfig) normalize() error {
 	}
 	if c.MaxGroups < 0 {
 		return bad("maxGroups must not be negative")
+	}
+	return nil
+}
+
+// checkRedirectURI checks a redirect URI a client registers: absolute,
+// without fragment (RFC 6749 §3.1.2), and with a scheme that cannot run
+// code in the browser or leak the code in clear text off the machine:
+// https; http on a loopback address (RFC 8252 §7.3) or on devOrigin; a
+// private-use scheme of reverse-domain form (RFC 8252 §7.1). javascript:,
+// data:, file:, vbscript: and any other scheme are refused.
+func checkRedirectURI(u, devOrigin string) error {
+	pu, err := url.Parse(u)
+	// An empty fragment ("…/cb#") parses as none but would still put
+	// the appended code and state into a fragment.
+	if err != nil || !pu.IsAbs() || strings.Contains(u, "#") {
+		return errors.New("must be absolute without fragment")
+	}
+	switch scheme := strings.ToLower(pu.Scheme); scheme {
+	case "https":
+		if pu.Host == "" {
+			return errors.New("https needs a host")
+		}
+	case "http":
+		h := pu.Hostname()
+		if a, err := netip.ParseAddr(h); (err == nil && a.IsLoopback()) || strings.EqualFold(h, "localhost") {
+			return nil
+		}
+		if devOrigin != "" && strings.EqualFold("http://"+pu.Host, devOrigin) {
+			return nil
+		}
+		return errors.New("http only on a loopback address (127.0.0.1, [::1]); use https")
+	case "javascript", "data", "file", "vbscript", "blob", "about", "filesystem":
+		return fmt.Errorf("scheme %s is not allowed", scheme)
+	default:
+		if !strings.Contains(scheme, ".") {
+			return fmt.Errorf("scheme %s is not allowed: use https, or a private-use scheme such as com.example.app (RFC 8252 §7.1)", scheme)
+		}
 	}
 	return nil
 }
@@ -211,14 +286,17 @@ type clientRegistry struct {
 
 	mu    sync.RWMutex
 	cache map[string]*ClientConfig
+	// gen counts invalidations: a load that raced with one is not cached.
+	gen uint64
 }
 
-func newClientRegistry(st store.Store, cs []ClientConfig) (*clientRegistry, error) {
+func newClientRegistry(st store.Store, cs []ClientConfig, devOrigin string) (*clientRegistry, error) {
 	r := &clientRegistry{st: st, config: map[string]*ClientConfig{}, cache: map[string]*ClientConfig{}}
 	for _, c := range cs {
 		c := c
 		c.RedirectURIs = slices.Clone(c.RedirectURIs)
-		if err := c.normalize(); err != nil {
+		c.Instance = ""
+		if err := c.normalize(devOrigin); err != nil {
 			return nil, err
 		}
 		if _, dup := r.config[c.ID]; dup {
@@ -235,6 +313,7 @@ func (r *clientRegistry) get(ctx context.Context, id string) (*ClientConfig, err
 	}
 	r.mu.RLock()
 	c, ok := r.cache[id]
+	gen := r.gen
 	r.mu.RUnlock()
 	if ok {
 		return c, nil
@@ -256,9 +335,19 @@ func (r *clientRegistry) get(ctx context.Context, id string) (*ClientConfig, err
 		return nil, fmt.Errorf("oidc: decoding client %q: %w", id, err)
 	}
 	r.mu.Lock()
-	r.cache[id] = c
+	if r.gen == gen {
+		r.cache[id] = c
+	}
 	r.mu.Unlock()
 	return c, nil
+}
+
+// forget drops a client from the cache after a change in the store.
+func (r *clientRegistry) forget(id string) {
+	r.mu.Lock()
+	delete(r.cache, id)
+	r.gen++
+	r.mu.Unlock()
 }
 
 func randomString(n int) string {
@@ -285,15 +374,16 @@ func (p *Provider) CreateClient(ctx context.Context, c ClientConfig) (Client, st
 		secret = randomString(32)
 		c.Secret = secret
 	}
-	if err := c.normalize(); err != nil {
+	if err := c.normalize(p.devOrigin); err != nil {
 		return Client{}, "", err
 	}
 	c.Created = p.now().UTC()
+	c.Instance = randomString(12)
 	b, err := json.Marshal(c)
 	if err != nil {
 		return Client{}, "", err
 	}
-	err = p.st.Update(ctx, "oidc", func(tx store.Tx) error {
+	err = p.st.Update(ctx, store.ActorOr(ctx, "oidc"), func(tx store.Tx) error {
 		if _, err := tx.GetRecord(nsClients, c.ID); err == nil {
 			return fmt.Errorf("oidc: client %q: %w", c.ID, store.ErrExists)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -302,16 +392,15 @@ func (p *Provider) CreateClient(ctx context.Context, c ClientConfig) (Client, st
 		if err := tx.PutRecord(nsClients, c.ID, b); err != nil {
 			return err
 		}
-		return tx.Record("", policy.OpCreate, "oidc-client/"+c.ID, map[string]any{"name": c.Name, "public": c.Public})
+		return tx.Record("", policy.OpCreate, "oidc-client/"+c.ID, map[string]any{"name": c.Name, "public": c.Public,
+			"redirectURIs": c.RedirectURIs, "grantTypes": c.GrantTypes, "pkce": c.PKCE, "resourceServer": c.ResourceServer})
 	})
 	if err != nil {
 		return Client{}, "", fmt.Errorf("oidc: creating client: %w", err)
 	}
-	p.clients.mu.Lock()
-	delete(p.clients.cache, c.ID)
-	p.clients.mu.Unlock()
+	p.clients.forget(c.ID)
 	out := c
-	out.SecretHash = ""
+	out.SecretHash, out.Instance = "", ""
 	return Client{ClientConfig: out}, secret, nil
 }
 
@@ -321,7 +410,7 @@ func (p *Provider) ListClients(ctx context.Context) ([]Client, error) {
 	var out []Client
 	for _, c := range p.clients.config {
 		cc := *c
-		cc.SecretHash = ""
+		cc.SecretHash, cc.Instance = "", ""
 		out = append(out, Client{ClientConfig: cc, FromConfig: true})
 	}
 	err := p.st.View(ctx, func(tx store.Tx) error {
@@ -330,7 +419,7 @@ func (p *Provider) ListClients(ctx context.Context) ([]Client, error) {
 			if err := json.Unmarshal(v, &c); err != nil {
 				return fmt.Errorf("oidc: decoding client %q: %w", key, err)
 			}
-			c.SecretHash = ""
+			c.SecretHash, c.Instance = "", ""
 			out = append(out, Client{ClientConfig: c})
 			return nil
 		})
@@ -342,25 +431,48 @@ func (p *Provider) ListClients(ctx context.Context) ([]Client, error) {
 	return out, nil
 }
 
-// DeleteClient removes a client created with CreateClient. Tokens already
-// issued to it stop working. Configured clients give ErrConfigClient,
-// unknown ones ErrClientNotFound.
+// DeleteClient removes a client created with CreateClient, and with it
+// every code, token and grant issued to it, in the same transaction. A
+// client created later with the same id starts without any (its Instance
+// differs, so a token issued while the deletion ran does not work for it
+// either). Configured clients give ErrConfigClient, unknown ones
+// ErrClientNotFound.
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 	if _, ok := p.clients.config[id]; ok {
 		return fmt.Errorf("%w: %q", ErrConfigClient, id)
 	}
-	err := p.st.Update(ctx, "oidc", func(tx store.Tx) error {
+	err := p.st.Update(ctx, store.ActorOr(ctx, "oidc"), func(tx store.Tx) error {
 		if err := tx.DeleteRecord(nsClients, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("%w: %q", ErrClientNotFound, id)
 			}
 			return err
 		}
-		return tx.Record("", policy.OpDelete, "oidc-client/"+id, nil)
+		var keys []string
+		grants := 0
+		err := tx.ScanRecords(nsTokens, "", func(key string, v []byte) error {
+			var rec struct {
+				Client string `json:"client"`
+			}
+			if json.Unmarshal(v, &rec) == nil && rec.Client == id {
+				keys = append(keys, key)
+				if strings.HasPrefix(key, pfxGrant) {
+					grants++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.DeleteRecord(nsTokens, k); err != nil {
+				return err
+			}
+		}
+		return tx.Record("", policy.OpDelete, "oidc-client/"+id, map[string]any{"grantsRevoked": grants, "recordsDeleted": len(keys)})
 	})
-	p.clients.mu.Lock()
-	delete(p.clients.cache, id)
-	p.clients.mu.Unlock()
+	p.clients.forget(id)
 	if err != nil {
 		return fmt.Errorf("oidc: deleting client: %w", err)
 	}

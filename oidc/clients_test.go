@@ -29,7 +29,7 @@ func TestClientRedirectURIs(t *testing.T) {
 			} else {
 				c.RedirectURIs = []string{tc.uri}
 			}
-			err := c.normalize()
+			err := c.normalize("")
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalidClient)) {
 				t.Errorf("%q (logout %v): %v, want ok %v", tc.uri, logout, err, tc.ok)
 			}

@@ -75,12 +75,20 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 // accepted, as the spec allows); post_logout_redirect_uri must exactly
 // match one the client registered. The grant named by the hint's sid
 // (every token of that sign-in) is revoked.
+//
+// The request is capped at maxLogoutBytes and each parameter at its
+// paramCaps entry (invalid_request otherwise, on a page: an unverified
+// address is never redirected to).
 func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, http.StatusBadRequest, "The request is malformed.")
+	if !parseLimited(w, r, maxLogoutBytes) {
+		p.errorPage(w, http.StatusBadRequest, "The request is malformed or too large (invalid_request).")
 		return
 	}
 	f := r.Form
+	if k := overlong(f); k != "" {
+		p.errorPage(w, http.StatusBadRequest, "The parameter "+k+" is too long (invalid_request).")
+		return
+	}
 	var hint struct {
 		Iss string          `json:"iss"`
 		Aud json.RawMessage `json:"aud"`
@@ -124,19 +132,20 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, http.StatusBadRequest, "The application asked to return to an address it has not registered.")
 		return
 	}
-	if hint.Sid != "" && c != nil {
-		err := p.writes.Do(r.Context(), func(tx store.Tx) error {
+	if hint.Sid != "" && c != nil && len(hint.Sid) <= 64 {
+		key := pfxGrant + hint.Sid
+		err := p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
 			var g grantRecord
-			if err := getJSON(tx, pfxGrant+hint.Sid, &g); err != nil {
+			if err := getJSON(tx, key, &g); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return nil
 				}
 				return err
 			}
-			if g.Client != c.ID {
+			if g.Client != c.ID || g.ClientInst != c.Instance {
 				return nil
 			}
-			return revokeGrant(tx, hint.Sid)
+			return revokeGrant(tx, hint.Sid, "signed out")
 		})
 		if err != nil {
 			p.pageForError(w, err)

@@ -171,6 +171,8 @@ func testClients() []ClientConfig {
 		{ID: "london", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, Groups: GroupFilter{Root: "rug-europe"}},
 		{ID: "narrow", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, Scopes: []string{ScopeOpenID, ScopeProfile}},
 		{ID: "ids", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, GroupClaim: GroupClaimID, Groups: GroupFilter{Kinds: []policy.GroupKind{policy.KindLocal}}},
+		// A confidential client registered without PKCE.
+		{ID: "legacy", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, PKCE: PKCEOptional},
 	}
 }
 

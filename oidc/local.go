@@ -105,7 +105,8 @@ func (l LocalAccounts) CheckPassword(ctx context.Context, tenant policy.TenantID
 // SetPassword sets (or replaces) the password of a local account. When no
 // user with that userName exists in the tenant, it creates an active one
 // with Source "local". Passwords shorter than 8 bytes or longer than 72
-// (bcrypt's limit) are refused.
+// (bcrypt's limit) are refused. The change is audited on behalf of
+// store.ActorOr(ctx, "oidc"): the admin API puts the admin in ctx.
 func (l LocalAccounts) SetPassword(ctx context.Context, tenant policy.TenantID, userName, password string) (policy.User, error) {
 	if len(password) < 8 || len(password) > 72 {
 		return policy.User{}, errors.New("oidc: password must be 8 to 72 bytes long")
@@ -119,11 +120,11 @@ func (l LocalAccounts) SetPassword(ctx context.Context, tenant policy.TenantID, 
 		return policy.User{}, err
 	}
 	var u policy.User
-	err = l.Store.Update(ctx, "local", func(tx store.Tx) error {
+	err = l.Store.Update(ctx, store.ActorOr(ctx, "oidc"), func(tx store.Tx) error {
 		var err error
 		u, err = tx.UserByUserName(tenant, userName)
 		if errors.Is(err, store.ErrNotFound) {
-			u, err = tx.CreateUser(tenant, policy.User{Tenant: tenant, UserName: userName, Active: true, Source: "local"})
+			u, err = tx.CreateUser(tenant, policy.User{Tenant: tenant, UserName: userName, Active: true, Source: SourceLocal})
 		}
 		if err != nil {
 			return err

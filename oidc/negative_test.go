@@ -16,9 +16,14 @@ import (
 
 func (e *env) authorizeURL(v url.Values) string { return e.srv.URL + "/authorize?" + v.Encode() }
 
+// testVerifier is the PKCE verifier of the code_challenge authParams sends
+// by default (PKCE is required unless a client opts out).
+var testVerifier = strings.Repeat("v", 43)
+
 func authParams(client string, extra ...string) url.Values {
 	v := url.Values{"client_id": {client}, "redirect_uri": {rpRedirect}, "response_type": {"code"},
-		"scope": {"openid profile groups offline_access"}, "state": {"st-9"}, "nonce": {"n-9"}}
+		"scope": {"openid profile groups offline_access"}, "state": {"st-9"}, "nonce": {"n-9"},
+		"code_challenge": {s256(testVerifier)}, "code_challenge_method": {"S256"}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		if extra[i+1] == "" {
 			v.Del(extra[i])
@@ -33,7 +38,7 @@ func authParams(client string, extra ...string) url.Values {
 // when verifier is empty) and returns the code.
 func (e *env) code(t *testing.T, client, verifier string) string {
 	t.Helper()
-	v := authParams(client)
+	v := authParams(client, "code_challenge", "", "code_challenge_method", "")
 	if verifier != "" {
 		v.Set("code_challenge", s256(verifier))
 		v.Set("code_challenge_method", "S256")
@@ -152,10 +157,10 @@ func TestNegative(t *testing.T) {
 		}},
 		{"plain PKCE refused", func(t *testing.T, e *env) {
 			wantRedirectError(t, e, authParams("portal", "code_challenge", strings.Repeat("a", 43), "code_challenge_method", "plain"), "invalid_request")
-			wantRedirectError(t, e, authParams("portal", "code_challenge", strings.Repeat("a", 43)), "invalid_request")
+			wantRedirectError(t, e, authParams("portal", "code_challenge", strings.Repeat("a", 43), "code_challenge_method", ""), "invalid_request")
 		}},
 		{"public client needs PKCE", func(t *testing.T, e *env) {
-			wantRedirectError(t, e, authParams("spa"), "invalid_request")
+			wantRedirectError(t, e, authParams("spa", "code_challenge", "", "code_challenge_method", ""), "invalid_request")
 		}},
 		{"scope the client may not have", func(t *testing.T, e *env) {
 			wantRedirectError(t, e, authParams("narrow"), "invalid_scope")
@@ -174,7 +179,8 @@ func TestNegative(t *testing.T) {
 			wantOAuthError(t, st, out, 400, "invalid_grant")
 		}},
 		{"verifier without challenge", func(t *testing.T, e *env) {
-			st, out := e.exchange(t, e.code(t, "portal", ""), verifier)
+			st, out := e.postForm(t, "/token", "legacy", portalSecret, url.Values{"grant_type": {"authorization_code"},
+				"code": {e.code(t, "legacy", "")}, "code_verifier": {verifier}, "redirect_uri": {rpRedirect}})
 			wantOAuthError(t, st, out, 400, "invalid_grant")
 		}},
 		{"redirect URI mismatch at token endpoint", func(t *testing.T, e *env) {

@@ -45,6 +45,15 @@ const (
 	NSLocalAccounts = "local-accounts"
 )
 
+// Sources of the users this package creates (policy.User.Source).
+const (
+	// SourceLocal: a local account (LocalAccounts.SetPassword).
+	SourceLocal = "local"
+	// upstreamSourcePrefix + tenant: created at the first sign-in at the
+	// tenant's IdP (UpstreamConfig.CreateUsers).
+	upstreamSourcePrefix = "oidc:"
+)
+
 // Sentinel errors returned by Passwords implementations. The adapter that
 // cmd/roster puts in front of a directory source maps its own errors onto
 // these (for example ldap.ErrInvalidCredentials to ErrBadCredentials).
@@ -144,6 +153,11 @@ type Config struct {
 	Clients []ClientConfig
 	// Upstreams are per-tenant upstream OpenID providers.
 	Upstreams map[policy.TenantID]UpstreamConfig
+	// EmailVerified says whether a directory user's address is vouched
+	// for by its source; email_verified is false for every directory
+	// user when nil. Local accounts are never verified; upstream users
+	// are when their IdP says so for an address of the tenant's domains.
+	EmailVerified EmailVerifier
 
 	// IDTokenLifetime, AccessTokenLifetime: default 10 minutes.
 	IDTokenLifetime     time.Duration
@@ -177,6 +191,12 @@ type Config struct {
 	// X-Forwarded-For entry, the one appended by the proxy (only behind
 	// one trusted proxy).
 	TrustForwardedFor bool
+	// MaxPendingSignIns bounds the sign-in requests kept in memory between
+	// /authorize and the code, in all (default 10,000) and per client
+	// address (MaxPendingPerAddress, default 64; per /64 for IPv6). Past
+	// a bound the oldest request gives way.
+	MaxPendingSignIns    int
+	MaxPendingPerAddress int
 }
 
 // Provider is an OpenID provider. It is an http.Handler serving the
@@ -208,6 +228,10 @@ type Provider struct {
 	clients *clientRegistry
 	writes  *store.Batcher
 	limiter *limiter
+	logins  *pendingLogins
+	// devOrigin is the issuer's origin when the issuer is plain http (a
+	// development setup): clients may then use http redirect URIs there.
+	devOrigin string
 
 	discovery []byte
 
@@ -261,6 +285,12 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.AddressRate.Burst <= 0 {
 		cfg.AddressRate = RateLimit{Burst: 30, Every: 2 * time.Second}
 	}
+	if cfg.MaxPendingSignIns <= 0 {
+		cfg.MaxPendingSignIns = defaultMaxPendingSignIns
+	}
+	if cfg.MaxPendingPerAddress <= 0 {
+		cfg.MaxPendingPerAddress = defaultMaxPendingPerAddr
+	}
 	for t, u := range cfg.Upstreams {
 		if u.Issuer == "" || u.ClientID == "" {
 			return nil, fmt.Errorf("oidc: upstream of tenant %q needs issuer and clientID", t)
@@ -279,7 +309,11 @@ func New(cfg Config) (*Provider, error) {
 		upstreams: map[policy.TenantID]*upstream{},
 	}
 	p.limiter = newLimiter(cfg.Now, cfg.AccountRate, cfg.AddressRate)
-	p.clients, err = newClientRegistry(cfg.Store, cfg.Clients)
+	p.logins = newPendingLogins(cfg.MaxPendingSignIns, cfg.MaxPendingPerAddress)
+	if iu.Scheme == "http" {
+		p.devOrigin = "http://" + iu.Host
+	}
+	p.clients, err = newClientRegistry(cfg.Store, cfg.Clients, p.devOrigin)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,9 @@ const (
 	pfxAccess  = "a/"
 	pfxRefresh = "r/"
 	pfxGrant   = "g/"
-	pfxLogin   = "q/"
+	// pfxLogin: sign-in requests of earlier versions, which kept them in
+	// the store; Cleanup removes them as they expire.
+	pfxLogin = "q/"
 )
 
 // Prefixes of the opaque token values, to tell them apart at a glance.
@@ -43,17 +45,23 @@ func tokenKey(pfx, token string) string {
 // grantRecord ties together every token issued from one authorization (one
 // code, its access tokens and its refresh-token family). Revoking the grant
 // invalidates all of them (RFC 9700 §2.2.2, §4.14.2).
+//
+// Every record carries the client's Instance ("ci"): it must equal the
+// client's current one, so a client deleted and created again with the same
+// id does not inherit the tokens of the first.
 type grantRecord struct {
-	Client  string          `json:"client"`
-	User    policy.UserID   `json:"user,omitempty"`
-	Tenant  policy.TenantID `json:"tenant,omitempty"`
-	Revoked bool            `json:"revoked,omitempty"`
-	Expires time.Time       `json:"exp"`
+	Client     string          `json:"client"`
+	ClientInst string          `json:"ci,omitempty"`
+	User       policy.UserID   `json:"user,omitempty"`
+	Tenant     policy.TenantID `json:"tenant,omitempty"`
+	Revoked    bool            `json:"revoked,omitempty"`
+	Expires    time.Time       `json:"exp"`
 }
 
 type codeRecord struct {
 	Grant       string          `json:"grant"`
 	Client      string          `json:"client"`
+	ClientInst  string          `json:"ci,omitempty"`
 	User        policy.UserID   `json:"user"`
 	Tenant      policy.TenantID `json:"tenant"`
 	Scopes      []string        `json:"scopes"`
@@ -66,25 +74,27 @@ type codeRecord struct {
 }
 
 type accessRecord struct {
-	Grant   string          `json:"grant"`
-	Client  string          `json:"client"`
-	User    policy.UserID   `json:"user,omitempty"`
-	Tenant  policy.TenantID `json:"tenant,omitempty"`
-	Scopes  []string        `json:"scopes"`
-	Issued  time.Time       `json:"iat"`
-	Expires time.Time       `json:"exp"`
+	Grant      string          `json:"grant"`
+	Client     string          `json:"client"`
+	ClientInst string          `json:"ci,omitempty"`
+	User       policy.UserID   `json:"user,omitempty"`
+	Tenant     policy.TenantID `json:"tenant,omitempty"`
+	Scopes     []string        `json:"scopes"`
+	Issued     time.Time       `json:"iat"`
+	Expires    time.Time       `json:"exp"`
 }
 
 type refreshRecord struct {
-	Grant    string          `json:"grant"`
-	Client   string          `json:"client"`
-	User     policy.UserID   `json:"user"`
-	Tenant   policy.TenantID `json:"tenant"`
-	Scopes   []string        `json:"scopes"`
-	AuthTime time.Time       `json:"authTime"`
-	Issued   time.Time       `json:"iat"`
-	Expires  time.Time       `json:"exp"`
-	Used     bool            `json:"used,omitempty"`
+	Grant      string          `json:"grant"`
+	Client     string          `json:"client"`
+	ClientInst string          `json:"ci,omitempty"`
+	User       policy.UserID   `json:"user"`
+	Tenant     policy.TenantID `json:"tenant"`
+	Scopes     []string        `json:"scopes"`
+	AuthTime   time.Time       `json:"authTime"`
+	Issued     time.Time       `json:"iat"`
+	Expires    time.Time       `json:"exp"`
+	Used       bool            `json:"used,omitempty"`
 }
 
 func getJSON(tx store.Tx, key string, v any) error {
@@ -103,8 +113,9 @@ func putJSON(tx store.Tx, key string, v any) error {
 	return tx.PutRecord(nsTokens, key, b)
 }
 
-// revokeGrant marks a grant revoked; every token of it stops working.
-func revokeGrant(tx store.Tx, id string) error {
+// revokeGrant marks a grant revoked; every token of it stops working. The
+// revocation is audited (on behalf of the transaction's actor) with why.
+func revokeGrant(tx store.Tx, id, reason string) error {
 	var g grantRecord
 	if err := getJSON(tx, pfxGrant+id, &g); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -116,7 +127,44 @@ func revokeGrant(tx store.Tx, id string) error {
 		return nil
 	}
 	g.Revoked = true
-	return putJSON(tx, pfxGrant+id, g)
+	if err := putJSON(tx, pfxGrant+id, g); err != nil {
+		return err
+	}
+	return tx.Record(g.Tenant, policy.OpDelete, auditGrant+id, map[string]any{"client": g.Client, "user": g.User, "reason": reason})
+}
+
+// auditGrant prefixes the audit ids of token issue and revocation; the
+// rest is the grant id, which ID tokens carry as sid.
+const auditGrant = "oidc-grant/"
+
+// userActor names a user in the audit log.
+func userActor(tenant policy.TenantID, userName string) string {
+	return "user:" + string(tenant) + "/" + userName
+}
+
+// clientActor names a client acting for itself in the audit log.
+func clientActor(id string) string { return "client:" + id }
+
+// actorOf returns on whose behalf an operation on the token record at key
+// (a code, access or refresh token) acts: its user, or def when the
+// record has none or is unknown. It reads before the write transaction
+// starts, as Update takes its actor first.
+func (p *Provider) actorOf(ctx context.Context, key, def string) string {
+	actor := def
+	p.st.View(ctx, func(tx store.Tx) error {
+		var rec struct {
+			User   policy.UserID   `json:"user"`
+			Tenant policy.TenantID `json:"tenant"`
+		}
+		if getJSON(tx, key, &rec) != nil || rec.User == "" {
+			return nil
+		}
+		if u, err := tx.User(rec.Tenant, rec.User); err == nil {
+			actor = userActor(u.Tenant, u.UserName)
+		}
+		return nil
+	})
+	return actor
 }
 
 // OAuth 2.0 error codes (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009
@@ -223,6 +271,26 @@ func (p *Provider) authenticateClient(r *http.Request) (*ClientConfig, error) {
 	return c, nil
 }
 
+// parseTokenForm parses the form of the token, revocation and
+// introspection endpoints, capped at maxTokenBytes and each parameter at
+// its paramCaps entry; on failure it answers invalid_request and reports
+// false.
+func (p *Provider) parseTokenForm(w http.ResponseWriter, r *http.Request) bool {
+	if !parseLimited(w, r, maxTokenBytes) {
+		p.writeOAuthError(w, oerr(errInvalidRequest, "malformed or too large request"))
+		return false
+	}
+	if k := overlong(r.Form); k != "" {
+		p.writeOAuthError(w, oerr(errInvalidRequest, "parameter %s is too long", k))
+		return false
+	}
+	if id, secret, ok := r.BasicAuth(); ok && (len(id) > 3*paramCaps["client_id"] || len(secret) > 3*paramCaps["client_secret"]) {
+		p.writeOAuthError(w, oerr(errInvalidRequest, "client credentials are too long"))
+		return false
+	}
+	return true
+}
+
 // tokenResponse is the successful token response (RFC 6749 §5.1, OIDC Core
 // §3.1.3.3).
 type tokenResponse struct {
@@ -235,9 +303,7 @@ type tokenResponse struct {
 }
 
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		p.writeOAuthError(w, oerr(errInvalidRequest, "malformed form body"))
+	if !p.parseTokenForm(w, r) {
 		return
 	}
 	for k, v := range r.PostForm {
@@ -286,11 +352,11 @@ type issued struct {
 
 // newTokens writes a fresh access token (and a refresh token when
 // offline_access was granted and the client may refresh) for the grant.
-func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, g grantRecord, access, refresh string) error {
+func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, grantType string, g grantRecord, access, refresh string) error {
 	now := p.now()
 	out.access = access
 	out.expires = now.Add(p.cfg.AccessTokenLifetime)
-	ar := accessRecord{Grant: out.grant, Client: c.ID, User: out.user.ID, Tenant: out.user.Tenant,
+	ar := accessRecord{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant,
 		Scopes: out.scopes, Issued: now, Expires: out.expires}
 	if err := putJSON(tx, tokenKey(pfxAccess, access), ar); err != nil {
 		return err
@@ -298,14 +364,22 @@ func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, g grantR
 	g.Expires = maxTime(g.Expires, out.expires)
 	if refresh != "" && slices.Contains(out.scopes, ScopeOfflineAccess) && c.allowsGrant(GrantRefreshToken) {
 		out.refresh = refresh
-		rr := refreshRecord{Grant: out.grant, Client: c.ID, User: out.user.ID, Tenant: out.user.Tenant,
+		rr := refreshRecord{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant,
 			Scopes: out.scopes, AuthTime: out.authTime, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
 		if err := putJSON(tx, tokenKey(pfxRefresh, refresh), rr); err != nil {
 			return err
 		}
 		g.Expires = maxTime(g.Expires, rr.Expires)
 	}
-	return putJSON(tx, pfxGrant+out.grant, g)
+	g.ClientInst = c.Instance
+	if err := putJSON(tx, pfxGrant+out.grant, g); err != nil {
+		return err
+	}
+	// Token issue is audited on behalf of the user (or the client, for
+	// client credentials): the transaction's actor.
+	return tx.Record(out.user.Tenant, policy.OpCreate, auditGrant+out.grant, map[string]any{
+		"client": c.ID, "user": out.user.ID, "grantType": grantType, "scope": strings.Join(out.scopes, " "),
+		"refreshToken": out.refresh != ""})
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -347,10 +421,10 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 	}
 	redirectURI := f.Get("redirect_uri")
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
+	key := tokenKey(pfxCode, code)
 	var out issued
-	err := p.writes.Do(ctx, func(tx store.Tx) error {
+	err := p.st.Update(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
 		out = issued{}
-		key := tokenKey(pfxCode, code)
 		var cr codeRecord
 		if err := getJSON(tx, key, &cr); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -359,14 +433,14 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 			}
 			return err
 		}
-		if cr.Client != c.ID {
+		if cr.Client != c.ID || cr.ClientInst != c.Instance {
 			out.err = oerr(errInvalidGrant, "code was issued to another client")
 			return nil
 		}
 		if cr.Used {
 			p.log.Warn("oidc: authorization code replayed; revoking its grant", "client", c.ID, "grant", cr.Grant)
 			out.err = oerr(errInvalidGrant, "code already used")
-			return revokeGrant(tx, cr.Grant)
+			return revokeGrant(tx, cr.Grant, "code replayed")
 		}
 		if !p.now().Before(cr.Expires) {
 			out.err = oerr(errInvalidGrant, "code expired")
@@ -407,7 +481,7 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 		}
 		out.grant, out.user, out.scopes, out.nonce, out.authTime = cr.Grant, u, cr.Scopes, cr.Nonce, cr.AuthTime
 		g := grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant, Expires: cr.Expires}
-		return p.newTokens(tx, &out, c, g, access, refresh)
+		return p.newTokens(tx, &out, c, GrantAuthorizationCode, g, access, refresh)
 	})
 	if err != nil {
 		return nil, err
@@ -434,10 +508,10 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 		narrow = strings.Fields(s)
 	}
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
+	key := tokenKey(pfxRefresh, rt)
 	var out issued
-	err := p.writes.Do(ctx, func(tx store.Tx) error {
+	err := p.st.Update(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
 		out = issued{}
-		key := tokenKey(pfxRefresh, rt)
 		var rr refreshRecord
 		if err := getJSON(tx, key, &rr); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -446,7 +520,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 			}
 			return err
 		}
-		if rr.Client != c.ID {
+		if rr.Client != c.ID || rr.ClientInst != c.Instance {
 			out.err = oerr(errInvalidGrant, "refresh token was issued to another client")
 			return nil
 		}
@@ -461,7 +535,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 		if rr.Used {
 			p.log.Warn("oidc: refresh token reused; revoking its family", "client", c.ID, "grant", rr.Grant)
 			out.err = oerr(errInvalidGrant, "refresh token already used")
-			return revokeGrant(tx, rr.Grant)
+			return revokeGrant(tx, rr.Grant, "refresh token reused")
 		}
 		if !p.now().Before(rr.Expires) {
 			out.err = oerr(errInvalidGrant, "refresh token expired")
@@ -493,7 +567,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 			var oe *oauthError
 			if errors.As(err, &oe) {
 				out.err = oe
-				return revokeGrant(tx, rr.Grant)
+				return revokeGrant(tx, rr.Grant, "user inactive or deleted")
 			}
 			return err
 		}
@@ -501,7 +575,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 		if g.Client == "" {
 			g = grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant}
 		}
-		return p.newTokens(tx, &out, c, g, access, refresh)
+		return p.newTokens(tx, &out, c, GrantRefreshToken, g, access, refresh)
 	})
 	if err != nil {
 		return nil, err
@@ -529,8 +603,8 @@ func (p *Provider) clientCredentials(ctx context.Context, c *ClientConfig, f url
 	}
 	out := issued{grant: randomString(16), scopes: scopes}
 	access := accessPrefix + randomString(32)
-	err := p.writes.Do(ctx, func(tx store.Tx) error {
-		return p.newTokens(tx, &out, c, grantRecord{Client: c.ID}, access, "")
+	err := p.st.Update(ctx, clientActor(c.ID), func(tx store.Tx) error {
+		return p.newTokens(tx, &out, c, GrantClientCredentials, grantRecord{Client: c.ID}, access, "")
 	})
 	if err != nil {
 		return nil, err
@@ -560,7 +634,10 @@ func (p *Provider) tokenResponse(ctx context.Context, c *ClientConfig, out *issu
 // idToken builds and signs an ID token (OIDC Core §2, §3.1.3.6).
 func (p *Provider) idToken(ctx context.Context, c *ClientConfig, out *issued) (string, error) {
 	now := p.now()
-	claims := p.userClaims(out.user, c, out.scopes, true)
+	claims, err := p.userClaims(ctx, out.user, c, out.scopes, true)
+	if err != nil {
+		return "", err
+	}
 	claims["iss"] = p.issuer
 	claims["sub"] = string(out.user.ID)
 	claims["aud"] = c.ID

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -82,8 +83,8 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *log
 	lr.UpState = randomString(24)
 	lr.UpNonce = randomString(24)
 	lr.UpVerifier = oauth2.GenerateVerifier()
-	if err := p.writes.Do(r.Context(), func(tx store.Tx) error { return putJSON(tx, pfxLogin+lr.ID, lr) }); err != nil {
-		p.pageForError(w, err)
+	if !p.logins.update(*lr) {
+		p.errorPage(w, http.StatusBadRequest, "This sign-in request is unknown or already finished. Go back to the application and start again.")
 		return
 	}
 	to := up.oauth.AuthCodeURL(lr.ID+"."+lr.UpState, gooidc.Nonce(lr.UpNonce), oauth2.S256ChallengeOption(lr.UpVerifier))
@@ -95,6 +96,10 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *log
 // verifier, verifies the ID token and its nonce, and maps the configured
 // claim to a Roster user.
 func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > maxAuthorizeBytes {
+		p.errorPage(w, http.StatusBadRequest, "The answer from your company's sign-in service is too large (invalid_request).")
+		return
+	}
 	q := r.URL.Query()
 	id, st, _ := strings.Cut(q.Get("state"), ".")
 	lr, err := p.loadLogin(r.Context(), r, id)
@@ -186,7 +191,9 @@ func (p *Provider) upstreamUser(ctx context.Context, tenant policy.TenantID, cfg
 	if v, ok := claims["email_verified"].(bool); claim == "email" && ok && !v {
 		// Anybody may put an address in their upstream profile; only one
 		// the IdP has verified identifies the Roster user (OIDC Core
-		// §5.7). IdPs that do not send email_verified are trusted.
+		// §5.7). IdPs that do not send email_verified are trusted to
+		// match their own tenant's users, but the address is not
+		// reported as verified to clients (see emailVerified).
 		return policy.User{}, fmt.Errorf("%w: upstream e-mail %q is not verified", errUnverifiedEmail, name)
 	}
 	var u policy.User
@@ -205,9 +212,6 @@ func (p *Provider) upstreamUser(ctx context.Context, tenant policy.TenantID, cfg
 		}
 		if e, ok := claims["email"].(string); ok && e != "" {
 			nu.Emails = []policy.Email{{Value: e, Primary: true}}
-			if v, ok := claims["email_verified"].(bool); ok {
-				nu.Attributes = map[string]any{"emailVerified": v}
-			}
 		}
 		err = p.st.Update(ctx, "oidc:"+string(tenant), func(tx store.Tx) error {
 			var err error
@@ -227,5 +231,71 @@ func (p *Provider) upstreamUser(ctx context.Context, tenant policy.TenantID, cfg
 	if !u.Active {
 		return u, fmt.Errorf("%w: user %q is inactive", ErrDisabled, name)
 	}
+	if err := p.rememberUpstreamEmail(ctx, u, claims); err != nil {
+		return u, fmt.Errorf("oidc: upstream user: %w", err)
+	}
 	return u, nil
+}
+
+// nsUpstreamEmail keeps, per user ("<tenant>/<user id>"), the address the
+// tenant's IdP vouched for at the user's last sign-in there
+// ({"email": …}). It is a record of this package rather than a user
+// attribute, so that no directory source (SCIM keeps unknown attributes as
+// sent) can write it.
+const nsUpstreamEmail = "oidc-upstream-email"
+
+type vouchedEmail struct {
+	Email string `json:"email"`
+}
+
+// rememberUpstreamEmail records the address the IdP vouches for
+// ("email_verified": true, OIDC Core §5.1), or forgets an earlier one
+// when it no longer does. It writes only on a change.
+func (p *Provider) rememberUpstreamEmail(ctx context.Context, u policy.User, claims map[string]any) error {
+	var now vouchedEmail
+	if v, _ := claims["email_verified"].(bool); v {
+		now.Email, _ = claims["email"].(string)
+	}
+	key := string(u.Tenant) + "/" + string(u.ID)
+	var before vouchedEmail
+	err := p.st.View(ctx, func(tx store.Tx) error {
+		raw, err := tx.GetRecord(nsUpstreamEmail, key)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &before)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if before == now {
+		return nil
+	}
+	return p.st.Update(ctx, "oidc:"+string(u.Tenant), func(tx store.Tx) error {
+		if now.Email == "" {
+			return ignoreNotFound(tx.DeleteRecord(nsUpstreamEmail, key))
+		}
+		b, err := json.Marshal(now)
+		if err != nil {
+			return err
+		}
+		return tx.PutRecord(nsUpstreamEmail, key, b)
+	})
+}
+
+// upstreamVouches reports whether the tenant's IdP vouched for addr at the
+// user's last sign-in there.
+func upstreamVouches(tx store.Tx, u policy.User, addr string) (bool, error) {
+	raw, err := tx.GetRecord(nsUpstreamEmail, string(u.Tenant)+"/"+string(u.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var v vouchedEmail
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return false, fmt.Errorf("oidc: decoding vouched e-mail: %w", err)
+	}
+	return v.Email != "" && strings.EqualFold(v.Email, addr), nil
 }
