@@ -110,6 +110,12 @@ type DirectoryConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// PageSize is the RFC 2696 page size (default 1000).
 	PageSize int `yaml:"pageSize"`
+	// VerifiedEmailDomains are the e-mail domains this directory is
+	// authoritative for: the OIDC provider reports a user's address in
+	// one of them (or a subdomain) as verified (email_verified, OIDC Core
+	// §5.1), any other address as unverified. Each must lie within the
+	// tenant's domains. Empty: no address of this directory is verified.
+	VerifiedEmailDomains []string `yaml:"verifiedEmailDomains"`
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

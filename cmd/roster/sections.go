@@ -18,6 +18,10 @@ type scimSection struct {
 // tenantSCIM is a tenant's `scim:` section.
 type tenantSCIM struct {
 	Tokens []string `yaml:"tokens"`
+	// VerifiesEmail: the tenant verifies the addresses its SCIM client
+	// pushes, so those inside the tenant's own domains are reported as
+	// verified (email_verified); others never are.
+	VerifiesEmail bool `yaml:"verifiesEmail"`
 }
 
 // oidcSection is the top-level `oidc:` section.
@@ -105,6 +109,13 @@ func decodeSections(cfg *config.Config) (*sections, error) {
 			}
 			if seen[d.ID] {
 				return nil, &config.Error{Field: f + ".id", Msg: "duplicate directory " + d.ID}
+			}
+			for k, dom := range d.VerifiedEmailDomains {
+				// A directory vouches only for addresses its tenant owns.
+				if !policy.InDomains("x@"+dom, t.Domains) {
+					return nil, &config.Error{Field: fmt.Sprintf("%s.verifiedEmailDomains[%d]", f, k),
+						Msg: fmt.Sprintf("%q is not within the tenant's domains", dom)}
+				}
 			}
 			seen[d.ID] = true
 			s.directories = append(s.directories, directory{tenant: id, field: f, cfg: d})

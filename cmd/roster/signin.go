@@ -55,6 +55,44 @@ func (p *passwords) CheckPassword(ctx context.Context, tenant policy.TenantID, u
 	return policy.User{}, last
 }
 
+// emailVouchers says which directory sources vouch for their users'
+// e-mail addresses (OIDC email_verified): an LDAP directory for the
+// domains it is authoritative for (ldap[].verifiedEmailDomains), a SCIM
+// tenant that verifies addresses (scim.verifiesEmail) for the domains the
+// tenant owns. Nobody else: a partner's SCIM client may put any address on
+// its users, including a vendor employee's.
+type emailVouchers struct {
+	ldap map[policy.TenantID]map[string][]string // tenant -> source "ldap:<id>" -> domains
+	scim map[policy.TenantID]bool
+}
+
+func (s *sections) emailVouchers() emailVouchers {
+	v := emailVouchers{ldap: map[policy.TenantID]map[string][]string{}, scim: map[policy.TenantID]bool{}}
+	for _, d := range s.directories {
+		if v.ldap[d.tenant] == nil {
+			v.ldap[d.tenant] = map[string][]string{}
+		}
+		v.ldap[d.tenant][d.cfg.Source()] = d.cfg.VerifiedEmailDomains
+	}
+	for t, sc := range s.tenantSCIM {
+		v.scim[t] = sc.VerifiesEmail
+	}
+	return v
+}
+
+// verified implements oidc.EmailVerifier.
+func (v emailVouchers) verified(u policy.User, t policy.Tenant, addr string) bool {
+	if u.Tenant != t.ID {
+		return false
+	}
+	if strings.HasPrefix(u.Source, "ldap:") {
+		return policy.InDomains(addr, v.ldap[t.ID][u.Source]) && policy.InDomains(addr, t.Domains)
+	}
+	return u.Source == "scim:"+string(t.ID) && v.scim[t.ID] && policy.InDomains(addr, t.Domains)
+}
+
+var _ oidc.EmailVerifier = emailVouchers{}.verified
+
 // accessTokens adapts the OIDC provider's verifier to the admin API: it
 // accepts tokens of the clients named in admin.clients only.
 type accessTokens struct {
@@ -111,6 +149,7 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		DefaultAlg:           sec.DefaultAlg,
 		MaxGroupsInToken:     sec.MaxGroupsInToken,
 		TrustForwardedFor:    sec.TrustForwardedFor,
+		EmailVerified:        a.sections.emailVouchers().verified,
 	})
 	if err != nil {
 		return fmt.Errorf("oidc: %w", err)
