@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/explain", s.explain)
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
+	s.quarantineRoutes()
 	s.portalRoutes() // admin/portal.go
 }
 

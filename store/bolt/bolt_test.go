@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,4 +354,55 @@ func TestOptionsNow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestQuarantineConformance(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[store.Store]string{} // a closed bbolt DB forgets its path
+	pathOf := func(s store.Store) string { mu.Lock(); defer mu.Unlock(); return paths[s] }
+	storetest.RunQuarantine(t, storetest.Harness{
+		New: func(t *testing.T) store.Store {
+			s := openTemp(t)
+			mu.Lock()
+			paths[s] = s.Path()
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			path := pathOf(s)
+			s.Close()
+			ns, err := Open(path, Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			t.Cleanup(func() { ns.Close() })
+			mu.Lock()
+			paths[ns] = path
+			mu.Unlock()
+			if err := ns.Verify(context.Background()); err != nil {
+				t.Errorf("Verify after quarantine: %v", err)
+			}
+			return ns
+		},
+		Plant: func(t *testing.T, s store.Store, kind policy.Kind, tenant policy.TenantID, id string, value []byte) {
+			path := pathOf(s)
+			s.Close()
+			db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			bkt := map[policy.Kind][][]byte{
+				policy.KindUser:     {bktTenantData, []byte(tenant), bktUsers},
+				policy.KindDirGroup: {bktTenantData, []byte(tenant), bktDirGroups},
+				policy.KindGroup:    {bktGroups},
+			}[kind]
+			err = db.Update(func(tx *bbolt.Tx) error {
+				return getBucket(rootBucket(tx), bkt...).Put([]byte(id), value)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
 }

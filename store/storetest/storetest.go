@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserCRUD", testUserCRUD},
 		{"UserUniqueness", testUserUniqueness},
 		{"UserValidation", testUserValidation},
+		{"Limits", testLimits},
+		{"QuarantineEmpty", testQuarantineEmpty},
 		{"UserListing", testUserListing},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
