@@ -12,6 +12,7 @@
 //	roster scim-token create|list|revoke --tenant T [--name N]
 //	roster backup --out FILE [--server URL]
 //	roster restore --in FILE (--config FILE | --data DIR)
+//	roster doctor (--config FILE | --data DIR) [--delete ID]
 //	roster version
 //
 // Commands that talk to a running server read the admin token from
@@ -59,6 +60,8 @@ Commands:
   scim-token create|list|revoke --tenant T manage SCIM bearer tokens
   backup --out FILE                        online backup of a running server
   restore --in FILE (--config F|--data D)  restore a backup (server stopped)
+  doctor (--config F|--data D) [--delete ID]
+                                           quarantined records and index checks (server stopped)
   version                                  print the version
 `
 
@@ -87,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "roster", versionString())
 		return nil
