@@ -41,6 +41,10 @@ type Config struct {
 	Policy PolicyConfig `yaml:"policy"`
 	// Tenants lists the companies whose people join the groups.
 	Tenants []TenantConfig `yaml:"tenants"`
+	// UI is the deployment's name, logo and colour, shown by the portal.
+	UI UIConfig `yaml:"ui"`
+	// Portal configures the web portal at /portal.
+	Portal PortalConfig `yaml:"portal"`
 	// Extensions holds the sections of the protocol packages, decoded by
 	// them (see Section).
 	Extensions `yaml:",inline"`
@@ -94,6 +98,29 @@ type AdminConfig struct {
 	// API accepts, under delegated administration. Tokens issued to any
 	// other client are refused (RFC 9700 §2.3: audience restriction).
 	Clients []string `yaml:"clients"`
+}
+
+// UIConfig is the deployment's look in the portal.
+type UIConfig struct {
+	// Title names the deployment (default "Roster").
+	Title string `yaml:"title"`
+	// LogoURL is an http(s) URL or an absolute path of the logo image.
+	LogoURL string `yaml:"logoURL"`
+	// PrimaryColor is a CSS hex colour (#rgb or #rrggbb) for links,
+	// buttons and the header; default a dark blue that keeps a 4.5:1
+	// contrast with white text.
+	PrimaryColor string `yaml:"primaryColor"`
+}
+
+// PortalConfig configures the web portal. The portal is served at /portal
+// when ClientID is set; it signs its users in through Roster's own OIDC
+// provider as the confidential client ClientID, which must be declared in
+// clients (with redirect URI {issuer}/portal/callback) and listed in
+// admin.clients, because the portal acts through the admin API with its
+// users' access tokens.
+type PortalConfig struct {
+	ClientID     string `yaml:"clientID"`
+	ClientSecret string `yaml:"clientSecret"`
 }
 
 // LogConfig configures log/slog.
@@ -299,6 +326,12 @@ func (c *Config) applyDefaults() {
 	if c.Admin.MaxBodyBytes == 0 {
 		c.Admin.MaxBodyBytes = 1 << 20
 	}
+	if c.UI.Title == "" {
+		c.UI.Title = "Roster"
+	}
+	if c.UI.PrimaryColor == "" {
+		c.UI.PrimaryColor = "#1d4f91"
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -345,6 +378,22 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return &Error{"log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format)}
+	}
+	if !hexColorRE.MatchString(c.UI.PrimaryColor) {
+		return &Error{"ui.primaryColor", fmt.Sprintf("%q must be a hex colour such as #1d4f91", c.UI.PrimaryColor)}
+	}
+	if l := c.UI.LogoURL; l != "" && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") && (!strings.HasPrefix(l, "/") || strings.HasPrefix(l, "//")) {
+		return &Error{"ui.logoURL", "must be an http(s) URL or an absolute path"}
+	}
+	if c.Portal.ClientID != "" {
+		if c.Portal.ClientSecret == "" {
+			return &Error{"portal.clientSecret", "required"}
+		}
+		if !slices.Contains(c.Admin.Clients, c.Portal.ClientID) {
+			return &Error{"portal.clientID", fmt.Sprintf("%q must be listed in admin.clients: the portal acts through the admin API", c.Portal.ClientID)}
+		}
+	} else if c.Portal.ClientSecret != "" {
+		return &Error{"portal.clientID", "required"}
 	}
 	for i, r := range c.Policy.Roles {
 		f := fmt.Sprintf("policy.roles[%d]", i)
@@ -405,6 +454,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var hexColorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
 

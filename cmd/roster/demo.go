@@ -38,12 +38,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	addr := ln.Addr().String()
 	clientSecret := randString() + randString()
+	portalSecret := randString() + randString()
 	cfg, err := config.Parse(demoConfig(addr, filepath.Join(*data, "roster.db")), func(k string) (string, bool) {
 		switch k {
 		case "ROSTER_ADMIN_TOKEN":
 			return token, true
 		case "DEMO_CLIENT_SECRET":
 			return clientSecret, true
+		case "PORTAL_CLIENT_SECRET":
+			return portalSecret, true
 		}
 		return os.LookupEnv(k)
 	})
@@ -67,6 +70,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rp.routes(a.mux)
 	fmt.Fprintf(stdout, `Roster demo is running.
 
+  Portal        %[1]s/portal/
   Admin API     %[1]s/api/v1/groups
   Admin token   %[2]s
   Health        %[1]s/healthz   Metrics %[1]s/metrics
@@ -121,13 +125,20 @@ store:
   bbolt: {path: %[2]q}
 admin:
   tokens: ["${ROSTER_ADMIN_TOKEN}"]
-  clients: [%[3]s]
+  clients: [%[3]s, portal]
 clients:
   - id: %[3]s
     name: Roster demo portal
     secret: "${DEMO_CLIENT_SECRET}"
     redirectURIs: ["http://%[1]s/demo/callback"]
     postLogoutRedirectURIs: ["http://%[1]s/demo/"]
+  - id: portal
+    name: Roster portal
+    secret: "${PORTAL_CLIENT_SECRET}"
+    redirectURIs: ["http://%[1]s/portal/callback"]
+    postLogoutRedirectURIs: ["http://%[1]s/portal/"]
+portal: {clientID: portal, clientSecret: "${PORTAL_CLIENT_SECRET}"}
+ui: {title: "Vendor Inc user groups", primaryColor: "#1d4f91"}
 tenants:
   - id: vendor
     name: Vendor Inc

@@ -305,6 +305,9 @@ func (a *app) routes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.wirePortal(&p); err != nil {
+		return err
+	}
 	hierarchy, err := a.cfg.Policy.Hierarchy() // checked by config.Validate
 	if err != nil {
 		return err

@@ -1,0 +1,239 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// checker collects what is wrong with a posted form, field by field.
+type checker struct {
+	form   url.Values
+	errors map[string]string
+}
+
+func newChecker(form url.Values) *checker { return &checker{form: form, errors: map[string]string{}} }
+
+// text returns the trimmed field, checking that it is present (when
+// required) and at most max characters long.
+func (c *checker) text(field, label string, required bool, max int) string {
+	v := strings.TrimSpace(c.form.Get(field))
+	switch {
+	case required && v == "":
+		c.errors[field] = label + " is required."
+	case utf8.RuneCountInString(v) > max:
+		c.errors[field] = fmt.Sprintf("%s must be at most %d characters.", label, max)
+	case strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\n' && r != '\r' && r != '\t' }):
+		c.errors[field] = label + " contains control characters."
+	}
+	return v
+}
+
+func (c *checker) ok() bool { return len(c.errors) == 0 }
+
+// outcome shows the result of an action: on success a message on the
+// page the browser is sent back to; on failure the same page again, with
+// the form's values and the reason next to it, and nothing changed.
+type outcome struct {
+	p     *Portal
+	w     http.ResponseWriter
+	r     *http.Request
+	s     *session
+	form  string
+	show  func(status int, f *formState)
+	back  string
+	doing string // "add members to lug-london", for refusals
+}
+
+func (o outcome) invalid(errs map[string]string) {
+	o.show(http.StatusUnprocessableEntity, &formState{Form: o.form, Values: o.r.PostForm, Errors: errs, Alert: "Nothing was changed: correct the fields marked below."})
+}
+
+func (o outcome) done(err error, msg string) {
+	if err == nil {
+		o.s.setFlash(msg)
+		http.Redirect(o.w, o.r, o.back, http.StatusSeeOther)
+		return
+	}
+	if errors.Is(err, errSignedOut) {
+		o.p.fail(o.w, o.r, http.StatusUnauthorized, "Your sign-in has expired; nothing was changed. Sign in again and repeat the change.")
+		return
+	}
+	f := &formState{Form: o.form, Values: o.r.PostForm, Errors: map[string]string{}}
+	status := http.StatusUnprocessableEntity
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound && o.form != "remove-member" && o.form != "delete-meeting"):
+		status = http.StatusForbidden
+		f.Alert = "Refused: you may not " + o.doing + ". Nothing was changed."
+	case errors.As(err, &ae) && ae.Status == http.StatusConflict:
+		status = http.StatusConflict
+		f.Alert = "Not done: " + ae.Message + "."
+	case errors.As(err, &ae) && ae.Status < 500:
+		f.Alert = "Not done: " + ae.Message + "."
+	default:
+		o.p.cfg.Logger.Error("portal action", "form", o.form, "err", err)
+		status = http.StatusBadGateway
+		f.Alert = "Roster did not answer as expected; nothing was changed. Try again."
+	}
+	o.show(status, f)
+}
+
+// createGroup creates a group below a parent (or a root, for admins).
+func (p *Portal) createGroup(w http.ResponseWriter, r *http.Request, s *session) {
+	o := outcome{p: p, w: w, r: r, s: s, form: "create-group", show: func(st int, f *formState) { p.showTree(w, r, s, st, f) }}
+	c := newChecker(r.PostForm)
+	slug := c.text("slug", "Short name", true, 63)
+	if c.errors["slug"] == "" && !slugRE.MatchString(slug) {
+		c.errors["slug"] = "Use lower-case letters, digits and dashes, starting with a letter or digit (e.g. lug-lisbon)."
+	}
+	name := c.text("name", "Name", true, 200)
+	desc := c.text("description", "Description", false, 4000)
+	kind := c.text("kind", "Kind", true, 64)
+	if kind != "" && !slugRE.MatchString(kind) {
+		c.errors["kind"] = "Choose a kind."
+	}
+	parent := c.text("parent", "Parent", false, 64)
+	if !c.ok() {
+		o.invalid(c.errors)
+		return
+	}
+	o.back = "/portal/groups/" + url.PathEscape(slug)
+	o.doing = "create a group there"
+	if parent != "" {
+		o.doing = "create a group below " + parent
+	}
+	in := map[string]any{"slug": slug, "name": name, "kind": kind, "description": desc}
+	if parent != "" {
+		in["parent"] = parent
+	}
+	o.done(p.api(s).do(r.Context(), http.MethodPost, "/groups", in, nil), "Created "+name+".")
+}
+
+// groupAction performs one of the group page's forms.
+func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session) {
+	slug, action := r.PathValue("slug"), r.PathValue("action")
+	ctx, a := r.Context(), p.api(s)
+	gpath := "/groups/" + esc(slug)
+	o := outcome{p: p, w: w, r: r, s: s, form: action, back: "/portal/groups/" + url.PathEscape(slug),
+		show: func(st int, f *formState) { p.showGroup(w, r, s, st, f) }}
+	c := newChecker(r.PostForm)
+	switch action {
+	case "edit":
+		name := c.text("name", "Name", true, 200)
+		desc := c.text("description", "Description", false, 4000)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "rename or describe "+slug, o.back+"#about"
+		o.done(a.do(ctx, http.MethodPatch, gpath, map[string]any{"name": name, "description": desc}, nil), "Saved the name and description.")
+	case "move":
+		parent := c.text("parent", "New parent", true, 64)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "move "+slug+" below "+parent, o.back+"#about"
+		o.done(a.do(ctx, http.MethodPost, gpath+"/move", map[string]any{"parent": parent}, nil), "Moved "+slug+" below "+parent+".")
+	case "add-member":
+		who := c.text("user", "Person", true, 300)
+		roleName := c.text("role", "Role", true, 64)
+		in := map[string]any{"role": roleName}
+		if t, u, ok := strings.Cut(who, "/"); ok && t != "" && u != "" {
+			in["tenant"], in["user"] = t, u
+		} else if who != "" {
+			c.errors["user"] = "Choose a person from the search, or type company/user name (e.g. acme/bob@acme.example)."
+		}
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "give the role “"+roleName+"” in "+slug, o.back+"#members"
+		err := a.do(ctx, http.MethodPost, gpath+"/memberships", in, nil)
+		if statusOf(err) == http.StatusBadRequest {
+			o.invalid(map[string]string{"user": "No such person: " + who + "."})
+			return
+		}
+		o.done(err, "Added "+who+" as "+roleName+".")
+	case "remove-member":
+		user := c.text("user", "Person", true, 64)
+		roleName := c.text("role", "Role", true, 64)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "take the role “"+roleName+"” in "+slug, o.back+"#members"
+		o.done(a.do(ctx, http.MethodDelete, gpath+"/memberships/"+esc(user)+"/"+esc(roleName), nil, nil), "Removed the role "+roleName+".")
+	case "add-meeting":
+		title := c.text("title", "Title", true, 200)
+		loc := c.text("location", "Location", false, 300)
+		tz := c.text("tz", "Time zone", true, 64)
+		zone, err := time.LoadLocation(tz)
+		if tz != "" && (err != nil || tz == "Local") {
+			c.errors["tz"] = "Use an IANA time zone such as Europe/London or UTC."
+			zone = nil
+		}
+		start := c.text("start", "Start", true, 32)
+		end := c.text("end", "End", false, 32)
+		var st, en time.Time
+		if zone != nil {
+			if start != "" {
+				if st, err = time.ParseInLocation("2006-01-02T15:04", start, zone); err != nil {
+					c.errors["start"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
+				}
+			}
+			if end != "" {
+				if en, err = time.ParseInLocation("2006-01-02T15:04", end, zone); err != nil {
+					c.errors["end"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
+				} else if c.errors["start"] == "" && !st.IsZero() && en.Before(st) {
+					c.errors["end"] = "The end is before the start."
+				}
+			}
+		}
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		in := map[string]any{"title": title, "start": st.Format(time.RFC3339), "location": loc}
+		if !en.IsZero() {
+			in["end"] = en.Format(time.RFC3339)
+		}
+		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
+		o.done(a.do(ctx, http.MethodPost, gpath+"/meetings", in, nil), "Added the meeting “"+title+"”.")
+	case "delete-meeting":
+		id := c.text("id", "Meeting", true, 64)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
+		o.done(a.do(ctx, http.MethodDelete, gpath+"/meetings/"+esc(id), nil, nil), "Deleted the meeting.")
+	case "add-rule":
+		tenant := c.text("tenant", "Company", true, 64)
+		dir := c.text("dirGroup", "Directory group", true, 300)
+		roleName := c.text("role", "Role", true, 64)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "bind directory groups to the role “"+roleName+"” in "+slug, o.back+"#rules"
+		err := a.do(ctx, http.MethodPost, gpath+"/rules", map[string]any{"tenant": tenant, "dirGroup": dir, "role": roleName}, nil)
+		if statusOf(err) == http.StatusBadRequest {
+			var ae *apiError
+			errors.As(err, &ae)
+			o.invalid(map[string]string{"dirGroup": ae.Message + "."})
+			return
+		}
+		o.done(err, "Members of “"+dir+"” ("+tenant+") now hold "+roleName+" here.")
+	default:
+		p.fail(w, r, http.StatusNotFound, "There is no such action.")
+	}
+}

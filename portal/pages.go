@@ -1,0 +1,733 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+func (p *Portal) routes() {
+	m := p.mux
+	m.Handle("GET /portal/static/", p.static())
+	m.HandleFunc("GET /portal/theme.css", p.theme)
+	m.HandleFunc("GET /portal/login", p.login)
+	m.HandleFunc("GET /portal/callback", p.callback)
+	m.HandleFunc("POST /portal/logout", p.guard(p.logout))
+	m.HandleFunc("GET /portal/{$}", p.guard(p.treePage))
+	m.HandleFunc("POST /portal/groups", p.guard(p.createGroup))
+	m.HandleFunc("GET /portal/groups/{slug}", p.guard(p.groupPage))
+	m.HandleFunc("GET /portal/groups/{slug}/members.csv", p.guard(p.membersCSV))
+	m.HandleFunc("POST /portal/groups/{slug}/{action}", p.guard(p.groupAction))
+	m.HandleFunc("GET /portal/me", p.guard(p.me))
+	m.HandleFunc("GET /portal/people/{tenant}/{user}", p.guard(p.personPage))
+	m.HandleFunc("GET /portal/explain", p.guard(p.explainPage))
+	m.HandleFunc("GET /portal/audit", p.guard(p.auditPage))
+	m.HandleFunc("GET /portal/sync", p.guard(p.syncPage))
+	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
+	m.HandleFunc("/portal/", func(w http.ResponseWriter, r *http.Request) {
+		p.fail(w, r, http.StatusNotFound, "There is no such page in the portal.")
+	})
+}
+
+// view is what every page template receives.
+type view struct {
+	UI    UI
+	Title string
+	Nav   string
+	User  *user
+	CSRF  string
+	Flash string
+	Alert string
+	F     *formState
+	D     any
+}
+
+// formState is a posted form shown again: its values and what is wrong.
+type formState struct {
+	Form   string
+	Values url.Values
+	Errors map[string]string
+	Alert  string
+}
+
+// Err is the message for field of form, if that form was posted.
+func (f *formState) Err(form, field string) string {
+	if f == nil || f.Form != form {
+		return ""
+	}
+	return f.Errors[field]
+}
+
+// Val is the posted value of field of form, or def.
+func (f *formState) Val(form, field, def string) string {
+	if f == nil || f.Form != form || !f.Values.Has(field) {
+		return def
+	}
+	return f.Values.Get(field)
+}
+
+// Is reports whether form is the one posted.
+func (f *formState) Is(form string) bool { return f != nil && f.Form == form }
+
+// AlertFor is the message about the whole of form.
+func (f *formState) AlertFor(form string) string {
+	if f == nil || f.Form != form {
+		return ""
+	}
+	return f.Alert
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("Mon 2 Jan 2006, 15:04 MST")
+	},
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"join": strings.Join,
+	"q":    url.QueryEscape,
+	"path": url.PathEscape,
+	"add":  func(a, b int) int { return a + b },
+	"last": func(s []string) string {
+		if len(s) == 0 {
+			return ""
+		}
+		return s[len(s)-1]
+	},
+	"originText": func(o string) string { return describeOrigin(o, nil) },
+	"fieldOf":    fieldOf,
+	"meetingOf": func(m meeting, slug, csrf string, edit bool) meetingView {
+		return meetingView{M: m, Slug: slug, CSRF: csrf, Edit: edit}
+	},
+}
+
+// meetingView is one meeting line of the group page.
+type meetingView struct {
+	M          meeting
+	Slug, CSRF string
+	Edit       bool
+}
+
+// field is one labelled input of a form, with its help and error.
+type field struct {
+	ID, Name, Label, Type, Value, Help, Error string
+}
+
+// Describe is the value of aria-describedby: the help and the error.
+func (f field) Describe() string {
+	var ids []string
+	if f.Help != "" {
+		ids = append(ids, f.ID+"-help")
+	}
+	if f.Error != "" {
+		ids = append(ids, f.ID+"-error")
+	}
+	return strings.Join(ids, " ")
+}
+
+func fieldOf(f *formState, form, name, label, typ, def, help string) field {
+	return field{ID: form + "-" + name, Name: name, Label: label, Type: typ, Value: f.Val(form, name, def), Help: help, Error: f.Err(form, name)}
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync"}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		if err != nil {
+			return nil, fmt.Errorf("portal: template %s: %w", n, err)
+		}
+		out[n] = t
+	}
+	return out, nil
+}
+
+func (p *Portal) render(w http.ResponseWriter, r *http.Request, s *session, status int, name string, v view) {
+	v.UI = p.cfg.UI
+	if s != nil {
+		v.User, v.CSRF = s.user, s.csrf
+		if v.Flash == "" {
+			v.Flash = s.takeFlash()
+		}
+	}
+	var buf bytes.Buffer
+	if err := p.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		p.cfg.Logger.Error("portal render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows an error page.
+func (p *Portal) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s := p.session(r)
+	if s != nil && s.user == nil {
+		s = nil
+	}
+	p.render(w, r, s, status, "error", view{Title: http.StatusText(status), Alert: msg})
+}
+
+// apiFail shows the error page for a failed read of the admin API; a
+// session whose tokens stopped working is sent to sign in again.
+func (p *Portal) apiFail(w http.ResponseWriter, r *http.Request, err error, what string) {
+	var ae *apiError
+	switch {
+	case errors.Is(err, errSignedOut):
+		http.Redirect(w, r, "/portal/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		p.fail(w, r, http.StatusForbidden, "You may not see "+what+". "+ae.Message+".")
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		p.fail(w, r, http.StatusNotFound, "Not found, or not yours to see: "+what+".")
+	case errors.As(err, &ae) && ae.Status < 500:
+		p.fail(w, r, http.StatusBadRequest, ae.Message)
+	default:
+		p.cfg.Logger.Error("portal: admin API", "err", err)
+		p.fail(w, r, http.StatusBadGateway, "Roster did not answer as expected; try again in a moment.")
+	}
+}
+
+func (p *Portal) api(s *session) api { return api{p: p, s: s} }
+
+// treeNode is a group placed in the tree.
+type treeNode struct {
+	group
+	Depth    int
+	Children []*treeNode
+}
+
+type treeData struct {
+	Q       string
+	Roots   []*treeNode
+	Matches []group
+	All     []group
+	Kinds   []string
+}
+
+func buildTree(gs []group) []*treeNode {
+	nodes := map[string]*treeNode{}
+	for _, g := range gs {
+		nodes[g.ID] = &treeNode{group: g}
+	}
+	var roots []*treeNode
+	for _, g := range gs {
+		n := nodes[g.ID]
+		if par, ok := nodes[g.Parent]; ok {
+			par.Children = append(par.Children, n)
+		} else {
+			roots = append(roots, n)
+		}
+	}
+	// Within a level: kind order (regional before local before SIGs), then name.
+	rank := map[string]int{"international": 0, "regional": 1, "local": 2, "special-interest": 3}
+	var sortLevel func([]*treeNode, int)
+	sortLevel = func(ns []*treeNode, depth int) {
+		sort.SliceStable(ns, func(i, j int) bool {
+			ri, rj := rank[ns[i].Kind], rank[ns[j].Kind]
+			if ri != rj {
+				return ri < rj
+			}
+			return ns[i].Name < ns[j].Name
+		})
+		for _, n := range ns {
+			n.Depth = depth
+			sortLevel(n.Children, depth+1)
+		}
+	}
+	sortLevel(roots, 0)
+	return roots
+}
+
+func (p *Portal) loadTree(ctx context.Context, s *session) ([]group, error) {
+	var l listOf[group]
+	err := p.api(s).get(ctx, "/grouptree", &l)
+	return l.Items, err
+}
+
+func (p *Portal) treePage(w http.ResponseWriter, r *http.Request, s *session) {
+	p.showTree(w, r, s, http.StatusOK, nil)
+}
+
+func (p *Portal) showTree(w http.ResponseWriter, r *http.Request, s *session, status int, f *formState) {
+	gs, err := p.loadTree(r.Context(), s)
+	if err != nil {
+		p.apiFail(w, r, err, "the groups")
+		return
+	}
+	d := treeData{Q: strings.TrimSpace(r.URL.Query().Get("q")), All: gs, Kinds: []string{"international", "regional", "local", "special-interest"}}
+	if d.Q != "" {
+		q := strings.ToLower(d.Q)
+		for _, g := range gs {
+			if strings.Contains(strings.ToLower(g.Name), q) || strings.Contains(g.Slug, q) || strings.Contains(strings.ToLower(g.Description), q) {
+				d.Matches = append(d.Matches, g)
+			}
+		}
+	} else {
+		d.Roots = buildTree(gs)
+	}
+	p.render(w, r, s, status, "tree", view{Title: "Groups", Nav: "groups", F: f, D: d})
+}
+
+// groupData is what the group page shows.
+type groupData struct {
+	G           group
+	Ancestors   []group
+	Children    []group
+	All         []group
+	Members     []memberRow
+	Upcoming    []meeting
+	Past        []meeting
+	Roles       []role
+	Rules       []rule
+	Can         map[string]bool
+	Q           string
+	People      []personHit
+	PeopleError string
+}
+
+type personHit struct {
+	ID          string `json:"id"`
+	Tenant      string `json:"tenant"`
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+	Email       string `json:"email"`
+}
+
+type memberRow struct {
+	member
+	Name    string
+	Origins []string
+	Manual  bool
+	Why     string // the permission the "why" link explains
+}
+
+// whyPermission picks the permission that best shows why a role is held:
+// its last (most specific) one.
+func whyPermission(roles map[string]role, name string) string {
+	if r, ok := roles[name]; ok && len(r.Permissions) > 0 {
+		return r.Permissions[len(r.Permissions)-1]
+	}
+	return "group.read"
+}
+
+// describeOrigin says in words where a role comes from.
+func describeOrigin(o string, rules map[string]rule) string {
+	if o == "manual" {
+		return "added by hand"
+	}
+	if id, ok := strings.CutPrefix(o, "rule:"); ok {
+		ru, ok := rules[id]
+		if !ok {
+			return "a binding rule"
+		}
+		src := ru.DirGroupSource
+		switch {
+		case strings.HasPrefix(src, "ldap:"):
+			src = "LDAP directory " + strings.TrimPrefix(src, "ldap:")
+		case strings.HasPrefix(src, "scim:"):
+			src = "SCIM from " + strings.TrimPrefix(src, "scim:")
+		case src == "":
+			src = ru.Tenant
+		}
+		return fmt.Sprintf("directory group “%s” (%s)", ru.DirGroupName, src)
+	}
+	return o
+}
+
+func (p *Portal) groupPage(w http.ResponseWriter, r *http.Request, s *session) {
+	p.showGroup(w, r, s, http.StatusOK, nil)
+}
+
+func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, status int, f *formState) {
+	ctx, a, slug := r.Context(), p.api(s), r.PathValue("slug")
+	var d groupData
+	if err := a.get(ctx, "/groups/"+esc(slug), &d.G); err != nil {
+		p.apiFail(w, r, err, "this group")
+		return
+	}
+	all, err := p.loadTree(ctx, s)
+	if err != nil {
+		p.apiFail(w, r, err, "the groups")
+		return
+	}
+	d.All = all
+	byID := map[string]group{}
+	for _, g := range all {
+		byID[g.ID] = g
+		if g.Parent == d.G.ID {
+			d.Children = append(d.Children, g)
+		}
+	}
+	if g, ok := byID[d.G.ID]; ok {
+		d.G.MemberCount = g.MemberCount
+	}
+	for par := d.G.Parent; par != ""; {
+		g, ok := byID[par]
+		if !ok || len(d.Ancestors) > 64 {
+			break
+		}
+		d.Ancestors = append([]group{g}, d.Ancestors...)
+		par = g.Parent
+	}
+	d.Can = map[string]bool{}
+	for _, perm := range []string{"members.manage", "meetings.edit", "groups.manage", "roles.assign"} {
+		var e explanation
+		if err := a.get(ctx, "/groups/"+esc(slug)+"/explain?user="+url.QueryEscape(s.user.ID)+"&permission="+perm, &e); err == nil {
+			d.Can[perm] = e.Allowed
+		}
+	}
+	var roles listOf[role]
+	if err := a.get(ctx, "/roles", &roles); err != nil {
+		p.apiFail(w, r, err, "the roles")
+		return
+	}
+	d.Roles = roles.Items
+	roleMap := map[string]role{}
+	for _, ro := range roles.Items {
+		roleMap[ro.Name] = ro
+	}
+	rules := map[string]rule{}
+	if d.Can["members.manage"] {
+		var rl listOf[rule]
+		if err := a.get(ctx, "/groups/"+esc(slug)+"/rules", &rl); err == nil {
+			d.Rules = rl.Items
+			for _, ru := range rl.Items {
+				rules[ru.ID] = ru
+			}
+		}
+	}
+	var ms struct {
+		Members []member `json:"members"`
+	}
+	if err := a.get(ctx, "/groups/"+esc(slug)+"/members", &ms); err != nil {
+		p.apiFail(w, r, err, "this group's members")
+		return
+	}
+	for _, m := range ms.Members {
+		row := memberRow{member: m, Name: m.DisplayName, Manual: slices.Contains(m.Origins, "manual"), Why: whyPermission(roleMap, m.Role)}
+		if row.Name == "" {
+			row.Name = m.UserName
+		}
+		for _, o := range m.Origins {
+			row.Origins = append(row.Origins, describeOrigin(o, rules))
+		}
+		d.Members = append(d.Members, row)
+	}
+	sort.SliceStable(d.Members, func(i, j int) bool {
+		if d.Members[i].Name != d.Members[j].Name {
+			return d.Members[i].Name < d.Members[j].Name
+		}
+		return d.Members[i].Role < d.Members[j].Role
+	})
+	now := p.cfg.Now()
+	for _, m := range d.G.Meetings {
+		if m.Start.Before(now) {
+			d.Past = append([]meeting{m}, d.Past...)
+		} else {
+			d.Upcoming = append(d.Upcoming, m)
+		}
+	}
+	d.Q = strings.TrimSpace(r.URL.Query().Get("q"))
+	if r.Method == http.MethodPost {
+		d.Q = strings.TrimSpace(r.PostForm.Get("q"))
+	}
+	if d.Q != "" {
+		var hits listOf[personHit]
+		err := a.get(ctx, "/people?q="+url.QueryEscape(d.Q), &hits)
+		switch {
+		case err == nil:
+			d.People = hits.Items
+			if len(d.People) == 0 {
+				d.PeopleError = "Nobody matches “" + d.Q + "”."
+			}
+		case statusOf(err) == http.StatusForbidden:
+			d.PeopleError = "Refused: only those who manage a group's members may search people."
+		case statusOf(err) == http.StatusBadRequest:
+			d.PeopleError = "Type at least 2 characters."
+		default:
+			d.PeopleError = "The search failed; try again."
+		}
+	}
+	p.render(w, r, s, status, "group", view{Title: d.G.Name, Nav: "groups", F: f, D: d})
+}
+
+// membersCSV exports the group's members as CSV (RFC 4180).
+func (p *Portal) membersCSV(w http.ResponseWriter, r *http.Request, s *session) {
+	slug := r.PathValue("slug")
+	var ms struct {
+		Members []member `json:"members"`
+	}
+	if err := p.api(s).get(r.Context(), "/groups/"+esc(slug)+"/members", &ms); err != nil {
+		p.apiFail(w, r, err, "this group's members")
+		return
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write([]string{"user", "tenant", "userName", "displayName", "role", "origins"})
+	for _, m := range ms.Members {
+		_ = cw.Write([]string{m.User, m.Tenant, cell(m.UserName), cell(m.DisplayName), m.Role, strings.Join(m.Origins, " ")})
+	}
+	cw.Flush()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < ' ' {
+			return -1
+		}
+		return r
+	}, slug)+`-members.csv"`)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// cell defuses a value a spreadsheet would run as a formula.
+func cell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+func (p *Portal) me(w http.ResponseWriter, r *http.Request, s *session) {
+	http.Redirect(w, r, "/portal/people/"+url.PathEscape(s.user.Tenant)+"/"+url.PathEscape(s.user.ID), http.StatusFound)
+}
+
+type personData struct {
+	P     person
+	Self  bool
+	Roles map[string]role
+}
+
+func (p *Portal) personPage(w http.ResponseWriter, r *http.Request, s *session) {
+	var d personData
+	a := p.api(s)
+	if err := a.get(r.Context(), "/people/"+esc(r.PathValue("tenant"))+"/"+esc(r.PathValue("user")), &d.P); err != nil {
+		p.apiFail(w, r, err, "this person")
+		return
+	}
+	d.Self = d.P.ID == s.user.ID
+	title := d.P.DisplayName
+	if title == "" {
+		title = d.P.UserName
+	}
+	nav := ""
+	if d.Self {
+		nav = "me"
+	}
+	p.render(w, r, s, http.StatusOK, "person", view{Title: title, Nav: nav, D: d})
+}
+
+type explainData struct {
+	Group      group
+	User       string
+	Person     string
+	Permission string
+	Perms      []string
+	E          *explanation
+}
+
+func (p *Portal) explainPage(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	d := explainData{User: q.Get("user"), Permission: q.Get("permission"), Person: q.Get("name")}
+	a := p.api(s)
+	if err := a.get(r.Context(), "/groups/"+esc(q.Get("group")), &d.Group); err != nil {
+		p.apiFail(w, r, err, "this group")
+		return
+	}
+	var roles listOf[role]
+	_ = a.get(r.Context(), "/roles", &roles)
+	seen := map[string]bool{}
+	for _, ro := range roles.Items {
+		for _, pe := range ro.Permissions {
+			if !seen[pe] {
+				seen[pe] = true
+				d.Perms = append(d.Perms, pe)
+			}
+		}
+	}
+	sort.Strings(d.Perms)
+	if d.User == "" || d.Permission == "" {
+		p.fail(w, r, http.StatusBadRequest, "Say whom and which permission to explain.")
+		return
+	}
+	var e explanation
+	if err := a.get(r.Context(), "/groups/"+esc(q.Get("group"))+"/explain?user="+url.QueryEscape(d.User)+"&permission="+url.QueryEscape(d.Permission), &e); err != nil {
+		p.apiFail(w, r, err, "why this person holds this")
+		return
+	}
+	d.E = &e
+	if d.Person == "" {
+		d.Person = d.User
+	}
+	p.render(w, r, s, http.StatusOK, "explain", view{Title: "Why", D: d})
+}
+
+type auditRow struct {
+	change
+	Group string
+	What  string
+}
+
+type auditData struct {
+	Groups                              []group
+	Group, Person, Source, Since, Until string
+	Rows                                []auditRow
+	Next                                string
+	After                               string
+	Sources                             []string
+	Error                               string
+	FieldErrors                         map[string]string
+}
+
+func (p *Portal) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	a := p.api(s)
+	all, err := p.loadTree(r.Context(), s)
+	if err != nil {
+		p.apiFail(w, r, err, "the groups")
+		return
+	}
+	d := auditData{Groups: all, Group: q.Get("group"), Person: strings.TrimSpace(q.Get("person")), Source: q.Get("source"),
+		Since: q.Get("since"), Until: q.Get("until"), After: q.Get("after"),
+		Sources: []string{"user", "admin", "ldap", "scim", "oidc", "config", "demo"}, FieldErrors: map[string]string{}}
+	byID := map[string]group{}
+	for _, g := range all {
+		byID[g.ID] = g
+	}
+	if d.Group == "" {
+		for _, g := range all {
+			if _, ok := byID[g.Parent]; !ok {
+				d.Group = g.Slug // the first root the caller sees
+				break
+			}
+		}
+	}
+	if d.Source != "" && !slices.Contains(d.Sources, d.Source) {
+		d.FieldErrors["source"] = "Choose one of the listed sources."
+	}
+	for _, f := range []struct{ name, v string }{{"since", d.Since}, {"until", d.Until}} {
+		if f.v == "" {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
+			d.FieldErrors[f.name] = "Enter a date as YYYY-MM-DD."
+		}
+	}
+	who := d.Person
+	if t, u, ok := strings.Cut(who, "/"); ok && len(d.FieldErrors) == 0 {
+		var pr person
+		if err := a.get(r.Context(), "/people/"+esc(t)+"/"+esc(u), &pr); err != nil {
+			d.FieldErrors["person"] = "No such person you may see (use company/user name, e.g. vendor/alice)."
+		}
+		who = pr.ID
+	}
+	status := http.StatusOK
+	if len(d.FieldErrors) > 0 {
+		status = http.StatusUnprocessableEntity
+	} else if d.Group != "" {
+		v := url.Values{}
+		for k, val := range map[string]string{"person": who, "source": d.Source, "since": d.Since, "until": d.Until, "after": d.After} {
+			if val != "" {
+				v.Set(k, val)
+			}
+		}
+		var l listOf[change]
+		err := a.get(r.Context(), "/groups/"+esc(d.Group)+"/audit?"+v.Encode(), &l)
+		switch {
+		case err == nil:
+			for _, c := range l.Items {
+				d.Rows = append(d.Rows, describeChange(c, byID))
+			}
+			d.Next = l.Next
+		case errors.Is(err, errSignedOut):
+			p.apiFail(w, r, err, "")
+			return
+		case statusOf(err) == http.StatusForbidden || statusOf(err) == http.StatusNotFound:
+			status = http.StatusForbidden
+			d.Error = "Refused: the audit trail of a group is for those who manage it, and you do not manage " + d.Group + "."
+		default:
+			status = http.StatusBadRequest
+			d.Error = err.Error()
+		}
+	}
+	p.render(w, r, s, status, "audit", view{Title: "Audit trail", Nav: "audit", D: d})
+}
+
+// describeChange names an audit entry's group and says what it did.
+func describeChange(c change, groups map[string]group) auditRow {
+	row := auditRow{change: c}
+	gid := c.ID
+	if c.Kind == "membership" {
+		parts := strings.SplitN(c.ID, "/", 3)
+		gid = parts[0]
+		if len(parts) == 3 {
+			row.What = fmt.Sprintf("role %s of user %s", parts[2], parts[1])
+		}
+	}
+	if g, ok := groups[gid]; ok {
+		row.Group = g.Slug
+	}
+	if row.What == "" {
+		row.What = c.Kind + " " + c.ID
+	}
+	return row
+}
+
+type syncData struct {
+	Items []syncStatus
+	Error string
+}
+
+func (p *Portal) syncPage(w http.ResponseWriter, r *http.Request, s *session) {
+	var l listOf[syncStatus]
+	var d syncData
+	status := http.StatusOK
+	err := p.api(s).get(r.Context(), "/sync", &l)
+	switch {
+	case err == nil:
+		d.Items = l.Items
+	case errors.Is(err, errSignedOut):
+		p.apiFail(w, r, err, "")
+		return
+	case statusOf(err) == http.StatusForbidden:
+		status = http.StatusForbidden
+		d.Error = "Refused: directory status is for Roster administrators."
+	default:
+		p.apiFail(w, r, err, "directory status")
+		return
+	}
+	p.render(w, r, s, status, "sync", view{Title: "Directories", Nav: "sync", D: d})
+}
+
+func (p *Portal) approveSync(w http.ResponseWriter, r *http.Request, s *session) {
+	t, dir := r.PathValue("tenant"), r.PathValue("dir")
+	err := p.api(s).do(r.Context(), http.MethodPost, "/sync/"+esc(t)+"/"+esc(dir)+"/approve", nil, nil)
+	switch {
+	case err == nil:
+		s.setFlash("Approved: the held change of " + t + "/" + dir + " is applied.")
+	case errors.Is(err, errSignedOut):
+		p.apiFail(w, r, err, "")
+		return
+	case statusOf(err) == http.StatusForbidden:
+		s.setFlash("Refused: only Roster administrators may approve a held sync.")
+	default:
+		var ae *apiError
+		if errors.As(err, &ae) {
+			s.setFlash("Not approved: " + ae.Message)
+		} else {
+			s.setFlash("Not approved: Roster did not answer.")
+		}
+	}
+	http.Redirect(w, r, "/portal/sync", http.StatusSeeOther)
+}
