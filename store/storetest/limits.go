@@ -229,7 +229,9 @@ func RunQuarantine(t *testing.T, h Harness) {
 		v, _ := json.Marshal(repaired)
 		err := updateErr(t, s, func(tx store.Tx) error { return tx.RepairQuarantined(q[0].ID, v) })
 		wantErr(t, "RepairQuarantined(name taken)", err, store.ErrExists)
-		err = updateErr(t, s, func(tx store.Tx) error { return tx.RepairQuarantined(q[0].ID, unreadableUser(f.acme, string(us[1].ID), "bobby")) })
+		err = updateErr(t, s, func(tx store.Tx) error {
+			return tx.RepairQuarantined(q[0].ID, unreadableUser(f.acme, string(us[1].ID), "bobby"))
+		})
 		wantErr(t, "RepairQuarantined(still unreadable)", err, policy.ErrInvalid)
 		other := repaired
 		other.ID = "someone-else"
