@@ -107,14 +107,14 @@ func TestDemo(t *testing.T) {
 		t.Errorf("SCIM lookup with a CLI-made token: %d %s", resp.StatusCode, b)
 	}
 	// Backup, change, restore: the change is gone.
-	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"before-backup","name":"Marker","kind":"local"}`); st != 201 {
+	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"before-backup","name":"Marker before","kind":"special-interest"}`); st != 201 {
 		t.Fatalf("marker: %d %s", st, b)
 	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if out := cli("backup", "--out", backup); !strings.Contains(out, "wrote") {
 		t.Errorf("backup: %s", out)
 	}
-	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"after-backup","name":"Marker","kind":"local"}`); st != 201 {
+	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"after-backup","name":"Marker after","kind":"special-interest"}`); st != 201 {
 		t.Fatalf("marker: %d %s", st, b)
 	}
 	defer func() {

@@ -178,7 +178,7 @@ func TestKillDuringWritesLosesNothing(t *testing.T) {
 				default:
 				}
 				slug := fmt.Sprintf("g-%d-%d", round, i)
-				st, _ := api(t, "POST", base+"/api/v1/groups", fmt.Sprintf(`{"slug":%q,"name":"G %d","kind":"local"}`, slug, i))
+				st, _ := api(t, "POST", base+"/api/v1/groups", fmt.Sprintf(`{"slug":%q,"name":"G %d-%d","kind":"special-interest"}`, slug, round, i))
 				if st == 201 {
 					acked <- slug
 				} else {
