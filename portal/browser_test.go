@@ -1,0 +1,279 @@
+package portal_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns the path of Debian's chromium. Without it the browser
+// tests skip, except under CI, where a missing browser is a failure
+// (scripts/deps/chromium.sh installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (scripts/deps/chromium.sh installs it); CI needs the browser tests")
+	}
+	t.Skip("chromium is not installed; run scripts/deps/chromium.sh")
+	return ""
+}
+
+// screenshots is the folder the browser tests save their screenshots to:
+// $PORTAL_SCREENSHOTS, or a new temporary folder that is kept.
+func screenshots(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PORTAL_SCREENSHOTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "portal-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// tab is one headless Chromium with its own cookies, driven by chromedp.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	shot string
+}
+
+func newTab(t *testing.T, exe, base, shots string, width, height int) *tab {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // tests may run as root
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("lang", "en-GB"),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	// A bound on a hung browser, not a performance assertion.
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return &tab{t: t, ctx: ctx, base: base, shot: shots}
+}
+
+func (b *tab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitText waits until the element sel's text contains want.
+func (b *tab) waitText(sel, want string) {
+	b.t.Helper()
+	var got string
+	var err error
+	for {
+		// Each try is bounded so that a node of a page being replaced
+		// is looked up again in the new one.
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		var txt string
+		txt, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			if got = txt; strings.Contains(txt, want) {
+				return
+			}
+		}
+		if b.ctx.Err() != nil {
+			b.t.Fatalf("waiting for %q in %s (last text %q): %v", want, sel, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// screenshot saves the whole page as name.png.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shot, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// signIn goes to the portal, is sent to Roster's sign-in pages and signs
+// in there.
+func (b *tab) signIn(tenant, user string) {
+	b.t.Helper()
+	b.run("sign in as "+user,
+		chromedp.Navigate(b.base+"/portal/"),
+		chromedp.WaitVisible(chromedp.CSS("#tenant")),
+		chromedp.SendKeys(chromedp.CSS("#tenant"), tenant),
+		chromedp.Submit(chromedp.CSS("#tenant")),
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#username"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), "roster-demo"),
+		chromedp.Submit(chromedp.CSS("#password")),
+	)
+	b.waitText("h1", "Groups")
+}
+
+// TestBrowser drives the portal in a real headless Chromium: the LUG
+// organizer alice adds a member and a meeting, is refused what she may
+// not do and sees bad input and a form without its CSRF token refused;
+// the ISUG admin victor browses the tree, assigns a role and finds every
+// change in the audit trail. Screenshots of every main page are saved.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	d := startDemo(t)
+	shots := screenshots(t)
+
+	// The organizer.
+	alice := newTab(t, exe, d.base, shots, 1280, 900)
+	alice.signIn("vendor", "alice")
+	alice.screenshot("01-tree-alice")
+	alice.run("open lug-london", chromedp.Click(chromedp.CSS(`a[href="/portal/groups/lug-london"]`), chromedp.NodeVisible))
+	alice.waitText("h1", "LUG London")
+	alice.run("search people",
+		chromedp.SendKeys(chromedp.CSS("#people-q"), "peter"),
+		chromedp.Submit(chromedp.CSS("#people-q")),
+	)
+	alice.waitText("fieldset", "Peter")
+	alice.run("add peter as member",
+		chromedp.SetValue(chromedp.CSS("#add-member-role"), "member"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
+	)
+	alice.waitText(".flash", "Added vendor/peter as member")
+	alice.run("fill a meeting",
+		chromedp.SendKeys(chromedp.CSS("#add-meeting-title"), "Spring meetup"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-03-11T18:30"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-end"), "2031-03-11T21:00"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-tz"), "Europe/London"),
+		chromedp.SendKeys(chromedp.CSS("#add-meeting-location"), "Vendor Inc office, 1 King's Cross"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
+	)
+	alice.waitText(".flash", "Added the meeting “Spring meetup”")
+	alice.waitText("#meetings", "Spring meetup")
+	alice.screenshot("02-group-lug-london")
+
+	// Bad input: the message stands next to the field, nothing changes.
+	before := d.auditSeq(t)
+	alice.run("a meeting without a title",
+		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-04-08T18:30"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-tz"), "Mars/Olympus"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
+	)
+	alice.waitText("#add-meeting-title-error", "Title is required")
+	alice.waitText("#add-meeting-tz-error", "IANA time zone")
+	alice.screenshot("03-invalid-meeting")
+
+	// What the organizer may not do: give the organizer role.
+	alice.run("search bob",
+		chromedp.SendKeys(chromedp.CSS("#people-q"), "bob"),
+		chromedp.Submit(chromedp.CSS("#people-q")),
+	)
+	alice.waitText("fieldset", "bob@acme.example")
+	alice.run("try to make bob organizer",
+		chromedp.SetValue(chromedp.CSS("#add-member-role"), "organizer"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
+	)
+	alice.waitText("#members .alert", "Refused: you may not give the role “organizer” in lug-london")
+	alice.screenshot("04-refused")
+
+	// A form posted without its CSRF token is refused.
+	alice.run("drop the CSRF token and post",
+		chromedp.Navigate(d.base+"/portal/groups/lug-london"),
+		chromedp.WaitVisible(chromedp.CSS("#add-meeting-title")),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(document.querySelector('form[action$="/add-meeting"] input[name=csrf]').remove(), true)`)(ctx, tg)
+			return err
+		}),
+		chromedp.SendKeys(chromedp.CSS("#add-meeting-title"), "Forged"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-05-13T18:30"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
+	)
+	alice.waitText(".alert", "security token is missing")
+	alice.screenshot("05-csrf-refused")
+	if after := d.auditSeq(t); after != before {
+		t.Errorf("audit sequence moved from %d to %d: refused forms changed something", before, after)
+	}
+
+	alice.run("my roles", chromedp.Navigate(d.base+"/portal/me"))
+	alice.waitText("h1", "Alice")
+	alice.waitText("table", "members.manage")
+	alice.screenshot("06-person-alice")
+	alice.run("why", chromedp.Click(chromedp.CSS(`a.why[href*="lug-london"]`), chromedp.NodeVisible))
+	alice.waitText(".verdict", "Yes.")
+	alice.waitText(".steps", "ug-london-organizers")
+	alice.screenshot("07-explain")
+
+	// The ISUG admin.
+	victor := newTab(t, exe, d.base, shots, 1280, 900)
+	victor.signIn("vendor", "victor")
+	victor.waitText(".tree", "LUG Tokyo")
+	victor.screenshot("08-tree-victor")
+	victor.run("search the tree",
+		chromedp.SendKeys(chromedp.CSS("#q"), "paris"),
+		chromedp.Submit(chromedp.CSS("#q")),
+	)
+	victor.waitText("#results-h", "1 group match")
+	victor.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london?q=bob"))
+	victor.waitText("fieldset", "bob@acme.example")
+	victor.run("make bob organizer",
+		chromedp.SetValue(chromedp.CSS("#add-member-role"), "organizer"),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
+	)
+	victor.waitText(".flash", "Added acme/bob@acme.example as organizer")
+	victor.run("create a group",
+		chromedp.Navigate(d.base+"/portal/"),
+		chromedp.WaitVisible(chromedp.CSS("#create-group-slug")),
+		chromedp.SendKeys(chromedp.CSS("#create-group-slug"), "lug-lisbon"),
+		chromedp.SendKeys(chromedp.CSS("#create-group-name"), "LUG Lisbon"),
+		chromedp.SetValue(chromedp.CSS("#create-group-parent"), "rug-europe"),
+		chromedp.SendKeys(chromedp.CSS("#create-group-description"), "Meets in Lisbon every other month."),
+		chromedp.Click(chromedp.CSS(`form[action="/portal/groups"] button[type=submit]`)),
+	)
+	victor.waitText(".flash", "Created LUG Lisbon")
+	victor.run("the audit trail", chromedp.Navigate(d.base+"/portal/audit?group=isug&source=user"))
+	victor.waitText("table.audit", "lug-lisbon")
+	victor.waitText("table.audit", "role organizer of user")
+	victor.waitText("table.audit", "role member of user "+"10000000-0000-4000-8000-000000000016") // peter, added by alice
+	victor.waitText("table.audit", "user:vendor/10000000-0000-4000-8000-000000000001")           // alice did it
+	victor.screenshot("09-audit")
+	victor.run("directories", chromedp.Navigate(d.base+"/portal/sync"))
+	victor.waitText("h1", "Directories")
+	victor.screenshot("10-sync")
+
+	// A phone.
+	phone := newTab(t, exe, d.base, shots, 390, 844)
+	phone.signIn("vendor", "alice")
+	phone.run("group on a phone", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	phone.waitText("h1", "LUG London")
+	overflow, err := chromedp.Run(phone.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Errorf("the group page scrolls sideways on a 390 px wide phone")
+	}
+	phone.screenshot("11-group-phone")
+
+	entries, _ := os.ReadDir(shots)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	t.Logf("saved %d screenshots: %s", len(names), strings.Join(names, ", "))
+}
