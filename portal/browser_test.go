@@ -238,6 +238,7 @@ func TestBrowser(t *testing.T) {
 	victor.waitText(".flash", "Added acme/bob@acme.example as organizer")
 	victor.run("create a group",
 		chromedp.Navigate(d.base+"/portal/"),
+		chromedp.Click(chromedp.CSS("details.panel > summary"), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS("#create-group-slug")),
 		chromedp.SendKeys(chromedp.CSS("#create-group-slug"), "lug-lisbon"),
 		chromedp.SendKeys(chromedp.CSS("#create-group-name"), "LUG Lisbon"),
@@ -250,7 +251,8 @@ func TestBrowser(t *testing.T) {
 	victor.waitText("table.audit", "lug-lisbon")
 	victor.waitText("table.audit", "role organizer of user")
 	victor.waitText("table.audit", "role member of user "+"10000000-0000-4000-8000-000000000016") // peter, added by alice
-	victor.waitText("table.audit", "user:vendor/10000000-0000-4000-8000-000000000001")           // alice did it
+	victor.waitText("table.audit", "Alice Andersen (vendor/alice)")                               // she did it
+	victor.waitText("table.audit", "meeting “Spring meetup” added")
 	victor.screenshot("09-audit")
 	victor.run("directories", chromedp.Navigate(d.base+"/portal/sync"))
 	victor.waitText("h1", "Directories")

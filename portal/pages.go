@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -575,8 +576,9 @@ func (p *Portal) explainPage(w http.ResponseWriter, r *http.Request, s *session)
 
 type auditRow struct {
 	change
-	Group string
-	What  string
+	Group     string
+	What      string
+	ActorName string
 }
 
 type auditData struct {
@@ -646,8 +648,27 @@ func (p *Portal) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
 		err := a.get(r.Context(), "/groups/"+esc(d.Group)+"/audit?"+v.Encode(), &l)
 		switch {
 		case err == nil:
+			names := map[string]string{} // actor → name, looked up once a page
 			for _, c := range l.Items {
-				d.Rows = append(d.Rows, describeChange(c, byID))
+				row := describeChange(c, byID)
+				if t, id, ok := strings.Cut(strings.TrimPrefix(c.Actor, "user:"), "/"); ok && strings.HasPrefix(c.Actor, "user:") {
+					n, seen := names[c.Actor]
+					if !seen {
+						var pr person
+						if a.get(r.Context(), "/people/"+esc(t)+"/"+esc(id), &pr) == nil {
+							n = pr.DisplayName
+							if n == "" {
+								n = pr.UserName
+							}
+							n += " (" + t + "/" + pr.UserName + ")"
+						}
+						names[c.Actor] = n
+					}
+					if n != "" {
+						row.ActorName = n
+					}
+				}
+				d.Rows = append(d.Rows, row)
 			}
 			d.Next = l.Next
 		case errors.Is(err, errSignedOut):
@@ -678,10 +699,51 @@ func describeChange(c change, groups map[string]group) auditRow {
 	if g, ok := groups[gid]; ok {
 		row.Group = g.Slug
 	}
+	if c.Kind == "group" {
+		row.What = "group " + row.Group + groupDiff(c.Before, c.After)
+	}
 	if row.What == "" {
 		row.What = c.Kind + " " + c.ID
 	}
 	return row
+}
+
+// groupDiff says what an update of a group record changed.
+func groupDiff(before, after json.RawMessage) string {
+	var b, a group
+	if json.Unmarshal(before, &b) != nil || json.Unmarshal(after, &a) != nil {
+		return ""
+	}
+	var out []string
+	if a.Name != b.Name {
+		out = append(out, fmt.Sprintf("renamed “%s” → “%s”", b.Name, a.Name))
+	}
+	if a.Description != b.Description {
+		out = append(out, "new description")
+	}
+	if a.Parent != b.Parent {
+		out = append(out, "moved")
+	}
+	had := map[string]bool{}
+	for _, m := range b.Meetings {
+		had[m.ID] = true
+	}
+	has := map[string]bool{}
+	for _, m := range a.Meetings {
+		has[m.ID] = true
+		if !had[m.ID] {
+			out = append(out, "meeting “"+m.Title+"” added")
+		}
+	}
+	for _, m := range b.Meetings {
+		if !has[m.ID] {
+			out = append(out, "meeting “"+m.Title+"” removed")
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(out, ", ")
 }
 
 type syncData struct {
