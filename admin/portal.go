@@ -159,6 +159,9 @@ type personGroup struct {
 	Slug        string              `json:"slug"`
 	Name        string              `json:"name"`
 	Permissions []policy.Permission `json:"permissions"`
+	// Rules are the binding rules among Origins, with their directory
+	// groups named.
+	Rules []ruleView `json:"rules,omitempty"`
 }
 
 // person answers GET /api/v1/people/{tenant}/{user} (user id or userName):
@@ -192,6 +195,19 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p principal) {
 			pg := personGroup{EffectiveMembership: m, Permissions: nonNil(perms[m.Role])}
 			if g, err := tx.Group(m.Group); err == nil {
 				pg.Slug, pg.Name = g.Slug, g.Name
+			}
+			for _, o := range m.Origins {
+				id, ok := strings.CutPrefix(string(o), "rule:")
+				if !ok {
+					continue
+				}
+				if ru, err := tx.Rule(policy.RuleID(id)); err == nil {
+					v := ruleView{Rule: ru}
+					if d, err := tx.DirGroup(ru.Tenant, ru.DirGroup); err == nil {
+						v.DirGroupName, v.DirGroupSource = d.DisplayName, d.Source
+					}
+					pg.Rules = append(pg.Rules, v)
+				}
 			}
 			out = append(out, pg)
 		}

@@ -200,6 +200,7 @@ type person struct {
 		Role        string   `json:"role"`
 		Origins     []string `json:"origins"`
 		Permissions []string `json:"permissions"`
+		Rules       []rule   `json:"rules"`
 	} `json:"groups"`
 }
 

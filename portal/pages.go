@@ -106,7 +106,13 @@ var funcs = template.FuncMap{
 		}
 		return s[len(s)-1]
 	},
-	"originText": func(o string) string { return describeOrigin(o, nil) },
+	"originText": func(o string, rs []rule) string {
+		m := map[string]rule{}
+		for _, r := range rs {
+			m[r.ID] = r
+		}
+		return describeOrigin(o, m)
+	},
 	"fieldOf":    fieldOf,
 	"meetingOf": func(m meeting, slug, csrf string, edit bool) meetingView {
 		return meetingView{M: m, Slug: slug, CSRF: csrf, Edit: edit}
@@ -179,7 +185,14 @@ func (p *Portal) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 	if s != nil && s.user == nil {
 		s = nil
 	}
-	p.render(w, r, s, status, "error", view{Title: http.StatusText(status), Alert: msg})
+	title := http.StatusText(status)
+	switch status {
+	case http.StatusForbidden:
+		title = "Refused"
+	case http.StatusUnprocessableEntity, http.StatusBadRequest:
+		title = "Not done"
+	}
+	p.render(w, r, s, status, "error", view{Title: title, D: msg})
 }
 
 // apiFail shows the error page for a failed read of the admin API; a
