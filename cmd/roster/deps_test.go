@@ -25,6 +25,8 @@ func TestDependencyArrows(t *testing.T) {
 		{"oidc", []string{"scim", "ldap", "admin", "config", "cmd"}},
 		{"admin", []string{"scim", "ldap", "oidc", "config", "cmd"}},
 		{"config", []string{"scim", "ldap", "oidc", "admin", "store", "cmd"}},
+		// The portal works through the admin API over HTTP only.
+		{"portal", []string{"policy", "store", "scim", "ldap", "oidc", "admin", "config", "demo", "cmd", "go.etcd.io/bbolt"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
