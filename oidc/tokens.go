@@ -423,7 +423,7 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	key := tokenKey(pfxCode, code)
 	var out issued
-	err := p.st.Update(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
+	err := p.writes.DoAs(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
 		out = issued{}
 		var cr codeRecord
 		if err := getJSON(tx, key, &cr); err != nil {
@@ -510,7 +510,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	key := tokenKey(pfxRefresh, rt)
 	var out issued
-	err := p.st.Update(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
+	err := p.writes.DoAs(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
 		out = issued{}
 		var rr refreshRecord
 		if err := getJSON(tx, key, &rr); err != nil {
@@ -603,7 +603,7 @@ func (p *Provider) clientCredentials(ctx context.Context, c *ClientConfig, f url
 	}
 	out := issued{grant: randomString(16), scopes: scopes}
 	access := accessPrefix + randomString(32)
-	err := p.st.Update(ctx, clientActor(c.ID), func(tx store.Tx) error {
+	err := p.writes.DoAs(ctx, clientActor(c.ID), func(tx store.Tx) error {
 		return p.newTokens(tx, &out, c, GrantClientCredentials, grantRecord{Client: c.ID}, access, "")
 	})
 	if err != nil {

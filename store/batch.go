@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -32,9 +33,21 @@ type Batcher struct {
 }
 
 type batchOp struct {
-	fn   func(Tx) error
-	done chan error
+	actor string // "" for the Batcher's own
+	fn    func(Tx) error
+	done  chan error
 }
+
+// ActorTx is implemented by the transactions of backends that can change,
+// within one transaction, the actor recorded for the entries that follow.
+// A Batcher uses it to keep each operation's own actor in a group commit.
+type ActorTx interface {
+	SetActor(actor string)
+}
+
+// errOwnTx stops a batch whose transaction cannot take an operation's own
+// actor; the operations are then run one per transaction.
+var errOwnTx = errors.New("store: operation needs its own transaction")
 
 const maxBatch = 128
 
@@ -45,7 +58,14 @@ func NewBatcher(st Store, actor string) *Batcher { return &Batcher{st: st, actor
 // Do runs fn in a transaction shared with other concurrent callers and
 // returns when that transaction has committed (or fn's own error).
 func (b *Batcher) Do(ctx context.Context, fn func(Tx) error) error {
-	op := &batchOp{fn: fn, done: make(chan error, 1)}
+	return b.DoAs(ctx, "", fn)
+}
+
+// DoAs is Do on behalf of actor: the audit entries fn writes name actor
+// rather than the Batcher's (with backends whose transactions implement
+// ActorTx; with others such operations run in a transaction of their own).
+func (b *Batcher) DoAs(ctx context.Context, actor string, fn func(Tx) error) error {
+	op := &batchOp{actor: actor, fn: fn, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, op)
 	if b.running {
@@ -77,21 +97,39 @@ func (b *Batcher) Do(ctx context.Context, fn func(Tx) error) error {
 func (b *Batcher) run(ctx context.Context, batch []*batchOp) {
 	b.Batches.Add(1)
 	b.Ops.Add(int64(len(batch)))
+	if len(batch) == 1 {
+		batch[0].done <- b.st.Update(ctx, b.actorOf(batch[0]), batch[0].fn)
+		return
+	}
 	err := b.st.Update(ctx, b.actor, func(tx Tx) error {
+		at, canSet := tx.(ActorTx)
 		for _, op := range batch {
+			switch {
+			case canSet:
+				at.SetActor(b.actorOf(op))
+			case b.actorOf(op) != b.actor:
+				return errOwnTx
+			}
 			if err := op.fn(tx); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err == nil || len(batch) == 1 {
+	if err == nil {
 		for _, op := range batch {
-			op.done <- err
+			op.done <- nil
 		}
 		return
 	}
 	for _, op := range batch {
-		op.done <- b.st.Update(ctx, b.actor, op.fn)
+		op.done <- b.st.Update(ctx, b.actorOf(op), op.fn)
 	}
+}
+
+func (b *Batcher) actorOf(op *batchOp) string {
+	if op.actor != "" {
+		return op.actor
+	}
+	return b.actor
 }

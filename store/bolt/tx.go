@@ -40,7 +40,14 @@ type tx struct {
 	pendingOrder []dgRef
 }
 
-var _ store.Tx = (*tx)(nil)
+var (
+	_ store.Tx      = (*tx)(nil)
+	_ store.ActorTx = (*tx)(nil)
+)
+
+// SetActor implements store.ActorTx: the audit entries written from now on
+// in this transaction name actor.
+func (t *tx) SetActor(actor string) { t.actor = actor }
 
 type dgRef struct {
 	tenant policy.TenantID
