@@ -559,6 +559,9 @@ func (h *resourceHandler) create(r request) (response, error) {
 				u.Active = true
 			}
 			u.Tenant, u.Source = r.tenant, r.actor()
+			if err := checkEmailDomains(tx, r.tenant, u, nil); err != nil {
+				return err
+			}
 			c, err := tx.CreateUser(r.tenant, u)
 			if err != nil {
 				return err
@@ -681,6 +684,9 @@ func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map
 				nu.Active = cur.Active
 			}
 			nu.ID, nu.Tenant, nu.Source, nu.Created, nu.Version = cur.ID, cur.Tenant, cur.Source, cur.Created, cur.Version
+			if err := checkEmailDomains(tx, r.tenant, nu, cur.Emails); err != nil {
+				return err
+			}
 			if sameUser(cur, nu) {
 				out, version = h.userRes(r.tenant, cur), cur.Version
 				return nil
