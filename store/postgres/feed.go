@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
 )
 
 // notifyChannel is the channel of NOTIFY sent by every audited commit; the
@@ -258,4 +259,23 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, connected f
 			return fmt.Errorf("catch up: %w", err)
 		}
 	}
+}
+
+// Sync delivers to subscribers every change committed, by any process,
+// before it was called, and returns when they have received it. A replica
+// calls it before it reports ready, and a subscriber that must not miss
+// what other processes wrote just before it subscribed calls it after
+// loading its snapshot.
+func (s *Store) Sync(ctx context.Context) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	var head int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&head); err != nil {
+		return s.connErr("read audit head", err)
+	}
+	if head == 0 {
+		return nil
+	}
+	return s.feed.catchUp(ctx, uint64(head))
 }

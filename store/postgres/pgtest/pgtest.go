@@ -73,16 +73,29 @@ func DSN(t testing.TB) string {
 }
 
 // Shared returns the server of this test binary, starting it on first use.
+// Only a test binary whose TestMain calls Main may use it (Main stops it).
 func Shared(t testing.TB) *Server {
 	t.Helper()
+	Require(t)
 	once.Do(func() { srv, startErr = Start() })
 	if startErr != nil {
-		if errors.Is(startErr, ErrNotInstalled) && os.Getenv("CI") == "" {
-			t.Skipf("pgtest: %v (scripts/deps/postgres.sh installs it)", startErr)
-		}
 		t.Fatalf("pgtest: %v", startErr)
 	}
 	return srv
+}
+
+// Require skips the test when PostgreSQL is not installed, or fails it
+// when the environment variable CI is set.
+func Require(t testing.TB) {
+	t.Helper()
+	for _, name := range []string{"initdb", "postgres"} {
+		if _, err := findBin(name); err != nil {
+			if os.Getenv("CI") == "" {
+				t.Skipf("pgtest: %v (scripts/deps/postgres.sh installs it)", err)
+			}
+			t.Fatalf("pgtest: %v (CI must run this test: scripts/deps/postgres.sh installs it)", err)
+		}
+	}
 }
 
 // ErrNotInstalled: no initdb/postgres binaries were found.
