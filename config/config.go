@@ -75,15 +75,75 @@ type MetricsConfig struct {
 	Token string `yaml:"token"`
 }
 
-// StoreConfig selects one storage backend.
+// StoreConfig selects one storage backend: bbolt (the default when
+// neither is set) or postgres, never both.
 type StoreConfig struct {
-	Bbolt *BboltConfig `yaml:"bbolt"`
+	Bbolt    *BboltConfig    `yaml:"bbolt"`
+	Postgres *PostgresConfig `yaml:"postgres"`
 }
 
 // BboltConfig configures the embedded bbolt store.
 type BboltConfig struct {
 	// Path of the database file.
 	Path string `yaml:"path"`
+}
+
+// PostgresConfig configures the PostgreSQL store (store/postgres), which
+// several replicas may share.
+type PostgresConfig struct {
+	// DSN is the connection string (postgres://user:pass@host/db?…),
+	// usually "${ROSTER_DATABASE_URL}".
+	DSN string `yaml:"dsn"`
+	// MaxConns bounds the connection pool of each replica (default 20).
+	MaxConns int32 `yaml:"maxConns"`
+	// Migrate is "auto" (apply pending schema migrations at start) or
+	// "manual" (the default: refuse to start on an old schema; run
+	// `roster migrate`).
+	Migrate string `yaml:"migrate"`
+}
+
+// Backend names the configured backend: "bbolt" or "postgres".
+func (s StoreConfig) Backend() string {
+	if s.Postgres != nil {
+		return "postgres"
+	}
+	return "bbolt"
+}
+
+func (s *StoreConfig) applyDefaults() {
+	if p := s.Postgres; p != nil {
+		if p.MaxConns == 0 {
+			p.MaxConns = 20
+		}
+		if p.Migrate == "" {
+			p.Migrate = "manual"
+		}
+		return
+	}
+	if s.Bbolt == nil {
+		s.Bbolt = &BboltConfig{}
+	}
+	if s.Bbolt.Path == "" {
+		s.Bbolt.Path = "./roster-data/roster.db"
+	}
+}
+
+func (s *StoreConfig) validate() error {
+	p := s.Postgres
+	if p == nil {
+		return nil
+	}
+	switch {
+	case s.Bbolt != nil:
+		return &Error{"store", "set one backend, bbolt or postgres, not both"}
+	case p.DSN == "":
+		return &Error{"store.postgres.dsn", "is required (e.g. \"${ROSTER_DATABASE_URL}\")"}
+	case p.MaxConns < 0:
+		return &Error{"store.postgres.maxConns", "must not be negative"}
+	case p.Migrate != "auto" && p.Migrate != "manual":
+		return &Error{"store.postgres.migrate", fmt.Sprintf("%q is not one of auto, manual", p.Migrate)}
+	}
+	return nil
 }
 
 // AdminConfig configures the admin API.
@@ -317,12 +377,7 @@ func (c *Config) applyDefaults() {
 		c.issuerDefaulted = true
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
-	if c.Store.Bbolt == nil {
-		c.Store.Bbolt = &BboltConfig{}
-	}
-	if c.Store.Bbolt.Path == "" {
-		c.Store.Bbolt.Path = "./roster-data/roster.db"
-	}
+	c.Store.applyDefaults()
 	if c.Admin.MaxBodyBytes == 0 {
 		c.Admin.MaxBodyBytes = 1 << 20
 	}
@@ -346,6 +401,9 @@ var tenantIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Issuer, "http://") && !strings.HasPrefix(c.Issuer, "https://") {
 		return &Error{"issuer", "must be an http:// or https:// URL"}
+	}
+	if err := c.Store.validate(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, t := range c.Admin.Tokens {

@@ -279,6 +279,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		if cfg.Store.Postgres != nil {
+			return errNotBbolt("restore")
+		}
 		path = cfg.Store.Bbolt.Path
 	case *data != "":
 		path = filepath.Join(*data, "roster.db")

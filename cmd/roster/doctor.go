@@ -39,6 +39,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		if cfg.Store.Postgres != nil {
+			return errNotBbolt("doctor")
+		}
 		path = cfg.Store.Bbolt.Path
 	case *data != "":
 		path = filepath.Join(*data, "roster.db")

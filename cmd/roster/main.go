@@ -12,6 +12,7 @@
 //	roster scim-token create|list|revoke --tenant T [--name N]
 //	roster backup --out FILE [--server URL]
 //	roster restore --in FILE (--config FILE | --data DIR)
+//	roster migrate --config FILE
 //	roster doctor (--config FILE | --data DIR) [--delete ID]
 //	roster version
 //
@@ -60,6 +61,7 @@ Commands:
   scim-token create|list|revoke --tenant T manage SCIM bearer tokens
   backup --out FILE                        online backup of a running server
   restore --in FILE (--config F|--data D)  restore a backup (server stopped)
+  migrate --config FILE                    apply PostgreSQL schema migrations
   doctor (--config F|--data D) [--delete ID]
                                            quarantined records and index checks (server stopped)
   version                                  print the version
@@ -87,7 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "scim-token":
 		return cmdSCIMToken(ctx, rest, stdout, stderr)
 	case "backup":
+		if err := backupConfigHint(rest); err != nil {
+			return err
+		}
 		return cmdBackup(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, stdout, stderr)
 	case "doctor":

@@ -27,7 +27,6 @@ import (
 	"github.com/roster-dev/roster/oidc"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,12 +94,12 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 	if err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
+	st, path, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", cfg.Store.Bbolt.Path, err)
+		return nil, err
 	}
 	a := &app{cfg: cfg, sections: sec, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
-	a.storage = newStorageHealth(logger.With("component", "store"), st, cfg.Store.Bbolt.Path, a.reg)
+	a.storage = newStorageHealth(logger.With("component", "store"), st, path, a.reg)
 	a.store = watchedStore{Store: st, h: a.storage}
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	if err := a.seed(ctx); err != nil {

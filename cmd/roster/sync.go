@@ -10,13 +10,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/ldap"
-	"github.com/roster-dev/roster/store/bolt"
 )
 
 // cmdSync runs one directory sync and exits (for cron and benchmarks), or
@@ -82,9 +80,9 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("sync approve: --directory TENANT/ID is required")
 	}
 	logger := newLogger(cfg.Log, stderr)
-	st, err := bolt.Open(cfg.Store.Bbolt.Path, bolt.Options{Logger: logger, Timeout: 5 * time.Second})
+	st, _, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
-		return fmt.Errorf("open store %s (is the server running?): %w", cfg.Store.Bbolt.Path, err)
+		return fmt.Errorf("%w (is the server running?)", err)
 	}
 	a := &app{cfg: cfg, sections: sec, log: logger, store: st, reg: prometheus.NewRegistry()}
 	a.closers = append(a.closers, func() { _ = st.Close() })
