@@ -290,7 +290,16 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, http.StatusBadRequest, page)
 		return
 	}
-	if !p.limiter.allow(string(tenantID)+"/"+policy.FoldUserName(userName), addressKey(p.clientAddr(r))) {
+	// User names are identifiers (RFC 8265): compared, rate-limited and
+	// looked up in their PRECIS form; a name that does not survive it
+	// names nobody.
+	folded := policy.FoldUserName(userName)
+	if folded == "" {
+		page.Error = "The user name or password is wrong."
+		p.renderLogin(w, http.StatusUnauthorized, page)
+		return
+	}
+	if !p.limiter.allow(string(tenantID)+"/"+folded, addressKey(p.clientAddr(r))) {
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
 		w.Header().Set("Retry-After", "60")
 		p.renderLogin(w, http.StatusTooManyRequests, page)
@@ -301,7 +310,7 @@ func (p *Provider) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, http.StatusBadRequest, page)
 		return
 	}
-	u, err := p.cfg.Passwords.CheckPassword(r.Context(), tenantID, userName, f.Get("password"))
+	u, err := p.cfg.Passwords.CheckPassword(r.Context(), tenantID, folded, f.Get("password"))
 	if err == nil {
 		u, err = p.resolveUser(r.Context(), tenantID, u)
 	}

@@ -75,3 +75,27 @@ func TestAddressRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestUserNamesAreIdentifiers: the account limit counts "Ａlice" and
+// "alice" as one account (RFC 8265 width mapping), so spelling a name
+// differently gives no fresh burst; a name PRECIS refuses names nobody.
+func TestUserNamesAreIdentifiers(t *testing.T) {
+	e := newEnv(t, 0, func(c *Config) {
+		c.AccountRate = RateLimit{Burst: 2, Every: time.Minute}
+	})
+	for i, name := range []string{"alice", "\uff21lice"} { // the second is full-width A
+		b := newBrowser(rpRedirect)
+		pg := signInPage(t, e, b, map[string]string{"tenant": testTenant}, map[string]string{"username": name, "password": "nope-nope"})
+		if pg.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d (%q): %d %q", i, name, pg.status, pg.alert())
+		}
+	}
+	pg := signInPage(t, e, newBrowser(rpRedirect), map[string]string{"tenant": testTenant}, map[string]string{"username": "ALICE", "password": alicePassword})
+	if pg.status != http.StatusTooManyRequests {
+		t.Errorf("third attempt on one account under three spellings: %d, want 429", pg.status)
+	}
+	pg = signInPage(t, e, newBrowser(rpRedirect), map[string]string{"tenant": testTenant}, map[string]string{"username": "ali\u200bce", "password": alicePassword})
+	if pg.status != http.StatusUnauthorized {
+		t.Errorf("a name with a zero-width space: %d, want 401", pg.status)
+	}
+}
