@@ -30,6 +30,11 @@ var (
 	errNoEndpoint   = scimerr.ScimError{Status: http.StatusNotFound, Detail: "no such endpoint"}
 	errPrecondition = scimerr.ScimError{Status: http.StatusPreconditionFailed, Detail: "the resource has changed (If-Match)"}
 	errInternal     = scimerr.ScimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	// errStorage answers a write the storage medium refused: 507
+	// Insufficient Storage (RFC 4918 §11.5), which says the server cannot
+	// keep what the request needs, rather than a bug.
+	errStorage = scimerr.ScimError{Status: http.StatusInsufficientStorage,
+		Detail: "storage cannot take writes (out of space or read-only); nothing was changed, retry later"}
 )
 
 // toSCIMError translates any error into the SCIM error that is sent to the
@@ -60,6 +65,9 @@ func toSCIMError(err error) (scimerr.ScimError, bool) {
 		return errorf(base, "%s", trimPrefix(le)).(scimerr.ScimError), false
 	case errors.Is(err, policy.ErrInvalid), errors.Is(err, policy.ErrCycle):
 		return errorf(scimerr.ScimErrorInvalidValue, "%s", trimPrefix(err)).(scimerr.ScimError), false
+	case errors.Is(err, store.ErrStorage):
+		// Logged once per condition by Server.update, not here.
+		return errStorage, false
 	case errors.Is(err, errFilter):
 		return errorf(scimerr.ScimErrorInvalidFilter, "%s", err.Error()).(scimerr.ScimError), false
 	}

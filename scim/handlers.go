@@ -549,7 +549,7 @@ func (h *resourceHandler) create(r request) (response, error) {
 	var out map[string]any
 	var version uint64
 	var id string
-	err = h.s.st.Update(r.Context(), r.actor(), func(tx store.Tx) error {
+	err = h.s.update(r, func(tx store.Tx) error {
 		if h.kind == userKind {
 			u, err := userFromSCIM(body)
 			if err != nil {
@@ -660,7 +660,7 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map[string]any) (map[string]any, error)) (response, error) {
 	var out map[string]any
 	var version uint64
-	err := h.s.st.Update(r.Context(), r.actor(), func(tx store.Tx) error {
+	err := h.s.update(r, func(tx store.Tx) error {
 		if h.kind == userKind {
 			cur, err := tx.User(r.tenant, policy.UserID(id))
 			if isNotFound(err) {
@@ -741,7 +741,7 @@ func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map
 
 // delete serves DELETE /{Users,Groups}/{id}: 204.
 func (h *resourceHandler) delete(r request, id string) (response, error) {
-	err := h.s.st.Update(r.Context(), r.actor(), func(tx store.Tx) error {
+	err := h.s.update(r, func(tx store.Tx) error {
 		if h.kind == userKind {
 			cur, err := tx.User(r.tenant, policy.UserID(id))
 			if isNotFound(err) {

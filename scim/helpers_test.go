@@ -34,6 +34,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with adjust applied to the Server's Config (to wrap
+// the store, capture the log, set admission bounds) before New.
+func newEnvWith(t testing.TB, adjust func(*Config)) *env {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +57,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
+	cfg := Config{
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Store:   st,
 		BaseURL: "https://roster.example.com",
@@ -58,13 +65,17 @@ func newEnv(t testing.TB) *env {
 			"acme":   {Tokens: []string{acmeToken}},
 			"globex": {Tokens: []string{globexToken}},
 		},
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e := &env{st: st, srv: srv, ts: ts}
+	e := &env{st: cfg.Store, srv: srv, ts: ts}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}

@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	scimerr "github.com/elimity-com/scim/errors"
@@ -102,6 +103,9 @@ type Server struct {
 	maxBody    int64
 	maxResults int
 	disc       discovery
+
+	// storageFailing is set while the store refuses writes (see update).
+	storageFailing atomic.Bool
 }
 
 type configToken struct {
