@@ -11,6 +11,11 @@ import (
 	"github.com/roster-dev/roster/store"
 )
 
+// statusClientClosed is the status recorded for a request whose client
+// hung up before the answer (nginx's 499). It is not sent to anyone; it
+// keeps such requests apart from server errors in metrics and logs.
+const statusClientClosed = 499
+
 // Error is a SCIM protocol error (RFC 7644 §3.12). It is what handlers
 // return for client mistakes; anything else becomes a 500 without detail.
 type Error = scimerr.ScimError
@@ -30,6 +35,10 @@ var (
 	errNoEndpoint   = scimerr.ScimError{Status: http.StatusNotFound, Detail: "no such endpoint"}
 	errPrecondition = scimerr.ScimError{Status: http.StatusPreconditionFailed, Detail: "the resource has changed (If-Match)"}
 	errInternal     = scimerr.ScimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	// errCanceled is answered (to nobody) when the client hung up: 499,
+	// nginx's "client closed request", so metrics count it apart from
+	// 5xx.
+	errCanceled = scimerr.ScimError{Status: statusClientClosed, Detail: "the request was canceled by the client"}
 	// errStorage answers a write the storage medium refused: 507
 	// Insufficient Storage (RFC 4918 §11.5), which says the server cannot
 	// keep what the request needs, rather than a bug.

@@ -188,6 +188,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tenant, sub, _ := strings.Cut(rest, "/")
 	t := policy.TenantID(tenant)
 	if !s.authenticate(r.Context(), t, r) {
+		if err := r.Context().Err(); err != nil {
+			s.writeError(w, r, err) // the client hung up during the lookup
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
 		s.writeError(w, r, errUnauthorized)
 		return
@@ -329,7 +333,7 @@ func (s *Server) authenticate(ctx context.Context, tenant policy.TenantID, r *ht
 		return json.Unmarshal(v, &info)
 	})
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "scim: token lookup", "err", err)
 		}
 		return false
@@ -367,7 +371,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Allow", me.allow)
 		se, internal = me.se, false
 	}
-	if internal {
+	switch {
+	case internal && (errors.Is(err, context.Canceled) || r.Context().Err() != nil):
+		// The client hung up: not an error of the server. 499 keeps
+		// it apart from 5xx in the HTTP metrics; nobody reads the body.
+		se = errCanceled
+		s.log.DebugContext(r.Context(), "scim: request canceled by the client", "method", r.Method, "path", r.URL.Path)
+	case internal:
 		s.log.ErrorContext(r.Context(), "scim: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	b, _ := json.Marshal(se)
