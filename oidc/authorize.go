@@ -217,6 +217,11 @@ func (p *Provider) pageForError(w http.ResponseWriter, err error) {
 		p.errorPage(w, http.StatusBadRequest, se.msg)
 		return
 	}
+	if errors.Is(err, store.ErrStorage) {
+		w.Header().Set("Retry-After", "5")
+		p.errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable for a moment: the server cannot store anything right now. Please try again in a few minutes.")
+		return
+	}
 	p.log.Error("oidc: sign-in", "err", err)
 	p.errorPage(w, http.StatusInternalServerError, "Something went wrong. Please try again later.")
 }

@@ -200,7 +200,20 @@ func oerr(code, format string, a ...any) *oauthError {
 
 func (p *Provider) writeOAuthError(w http.ResponseWriter, err error) {
 	var oe *oauthError
-	if !errors.As(err, &oe) {
+	switch {
+	case errors.As(err, &oe):
+	case errors.Is(err, store.ErrStorage):
+		// RFC 6749 §5.2 has no storage code; temporarily_unavailable
+		// with 503 tells the client to retry (the store logs the
+		// condition once).
+		oe = oerr(errTemporarilyUnavailable, "storage cannot take writes; nothing was issued, retry later")
+		oe.status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	case errors.Is(err, context.Canceled):
+		p.log.Debug("oidc: request canceled by the client")
+		oe = oerr(errServerError, "request canceled")
+		oe.status = 499 // nobody reads it; keeps hang-ups apart from 5xx in metrics
+	default:
 		p.log.Error("oidc: internal error", "err", err)
 		oe = oerr(errServerError, "internal error")
 		oe.status = http.StatusInternalServerError
