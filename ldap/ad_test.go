@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -391,6 +392,65 @@ unicodePwd:: `+ldaptest.UnicodePwd(adPassword)+`
 					t.Fatalf("Authenticate(%q) = %+v", tt.user, u)
 				}
 			})
+		}
+	})
+	// Last: the bulk users would slow every full run of the steps above.
+	step("ranged members of a 5000-member group", func(t *testing.T) {
+		const n = 5000
+		ou := "OU=Big," + dc.BaseDN
+		dc.MustModify(t, "dn: "+ou+"\nchangetype: add\nobjectClass: organizationalUnit\n")
+		t1 := time.Now()
+		if err := dc.BulkUsers(t.Context(), ou, n, "big"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("samba: %d users and their group loaded in %s", n, time.Since(t1).Round(time.Millisecond))
+		be := &env{st: st, dir: ldap.DirectoryConfig{
+			ID: "big", URL: dc.URL, BindDN: dc.AdminDN, BindPassword: dc.AdminPassword,
+			Flavor: ldap.FlavorActiveDirectory,
+			Users:  ldap.SearchConfig{BaseDN: ou}, Groups: ldap.SearchConfig{BaseDN: ou},
+			DeletionGuard: ldap.GuardShare(1),
+		}}
+		bs := be.source(t, nil)
+		if r := bs.Directory().MemberRange; r != 1500 {
+			t.Fatalf("activedirectory preset: memberRange %d, want 1500", r)
+		}
+		bulk := func(i int) string { return fmt.Sprintf("bulk%05d", i) }
+		rs := mustSync(t, bs, ldap.Full)
+		if rs.Users.Created != n || rs.Groups.Created != 1 {
+			t.Fatalf("full: users %+v groups %+v", rs.Users, rs.Groups)
+		}
+		sn := be.snap(t)
+		u, _ := sn.members(t, "big")
+		if len(u) != n || u[0] != bulk(0) || u[n-1] != bulk(n-1) || len(slices.Compact(slices.Clone(u))) != n {
+			t.Fatalf("big: %d members (want %d), first %q last %q", len(u), n, u[0], u[len(u)-1])
+		}
+
+		// An incremental run re-reads the changed group in ranges too.
+		dc.MustModify(t, fmt.Sprintf(`dn: CN=late,%[1]s
+changetype: add
+objectClass: user
+sAMAccountName: late
+userAccountControl: 544
+
+dn: CN=big,%[1]s
+changetype: modify
+add: member
+member: CN=late,%[1]s
+-
+delete: member
+member: CN=%[2]s,%[1]s
+`, ou, bulk(42)))
+		rs = mustSync(t, bs, ldap.Incremental)
+		if rs.Users.Created != 1 || rs.Groups.Updated != 1 || rs.Memberships != (ldap.MembershipCounts{Added: 1, Removed: 1}) {
+			t.Errorf("incremental: users %+v groups %+v memberships %+v", rs.Users, rs.Groups, rs.Memberships)
+		}
+		u, _ = be.snap(t).members(t, "big")
+		if len(u) != n || !slices.Contains(u, "late") || slices.Contains(u, bulk(42)) || !slices.Contains(u, bulk(n-1)) {
+			t.Errorf("big after incremental: %d members, late %v, %s %v", len(u), slices.Contains(u, "late"), bulk(42), slices.Contains(u, bulk(42)))
+		}
+		rs = mustSync(t, bs, ldap.Full)
+		if rs.Users != (ldap.Counts{Unchanged: n + 1}) || rs.Groups != (ldap.Counts{Unchanged: 1}) {
+			t.Errorf("full run with nothing to change: users %+v groups %+v", rs.Users, rs.Groups)
 		}
 	})
 	t.Logf("samba: whole test %s", time.Since(t0).Round(time.Millisecond))

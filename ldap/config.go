@@ -97,6 +97,15 @@ type DirectoryConfig struct {
 	// Membership is the group attribute listing members: member and
 	// uniqueMember hold DNs, memberUid holds user names.
 	Membership string `yaml:"membership"`
+	// MemberRange is the number of member values asked for per request
+	// (ranged retrieval, [MS-ADTS] §3.1.1.3.1.3.3): a group entry carries
+	// the first MemberRange values, and the rest are read a range at a
+	// time. Active Directory returns at most MaxValRange values (1,500 by
+	// default) of an attribute and expects the client to ask for the next
+	// range; a larger MemberRange still works (the server's ranges are
+	// followed). Default 1500 for activedirectory; 0 for other flavors;
+	// -1 turns it off.
+	MemberRange int `yaml:"memberRange"`
 	// Interval between incremental runs; FullSyncInterval between full
 	// reconciles, which also catch deletions.
 	Interval         time.Duration `yaml:"interval"`
@@ -157,6 +166,9 @@ func (c *DirectoryConfig) Validate() error {
 	def(&c.Attributes.FamilyName, p.attrs.FamilyName)
 	def(&c.Attributes.GroupName, p.attrs.GroupName)
 	def(&c.Membership, p.membership)
+	if c.MemberRange == 0 {
+		c.MemberRange = p.memberRange
+	}
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
@@ -226,6 +238,8 @@ func (c *DirectoryConfig) Validate() error {
 		return bad("timeout", "must be positive")
 	case c.PageSize < 0 || c.PageSize > 100000:
 		return bad("pageSize", "must be between 1 and 100000")
+	case c.MemberRange < -1:
+		return bad("memberRange", "must be positive, or -1 (off)")
 	}
 	return nil
 }
@@ -255,6 +269,7 @@ type preset struct {
 	userFilter, groupFilter string
 	attrs                   AttributeMap
 	membership              string
+	memberRange             int
 	disabled                disabledCheck
 }
 
@@ -282,8 +297,9 @@ var presets = map[Flavor]preset{
 		groupFilter: "(objectClass=group)",
 		attrs: AttributeMap{ID: "objectGUID", UserName: "sAMAccountName", Email: "mail", DisplayName: "displayName",
 			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
-		membership: MembershipMember,
-		disabled:   disabledUACBit2,
+		membership:  MembershipMember,
+		memberRange: 1500,
+		disabled:    disabledUACBit2,
 	},
 	FlavorFreeIPA: {
 		userFilter:  "(objectClass=person)",

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
 )
 
 func TestGUIDString(t *testing.T) {
@@ -195,4 +197,35 @@ func FuzzParseSID(f *testing.F) {
 			t.Fatal("sidKey lost the rid")
 		}
 	})
+}
+
+func TestRangedValues(t *testing.T) {
+	entry := func(name string, vals ...string) *goldap.Entry {
+		return &goldap.Entry{Attributes: []*goldap.EntryAttribute{{Name: "cn", Values: []string{"g"}}, {Name: name, Values: vals}}}
+	}
+	tests := []struct {
+		name     string
+		e        *goldap.Entry
+		wantN    int
+		wantMore int
+	}{
+		{"whole", entry("member", "a", "b"), 2, 0},
+		{"other case", entry("Member", "a"), 1, 0},
+		{"first range", entry("member;range=0-1499", "a", "b"), 2, 1500},
+		{"last range", entry("member;Range=1500-*", "a"), 1, 0},
+		{"a longer name is not it", entry("memberOf", "a"), 0, 0},
+		{"another option", entry("member;binary", "a"), 0, 0},
+		{"absent", &goldap.Entry{}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vals, more := rangedValues(tt.e, "member")
+			if len(vals) != tt.wantN || more != tt.wantMore {
+				t.Errorf("rangedValues = %v, %d; want %d values, more %d", vals, more, tt.wantN, tt.wantMore)
+			}
+		})
+	}
+	if got := rangeAttr("member", 1500, 1500); got != "member;range=1500-2999" {
+		t.Errorf("rangeAttr = %q", got)
+	}
 }

@@ -72,6 +72,10 @@ type dirGroup struct {
 	// fetched marks a group an incremental run read because a user's
 	// primary group moved to or from it, not because it changed.
 	fetched bool
+	// more is the index of the first member value the entry did not
+	// carry (ranged retrieval; see fetchRanges), 0 when it has them all;
+	// ranges counts the extra searches that read the rest.
+	more, ranges int
 }
 
 // userAttrs returns the attributes requested for users.
@@ -98,7 +102,14 @@ func (s *Source) userAttrs() []string {
 }
 
 func (s *Source) groupAttrs() []string {
-	out := []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, s.dir.Membership, s.changeAttr}
+	m := s.dir.Membership
+	if s.dir.MemberRange > 0 {
+		// Asked as a range from the start, so that a server that
+		// would return every value (Samba) pages them like one that
+		// enforces MaxValRange (Active Directory).
+		m = rangeAttr(m, 0, s.dir.MemberRange)
+	}
+	out := []string{s.dir.Attributes.ID, s.dir.Attributes.GroupName, m, s.changeAttr}
 	if s.primary {
 		out = append(out, attrObjectSid)
 	}
@@ -196,13 +207,13 @@ func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
 
 func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
 	g := dirGroup{
-		dn:      e.DN,
-		norm:    normDN(e.DN),
-		ext:     s.externalID(e),
-		name:    e.GetEqualFoldAttributeValue(s.dir.Attributes.GroupName),
-		members: s.memberValues(e),
-		mark:    e.GetEqualFoldAttributeValue(s.changeAttr),
+		dn:   e.DN,
+		norm: normDN(e.DN),
+		ext:  s.externalID(e),
+		name: e.GetEqualFoldAttributeValue(s.dir.Attributes.GroupName),
+		mark: e.GetEqualFoldAttributeValue(s.changeAttr),
 	}
+	g.members, g.more = s.memberValues(e)
 	if s.primary {
 		g.sid = groupSIDKey(e)
 	}
@@ -216,15 +227,102 @@ func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {
 }
 
 // memberValues returns a group entry's members: normalized DNs (normDN),
-// or user names for memberUid.
-func (s *Source) memberValues(e *goldap.Entry) []string {
-	ms := e.GetEqualFoldAttributeValues(s.dir.Membership)
+// or user names for memberUid. When the server returned only a range of
+// them (member;range=0-1499), more is the index of the next value to ask
+// for (see fetchRanges); otherwise 0.
+func (s *Source) memberValues(e *goldap.Entry) (ms []string, more int) {
+	ms, more = rangedValues(e, s.dir.Membership)
 	if s.dir.Membership != MembershipMemberUID {
 		for i, m := range ms {
 			ms[i] = normDN(m)
 		}
 	}
-	return ms
+	return ms, more
+}
+
+// rangedValues returns the values of attribute name, whole or as a range
+// (Active Directory's ranged retrieval, [MS-ADTS] §3.1.1.3.1.3.3: the
+// server names the attribute "member;range=0-1499" when more values
+// follow, "member;range=1500-*" for the last range). more is the index of
+// the first value not returned, or 0 when none is missing.
+func rangedValues(e *goldap.Entry, name string) (vals []string, more int) {
+	for _, a := range e.Attributes {
+		if len(a.Name) < len(name) || !strings.EqualFold(a.Name[:len(name)], name) {
+			continue
+		}
+		opt := a.Name[len(name):]
+		if opt == "" {
+			return a.Values, 0
+		}
+		r, ok := strings.CutPrefix(strings.ToLower(opt), ";range=")
+		if !ok {
+			continue
+		}
+		_, hi, ok := strings.Cut(r, "-")
+		if !ok || hi == "*" {
+			return a.Values, 0
+		}
+		n, err := strconv.Atoi(hi)
+		if err != nil || n < 0 {
+			return a.Values, 0
+		}
+		return a.Values, n + 1
+	}
+	return nil, 0
+}
+
+// rangeAttr names the range of size values of attribute name from lo.
+func rangeAttr(name string, lo, size int) string {
+	return fmt.Sprintf("%s;range=%d-%d", name, lo, lo+size-1)
+}
+
+// anyFilter is (objectClass=*), the filter of base searches.
+var anyFilter = func() []byte {
+	f, err := goldap.CompileFilter("(objectClass=*)")
+	if err != nil {
+		panic(err)
+	}
+	return f.Bytes()
+}()
+
+// fetchRanges reads the member values that the groups' entries did not
+// carry (their more is set): a base search per range on c until the
+// server names the last range ("…-*") or returns no value.
+func (s *Source) fetchRanges(ctx context.Context, c *searchConn, groups []dirGroup) error {
+	for i := range groups {
+		g := &groups[i]
+		for g.more > 0 {
+			attr := fmt.Sprintf("%s;range=%d-*", s.dir.Membership, g.more)
+			if s.dir.MemberRange > 0 {
+				attr = rangeAttr(s.dir.Membership, g.more, s.dir.MemberRange)
+			}
+			var (
+				vals []string
+				more int
+			)
+			_, err := c.search(ctx, g.dn, goldap.ScopeBaseObject, anyFilter, []string{attr}, nil, 0, nil, nil, func(e *goldap.Entry) {
+				vals, more = rangedValues(e, s.dir.Membership)
+			})
+			if err != nil {
+				return s.wrapOp(fmt.Sprintf("read %s of %s from %d", s.dir.Membership, g.dn, g.more), err)
+			}
+			if len(vals) == 0 {
+				more = 0
+			}
+			if more != 0 && more <= g.more {
+				return fmt.Errorf("ldap[%s]: read %s of %s: range from %d answered up to %d", s.dir.ID, s.dir.Membership, g.dn, g.more, more-1)
+			}
+			for _, v := range vals {
+				if s.dir.Membership != MembershipMemberUID {
+					v = normDN(v)
+				}
+				g.members = append(g.members, v)
+			}
+			g.ranges++
+			g.more = more
+		}
+	}
+	return nil
 }
 
 // normDN returns a comparison form of a DN: lower case, without blanks

@@ -94,7 +94,7 @@ func (r *run) full(ctx context.Context) error {
 	var groups []dirGroup
 	gdone := make(chan error, 1)
 	go func() {
-		gdone <- s.pagedSearch(cctx, gc, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), func(page []*goldap.Entry) error {
+		err := s.pagedSearch(cctx, gc, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), func(page []*goldap.Entry) error {
 			for _, e := range page {
 				if g, ok := s.mapGroup(e); ok {
 					groups = append(groups, g)
@@ -104,6 +104,10 @@ func (r *run) full(ctx context.Context) error {
 			}
 			return nil
 		})
+		if err == nil {
+			err = s.fetchRanges(cctx, gc, groups)
+		}
+		gdone <- err
 	}()
 	// Reading goes on while a batch is written: the queue holds about
 	// one batch.
@@ -231,6 +235,9 @@ func (r *run) incremental(ctx context.Context) error {
 			}
 			return nil
 		})
+	if err == nil {
+		err = s.fetchRanges(ctx, c, groups)
+	}
 	if err != nil {
 		return err
 	}
@@ -440,6 +447,9 @@ func (r *run) fetchPrimaryGroups(ctx context.Context, c *searchConn, users []dir
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.fetchRanges(ctx, c, out)
+	}
 	return out, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,13 +249,21 @@ const pagedSearchControlOID = "1.2.840.113556.1.4.319"
 // returns the cookie of the next page (empty after the last). Values of
 // the attributes named in raw are also set as ByteValues.
 func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte, attrs []string, raw []string, size int, cookie []byte, fn func(*goldap.Entry)) ([]byte, error) {
+	return c.search(ctx, base, goldap.ScopeWholeSubtree, filter, attrs, raw, size, cookie, nil, fn)
+}
+
+// search sends one SearchRequest (never deref) with the given scope and
+// extra controls (encoded Control TLVs); a size above zero adds the paged
+// results control. It calls fn with each entry and returns the paging
+// cookie of the SearchResultDone.
+func (c *searchConn) search(ctx context.Context, base string, scope int, filter []byte, attrs []string, raw []string, size int, cookie []byte, controls []byte, fn func(*goldap.Entry)) ([]byte, error) {
 	stop, err := c.deadline(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	op := berTLV(nil, 0x04, []byte(base))
-	op = berInt(op, 0x0a, int64(goldap.ScopeWholeSubtree))
+	op = berInt(op, 0x0a, int64(scope))
 	op = berInt(op, 0x0a, int64(goldap.NeverDerefAliases))
 	op = berInt(op, 0x02, 0)
 	op = berInt(op, 0x02, 0)
@@ -265,10 +274,18 @@ func (c *searchConn) searchPage(ctx context.Context, base string, filter []byte,
 		al = berTLV(al, 0x04, []byte(a))
 	}
 	op = berTLV(op, 0x30, al)
-	pv := berTLV(berInt(nil, 0x02, int64(size)), 0x04, cookie)
-	ctl := berTLV(nil, 0x04, []byte(pagedSearchControlOID))
-	ctl = berTLV(ctl, 0x04, berTLV(nil, 0x30, pv))
-	if err := c.send(berTLV(nil, 0x63, op), berTLV(nil, 0xa0, berTLV(nil, 0x30, ctl))); err != nil {
+	ctls := controls
+	if size > 0 {
+		pv := berTLV(berInt(nil, 0x02, int64(size)), 0x04, cookie)
+		ctl := berTLV(nil, 0x04, []byte(pagedSearchControlOID))
+		ctl = berTLV(ctl, 0x04, berTLV(nil, 0x30, pv))
+		ctls = berTLV(slices.Clip(ctls), 0x30, ctl)
+	}
+	var cb []byte
+	if len(ctls) > 0 {
+		cb = berTLV(nil, 0xa0, ctls)
+	}
+	if err := c.send(berTLV(nil, 0x63, op), cb); err != nil {
 		return nil, err
 	}
 	for {

@@ -354,3 +354,62 @@ func UnicodePwd(password string) string {
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// bulkScript adds users and a group listing them all to sam.ldb in one
+// transaction, through Samba's own Python bindings (the dsdb modules
+// still assign SIDs, GUIDs and USNs). Arguments: smb.conf, sam.ldb, the
+// parent DN, the number of users, the group's cn (none when empty).
+const bulkScript = `
+import sys
+from samba.samdb import SamDB
+from samba.param import LoadParm
+from samba.auth import system_session
+conf, url, parent, n, group = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+lp = LoadParm()
+lp.load(conf)
+db = SamDB(url=url, session_info=system_session(), lp=lp)
+db.transaction_start()
+try:
+    members = []
+    for i in range(n):
+        name = "bulk%05d" % i
+        dn = "CN=%s,%s" % (name, parent)
+        db.add({"dn": dn, "objectClass": "user", "sAMAccountName": name, "givenName": "Bulk",
+                "sn": "%05d" % i, "displayName": "Bulk %05d" % i, "mail": name + "@example.test",
+                "userAccountControl": "544"}, controls=["relax:0"])
+        members.append(dn)
+    if group:
+        db.add({"dn": "CN=%s,%s" % (group, parent), "objectClass": "group", "sAMAccountName": group,
+                "member": members}, controls=["relax:0"])
+except:
+    db.transaction_cancel()
+    raise
+db.transaction_commit()
+`
+
+// BulkUsers adds n enabled users named bulk00000… (sAMAccountName, cn,
+// mail bulkNNNNN@example.test, no password) under parent, which must
+// exist, and, when group is not empty, a group of that cn under parent
+// listing them all. It writes sam.ldb directly in one transaction, with
+// Samba's Python bindings, while the DC runs: about 100–200 users a
+// second where ldapadd manages 50.
+func (s *Samba) BulkUsers(ctx context.Context, parent string, n int, group string) error {
+	tool, err := lookPath("samba-tool")
+	if err != nil {
+		return err
+	}
+	// samba-tool's interpreter is the one with the samba module.
+	py := "python3"
+	if b, err := os.ReadFile(tool); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		if f := strings.Fields(strings.TrimPrefix(line, "#!")); len(f) > 0 {
+			py = f[0]
+		}
+	}
+	cmd := exec.CommandContext(ctx, py, "-c", bulkScript, s.confPath(), filepath.Join(s.Dir, "private", "sam.ldb"),
+		parent, fmt.Sprint(n), group)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ldaptest: samba bulk load: %w: %s", err, out)
+	}
+	return nil
+}
