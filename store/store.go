@@ -51,7 +51,10 @@ type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in one read-write transaction on behalf of actor
 	// (who or which source: "admin", "scim:acme", "ldap:corp"…). If fn
-	// returns an error, nothing it wrote is kept. On commit, the audit
+	// returns an error, nothing it wrote is kept. fn may run more than
+	// once (a backend retries a transaction that lost a serialization
+	// conflict), so it must have no effect outside the Tx but on
+	// variables it resets on each run. On commit, the audit
 	// entries written by fn are delivered to subscribers, in order,
 	// before Update returns.
 	Update(ctx context.Context, actor string, fn func(Tx) error) error
