@@ -149,7 +149,10 @@ func initSchema(tx *bbolt.Tx) error {
 		}
 		return root.Bucket(bktMeta).Put(keySchema, be8(SchemaVersion))
 	}
-	return checkSchema(tx)
+	if err := checkSchema(tx); err != nil {
+		return err
+	}
+	return addEmailIndexes(rootBucket(tx))
 }
 
 // View implements store.Store.

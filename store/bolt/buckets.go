@@ -26,6 +26,8 @@
 //	│           │   └── <FoldUserName>   → userID
 //	│           ├── user_ext/            unique, only when set
 //	│           │   └── <externalId>     → userID
+//	│           ├── user_email/          not unique; each address of a user
+//	│           │   └── <FoldEmail>·<userID>  → userID
 //	│           ├── dg_ext/              unique, only when set
 //	│           │   └── <externalId>     → dirGroupID
 //	│           ├── dg_name/             not unique
@@ -122,11 +124,12 @@ var (
 	bktDirGroups  = []byte("dirgroups")
 	bktIdx        = []byte("idx")
 
-	bktUserName = []byte("user_name")
-	bktUserExt  = []byte("user_ext")
-	bktDGExt    = []byte("dg_ext")
-	bktDGName   = []byte("dg_name")
-	bktDGMember = []byte("dg_member")
+	bktUserName  = []byte("user_name")
+	bktUserExt   = []byte("user_ext")
+	bktUserEmail = []byte("user_email")
+	bktDGExt     = []byte("dg_ext")
+	bktDGName    = []byte("dg_name")
+	bktDGMember  = []byte("dg_member")
 
 	bktGroups      = []byte("groups")
 	bktRoles       = []byte("roles")
@@ -173,6 +176,7 @@ var tenantPaths = [][][]byte{
 	{bktDirGroups},
 	{bktIdx, bktUserName},
 	{bktIdx, bktUserExt},
+	{bktIdx, bktUserEmail},
 	{bktIdx, bktDGExt},
 	{bktIdx, bktDGName},
 	{bktIdx, bktDGMember},

@@ -92,6 +92,8 @@ var indexes = []indexDef{
 			}
 			return []kv{{[]byte(u.ExternalID), []byte(u.ID)}}
 		})},
+	{name: string(bktUserEmail), tenantIndex: true, tenantSource: true, src: bktUsers,
+		entries: userEntries(emailEntries)},
 	{name: string(bktDGExt), tenantIndex: true, tenantSource: true, src: bktDirGroups, unique: true,
 		entries: dgEntries(func(g policy.DirGroup) []kv {
 			if g.ExternalID == "" {

@@ -422,6 +422,9 @@ func (t *tx) putUserIndexes(tb *bbolt.Bucket, u policy.User) error {
 			return err
 		}
 	}
+	if err := putUserEmails(tb, u); err != nil {
+		return err
+	}
 	ut := getBucket(t.root, bktIdx, bktUserTenant)
 	// Keyed by time-ordered ids, like users.
 	ut.FillPercent = 0.9
@@ -528,6 +531,9 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 			return policy.User{}, err
 		}
 	}
+	if err := delUserEmails(tb, old); err != nil {
+		return policy.User{}, err
+	}
 	if err := t.putUserIndexes(tb, u); err != nil {
 		return policy.User{}, err
 	}
@@ -575,6 +581,9 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 		if err := del(idx.Bucket(bktUserExt), []byte(old.ExternalID)); err != nil {
 			return err
 		}
+	}
+	if err := delUserEmails(tb, old); err != nil {
+		return err
 	}
 	if err := del(getBucket(t.root, bktIdx, bktUserTenant), []byte(id)); err != nil {
 		return err

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Limits", testLimits},
 		{"QuarantineEmpty", testQuarantineEmpty},
 		{"UserListing", testUserListing},
+		{"UsersByEmail", testUsersByEmail},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
 		{"Groups", testGroups},
