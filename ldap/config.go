@@ -107,7 +107,7 @@ type DirectoryConfig struct {
 	// -1 turns it off.
 	MemberRange int `yaml:"memberRange"`
 	// Interval between incremental runs; FullSyncInterval between full
-	// reconciles, which also catch deletions.
+	// reconciles (default 1h, or Interval when that is longer).
 	Interval         time.Duration `yaml:"interval"`
 	FullSyncInterval time.Duration `yaml:"fullSyncInterval"`
 	// DeletionGuard bounds what a run may remove (users deleted or
@@ -173,7 +173,8 @@ func (c *DirectoryConfig) Validate() error {
 		c.Interval = DefaultInterval
 	}
 	if c.FullSyncInterval == 0 {
-		c.FullSyncInterval = DefaultFullSyncInterval
+		// The default follows a long interval: every run is then full.
+		c.FullSyncInterval = max(DefaultFullSyncInterval, c.Interval)
 	}
 	c.DeletionGuard.defaults()
 	if c.Timeout == 0 {

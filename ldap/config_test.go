@@ -139,3 +139,28 @@ func TestDeletionGuardYAML(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigDefaultsFollowInterval(t *testing.T) {
+	tests := []struct {
+		name           string
+		interval, full time.Duration
+		wantFull       time.Duration
+	}{
+		{"defaults", 0, 0, time.Hour},
+		{"short interval", 10 * time.Minute, 0, time.Hour},
+		{"a daily interval alone", 24 * time.Hour, 0, 24 * time.Hour},
+		{"both set", 24 * time.Hour, 48 * time.Hour, 48 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ldap.DirectoryConfig{ID: "corp", URL: "ldap://127.0.0.1:3890", Interval: tt.interval, FullSyncInterval: tt.full,
+				Users: ldap.SearchConfig{BaseDN: "ou=people,dc=x"}, Groups: ldap.SearchConfig{BaseDN: "ou=groups,dc=x"}}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if c.FullSyncInterval != tt.wantFull {
+				t.Errorf("fullSyncInterval = %s, want %s", c.FullSyncInterval, tt.wantFull)
+			}
+		})
+	}
+}

@@ -436,7 +436,7 @@ func (s *Source) summary(tx store.Tx, c *heldChange) *Held {
 // actor of ctx (store.WithActor).
 func (s *Source) Approve(ctx context.Context, opts ApproveOptions) (RunStatus, error) {
 	if opts.Revalidate {
-		return s.sync(ctx, Full, true)
+		return s.runWith(ctx, Full, runOptions{revalidate: true})
 	}
 	s.runMu.Lock()
 	defer s.runMu.Unlock()

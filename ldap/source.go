@@ -147,6 +147,7 @@ type Source struct {
 	seed       maphash.Seed // of user fingerprints
 
 	runMu      sync.Mutex
+	prog       tracker // the run in progress
 	searchPool *pool
 	bindPool   *pool
 }
@@ -290,6 +291,9 @@ type RunStatus struct {
 	PendingApproval bool `json:"pendingApproval,omitempty"`
 	// Held describes the change waiting for Approve.
 	Held *Held `json:"held,omitempty"`
+	// Progress is set by Status while a run is in progress: its phase and
+	// what it has read and written so far.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // OK reports whether the run completed.
@@ -357,6 +361,7 @@ func (s *Source) Status(ctx context.Context) (RunStatus, error) {
 	if st.Held != nil {
 		rs.Guard = st.Held.Reason
 	}
+	rs.Progress = s.prog.get()
 	return rs, nil
 }
 
@@ -399,7 +404,7 @@ func (s *Source) Run(ctx context.Context) error {
 // Status); the error is non-nil when the run failed, wrapping
 // ErrDirectoryUnavailable when the directory went away.
 func (s *Source) Sync(ctx context.Context, mode Mode) (RunStatus, error) {
-	return s.sync(ctx, mode, false)
+	return s.runWith(ctx, mode, runOptions{})
 }
 
 func (s *Source) newRun(mode Mode) *run {
@@ -419,15 +424,27 @@ func (s *Source) newRun(mode Mode) *run {
 		primaryIDs: map[string][]policy.UserID{},
 	}
 	r.st = RunStatus{Tenant: s.tenant, Directory: s.dir.ID, Mode: mode, Started: s.now()}
+	r.t0 = time.Now()
 	return r
 }
 
-// sync performs one run; revalidate makes it a full run approving what
-// it still finds of the held change (Approve).
-func (s *Source) sync(ctx context.Context, mode Mode, revalidate bool) (RunStatus, error) {
+// runOptions vary a run.
+type runOptions struct {
+	// revalidate makes it a full run approving what it still finds of
+	// the held change (Approve).
+	revalidate bool
+	// dry, when set, makes it a dry run that writes nothing and reports
+	// each write it would make to dry (DryRun).
+	dry func(Change)
+}
+
+// runWith performs one run.
+func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunStatus, error) {
+	revalidate := opts.revalidate
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	r := s.newRun(mode)
+	r.dry = opts.dry
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		if r.state, err = s.loadState(tx); err != nil {
@@ -447,7 +464,9 @@ func (s *Source) sync(ctx context.Context, mode Mode, revalidate bool) (RunStatu
 			mode = Full
 		}
 		r.st.Mode = mode
-		s.log.Info("ldap sync started", "mode", mode)
+		s.log.Info("ldap sync started", "mode", mode, "dryRun", r.dry != nil)
+		s.prog.start(Progress{Mode: mode, Started: r.st.Started, Phase: PhaseStore, DryRun: r.dry != nil})
+		defer s.prog.stop()
 		if mode == Full {
 			err = r.full(ctx)
 		} else {
@@ -457,6 +476,11 @@ func (s *Source) sync(ctx context.Context, mode Mode, revalidate bool) (RunStatu
 	r.st.Finished = s.now()
 	if err != nil {
 		r.st.Error = err.Error()
+	}
+	if r.dry != nil {
+		s.log.Info("ldap sync dry run finished", "mode", r.st.Mode, "took", r.st.Finished.Sub(r.st.Started).String(),
+			"users", r.st.Users, "groups", r.st.Groups, "memberships", r.st.Memberships, "guard", r.st.Guard, "err", r.st.Error)
+		return r.st, err
 	}
 	// Save the status even when the run's context is cancelled.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -599,6 +623,9 @@ type run struct {
 
 	usersMark, groupsMark string
 	userCount, groupCount int
+
+	t0  time.Time    // start, for progress logs
+	dry func(Change) // a dry run: writes nothing, reports here
 }
 
 func (r *run) recordErr(kind *Counts, msg string) {

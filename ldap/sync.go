@@ -76,6 +76,7 @@ func (r *run) full(ctx context.Context) error {
 		r.nMemberships += m.n
 	}
 	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
+	r.phase(PhaseDirectory)
 
 	// Two connections: users and groups are read at the same time.
 	uc, err := s.dialSearch(ctx)
@@ -95,6 +96,7 @@ func (r *run) full(ctx context.Context) error {
 	gdone := make(chan error, 1)
 	go func() {
 		err := s.pagedSearch(cctx, gc, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), func(page []*goldap.Entry) error {
+			s.prog.update(func(p *Progress) { p.GroupsRead += len(page) })
 			for _, e := range page {
 				if g, ok := s.mapGroup(e); ok {
 					groups = append(groups, g)
@@ -147,6 +149,8 @@ func (r *run) full(ctx context.Context) error {
 			}
 			ops = r.diffUser(du, ops)
 		}
+		n := r.st.UsersRead
+		s.prog.update(func(p *Progress) { p.UsersRead = n })
 		if len(ops) >= 2*r.batch {
 			applyErr = r.apply(cctx, ops)
 			ops = ops[:0]
@@ -189,6 +193,7 @@ func (r *run) full(ctx context.Context) error {
 	if err := r.applyGroups(ctx, groups, true); err != nil {
 		return err
 	}
+	r.phase(PhaseIndex)
 	if err := r.syncIndex(ctx); err != nil {
 		return err
 	}
@@ -204,6 +209,7 @@ func (r *run) full(ctx context.Context) error {
 // them. It sees no deletions.
 func (r *run) incremental(ctx context.Context) error {
 	s := r.s
+	r.phase(PhaseDirectory)
 	c, err := s.dialSearch(ctx)
 	if err != nil {
 		return err
@@ -249,6 +255,8 @@ func (r *run) incremental(ctx context.Context) error {
 		groups = append(groups, fetched...)
 	}
 	r.st.GroupsRead = len(groups)
+	nu, ng := r.st.UsersRead, len(groups)
+	s.prog.update(func(p *Progress) { p.UsersRead, p.GroupsRead = nu, ng })
 
 	// What the store knows about the changed entries and the members of
 	// the changed groups.
@@ -688,6 +696,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	for ext, g := range r.oldGroups {
 		r.curGroups[ext] = g
 	}
+	r.phase(PhaseGroups)
 	if err := r.apply(ctx, creates); err != nil {
 		return err
 	}
@@ -771,9 +780,11 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	for _, u := range r.deactivate {
 		c.Deactivate = append(c.Deactivate, heldUser{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName})
 	}
+	r.phase(PhaseGuard)
 	if err := r.decide(ctx, c); err != nil {
 		return err
 	}
+	r.phase(PhaseGroups)
 
 	// Updates: additions and header changes always, removals unless held.
 	var updates []op
@@ -796,6 +807,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	}
 
 	// Deletions and deactivations, unless held.
+	r.phase(PhaseRemovals)
 	var gdel, udel []op
 	for _, g := range c.DeleteGroups {
 		if r.allowed("g:" + string(g.ID)) {
@@ -1355,6 +1367,12 @@ func recordable(err error) bool {
 // record the store refuses is reported in the status and the rest of its
 // batch is written without it.
 func (r *run) apply(ctx context.Context, ops []op) error {
+	if r.dry != nil {
+		for _, o := range ops {
+			r.done(o, r.simulate(o))
+		}
+		return nil
+	}
 	for len(ops) > 0 {
 		// A batch holds BatchSize records, or fewer when groups bring
 		// many members: each member is an index entry too, and very
@@ -1393,6 +1411,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 			for i, o := range chunk {
 				r.done(o, res[i])
 			}
+			r.s.prog.update(func(p *Progress) { p.Written += records })
 			r.ramp += weight
 			ops = ops[n:]
 			continue

@@ -20,8 +20,12 @@ import (
 // cmdSync runs one directory sync and exits (for cron and benchmarks), or
 // approves deletions held back by the guard.
 //
-//	roster sync --config FILE [--directory [TENANT/]ID] [--mode full|incremental]
+//	roster sync --config FILE [--directory [TENANT/]ID] [--mode full|incremental] [--dry-run]
 //	roster sync approve --directory TENANT/ID [--revalidate] (--config FILE | --server URL)
+//
+// --dry-run reads the directory and the store and prints what the run
+// would create, update, deactivate and delete (and what the deletion guard
+// would hold), writing nothing.
 //
 // approve applies exactly the change the deletion guard holds, or, with
 // --revalidate, runs a full sync that applies what the directory still
@@ -37,6 +41,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dirFlag := fs.String("directory", "", "directory to sync, as TENANT/ID or ID (default: all)")
 	mode := fs.String("mode", "full", "full or incremental")
 	revalidate := fs.Bool("revalidate", false, "approve: re-read the directory and apply what it still confirms of the held change")
+	dryRun := fs.Bool("dry-run", false, "print what the run would create, update, deactivate and delete, without writing")
 	mk := clientFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,6 +69,9 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *cfgPath == "" {
 		return errors.New("sync: --config is required")
+	}
+	if approve && *dryRun {
+		return errors.New("sync approve: --dry-run is not supported")
 	}
 	if *mode != string(ldap.Full) && *mode != string(ldap.Incremental) {
 		return fmt.Errorf("sync: --mode must be full or incremental, not %q", *mode)
@@ -116,6 +124,14 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			printApproval(stdout, k, st)
 			continue
 		}
+		if *dryRun {
+			rs, changes, err := sources[k].DryRun(ctx, ldap.Mode(*mode))
+			printDryRun(stdout, k, rs, changes)
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", k, err))
+			}
+			continue
+		}
 		rs, err := sources[k].Sync(ctx, ldap.Mode(*mode))
 		_ = enc.Encode(rs)
 		if err != nil {
@@ -134,5 +150,22 @@ func printApproval(w io.Writer, dir string, st ldap.RunStatus) {
 		dir, st.Users.Deleted, st.Users.Deactivated, st.Groups.Deleted, st.Memberships.Removed)
 	if st.Held != nil {
 		fmt.Fprintf(w, "still held: %s\n", st.Held.Reason)
+	}
+}
+
+// printDryRun lists the changes a dry run found, then sums them up.
+func printDryRun(w io.Writer, dir string, rs ldap.RunStatus, changes []ldap.Change) {
+	fmt.Fprintf(w, "dry run of %s (%s): nothing written\n", dir, rs.Mode)
+	for _, c := range changes {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	fmt.Fprintf(w, "would create %d users and %d groups, update %d users (%d deactivated) and %d groups, delete %d users and %d groups; memberships +%d -%d\n",
+		rs.Users.Created, rs.Groups.Created, rs.Users.Updated, rs.Users.Deactivated, rs.Groups.Updated,
+		rs.Users.Deleted, rs.Groups.Deleted, rs.Memberships.Added, rs.Memberships.Removed)
+	if rs.Guard != "" {
+		fmt.Fprintf(w, "would hold (%d users, %d groups, %d memberships): %s\n", rs.Users.Held, rs.Groups.Held, rs.Memberships.Held, rs.Guard)
+	}
+	if rs.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", rs.Error)
 	}
 }
