@@ -17,7 +17,7 @@ const (
 	PhaseGuard     = "weighing removals" // the deletion guard
 	PhaseRemovals  = "writing removals"  // deletions and deactivations
 	PhaseIndex     = "writing DN index"
-	PhasePersist   = "persist"           // waiting for syncrepl changes (Source.Persist)
+	PhasePersist   = "persist" // waiting for syncrepl changes (Source.Persist)
 )
 
 // Progress is what the run in progress has done so far; Status returns it
