@@ -304,7 +304,9 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 		writeErr(w, err)
 		return
 	}
+	g0 := g
 	err := s.update(r, p, func(tx store.Tx) error {
+		g = g0 // fn may run more than once (store.Store.Update)
 		if ref := deref(in.Parent); ref != "" {
 			parent, err := s.lookupVisibleGroup(tx, p, ref)
 			if err != nil {
@@ -673,6 +675,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (policy.Role, error) {
+		in := in // fn may run more than once: the version read is this run's
 		if in.Version == 0 {
 			if cur, err := tx.Role(name); err == nil {
 				in.Version = cur.Version

@@ -78,8 +78,9 @@ func newKeyManager(ctx context.Context, st store.Store, now func() time.Time, ro
 // expired retired keys and installs the result.
 func (km *keyManager) update(ctx context.Context, rotate bool) error {
 	var set []storedKey
+	var rotated []string // logged once the rotation has committed
 	err := km.st.Update(ctx, "oidc", func(tx store.Tx) error {
-		set = nil
+		set, rotated = nil, nil
 		raw, err := tx.GetRecord(nsKeys, keySetKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -108,7 +109,7 @@ func (km *keyManager) update(ctx context.Context, rotate bool) error {
 			}
 			if cur >= 0 {
 				set[cur].Retired = now
-				km.log.Info("oidc: rotating signing key", "alg", alg, "old", set[cur].KID, "new", nk.KID)
+				rotated = append(rotated, alg, set[cur].KID, nk.KID)
 			}
 			set = append(set, nk)
 			changed = true
@@ -133,6 +134,9 @@ func (km *keyManager) update(ctx context.Context, rotate bool) error {
 	})
 	if err != nil {
 		return fmt.Errorf("oidc: loading signing keys: %w", err)
+	}
+	for i := 0; i+2 < len(rotated); i += 3 {
+		km.log.Info("oidc: rotated signing key", "alg", rotated[i], "old", rotated[i+1], "new", rotated[i+2])
 	}
 	return km.install(set)
 }

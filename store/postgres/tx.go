@@ -54,7 +54,16 @@ type tx struct {
 	pendingOrder []dgRef
 }
 
-var _ store.Tx = (*tx)(nil)
+var (
+	_ store.Tx      = (*tx)(nil)
+	_ store.ActorTx = (*tx)(nil)
+)
+
+// SetActor implements store.ActorTx: the audit entries written from now on
+// in this transaction name actor (a store.Batcher's group commit keeps
+// each operation's own actor). A retried transaction starts again with
+// Update's actor.
+func (t *tx) SetActor(actor string) { t.actor = actor }
 
 type dgRef struct {
 	tenant policy.TenantID
