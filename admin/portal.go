@@ -49,7 +49,7 @@ func (s *Server) groupTree(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	out := []treeNode{}
 	for _, g := range gs {
-		if !s.can(p, "group.read", g.ID) {
+		if !s.readable(p, g) {
 			continue
 		}
 		users := map[policy.UserID]bool{}
@@ -278,6 +278,14 @@ func auditGroup(c policy.Change) policy.GroupID {
 	case policy.KindMembership:
 		g, _, _ := strings.Cut(c.ID, "/")
 		return policy.GroupID(g)
+	case policy.KindEvent:
+		// Membership requests, meetings and RSVPs: "<ns>/<group>/…".
+		for _, ns := range []string{"join/", "meeting/", "rsvp/"} {
+			if rest, ok := strings.CutPrefix(c.ID, ns); ok {
+				g, _, _ := strings.Cut(rest, "/")
+				return policy.GroupID(g)
+			}
+		}
 	case policy.KindRule:
 		var rule struct {
 			Group policy.GroupID `json:"group"`
@@ -369,7 +377,8 @@ func (aq auditQuery) match(c policy.Change) bool {
 		return false
 	}
 	if aq.person != "" {
-		about := c.Kind == policy.KindMembership && strings.Contains(c.ID, "/"+aq.person+"/")
+		about := c.Kind == policy.KindMembership && strings.Contains(c.ID, "/"+aq.person+"/") ||
+			c.Kind == policy.KindEvent && strings.HasPrefix(c.ID, "join/") && strings.HasSuffix(c.ID, "/"+aq.person)
 		if !about && !strings.HasSuffix(c.Actor, "/"+aq.person) {
 			return false
 		}
@@ -382,7 +391,7 @@ func (aq auditQuery) match(c policy.Change) bool {
 // For admins, for the user themself, and for those who manage the group's
 // members.
 func (s *Server) groupExplain(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withReadableGroup(w, r, p)
 	if !ok {
 		return
 	}

@@ -55,6 +55,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
 	s.quarantineRoutes()
 	s.portalRoutes() // admin/portal.go
+	s.joinRoutes()   // admin/join.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -275,7 +276,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	out := []groupView{}
 	for _, g := range gs {
-		if s.can(p, "group.read", g.ID) {
+		if s.readable(p, g) {
 			out = append(out, s.viewOf(g))
 		}
 	}
@@ -290,7 +291,9 @@ type groupInput struct {
 	Description *string `json:"description"`
 	Kind        *string `json:"kind"`
 	Parent      *string `json:"parent"`
-	Version     uint64  `json:"version"`
+	// Join is the join policy: open, request or closed.
+	Join    *string `json:"join"`
+	Version uint64  `json:"version"`
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal) {
@@ -299,7 +302,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 		writeErr(w, err)
 		return
 	}
-	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind))}
+	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind)), Join: policy.JoinPolicy(deref(in.Join))}
 	if err := s.checkKind(g.Kind); err != nil {
 		writeErr(w, err)
 		return
@@ -340,8 +343,8 @@ func (s *Server) withGroup(w http.ResponseWriter, r *http.Request, p principal, 
 		return g, false
 	}
 	if !s.can(p, perm, g.ID) {
-		// A caller who may not even read the group learns nothing of it.
-		if !s.can(p, "group.read", g.ID) {
+		// A caller who may not even see the group learns nothing of it.
+		if !s.readable(p, g) {
 			writeErr(w, errNoGroup)
 		} else {
 			writeErr(w, errForbidden)
@@ -352,7 +355,7 @@ func (s *Server) withGroup(w http.ResponseWriter, r *http.Request, p principal, 
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p principal) {
-	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+	if g, ok := s.withReadableGroup(w, r, p); ok {
 		writeJSON(w, http.StatusOK, s.viewOf(g))
 	}
 }
@@ -402,6 +405,9 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		}
 		if in.Kind != nil {
 			cur.Kind = policy.GroupKind(*in.Kind)
+		}
+		if in.Join != nil {
+			cur.Join = policy.JoinPolicy(*in.Join)
 		}
 		if in.Kind != nil || in.Name != nil {
 			if err := s.checkPlacement(tx, cur); err != nil {
@@ -526,7 +532,7 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principa
 }
 
 func (s *Server) groupCharter(w http.ResponseWriter, r *http.Request, p principal) {
-	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+	if g, ok := s.withReadableGroup(w, r, p); ok {
 		writeJSON(w, http.StatusOK, s.cfg.Engine.Charter(g.ID))
 	}
 }

@@ -191,10 +191,13 @@ type Group struct {
 	Description string    `json:"description,omitempty"`
 	Kind        GroupKind `json:"kind"`
 	Parent      GroupID   `json:"parent,omitempty"`
-	Meetings    []Meeting `json:"meetings,omitempty"`
-	Created     time.Time `json:"created"`
-	Updated     time.Time `json:"updated"`
-	Version     uint64    `json:"version"`
+	// Join says how people become members on their own: open, request
+	// or closed (empty: closed). See JoinPolicy.
+	Join     JoinPolicy `json:"join,omitempty"`
+	Meetings []Meeting  `json:"meetings,omitempty"`
+	Created  time.Time  `json:"created"`
+	Updated  time.Time  `json:"updated"`
+	Version  uint64     `json:"version"`
 }
 
 // Role is a named set of permissions. When Inherit is true, holding the role

@@ -186,6 +186,8 @@ func ValidateGroup(g Group) error {
 		return fmt.Errorf("%w: group %s cannot be its own parent", ErrCycle, g.Slug)
 	case len(g.Meetings) > MaxMeetings:
 		return &LimitError{Field: "meetings", Limit: LimitCount, Max: MaxMeetings}
+	case !g.Join.Valid():
+		return fmt.Errorf("%w: join %q is not open, request or closed", ErrInvalid, g.Join)
 	}
 	if err := checkLens(MaxNameBytes, "name", g.Name, "kind", string(g.Kind)); err != nil {
 		return err

@@ -129,12 +129,48 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 	case "edit":
 		name := c.text("name", "Name", true, 200)
 		desc := c.text("description", "Description", false, 4000)
+		join := c.text("join", "Who may join", false, 16)
+		in := map[string]any{"name": name, "description": desc}
+		switch join {
+		case "":
+		case "open", "request", "closed":
+			in["join"] = join
+		default:
+			c.errors["join"] = "Choose open, on request or closed."
+		}
 		if !c.ok() {
 			o.invalid(c.errors)
 			return
 		}
 		o.doing, o.back = "rename or describe "+slug, o.back+"#about"
-		o.done(a.do(ctx, http.MethodPatch, gpath, map[string]any{"name": name, "description": desc}, nil), "Saved the name and description.")
+		o.done(a.do(ctx, http.MethodPatch, gpath, in, nil), "Saved the name, description and who may join.")
+	case "join":
+		o.doing, o.back = "join "+slug, o.back+"#membership"
+		o.done(a.do(ctx, http.MethodPost, gpath+"/join", nil, nil), "Welcome: you are now a member of this group.")
+	case "ask":
+		msg := c.text("message", "Message", false, 500)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "ask to join "+slug, o.back+"#membership"
+		o.done(a.do(ctx, http.MethodPost, gpath+"/join-requests", map[string]any{"message": msg}, nil), "Asked: the organizers will approve or decline your request.")
+	case "leave":
+		o.doing, o.back = "leave "+slug, o.back+"#membership"
+		o.done(a.do(ctx, http.MethodPost, gpath+"/leave", nil, nil), "Done: you are no longer a member, and no request of yours is pending.")
+	case "approve", "decline":
+		user := c.text("user", "Person", true, 64)
+		reason := c.text("reason", "Reason", false, 500)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "decide membership requests in "+slug, o.back+"#requests"
+		msg := "Approved: they are now a member."
+		if action == "decline" {
+			msg = "Declined the request."
+		}
+		o.done(a.do(ctx, http.MethodPost, gpath+"/join-requests/"+esc(user)+"/"+action, map[string]any{"reason": reason}, nil), msg)
 	case "move":
 		parent := c.text("parent", "New parent", true, 64)
 		if !c.ok() {

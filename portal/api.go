@@ -154,10 +154,44 @@ type group struct {
 	Description string    `json:"description"`
 	Kind        string    `json:"kind"`
 	Parent      string    `json:"parent"`
+	Join        string    `json:"join"`
 	Meetings    []meeting `json:"meetings"`
 	Version     uint64    `json:"version"`
 	Charter     *charter  `json:"charter"`
 	MemberCount int       `json:"memberCount"`
+}
+
+// joinRequest is a membership request (admin API: join-requests).
+type joinRequest struct {
+	Group     string    `json:"group"`
+	User      string    `json:"user"`
+	Tenant    string    `json:"tenant"`
+	State     string    `json:"state"`
+	Message   string    `json:"message"`
+	Created   time.Time `json:"created"`
+	Decided   time.Time `json:"decided"`
+	DecidedBy string    `json:"decidedBy"`
+	Reason    string    `json:"reason"`
+	// The asker's names, for those who decide.
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+}
+
+// Name names the asker.
+func (j joinRequest) Name() string {
+	n := j.DisplayName
+	if n == "" {
+		n = j.UserName
+	}
+	return n + " (" + j.Tenant + "/" + j.UserName + ")"
+}
+
+// joinState is where the signed-in person stands with a group.
+type joinState struct {
+	Join     string       `json:"join"`
+	Member   bool         `json:"member"`
+	CanLeave bool         `json:"canLeave"`
+	Request  *joinRequest `json:"request"`
 }
 
 type member struct {

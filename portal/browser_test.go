@@ -139,6 +139,8 @@ func TestBrowser(t *testing.T) {
 	exe := chromium(t)
 	d := startDemo(t)
 	shots := screenshots(t)
+	d.adminSend(t, "PATCH", "/groups/lug-london", `{"join":"request"}`)
+	d.adminSend(t, "PATCH", "/groups/sig-devops", `{"join":"open"}`)
 
 	// The organizer.
 	alice := newTab(t, exe, d.base, shots, 1280, 900)
@@ -257,6 +259,36 @@ func TestBrowser(t *testing.T) {
 	victor.run("directories", chromedp.Navigate(d.base+"/portal/sync"))
 	victor.waitText("h1", "Directories")
 	victor.screenshot("10-sync")
+
+	// Membership requests: tina (Globex) asks to join the request-only
+	// lug-london and joins the open sig-devops; alice approves her.
+	tina := newTab(t, exe, d.base, shots, 1280, 900)
+	tina.signIn("globex", "tina@globex.example")
+	tina.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	tina.waitText("#membership", "takes members on request")
+	tina.run("ask to join",
+		chromedp.SendKeys(chromedp.CSS("#ask-message"), "I organise the Sydney group and work in London this year."),
+		chromedp.Click(chromedp.CSS(`form[action$="/ask"] button[type=submit]`)),
+	)
+	tina.waitText(".flash", "Asked")
+	tina.waitText("#membership", "pending")
+	tina.screenshot("12-request-pending")
+	alice.run("requests", chromedp.Navigate(d.base+"/portal/groups/lug-london#requests"))
+	alice.waitText("#requests", "Tina Taylor")
+	alice.screenshot("13-requests-organizer")
+	alice.run("approve tina", chromedp.Click(chromedp.CSS(`#requests form[action$="/approve"] button`), chromedp.NodeVisible))
+	alice.waitText(".flash", "Approved")
+	alice.waitText("#requests", "approved")
+	tina.run("reload", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	tina.waitText("#membership", "You are a member")
+	tina.run("open sig-devops", chromedp.Navigate(d.base+"/portal/groups/sig-devops"))
+	tina.run("join", chromedp.Click(chromedp.CSS(`form[action$="/join"] button`), chromedp.NodeVisible))
+	tina.waitText(".flash", "you are now a member")
+	tina.waitText("#members", "Tina Taylor")
+	victor.run("the audit trail again", chromedp.Navigate(d.base+"/portal/audit?group=isug&source=user"))
+	victor.waitText("table.audit", "asked to join")
+	victor.waitText("table.audit", "approved the request of user")
+	victor.waitText("table.audit", "joined (open group)")
 
 	// A phone.
 	phone := newTab(t, exe, d.base, shots, 390, 844)

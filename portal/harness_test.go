@@ -269,3 +269,21 @@ func (d *demo) auditSeq(t *testing.T) uint64 {
 		last = l.Items[len(l.Items)-1].Seq
 	}
 }
+
+// adminSend writes through the admin API with the demo's admin token and
+// fails the test unless it answers 2xx.
+func (d *demo) adminSend(t *testing.T, method, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, d.base+"/api/v1"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+}

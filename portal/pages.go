@@ -114,6 +114,19 @@ var funcs = template.FuncMap{
 		return describeOrigin(o, m)
 	},
 	"fieldOf":    fieldOf,
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"day": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2 Jan 2006")
+	},
 	"meetingOf": func(m meeting, slug, csrf string, edit bool) meetingView {
 		return meetingView{M: m, Slug: slug, CSRF: csrf, Edit: edit}
 	},
@@ -310,6 +323,11 @@ type groupData struct {
 	Q           string
 	People      []personHit
 	PeopleError string
+	// Me is where the signed-in person stands with the group; Requests
+	// are its membership requests, for those who decide them.
+	Me            joinState
+	Requests      []joinRequest
+	MembersHidden bool
 }
 
 type personHit struct {
@@ -423,10 +441,24 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 			}
 		}
 	}
+	if err := a.get(ctx, "/groups/"+esc(slug)+"/join", &d.Me); err != nil {
+		p.apiFail(w, r, err, "your membership")
+		return
+	}
+	if d.Can["members.manage"] {
+		var jl listOf[joinRequest]
+		if err := a.get(ctx, "/groups/"+esc(slug)+"/join-requests", &jl); err == nil {
+			d.Requests = jl.Items
+		}
+	}
 	var ms struct {
 		Members []member `json:"members"`
 	}
-	if err := a.get(ctx, "/groups/"+esc(slug)+"/members", &ms); err != nil {
+	// Someone who sees an open or request-only group from outside may not
+	// see who is in it.
+	if err := a.get(ctx, "/groups/"+esc(slug)+"/members", &ms); statusOf(err) == http.StatusForbidden {
+		d.MembersHidden = true
+	} else if err != nil {
 		p.apiFail(w, r, err, "this group's members")
 		return
 	}
@@ -475,7 +507,11 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 			d.PeopleError = "The search failed; try again."
 		}
 	}
-	p.render(w, r, s, status, "group", view{Title: d.G.Name, Nav: "groups", F: f, D: d})
+	v := view{Title: d.G.Name, Nav: "groups", F: f, D: d}
+	if f != nil && (f.Form == "approve" || f.Form == "decline") && !d.Can["members.manage"] {
+		v.Alert = f.Alert // the requests section, where it belongs, is not shown
+	}
+	p.render(w, r, s, status, "group", v)
 }
 
 // membersCSV exports the group's members as CSV (RFC 4180).
@@ -709,6 +745,12 @@ func describeChange(c change, groups map[string]group) auditRow {
 			row.What = fmt.Sprintf("role %s of user %s", parts[2], parts[1])
 		}
 	}
+	if c.Kind == "event" {
+		if ns, rest, ok := strings.Cut(c.ID, "/"); ok && (ns == "join" || ns == "meeting" || ns == "rsvp") {
+			gid, _, _ = strings.Cut(rest, "/")
+			row.What = describeEvent(ns, c.After)
+		}
+	}
 	if g, ok := groups[gid]; ok {
 		row.Group = g.Slug
 	}
@@ -719,6 +761,46 @@ func describeChange(c change, groups map[string]group) auditRow {
 		row.What = c.Kind + " " + c.ID
 	}
 	return row
+}
+
+// describeEvent says what a membership-request, meeting or RSVP event
+// did.
+func describeEvent(ns string, detail json.RawMessage) string {
+	var ev struct {
+		Action, User, State, Reason, Title string
+		Meeting                            string
+		Going                              *bool
+	}
+	if json.Unmarshal(detail, &ev) != nil {
+		return ""
+	}
+	switch ns + " " + ev.Action {
+	case "join join":
+		return "joined (open group)"
+	case "join ask":
+		return "asked to join"
+	case "join approve":
+		return "approved the request of user " + ev.User
+	case "join decline":
+		return "declined the request of user " + ev.User + reasonText(ev.Reason)
+	case "join withdraw":
+		return "withdrew the request to join"
+	case "join leave":
+		return "left the group"
+	case "rsvp rsvp":
+		if ev.Going != nil && *ev.Going {
+			return "RSVP going to “" + ev.Title + "”"
+		}
+		return "RSVP not going to “" + ev.Title + "”"
+	}
+	return ""
+}
+
+func reasonText(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": “" + r + "”"
 }
 
 // groupDiff says what an update of a group record changed.

@@ -221,6 +221,58 @@ func TestPortalHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("membership requests", func(t *testing.T) {
+		d.adminSend(t, "PATCH", "/groups/lug-london", `{"join":"request"}`)
+		d.adminSend(t, "PATCH", "/groups/sig-devops", `{"join":"open"}`)
+		tina := d.signIn(t, "globex", "tina@globex.example")
+		_, body := tina.get("/portal/")
+		if !strings.Contains(body, "LUG London") || !strings.Contains(body, "on request") || !strings.Contains(body, "SIG DevOps") {
+			t.Errorf("tina's tree lacks the joinable groups:\n%s", body)
+		}
+		code, body := tina.get("/portal/groups/sig-devops")
+		if code != http.StatusOK || !strings.Contains(body, "Join this group") || !strings.Contains(body, "The member list is for the group's members") {
+			t.Fatalf("open group from outside: %d\n%s", code, body)
+		}
+		if code, _ := tina.post("/portal/groups/sig-devops/join", url.Values{}, nil); code != http.StatusSeeOther {
+			t.Fatalf("join: %d", code)
+		}
+		_, body = tina.get("/portal/groups/sig-devops")
+		if !strings.Contains(body, "You are a member") || !strings.Contains(body, "Tina Taylor") {
+			t.Errorf("after joining sig-devops the page does not say so")
+		}
+		if code, _ := tina.post("/portal/groups/lug-london/ask", url.Values{"message": {"Security talks?"}}, nil); code != http.StatusSeeOther {
+			t.Fatalf("ask: %d", code)
+		}
+		_, body = tina.get("/portal/groups/lug-london")
+		if !strings.Contains(body, "pending") {
+			t.Errorf("tina does not see his request pending")
+		}
+		_, body = alice.get("/portal/groups/lug-london")
+		if !strings.Contains(body, "Membership requests") || !strings.Contains(body, "Security talks?") || !strings.Contains(body, "Approve Tina") {
+			t.Fatalf("alice does not see tina's request:\n%s", body)
+		}
+		before := d.auditSeq(t)
+		if code, body := tina.post("/portal/groups/lug-london/approve", url.Values{"user": {"10000000-0000-4000-8000-000000000039"}}, nil); code != http.StatusForbidden || !strings.Contains(body, "Refused") {
+			t.Errorf("tina approves herself: %d", code)
+		}
+		if d.auditSeq(t) != before {
+			t.Errorf("a refused approval changed something")
+		}
+		if code, _ := alice.post("/portal/groups/lug-london/approve", url.Values{"user": {"10000000-0000-4000-8000-000000000039"}}, nil); code != http.StatusSeeOther {
+			t.Fatalf("approve: %d", code)
+		}
+		_, body = tina.get("/portal/groups/lug-london")
+		if !strings.Contains(body, "You are a member") || !strings.Contains(body, "approved") {
+			t.Errorf("tina does not see himself approved")
+		}
+		_, body = alice.get("/portal/audit?group=lug-london")
+		for _, want := range []string{"asked to join", "approved the request of"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("lug-london's audit lacks %q", want)
+			}
+		}
+	})
+
 	t.Run("sign out", func(t *testing.T) {
 		code, _ := alice.post("/portal/logout", url.Values{}, nil)
 		if code != http.StatusSeeOther {
