@@ -497,8 +497,13 @@ func ignoreNotFound(err error) error {
 func (p *Provider) Cleanup(ctx context.Context) (int, error) {
 	now := p.now()
 	forgotten := p.logins.expire(now)
+	sessions, err := p.cleanupSessions(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("oidc: cleanup: %w", err)
+	}
+	forgotten += sessions
 	var expired []string
-	err := p.st.View(ctx, func(tx store.Tx) error {
+	err = p.st.View(ctx, func(tx store.Tx) error {
 		return tx.ScanRecords(nsTokens, "", func(key string, v []byte) error {
 			var rec struct {
 				Expires time.Time `json:"exp"`

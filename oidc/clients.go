@@ -70,6 +70,7 @@ const (
 //	    groupClaim: slug
 //	    maxGroups: 50
 //	    idTokenAlg: ES256
+//	    backchannelLogoutURI: https://wiki.example.com/backchannel-logout
 //	    pkce: required          # default; "optional" for a confidential client that cannot send one
 //	    resourceServer: false   # true: may introspect other clients' access tokens
 type ClientConfig struct {
@@ -99,6 +100,11 @@ type ClientConfig struct {
 	// PostLogoutRedirectURIs are matched exactly (RP-initiated logout
 	// §3) and follow the rules of RedirectURIs.
 	PostLogoutRedirectURIs []string `yaml:"postLogoutRedirectURIs" json:"postLogoutRedirectURIs,omitempty"`
+	// BackchannelLogoutURI receives a signed logout token when a browser
+	// session in which the client got a code ends (OpenID Connect
+	// Back-Channel Logout 1.0 §2.2): https, or http on a loopback
+	// address or the development issuer's origin.
+	BackchannelLogoutURI string `yaml:"backchannelLogoutURI" json:"backchannelLogoutURI,omitempty"`
 	// Scopes the client may request; default openid profile email groups
 	// roles offline_access.
 	Scopes []string `yaml:"scopes" json:"scopes,omitempty"`
@@ -188,6 +194,18 @@ func (c *ClientConfig) normalize(devOrigin string) error {
 	for _, u := range append(slices.Clone(c.RedirectURIs), c.PostLogoutRedirectURIs...) {
 		if err := checkRedirectURI(u, devOrigin); err != nil {
 			return bad("redirect URI %q: %v", u, err)
+		}
+	}
+	if u := c.BackchannelLogoutURI; u != "" {
+		pu, err := url.Parse(u)
+		if err == nil && pu.Scheme != "https" && pu.Scheme != "http" {
+			err = errors.New("must be http(s)")
+		}
+		if err == nil {
+			err = checkRedirectURI(u, devOrigin)
+		}
+		if err != nil {
+			return bad("backchannelLogoutURI %q: %v", u, err)
 		}
 	}
 	switch c.PKCE {

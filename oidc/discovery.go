@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -34,6 +35,9 @@ type discoveryDoc struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	ACRValuesSupported                []string `json:"acr_values_supported"`
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported"`
 }
 
 func (p *Provider) discoveryDocument() ([]byte, error) {
@@ -56,10 +60,13 @@ func (p *Provider) discoveryDocument() ([]byte, error) {
 		RevocationAuthMethodsSupported:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "amr", "acr",
 			"name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified",
 			ClaimTenant, ClaimGroups, ClaimRoles},
 		AuthorizationResponseISSSupported: true,
+		ACRValuesSupported:                []string{acrSession, acrFresh},
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
 	}
 	return json.MarshalIndent(d, "", "  ")
 }
@@ -73,8 +80,11 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 // handleLogout implements OpenID Connect RP-Initiated Logout 1.0 §2-§3.
 // id_token_hint is verified with the provider's keys (expired tokens are
 // accepted, as the spec allows); post_logout_redirect_uri must exactly
-// match one the client registered. The grant named by the hint's sid
-// (every token of that sign-in) is revoked.
+// match one the client registered. The session named by the hint's sid
+// ends (every token issued in it is revoked and its other clients get
+// back-channel logout tokens), and so does the browser's own session when
+// it is the hint's user's. Without a hint, a browser with a session is
+// asked to confirm (a form with the session's CSRF token).
 //
 // The request is capped at maxLogoutBytes and each parameter at its
 // paramCaps entry (invalid_request otherwise, on a page: an unverified
@@ -93,6 +103,7 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		Iss string          `json:"iss"`
 		Aud json.RawMessage `json:"aud"`
 		Sid string          `json:"sid"`
+		Sub string          `json:"sub"`
 	}
 	clientID := f.Get("client_id")
 	if raw := f.Get("id_token_hint"); raw != "" {
@@ -132,28 +143,68 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, http.StatusBadRequest, "The application asked to return to an address it has not registered.")
 		return
 	}
+	cur, curUser, hasCur := p.browserSession(r.Context(), r)
+	var end []string
+	actor := clientActor("")
+	if c != nil {
+		actor = clientActor(c.ID)
+	}
+	if hasCur {
+		actor = userActor(curUser.Tenant, curUser.UserName)
+	}
 	if hint.Sid != "" && c != nil && len(hint.Sid) <= 64 {
-		key := pfxGrant + hint.Sid
-		err := p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
-			var g grantRecord
-			if err := getJSON(tx, key, &g); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return nil
-				}
-				return err
-			}
-			if g.Client != c.ID || g.ClientInst != c.Instance {
-				return nil
-			}
-			return revokeGrant(tx, hint.Sid, "signed out")
+		var isSession bool
+		err := p.st.View(r.Context(), func(tx store.Tx) error {
+			var err error
+			isSession, err = sessionAlive(tx, hint.Sid)
+			return err
 		})
 		if err != nil {
 			p.pageForError(w, err)
 			return
 		}
+		if isSession {
+			end = append(end, hint.Sid)
+		} else if err := p.revokeHintGrant(r, c, hint.Sid); err != nil {
+			p.pageForError(w, err)
+			return
+		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: bindingCookie, Value: "", Path: p.cookiePath(), MaxAge: -1,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+	if hasCur && !slices.Contains(end, cur.ID) {
+		switch {
+		case hint.Sub != "":
+			// The RP vouches, with an ID token we signed, for whom it
+			// signs out: this browser's session goes too when it is
+			// that user's.
+			if hint.Sub == string(curUser.ID) {
+				end = append(end, cur.ID)
+			}
+		case r.Method == http.MethodPost && f.Get("confirm") == "yes" &&
+			subtle.ConstantTimeCompare([]byte(f.Get("csrf")), []byte(cur.CSRF)) == 1:
+			end = append(end, cur.ID)
+		default:
+			// Without an ID token anybody's page could sign the member
+			// out: ask (RP-Initiated Logout §2, §3).
+			name := curUser.DisplayName
+			if name == "" {
+				name = curUser.UserName
+			}
+			id := ""
+			if c != nil {
+				id = c.ID
+			}
+			p.render(w, http.StatusOK, "logout.html", "Sign out", logoutPage{Name: name, CSRF: cur.CSRF, ClientID: id,
+				Redirect: redirect, State: f.Get("state")})
+			return
+		}
+	}
+	if len(end) > 0 {
+		p.endSessions(r.Context(), actor, "signed out", end...)
+	}
+	if hasCur && slices.Contains(end, cur.ID) {
+		p.setCookie(w, p.sessionCookieName(), "", -1)
+	}
+	p.setCookie(w, bindingCookie, "", -1)
 	if redirect != "" {
 		to := redirect
 		if s := f.Get("state"); s != "" {
@@ -162,6 +213,29 @@ func (p *Provider) handleLogout(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	setPageHeaders(w)
-	pages.ExecuteTemplate(w, "loggedout", nil)
+	p.render(w, http.StatusOK, "loggedout.html", "Signed out", nil)
+}
+
+// logoutPage is the data of the sign-out confirmation.
+type logoutPage struct {
+	Name, CSRF, ClientID, Redirect, State string
+}
+
+// revokeHintGrant revokes the grant an ID token of an earlier version
+// named as sid (before sessions, sid was the grant).
+func (p *Provider) revokeHintGrant(r *http.Request, c *ClientConfig, sid string) error {
+	key := pfxGrant + sid
+	return p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
+		var g grantRecord
+		if err := getJSON(tx, key, &g); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		if g.Client != c.ID || g.ClientInst != c.Instance {
+			return nil
+		}
+		return revokeGrant(tx, sid, "signed out")
+	})
 }

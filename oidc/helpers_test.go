@@ -248,7 +248,8 @@ func newBrowser(stop string) *browser {
 	jar, _ := cookiejar.New(nil)
 	b := &browser{stop: stop}
 	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), stop) {
+		// Any address of the (unreachable) relying party ends the walk.
+		if strings.HasPrefix(req.URL.String(), stop) || strings.HasPrefix(req.URL.String(), "http://127.0.0.1:1/") {
 			return http.ErrUseLastResponse
 		}
 		if len(via) > 20 {

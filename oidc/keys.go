@@ -207,6 +207,11 @@ func generateKey(alg string, now time.Time) (storedKey, error) {
 	return storedKey{KID: jwk.KeyID, Alg: alg, JWK: raw, Created: now}, nil
 }
 
+// ReloadKeys reads the signing keys from the store again (creating any that
+// is missing), so that a replica on a shared store publishes and verifies
+// with keys another replica rotated. It rotates nothing: Run does.
+func (p *Provider) ReloadKeys(ctx context.Context) error { return p.keys.update(ctx, false) }
+
 // rotateIfDue rotates keys older than the rotation period and drops retired
 // keys no longer needed.
 func (km *keyManager) rotateIfDue(ctx context.Context) error {
@@ -245,6 +250,27 @@ func (km *keyManager) sign(ctx context.Context, alg string, payload []byte) (str
 		return "", fmt.Errorf("oidc: no signing key for %s", alg)
 	}
 	jws, err := k.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("oidc: signing: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// signTyped signs payload with the current key of alg under the JWS "typ"
+// header typ (a logout token's "logout+jwt").
+func (km *keyManager) signTyped(ctx context.Context, alg, typ string, payload []byte) (string, error) {
+	km.mu.RLock()
+	k := km.current[alg]
+	km.mu.RUnlock()
+	if k == nil {
+		return "", fmt.Errorf("oidc: no signing key for %s", alg)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Alg), Key: k.priv},
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return "", fmt.Errorf("oidc: signer: %w", err)
+	}
+	jws, err := s.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("oidc: signing: %w", err)
 	}

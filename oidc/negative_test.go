@@ -333,7 +333,7 @@ func TestNegative(t *testing.T) {
 			if pg.status != http.StatusTooManyRequests {
 				t.Errorf("sixth attempt: %d %q", pg.status, pg.alert())
 			}
-			e.clock.Advance(21 * time.Second)
+			e.clock.Advance(61 * time.Second) // one failure refills per minute
 			if loc, err := b.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil || loc.Query().Get("code") == "" {
 				t.Errorf("after refill: %v %v", loc, err)
 			}

@@ -15,9 +15,19 @@
 // hashes are kept, as store records. Signing keys (RS256 and ES256) are kept
 // in the store too and rotated on a schedule.
 //
-// The package does not keep a browser session: every authorization request
-// asks the user to sign in. It does not implement the implicit or hybrid
-// flows, request objects, dynamic client registration or DPoP.
+// A sign-in starts a browser session at the provider (a cookie, with a
+// session record in the store): later authorization requests from the same
+// browser, for any client, are answered at once until the session ends —
+// idle or absolute lifetime, sign-out, an administrator revoking it, or its
+// user deactivated or deleted by any source. Ending a session revokes the
+// tokens issued in it and tells its clients (OpenID Connect Back-Channel
+// Logout 1.0). The prompt, max_age, login_hint and id_token_hint parameters
+// of OIDC Core §3.1.2.1 are honoured. The sign-in page asks for an e-mail
+// address or user name first and routes by the address's domain to the
+// tenant (home-realm discovery).
+//
+// It does not implement the implicit or hybrid flows, request objects,
+// dynamic client registration, front-channel logout or DPoP.
 package oidc
 
 import (
@@ -181,12 +191,28 @@ type Config struct {
 	// token before the list moves to userinfo (distributed claims); 0:
 	// 100.
 	MaxGroupsInToken int
-	// AccountRate limits password attempts per tenant/userName; default
-	// burst 5, one more every 20 s.
+	// AccountRate limits failed password attempts per tenant/userName;
+	// default burst 5, one more every minute. A successful sign-in
+	// refills the account's bucket. A browser holding a device cookie of
+	// the account (a successful sign-in within DeviceLifetime) has a
+	// bucket of its own, so strangers' guessing cannot lock the member
+	// out.
 	AccountRate RateLimit
-	// AddressRate limits password attempts per client address (per /64
-	// for IPv6); default burst 30, one more every 2 s.
+	// AddressRate limits failed password attempts per client address
+	// (per /64 for IPv6); default burst 10, one more every 30 s.
 	AddressRate RateLimit
+	// DeviceLifetime is how long a browser is remembered as a known device
+	// of an account after a successful sign-in; default 30 days.
+	DeviceLifetime time.Duration
+	// Session bounds browser sessions (idle 8 h, absolute 7 days).
+	Session SessionConfig
+	// UI is the look of the pages (title, logo, colour).
+	UI UI
+	// BackchannelHTTPClient posts logout tokens; default a client with a
+	// 10 s timeout. BackchannelBackoff is the first delay between
+	// attempts, doubled each time (default 2 s).
+	BackchannelHTTPClient *http.Client
+	BackchannelBackoff    time.Duration
 	// TrustForwardedFor takes the client address from the last
 	// X-Forwarded-For entry, the one appended by the proxy (only behind
 	// one trusted proxy).
@@ -212,6 +238,8 @@ type Config struct {
 //	/revoke                            revocation (RFC 7009)
 //	/introspect                        introspection (RFC 7662)
 //	/logout                            RP-initiated logout 1.0
+//	/account                           the signed-in member's account page
+//	/static/…                          the pages' style sheet and images
 //
 // A Provider is safe for concurrent use.
 type Provider struct {
@@ -229,6 +257,8 @@ type Provider struct {
 	writes  *store.Batcher
 	limiter *limiter
 	logins  *pendingLogins
+	bcWG    sync.WaitGroup
+	devices *deviceKeys
 	// devOrigin is the issuer's origin when the issuer is plain http (a
 	// development setup): clients may then use http redirect URIs there.
 	devOrigin string
@@ -280,11 +310,19 @@ func New(cfg Config) (*Provider, error) {
 		cfg.MaxGroupsInToken = 100
 	}
 	if cfg.AccountRate.Burst <= 0 {
-		cfg.AccountRate = RateLimit{Burst: 5, Every: 20 * time.Second}
+		cfg.AccountRate = RateLimit{Burst: 5, Every: time.Minute}
 	}
 	if cfg.AddressRate.Burst <= 0 {
-		cfg.AddressRate = RateLimit{Burst: 30, Every: 2 * time.Second}
+		cfg.AddressRate = RateLimit{Burst: 10, Every: 30 * time.Second}
 	}
+	def(&cfg.DeviceLifetime, 30*24*time.Hour)
+	def(&cfg.Session.Idle, 8*time.Hour)
+	def(&cfg.Session.Absolute, 7*24*time.Hour)
+	def(&cfg.BackchannelBackoff, 2*time.Second)
+	if cfg.BackchannelHTTPClient == nil {
+		cfg.BackchannelHTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	cfg.UI = cfg.UI.withDefaults()
 	if cfg.MaxPendingSignIns <= 0 {
 		cfg.MaxPendingSignIns = defaultMaxPendingSignIns
 	}
@@ -321,6 +359,10 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.devices, err = loadDeviceKeys(context.Background(), cfg.Store)
+	if err != nil {
+		return nil, err
+	}
 	p.discovery, err = p.discoveryDocument()
 	if err != nil {
 		return nil, err
@@ -348,6 +390,9 @@ func (p *Provider) routes() {
 	m.HandleFunc("POST /introspect", p.handleIntrospect)
 	m.HandleFunc("GET /logout", p.handleLogout)
 	m.HandleFunc("POST /logout", p.handleLogout)
+	m.HandleFunc("GET /account", p.handleAccount)
+	m.HandleFunc("POST /account/sessions/{id}/end", p.handleAccountEnd)
+	m.Handle("GET /static/", p.staticHandler())
 	p.mux = m
 }
 
@@ -375,12 +420,21 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) endpoint(path string) string { return p.issuer + path }
 
 // Run performs periodic maintenance until ctx is done: it removes expired
-// codes, tokens and sign-in requests, and rotates signing keys when due.
-// every is the interval (0: one minute). It returns ctx.Err().
+// codes, tokens, sessions and sign-in requests, and rotates signing keys
+// when due. It also follows the store's change feed and ends the sessions
+// of users deactivated or deleted by any source (sending back-channel
+// logout tokens). every is the interval (0: one minute). It returns
+// ctx.Err().
 func (p *Provider) Run(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
 		every = time.Minute
 	}
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		p.watchUsers(ctx)
+	}()
+	defer func() { <-watched }()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

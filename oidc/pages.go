@@ -1,112 +1,174 @@
 package oidc
 
 import (
+	"bytes"
+	"embed"
+	"fmt"
 	"html/template"
+	"io/fs"
+	"math"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// loginPage is the data of the sign-in page. Step is "tenant" (ask for the
-// company) or "password".
+// The pages are server-rendered from embedded templates and work without
+// JavaScript. Every input has a label; errors are announced (role=alert),
+// linked to the form (aria-describedby) and take the focus (autofocus);
+// the focus order follows the reading order.
+//
+//go:embed web/templates/*.html
+var templateFS embed.FS
+
+//go:embed web/static
+var staticFS embed.FS
+
+// UI is the deployment's look on the pages: its name, logo and colour
+// (the `ui:` section of the configuration, shared with the portal).
+type UI struct {
+	// Title names the deployment; default "Roster".
+	Title string
+	// LogoURL is an http(s) URL or an absolute path of the logo; none by
+	// default.
+	LogoURL string
+	// PrimaryColor is a CSS hex colour (#rgb or #rrggbb) for buttons and
+	// links; default #1d4f91. Text on it is white or black, whichever
+	// contrasts more.
+	PrimaryColor string
+}
+
+var hexColor = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+func (u UI) withDefaults() UI {
+	if u.Title == "" {
+		u.Title = "Roster"
+	}
+	if !hexColor.MatchString(u.PrimaryColor) {
+		u.PrimaryColor = "#1d4f91"
+	}
+	if l := u.LogoURL; l != "" && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") && (!strings.HasPrefix(l, "/") || strings.HasPrefix(l, "//")) {
+		u.LogoURL = ""
+	}
+	return u
+}
+
+// luminance is the relative luminance of a hex colour (WCAG 2.2).
+func luminance(hex string) float64 {
+	h := strings.TrimPrefix(hex, "#")
+	if len(h) == 3 {
+		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
+	}
+	var l float64
+	for i, w := range []float64{0.2126, 0.7152, 0.0722} {
+		v, _ := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		c := float64(v) / 255
+		if c <= 0.04045 {
+			c /= 12.92
+		} else {
+			c = math.Pow((c+0.055)/1.055, 2.4)
+		}
+		l += w * c
+	}
+	return l
+}
+
+// onColor is the text colour with the higher contrast on bg.
+func onColor(bg string) string {
+	l := luminance(bg)
+	if (1.05)/(l+0.05) >= (l+0.05)/0.05 {
+		return "#ffffff"
+	}
+	return "#000000"
+}
+
+// loginPage is the data of the sign-in page. Step is stepIdentify (the
+// e-mail address or user name), stepTenant (the organisation picker) or
+// stepPassword.
 type loginPage struct {
 	Step       string
 	Req        string
 	CSRF       string
 	Client     string
-	Tenant     string
 	TenantName string
-	UserName   string
+	Identifier string
+	Tenants    []tenantChoice
 	Error      string
 }
 
-// The pages work without JavaScript; every input has a label; errors are
-// announced (role=alert) and linked to the form (aria-describedby).
-var pages = template.Must(template.New("pages").Parse(`
-{{define "head"}}<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.}} – Roster</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-label{display:block;margin-top:1rem;font-weight:600}
-input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-button{margin-top:1.25rem;padding:.5rem 1.25rem;font-size:1rem}
-.error{border-left:4px solid #b00020;padding:.5rem 1rem;background:#fdecee}
-</style>
-</head>
-<body>
-<main>
-{{end}}
-{{define "foot"}}</main>
-</body>
-</html>
-{{end}}
+type tenantChoice struct{ ID, Name string }
 
-{{define "login"}}{{template "head" "Sign in"}}
-<h1>Sign in</h1>
-<p>to continue to <strong>{{.Client}}</strong></p>
-{{if .Error}}<p class="error" id="form-error" role="alert">{{.Error}}</p>{{end}}
-{{if eq .Step "tenant"}}
-<form method="post" action="login" {{if .Error}}aria-describedby="form-error"{{end}}>
-<input type="hidden" name="req" value="{{.Req}}">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<input type="hidden" name="step" value="tenant">
-<label for="tenant">Company</label>
-<input type="text" id="tenant" name="tenant" value="{{.Tenant}}" required autofocus autocomplete="organization" aria-describedby="tenant-help">
-<p id="tenant-help">The short name of your company, for example <code>acme</code>.</p>
-<button type="submit">Continue</button>
-</form>
-{{else}}
-<p>Company: <strong>{{if .TenantName}}{{.TenantName}}{{else}}{{.Tenant}}{{end}}</strong></p>
-<form method="post" action="login" {{if .Error}}aria-describedby="form-error"{{end}}>
-<input type="hidden" name="req" value="{{.Req}}">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<input type="hidden" name="step" value="password">
-<input type="hidden" name="tenant" value="{{.Tenant}}">
-<label for="username">User name</label>
-<input type="text" id="username" name="username" value="{{.UserName}}" required autocomplete="username" {{if not .UserName}}autofocus{{end}}>
-<label for="password">Password</label>
-<input type="password" id="password" name="password" required autocomplete="current-password" {{if .UserName}}autofocus{{end}}>
-<button type="submit">Sign in</button>
-</form>
-<p><a href="login?req={{.Req}}">Choose another company</a></p>
-{{end}}
-{{template "foot"}}{{end}}
+// pageData wraps a page's own data with the look of the deployment.
+type pageData struct {
+	UI      UI
+	OnColor string
+	Base    string // the issuer's path, for links and assets
+	Title   string
+	Page    any
+}
 
-{{define "error"}}{{template "head" "Sign-in problem"}}
-<h1>Sign-in problem</h1>
-<p class="error" role="alert">{{.}}</p>
-{{template "foot"}}{{end}}
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"ago": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"join": strings.Join,
+	"amr": func(amr []string) string {
+		for _, a := range amr {
+			if a == AMRFederated {
+				return "at your organisation's sign-in service"
+			}
+		}
+		return "with a password"
+	},
+}).ParseFS(templateFS, "web/templates/*.html"))
 
-{{define "loggedout"}}{{template "head" "Signed out"}}
-<h1>You are signed out</h1>
-<p>You can close this window.</p>
-{{template "foot"}}{{end}}
-`))
-
-func setPageHeaders(w http.ResponseWriter) {
+func (p *Provider) setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	img := "'self'"
+	if u, err := url.Parse(p.cfg.UI.LogoURL); err == nil && u.Scheme != "" && u.Host != "" {
+		img += " " + u.Scheme + "://" + u.Host
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src "+img+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-func (p *Provider) renderLogin(w http.ResponseWriter, status int, page loginPage) {
-	setPageHeaders(w)
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, "login", page); err != nil {
-		p.log.Error("oidc: rendering sign-in page", "err", err)
+func (p *Provider) render(w http.ResponseWriter, status int, name, title string, data any) {
+	var buf bytes.Buffer
+	err := pages.ExecuteTemplate(&buf, name, pageData{UI: p.cfg.UI, OnColor: onColor(p.cfg.UI.PrimaryColor), Base: p.prefix, Title: title, Page: data})
+	if err != nil {
+		p.log.Error("oidc: rendering page", "page", name, "err", err)
+		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+		return
 	}
+	p.setPageHeaders(w)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (p *Provider) renderLogin(w http.ResponseWriter, status int, page loginPage) {
+	p.render(w, status, "login.html", "Sign in", page)
 }
 
 func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
-	setPageHeaders(w)
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, "error", msg); err != nil {
-		p.log.Error("oidc: rendering error page", "err", err)
-	}
+	p.render(w, status, "error.html", "Sign-in problem", msg)
+}
+
+// staticHandler serves the embedded style sheet and images, and the
+// deployment's colours as theme.css.
+func (p *Provider) staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFS, "web/static")
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	theme := []byte(fmt.Sprintf(":root{--accent:%s;--on-accent:%s}\n", p.cfg.UI.PrimaryColor, onColor(p.cfg.UI.PrimaryColor)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		if r.URL.Path == "/static/theme.css" {
+			w.Header().Set("Content-Type", "text/css; charset=utf-8")
+			w.Write(theme)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }

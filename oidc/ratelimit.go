@@ -1,13 +1,28 @@
 package oidc
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/roster-dev/roster/store"
 )
 
-// limiter rate-limits password attempts with in-memory token buckets, one
-// per account (tenant/userName) and one per client address.
+// limiter counts failed password attempts in in-memory token buckets, one
+// per account (tenant/userName), one per client address and one per known
+// device of an account. Successful attempts cost nothing, so a member who
+// opens several tools in a row is never stopped, and a success refills the
+// account's bucket.
 type limiter struct {
 	now     func() time.Time
 	account RateLimit
@@ -28,23 +43,59 @@ func newLimiter(now func() time.Time, account, address RateLimit) *limiter {
 	return &limiter{now: now, account: account, address: address, buckets: map[string]*bucket{}}
 }
 
-// allow takes one attempt from both the account's and the address's
-// bucket; it reports false (and takes nothing) when either is empty.
-func (l *limiter) allow(account, addr string) bool {
+// keys returns the buckets an attempt is counted against: the device's
+// alone when the browser is a known device of the account (device is its
+// proof), else the account's and the address's.
+func (l *limiter) keys(account, addr, device string) []struct {
+	key string
+	rl  RateLimit
+} {
+	type k = struct {
+		key string
+		rl  RateLimit
+	}
+	if device != "" {
+		return []k{{"d:" + device, l.account}}
+	}
+	return []k{{"u:" + account, l.account}, {"a:" + addr, l.address}}
+}
+
+// allow reports whether a password attempt may be made: every bucket it
+// counts against has an attempt left. It takes nothing.
+func (l *limiter) allow(account, addr, device string) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.buckets) > maxBuckets {
 		l.prune(now)
 	}
-	a := l.fill("u:"+account, l.account, now)
-	b := l.fill("a:"+addr, l.address, now)
-	if a.tokens < 1 || b.tokens < 1 {
-		return false
+	for _, k := range l.keys(account, addr, device) {
+		if l.fill(k.key, k.rl, now).tokens < 1 {
+			return false
+		}
 	}
-	a.tokens--
-	b.tokens--
 	return true
+}
+
+// failed takes one attempt from each bucket of a failed attempt.
+func (l *limiter) failed(account, addr, device string) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.keys(account, addr, device) {
+		b := l.fill(k.key, k.rl, now)
+		b.tokens = max(0, b.tokens-1)
+	}
+}
+
+// succeeded clears the account's failures (and the device's).
+func (l *limiter) succeeded(account, device string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.buckets, "u:"+account)
+	if device != "" {
+		delete(l.buckets, "d:"+device)
+	}
 }
 
 func (l *limiter) fill(key string, rl RateLimit, now time.Time) *bucket {
@@ -85,4 +136,111 @@ func addressKey(addr string) string {
 		return a.String()
 	}
 	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+}
+
+// deviceKeys holds the HMAC key of device cookies, kept in the store
+// (namespace oidc-sessions, key k/device) so that every replica and a
+// restart recognise the same devices.
+type deviceKeys struct{ key []byte }
+
+const deviceKeyRecord = "k/device"
+
+func loadDeviceKeys(ctx context.Context, st store.Store) (*deviceKeys, error) {
+	var key []byte
+	err := st.View(ctx, func(tx store.Tx) error {
+		v, err := tx.GetRecord(nsSessions, deviceKeyRecord)
+		key = v
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = st.Update(ctx, "oidc", func(tx store.Tx) error {
+			v, err := tx.GetRecord(nsSessions, deviceKeyRecord)
+			if err == nil {
+				key = v
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			key = make([]byte, 32)
+			rand.Read(key)
+			return tx.PutRecord(nsSessions, deviceKeyRecord, key)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oidc: device key: %w", err)
+	}
+	return &deviceKeys{key: key}, nil
+}
+
+// mac is the proof, for one account and expiry, that this browser signed
+// in successfully as the account.
+func (d *deviceKeys) mac(account string, exp int64) string {
+	h := hmac.New(sha256.New, d.key)
+	fmt.Fprintf(h, "%s\n%d", account, exp)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:18])
+}
+
+// maxDevices is how many accounts one browser remembers.
+const maxDevices = 5
+
+func (p *Provider) deviceCookieName() string {
+	switch {
+	case p.secure && p.prefix == "":
+		return "__Host-roster-device"
+	case p.secure:
+		return "__Secure-roster-device"
+	}
+	return "roster_device"
+}
+
+type deviceEntry struct {
+	exp int64
+	mac string
+}
+
+// deviceEntries parses the device cookie: "<exp>.<mac>" entries joined by
+// "~"; the account is not in it.
+func (p *Provider) deviceEntries(r *http.Request) []deviceEntry {
+	c, err := r.Cookie(p.deviceCookieName())
+	if err != nil || len(c.Value) > 512 {
+		return nil
+	}
+	var out []deviceEntry
+	now := p.now().Unix()
+	for _, part := range strings.Split(c.Value, "~") {
+		e, m, ok := strings.Cut(part, ".")
+		exp, err := strconv.ParseInt(e, 10, 64)
+		if ok && err == nil && exp > now && len(out) < maxDevices {
+			out = append(out, deviceEntry{exp, m})
+		}
+	}
+	return out
+}
+
+// knownDevice returns the browser's proof of a recent successful sign-in
+// as account, or "".
+func (p *Provider) knownDevice(r *http.Request, account string) string {
+	for _, e := range p.deviceEntries(r) {
+		if hmac.Equal([]byte(e.mac), []byte(p.devices.mac(account, e.exp))) {
+			return e.mac
+		}
+	}
+	return ""
+}
+
+// rememberDevice marks the browser as a known device of account for
+// DeviceLifetime.
+func (p *Provider) rememberDevice(w http.ResponseWriter, r *http.Request, account string) {
+	exp := p.now().Add(p.cfg.DeviceLifetime).Unix()
+	parts := []string{strconv.FormatInt(exp, 10) + "." + p.devices.mac(account, exp)}
+	for _, e := range p.deviceEntries(r) {
+		if len(parts) == maxDevices {
+			break
+		}
+		if !hmac.Equal([]byte(e.mac), []byte(p.devices.mac(account, e.exp))) {
+			parts = append(parts, strconv.FormatInt(e.exp, 10)+"."+e.mac)
+		}
+	}
+	p.setCookie(w, p.deviceCookieName(), strings.Join(parts, "~"), p.cfg.DeviceLifetime)
 }

@@ -69,8 +69,13 @@ type codeRecord struct {
 	Nonce       string          `json:"nonce,omitempty"`
 	Challenge   string          `json:"challenge,omitempty"`
 	AuthTime    time.Time       `json:"authTime"`
-	Expires     time.Time       `json:"exp"`
-	Used        bool            `json:"used,omitempty"`
+	// Session is the browser session the code was issued in (the sid
+	// claim); AMR and ACR how the user authenticated.
+	Session string    `json:"sid,omitempty"`
+	AMR     []string  `json:"amr,omitempty"`
+	ACR     string    `json:"acr,omitempty"`
+	Expires time.Time `json:"exp"`
+	Used    bool      `json:"used,omitempty"`
 }
 
 type accessRecord struct {
@@ -92,6 +97,8 @@ type refreshRecord struct {
 	Tenant     policy.TenantID `json:"tenant"`
 	Scopes     []string        `json:"scopes"`
 	AuthTime   time.Time       `json:"authTime"`
+	Session    string          `json:"sid,omitempty"`
+	AMR        []string        `json:"amr,omitempty"`
 	Issued     time.Time       `json:"iat"`
 	Expires    time.Time       `json:"exp"`
 	Used       bool            `json:"used,omitempty"`
@@ -358,6 +365,9 @@ type issued struct {
 	scopes   []string
 	nonce    string
 	authTime time.Time
+	session  string   // sid
+	amr      []string // amr
+	acr      string
 	access   string
 	refresh  string
 	expires  time.Time
@@ -378,7 +388,7 @@ func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, grantTyp
 	if refresh != "" && slices.Contains(out.scopes, ScopeOfflineAccess) && c.allowsGrant(GrantRefreshToken) {
 		out.refresh = refresh
 		rr := refreshRecord{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant,
-			Scopes: out.scopes, AuthTime: out.authTime, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
+			Scopes: out.scopes, AuthTime: out.authTime, Session: out.session, AMR: out.amr, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
 		if err := putJSON(tx, tokenKey(pfxRefresh, refresh), rr); err != nil {
 			return err
 		}
@@ -492,7 +502,16 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 			}
 			return err
 		}
+		// A code of a session that ended since (sign-out, revocation,
+		// the user deactivated) gives no tokens.
+		if alive, err := sessionAlive(tx, cr.Session); err != nil || !alive {
+			if err == nil {
+				out.err = oerr(errInvalidGrant, "the sign-in session has ended")
+			}
+			return err
+		}
 		out.grant, out.user, out.scopes, out.nonce, out.authTime = cr.Grant, u, cr.Scopes, cr.Nonce, cr.AuthTime
+		out.session, out.amr, out.acr = cr.Session, cr.AMR, cr.ACR
 		g := grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant, Expires: cr.Expires}
 		return p.newTokens(tx, &out, c, GrantAuthorizationCode, g, access, refresh)
 	})
@@ -585,6 +604,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 			return err
 		}
 		out.grant, out.user, out.scopes, out.authTime = rr.Grant, u, scopes, rr.AuthTime
+		out.session, out.amr = rr.Session, rr.AMR
 		if g.Client == "" {
 			g = grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant}
 		}
@@ -658,7 +678,18 @@ func (p *Provider) idToken(ctx context.Context, c *ClientConfig, out *issued) (s
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(p.cfg.IDTokenLifetime).Unix()
 	claims["auth_time"] = out.authTime.Unix()
+	// sid names the browser session (Back-Channel Logout §2.1); codes
+	// issued before sessions existed name their grant.
 	claims["sid"] = out.grant
+	if out.session != "" {
+		claims["sid"] = out.session
+	}
+	if len(out.amr) > 0 {
+		claims["amr"] = out.amr
+	}
+	if out.acr != "" {
+		claims["acr"] = out.acr
+	}
 	if out.nonce != "" {
 		claims["nonce"] = out.nonce
 	}

@@ -87,7 +87,13 @@ func (p *Provider) startUpstream(w http.ResponseWriter, r *http.Request, lr *log
 		p.errorPage(w, http.StatusBadRequest, "This sign-in request is unknown or already finished. Go back to the application and start again.")
 		return
 	}
-	to := up.oauth.AuthCodeURL(lr.ID+"."+lr.UpState, gooidc.Nonce(lr.UpNonce), oauth2.S256ChallengeOption(lr.UpVerifier))
+	opts := []oauth2.AuthCodeOption{gooidc.Nonce(lr.UpNonce), oauth2.S256ChallengeOption(lr.UpVerifier)}
+	if hint := lr.Identifier; hint != "" {
+		// The address the member typed, so that they need not type it
+		// again at their company (OIDC Core §3.1.2.1 login_hint).
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	to := up.oauth.AuthCodeURL(lr.ID+"."+lr.UpState, opts...)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
@@ -170,7 +176,7 @@ func (p *Provider) handleUpstreamCallback(w http.ResponseWriter, r *http.Request
 		p.pageForError(w, err)
 		return
 	}
-	p.finishLogin(w, r, lr, u)
+	p.finishLogin(w, r, lr, u, AMRFederated)
 }
 
 // errUnverifiedEmail: users are matched by e-mail and the upstream says
