@@ -60,6 +60,8 @@ Commands:
   members GROUP                            show a group's effective members
   explain USER PERMISSION GROUP            why a user may (not) do something
   scim-token create|list|revoke --tenant T manage SCIM bearer tokens
+  sessions list|revoke --tenant T --user U [--id ID|--all]
+                                           a member's browser sessions at the OpenID provider
   backup --out FILE                        online backup of a running server
   restore --in FILE (--config F|--data D)  restore a backup (server stopped)
   migrate --config FILE                    apply PostgreSQL schema migrations
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdExplain(ctx, rest, stdout, stderr)
 	case "scim-token":
 		return cmdSCIMToken(ctx, rest, stdout, stderr)
+	case "sessions":
+		return cmdSessions(ctx, rest, stdout, stderr)
 	case "backup":
 		if err := backupConfigHint(rest); err != nil {
 			return err

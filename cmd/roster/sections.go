@@ -33,6 +33,28 @@ type oidcSection struct {
 	DefaultAlg           string          `yaml:"defaultAlg"`
 	MaxGroupsInToken     int             `yaml:"maxGroupsInToken"`
 	TrustForwardedFor    bool            `yaml:"trustForwardedFor"`
+	// Session bounds browser sessions at the provider.
+	Session struct {
+		Idle     config.Duration `yaml:"idle"`
+		Absolute config.Duration `yaml:"absolute"`
+	} `yaml:"session"`
+	// RateLimit counts failed password attempts.
+	RateLimit struct {
+		Account        rateLimitSection `yaml:"account"`
+		Address        rateLimitSection `yaml:"address"`
+		DeviceLifetime config.Duration  `yaml:"deviceLifetime"`
+	} `yaml:"rateLimit"`
+}
+
+// rateLimitSection is a token bucket: burst failures at once, one more
+// every `every`.
+type rateLimitSection struct {
+	Burst int             `yaml:"burst"`
+	Every config.Duration `yaml:"every"`
+}
+
+func (r rateLimitSection) limit() oidc.RateLimit {
+	return oidc.RateLimit{Burst: r.Burst, Every: r.Every.D()}
 }
 
 // localAccount is one entry of tenants[].localAccounts: a password for an
@@ -79,6 +101,12 @@ func decodeSections(cfg *config.Config) (*sections, error) {
 	}
 	if err := config.Section(cfg.OIDC, "oidc", &s.oidc); err != nil {
 		return nil, err
+	}
+	if o := s.oidc; o.Session.Idle < 0 || o.Session.Absolute < 0 || (o.Session.Idle > 0 && o.Session.Absolute > 0 && o.Session.Idle > o.Session.Absolute) {
+		return nil, &config.Error{Field: "oidc.session", Msg: "idle and absolute must be positive, idle at most absolute"}
+	}
+	if rl := s.oidc.RateLimit; rl.Account.Burst < 0 || rl.Address.Burst < 0 || rl.Account.Every < 0 || rl.Address.Every < 0 || rl.DeviceLifetime < 0 {
+		return nil, &config.Error{Field: "oidc.rateLimit", Msg: "burst, every and deviceLifetime must not be negative"}
 	}
 	if err := config.Section(cfg.Clients, "clients", &s.clients); err != nil {
 		return nil, err

@@ -150,7 +150,13 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		MaxGroupsInToken:     sec.MaxGroupsInToken,
 		TrustForwardedFor:    sec.TrustForwardedFor,
 		EmailVerified:        a.sections.emailVouchers().verified,
+		Session:              oidc.SessionConfig{Idle: sec.Session.Idle.D(), Absolute: sec.Session.Absolute.D()},
+		AccountRate:          sec.RateLimit.Account.limit(),
+		AddressRate:          sec.RateLimit.Address.limit(),
+		DeviceLifetime:       sec.RateLimit.DeviceLifetime.D(),
+		UI:                   oidc.UI{Title: a.cfg.UI.Title, LogoURL: a.cfg.UI.LogoURL, PrimaryColor: a.cfg.UI.PrimaryColor},
 	})
+
 	if err != nil {
 		return fmt.Errorf("oidc: %w", err)
 	}
@@ -185,6 +191,20 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		}},
 		admin.Extension{Pattern: "DELETE /clients/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			return 0, nil, oidcAdminErr(prov.DeleteClient(r.Context(), r.PathValue("id")))
+		}},
+		admin.Extension{Pattern: "GET /tenants/{tenant}/users/{user}/sessions", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			u, err := a.sessionUser(r)
+			if err != nil {
+				return 0, nil, err
+			}
+			ss, err := prov.Sessions(r.Context(), u.Tenant, u.ID)
+			return http.StatusOK, map[string]any{"items": ss}, err
+		}},
+		admin.Extension{Pattern: "DELETE /tenants/{tenant}/users/{user}/sessions/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			return a.revokeSessions(r, prov, r.PathValue("id"))
+		}},
+		admin.Extension{Pattern: "DELETE /tenants/{tenant}/users/{user}/sessions", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			return a.revokeSessions(r, prov, "")
 		}},
 		admin.Extension{Pattern: "PUT /tenants/{tenant}/local-accounts/{userName}", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
 			var in struct {
@@ -227,4 +247,38 @@ func (a *app) seedLocalAccounts(ctx context.Context, tenant policy.TenantID, fie
 		}
 	}
 	return nil
+}
+
+// sessionUser resolves the {tenant}/{user} of a sessions route: a user id
+// or a user name.
+func (a *app) sessionUser(r *http.Request) (policy.User, error) {
+	tenant := policy.TenantID(r.PathValue("tenant"))
+	ref := r.PathValue("user")
+	var u policy.User
+	err := a.store.View(r.Context(), func(tx store.Tx) error {
+		var err error
+		u, err = tx.User(tenant, policy.UserID(ref))
+		if errors.Is(err, store.ErrNotFound) {
+			u, err = tx.UserByUserName(tenant, ref)
+		}
+		return err
+	})
+	return u, err
+}
+
+// revokeSessions ends one session of the user (id) or all of them; the
+// sessions' clients receive back-channel logout tokens.
+func (a *app) revokeSessions(r *http.Request, prov *oidc.Provider, id string) (int, any, error) {
+	u, err := a.sessionUser(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := prov.RevokeSession(r.Context(), u.Tenant, u.ID, id)
+	if errors.Is(err, oidc.ErrSessionNotFound) {
+		return 0, nil, &admin.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such session of this user"}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]int{"revoked": n}, nil
 }
