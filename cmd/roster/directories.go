@@ -79,13 +79,14 @@ func (a *app) wireLDAP(p *protocolSet) error {
 		return err
 	}
 	a.directories = sources
-	for _, src := range sources {
-		src := src
-		a.jobs = append(a.jobs, func(ctx context.Context) {
+	for key, src := range sources {
+		// One replica runs a directory's schedule (a lease per
+		// directory); another takes over when it dies.
+		a.jobs = append(a.jobs, a.leased("ldap-sync:"+key, func(ctx context.Context) {
 			if err := src.Run(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("directory schedule stopped", "err", err)
 			}
-		})
+		}))
 	}
 	lookup := func(r *http.Request) (*ldap.Source, error) {
 		src, ok := sources[r.PathValue("tenant")+"/"+r.PathValue("dir")]

@@ -85,6 +85,14 @@ type app struct {
 	directories map[string]*ldap.Source
 	// oidc is the OpenID provider.
 	oidc *oidc.Provider
+	// leaser runs the jobs that must run once across replicas
+	// (lease.go); leaseHeld reports the leases held.
+	leaser    Leaser
+	leaseHeld *prometheus.GaugeVec
+	// syncer is the store's cross-process feed (PostgreSQL), nil for
+	// bbolt; engineFeed feeds the policy engine (ready.go).
+	syncer     feedSyncer
+	engineFeed *feed
 }
 
 // openApp opens the store, seeds configuration facts, loads the engine and
@@ -101,6 +109,10 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 	a := &app{cfg: cfg, sections: sec, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	a.storage = newStorageHealth(logger.With("component", "store"), st, path, a.reg)
 	a.store = watchedStore{Store: st, h: a.storage}
+	a.leaser, a.leaseHeld = leaserOf(st), newLeaseGauge(a.reg)
+	if s, ok := st.(feedSyncer); ok {
+		a.syncer = s
+	}
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	if err := a.seed(ctx); err != nil {
 		a.Close()
@@ -257,6 +269,7 @@ func (a *app) loadEngine(ctx context.Context) error {
 		Name: "roster_policy_apply_errors_total", Help: "Change batches the policy engine could not apply (each triggers a reload).",
 	})}
 	a.reg.MustRegister(f.errors)
+	a.engineFeed = f
 	a.closers = append(a.closers, f.reloads.Wait, a.store.Subscribe(f.deliver))
 	return f.load(ctx)
 }
@@ -292,6 +305,11 @@ func (a *app) routes(ctx context.Context) error {
 		if err := a.storage.Ready(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, "not ready: storage cannot take writes ("+storageCause(err)+")\n")
+			return
+		}
+		if err := a.engineCaughtUp(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: policy engine has not caught up with the change feed\n")
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")

@@ -165,11 +165,17 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		p.accessTokens = accessTokens{p: prov, clients: a.cfg.Admin.Clients}
 	}
 	p.handlers = append(p.handlers, mounted{pattern: "/", component: "oidc", handler: prov})
-	a.jobs = append(a.jobs, func(ctx context.Context) {
+	// Key rotation, expiry sweeps and the sessions of deactivated users
+	// are handled by one replica (lease.go); every replica reloads the
+	// keys another one rotated (keyReload, PostgreSQL only).
+	a.jobs = append(a.jobs, a.leased("oidc-maintenance", func(ctx context.Context) {
 		if err := prov.Run(ctx, 0); err != nil && ctx.Err() == nil {
 			a.log.Error("oidc maintenance stopped", "err", err)
 		}
-	})
+	}))
+	if a.syncer != nil {
+		a.jobs = append(a.jobs, a.keyReload(prov))
+	}
 	p.adminExtensions = append(p.adminExtensions,
 		admin.Extension{Pattern: "GET /clients", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			cs, err := prov.ListClients(r.Context())

@@ -95,6 +95,9 @@ type Options struct {
 	// MaxAttempts bounds how often Update runs fn when transactions
 	// conflict (0: 30).
 	MaxAttempts int
+	// LeaseEvery is how often Lead tries to take a lease another replica
+	// holds, and how often a holder checks it still has it (0: 2s).
+	LeaseEvery time.Duration
 }
 
 // Store is a store.Store kept in a PostgreSQL database. It is safe for
@@ -106,6 +109,9 @@ type Store struct {
 	attempts int
 
 	feed *feed
+
+	connCfg    *pgx.ConnConfig // for connections outside the pool (leases)
+	leaseEvery time.Duration
 
 	closed chan struct{}
 	stop   context.CancelFunc
@@ -145,7 +151,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, attempts: opts.MaxAttempts,
+		connCfg: cfg.ConnConfig.Copy(), leaseEvery: opts.LeaseEvery,
 		closed: make(chan struct{}), done: make(chan struct{})}
+	if s.leaseEvery <= 0 {
+		s.leaseEvery = defaultLeaseEvery
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
