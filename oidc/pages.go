@@ -162,11 +162,19 @@ func (p *Provider) staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "web/static")
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	theme := []byte(fmt.Sprintf(":root{--accent:%s;--on-accent:%s}\n", p.cfg.UI.PrimaryColor, onColor(p.cfg.UI.PrimaryColor)))
+	// The default mark takes the deployment's colour.
+	raw, _ := fs.ReadFile(sub, "mark.svg")
+	mark := []byte(strings.NewReplacer("#1d4f91", p.cfg.UI.PrimaryColor, "#fff", onColor(p.cfg.UI.PrimaryColor)).Replace(string(raw)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		if r.URL.Path == "/static/theme.css" {
+		switch r.URL.Path {
+		case "/static/theme.css":
 			w.Header().Set("Content-Type", "text/css; charset=utf-8")
 			w.Write(theme)
+			return
+		case "/static/mark.svg":
+			w.Header().Set("Content-Type", "image/svg+xml")
+			w.Write(mark)
 			return
 		}
 		files.ServeHTTP(w, r)
