@@ -110,7 +110,7 @@ type pageData struct {
 }
 
 var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"ago":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"join": strings.Join,
 	"amr": func(amr []string) string {
 		for _, a := range amr {
