@@ -271,3 +271,54 @@ func BenchmarkSign(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuthorizeFromSession measures /authorize answered from a
+// browser session: cookie lookup, the user's state, and one
+// group-committed write of the code and the session's use, then the
+// redirect with the code. 16 browsers signed in once share the load.
+func BenchmarkAuthorizeFromSession(b *testing.B) {
+	e := benchEnv(b)
+	var cookies []string
+	for range 16 {
+		br := newBrowser(rpRedirect)
+		if _, err := br.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil {
+			b.Fatal(err)
+		}
+		u, _ := url.Parse(e.srv.URL)
+		for _, c := range br.c.Jar.Cookies(u) {
+			if c.Name == e.p.sessionCookieName() {
+				cookies = append(cookies, c.Name+"="+c.Value)
+			}
+		}
+	}
+	authURL := e.authorizeURL(authParams("portal"))
+	hc := benchClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var lat latencies
+	var next atomic.Int64
+	setClients(b)
+	b.ResetTimer()
+	lat.start(e.p.writes)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		cookie := cookies[int(next.Add(1))%len(cookies)]
+		for pb.Next() {
+			t0 := time.Now()
+			req, _ := http.NewRequest(http.MethodGet, authURL, nil)
+			req.Header.Set("Cookie", cookie)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			resp.Body.Close()
+			loc, _ := resp.Location()
+			if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
+				b.Errorf("authorize: %d %v", resp.StatusCode, loc)
+				return
+			}
+			lat.add(time.Since(t0))
+		}
+	})
+	lat.report(b, time.Since(start))
+}
