@@ -56,7 +56,7 @@ func (s *Server) groupTree(w http.ResponseWriter, r *http.Request, p principal) 
 		for _, m := range s.cfg.Engine.Members(g.ID) {
 			users[m.User] = true
 		}
-		out = append(out, treeNode{groupView: s.viewOf(g), MemberCount: len(users)})
+		out = append(out, treeNode{groupView: s.viewOf(s.forCaller(p, g)), MemberCount: len(users)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
 	writeJSON(w, http.StatusOK, list[treeNode]{Items: out})

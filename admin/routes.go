@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,8 +37,6 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/groups/{group}/memberships", s.listMemberships)
 	s.handle("POST /api/v1/groups/{group}/memberships", s.addMembership)
 	s.handle("DELETE /api/v1/groups/{group}/memberships/{user}/{role}", s.removeMembership)
-	s.handle("POST /api/v1/groups/{group}/meetings", s.addMeeting)
-	s.handle("DELETE /api/v1/groups/{group}/meetings/{id}", s.deleteMeeting)
 
 	// Roles and rules.
 	s.handle("GET /api/v1/roles", s.listRoles)
@@ -54,8 +51,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
 	s.quarantineRoutes()
-	s.portalRoutes() // admin/portal.go
-	s.joinRoutes()   // admin/join.go
+	s.portalRoutes()  // admin/portal.go
+	s.joinRoutes()    // admin/join.go
+	s.meetingRoutes() // admin/meetings.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -277,7 +275,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p principal)
 	out := []groupView{}
 	for _, g := range gs {
 		if s.readable(p, g) {
-			out = append(out, s.viewOf(g))
+			out = append(out, s.viewOf(s.forCaller(p, g)))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
@@ -356,7 +354,7 @@ func (s *Server) withGroup(w http.ResponseWriter, r *http.Request, p principal, 
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p principal) {
 	if g, ok := s.withReadableGroup(w, r, p); ok {
-		writeJSON(w, http.StatusOK, s.viewOf(g))
+		writeJSON(w, http.StatusOK, s.viewOf(s.forCaller(p, g)))
 	}
 }
 
@@ -602,58 +600,6 @@ func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p prin
 			return none{}, errForbidden
 		}
 		return none{}, tx.RemoveMembership(g.ID, policy.UserID(r.PathValue("user")), role.Name)
-	})
-}
-
-func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "meetings.edit")
-	if !ok {
-		return
-	}
-	var in policy.Meeting
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	if in.Title == "" || in.Start.IsZero() {
-		writeErr(w, badRequest("title and start (RFC 3339) are required"))
-		return
-	}
-	if !in.End.IsZero() && in.End.Before(in.Start) {
-		writeErr(w, badRequest("end is before start"))
-		return
-	}
-	in.ID = uuid.NewString()
-	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Meeting, error) {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return in, err
-		}
-		cur.Meetings = append(cur.Meetings, in)
-		sort.SliceStable(cur.Meetings, func(i, j int) bool { return cur.Meetings[i].Start.Before(cur.Meetings[j].Start) })
-		_, err = tx.UpdateGroup(cur)
-		return in, err
-	})
-}
-
-func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "meetings.edit")
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return none{}, err
-		}
-		n := len(cur.Meetings)
-		cur.Meetings = slices.DeleteFunc(cur.Meetings, func(m policy.Meeting) bool { return m.ID == id })
-		if len(cur.Meetings) == n {
-			return none{}, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no meeting " + id}
-		}
-		_, err = tx.UpdateGroup(cur)
-		return none{}, err
 	})
 }
 

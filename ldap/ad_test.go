@@ -366,6 +366,38 @@ unicodePwd:: `+ldaptest.UnicodePwd(adPassword)+`
 		}
 	})
 
+	step("deletion seen by the next incremental run", func(t *testing.T) {
+		// Gina is in Domain Users (primary group) and in backend.
+		dc.MustModify(t, `dn: CN=backend,`+groups+`
+changetype: modify
+add: member
+member: CN=Gina Davis,`+people+`
+`)
+		mustSync(t, s, ldap.Incremental)
+		wantMembers(t, e.snap(t), "backend", []string{"carol", "dave", "gina"}, nil)
+		dc.MustModify(t, "dn: CN=Gina Davis,"+people+"\nchangetype: delete\n")
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Users.Deleted != 1 || rs.Memberships.Removed != 2 {
+			t.Errorf("incremental after the deletion: users %+v memberships %+v", rs.Users, rs.Memberships)
+		}
+		sn := e.snap(t)
+		if _, ok := sn.users["gina"]; ok {
+			t.Error("gina still in the store")
+		}
+		wantMembers(t, sn, "backend", []string{"carol", "dave"}, nil)
+		if u, _ := sn.members(t, "Domain Users"); slices.Contains(u, "gina") {
+			t.Errorf("Domain Users %v still lists gina", u)
+		}
+		rs = mustSync(t, s, ldap.Incremental)
+		if rs.Users.Deleted != 0 {
+			t.Errorf("the tombstone was seen twice: users %+v", rs.Users)
+		}
+		rs = mustSync(t, s, ldap.Full)
+		if rs.Users.Deleted+rs.Users.Created+rs.Groups.Updated != 0 {
+			t.Errorf("full run after the deletion: users %+v groups %+v", rs.Users, rs.Groups)
+		}
+	})
+
 	step("authenticate", func(t *testing.T) {
 		tests := []struct {
 			name, user, password string

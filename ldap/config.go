@@ -32,6 +32,12 @@ const (
 	MembershipMemberUID    = "memberUid"
 )
 
+// Values of DirectoryConfig.Syncrepl.
+const (
+	SyncreplAuto = "auto"
+	SyncreplOff  = "off"
+)
+
 // Defaults applied by Validate to omitted fields.
 const (
 	DefaultInterval         = 5 * time.Minute
@@ -106,6 +112,12 @@ type DirectoryConfig struct {
 	// followed). Default 1500 for activedirectory; 0 for other flavors;
 	// -1 turns it off.
 	MemberRange int `yaml:"memberRange"`
+	// Syncrepl is auto (default) or off. With auto, an OpenLDAP
+	// directory with entryUUID ids is followed with RFC 4533 content
+	// synchronisation where the server offers it (syncprov): incremental
+	// runs see deletions, and Run applies changes as they happen
+	// (Source.Persist), polling otherwise.
+	Syncrepl string `yaml:"syncrepl"`
 	// Interval between incremental runs; FullSyncInterval between full
 	// reconciles (default 1h, or Interval when that is longer).
 	Interval         time.Duration `yaml:"interval"`
@@ -169,6 +181,7 @@ func (c *DirectoryConfig) Validate() error {
 	if c.MemberRange == 0 {
 		c.MemberRange = p.memberRange
 	}
+	def(&c.Syncrepl, SyncreplAuto)
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
@@ -241,6 +254,8 @@ func (c *DirectoryConfig) Validate() error {
 		return bad("pageSize", "must be between 1 and 100000")
 	case c.MemberRange < -1:
 		return bad("memberRange", "must be positive, or -1 (off)")
+	case c.Syncrepl != SyncreplAuto && c.Syncrepl != SyncreplOff:
+		return bad("syncrepl", "must be auto or off, not %q", c.Syncrepl)
 	}
 	return nil
 }

@@ -278,6 +278,28 @@ func (r *run) weigh(ctx context.Context, c *heldChange) ([]string, error) {
 	if g.Memberships.exceeded(ms, r.nMemberships) {
 		why = append(why, fmt.Sprintf("this run would remove %d of %d memberships (%s, limit %s)", ms, r.nMemberships, pct(ms, r.nMemberships), limit(g.Memberships)))
 	}
+	if r.st.Mode != Full {
+		// Removals seen a few at a time (incremental runs, syncrepl)
+		// weigh together over the last FullSyncInterval, as the one
+		// full run that would have seen them all: a trickle of
+		// deletions is held as surely as a mass deletion.
+		iu, im := users, ms
+		since := r.st.Started.Add(-r.s.dir.FullSyncInterval)
+		for _, e := range r.state.Window {
+			if e.At.After(since) {
+				iu += e.Users
+				im += e.Memberships
+			}
+		}
+		// Out of the records there were before those runs.
+		nu, nm := r.nUsers+iu-users, r.nMemberships+im-ms
+		if iu > users && g.Users.exceeded(iu, nu) {
+			why = append(why, fmt.Sprintf("runs within %s would delete or deactivate %d of %d users (%s, limit %s)", r.s.dir.FullSyncInterval, iu, nu, pct(iu, nu), limit(g.Users)))
+		}
+		if im > ms && g.Memberships.exceeded(im, nm) {
+			why = append(why, fmt.Sprintf("runs within %s would remove %d of %d memberships (%s, limit %s)", r.s.dir.FullSyncInterval, im, nm, pct(im, nm), limit(g.Memberships)))
+		}
+	}
 	if g.WindowUsers.set() || g.WindowMemberships.set() {
 		wu, wm := users, ms
 		since := r.st.Started.Add(-g.Window)

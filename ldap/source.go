@@ -79,6 +79,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/policy"
@@ -301,11 +302,17 @@ func (r RunStatus) OK() bool { return !r.Finished.IsZero() && r.Error == "" }
 
 // syncState is the record kept under StateNamespace.
 type syncState struct {
-	UsersMark       string    `json:"usersMark,omitempty"`
-	GroupsMark      string    `json:"groupsMark,omitempty"`
-	UserCount       int       `json:"userCount"`
-	GroupCount      int       `json:"groupCount"`
-	MembershipCount int       `json:"membershipCount,omitempty"`
+	UsersMark       string `json:"usersMark,omitempty"`
+	GroupsMark      string `json:"groupsMark,omitempty"`
+	UserCount       int    `json:"userCount"`
+	GroupCount      int    `json:"groupCount"`
+	MembershipCount int    `json:"membershipCount,omitempty"`
+	// UsersCookie and GroupsCookie are the syncrepl cookies (RFC 4533)
+	// of the user and group searches; DeletedMark the uSNChanged up to
+	// which Active Directory tombstones were read.
+	UsersCookie     []byte    `json:"usersCookie,omitempty"`
+	GroupsCookie    []byte    `json:"groupsCookie,omitempty"`
+	DeletedMark     string    `json:"deletedMark,omitempty"`
 	LastFull        time.Time `json:"lastFull,omitzero"`
 	LastIncremental time.Time `json:"lastIncremental,omitzero"`
 	// Held summarises the change in HeldNamespace.
@@ -368,9 +375,36 @@ func (s *Source) Status(ctx context.Context) (RunStatus, error) {
 // Run synchronises on schedule until ctx is done: a full run first when
 // none completed within FullSyncInterval, then an incremental run every
 // Interval and a full run every FullSyncInterval. Failed runs are logged
-// and retried at the next tick. It returns ctx.Err().
+// and retried at the next tick. A directory followed with syncrepl
+// (DirectoryConfig.Syncrepl) gets its changes as they happen (Persist)
+// instead of incremental runs, and polling resumes if the directory
+// refuses it. It returns ctx.Err().
 func (s *Source) Run(ctx context.Context) error {
+	var persisting atomic.Bool
+	wait := time.Duration(0)
+	if s.useSyncrepl() {
+		// Persist makes the first full run itself when it needs one.
+		wait = s.dir.Interval
+		persisting.Store(true)
+		go func() {
+			err := s.Persist(ctx, PersistOptions{})
+			persisting.Store(false)
+			if ctx.Err() == nil {
+				s.log.Warn("ldap sync: not following the directory; polling every interval", "err", err)
+			}
+		}()
+	}
 	for {
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		wait = s.dir.Interval
 		mode := Incremental
 		var st syncState
 		if err := s.st.View(ctx, func(tx store.Tx) error {
@@ -383,18 +417,14 @@ func (s *Source) Run(ctx context.Context) error {
 		if st.LastFull.IsZero() || s.now().Sub(st.LastFull) >= s.dir.FullSyncInterval {
 			mode = Full
 		}
+		if persisting.Load() && (mode == Incremental || st.LastFull.IsZero()) {
+			continue // Persist applies the changes, and makes the first full run
+		}
 		if rs, err := s.Sync(ctx, mode); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			s.log.Error("ldap sync failed", "mode", rs.Mode, "err", err)
-		}
-		t := time.NewTimer(s.dir.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }
@@ -436,6 +466,8 @@ type runOptions struct {
 	// dry, when set, makes it a dry run that writes nothing and reports
 	// each write it would make to dry (DryRun).
 	dry func(Change)
+	// changes makes it a Persist run applying what syncrepl reported.
+	changes *syncChanges
 }
 
 // runWith performs one run.
@@ -445,6 +477,7 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 	defer s.runMu.Unlock()
 	r := s.newRun(mode)
 	r.dry = opts.dry
+	r.changes = opts.changes
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		if r.state, err = s.loadState(tx); err != nil {
@@ -463,13 +496,29 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 		if mode == Incremental && r.state.LastFull.IsZero() {
 			mode = Full
 		}
+		if mode == Incremental && s.useSyncrepl() && r.state.UsersCookie != nil && r.state.GroupsCookie != nil {
+			// The incremental run of a syncrepl directory reads what
+			// changed since the stored cookies, deletions included.
+			ch, cerr := r.readSyncrepl(ctx)
+			switch {
+			case errors.Is(cerr, errRefreshRequired):
+				s.log.Warn("ldap sync: syncrepl cookie refused; full run instead", "err", cerr)
+				mode = Full
+			case cerr != nil:
+				err = cerr
+			default:
+				r.changes = ch
+			}
+		}
 		r.st.Mode = mode
 		s.log.Info("ldap sync started", "mode", mode, "dryRun", r.dry != nil)
 		s.prog.start(Progress{Mode: mode, Started: r.st.Started, Phase: PhaseStore, DryRun: r.dry != nil})
 		defer s.prog.stop()
-		if mode == Full {
+		switch {
+		case err != nil: // the syncrepl read failed
+		case mode == Full:
 			err = r.full(ctx)
-		} else {
+		default:
 			err = r.incremental(ctx)
 		}
 	}
@@ -518,6 +567,10 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 			st.UsersMark = laterMark(st.UsersMark, r.usersMark)
 			st.GroupsMark = laterMark(st.GroupsMark, r.groupsMark)
 			ms := r.st.Memberships.Added - r.st.Memberships.Removed
+			if r.usersCookie != nil && r.groupsCookie != nil {
+				st.UsersCookie, st.GroupsCookie = r.usersCookie, r.groupsCookie
+			}
+			st.DeletedMark = laterMark(st.DeletedMark, r.deletedMark)
 			if r.st.Mode == Full {
 				st.LastFull = r.st.Finished
 				st.UserCount = r.userCount
@@ -525,15 +578,15 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 				st.MembershipCount = max(r.nMemberships+ms, 0)
 			} else {
 				st.LastIncremental = r.st.Finished
-				st.UserCount += r.st.Users.Created
-				st.GroupCount += r.st.Groups.Created
+				st.UserCount += r.st.Users.Created - r.st.Users.Deleted
+				st.GroupCount += r.st.Groups.Created - r.st.Groups.Deleted
 				if st.MembershipCount > 0 || r.nMemberships > 0 {
 					st.MembershipCount = max(max(st.MembershipCount, r.nMemberships)+ms, 0)
 				}
 			}
 			// What this run removed without an approval counts
 			// against the window.
-			since := r.st.Finished.Add(-s.dir.DeletionGuard.Window)
+			since := r.st.Finished.Add(-max(s.dir.DeletionGuard.Window, s.dir.FullSyncInterval))
 			st.Window = slices.DeleteFunc(st.Window, func(e windowEntry) bool { return !e.At.After(since) })
 			if u, m := r.st.Users.Deleted+r.st.Users.Deactivated, r.st.Memberships.Removed; r.approved == nil && u+m > 0 {
 				st.Window = append(st.Window, windowEntry{At: r.st.Finished, Users: u, Memberships: m})
@@ -626,6 +679,17 @@ type run struct {
 
 	t0  time.Time    // start, for progress logs
 	dry func(Change) // a dry run: writes nothing, reports here
+
+	// changes are what syncrepl reported (incremental and Persist runs
+	// of a syncrepl directory); deleted the external ids of the entries
+	// a non-full run knows are gone (syncrepl, AD tombstones), and
+	// deletedIDs their users' store ids.
+	changes    *syncChanges
+	deleted    map[string]bool
+	deletedIDs map[policy.UserID]bool
+	// The syncrepl cookies and the tombstone mark to store.
+	usersCookie, groupsCookie []byte
+	deletedMark               string
 }
 
 func (r *run) recordErr(kind *Counts, msg string) {

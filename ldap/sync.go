@@ -77,6 +77,17 @@ func (r *run) full(ctx context.Context) error {
 	}
 	s.log.Debug("ldap sync: store read", "users", len(r.oldUsers), "groups", len(r.oldGroups), "took", since(t0))
 	r.phase(PhaseDirectory)
+	if s.useSyncrepl() && r.dry == nil {
+		// Taken before reading: what changes meanwhile is seen again
+		// by the next incremental run rather than lost.
+		// Without them (refused, or a base DN gone, which the
+		// searches below report), incremental runs poll.
+		if uc, gc, err := s.syncCookies(ctx); err != nil {
+			s.log.Info("ldap sync: no syncrepl cookie; incremental runs poll", "err", err)
+		} else {
+			r.usersCookie, r.groupsCookie = uc, gc
+		}
+	}
 
 	// Two connections: users and groups are read at the same time.
 	uc, err := s.dialSearch(ctx)
@@ -219,6 +230,21 @@ func (r *run) incremental(ctx context.Context) error {
 		users  []dirUser
 		groups []dirGroup
 	)
+	if ch := r.changes; ch != nil {
+		ch.tidy()
+		users, groups, r.deleted = ch.users, ch.groups, ch.deleted
+		r.usersCookie, r.groupsCookie = ch.usersCookie, ch.groupsCookie
+		r.st.UsersRead = len(users)
+		return r.applyChanged(ctx, c, users, groups)
+	}
+	if s.primary {
+		// Active Directory: tombstones of users and groups deleted
+		// since the last run (Show Deleted control).
+		r.deleted = map[string]bool{}
+		if err := r.readTombstones(ctx, c); err != nil {
+			return err
+		}
+	}
 	err = s.pagedSearch(ctx, c, s.dir.Users.BaseDN, s.changedFilter(s.dir.Users.Filter, r.state.UsersMark), s.userAttrs(),
 		func(page []*goldap.Entry) error {
 			for _, e := range page {
@@ -254,6 +280,13 @@ func (r *run) incremental(ctx context.Context) error {
 		}
 		groups = append(groups, fetched...)
 	}
+	return r.applyChanged(ctx, c, users, groups)
+}
+
+// applyChanged applies the entries a non-full run read as changed, and
+// the deletions it learnt of (r.deleted).
+func (r *run) applyChanged(ctx context.Context, c *searchConn, users []dirUser, groups []dirGroup) error {
+	s := r.s
 	r.st.GroupsRead = len(groups)
 	nu, ng := r.st.UsersRead, len(groups)
 	s.prog.update(func(p *Progress) { p.UsersRead, p.GroupsRead = nu, ng })
@@ -268,7 +301,7 @@ func (r *run) incremental(ctx context.Context) error {
 		r.dnKind[g.norm] = "g:" + g.ext
 	}
 	prefix := s.dnPrefix()
-	err = s.st.View(ctx, func(tx store.Tx) error {
+	err := s.st.View(ctx, func(tx store.Tx) error {
 		lookupUser := func(ext string) error {
 			u, err := tx.UserByExternalID(s.tenant, ext)
 			switch {
@@ -305,6 +338,14 @@ func (r *run) incremental(ctx context.Context) error {
 		}
 		for _, g := range groups {
 			if err := lookupGroup(g.ext); err != nil {
+				return err
+			}
+		}
+		for _, ext := range sortedKeys(r.deleted) {
+			if err := lookupUser(ext); err != nil {
+				return err
+			}
+			if err := lookupGroup(ext); err != nil {
 				return err
 			}
 		}
@@ -387,6 +428,16 @@ func (r *run) incremental(ctx context.Context) error {
 		if old, ok := r.oldGroups[g.ext]; ok {
 			oldDN, _ := old.Attributes[attrDN].(string)
 			ops = r.dropOldDN(ops, oldDN, g.norm)
+		}
+	}
+	// The DNs of deleted entries, unless the deletion is held.
+	for _, ext := range sortedKeys(r.deleted) {
+		if u, ok := r.oldUsers[ext]; ok && r.allowed("d:"+string(u.id)) {
+			ops = r.dropOldDN(ops, r.oldDN[ext], "")
+		}
+		if g, ok := r.oldGroups[ext]; ok && r.allowed("g:"+string(g.ID)) {
+			dn, _ := g.Attributes[attrDN].(string)
+			ops = r.dropOldDN(ops, dn, "")
 		}
 	}
 	return r.apply(ctx, ops)
@@ -777,6 +828,13 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 			}
 		}
 	}
+	var implicit map[policy.UserID]int
+	if !full && len(r.deleted) > 0 {
+		var err error
+		if implicit, err = r.knownDeletions(ctx, c, plans); err != nil {
+			return err
+		}
+	}
 	for _, u := range r.deactivate {
 		c.Deactivate = append(c.Deactivate, heldUser{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName})
 	}
@@ -819,7 +877,8 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	}
 	for _, u := range c.DeleteUsers {
 		if r.allowed("d:" + string(u.ID)) {
-			udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName}})
+			udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName},
+				members: implicit[u.ID]})
 		}
 	}
 	for _, u := range r.deactivate {
@@ -834,6 +893,74 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		}
 	}
 	return r.apply(ctx, udel)
+}
+
+// knownDeletions adds to c the users and groups a non-full run learnt
+// were deleted (r.deleted: syncrepl, AD tombstones) and the store holds
+// from this source, with the memberships that go with them: a deleted
+// group's members, and a deleted user's place in each group that lists
+// it (unless a plan removes it already; the store drops these with the
+// user). It returns the number of such implicit removals per user.
+func (r *run) knownDeletions(ctx context.Context, c *heldChange, plans []groupPlan) (map[policy.UserID]int, error) {
+	s := r.s
+	planned := map[string]bool{}
+	for _, p := range plans {
+		for _, u := range p.delta.delUsers {
+			planned[removalKey(p.group.ID, 'u', string(u))] = true
+		}
+	}
+	r.deletedIDs = map[policy.UserID]bool{}
+	implicit := map[policy.UserID]int{}
+	byGroup := map[policy.DirGroupID]*heldRemoval{}
+	var order []policy.DirGroupID
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		for _, ext := range sortedKeys(r.deleted) {
+			if g, ok := r.oldGroups[ext]; ok && !r.seenGroups[ext] {
+				c.DeleteGroups = append(c.DeleteGroups, heldGroup{ID: g.ID, ExternalID: ext, Name: g.DisplayName,
+					Members: len(g.MemberUsers) + len(g.MemberGroups)})
+			}
+			u, ok := r.oldUsers[ext]
+			if !ok || r.seenUsers[ext] {
+				continue
+			}
+			r.deletedIDs[u.id] = true
+			c.DeleteUsers = append(c.DeleteUsers, heldUser{ID: u.id, ExternalID: ext, UserName: u.userName})
+			gs, err := tx.DirGroupsOf(s.tenant, string(u.id))
+			if err != nil {
+				return err
+			}
+			for _, gid := range gs {
+				if planned[removalKey(gid, 'u', string(u.id))] {
+					continue
+				}
+				g, err := tx.DirGroup(s.tenant, gid)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				if g.Source != s.source || !slices.Contains(g.MemberUsers, u.id) {
+					continue
+				}
+				rm := byGroup[gid]
+				if rm == nil {
+					rm = &heldRemoval{Group: gid, Name: g.DisplayName}
+					byGroup[gid] = rm
+					order = append(order, gid)
+				}
+				rm.Users = append(rm.Users, u.id)
+				implicit[u.id]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
+	}
+	for _, gid := range order {
+		c.Removals = append(c.Removals, *byGroup[gid])
+	}
+	return implicit, nil
 }
 
 // keepLeavers drops from an incremental run's plans the removals of
@@ -851,7 +978,7 @@ func (r *run) keepLeavers(ctx context.Context, plans []groupPlan) error {
 	names := map[policy.UserID]string{}
 	for _, p := range plans {
 		for _, u := range p.delta.delUsers {
-			if !read[u] {
+			if !read[u] && !r.deletedIDs[u] {
 				names[u] = ""
 			}
 		}
@@ -1328,6 +1455,7 @@ func (r *run) done(o op, res opResult) {
 		}
 	case opDeleteUser:
 		r.st.Users.Deleted++
+		r.st.Memberships.Removed += o.members // the store drops them with the user
 	case opDeactivateUser:
 		r.st.Users.Updated++
 		r.st.Users.Deactivated++

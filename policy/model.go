@@ -173,13 +173,33 @@ const (
 	KindSpecialInterest GroupKind = "special-interest"
 )
 
-// Meeting records when and where a user group meets.
+// Meeting records when and where a user group meets: once, or again and
+// again by an RFC 5545 recurrence rule (see RRule). Start and End are
+// instants; TimeZone (an IANA name, "" for UTC) is the zone whose wall
+// clock the recurrence follows, so a meeting at 18:30 in Europe/London
+// stays at 18:30 across a daylight-saving change. Sequence counts the
+// changes people were told of (RFC 5545 §3.8.7.4); a cancelled meeting
+// stays listed, marked, so calendars drop it (STATUS:CANCELLED).
 type Meeting struct {
-	ID       string    `json:"id"`
-	Title    string    `json:"title"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end,omitzero"`
-	Location string    `json:"location,omitempty"`
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Description string    `json:"description,omitempty"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end,omitzero"`
+	TimeZone    string    `json:"timeZone,omitempty"`
+	// RRule is the value of an RFC 5545 RRULE, e.g.
+	// "FREQ=MONTHLY;BYDAY=2TU" (see ParseRRule for what is supported).
+	RRule string `json:"rrule,omitempty"`
+	// Location is the venue's name; Address its postal address;
+	// OnlineURL a link to join from afar. Any may be empty.
+	Location  string    `json:"location,omitempty"`
+	Address   string    `json:"address,omitempty"`
+	OnlineURL string    `json:"onlineUrl,omitempty"`
+	Capacity  int       `json:"capacity,omitempty"` // 0: no limit
+	Sequence  int       `json:"sequence,omitempty"`
+	Cancelled bool      `json:"cancelled,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	Updated   time.Time `json:"updated,omitzero"`
 }
 
 // Group is a user group: the ISUG, a RUG, a LUG or a SIG. User groups span

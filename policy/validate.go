@@ -200,6 +200,9 @@ func ValidateGroup(g Group) error {
 		if err := checkLens(MaxNameBytes, f+"id", m.ID, f+"title", m.Title, f+"location", m.Location); err != nil {
 			return err
 		}
+		if err := ValidateMeeting(m); err != nil {
+			return fmt.Errorf("%s: %w", f+"id "+m.ID, err)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -238,12 +239,91 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 			o.invalid(c.errors)
 			return
 		}
-		in := map[string]any{"title": title, "start": st.Format(time.RFC3339), "location": loc}
+		desc := c.text("description", "Description", false, 4000)
+		addr := c.text("address", "Address", false, 300)
+		online := c.text("online", "Online link", false, 500)
+		if online != "" && !strings.HasPrefix(online, "https://") && !strings.HasPrefix(online, "http://") {
+			c.errors["online"] = "Enter a link starting with https://."
+		}
+		capacity := 0
+		if cs := c.text("capacity", "Capacity", false, 7); cs != "" {
+			n, err := strconv.Atoi(cs)
+			if err != nil || n < 0 {
+				c.errors["capacity"] = "Enter a whole number of places, or leave it empty for no limit."
+			}
+			capacity = n
+		}
+		rrule := ""
+		switch rep := c.text("repeat", "Repeats", false, 32); rep {
+		case "":
+		case "weekly":
+			rrule = "FREQ=WEEKLY"
+		case "fortnightly":
+			rrule = "FREQ=WEEKLY;INTERVAL=2"
+		case "monthly-weekday":
+			if !st.IsZero() {
+				rrule = fmt.Sprintf("FREQ=MONTHLY;BYDAY=%d%s", (st.Day()-1)/7+1, strings.ToUpper(st.Weekday().String()[:2]))
+			}
+		case "monthly-day":
+			rrule = "FREQ=MONTHLY"
+		case "custom":
+			rrule = c.text("rrule", "Rule", true, 300)
+		default:
+			c.errors["repeat"] = "Choose how the meeting repeats."
+		}
+		if cs := c.text("count", "How many times", false, 4); cs != "" {
+			n, err := strconv.Atoi(cs)
+			switch {
+			case err != nil || n < 1 || n > 1000:
+				c.errors["count"] = "Enter a number from 1 to 1000, or leave it empty."
+			case rrule == "":
+				c.errors["count"] = "Only a repeating meeting happens several times."
+			default:
+				rrule += ";COUNT=" + cs
+			}
+		}
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		in := map[string]any{"title": title, "start": st.Format(time.RFC3339), "location": loc, "timeZone": tz,
+			"description": desc, "address": addr, "onlineUrl": online, "capacity": capacity, "rrule": rrule}
 		if !en.IsZero() {
 			in["end"] = en.Format(time.RFC3339)
 		}
 		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
-		o.done(a.do(ctx, http.MethodPost, gpath+"/meetings", in, nil), "Added the meeting “"+title+"”.")
+		err = a.do(ctx, http.MethodPost, gpath+"/meetings", in, nil)
+		if statusOf(err) == http.StatusBadRequest && rrule != "" && strings.Contains(err.Error(), "recurrence") {
+			var ae *apiError
+			errors.As(err, &ae)
+			o.invalid(map[string]string{"rrule": ae.Message + "."})
+			return
+		}
+		o.done(err, "Added the meeting “"+title+"”.")
+	case "rsvp":
+		id := c.text("id", "Meeting", true, 64)
+		going := c.text("going", "Answer", true, 3)
+		if going != "yes" && going != "no" {
+			c.errors["going"] = "Answer going or not going."
+		}
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "answer for the meetings of "+slug, o.back+"#meetings"
+		msg := "Noted: you are going."
+		if going == "no" {
+			msg = "Noted: you are not going."
+		}
+		o.done(a.do(ctx, http.MethodPut, gpath+"/meetings/"+esc(id)+"/rsvp", map[string]any{"going": going == "yes"}, nil), msg)
+	case "cancel-meeting":
+		id := c.text("id", "Meeting", true, 64)
+		if !c.ok() {
+			o.invalid(c.errors)
+			return
+		}
+		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
+		o.done(a.do(ctx, http.MethodPatch, gpath+"/meetings/"+esc(id), map[string]any{"cancelled": true}, nil), "Cancelled the meeting; calendars that subscribed will show it cancelled.")
 	case "delete-meeting":
 		id := c.text("id", "Meeting", true, 64)
 		if !c.ok() {

@@ -140,12 +140,44 @@ type charter struct {
 }
 
 type meeting struct {
-	ID       string    `json:"id"`
-	Title    string    `json:"title"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	Location string    `json:"location"`
+	ID          string     `json:"id"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Start       time.Time  `json:"start"`
+	End         time.Time  `json:"end"`
+	TimeZone    string     `json:"timeZone"`
+	RRule       string     `json:"rrule"`
+	Location    string     `json:"location"`
+	Address     string     `json:"address"`
+	OnlineURL   string     `json:"onlineUrl"`
+	Capacity    int        `json:"capacity"`
+	Sequence    int        `json:"sequence"`
+	Cancelled   bool       `json:"cancelled"`
+	Next        *time.Time `json:"next"`
+	Going       int        `json:"going"`
+	NotGoing    int        `json:"notGoing"`
+	Mine        *bool      `json:"mine"`
 }
+
+// Zone is the meeting's time zone (UTC when unknown).
+func (m meeting) Zone() *time.Location {
+	if loc, err := time.LoadLocation(m.TimeZone); err == nil && m.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// When is the next (or only) start, shown in the meeting's zone.
+func (m meeting) When() time.Time {
+	t := m.Start
+	if m.Next != nil {
+		t = *m.Next
+	}
+	return t.In(m.Zone())
+}
+
+// Repeats says the recurrence rule in words, as far as it can.
+func (m meeting) Repeats() string { return describeRRule(m.RRule) }
 
 type group struct {
 	ID          string    `json:"id"`

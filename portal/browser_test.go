@@ -164,10 +164,14 @@ func TestBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#add-meeting-end"), "2031-03-11T21:00"),
 		chromedp.SetValue(chromedp.CSS("#add-meeting-tz"), "Europe/London"),
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-location"), "Vendor Inc office, 1 King's Cross"),
+		chromedp.SetValue(chromedp.CSS("#add-meeting-repeat"), "monthly-weekday"),
+		chromedp.SendKeys(chromedp.CSS("#add-meeting-count"), "6"),
+		chromedp.SendKeys(chromedp.CSS("#add-meeting-capacity"), "40"),
 		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
 	)
 	alice.waitText(".flash", "Added the meeting “Spring meetup”")
 	alice.waitText("#meetings", "Spring meetup")
+	alice.waitText("#meetings", "repeats monthly on the 2nd Tuesday, 6 times")
 	alice.screenshot("02-group-lug-london")
 
 	// Bad input: the message stands next to the field, nothing changes.
@@ -281,6 +285,18 @@ func TestBrowser(t *testing.T) {
 	alice.waitText("#requests", "approved")
 	tina.run("reload", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	tina.waitText("#membership", "You are a member")
+	tina.run("RSVP", chromedp.Click(chromedp.CSS(`#meetings form[action$="/rsvp"] button[aria-label="Going to Spring meetup"]`), chromedp.NodeVisible))
+	tina.waitText(".flash", "you are going")
+	tina.waitText("#meetings", "you said going")
+	tina.screenshot("14-meetings-rsvp")
+	tina.run("calendar link", chromedp.Navigate(d.base+"/portal/me"),
+		chromedp.Click(chromedp.CSS(`#calendar button`), chromedp.NodeVisible))
+	tina.waitText(".flash", "/calendar/")
+	flash, err := chromedp.Run(tina.ctx, chromedp.Text(chromedp.CSS(".flash")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFeed(t, flash[strings.Index(flash, "http"):], "Spring meetup")
 	tina.run("open sig-devops", chromedp.Navigate(d.base+"/portal/groups/sig-devops"))
 	tina.run("join", chromedp.Click(chromedp.CSS(`form[action$="/join"] button`), chromedp.NodeVisible))
 	tina.waitText(".flash", "you are now a member")

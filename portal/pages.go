@@ -29,6 +29,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/groups/{slug}/members.csv", p.guard(p.membersCSV))
 	m.HandleFunc("POST /portal/groups/{slug}/{action}", p.guard(p.groupAction))
 	m.HandleFunc("GET /portal/me", p.guard(p.me))
+	m.HandleFunc("POST /portal/calendar", p.guard(p.resetCalendar))
 	m.HandleFunc("GET /portal/people/{tenant}/{user}", p.guard(p.personPage))
 	m.HandleFunc("GET /portal/explain", p.guard(p.explainPage))
 	m.HandleFunc("GET /portal/audit", p.guard(p.auditPage))
@@ -113,7 +114,7 @@ var funcs = template.FuncMap{
 		}
 		return describeOrigin(o, m)
 	},
-	"fieldOf":    fieldOf,
+	"fieldOf": fieldOf,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -127,8 +128,14 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006")
 	},
-	"meetingOf": func(m meeting, slug, csrf string, edit bool) meetingView {
-		return meetingView{M: m, Slug: slug, CSRF: csrf, Edit: edit}
+	"meetingOf": func(m meeting, slug, csrf string, edit, rsvp bool) meetingView {
+		return meetingView{M: m, Slug: slug, CSRF: csrf, Edit: edit, RSVP: rsvp}
+	},
+	"local": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("Mon 2 Jan 2006, 15:04 MST")
 	},
 }
 
@@ -136,7 +143,64 @@ var funcs = template.FuncMap{
 type meetingView struct {
 	M          meeting
 	Slug, CSRF string
-	Edit       bool
+	Edit, RSVP bool
+}
+
+// describeRRule says a recurrence rule in words ("monthly on the 2nd
+// Tuesday"), or returns it as it is.
+func describeRRule(rule string) string {
+	if rule == "" {
+		return ""
+	}
+	parts := map[string]string{}
+	for _, kv := range strings.Split(rule, ";") {
+		k, v, _ := strings.Cut(kv, "=")
+		parts[k] = v
+	}
+	days := map[string]string{"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
+	ord := map[string]string{"1": "1st", "2": "2nd", "3": "3rd", "4": "4th", "5": "5th", "-1": "last", "-2": "second to last"}
+	every := map[string]string{"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly"}[parts["FREQ"]]
+	if n := parts["INTERVAL"]; n != "" {
+		unit := map[string]string{"DAILY": "days", "WEEKLY": "weeks", "MONTHLY": "months", "YEARLY": "years"}[parts["FREQ"]]
+		every = "every " + n + " " + unit
+	}
+	var on []string
+	for _, d := range strings.Split(parts["BYDAY"], ",") {
+		if len(d) < 2 {
+			continue
+		}
+		n, code := d[:len(d)-2], d[len(d)-2:]
+		name, ok := days[code]
+		if !ok {
+			return rule
+		}
+		if n != "" {
+			o, ok := ord[n]
+			if !ok {
+				return rule
+			}
+			name = "the " + o + " " + name
+		} else {
+			name += "s"
+		}
+		on = append(on, name)
+	}
+	if md := parts["BYMONTHDAY"]; md != "" {
+		on = append(on, "day "+md)
+	}
+	out := every
+	if len(on) > 0 {
+		out += " on " + strings.Join(on, " and ")
+	}
+	if c := parts["COUNT"]; c != "" {
+		out += ", " + c + " times"
+	}
+	if u := parts["UNTIL"]; len(u) >= 8 {
+		if t, err := time.Parse("20060102", u[:8]); err == nil {
+			out += ", until " + t.Format("2 Jan 2006")
+		}
+	}
+	return out
 }
 
 // field is one labelled input of a form, with its help and error.
@@ -328,6 +392,8 @@ type groupData struct {
 	Me            joinState
 	Requests      []joinRequest
 	MembersHidden bool
+	// Feed is the group's iCalendar feed (public for an open group).
+	Feed string
 }
 
 type personHit struct {
@@ -415,7 +481,7 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 		par = g.Parent
 	}
 	d.Can = map[string]bool{}
-	for _, perm := range []string{"members.manage", "meetings.edit", "groups.manage", "roles.assign"} {
+	for _, perm := range []string{"members.manage", "meetings.read", "meetings.edit", "groups.manage", "roles.assign"} {
 		var e explanation
 		if err := a.get(ctx, "/groups/"+esc(slug)+"/explain?user="+url.QueryEscape(s.user.ID)+"&permission="+perm, &e); err == nil {
 			d.Can[perm] = e.Allowed
@@ -478,14 +544,20 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 		}
 		return d.Members[i].Role < d.Members[j].Role
 	})
+	var ml listOf[meeting]
+	if err := a.get(ctx, "/groups/"+esc(slug)+"/meetings", &ml); err == nil {
+		d.G.Meetings = ml.Items
+	}
 	now := p.cfg.Now()
 	for _, m := range d.G.Meetings {
-		if m.Start.Before(now) {
-			d.Past = append([]meeting{m}, d.Past...)
-		} else {
+		if m.Next != nil || m.Start.After(now) {
 			d.Upcoming = append(d.Upcoming, m)
+		} else {
+			d.Past = append([]meeting{m}, d.Past...)
 		}
 	}
+	sort.SliceStable(d.Upcoming, func(i, j int) bool { return d.Upcoming[i].When().Before(d.Upcoming[j].When()) })
+	d.Feed = p.cfg.Issuer + "/groups/" + url.PathEscape(d.G.Slug) + "/meetings.ics"
 	d.Q = strings.TrimSpace(r.URL.Query().Get("q"))
 	if r.Method == http.MethodPost {
 		d.Q = strings.TrimSpace(r.PostForm.Get("q"))
@@ -557,6 +629,31 @@ type personData struct {
 	P     person
 	Self  bool
 	Roles map[string]role
+	// Calendar: whether the person has a personal feed (their own page).
+	Calendar struct {
+		Exists  bool      `json:"exists"`
+		Created time.Time `json:"created"`
+	}
+}
+
+// resetCalendar makes a new secret URL for the signed-in person's
+// calendar feed and shows it once.
+func (p *Portal) resetCalendar(w http.ResponseWriter, r *http.Request, s *session) {
+	var out struct {
+		Path string `json:"path"`
+	}
+	back := "/portal/me#calendar"
+	err := p.api(s).do(r.Context(), http.MethodPost, "/me/calendar", nil, &out)
+	switch {
+	case err == nil:
+		s.setFlash("Your calendar link (keep it to yourself; it is shown only now): " + p.cfg.Issuer + out.Path)
+	case errors.Is(err, errSignedOut):
+		p.apiFail(w, r, err, "")
+		return
+	default:
+		s.setFlash("Not done: the calendar link could not be made.")
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 func (p *Portal) personPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -567,6 +664,9 @@ func (p *Portal) personPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	d.Self = d.P.ID == s.user.ID
+	if d.Self {
+		_ = a.get(r.Context(), "/me/calendar", &d.Calendar)
+	}
 	title := d.P.DisplayName
 	if title == "" {
 		title = d.P.UserName

@@ -343,6 +343,9 @@ func (a *app) routes(ctx context.Context) error {
 		return err
 	}
 	a.mux.Handle("/api/v1/", instrument("admin", adm))
+	for _, pat := range admin.FeedPatterns { // the iCalendar feeds
+		a.mux.Handle(pat, instrument("calendar", adm))
+	}
 	for _, h := range p.handlers {
 		a.mux.Handle(h.pattern, instrument(h.component, h.handler))
 	}

@@ -58,6 +58,11 @@ type Options struct {
 	Dir string
 	// Stderr receives slapd's output; discarded when nil.
 	Stderr *os.File
+	// NoSessionlog leaves syncprov without a session log (olcSpSessionlog).
+	NoSessionlog bool
+	// NoSyncprov leaves the syncprov overlay out: the server refuses
+	// content synchronisation (RFC 4533).
+	NoSyncprov bool
 }
 
 // Server is a running private slapd.
@@ -219,6 +224,22 @@ func freePort() (int, error) {
 
 func (s *Server) configLDIF() string {
 	var b strings.Builder
+	// A session log lets syncprov tell a resuming consumer what was
+	// deleted; without it, it sends every unchanged entry's entryUUID
+	// (a present phase).
+	syncprov := `dn: olcOverlay={2}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {2}syncprov
+`
+	if !s.opts.NoSessionlog {
+		syncprov += "olcSpSessionlog: 10000\n"
+	}
+	if s.opts.NoSyncprov {
+		syncprov = ""
+	} else {
+		syncprov += "\n"
+	}
 	fmt.Fprintf(&b, `dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -302,17 +323,13 @@ olcOverlay: {1}refint
 olcRefintAttribute: member
 olcRefintNothing: %[5]s
 
-dn: olcOverlay={2}syncprov,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {2}syncprov
-
+%[6]s
 dn: olcOverlay={3}ppolicy,olcDatabase={1}mdb,cn=config
 objectClass: olcOverlayConfig
 objectClass: olcPPolicyConfig
 olcOverlay: {3}ppolicy
 olcPPolicyUseLockout: TRUE
-`, s.dir, s.Suffix, s.AdminDN, s.AdminPassword, Placeholder)
+`, s.dir, s.Suffix, s.AdminDN, s.AdminPassword, Placeholder, syncprov)
 	return b.String()
 }
 
