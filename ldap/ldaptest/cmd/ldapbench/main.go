@@ -1,14 +1,18 @@
 // Command ldapbench measures Roster's LDAP sync against a private slapd
 // loaded with a generated directory (see scripts/bench-ldap.sh).
 //
-//	ldapbench [-users 100000] [-groups 5000] [-changes 100] [-keep]
+//	ldapbench [-users 100000] [-groups 5000] [-changes 100] [-pairs 5] [-keep]
 //
-// It generates the LDIF, bulk-loads it with `slapadd -q`, starts slapd,
-// times a raw paged ldapsearch (-E pr=1000/noprompt) of the same entries and
-// attributes the sync reads, then runs itself as a child process
-// (`ldapbench sync …`) that performs a full sync into a fresh bbolt store,
-// applies the changes and performs an incremental sync, and reports its peak
-// RSS (VmHWM). The child prints one JSON line; the parent prints a report.
+// It generates the LDIF, bulk-loads it with `slapadd -q` and starts slapd.
+// Then, with the directory warm (one untimed search of everything first),
+// it alternates a raw paged ldapsearch (-E pr=1000/noprompt) of the same
+// entries with every user attribute (and the operational ones the sync
+// reads) and a full sync into a fresh bbolt store by a child process
+// (`ldapbench sync -only-full …`), -pairs times, and reports the median of
+// the pairs' ratios with the load average before and after. A last child
+// performs a full sync, applies the changes, performs an incremental sync
+// and a full reconcile, and reports its peak RSS (VmHWM). Children print
+// one JSON line; the parent prints a report.
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -68,13 +73,16 @@ type result struct {
 	PeakSample    rssSample      `json:"peakSample"`
 }
 
-var userAttrs = []string{"entryUUID", "uid", "entryCSN", "mail", "cn", "givenName", "sn", "pwdAccountLockedTime"}
-var groupAttrs = []string{"entryUUID", "cn", "member", "entryCSN"}
+// The raw search reads every user attribute and the operational ones the
+// sync reads: more than the sync asks for, never less.
+var userAttrs = []string{"*", "entryUUID", "entryCSN", "pwdAccountLockedTime"}
+var groupAttrs = []string{"*", "entryUUID", "entryCSN"}
 
 func parent() error {
 	users := flag.Int("users", 100000, "number of users")
 	groups := flag.Int("groups", 5000, "number of groups")
 	changes := flag.Int("changes", 100, "changes before the incremental sync")
+	pairs := flag.Int("pairs", 5, "alternating raw search / full sync pairs timed")
 	keep := flag.Bool("keep", false, "keep the state folder")
 	flag.Parse()
 	ctx := context.Background()
@@ -111,44 +119,88 @@ func parent() error {
 	defer srv.Close()
 	fmt.Printf("slapadd -q + slapd start: %s (%s)\n", since(t), srv.URL)
 
-	// Warm slapd's caches once, then time the raw searches.
 	base := "ou=people," + srv.Suffix
 	gbase := "ou=groups," + srv.Suffix
-	if _, _, err := rawSearch(ctx, srv, base, "(objectClass=inetOrgPerson)", userAttrs); err != nil {
-		return err
+	raw := func() (float64, error) {
+		rawU, nU, err := rawSearch(ctx, srv, base, "(objectClass=inetOrgPerson)", userAttrs)
+		if err != nil {
+			return 0, err
+		}
+		rawG, nG, err := rawSearch(ctx, srv, gbase, "(objectClass=groupOfNames)", groupAttrs)
+		if err != nil {
+			return 0, err
+		}
+		if nU != *users || nG != *groups {
+			return 0, fmt.Errorf("raw search read %d users, %d groups", nU, nG)
+		}
+		return (rawU + rawG).Seconds(), nil
 	}
-	rawU, nU, err := rawSearch(ctx, srv, base, "(objectClass=inetOrgPerson)", userAttrs)
-	if err != nil {
-		return err
-	}
-	rawG, nG, err := rawSearch(ctx, srv, gbase, "(objectClass=groupOfNames)", groupAttrs)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("raw ldapsearch -E pr=1000/noprompt: users %s (%d entries), groups %s (%d entries), total %s\n",
-		rawU.Round(time.Millisecond), nU, rawG.Round(time.Millisecond), nG, (rawU + rawG).Round(time.Millisecond))
-
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, self, "sync", "-url", srv.URL, "-bind", srv.AdminDN, "-password", srv.AdminPassword,
-		"-db", filepath.Join(dir, "roster.db"), "-changes", fmt.Sprint(*changes), "-users", fmt.Sprint(*users), "-groups", fmt.Sprint(*groups))
+	childArgs := func(db string, extra ...string) []string {
+		return append([]string{"sync", "-url", srv.URL, "-bind", srv.AdminDN, "-password", srv.AdminPassword,
+			"-db", db, "-changes", fmt.Sprint(*changes), "-users", fmt.Sprint(*users), "-groups", fmt.Sprint(*groups)}, extra...)
+	}
+
+	// The directory warm: one untimed search of everything first.
+	if _, err := raw(); err != nil {
+		return err
+	}
+	load0 := loadavg()
+	var raws, syncs, ratios []float64
+	var cpu float64
+	for i := 0; i < *pairs; i++ {
+		rs, err := raw()
+		if err != nil {
+			return err
+		}
+		db := filepath.Join(dir, fmt.Sprintf("pair%d.db", i))
+		cmd := exec.CommandContext(ctx, self, childArgs(db, "-only-full")...)
+		cmd.Stderr = io.Discard
+		if os.Getenv("LDAPBENCH_VERBOSE") != "" {
+			cmd.Stderr = os.Stderr
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("child: %w", err)
+		}
+		var r result
+		if err := json.Unmarshal(lastLine(out), &r); err != nil {
+			return fmt.Errorf("child output %q: %w", out, err)
+		}
+		os.Remove(db)
+		raws, syncs, ratios = append(raws, rs), append(syncs, r.Full), append(ratios, r.Full/rs)
+		cpu += cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
+		fmt.Printf("pair %d: raw %.2fs, full sync into a fresh store %.2fs = %.2f× (CPU %.2fs)\n", i+1, rs, r.Full, r.Full/rs,
+			cmd.ProcessState.UserTime().Seconds()+cmd.ProcessState.SystemTime().Seconds())
+	}
+	if *pairs > 0 {
+		fmt.Printf("MEDIAN of %d pairs: raw %.2fs, full sync %.2fs, ratio %.2f× (target ≤ 2×); sync CPU %.2fs per run; load average before %s, after %s\n",
+			*pairs, median(raws), median(syncs), median(ratios), cpu/float64(*pairs), load0, loadavg())
+	}
+
+	cmd := exec.CommandContext(ctx, self, childArgs(filepath.Join(dir, "roster.db"))...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("child: %w", err)
 	}
+	raw1, err := raw()
+	if err != nil {
+		return err
+	}
 	var r result
 	if err := json.Unmarshal(lastLine(out), &r); err != nil {
 		return fmt.Errorf("child output %q: %w", out, err)
 	}
-	raw := (rawU + rawG).Seconds()
-	fmt.Printf("roster full sync into fresh bbolt: %.2fs = %.2f× raw (target ≤ 2×); users %+v groups %+v\n",
-		r.Full, r.Full/raw, r.FullStatus.Users, r.FullStatus.Groups)
+	rawS := raw1
+	fmt.Printf("last run: raw %.2fs; roster full sync into fresh bbolt: %.2fs = %.2f× raw (target ≤ 2×); users %+v groups %+v\n",
+		rawS, r.Full, r.Full/rawS, r.FullStatus.Users, r.FullStatus.Groups)
 	fmt.Printf("roster incremental sync after %d changes: %.3fs (target < 1s); read %d users %d groups; users %+v groups %+v\n",
 		*changes, r.Incremental, r.IncrStatus.UsersRead, r.IncrStatus.GroupsRead, r.IncrStatus.Users, r.IncrStatus.Groups)
-	fmt.Printf("roster full reconcile with nothing to change: %.2fs = %.2f× raw\n", r.Steady, r.Steady/raw)
+	fmt.Printf("roster full reconcile with nothing to change: %.2fs = %.2f× raw\n", r.Steady, r.Steady/rawS)
 	fmt.Printf("peak RSS of the sync process: %.1f MiB (target < 400 MiB); at exit anon %.1f MiB + file-backed (bbolt mmap) %.1f MiB; Go heap sys %.1f MiB; bbolt file %.1f MiB\n",
 		float64(r.PeakRSSKiB)/1024, float64(r.RssAnonKiB)/1024, float64(r.RssFileKiB)/1024,
 		float64(r.HeapPeakBytes)/(1<<20), float64(r.StoreBytes)/(1<<20))
@@ -161,6 +213,29 @@ func parent() error {
 		float64(p.RSSKiB)/1024, p.At, p.Run, float64(p.AnonKiB)/1024, float64(p.FileKiB)/1024, float64(p.HeapGoal)/(1<<20))
 	fmt.Printf("machine: %d CPUs, %s; GOMEMLIMIT=%q GOGC=%q\n", runtime.NumCPU(), runtime.Version(), os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC"))
 	return nil
+}
+
+// median returns the median of xs.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func lastLine(b []byte) []byte {
@@ -209,6 +284,7 @@ func child(args []string) error {
 	users := fs.Int("users", 0, "")
 	groups := fs.Int("groups", 0, "")
 	cpuprofile := fs.String("cpuprofile", os.Getenv("LDAPBENCH_CPUPROFILE"), "")
+	onlyFull := fs.Bool("only-full", false, "time one full sync only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -264,6 +340,10 @@ func child(args []string) error {
 		return err
 	}
 	r.PeakFullKiB, r.FileFullKiB = procStatus("VmHWM:"), procStatus("RssFile:")
+	if *onlyFull {
+		stopSampler()
+		return json.NewEncoder(os.Stdout).Encode(r)
+	}
 	if err := applyChanges(ctx, *url, *bind, *password, *changes, *users, *groups); err != nil {
 		return err
 	}
