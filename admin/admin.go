@@ -69,7 +69,7 @@ type Config struct {
 	Hierarchy policy.Hierarchy
 	// Extensions registers routes of other components (SCIM tokens, sync,
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
-	// is admin-only.
+	// is admin-only unless it names a Permission.
 	Extensions []Extension
 }
 
@@ -79,11 +79,18 @@ type Token struct {
 	Token string
 }
 
-// Extension is an admin-only route added by the composition root.
+// Extension is a route added by the composition root: admin tokens only,
+// or also delegated callers who hold Permission.
 type Extension struct {
 	// Pattern is a net/http ServeMux pattern relative to /api/v1, e.g.
 	// "POST /tenants/{tenant}/scim-tokens".
 	Pattern string
+	// Permission, when set, also lets a delegated caller (an access
+	// token) use the route if the policy engine grants them Permission on
+	// every root group (every group without a parent): the route acts on
+	// the whole deployment, so it needs the permission over all of it.
+	// Empty: admin tokens only.
+	Permission policy.Permission
 	// Handle serves the request; it returns the value to encode as JSON
 	// (nil: 204) and the HTTP status for success.
 	Handle func(r *http.Request, body Body) (status int, v any, err error)
@@ -135,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("admin: extension pattern %q needs a method", e.Pattern)
 		}
 		s.handle(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request, p principal) {
-			if !p.admin {
+			if !p.admin && (e.Permission == "" || !s.onEveryRoot(r, p, e.Permission)) {
 				writeErr(w, errForbidden)
 				return
 			}
@@ -244,6 +251,26 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 // can reports whether p may use permission perm on group g.
 func (s *Server) can(p principal, perm policy.Permission, g policy.GroupID) bool {
 	return p.admin || s.cfg.Engine.Check(p.user, perm, g)
+}
+
+// onEveryRoot reports whether p holds perm on every root group (and
+// there is at least one).
+func (s *Server) onEveryRoot(r *http.Request, p principal, perm policy.Permission) bool {
+	var gs []policy.Group
+	if err := s.view(r, func(tx store.Tx) (err error) { gs, err = tx.Groups(); return }); err != nil {
+		return false
+	}
+	roots := 0
+	for _, g := range gs {
+		if g.Parent != "" {
+			continue
+		}
+		roots++
+		if !s.can(p, perm, g.ID) {
+			return false
+		}
+	}
+	return roots > 0
 }
 
 // canGrant reports whether p may give (or take) role r in group g: plain

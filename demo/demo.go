@@ -120,6 +120,7 @@ func DefaultRoles() []policy.Role {
 		{Name: RoleOrganizer, Description: "Runs the group: meetings and members", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage"}},
 		{Name: RoleAdmin, Description: "Everything, in this group and every group below it", Inherit: true, Permissions: []policy.Permission{
 			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage",
+			"directories.manage", // held on every root group: directory sync status and approval
 		}},
 	}
 }

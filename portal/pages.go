@@ -959,7 +959,7 @@ func (p *Portal) syncPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	case statusOf(err) == http.StatusForbidden:
 		status = http.StatusForbidden
-		d.Error = "Refused: directory status is for Roster administrators."
+		d.Error = "Refused: directory status is for Roster administrators: an admin token, or the permission directories.manage on every top-level group (the admin role of the international group carries it)."
 	default:
 		p.apiFail(w, r, err, "directory status")
 		return
@@ -977,7 +977,7 @@ func (p *Portal) approveSync(w http.ResponseWriter, r *http.Request, s *session)
 		p.apiFail(w, r, err, "")
 		return
 	case statusOf(err) == http.StatusForbidden:
-		s.setFlash("Refused: only Roster administrators may approve a held sync.")
+		s.setFlash("Refused: approving a held sync needs the permission directories.manage on every top-level group.")
 	default:
 		var ae *apiError
 		if errors.As(err, &ae) {

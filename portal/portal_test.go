@@ -138,6 +138,11 @@ func TestPortalHTTP(t *testing.T) {
 		if code != http.StatusForbidden || !strings.Contains(body, "Refused") {
 			t.Errorf("sync page for an organizer: %d", code)
 		}
+		// victor is admin of isug, the only top-level group: his role
+		// carries directories.manage there.
+		if code, body := victor.get("/portal/sync"); code != http.StatusOK || strings.Contains(body, "Refused") {
+			t.Errorf("sync page for the ISUG admin: %d", code)
+		}
 		if after := d.auditSeq(t); after != before {
 			t.Errorf("audit sequence moved from %d to %d", before, after)
 		}

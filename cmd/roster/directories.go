@@ -34,6 +34,12 @@ func (a *app) openDirectories(onRun func(ldap.RunStatus)) (map[string]*ldap.Sour
 	return sources, nil
 }
 
+// permDirectories lets a delegated caller who holds it on every root
+// group use the sync endpoints (status, run, approve): the default admin
+// role carries it, so the vendor's admins approve a held sync in the
+// portal.
+const permDirectories = "directories.manage"
+
 // wireLDAP schedules the directories, exports their metrics and adds the
 // sync endpoints to the admin API.
 func (a *app) wireLDAP(p *protocolSet) error {
@@ -96,7 +102,7 @@ func (a *app) wireLDAP(p *protocolSet) error {
 		return src, nil
 	}
 	p.adminExtensions = append(p.adminExtensions,
-		admin.Extension{Pattern: "GET /sync", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "GET /sync", Permission: permDirectories, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			keys := make([]string, 0, len(sources))
 			for k := range sources {
 				keys = append(keys, k)
@@ -112,7 +118,7 @@ func (a *app) wireLDAP(p *protocolSet) error {
 			}
 			return http.StatusOK, map[string]any{"items": out}, nil
 		}},
-		admin.Extension{Pattern: "GET /sync/{tenant}/{dir}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "GET /sync/{tenant}/{dir}", Permission: permDirectories, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			src, err := lookup(r)
 			if err != nil {
 				return 0, nil, err
@@ -120,7 +126,7 @@ func (a *app) wireLDAP(p *protocolSet) error {
 			st, err := src.Status(r.Context())
 			return http.StatusOK, st, err
 		}},
-		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/run", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/run", Permission: permDirectories, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			src, err := lookup(r)
 			if err != nil {
 				return 0, nil, err
@@ -137,7 +143,7 @@ func (a *app) wireLDAP(p *protocolSet) error {
 			st, _ := src.Sync(r.Context(), mode)
 			return http.StatusOK, st, nil
 		}},
-		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/approve", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "POST /sync/{tenant}/{dir}/approve", Permission: permDirectories, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			src, err := lookup(r)
 			if err != nil {
 				return 0, nil, err
