@@ -15,15 +15,25 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roster-dev/roster/ldap/ldaptest"
+	"github.com/roster-dev/roster/store/postgres/pgtest"
 )
 
-// writeReplicaConfig writes the configuration of one replica on the
-// PostgreSQL database of ROSTER_DATABASE_URL; tenantExtra is added to the
-// vendor tenant and extra at the end.
-func writeReplicaConfig(t *testing.T, dir, addr, tenantExtra, extra string) string {
+// replicaConfig is the configuration of one replica on the PostgreSQL
+// database of ROSTER_DATABASE_URL.
+type replicaConfig struct {
+	issuer string // "": http://<addr>
+	vendor string // more keys of the vendor tenant (indented four spaces)
+	acme   string // more keys of the acme tenant
+	extra  string // more top-level sections
+}
+
+func writeReplicaConfig(t *testing.T, dir, addr string, rc replicaConfig) string {
 	t.Helper()
+	if rc.issuer == "" {
+		rc.issuer = "http://" + addr
+	}
 	cfg := fmt.Sprintf(`listen: %s
-issuer: http://%s
+issuer: %s
 store:
   postgres: {dsn: "${ROSTER_DATABASE_URL}", maxConns: 6, migrate: auto}
 admin:
@@ -32,8 +42,10 @@ tenants:
   - id: vendor
     name: Vendor Inc
     kind: vendor
-%s  - {id: acme, name: Acme Corp, kind: partner}
-%s`, addr, addr, tenantExtra, extra)
+%s  - id: acme
+    name: Acme Corp
+    kind: partner
+%s%s`, addr, rc.issuer, rc.vendor, rc.acme, rc.extra)
 	p := filepath.Join(dir, "roster-"+strings.ReplaceAll(addr, ":", "-")+".yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -41,9 +53,9 @@ tenants:
 	return p
 }
 
-// twoReplicas starts a private PostgreSQL and returns its DSN, with the
-// environment the replicas' configurations refer to.
-func pgDSN(t *testing.T) string {
+// pgDSN starts a private PostgreSQL and returns the DSN of a fresh
+// database, set in the environment the replicas' configurations refer to.
+func pgDSN(t *testing.T) (string, *pgtest.Server) {
 	t.Helper()
 	pg := pgServer(t)
 	dsn, err := pg.NewDatabase(t.Context())
@@ -52,7 +64,7 @@ func pgDSN(t *testing.T) string {
 	}
 	t.Setenv("ROSTER_DATABASE_URL", dsn)
 	t.Setenv("ROSTER_ADMIN_TOKEN", testAdminToken)
-	return dsn
+	return dsn, pg
 }
 
 // leaseHolder waits until exactly one of the servers says it started the
@@ -104,7 +116,7 @@ func TestPostgresSyncLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := ldaptest.New(t, ldaptest.Options{LDIF: []string{gen.String()}})
-	dsn := pgDSN(t)
+	dsn, _ := pgDSN(t)
 	ldapCfg := fmt.Sprintf(`    ldap:
       - id: corp
         url: %s
@@ -117,9 +129,9 @@ func TestPostgresSyncLeaderKilled(t *testing.T) {
 `, dir.URL, dir.AdminDN, dir.AdminPassword, dir.Suffix, dir.Suffix)
 	tmp := t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
-	a := startServer(t, "serve", "--config", writeReplicaConfig(t, tmp, addrA, ldapCfg, ""))
+	a := startServer(t, "serve", "--config", writeReplicaConfig(t, tmp, addrA, replicaConfig{vendor: ldapCfg}))
 	a.waitReady(t, "http://"+addrA)
-	b := startServer(t, "serve", "--config", writeReplicaConfig(t, tmp, addrB, ldapCfg, ""))
+	b := startServer(t, "serve", "--config", writeReplicaConfig(t, tmp, addrB, replicaConfig{vendor: ldapCfg}))
 	b.waitReady(t, "http://"+addrB)
 	holder, others := leaseHolder(t, "ldap-sync:vendor/corp", a, b)
 	next := others[0]

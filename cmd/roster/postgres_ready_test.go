@@ -15,9 +15,9 @@ func TestPostgresReadyMeansCaughtUp(t *testing.T) {
 	pgDSN(t)
 	dir := t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
-	a := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrA, "", ""))
+	a := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrA, replicaConfig{}))
 	a.waitReady(t, "http://"+addrA)
-	b := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrB, "", ""))
+	b := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrB, replicaConfig{}))
 	b.waitReady(t, "http://"+addrB)
 	if code, body := api(t, "PUT", a.base+"/api/v1/tenants/vendor/local-accounts/alice", `{"password":"alice-password-1"}`); code >= 300 {
 		t.Fatalf("create alice: %d %s", code, body)
