@@ -39,7 +39,8 @@ func TestNodeOpenIDClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "rp.mjs")
 	cmd.Dir = filepath.Join("testdata", "node")
-	cmd.Env = append(os.Environ(), "ISSUER="+e.srv.URL, "CLIENT_ID=spa", "REDIRECT_URI="+rpRedirect, "ID_TOKEN_ALG=ES256")
+	cmd.Env = append(os.Environ(), "ISSUER="+e.srv.URL, "CLIENT_ID=spa", "REDIRECT_URI="+rpRedirect, "ID_TOKEN_ALG=ES256",
+		"CLIENT2_ID=london", "CLIENT2_SECRET="+portalSecret)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdin, _ := cmd.StdinPipe()
@@ -61,20 +62,43 @@ func TestNodeOpenIDClient(t *testing.T) {
 		RefreshedSub   string   `json:"refreshedSub"`
 		Reuse          string   `json:"reuse"`
 	}
-	got := false
+	var result2 struct {
+		Sub      string `json:"sub"`
+		Sid      string `json:"sid"`
+		FirstSid string `json:"firstSid"`
+		Acr      string `json:"acr"`
+		Aud      any    `json:"aud"`
+	}
+	got, got2 := false, false
+	b := newBrowser(rpRedirect) // one browser, one cookie jar, for both clients
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "AUTH "):
-			loc, err := newBrowser(rpRedirect).signIn(strings.TrimPrefix(line, "AUTH "), aliceSteps()...)
+			loc, err := b.signIn(strings.TrimPrefix(line, "AUTH "), aliceSteps()...)
 			if err != nil {
 				t.Errorf("sign-in: %v", err)
 				stdin.Close()
 				continue
 			}
 			fmt.Fprintln(stdin, loc.String())
+		case strings.HasPrefix(line, "AUTH2 "):
+			// Single sign-on: the same browser gets the second client's
+			// code at once, without a page.
+			pg, loc, err := b.get(strings.TrimPrefix(line, "AUTH2 "))
+			if err != nil || loc == nil || loc.Query().Get("code") == "" {
+				t.Errorf("second client: a page (status %d, %q) or %v, want a code at once", pg.status, pg.alert(), err)
+				stdin.Close()
+				continue
+			}
+			fmt.Fprintln(stdin, loc.String())
+		case strings.HasPrefix(line, "RESULT2 "):
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "RESULT2 ")), &result2); err != nil {
+				t.Fatal(err)
+			}
+			got2 = true
 		case strings.HasPrefix(line, "RESULT "):
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "RESULT ")), &result); err != nil {
 				t.Fatal(err)
@@ -85,7 +109,7 @@ func TestNodeOpenIDClient(t *testing.T) {
 		}
 	}
 	io.Copy(io.Discard, stdout)
-	if err := cmd.Wait(); err != nil || !got {
+	if err := cmd.Wait(); err != nil || !got || !got2 {
 		t.Fatalf("node rp.mjs: %v\n%s", err, stderr.String())
 	}
 	alice := string(e.users["alice"].ID)
@@ -95,6 +119,9 @@ func TestNodeOpenIDClient(t *testing.T) {
 	want := []string{"isug", "lug-london", "sig-go"}
 	if !slices.Equal(result.Groups, want) || !slices.Equal(result.UserinfoGroups, want) || !slices.Contains(result.Roles, "lug-london:organizer") {
 		t.Errorf("groups: %+v", result)
+	}
+	if result2.Sub != alice || result2.Sid == "" || result2.Sid != result2.FirstSid || result2.Aud != "london" {
+		t.Errorf("second client's ID token is not of the same session: %+v", result2)
 	}
 	if result.UserinfoSub != alice || !result.Rotated || result.RefreshedSub != alice || result.Reuse != "invalid_grant" {
 		t.Errorf("userinfo/refresh: %+v", result)
