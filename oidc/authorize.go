@@ -615,6 +615,14 @@ func (p *Provider) userNameByEmail(ctx context.Context, tenant policy.TenantID, 
 	var name string
 	errFound := errors.New("found")
 	err := p.st.View(ctx, func(tx store.Tx) error {
+		if et, ok := tx.(store.EmailTx); ok { // an index: no scan
+			us, err := et.UsersByEmail(tenant, addr)
+			if err != nil || len(us) != 1 {
+				return err // none, or ambiguous: no user
+			}
+			name = us[0].UserName
+			return errFound
+		}
 		return tx.ForEachUser(tenant, func(u policy.User) error {
 			for _, e := range u.Emails {
 				if strings.EqualFold(e.Value, addr) {
