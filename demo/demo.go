@@ -21,10 +21,12 @@
 //
 //	isug                 International Systems User Group (international)
 //	├── rug-europe       RUG Europe (regional)
-//	│   ├── lug-london   chartered: 4 of 5 members are ISUG members (80%)
+//	│   ├── lug-london   chartered: 4 of 5 members are ISUG members (80%); join on request
+//	│   │                (a monthly meeting on the 2nd Tuesday, 18:30 London time)
 //	│   ├── lug-paris    chartered: 3 of 5 (exactly 60%)
 //	│   ├── lug-berlin   not chartered: 2 of 6 (33%)
-//	│   └── sig-devops   SIG DevOps (special-interest)
+//	│   └── sig-devops   SIG DevOps (special-interest); open: join with one click
+//	│                    (online office hours every other Thursday)
 //	├── rug-north-america
 //	│   ├── lug-new-york chartered: 5 of 6 (83%)
 //	│   └── lug-toronto  not chartered: 1 of 4 (25%)
@@ -456,6 +458,39 @@ func World(now time.Time) policy.World {
 					Location: r.venue + ", " + r.city,
 				})
 			}
+		}
+		switch r.slug {
+		case "lug-london":
+			// Request-only, with a monthly meeting on the second
+			// Tuesday, 18:30 London time, that began two months ago.
+			g.Join = policy.JoinOnRequest
+			london, err := time.LoadLocation("Europe/London")
+			if err != nil {
+				london = time.UTC
+			}
+			first := time.Date(now.Year(), now.Month()-2, 1, 18, 30, 0, 0, london)
+			for first.Weekday() != time.Tuesday {
+				first = first.AddDate(0, 0, 1)
+			}
+			first = first.AddDate(0, 0, 7)
+			g.Meetings = append(g.Meetings, policy.Meeting{
+				ID: id(kindMeeting, 901), Title: "LUG London monthly", Description: "Two talks, then the pub.",
+				Start: first, End: first.Add(150 * time.Minute), TimeZone: "Europe/London",
+				RRule: "FREQ=MONTHLY;COUNT=12;BYDAY=2TU", Location: "Vendor Inc office", Address: "1 King's Cross, London N1C 4AG",
+				Capacity: 40, Created: created, Updated: created,
+			})
+		case "sig-devops":
+			// Open: anyone joins with one click; office hours online
+			// every other Thursday, 16:00 UTC, that began three weeks ago.
+			g.Join = policy.JoinOpen
+			start := time.Date(now.Year(), now.Month(), now.Day(), 16, 0, 0, 0, time.UTC).AddDate(0, 0, -21)
+			for start.Weekday() != time.Thursday {
+				start = start.AddDate(0, 0, 1)
+			}
+			g.Meetings = append(g.Meetings, policy.Meeting{
+				ID: id(kindMeeting, 902), Title: "DevOps office hours", Start: start, End: start.Add(time.Hour),
+				RRule: "FREQ=WEEKLY;INTERVAL=2;COUNT=10", OnlineURL: "https://meet.vendor.example/sig-devops", Created: created, Updated: created,
+			})
 		}
 		w.Groups = append(w.Groups, g)
 	}

@@ -304,3 +304,38 @@ func TestWellKnownUsers(t *testing.T) {
 		t.Errorf("otto's ISUG origins = %v, want manual and a rule", origins)
 	}
 }
+
+// TestJoinAndMeetings: the demo shows a request-only LUG, an open SIG and
+// recurring meetings with past and upcoming occurrences, all valid.
+func TestJoinAndMeetings(t *testing.T) {
+	now := time.Date(2031, 3, 20, 12, 0, 0, 0, time.UTC)
+	w := demo.World(now)
+	joins := map[string]policy.JoinPolicy{}
+	recurring := 0
+	for _, g := range w.Groups {
+		joins[g.Slug] = g.Join
+		if err := policy.ValidateGroup(g); err != nil {
+			t.Errorf("%s: %v", g.Slug, err)
+		}
+		for _, m := range g.Meetings {
+			if m.RRule == "" {
+				continue
+			}
+			recurring++
+			past := m.Occurrences(m.Start, now, 0)
+			next, ok := m.Next(now)
+			if len(past) == 0 || !ok {
+				t.Errorf("%s: %q has no past (%v) or no next occurrence", g.Slug, m.Title, past)
+			}
+			if m.TimeZone == "Europe/London" && next.In(m.Zone()).Format("15:04 Mon") != "18:30 Tue" {
+				t.Errorf("%s: next at %v", m.Title, next.In(m.Zone()))
+			}
+		}
+	}
+	if joins["lug-london"] != policy.JoinOnRequest || joins["sig-devops"] != policy.JoinOpen || joins["isug"] != "" {
+		t.Errorf("join policies: %v", joins)
+	}
+	if recurring != 2 {
+		t.Errorf("%d recurring meetings, want 2", recurring)
+	}
+}

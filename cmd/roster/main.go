@@ -13,6 +13,7 @@
 //	roster backup --out FILE [--server URL]
 //	roster restore --in FILE (--config FILE | --data DIR)
 //	roster migrate --config FILE
+//	roster store copy --from bbolt:PATH|postgres:DSN --to bbolt:PATH|postgres:DSN
 //	roster healthcheck [--url URL]
 //	roster doctor (--config FILE | --data DIR) [--delete ID]
 //	roster version
@@ -65,6 +66,7 @@ Commands:
   backup --out FILE                        online backup of a running server
   restore --in FILE (--config F|--data D)  restore a backup (server stopped)
   migrate --config FILE                    apply PostgreSQL schema migrations
+  store copy --from S --to S               copy a store between backends (bbolt:PATH, postgres:DSN), verified
   healthcheck [--url URL]                  exit 0 when the server's /healthz answers
   doctor (--config F|--data D) [--delete ID]
                                            quarantined records and index checks (server stopped)
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "restore":
