@@ -288,6 +288,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	default:
 		return errors.New("restore: --config or --data is required")
 	}
+	if err := refusePostgresExport(*in); err != nil {
+		return err
+	}
 	if err := bolt.Restore(*in, path); err != nil {
 		return err
 	}
