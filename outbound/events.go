@@ -1,0 +1,287 @@
+package outbound
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+var verbs = map[policy.Op]string{policy.OpCreate: "created", policy.OpUpdate: "changed", policy.OpDelete: "removed"}
+
+// MeetingData is the data of a meeting event.
+type MeetingData struct {
+	Group     policy.GroupID `json:"group"`
+	GroupSlug string         `json:"groupSlug"`
+	Meeting   policy.Meeting `json:"meeting"`
+}
+
+// EffectiveData is the data of an effective_membership event: a role a
+// user holds in a user group, whatever gives it (a manual membership, a
+// rule, inheritance).
+type EffectiveData struct {
+	User    policy.UserID   `json:"user"`
+	Group   policy.GroupID  `json:"group"`
+	Role    policy.RoleName `json:"role"`
+	Origins []policy.Origin `json:"origins,omitempty"`
+}
+
+// events turns a chunk of audit entries into the events the target
+// subscribed to: the fact events of each entry in order, then the
+// effective-membership changes the chunk caused.
+func (t *target) events(ctx context.Context, entries []policy.Change) ([]*Event, error) {
+	var out []*Event
+	for _, e := range entries {
+		evs, err := t.factEvents(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	if !t.cfg.wants(CategoryMembership) {
+		return out, nil
+	}
+	eff, err := t.effectiveEvents(ctx, entries)
+	return append(out, eff...), err
+}
+
+// factEvents returns the events of one audit entry.
+func (t *target) factEvents(e policy.Change) ([]*Event, error) {
+	verb := verbs[e.Op]
+	if verb == "" {
+		return nil, nil
+	}
+	var out []*Event
+	add := func(kind, subject string, data any) {
+		out = append(out, &Event{
+			ID:   fmt.Sprintf("msg_%d_%d", e.Seq, len(out)),
+			Type: kind + "." + verb, Timestamp: e.Time, Seq: e.Seq, Subject: subject, Data: data, fact: true,
+		})
+	}
+	rec := e.After
+	if e.Op == policy.OpDelete {
+		rec = e.Before
+	}
+	switch e.Kind {
+	case policy.KindUser:
+		if t.cfg.wants(CategoryUser) {
+			add("user", "user:"+e.ID, json.RawMessage(rec))
+		}
+	case policy.KindMembership:
+		if t.cfg.wants(CategoryMembership) {
+			add("membership", "user:"+userOf(rec), json.RawMessage(rec))
+		}
+	case policy.KindGroup:
+		var before, after policy.Group
+		if err := decodeIf(e.Before, &before); err != nil {
+			return nil, err
+		}
+		if err := decodeIf(e.After, &after); err != nil {
+			return nil, err
+		}
+		cur := after
+		if e.Op == policy.OpDelete {
+			cur = before
+		}
+		if t.cfg.wants(CategoryGroup) && (e.Op != policy.OpUpdate || !sameGroup(before, after)) {
+			g := cur
+			g.Meetings = nil
+			add("group", "group:"+e.ID, g)
+		}
+		if t.cfg.wants(CategoryMeeting) {
+			for _, m := range meetingChanges(before.Meetings, after.Meetings) {
+				verb = m.verb
+				add("meeting", "meeting:"+e.ID+"/"+m.m.ID, MeetingData{Group: cur.ID, GroupSlug: cur.Slug, Meeting: m.m})
+			}
+		}
+	}
+	return out, nil
+}
+
+func decodeIf(b json.RawMessage, v any) error {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("outbound: decode audit record: %w", err)
+	}
+	return nil
+}
+
+func userOf(rec json.RawMessage) string {
+	var m struct {
+		User string `json:"user"`
+	}
+	_ = json.Unmarshal(rec, &m)
+	return m.User
+}
+
+// sameGroup reports whether a and b differ only in meetings and
+// bookkeeping.
+func sameGroup(a, b policy.Group) bool {
+	a.Meetings, b.Meetings = nil, nil
+	a.Version, b.Version = 0, 0
+	a.Updated, b.Updated = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
+}
+
+type meetingChange struct {
+	verb string
+	m    policy.Meeting
+}
+
+func meetingChanges(before, after []policy.Meeting) []meetingChange {
+	old := map[string]policy.Meeting{}
+	for _, m := range before {
+		old[m.ID] = m
+	}
+	var out []meetingChange
+	seen := map[string]bool{}
+	for _, m := range after {
+		seen[m.ID] = true
+		o, ok := old[m.ID]
+		switch {
+		case !ok:
+			out = append(out, meetingChange{"created", m})
+		case !reflect.DeepEqual(o, m):
+			out = append(out, meetingChange{"changed", m})
+		}
+	}
+	for _, m := range before {
+		if !seen[m.ID] {
+			out = append(out, meetingChange{"removed", m})
+		}
+	}
+	return out
+}
+
+func effKey(target string, u policy.UserID) string { return "eff/" + target + "/" + string(u) }
+
+// effectiveEvents diffs the effective memberships of the users the chunk
+// may have changed (every user when it touched directory groups, rules,
+// user groups, roles or tenants) with what the target was last told. Each
+// user's new state is committed with the acknowledgement of the user's
+// last event.
+func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change) ([]*Event, error) {
+	users := map[policy.UserID]bool{}
+	all := false
+	for _, e := range entries {
+		switch e.Kind {
+		case policy.KindUser:
+			users[policy.UserID(e.ID)] = true
+		case policy.KindMembership:
+			for _, r := range []json.RawMessage{e.Before, e.After} {
+				if u := userOf(r); u != "" {
+					users[policy.UserID(u)] = true
+				}
+			}
+		case policy.KindDirGroup, policy.KindRule, policy.KindGroup, policy.KindRole, policy.KindTenant:
+			all = true
+		}
+	}
+	if all {
+		if err := t.allUsers(ctx, users); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]policy.UserID, 0, len(users))
+	for u := range users {
+		ids = append(ids, u)
+	}
+	slices.Sort(ids)
+	last := entries[len(entries)-1]
+	var out []*Event
+	for _, u := range ids {
+		cur := map[string]policy.EffectiveMembership{}
+		for _, m := range t.svc.cfg.Engine.EffectiveGroups(u) {
+			cur[string(m.Group)+"/"+string(m.Role)] = m
+		}
+		b, err := t.record(ctx, effKey(t.cfg.ID, u))
+		if err != nil {
+			return nil, err
+		}
+		var old []string
+		if len(b) > 0 {
+			if err := json.Unmarshal(b, &old); err != nil {
+				return nil, fmt.Errorf("outbound: %s: %w", effKey(t.cfg.ID, u), err)
+			}
+		}
+		now := make([]string, 0, len(cur))
+		for k := range cur {
+			now = append(now, k)
+		}
+		slices.Sort(now)
+		t.svc.log.Debug("outbound: effective", "target", t.cfg.ID, "user", u, "old", old, "now", now, "seq", last.Seq)
+		if slices.Equal(old, now) {
+			continue
+		}
+		var evs []*Event
+		emit := func(verb, k string, origins []policy.Origin) {
+			g, r, _ := strings.Cut(k, "/")
+			h := sha256.Sum256(fmt.Appendf(nil, "%d|%s|%s|%s", last.Seq, u, k, verb))
+			evs = append(evs, &Event{
+				ID:   "msg_eff_" + hex.EncodeToString(h[:12]),
+				Type: "effective_membership." + verb, Timestamp: last.Time, Seq: last.Seq, Subject: "user:" + string(u),
+				Data: EffectiveData{User: u, Group: policy.GroupID(g), Role: policy.RoleName(r), Origins: origins},
+			})
+		}
+		for _, k := range old {
+			if _, ok := cur[k]; !ok {
+				emit("removed", k, nil)
+			}
+		}
+		for _, k := range now {
+			if !slices.Contains(old, k) {
+				emit("created", k, cur[k].Origins)
+			}
+		}
+		var state []byte
+		if len(now) > 0 {
+			state, _ = json.Marshal(now)
+		}
+		evs[len(evs)-1].writes = map[string][]byte{effKey(t.cfg.ID, u): state}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// allUsers adds every user of every tenant, and every user the target
+// holds a state for (users deleted since), to set.
+func (t *target) allUsers(ctx context.Context, set map[policy.UserID]bool) error {
+	prefix := "eff/" + t.cfg.ID + "/"
+	err := t.svc.cfg.Store.View(ctx, func(tx store.Tx) error {
+		ts, err := tx.Tenants()
+		if err != nil {
+			return err
+		}
+		for _, tn := range ts {
+			err := tx.ForEachUser(tn.ID, func(u policy.User) error {
+				set[u.ID] = true
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return tx.ScanRecords(Namespace, prefix, func(k string, _ []byte) error {
+			set[policy.UserID(strings.TrimPrefix(k, prefix))] = true
+			return nil
+		})
+	})
+	t.mu.Lock()
+	for k := range t.pending {
+		if u, ok := strings.CutPrefix(k, prefix); ok {
+			set[policy.UserID(u)] = true
+		}
+	}
+	t.mu.Unlock()
+	return err
+}
