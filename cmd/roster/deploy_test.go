@@ -291,6 +291,9 @@ func TestDeployHelm(t *testing.T) {
 			if !strings.HasSuffix(cfg.Listen, fmt.Sprintf(":%v", port)) || dig(docs["Service"], "spec", "ports", 0, "targetPort") != "http" {
 				t.Errorf("listen %s, containerPort %v", cfg.Listen, port)
 			}
+			if got := dig(docs["Service"], "spec", "sessionAffinity"); (got == "ClientIP") != (cfg.Store.Postgres != nil) {
+				t.Errorf("Service sessionAffinity = %v in %s mode (sign-in pages need sticky replicas)", got, m.name)
+			}
 			if got := dig(docs["ServiceMonitor"], "spec", "endpoints", 0, "path"); got != "/metrics" {
 				t.Errorf("ServiceMonitor path = %v", got)
 			}

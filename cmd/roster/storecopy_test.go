@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/policy/policytest"
@@ -38,7 +40,19 @@ func runStoreCopy(t *testing.T, from, to string) string {
 // the final file equals the first record for record and its indexes
 // verify, a copy into a store that is not empty is refused, and the
 // PostgreSQL copy takes writes that continue its audit sequence.
-func TestStoreCopyRoundTrip(t *testing.T) {
+func TestStoreCopyRoundTrip(t *testing.T) { storeCopyRoundTrip(t, policytest.Small) }
+
+// TestStoreCopyLargeWorld is the round trip of the 100,000-user world, a
+// measured run for the README: ROSTER_COPY_LARGE=1 go test -run
+// TestStoreCopyLargeWorld -v -timeout 30m ./cmd/roster/
+func TestStoreCopyLargeWorld(t *testing.T) {
+	if os.Getenv("ROSTER_COPY_LARGE") == "" {
+		t.Skip("set ROSTER_COPY_LARGE=1 to copy the 100,000-user world")
+	}
+	storeCopyRoundTrip(t, policytest.Large)
+}
+
+func storeCopyRoundTrip(t *testing.T, size policytest.Config) {
 	dsn, _ := pgDSN(t)
 	dir := t.TempDir()
 	first, last := filepath.Join(dir, "first.db"), filepath.Join(dir, "last.db")
@@ -47,7 +61,8 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := policytest.Generate(policytest.Small)
+	w := policytest.Generate(size)
+	loadStart := time.Now()
 	// The store keeps one rule per binding: drop the world's repeats.
 	seen := map[[4]string]bool{}
 	rules := w.Rules[:0]
@@ -73,6 +88,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("world of %d users loaded into bbolt in %s", len(w.Users), time.Since(loadStart).Round(time.Millisecond))
 	want, err := store.DigestOf(ctx, src)
 	if err != nil {
 		t.Fatal(err)
