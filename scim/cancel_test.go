@@ -7,27 +7,35 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/roster-dev/roster/store"
 )
 
-// hangStore holds every transaction until its context is done, telling
-// entered when one starts: the client can hang up mid-request.
+// hangStore, once armed, holds every transaction until its context is
+// done, telling entered when one starts: the client can hang up
+// mid-request.
 type hangStore struct {
 	store.Store
+	armed   *atomic.Bool
 	entered chan struct{}
 }
 
+func (s hangStore) hang(ctx context.Context) {
+	if s.armed.Load() {
+		s.entered <- struct{}{}
+		<-ctx.Done()
+	}
+}
+
 func (s hangStore) View(ctx context.Context, fn func(store.Tx) error) error {
-	s.entered <- struct{}{}
-	<-ctx.Done()
+	s.hang(ctx)
 	return s.Store.View(ctx, fn)
 }
 
 func (s hangStore) Update(ctx context.Context, actor string, fn func(store.Tx) error) error {
-	s.entered <- struct{}{}
-	<-ctx.Done()
+	s.hang(ctx)
 	return s.Store.Update(ctx, actor, fn)
 }
 
@@ -44,7 +52,7 @@ func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter
 // metrics count it apart from 5xx) and logged at DEBUG, never at ERROR.
 func TestClientCanceled(t *testing.T) {
 	logs := &logRecords{}
-	hang := hangStore{entered: make(chan struct{})}
+	hang := hangStore{armed: new(atomic.Bool), entered: make(chan struct{})}
 	e := newEnvWith(t, func(c *Config) {
 		hang.Store = c.Store
 		c.Store = hang
@@ -57,6 +65,7 @@ func TestClientCanceled(t *testing.T) {
 		statuses <- sw.status
 	}))
 	defer ts.Close()
+	hang.armed.Store(true)
 
 	for _, tt := range []struct{ method, path, body string }{
 		{"GET", "/Users/0190a0b0-0000-7000-8000-000000000000", ""},

@@ -144,9 +144,10 @@ func (h *resourceHandler) search(r request) (response, error) {
 }
 
 // list serves GET /Users and GET /Groups: filter, pagination by id order
-// and attribute projection. Equality on userName, externalId and id (and
-// on a group's displayName) is answered from the store's indexes; any
-// other filter streams the tenant's records through the evaluator.
+// and attribute projection. Equality on userName, externalId, id and
+// emails.value (and on a group's displayName) is answered from the store's
+// indexes; any other filter streams the tenant's records through the
+// evaluator, under admission control (see plan).
 func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	var f expr
 	if p.filter != "" {
@@ -165,30 +166,38 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	count = min(count, h.s.maxResults)
 	start := max(p.startIndex, 1)
 	core := h.core()
+	plan := h.plan(r.tenant, f, start, count)
+	if plan.expensive {
+		release, err := h.s.admit(r)
+		if err != nil {
+			return response{}, err
+		}
+		defer release()
+	}
 
 	var total int
 	var page []any
+	var last string // id of the last record of the page
 	add := func(res map[string]any) {
 		total++
 		if total >= start && len(page) < count {
 			page = append(page, project(res, p.attrs, p.excluded, core))
+			last, _ = res["id"].(string)
 		}
 	}
 	err := h.s.st.View(r.Context(), func(tx store.Tx) error {
 		total, page = 0, nil
-		if f != nil {
-			cands, ok, err := h.indexLookup(tx, r.tenant, f)
+		if plan.indexed {
+			cands, _, err := h.indexLookup(tx, r.tenant, f)
 			if err != nil {
 				return err
 			}
-			if ok {
-				for _, res := range cands {
-					if matches(f, res, core) {
-						add(res)
-					}
+			for _, res := range cands {
+				if matches(f, res, core) {
+					add(res)
 				}
-				return nil
 			}
+			return nil
 		}
 		if h.kind == userKind {
 			if f == nil {
@@ -196,8 +205,20 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 				if err != nil {
 					return err
 				}
+				total = n
+				if count == 0 {
+					return nil
+				}
+				if plan.after != "" || start == 1 {
+					us, err := tx.Users(r.tenant, store.Page{After: plan.after, Limit: count})
+					for _, u := range us {
+						page = append(page, project(h.userRes(r.tenant, u), p.attrs, p.excluded, core))
+						last = string(u.ID)
+					}
+					return err
+				}
 				i := 0
-				err = tx.ForEachUser(r.tenant, func(u policy.User) error {
+				return tx.ForEachUser(r.tenant, func(u policy.User) error {
 					i++
 					if i < start {
 						return nil
@@ -206,10 +227,9 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 						return errStop
 					}
 					page = append(page, project(h.userRes(r.tenant, u), p.attrs, p.excluded, core))
+					last = string(u.ID)
 					return nil
 				})
-				total = n
-				return err
 			}
 			return tx.ForEachUser(r.tenant, func(u policy.User) error {
 				if res := h.userRes(r.tenant, u); matches(f, res, core) {
@@ -234,6 +254,10 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	}
 	if err != nil {
 		return response{}, err
+	}
+	if f == nil && h.kind == userKind && last != "" && len(page) == count {
+		// The next sequential page resumes here.
+		h.s.cursors.put(cursorKey{r.tenant, h.kind, start + len(page)}, last)
 	}
 	if page == nil {
 		page = []any{}
@@ -263,6 +287,19 @@ func (h *resourceHandler) indexLookup(tx store.Tx, t policy.TenantID, f expr) (c
 	if h.kind == userKind {
 		var u policy.User
 		switch attr {
+		case "emails.value":
+			et, ok := tx.(store.EmailTx)
+			if !ok {
+				return nil, false, nil
+			}
+			us, err := et.UsersByEmail(t, val)
+			if isNotFound(err) {
+				return nil, true, nil
+			}
+			for _, u := range us {
+				cands = append(cands, h.userRes(t, u))
+			}
+			return cands, true, err
 		case "username":
 			u, err = tx.UserByUserName(t, val)
 		case "externalid":
@@ -315,9 +352,25 @@ func indexedEquality(f expr, kind resourceKind, core string) (attr, val string, 
 			return attr, val, ok
 		}
 		return indexedEquality(e.R, kind, core)
+	case *valuePathExpr:
+		// emails[type eq "work" and value eq "…"], which is also what
+		// emails[type eq "work"].value eq "…" parses to.
+		if kind != userKind || e.Path.Sub != "" || !strings.EqualFold(e.Path.Attr, "emails") || (e.Path.URI != "" && !strings.EqualFold(e.Path.URI, core)) {
+			return "", "", false
+		}
+		if v, ok := emailEquality(e.Filter); ok {
+			return "emails.value", v, true
+		}
+		return "", "", false
 	case *compareExpr:
 		s, isStr := e.Value.(string)
-		if e.Op != "eq" || !isStr || e.Path.Sub != "" || (e.Path.URI != "" && !strings.EqualFold(e.Path.URI, core)) {
+		if e.Op != "eq" || !isStr || (e.Path.URI != "" && !strings.EqualFold(e.Path.URI, core)) {
+			return "", "", false
+		}
+		if e.Path.Sub != "" {
+			if kind == userKind && strings.EqualFold(e.Path.Attr, "emails") && strings.EqualFold(e.Path.Sub, "value") {
+				return "emails.value", s, true
+			}
 			return "", "", false
 		}
 		a := strings.ToLower(e.Path.Attr)

@@ -39,12 +39,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	scimerr "github.com/elimity-com/scim/errors"
 
+	"github.com/roster-dev/roster/admission"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -83,6 +85,11 @@ type Config struct {
 	// MaxResults caps the count of a list page (ServiceProviderConfig
 	// filter.maxResults). Default: DefaultMaxResults.
 	MaxResults int
+	// Admission bounds the expensive requests (unindexed filters, deep
+	// pages, full listings) that run at once, per tenant and globally;
+	// beyond it they get 429 with Retry-After. Cheap requests never go
+	// through it. Default: admission.New with its default bounds.
+	Admission *admission.Controller
 }
 
 // TenantConfig is the configuration of one tenant's SCIM endpoint.
@@ -103,6 +110,10 @@ type Server struct {
 	maxBody    int64
 	maxResults int
 	disc       discovery
+
+	adm        *admission.Controller
+	cursors    cursorTable
+	emailIndex bool // the store looks users up by e-mail (store.EmailTx)
 
 	// storageFailing is set while the store refuses writes (see update).
 	storageFailing atomic.Bool
@@ -131,6 +142,11 @@ func New(cfg Config) (*Server, error) {
 		base:       strings.TrimRight(cfg.BaseURL, "/"),
 		maxBody:    cfg.MaxBodyBytes,
 		maxResults: cfg.MaxResults,
+		adm:        cfg.Admission,
+		emailIndex: probeEmailIndex(cfg.Store),
+	}
+	if s.adm == nil {
+		s.adm = admission.New(admission.Config{})
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -138,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.cursors.now = s.now
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -367,9 +384,15 @@ func (s *Server) write(w http.ResponseWriter, resp response) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	se, internal := toSCIMError(err)
 	var me methodError
-	if errors.As(err, &me) {
+	var busy tooBusyError
+	switch {
+	case errors.As(err, &me):
 		w.Header().Set("Allow", me.allow)
 		se, internal = me.se, false
+	case errors.As(err, &busy):
+		// RFC 6585 §4 with RFC 9110 §10.2.3.
+		w.Header().Set("Retry-After", strconv.Itoa(busy.retryAfter))
+		se, internal = busy.scim(), false
 	}
 	switch {
 	case internal && (errors.Is(err, context.Canceled) || r.Context().Err() != nil):
