@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/roster-dev/roster/admin"
+	"github.com/roster-dev/roster/admission"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/scim"
 	"github.com/roster-dev/roster/store"
@@ -53,6 +55,11 @@ func (a *app) wireSCIM(p *protocolSet) error {
 		Tenants:      tenants,
 		MaxBodyBytes: sec.MaxBodyBytes,
 		MaxResults:   sec.MaxResults,
+		Admission: admission.New(admission.Config{
+			Global:     sec.Admission.Global,
+			PerKey:     sec.Admission.PerTenant,
+			RetryAfter: time.Duration(sec.Admission.RetryAfter),
+		}),
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,14 @@ import (
 type scimSection struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	MaxResults   int   `yaml:"maxResults"`
+	// Admission bounds the expensive SCIM requests (unindexed filters,
+	// deep pages, full listings) running at once; beyond it they get 429
+	// with Retry-After. Zero values take admission's defaults.
+	Admission struct {
+		Global     int             `yaml:"global"`
+		PerTenant  int             `yaml:"perTenant"`
+		RetryAfter config.Duration `yaml:"retryAfter"`
+	} `yaml:"admission"`
 }
 
 // tenantSCIM is a tenant's `scim:` section.
@@ -98,6 +106,9 @@ func decodeSections(cfg *config.Config) (*sections, error) {
 	}
 	if s.scim.MaxBodyBytes < 0 || s.scim.MaxResults < 0 {
 		return nil, &config.Error{Field: "scim", Msg: "maxBodyBytes and maxResults must not be negative"}
+	}
+	if a := s.scim.Admission; a.Global < 0 || a.PerTenant < 0 || a.RetryAfter < 0 {
+		return nil, &config.Error{Field: "scim.admission", Msg: "global, perTenant and retryAfter must not be negative"}
 	}
 	if err := config.Section(cfg.OIDC, "oidc", &s.oidc); err != nil {
 		return nil, err
