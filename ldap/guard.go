@@ -496,6 +496,10 @@ func (s *Source) Approve(ctx context.Context, opts ApproveOptions) (RunStatus, e
 				return err
 			}
 			st.Held = nil
+			// The guard's denominators, as a full run would count.
+			st.UserCount = max(st.UserCount-r.st.Users.Deleted, 0)
+			st.GroupCount = max(st.GroupCount-r.st.Groups.Deleted, 0)
+			st.MembershipCount = max(st.MembershipCount-r.st.Memberships.Removed, 0)
 			if err := s.recordApproval(tx, r.pending, false); err != nil {
 				return err
 			}

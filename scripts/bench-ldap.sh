@@ -24,7 +24,8 @@
 #   GOMEMLIMIT=256MiB              the soft memory limit recommended for
 #                                  large directories (see package ldap doc)
 #   LDAPBENCH_BULK=N               Config.BulkBatchSize (default 10000)
-#   LDAPBENCH_CPUPROFILE=FILE      CPU profile of each child's runs (the last one wins)
+#   LDAPBENCH_CPUPROFILE=FILE      CPU profile of the last child's three runs;
+#                                  FILE.pairN of pair N's fresh full sync
 #   LDAPBENCH_VERBOSE=1            the pairs' children log to stderr
 #   LDAPBENCH_MEMPROFILE=FILE      heap profile at 90% of the first run's users
 set -euo pipefail
