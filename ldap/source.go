@@ -12,7 +12,16 @@
 //     cycles are kept as edges, never followed here);
 //   - an Incremental run reads only entries changed since the last run
 //     (entryCSN for OpenLDAP, modifyTimestamp for FreeIPA, uSNChanged for Active
-//     Directory). It cannot see deletions; the periodic full run does.
+//     Directory). It sees deletions on OpenLDAP with syncprov (RFC 4533
+//     refreshOnly from the stored cookies; syncrepl.go) and on Active
+//     Directory (tombstones with the Show Deleted control; tombstone.go);
+//     elsewhere the periodic full run does;
+//   - Persist follows an OpenLDAP directory with RFC 4533 refreshAndPersist
+//     and applies each burst of changes as a run (Mode Persist); Run uses
+//     it when the server offers it, and polls otherwise.
+//
+// Active Directory groups of any size are read with ranged retrieval
+// (member;range=N-M, DirectoryConfig.MemberRange).
 //
 // Records carry Source "ldap:<dir>" and ExternalID the entry's stable id
 // (entryUUID, objectGUID, ipaUniqueID), so a rename or a move to another OU
