@@ -188,16 +188,18 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	err := h.s.st.View(r.Context(), func(tx store.Tx) error {
 		total, page = 0, nil
 		if plan.indexed {
-			cands, _, err := h.indexLookup(tx, r.tenant, f)
+			cands, ok, err := h.indexLookup(tx, r.tenant, f)
 			if err != nil {
 				return err
 			}
-			for _, res := range cands {
-				if matches(f, res, core) {
-					add(res)
+			if ok { // otherwise the store lost the index: scan
+				for _, res := range cands {
+					if matches(f, res, core) {
+						add(res)
+					}
 				}
+				return nil
 			}
-			return nil
 		}
 		if h.kind == userKind {
 			if f == nil {
