@@ -287,6 +287,9 @@ type Extensions struct {
 	Clients yaml.Node `yaml:"clients"`
 	OIDC    yaml.Node `yaml:"oidc"`
 	SCIM    yaml.Node `yaml:"scim"`
+	// Mail is the outbound mail section (SMTP server, sender), decoded
+	// by cmd/roster.
+	Mail yaml.Node `yaml:"mail"`
 }
 
 // Error is a validation error about one field.

@@ -102,6 +102,9 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 	if err != nil {
 		return nil, err
 	}
+	if _, _, _, err := decodeMail(cfg); err != nil { // before the store opens
+		return nil, err
+	}
 	st, path, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return nil, err
@@ -323,6 +326,9 @@ func (a *app) routes(ctx context.Context) error {
 		return err
 	}
 	if err := a.wirePortal(&p); err != nil {
+		return err
+	}
+	if err := a.wireMail(&p); err != nil { // cmd/roster/mail.go
 		return err
 	}
 	hierarchy, err := a.cfg.Policy.Hierarchy() // checked by config.Validate

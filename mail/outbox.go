@@ -1,0 +1,632 @@
+package mail
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	netmail "net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// Namespace is the store record namespace of the package.
+const Namespace = "mail"
+
+// Job kinds.
+const (
+	KindAnnouncement = "announcement"
+	KindNotice       = "meeting"
+	KindDigest       = "digest"
+)
+
+// Delivery states.
+const (
+	StateQueued  = "queued"
+	StateSent    = "sent"
+	StateFailed  = "failed"
+	StateDropped = "dropped"
+)
+
+// Engine is what the package needs of the policy engine.
+type Engine interface {
+	Members(g policy.GroupID) []policy.EffectiveMember
+	EffectiveGroups(u policy.UserID) []policy.EffectiveMembership
+}
+
+// Job is one thing to tell the members of some groups: an announcement,
+// a meeting notice or a weekly digest.
+type Job struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Group is the group it is from (for a digest: none).
+	Group     policy.GroupID `json:"group,omitempty"`
+	GroupName string         `json:"groupName,omitempty"`
+	GroupSlug string         `json:"groupSlug,omitempty"`
+	// Groups are the groups whose effective members receive it: Group,
+	// and for an announcement to subgroups every group below it.
+	Groups  []policy.GroupID `json:"groups,omitempty"`
+	Subject string           `json:"subject"`
+	Body    string           `json:"body,omitempty"`
+	// Author is the actor who sent it ("user:vendor/…", "admin:ops").
+	Author     string          `json:"author,omitempty"`
+	AuthorName string          `json:"authorName,omitempty"`
+	Created    time.Time       `json:"created"`
+	Meeting    *policy.Meeting `json:"meeting,omitempty"`
+	// Change is what happened to Meeting: created, changed or cancelled.
+	Change string `json:"change,omitempty"`
+	// Week is the first day of a digest's week.
+	Week       time.Time `json:"week,omitzero"`
+	Expanded   bool      `json:"expanded"`
+	Recipients int       `json:"recipients"`
+}
+
+// Delivery is one job's message to one user.
+type Delivery struct {
+	Job    string          `json:"job"`
+	User   policy.UserID   `json:"user"`
+	Tenant policy.TenantID `json:"tenant"`
+	// Via is the group through which the user was reached (whose
+	// preference applies and whose unsubscribe link the message carries).
+	Via       policy.GroupID `json:"via"`
+	State     string         `json:"state"`
+	Attempts  int            `json:"attempts,omitempty"`
+	Next      time.Time      `json:"next,omitzero"`
+	LastError string         `json:"lastError,omitempty"`
+	Done      time.Time      `json:"done,omitzero"`
+	// Items are a digest's meetings.
+	Items []DigestItem `json:"items,omitempty"`
+}
+
+// DigestItem is one upcoming meeting occurrence in a digest.
+type DigestItem struct {
+	Group     policy.GroupID `json:"group"`
+	GroupName string         `json:"groupName"`
+	Title     string         `json:"title"`
+	Start     time.Time      `json:"start"`
+	TimeZone  string         `json:"timeZone,omitempty"`
+	Where     string         `json:"where,omitempty"`
+}
+
+// Config configures a Service.
+type Config struct {
+	Logger *slog.Logger
+	// Now is the clock (default time.Now): retries, digests and token
+	// expiry follow it, so tests move it by hand.
+	Now    func() time.Time
+	Store  store.Store
+	Engine Engine
+	Sender Sender
+	// From is the sender address; its display name is replaced by the
+	// group's name.
+	From    netmail.Address
+	ReplyTo string
+	// BaseURL is Roster's public URL: the unsubscribe and preference
+	// links point to BaseURL/mail/….
+	BaseURL string
+	// MaxAttempts before a delivery is recorded as failed (default 8).
+	MaxAttempts int
+	// Backoff is the wait after the first failure, doubled after each
+	// next one up to 6 h (default 1 min).
+	Backoff time.Duration
+	// Batch is how many deliveries one pass sends at most (default 200).
+	Batch int
+	// DigestWeekday and DigestHour (UTC) are when the weekly digest of
+	// the week starting then is queued (default Monday 07:00).
+	DigestWeekday time.Weekday
+	DigestHour    int
+	// Interval between passes of Run (default 10 s); a change in the
+	// store wakes it sooner.
+	Interval time.Duration
+}
+
+// Service is the outbox: it turns jobs into deliveries and sends them.
+type Service struct {
+	cfg  Config
+	log  *slog.Logger
+	mu   sync.Mutex // one pass at a time
+	wake chan struct{}
+}
+
+// New returns a Service. Sender may be nil for a Service that only queues
+// and serves the preference pages (Process then fails).
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Engine == nil {
+		return nil, errors.New("mail: Store and Engine are required")
+	}
+	if cfg.From.Address == "" {
+		return nil, errors.New("mail: a From address is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Minute
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 200
+	}
+	if cfg.DigestHour <= 0 || cfg.DigestHour > 23 {
+		cfg.DigestHour = 7
+	}
+	if cfg.DigestWeekday == 0 {
+		cfg.DigestWeekday = time.Monday
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+}
+
+// NewJobID returns a job id that sorts by creation time.
+func NewJobID(now time.Time) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b)
+}
+
+// Announcement is what an organizer writes to the members of a group.
+type Announcement struct {
+	Group policy.Group
+	// Groups are the groups whose members receive it: Group itself and,
+	// when the author chose so, the groups below it. The caller checks
+	// the author may write to each.
+	Groups     []policy.GroupID
+	Subject    string
+	Body       string
+	Author     string
+	AuthorName string
+}
+
+// Limits of an announcement.
+const (
+	MaxSubjectBytes = 200
+	MaxBodyBytes    = 64 << 10
+)
+
+// ErrInvalid wraps policy.ErrInvalid for an announcement the outbox
+// refuses (no subject, too long…).
+var ErrInvalid = fmt.Errorf("mail: invalid: %w", policy.ErrInvalid)
+
+// Queue writes a into the outbox inside tx (the caller's transaction, so
+// the announcement and its audit entry commit together) and returns the
+// job. Its recipients are read from the policy engine when the Service
+// expands it, not now.
+func Queue(tx store.Tx, a Announcement, now time.Time) (Job, error) {
+	subj := strings.TrimSpace(a.Subject)
+	switch {
+	case subj == "" || strings.TrimSpace(a.Body) == "":
+		return Job{}, fmt.Errorf("%w: an announcement needs a subject and a body", ErrInvalid)
+	case len(subj) > MaxSubjectBytes || strings.ContainsAny(subj, "\r\n"):
+		return Job{}, fmt.Errorf("%w: the subject must be one line of at most %d bytes", ErrInvalid, MaxSubjectBytes)
+	case len(a.Body) > MaxBodyBytes:
+		return Job{}, fmt.Errorf("%w: the body must be at most %d bytes", ErrInvalid, MaxBodyBytes)
+	}
+	groups := a.Groups
+	if len(groups) == 0 {
+		groups = []policy.GroupID{a.Group.ID}
+	}
+	j := Job{ID: NewJobID(now), Kind: KindAnnouncement, Group: a.Group.ID, GroupName: a.Group.Name, GroupSlug: a.Group.Slug,
+		Groups: groups, Subject: subj, Body: a.Body, Author: a.Author, AuthorName: a.AuthorName, Created: now.UTC()}
+	return j, putJob(tx, j)
+}
+
+func putJob(tx store.Tx, j Job) error {
+	if err := putJSON(tx, "job/"+j.ID, j); err != nil {
+		return err
+	}
+	if !j.Expanded {
+		return tx.PutRecord(Namespace, "pending/"+j.ID, []byte{1})
+	}
+	return nil
+}
+
+func putJSON(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.PutRecord(Namespace, key, b)
+}
+
+func getJSON(tx store.Tx, key string, v any) error {
+	b, err := tx.GetRecord(Namespace, key)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Jobs lists the announcement jobs of group g, newest first (the archive).
+func Jobs(tx store.Tx, g policy.GroupID, kind string) ([]Job, error) {
+	var out []Job
+	err := tx.ScanRecords(Namespace, "job/", func(_ string, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return nil // a record this version cannot read is skipped
+		}
+		if j.Group == g && (kind == "" || j.Kind == kind) {
+			out = append(out, j)
+		}
+		return nil
+	})
+	slices.Reverse(out)
+	return out, err
+}
+
+// Status counts a job's deliveries by state.
+type Status struct {
+	Job    Job            `json:"job"`
+	Counts map[string]int `json:"counts"`
+	// Failures are the failed deliveries' errors (at most 20).
+	Failures []string `json:"failures,omitempty"`
+}
+
+// JobStatus reads job id and counts its deliveries.
+func JobStatus(tx store.Tx, id string) (Status, error) {
+	st := Status{Counts: map[string]int{}}
+	if err := getJSON(tx, "job/"+id, &st.Job); err != nil {
+		return st, err
+	}
+	for _, prefix := range []string{"q/", "m/"} {
+		err := tx.ScanRecords(Namespace, prefix+id+"/", func(_ string, v []byte) error {
+			var d Delivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return nil
+			}
+			st.Counts[d.State]++
+			if d.State == StateFailed && len(st.Failures) < 20 {
+				st.Failures = append(st.Failures, string(d.User)+": "+d.LastError)
+			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// Run processes the outbox until ctx is done: a pass every Interval, and
+// soon after any change to the store.
+func (s *Service) Run(ctx context.Context) error {
+	cancel := s.cfg.Store.Subscribe(func([]policy.Change) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	})
+	defer cancel()
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Process(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("mail: outbox pass", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+			// Let a burst of changes settle into one pass.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// Process makes one pass: meeting changes become notices, a digest is
+// queued when one is due, new jobs are expanded into deliveries, and the
+// deliveries that are due are sent (at most Batch; Process again sends
+// the rest).
+func (s *Service) Process(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notices(ctx); err != nil {
+		return fmt.Errorf("mail: meeting notices: %w", err)
+	}
+	if err := s.digest(ctx); err != nil {
+		return fmt.Errorf("mail: digest: %w", err)
+	}
+	if err := s.expand(ctx); err != nil {
+		return fmt.Errorf("mail: expand: %w", err)
+	}
+	return s.deliver(ctx)
+}
+
+// tenantsOf finds the tenant of each user (users are stored per tenant;
+// the engine does not say which).
+func tenantsOf(tx store.Tx, users []policy.UserID) (map[policy.UserID]policy.TenantID, error) {
+	ts, err := tx.Tenants()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[policy.UserID]policy.TenantID, len(users))
+	for _, u := range users {
+		for _, t := range ts {
+			if _, err := tx.User(t.ID, u); err == nil {
+				out[u] = t.ID
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// expandBatch is how many deliveries one transaction writes.
+const expandBatch = 1000
+
+// expand turns each pending job into one delivery per recipient.
+func (s *Service) expand(ctx context.Context) error {
+	var ids []string
+	if err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		return tx.ScanRecords(Namespace, "pending/", func(k string, _ []byte) error {
+			ids = append(ids, strings.TrimPrefix(k, "pending/"))
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.expandJob(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) expandJob(ctx context.Context, id string) error {
+	var j Job
+	if err := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+id, &j) }); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return tx.DeleteRecord(Namespace, "pending/"+id) })
+		}
+		return err
+	}
+	var ds []Delivery
+	if j.Kind == KindDigest {
+		var err error
+		if ds, err = s.digestDeliveries(ctx, j); err != nil {
+			return err
+		}
+	} else {
+		// The members now, each reached through the first group of the
+		// job that has them (the group itself before those below it).
+		seen := map[policy.UserID]bool{}
+		for _, g := range j.Groups {
+			for _, m := range s.cfg.Engine.Members(g) {
+				if !seen[m.User] {
+					seen[m.User] = true
+					ds = append(ds, Delivery{Job: j.ID, User: m.User, Via: g, State: StateQueued})
+				}
+			}
+		}
+	}
+	for start := 0; start < len(ds); start += expandBatch {
+		chunk := ds[start:min(start+expandBatch, len(ds))]
+		err := s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
+			users := make([]policy.UserID, len(chunk))
+			for i, d := range chunk {
+				users[i] = d.User
+			}
+			tenants, err := tenantsOf(tx, users)
+			if err != nil {
+				return err
+			}
+			for _, d := range chunk {
+				key := j.ID + "/" + string(d.User)
+				// The idempotency key: a delivery written once is never
+				// written again (a crashed expansion resumes).
+				if _, err := tx.GetRecord(Namespace, "q/"+key); err == nil {
+					continue
+				}
+				if _, err := tx.GetRecord(Namespace, "m/"+key); err == nil {
+					continue
+				}
+				d.Tenant = tenants[d.User]
+				if err := putJSON(tx, "q/"+key, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
+		j.Expanded, j.Recipients = true, len(ds)
+		if err := putJSON(tx, "job/"+j.ID, j); err != nil {
+			return err
+		}
+		return tx.DeleteRecord(Namespace, "pending/"+j.ID)
+	})
+}
+
+// due is one queued delivery picked for sending.
+type due struct {
+	key string
+	d   Delivery
+}
+
+// deliver sends the deliveries that are due.
+func (s *Service) deliver(ctx context.Context) error {
+	if s.cfg.Sender == nil {
+		return errors.New("mail: no Sender configured")
+	}
+	now := s.cfg.Now()
+	var batch []due
+	errFull := errors.New("full")
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		err := tx.ScanRecords(Namespace, "q/", func(k string, v []byte) error {
+			var d Delivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return nil
+			}
+			if d.Next.After(now) {
+				return nil
+			}
+			batch = append(batch, due{strings.TrimPrefix(k, "q/"), d})
+			if len(batch) >= s.cfg.Batch {
+				return errFull
+			}
+			return nil
+		})
+		if errors.Is(err, errFull) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	jobs := map[string]*Job{}
+	for _, it := range batch {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		j := jobs[it.d.Job]
+		if j == nil {
+			j = new(Job)
+			if err := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+it.d.Job, j) }); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					it.d.State, it.d.LastError = StateDropped, "the job is gone"
+					if err := s.finish(ctx, it); err != nil {
+						return err
+					}
+					continue
+				}
+				return err
+			}
+			jobs[it.d.Job] = j
+		}
+		if err := s.deliverOne(ctx, j, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliverOne checks that the recipient still wants and may get the
+// message, sends it and records the outcome. It returns only store
+// errors; delivery failures are recorded on the delivery.
+func (s *Service) deliverOne(ctx context.Context, j *Job, it due) error {
+	var u policy.User
+	var prefs Prefs
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if u, err = tx.User(it.d.Tenant, it.d.User); err != nil {
+			return err
+		}
+		prefs, err = readPrefs(tx, it.d.User)
+		return err
+	})
+	reason := ""
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		reason = "the user no longer exists"
+	case err != nil:
+		return err
+	case !u.Active:
+		reason = "the user is deactivated"
+	case u.PrimaryEmail() == "":
+		reason = "the user has no e-mail address"
+	}
+	if reason == "" {
+		reason = s.stillWanted(j, &it.d, prefs)
+	}
+	if reason != "" {
+		it.d.State, it.d.LastError = StateDropped, reason
+		return s.finish(ctx, it)
+	}
+	msg, err := s.render(ctx, j, it.d, u)
+	if err != nil {
+		it.d.State, it.d.LastError = StateFailed, err.Error()
+		return s.finish(ctx, it)
+	}
+	sendErr := s.cfg.Sender.Send(ctx, msg)
+	now := s.cfg.Now()
+	it.d.Attempts++
+	var pe *PermanentError
+	switch {
+	case sendErr == nil:
+		it.d.State, it.d.LastError, it.d.Done = StateSent, "", now
+		return s.finish(ctx, it)
+	case errors.As(sendErr, &pe) || it.d.Attempts >= s.cfg.MaxAttempts:
+		s.log.Warn("mail: delivery failed for good", "job", j.ID, "user", it.d.User, "attempts", it.d.Attempts, "err", sendErr)
+		it.d.State, it.d.LastError, it.d.Done = StateFailed, sendErr.Error(), now
+		return s.finish(ctx, it)
+	}
+	wait := s.cfg.Backoff << min(it.d.Attempts-1, 20)
+	if wait > 6*time.Hour || wait <= 0 {
+		wait = 6 * time.Hour
+	}
+	it.d.Next, it.d.LastError = now.Add(wait), sendErr.Error()
+	s.log.Info("mail: delivery will be retried", "job", j.ID, "user", it.d.User, "attempt", it.d.Attempts, "next", it.d.Next, "err", sendErr)
+	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return putJSON(tx, "q/"+it.key, it.d) })
+}
+
+// stillWanted returns why d must not be sent now, or "".
+func (s *Service) stillWanted(j *Job, d *Delivery, p Prefs) string {
+	if p.None {
+		return "the user unsubscribed from all mail"
+	}
+	member := map[policy.GroupID]bool{}
+	for _, m := range s.cfg.Engine.EffectiveGroups(d.User) {
+		member[m.Group] = true
+	}
+	if j.Kind == KindDigest {
+		if p.mode("") == ModeNone { // the digest's own unsubscribe link
+			return "the user unsubscribed from the digest"
+		}
+		items := d.Items[:0:0]
+		for _, it := range d.Items {
+			if member[it.Group] && p.mode(it.Group) != ModeNone {
+				items = append(items, it)
+			}
+		}
+		if len(items) == 0 {
+			return "no meeting of the user's groups is left in the digest"
+		}
+		d.Items = items
+		return ""
+	}
+	if !member[d.Via] {
+		return "the user is no longer a member of the group"
+	}
+	if m := p.mode(d.Via); m != ModeAll {
+		return "the user chose " + m + " for the group"
+	}
+	if d.Via != j.Group && p.mode(j.Group) != ModeAll {
+		return "the user chose " + p.mode(j.Group) + " for " + j.GroupName
+	}
+	return ""
+}
+
+// finish moves a delivery from the queue to the done records.
+func (s *Service) finish(ctx context.Context, it due) error {
+	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
+		if err := putJSON(tx, "m/"+it.key, it.d); err != nil {
+			return err
+		}
+		return tx.DeleteRecord(Namespace, "q/"+it.key)
+	})
+}
