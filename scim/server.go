@@ -22,6 +22,12 @@
 // misses multi-valued sub-attributes, and its router has no per-tenant
 // prefix, 405, body limit or ETag handling.
 //
+// Requests whose work grows with the tenant (unindexed filters, deep pages
+// out of sequence, unfiltered group listings) run under an
+// admission.Controller and are refused with 429 and Retry-After beyond
+// its bounds; cheap ones never wait for them. A write the storage medium
+// refuses answers 507; a client that hangs up is recorded as 499.
+//
 // The package does not implement Bulk, sorting, /Me or password changes.
 package scim
 
