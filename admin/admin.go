@@ -64,8 +64,9 @@ type Config struct {
 	AccessTokens AccessTokenVerifier
 	// MaxBodyBytes limits request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Hierarchy holds the known group kinds and where each may sit
-	// (default policy.DefaultHierarchy).
+	// Hierarchy holds the known group kinds, where each may sit and who
+	// governs it (default policy.DefaultHierarchy); give the Engine the
+	// same.
 	Hierarchy policy.Hierarchy
 	// Extensions registers routes of other components (SCIM tokens, sync,
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
@@ -122,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Hierarchy.Parents == nil {
 		cfg.Hierarchy = policy.DefaultHierarchy()
+	}
+	if cfg.Hierarchy.Governance == nil {
+		cfg.Hierarchy.Governance = policy.DefaultHierarchy().Governance
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	for i, t := range cfg.Tokens {

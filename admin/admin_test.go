@@ -71,8 +71,9 @@ func newFixture(t *testing.T) *fixture {
 		must(tx.PutTenant(policy.Tenant{ID: "acme", Name: "Acme", Kind: policy.TenantPartner}))
 		for _, r := range []policy.Role{
 			{Name: "member", Permissions: []policy.Permission{"group.read"}},
-			{Name: "organizer", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit"}},
-			{Name: "admin", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit", "groups.manage", "roles.assign"}, Inherit: true},
+			{Name: "speaker", Permissions: []policy.Permission{"group.read", "talks.submit"}},
+			{Name: "organizer", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit", "talks.submit"}},
+			{Name: "admin", Permissions: []policy.Permission{"group.read", "members.manage", "meetings.edit", "talks.submit", "groups.manage", "roles.assign", "audit.read", "groups.suspend"}, Inherit: true},
 			{Name: "steward", Permissions: []policy.Permission{"group.read", "roles.assign"}},
 			{Name: "regional-admin", Permissions: []policy.Permission{"group.read", "groups.manage", "members.manage"}, Inherit: true},
 		} {
@@ -91,9 +92,9 @@ func newFixture(t *testing.T) *fixture {
 		must(err)
 		rug, err := tx.CreateGroup(policy.Group{Slug: "rug-europe", Name: "Europe", Kind: policy.KindRegional, Parent: isug.ID})
 		must(err)
-		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "London", Kind: policy.KindLocal, Parent: rug.ID})
+		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "London", Kind: policy.KindLocal, Parent: rug.ID, Governance: policy.GovernManaged})
 		must(err)
-		paris, err := tx.CreateGroup(policy.Group{Slug: "lug-paris", Name: "Paris", Kind: policy.KindLocal, Parent: rug.ID})
+		paris, err := tx.CreateGroup(policy.Group{Slug: "lug-paris", Name: "Paris", Kind: policy.KindLocal, Parent: rug.ID, Governance: policy.GovernManaged})
 		must(err)
 		_, err = tx.CreateRule(policy.Rule{Tenant: "vendor", DirGroup: d.ID, Group: lug.ID, Role: "organizer"})
 		must(err)

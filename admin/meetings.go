@@ -70,7 +70,7 @@ func (s *Server) forCaller(p principal, g policy.Group) policy.Group {
 	if !s.seesMeetings(p, g) {
 		g.Meetings = nil
 	}
-	return g
+	return s.redactSuspensions(p, g)
 }
 
 // meetingInput is the body of a meeting create or patch. Times are RFC

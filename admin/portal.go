@@ -279,8 +279,9 @@ func auditGroup(c policy.Change) policy.GroupID {
 		g, _, _ := strings.Cut(c.ID, "/")
 		return policy.GroupID(g)
 	case policy.KindEvent:
-		// Membership requests, meetings and RSVPs: "<ns>/<group>/…".
-		for _, ns := range []string{"join/", "meeting/", "rsvp/"} {
+		// Membership requests, meetings, RSVPs, suspensions and charter
+		// status: "<ns>/<group>/…".
+		for _, ns := range []string{"join/", "meeting/", "rsvp/", "suspension/", "charter/"} {
 			if rest, ok := strings.CutPrefix(c.ID, ns); ok {
 				g, _, _ := strings.Cut(rest, "/")
 				return policy.GroupID(g)
@@ -315,7 +316,7 @@ func (s *Server) groupAudit(w http.ResponseWriter, r *http.Request, p principal)
 		return
 	}
 	manages := func(id policy.GroupID) bool {
-		return s.can(p, "groups.manage", id) || s.can(p, "members.manage", id)
+		return s.can(p, "groups.manage", id) || s.can(p, "members.manage", id) || s.can(p, policy.PermAuditRead, id)
 	}
 	if !manages(g.ID) {
 		writeErr(w, errForbidden)

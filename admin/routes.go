@@ -51,9 +51,10 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
 	s.quarantineRoutes()
-	s.portalRoutes()  // admin/portal.go
-	s.joinRoutes()    // admin/join.go
-	s.meetingRoutes() // admin/meetings.go
+	s.portalRoutes()     // admin/portal.go
+	s.joinRoutes()       // admin/join.go
+	s.meetingRoutes()    // admin/meetings.go
+	s.governanceRoutes() // admin/governance.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -252,14 +253,16 @@ func (s *Server) lookupVisibleGroup(tx store.Tx, p principal, ref string) (polic
 // errNoGroup answers both a missing group and one the caller may not read.
 var errNoGroup = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such group"}
 
-// groupView is a user group with its computed charter status.
+// groupView is a user group with its computed charter status and the
+// governance mode in force (its own, else its kind's).
 type groupView struct {
 	policy.Group
-	Charter *policy.CharterStatus `json:"charter,omitempty"`
+	GovernanceMode policy.Governance     `json:"governanceMode"`
+	Charter        *policy.CharterStatus `json:"charter,omitempty"`
 }
 
 func (s *Server) viewOf(g policy.Group) groupView {
-	v := groupView{Group: g}
+	v := groupView{Group: g, GovernanceMode: s.cfg.Hierarchy.GovernanceOf(g)}
 	if c := s.cfg.Engine.Charter(g.ID); c.Applies || c.Reason != "" {
 		v.Charter = &c
 	}
@@ -290,8 +293,11 @@ type groupInput struct {
 	Kind        *string `json:"kind"`
 	Parent      *string `json:"parent"`
 	// Join is the join policy: open, request or closed.
-	Join    *string `json:"join"`
-	Version uint64  `json:"version"`
+	Join *string `json:"join"`
+	// Governance overrides the kind's mode: self, managed, or "" for
+	// the kind's (admin tokens only).
+	Governance *string `json:"governance"`
+	Version    uint64  `json:"version"`
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal) {
@@ -300,9 +306,14 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 		writeErr(w, err)
 		return
 	}
-	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind)), Join: policy.JoinPolicy(deref(in.Join))}
+	g := policy.Group{Slug: deref(in.Slug), Name: deref(in.Name), Description: deref(in.Description), Kind: policy.GroupKind(deref(in.Kind)), Join: policy.JoinPolicy(deref(in.Join)), Governance: policy.Governance(deref(in.Governance))}
 	if err := s.checkKind(g.Kind); err != nil {
 		writeErr(w, err)
+		return
+	}
+	if in.Governance != nil && !p.admin {
+		// Who governs a group is the deployment's decision.
+		writeErr(w, errForbidden)
 		return
 	}
 	g0 := g
@@ -322,8 +333,21 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 			return err
 		}
 		var err error
-		g, err = tx.CreateGroup(g)
-		return err
+		if g, err = tx.CreateGroup(g); err != nil {
+			return err
+		}
+		// A delegated creator governs what they create as they govern
+		// its parent (the organizers of a self-governing LUG, its SIGs).
+		roles, err := s.governingRoles(tx, p, g.Parent)
+		if err != nil {
+			return err
+		}
+		for _, ro := range roles {
+			if _, err := tx.AddMembership(policy.Membership{User: p.user, Group: g.ID, Role: ro, Origin: policy.OriginManual}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		writeErr(w, err)
@@ -384,6 +408,11 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 			return
 		}
 	}
+	if in.Governance != nil && !p.admin && policy.Governance(*in.Governance) != g.Governance {
+		// Who governs a group is the deployment's decision.
+		writeErr(w, errForbidden)
+		return
+	}
 	err := s.update(r, p, func(tx store.Tx) error {
 		cur, err := tx.Group(g.ID)
 		if err != nil {
@@ -407,6 +436,9 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		if in.Join != nil {
 			cur.Join = policy.JoinPolicy(*in.Join)
 		}
+		if in.Governance != nil {
+			cur.Governance = policy.Governance(*in.Governance)
+		}
 		if in.Kind != nil || in.Name != nil {
 			if err := s.checkPlacement(tx, cur); err != nil {
 				return err
@@ -425,6 +457,12 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal) {
 	g, ok := s.withGroup(w, r, p, "groups.manage")
 	if !ok {
+		return
+	}
+	if g.Parent != "" && !s.can(p, "groups.manage", g.Parent) {
+		// Dissolving a group is its parent's decision, also when the
+		// group governs itself.
+		writeErr(w, errForbidden)
 		return
 	}
 	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) { return none{}, tx.DeleteGroup(g.ID) })

@@ -198,17 +198,22 @@ type PolicyConfig struct {
 	// (international, regional, local, special-interest), or changes
 	// where a kind may sit. Each entry is a name, or {name, parents}
 	// where parents lists the kinds a parent may have ("top" for none).
-	// A custom kind without parents may sit anywhere.
+	// A custom kind without parents may sit anywhere. governance says who
+	// governs groups of the kind: self (their organizers; the default for
+	// local and special-interest) or managed (the parent's admins; the
+	// default otherwise).
 	Kinds []KindConfig `yaml:"kinds"`
 	// Charter overrides the charter rule (default: local groups, 60% of
 	// members in the international group above).
 	Charter *policy.CharterRule `yaml:"charter"`
 }
 
-// KindConfig declares a user-group kind and where it may sit.
+// KindConfig declares a user-group kind, where it may sit and who governs
+// it.
 type KindConfig struct {
-	Name    string   `yaml:"name"`
-	Parents []string `yaml:"parents"`
+	Name       string   `yaml:"name"`
+	Parents    []string `yaml:"parents"`
+	Governance string   `yaml:"governance"` // self | managed; empty: the kind's default
 }
 
 // UnmarshalYAML reads a plain name or a {name, parents} mapping.
@@ -221,8 +226,8 @@ func (k *KindConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(k))
 }
 
-// Hierarchy returns the placement rules: policy.DefaultHierarchy with the
-// configured kinds added or changed.
+// Hierarchy returns the placement rules and governance modes:
+// policy.DefaultHierarchy with the configured kinds added or changed.
 func (p PolicyConfig) Hierarchy() (policy.Hierarchy, error) {
 	h := policy.DefaultHierarchy()
 	for i, k := range p.Kinds {
@@ -236,6 +241,13 @@ func (p PolicyConfig) Hierarchy() (policy.Hierarchy, error) {
 	}
 	for i, k := range p.Kinds {
 		kind := policy.GroupKind(k.Name)
+		switch m := policy.Governance(k.Governance); m {
+		case "":
+		case policy.GovernSelf, policy.GovernManaged:
+			h.Governance[kind] = m
+		default:
+			return h, &Error{fmt.Sprintf("policy.kinds[%d].governance", i), fmt.Sprintf("%q is not self or managed", k.Governance)}
+		}
 		if len(k.Parents) == 0 {
 			if h.Parents[kind] == nil { // a custom kind: anywhere
 				h.Parents[kind] = append([]policy.GroupKind{policy.Root}, h.Kinds()...)

@@ -186,7 +186,7 @@ func TestErrorsDoNotShowEnvValues(t *testing.T) {
 
 func TestKindsMakeTheHierarchy(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yaml")
-	doc := "policy:\n  kinds:\n    - chapter\n    - {name: city, parents: [chapter, top]}\n    - {name: local, parents: [regional]}\n"
+	doc := "policy:\n  kinds:\n    - chapter\n    - {name: city, parents: [chapter, top], governance: self}\n    - {name: local, parents: [regional], governance: managed}\n"
 	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -206,5 +206,14 @@ func TestKindsMakeTheHierarchy(t *testing.T) {
 	}
 	if got := h.Parents["chapter"]; !slices.Contains(got, policy.Root) || !slices.Contains(got, policy.KindLocal) {
 		t.Errorf("chapter without parents should sit anywhere: %v", got)
+	}
+	for kind, want := range map[policy.GroupKind]policy.Governance{"city": policy.GovernSelf, "local": policy.GovernManaged, "chapter": policy.GovernManaged, policy.KindSpecialInterest: policy.GovernSelf} {
+		if got := h.GovernanceOf(policy.Group{Kind: kind}); got != want {
+			t.Errorf("governance of %s = %s, want %s", kind, got, want)
+		}
+	}
+	c.Policy.Kinds = []KindConfig{{Name: "local", Governance: "anarchy"}}
+	if _, err := c.Policy.Hierarchy(); err == nil || !strings.Contains(err.Error(), "policy.kinds[0].governance") {
+		t.Errorf("bad governance: %v", err)
 	}
 }

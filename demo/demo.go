@@ -21,7 +21,9 @@
 //
 //	isug                 International Systems User Group (international)
 //	├── rug-europe       RUG Europe (regional)
-//	│   ├── lug-london   chartered: 4 of 5 members are ISUG members (80%); join on request
+//	│   ├── lug-london   managed (the RUG's and ISUG's admins govern it); the other LUGs and
+//	│   │                the SIGs govern themselves (their organizers govern; oversight above)
+//	│   │                chartered: 4 of 5 members are ISUG members (80%); join on request
 //	│   │                (a monthly meeting on the 2nd Tuesday, 18:30 London time)
 //	│   ├── lug-paris    chartered: 3 of 5 (exactly 60%)
 //	│   ├── lug-berlin   not chartered: 2 of 6 (33%)
@@ -43,10 +45,15 @@
 //     (alice, members.manage, lug-london) is a yes; (alice,
 //     members.manage, sig-devops) is a no.
 //   - victor (UserVictor, vendor): admin of isug through "roster-admins";
-//     admin flows down, so he may do everything everywhere.
-//   - quinn (UserQuinn, vendor): manual admin of rug-europe; may manage
-//     members of lug-london, lug-paris, lug-berlin and sig-devops but not of
-//     lug-tokyo.
+//     admin flows down: he governs isug, the RUGs and the managed
+//     lug-london, and has oversight (read, audit, suspend) of the
+//     self-governing LUGs and SIGs.
+//   - quinn (UserQuinn, vendor): manual admin of rug-europe; governs
+//     lug-london, has oversight of lug-paris, lug-berlin and sig-devops,
+//     nothing in lug-tokyo.
+//   - greta (vendor): organizer of the self-governing lug-berlin; she
+//     renames it, appoints its speakers and co-organizers, creates SIGs
+//     under it.
 //   - peter (UserPeter, vendor): member of sig-devops through the cyclic
 //     LDAP nesting "engineering" ↔ "platform"; manual speaker in lug-berlin.
 //   - bob@acme.example (UserBob, acme): member and speaker of lug-london,
@@ -119,9 +126,10 @@ func DefaultRoles() []policy.Role {
 	return []policy.Role{
 		{Name: RoleMember, Description: "Member of the group", Permissions: []policy.Permission{"group.read", "meetings.read"}},
 		{Name: RoleSpeaker, Description: "May submit talks", Permissions: []policy.Permission{"group.read", "meetings.read", "talks.submit"}},
-		{Name: RoleOrganizer, Description: "Runs the group: meetings and members", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage"}},
-		{Name: RoleAdmin, Description: "Everything, in this group and every group below it", Inherit: true, Permissions: []policy.Permission{
+		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit"}},
+		{Name: RoleAdmin, Description: "Everything, in this group and every group below it (oversight only in a self-governing group below)", Inherit: true, Permissions: []policy.Permission{
 			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage",
+			"audit.read", "groups.suspend", // oversight: what still flows into a self-governing group
 			"directories.manage", // held on every root group: directory sync status and approval
 		}},
 	}
@@ -461,6 +469,9 @@ func World(now time.Time) policy.World {
 		}
 		switch r.slug {
 		case "lug-london":
+			// Managed: the vendor runs London through the RUG and ISUG
+			// admins, unlike the other LUGs, which govern themselves.
+			g.Governance = policy.GovernManaged
 			// Request-only, with a monthly meeting on the second
 			// Tuesday, 18:30 London time, that began two months ago.
 			g.Join = policy.JoinOnRequest

@@ -261,11 +261,19 @@ func TestWellKnownUsers(t *testing.T) {
 		{demo.UserAlice, "members.manage", "lug-london", true},
 		{demo.UserAlice, "group.read", "isug", true},
 		{demo.UserAlice, "members.manage", "sig-devops", false},
-		{demo.UserVictor, "groups.manage", "lug-tokyo", true},
-		{demo.UserVictor, "roles.assign", "sig-security", true},
-		{demo.UserQuinn, "members.manage", "lug-berlin", true},
-		{demo.UserQuinn, "members.manage", "sig-devops", true},
-		{demo.UserQuinn, "members.manage", "lug-tokyo", false},
+		{demo.UserVictor, "groups.manage", "lug-london", true},   // managed
+		{demo.UserVictor, "groups.manage", "lug-tokyo", false},   // self-governing: oversight only
+		{demo.UserVictor, "groups.suspend", "lug-tokyo", true},   // oversight
+		{demo.UserVictor, "group.read", "lug-tokyo", true},       // oversight
+		{demo.UserVictor, "roles.assign", "sig-security", false}, // a SIG governs itself
+		{demo.UserQuinn, "members.manage", "lug-london", true},
+		{demo.UserQuinn, "members.manage", "lug-berlin", false},
+		{demo.UserQuinn, "groups.suspend", "lug-berlin", true},
+		{demo.UserQuinn, "members.manage", "sig-devops", false},
+		{demo.UserQuinn, "group.read", "lug-tokyo", false},
+		{demo.UserAlice, "groups.manage", "lug-london", false},                        // managed: not hers to rename
+		{"10000000-0000-4000-8000-000000000007", "groups.manage", "lug-berlin", true}, // greta governs Berlin
+		{"10000000-0000-4000-8000-000000000007", "roles.assign", "lug-berlin", true},
 		{demo.UserPeter, "group.read", "sig-devops", true},
 		{demo.UserPeter, "talks.submit", "lug-berlin", true},
 		{demo.UserBob, "talks.submit", "lug-london", true},

@@ -31,6 +31,7 @@ import (
 // An Engine is safe for concurrent use by many readers and one writer.
 type Engine struct {
 	charter CharterRule
+	hier    Hierarchy // governance modes of the kinds
 
 	mu       sync.RWMutex
 	cacheMu  sync.Mutex                // guards charters; held inside mu.RLock
@@ -108,9 +109,12 @@ type mkey struct {
 // NewEngine returns an empty Engine. A zero cfg.Charter means
 // DefaultCharter.
 func NewEngine(cfg EngineConfig) *Engine {
-	e := &Engine{charter: cfg.Charter}
+	e := &Engine{charter: cfg.Charter, hier: cfg.Hierarchy}
 	if e.charter == (CharterRule{}) {
 		e.charter = DefaultCharter
+	}
+	if e.hier.Governance == nil {
+		e.hier.Governance = DefaultHierarchy().Governance
 	}
 	e.reset()
 	return e
@@ -268,6 +272,7 @@ func (e *Engine) deleteDir(id DirGroupID) {
 func (e *Engine) putGroup(g Group) {
 	e.deleteGroup(g.ID)
 	g.Meetings = slices.Clone(g.Meetings)
+	g.Suspensions = slices.Clone(g.Suspensions)
 	e.groups[g.ID] = g
 	e.children[g.Parent] = addSorted(e.children[g.Parent], g.ID)
 }
@@ -714,6 +719,7 @@ func (e *Engine) Group(id GroupID) (Group, bool) {
 	g, ok := e.groups[id]
 	if ok {
 		g.Meetings = slices.Clone(g.Meetings)
+		g.Suspensions = slices.Clone(g.Suspensions)
 	}
 	return g, ok
 }
@@ -759,22 +765,34 @@ func (e *Engine) ancestors(id GroupID) []GroupID {
 
 // Permissions returns the permissions user u has in group g, sorted: those
 // of the roles u holds in g, plus those of the roles with Inherit that u
-// holds in an ancestor of g.
+// holds in an ancestor of g, under the governance rule (see Governance and
+// govCtx.allows).
 func (e *Engine) Permissions(u UserID, g GroupID) []Permission {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if _, ok := e.groups[g]; !ok {
+	gr, ok := e.groups[g]
+	if !ok {
 		return nil
 	}
 	anc := e.ancestors(g)
+	gc := e.govern(u, gr, anc)
 	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil)
 	var out []Permission
-	for _, gr := range gs {
-		r, ok := e.roles[gr.role]
-		if !ok || (gr.group != g && !r.Inherit) {
+	for _, gt := range gs {
+		r, ok := e.roles[gt.role]
+		if !ok {
 			continue
 		}
-		out = append(out, r.Permissions...)
+		for _, p := range r.Permissions {
+			if ok, _ := gc.allows(r, gt.group, p); ok {
+				out = append(out, p)
+			}
+		}
+		for _, p := range SelfGovernment {
+			if ok, _ := gc.allows(r, gt.group, p); ok {
+				out = append(out, p)
+			}
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -786,14 +804,17 @@ func (e *Engine) Permissions(u UserID, g GroupID) []Permission {
 func (e *Engine) Check(u UserID, p Permission, g GroupID) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if _, ok := e.groups[g]; !ok {
+	gr, ok := e.groups[g]
+	if !ok {
 		return false
 	}
 	anc := e.ancestors(g)
-	for _, gr := range e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil) {
-		r, ok := e.roles[gr.role]
-		if ok && (gr.group == g || r.Inherit) && slices.Contains(r.Permissions, p) {
-			return true
+	gc := e.govern(u, gr, anc)
+	for _, gt := range e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil) {
+		if r, ok := e.roles[gt.role]; ok {
+			if ok, _ := gc.allows(r, gt.group, p); ok {
+				return true
+			}
 		}
 	}
 	return false
@@ -812,27 +833,24 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 		ex.Reason = fmt.Sprintf("unknown user %s", u)
 		return ex
 	}
-	if _, ok := e.groups[g]; !ok {
+	grp, ok := e.groups[g]
+	if !ok {
 		ex.Reason = fmt.Sprintf("unknown group %s", g)
 		return ex
 	}
+	ex.Governance = e.hier.GovernanceOf(grp)
 	if !ur.active {
 		ex.Reason = fmt.Sprintf("user %s is inactive and holds no membership", e.userLabel(u))
 		return ex
 	}
 	anc := e.ancestors(g)
+	gc := e.govern(u, grp, anc)
 	pred := map[DirGroupID]DirGroupID{}
 	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, pred)
 	// Order: g first, then ancestors nearest first; within a group manual
 	// memberships before rules, then by role and origin.
-	level := func(x GroupID) int {
-		if x == g {
-			return 0
-		}
-		return 1 + slices.Index(anc, x)
-	}
 	slices.SortFunc(gs, func(a, b grant) int {
-		if c := cmp.Compare(level(a.group), level(b.group)); c != 0 {
+		if c := cmp.Compare(gc.level(a.group), gc.level(b.group)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(boolInt(a.rule != ""), boolInt(b.rule != "")); c != 0 {
@@ -840,22 +858,27 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 		}
 		return cmpGrant(a, b)
 	})
-	var heldHere, noInherit []string
+	var heldHere, noInherit, fenced, suspended []string
 	for _, gr := range gs {
-		r, ok := e.roles[gr.role]
-		grants := ok && slices.Contains(r.Permissions, p)
+		r, known := e.roles[gr.role]
+		allowed, note := gc.allows(r, gr.group, p)
+		grants := known && slices.Contains(r.Permissions, p)
 		switch {
-		case gr.group == g && grants:
+		case known && allowed && gr.group == g:
 			ex.Allowed = true
 			ex.Steps = append(e.membershipSteps(u, gr, pred), Step{
 				Kind:   "role",
 				Text:   fmt.Sprintf("role %s grants %s", gr.role, p),
 				Object: string(gr.role),
 			})
+			if note == noteSelf {
+				ex.Steps[len(ex.Steps)-1].Text = fmt.Sprintf("role %s grants %s", gr.role, PermMembersManage)
+			}
+			if st, ok := e.governanceStep(&gc, note, gr.role, p); ok {
+				ex.Steps = append(ex.Steps, st)
+			}
 			return ex
-		case gr.group == g:
-			heldHere = appendOnce(heldHere, string(gr.role))
-		case grants && r.Inherit:
+		case known && allowed:
 			ex.Allowed = true
 			ex.Steps = append(e.membershipSteps(u, gr, pred), Step{
 				Kind:   "role",
@@ -863,7 +886,7 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 				Object: string(gr.role),
 			})
 			// Parent steps from the ancestor down to g.
-			for i := level(gr.group) - 1; i >= 0; i-- {
+			for i := gc.level(gr.group) - 1; i >= 0; i-- {
 				child := g
 				if i > 0 {
 					child = anc[i-1]
@@ -874,12 +897,31 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 					Object: string(child),
 				})
 			}
+			if st, ok := e.governanceStep(&gc, note, gr.role, p); ok {
+				ex.Steps = append(ex.Steps, st)
+			}
 			return ex
-		case grants:
+		case note == noteSuspended:
+			suspended = appendOnce(suspended, string(gr.role))
+		case note == noteFenced:
+			fenced = appendOnce(fenced, fmt.Sprintf("%s in %s", gr.role, e.groupLabel(gr.group)))
+		case gr.group == g:
+			heldHere = appendOnce(heldHere, string(gr.role))
+		case grants && !r.Inherit:
 			noInherit = appendOnce(noInherit, fmt.Sprintf("%s in %s", gr.role, e.groupLabel(gr.group)))
 		}
 	}
 	switch {
+	case len(suspended) > 0:
+		who := "the group is suspended"
+		if !gc.suspAll {
+			who = fmt.Sprintf("user %s is suspended there", e.userLabel(u))
+		}
+		ex.Reason = fmt.Sprintf("user %s holds %s in %s, but %s: its roles give only %s until the suspension is lifted",
+			e.userLabel(u), strings.Join(suspended, ", "), e.groupLabel(g), who, joinPerms(ReadOnly))
+	case len(fenced) > 0:
+		ex.Reason = fmt.Sprintf("user %s holds %s, which grants %s and flows down, but %s governs itself: from above only oversight (%s) crosses it",
+			e.userLabel(u), strings.Join(fenced, " and "), p, e.groupLabel(gc.fenceGroup()), joinPerms(Oversight))
 	case len(noInherit) > 0:
 		ex.Reason = fmt.Sprintf("user %s holds %s, which grants %s but does not flow down to %s",
 			e.userLabel(u), strings.Join(noInherit, " and "), p, e.groupLabel(g))
@@ -891,6 +933,9 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 			e.userLabel(u), e.groupLabel(g), p)
 	default:
 		ex.Reason = fmt.Sprintf("user %s holds no role in %s or its ancestors", e.userLabel(u), e.groupLabel(g))
+	}
+	if gc.self && slices.Contains(SelfGovernment, p) && !ex.Allowed && len(suspended) == 0 {
+		ex.Reason += fmt.Sprintf("; %s governs itself: its organizers (a role there that grants %s) hold %s", e.groupLabel(g), PermMembersManage, joinPerms(SelfGovernment))
 	}
 	return ex
 }

@@ -7,6 +7,9 @@ package policy
 type EngineConfig struct {
 	// Charter configures the charter rule. Zero value: DefaultCharter.
 	Charter CharterRule
+	// Hierarchy gives the governance mode of each kind (see
+	// Governance). Zero value: DefaultHierarchy.
+	Hierarchy Hierarchy
 }
 
 // CharterRule is the rule "a group of kind Kind is chartered when at least
@@ -67,6 +70,9 @@ type Explanation struct {
 	Permission Permission `json:"permission"`
 	Group      GroupID    `json:"group"`
 	Allowed    bool       `json:"allowed"`
+	// Governance is the mode of Group (self or managed); a step of kind
+	// "governance", or the Reason, says when it decided.
+	Governance Governance `json:"governance,omitempty"`
 	Steps      []Step     `json:"steps,omitempty"`
 	Reason     string     `json:"reason,omitempty"`
 }

@@ -74,8 +74,8 @@ func fixture() policy.World {
 		Groups: []policy.Group{
 			{ID: "g-isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
 			{ID: "g-rug-eu", Slug: "rug-eu", Name: "RUG Europe", Kind: policy.KindRegional, Parent: "g-isug"},
-			{ID: "g-lug-london", Slug: "lug-london", Name: "LUG London", Kind: policy.KindLocal, Parent: "g-rug-eu"},
-			{ID: "g-sig-x", Slug: "sig-x", Name: "SIG X", Kind: policy.KindSpecialInterest, Parent: "g-lug-london"},
+			{ID: "g-lug-london", Slug: "lug-london", Name: "LUG London", Kind: policy.KindLocal, Parent: "g-rug-eu", Governance: policy.GovernManaged},
+			{ID: "g-sig-x", Slug: "sig-x", Name: "SIG X", Kind: policy.KindSpecialInterest, Parent: "g-lug-london", Governance: policy.GovernManaged},
 			{ID: "g-lug-paris", Slug: "lug-paris", Name: "LUG Paris", Kind: policy.KindLocal, Parent: "g-rug-eu"},
 			{ID: "g-sig-sec", Slug: "sig-sec", Name: "SIG Security", Kind: policy.KindSpecialInterest, Parent: "g-isug"},
 		},
@@ -255,7 +255,7 @@ func TestDeepHierarchy(t *testing.T) {
 	}
 	var ids []G
 	for i := range depth {
-		g := policy.Group{ID: G(fmt.Sprintf("g%02d", i)), Slug: fmt.Sprintf("level-%d", i), Name: fmt.Sprintf("Level %d", i), Kind: policy.KindLocal}
+		g := policy.Group{ID: G(fmt.Sprintf("g%02d", i)), Slug: fmt.Sprintf("level-%d", i), Name: fmt.Sprintf("Level %d", i), Kind: policy.KindLocal, Governance: policy.GovernManaged}
 		if i == 0 {
 			g.Kind = policy.KindInternational
 		} else {

@@ -17,18 +17,29 @@ type Hierarchy struct {
 	// Root in the list allows a group of the kind at the top. A kind
 	// missing from the map is unknown.
 	Parents map[GroupKind][]GroupKind
+	// Governance maps a kind to who governs its groups (see Governance);
+	// a kind missing from the map is GovernManaged. A group's own
+	// Governance overrides its kind's.
+	Governance map[GroupKind]Governance
 }
 
 // DefaultHierarchy is the shape of the user groups' world: the
 // international group at the top; regional groups under it (or under a
 // larger region); local groups under a region or directly under the
-// international group; special-interest groups anywhere.
+// international group; special-interest groups anywhere. Local and
+// special-interest groups govern themselves; the international group and
+// the regional groups are managed.
 func DefaultHierarchy() Hierarchy {
 	return Hierarchy{Parents: map[GroupKind][]GroupKind{
 		KindInternational:   {Root},
 		KindRegional:        {KindInternational, KindRegional},
 		KindLocal:           {KindRegional, KindInternational},
 		KindSpecialInterest: {Root, KindInternational, KindRegional, KindLocal, KindSpecialInterest},
+	}, Governance: map[GroupKind]Governance{
+		KindInternational:   GovernManaged,
+		KindRegional:        GovernManaged,
+		KindLocal:           GovernSelf,
+		KindSpecialInterest: GovernSelf,
 	}}
 }
 

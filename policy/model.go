@@ -215,9 +215,15 @@ type Group struct {
 	// or closed (empty: closed). See JoinPolicy.
 	Join     JoinPolicy `json:"join,omitempty"`
 	Meetings []Meeting  `json:"meetings,omitempty"`
-	Created  time.Time  `json:"created"`
-	Updated  time.Time  `json:"updated"`
-	Version  uint64     `json:"version"`
+	// Governance overrides the kind's governance mode (empty: the
+	// kind's; see Hierarchy.GovernanceOf).
+	Governance Governance `json:"governance,omitempty"`
+	// Suspensions are the suspensions in force, of the group itself
+	// (User empty) or of one person's roles in it.
+	Suspensions []Suspension `json:"suspensions,omitempty"`
+	Created     time.Time    `json:"created"`
+	Updated     time.Time    `json:"updated"`
+	Version     uint64       `json:"version"`
 }
 
 // Role is a named set of permissions. When Inherit is true, holding the role

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // ErrInvalid is returned (wrapped) when a record breaks a domain invariant.
@@ -188,6 +189,22 @@ func ValidateGroup(g Group) error {
 		return &LimitError{Field: "meetings", Limit: LimitCount, Max: MaxMeetings}
 	case !g.Join.Valid():
 		return fmt.Errorf("%w: join %q is not open, request or closed", ErrInvalid, g.Join)
+	case !g.Governance.Valid():
+		return fmt.Errorf("%w: governance %q is not self or managed", ErrInvalid, g.Governance)
+	case len(g.Suspensions) > MaxSuspensions:
+		return &LimitError{Field: "suspensions", Limit: LimitCount, Max: MaxSuspensions}
+	}
+	for i, su := range g.Suspensions {
+		f := fmt.Sprintf("suspensions[%d].", i)
+		if strings.TrimSpace(su.Reason) == "" {
+			return fmt.Errorf("%w: %sreason is required: a suspension states why", ErrInvalid, f)
+		}
+		if err := checkLens(MaxNameBytes, f+"user", string(su.User), f+"by", su.By); err != nil {
+			return err
+		}
+		if err := checkLen(f+"reason", su.Reason, MaxTextBytes); err != nil {
+			return err
+		}
 	}
 	if err := checkLens(MaxNameBytes, "name", g.Name, "kind", string(g.Kind)); err != nil {
 		return err

@@ -125,6 +125,10 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 	if cfg.Policy.Charter != nil {
 		ecfg.Charter = *cfg.Policy.Charter
 	}
+	if ecfg.Hierarchy, err = cfg.Policy.Hierarchy(); err != nil { // governance modes; checked by config.Validate
+		a.Close()
+		return nil, err
+	}
 	a.engine = policy.NewEngine(ecfg)
 	if err := a.loadEngine(ctx); err != nil {
 		a.Close()

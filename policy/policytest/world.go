@@ -60,7 +60,7 @@ func Roles() []policy.Role {
 		{Name: "member", Permissions: []policy.Permission{"group.read", "meetings.read"}},
 		{Name: "speaker", Permissions: []policy.Permission{"group.read", "meetings.read", "talks.submit"}},
 		{Name: "organizer", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage"}},
-		{Name: "admin", Inherit: true, Permissions: []policy.Permission{"group.read", "groups.manage", "meetings.edit", "meetings.read", "members.manage", "roles.assign", "talks.submit"}},
+		{Name: "admin", Inherit: true, Permissions: []policy.Permission{"audit.read", "group.read", "groups.manage", "groups.suspend", "meetings.edit", "meetings.read", "members.manage", "roles.assign", "talks.submit"}},
 	}
 }
 
