@@ -344,10 +344,11 @@ func aliceID(b *testing.B, base string) string {
 
 func pgtestRequire(b *testing.B) { pgtest.Require(b) }
 
-// benchPG starts a private PostgreSQL for one benchmark.
+// benchPG starts a private PostgreSQL for one benchmark, durable (every
+// commit flushed, as bbolt's are).
 func benchPG(b *testing.B) *pgtest.Server {
 	b.Helper()
-	s, err := pgtest.Start()
+	s, err := pgtest.StartDurable()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -125,8 +125,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Start initialises and starts a new server. Stop removes it.
-func Start() (*Server, error) {
+// Start initialises and starts a new server. Stop removes it. It does not
+// sync to disk (fsync, synchronous_commit and full_page_writes are off):
+// fast tests, nothing durable.
+func Start() (*Server, error) { return start(false) }
+
+// StartDurable is Start with PostgreSQL's durable defaults (every commit
+// flushed to disk), for benchmarks that stand beside bbolt's fsync per
+// commit.
+func StartDurable() (*Server, error) { return start(true) }
+
+func start(durable bool) (*Server, error) {
 	initdb, err := findBin("initdb")
 	if err != nil {
 		return nil, err
@@ -164,11 +173,14 @@ func Start() (*Server, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		s.cmd = exec.Command(postgres, "-D", data, "-p", strconv.Itoa(s.port), "-k", dir,
+		args := []string{"-D", data, "-p", strconv.Itoa(s.port), "-k", dir,
 			"-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 			"-c", "max_connections=300", "-c", "shared_buffers=32MB",
-			"-c", "max_pred_locks_per_transaction=256")
+			"-c", "max_pred_locks_per_transaction=256"}
+		if !durable {
+			args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		}
+		s.cmd = exec.Command(postgres, args...)
 		s.cmd.Stdout, s.cmd.Stderr = logf, logf
 		s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 		if err := s.cmd.Start(); err != nil {
