@@ -55,6 +55,7 @@ func (s *Server) routes() {
 	s.joinRoutes()       // admin/join.go
 	s.meetingRoutes()    // admin/meetings.go
 	s.governanceRoutes() // admin/governance.go
+	s.reachRoutes()      // admin/announce.go, admin/public.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {

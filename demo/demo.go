@@ -126,9 +126,9 @@ func DefaultRoles() []policy.Role {
 	return []policy.Role{
 		{Name: RoleMember, Description: "Member of the group", Permissions: []policy.Permission{"group.read", "meetings.read"}},
 		{Name: RoleSpeaker, Description: "May submit talks", Permissions: []policy.Permission{"group.read", "meetings.read", "talks.submit"}},
-		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit"}},
+		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "announcements.send"}},
 		{Name: RoleAdmin, Description: "Everything, in this group and every group below it (oversight only in a self-governing group below)", Inherit: true, Permissions: []policy.Permission{
-			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage",
+			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage", "announcements.send",
 			"audit.read", "groups.suspend", // oversight: what still flows into a self-governing group
 			"directories.manage", // held on every root group: directory sync status and approval
 		}},

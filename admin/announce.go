@@ -1,0 +1,149 @@
+package admin
+
+// Announcements: an organizer (announcements.send on the group) writes to
+// the group's members, and by choice to every group below it (an ISUG or
+// RUG admin reaching every LUG through its RUGs: announcements.send and
+// groups.manage on the group written through). The announcement is queued in the mail outbox in the
+// same transaction as its audit entry; the mail service reads the
+// recipients from the policy engine when it sends, so only the members
+// of that moment get it.
+//
+//	POST /api/v1/groups/{group}/announcements {subject, body, subgroups}
+//	GET  /api/v1/groups/{group}/announcements    the archive (group.read)
+//	GET  /api/v1/announcements/{id}              delivery counts (announcements.send)
+
+import (
+	"net/http"
+
+	"github.com/roster-dev/roster/mail"
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// permAnnounce is the permission to write to a group's members.
+const permAnnounce policy.Permission = "announcements.send"
+
+func (s *Server) reachRoutes() {
+	s.handle("POST /api/v1/groups/{group}/announcements", s.sendAnnouncement)
+	s.handle("GET /api/v1/groups/{group}/announcements", s.listAnnouncements)
+	s.handle("GET /api/v1/announcements/{id}", s.announcementStatus)
+	s.publicRoutes() // admin/public.go
+}
+
+// announcementView is one announcement of the archive.
+type announcementView struct {
+	ID         string           `json:"id"`
+	Group      policy.GroupID   `json:"group"`
+	Groups     []policy.GroupID `json:"groups"`
+	Subject    string           `json:"subject"`
+	Body       string           `json:"body"`
+	Author     string           `json:"author,omitempty"`
+	Created    string           `json:"created"`
+	Queued     bool             `json:"queued"` // not yet expanded into deliveries
+	Recipients int              `json:"recipients"`
+}
+
+func viewAnnouncement(j mail.Job) announcementView {
+	return announcementView{ID: j.ID, Group: j.Group, Groups: j.Groups, Subject: j.Subject, Body: j.Body, Author: j.AuthorName,
+		Created: j.Created.Format("2006-01-02T15:04:05Z07:00"), Queued: !j.Expanded, Recipients: j.Recipients}
+}
+
+// descendants returns g and every group below it, parents first.
+func (s *Server) descendants(g policy.GroupID) []policy.GroupID {
+	out := []policy.GroupID{g}
+	for i := 0; i < len(out); i++ {
+		out = append(out, s.cfg.Engine.Children(out[i])...)
+	}
+	return out
+}
+
+func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p principal) {
+	var in struct {
+		Subject   string `json:"subject"`
+		Body      string `json:"body"`
+		Subgroups bool   `json:"subgroups"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	g, ok := s.withGroup(w, r, p, permAnnounce)
+	if !ok {
+		return
+	}
+	groups := []policy.GroupID{g.ID}
+	if in.Subgroups {
+		// Reaching the members below is communication, not governance
+		// (a self-governing LUG keeps its own organizers): those who run
+		// g (groups.manage on it) may write through it to every group
+		// below.
+		if !s.can(p, "groups.manage", g.ID) {
+			writeErr(w, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "writing to every group below " + g.Name + " needs groups.manage on it"})
+			return
+		}
+		groups = s.descendants(g.ID)
+	}
+	// An estimate for the answer: the mail service reads the members
+	// again when it sends.
+	estimate := map[policy.UserID]bool{}
+	for _, h := range groups {
+		for _, m := range s.cfg.Engine.Members(h) {
+			estimate[m.User] = true
+		}
+	}
+	var j mail.Job
+	err := s.update(r, p, func(tx store.Tx) error {
+		author := "Roster"
+		if !p.admin {
+			if u, err := tx.User(p.tenant, p.user); err == nil {
+				author = u.DisplayName
+				if author == "" {
+					author = u.UserName
+				}
+			}
+		}
+		var err error
+		j, err = mail.Queue(tx, mail.Announcement{Group: g, Groups: groups, Subject: in.Subject, Body: in.Body, Author: p.actor(), AuthorName: author}, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		return tx.Record(p.tenant, policy.OpCreate, "announcement/"+j.ID, map[string]any{
+			"group": g.ID, "groups": len(groups), "subject": j.Subject, "members": len(estimate),
+		})
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	v := viewAnnouncement(j)
+	v.Recipients = len(estimate)
+	writeJSON(w, http.StatusAccepted, v)
+}
+
+func (s *Server) listAnnouncements(w http.ResponseWriter, r *http.Request, p principal) {
+	g, ok := s.withGroup(w, r, p, "group.read")
+	if !ok {
+		return
+	}
+	read(s, w, r, func(tx store.Tx) (list[announcementView], error) {
+		js, err := mail.Jobs(tx, g.ID, mail.KindAnnouncement)
+		out := make([]announcementView, len(js))
+		for i, j := range js {
+			out[i] = viewAnnouncement(j)
+		}
+		return list[announcementView]{Items: out}, err
+	})
+}
+
+func (s *Server) announcementStatus(w http.ResponseWriter, r *http.Request, p principal) {
+	var st mail.Status
+	err := s.view(r, func(tx store.Tx) (err error) { st, err = mail.JobStatus(tx, r.PathValue("id")); return })
+	if err == nil && (st.Job.Kind != mail.KindAnnouncement || !s.can(p, permAnnounce, st.Job.Group)) {
+		err = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such announcement"}
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"announcement": viewAnnouncement(st.Job), "counts": st.Counts, "failures": nonNil(st.Failures)})
+}
