@@ -51,11 +51,12 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
 	s.quarantineRoutes()
-	s.portalRoutes()     // admin/portal.go
-	s.joinRoutes()       // admin/join.go
-	s.meetingRoutes()    // admin/meetings.go
-	s.governanceRoutes() // admin/governance.go
-	s.reachRoutes()      // admin/announce.go, admin/public.go
+	s.portalRoutes()      // admin/portal.go
+	s.joinRoutes()        // admin/join.go
+	s.meetingRoutes()     // admin/meetings.go
+	s.governanceRoutes()  // admin/governance.go
+	s.mailingListRoutes() // admin/mailinglist.go
+	s.reachRoutes()       // admin/announce.go, admin/public.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -73,7 +74,15 @@ func (s *Server) view(r *http.Request, fn func(store.Tx) error) error {
 }
 
 func (s *Server) update(r *http.Request, p principal, fn func(store.Tx) error) error {
-	return s.cfg.Store.Update(r.Context(), p.actor(), fn)
+	if err := s.cfg.Store.Update(r.Context(), p.actor(), fn); err != nil {
+		return err
+	}
+	// A write may change a group's charter status: audit it (best
+	// effort: the write itself is done).
+	if err := s.RecordCharterChanges(r.Context(), p.actor()); err != nil {
+		s.cfg.Logger.Warn("recording charter changes failed", "err", err)
+	}
+	return nil
 }
 
 // read answers a request with what fn reads in one read transaction.
@@ -832,7 +841,11 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, p principal) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="roster-`+s.cfg.Now().UTC().Format("20060102T150405Z")+`.db"`)
 	if _, err := s.cfg.Store.Backup(r.Context(), w); err != nil {
-		s.cfg.Logger.Error("backup failed", "err", err)
+		if r.Context().Err() != nil {
+			s.cfg.Logger.Debug("backup canceled by the client")
+		} else {
+			s.cfg.Logger.Error("backup failed", "err", err)
+		}
 		// The status is already sent: abort the connection so the client
 		// sees a broken transfer, never a complete-looking backup.
 		panic(http.ErrAbortHandler)
