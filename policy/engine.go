@@ -47,6 +47,7 @@ type Engine struct {
 	groupRules    map[GroupID][]*ruleRec // user group → rules giving roles in it, by id
 	children      map[GroupID][]GroupID  // user group → children ("" → roots)
 	manualByGroup map[GroupID][]mkey
+	byEmail       map[string][]UserID // folded e-mail address → users, for mailing lists
 }
 
 // userNode holds a user and the indexes from it: the directory groups
@@ -76,6 +77,7 @@ type userRec struct {
 	tenant   TenantID
 	userName string
 	active   bool
+	emails   []string // folded
 }
 
 // dirRec is what the Engine keeps of a directory group.
@@ -132,6 +134,7 @@ func (e *Engine) reset() {
 	e.groupRules = map[GroupID][]*ruleRec{}
 	e.children = map[GroupID][]GroupID{}
 	e.manualByGroup = map[GroupID][]mkey{}
+	e.byEmail = map[string][]UserID{}
 }
 
 // Load replaces all facts with those of w. When w holds two records with
@@ -217,11 +220,30 @@ func (e *Engine) dir(id DirGroupID) *dirRec {
 }
 
 func (e *Engine) putUser(u User) {
-	e.userNode(u.ID).rec = &userRec{tenant: u.Tenant, userName: u.UserName, active: u.Active}
+	n := e.userNode(u.ID)
+	e.unindexEmails(u.ID, n.rec)
+	r := &userRec{tenant: u.Tenant, userName: u.UserName, active: u.Active}
+	for _, m := range u.Emails {
+		if a := FoldAddress(m.Value); a != "" && !slices.Contains(r.emails, a) {
+			r.emails = append(r.emails, a)
+			e.byEmail[a] = addSorted(e.byEmail[a], u.ID)
+		}
+	}
+	n.rec = r
+}
+
+func (e *Engine) unindexEmails(id UserID, r *userRec) {
+	if r == nil {
+		return
+	}
+	for _, a := range r.emails {
+		setOrDelete(e.byEmail, a, removeSorted(e.byEmail[a], id))
+	}
 }
 
 func (e *Engine) deleteUser(id UserID) {
 	if n := e.users[id]; n != nil {
+		e.unindexEmails(id, n.rec)
 		n.rec = nil
 		e.dropUser(id, n)
 	}
@@ -273,6 +295,7 @@ func (e *Engine) putGroup(g Group) {
 	e.deleteGroup(g.ID)
 	g.Meetings = slices.Clone(g.Meetings)
 	g.Suspensions = slices.Clone(g.Suspensions)
+	g.MailingList = cloneList(g.MailingList)
 	e.groups[g.ID] = g
 	e.children[g.Parent] = addSorted(e.children[g.Parent], g.ID)
 }
@@ -720,6 +743,7 @@ func (e *Engine) Group(id GroupID) (Group, bool) {
 	if ok {
 		g.Meetings = slices.Clone(g.Meetings)
 		g.Suspensions = slices.Clone(g.Suspensions)
+		g.MailingList = cloneList(g.MailingList)
 	}
 	return g, ok
 }
@@ -1017,10 +1041,12 @@ const thresholdScale = 1_000_000
 
 // Charter computes the charter status of group g under the Engine's
 // CharterRule. The rule applies when g is of kind Kind and has an ancestor
-// of kind Parent (the nearest is used); g is chartered when it has members
-// and at least Threshold of its distinct members are effective members, in
-// any role, of that ancestor. Members and InParent are only counted when
-// the rule applies (they are 0 otherwise).
+// of kind Parent (the nearest is used: the reference group). g is
+// chartered when at least Threshold of its distinct members are effective
+// members, in any role, of the reference group, or when at least Threshold
+// of the distinct subscribers of its mailing list are; Basis says which
+// qualified, and both ratios are given. The counts are only made when the
+// rule applies (they are 0 otherwise).
 //
 // Results are memoized until the next Load or Apply, so that listing every
 // group with its charter status stays cheap.
@@ -1060,6 +1086,7 @@ func (e *Engine) charterOf(g GroupID) CharterStatus {
 		return st
 	}
 	st.Applies = true
+	st.Reference = e.groups[st.Parent].Slug
 	members := map[UserID]struct{}{}
 	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { members[u] = struct{}{} })
 	st.Members = len(members)
@@ -1068,12 +1095,68 @@ func (e *Engine) charterOf(g GroupID) CharterStatus {
 			st.InParent++
 		}
 	}
+	st.InReference = st.InParent
+	need := int64(cr.Threshold*thresholdScale + 0.5)
+	byMembers, byList := false, false
 	if st.Members > 0 {
 		st.Ratio = float64(st.InParent) / float64(st.Members)
-		need := int64(cr.Threshold*thresholdScale + 0.5)
-		st.Chartered = int64(st.InParent)*thresholdScale >= need*int64(st.Members)
+		byMembers = int64(st.InParent)*thresholdScale >= need*int64(st.Members)
+	}
+	if l := gr.MailingList; l != nil {
+		subs := map[string]UserID{} // "u:<id>" or "a:<address>" → user ("" for an address of nobody)
+		for _, d := range l.DirGroups {
+			if dr := e.dir(d); dr != nil {
+				e.walkDown(d, func(u UserID) { subs["u:"+string(u)] = u })
+			}
+		}
+		for _, a := range l.Addresses {
+			addr := FoldAddress(a.Address)
+			if u, ok := e.activeByEmail(addr); ok {
+				subs["u:"+string(u)] = u
+			} else {
+				subs["a:"+addr] = ""
+			}
+		}
+		st.Subscribers = len(subs)
+		for _, u := range subs {
+			if u != "" && e.isMember(u, st.Parent) {
+				st.SubscribersInReference++
+			}
+		}
+		if st.Subscribers > 0 {
+			st.SubscriberRatio = float64(st.SubscribersInReference) / float64(st.Subscribers)
+			byList = int64(st.SubscribersInReference)*thresholdScale >= need*int64(st.Subscribers)
+		}
+	}
+	st.Chartered = byMembers || byList
+	switch {
+	case byMembers && byList:
+		st.Basis = BasisBoth
+	case byMembers:
+		st.Basis = BasisMembers
+	case byList:
+		st.Basis = BasisMailingList
 	}
 	return st
+}
+
+// activeByEmail returns an active user with e-mail address addr (folded).
+// The caller holds e.mu.
+func (e *Engine) activeByEmail(addr string) (UserID, bool) {
+	for _, u := range e.byEmail[addr] {
+		if ur, ok := e.user(u); ok && ur.active {
+			return u, true
+		}
+	}
+	return "", false
+}
+
+func cloneList(l *MailingList) *MailingList {
+	if l == nil {
+		return nil
+	}
+	c := MailingList{DirGroups: slices.Clone(l.DirGroups), Addresses: slices.Clone(l.Addresses)}
+	return &c
 }
 
 // isMember reports whether active user u holds any role in g. The caller

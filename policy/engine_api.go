@@ -77,23 +77,48 @@ type Explanation struct {
 	Reason     string     `json:"reason,omitempty"`
 }
 
-// CharterStatus is the computed charter property of a group.
+// CharterStatus is the computed charter property of a group: the rule
+// compares the group's members, and the subscribers of its mailing list,
+// with the members of the reference group (the nearest ancestor of the
+// rule's Parent kind: the international group by default, not the direct
+// parent).
 type CharterStatus struct {
 	Group     GroupID `json:"group"`
-	Applies   bool    `json:"applies"` // the rule applies to this group's kind and an ancestor of the parent kind exists
-	Parent    GroupID `json:"parent,omitempty"`
-	Members   int     `json:"members"`  // distinct effective members of the group
-	InParent  int     `json:"inParent"` // of those, effective members of Parent
-	Ratio     float64 `json:"ratio"`    // InParent / Members (0 when no members)
-	Threshold float64 `json:"threshold"`
-	Chartered bool    `json:"chartered"`
-	// ReferenceKind is the kind of the group compared with (Parent):
-	// the international group by default, not the direct parent.
+	Applies   bool    `json:"applies"`             // the rule applies to this group's kind and an ancestor of the reference kind exists
+	Parent    GroupID `json:"parent,omitempty"`    // the reference group (named Parent for compatibility)
+	Reference string  `json:"reference,omitempty"` // the reference group's slug
+	Members   int     `json:"members"`             // distinct effective members of the group
+	InParent  int     `json:"inParent"`            // of those, effective members of the reference group (same as InReference)
+	// InReference is InParent under its right name.
+	InReference int     `json:"inReference"`
+	Ratio       float64 `json:"ratio"` // InReference / Members (0 when no members)
+	// Subscribers counts the distinct subscribers of the mailing list;
+	// SubscribersInReference those who are effective members of the
+	// reference group; SubscriberRatio the one over the other.
+	Subscribers            int     `json:"subscribers"`
+	SubscribersInReference int     `json:"subscribersInReference"`
+	SubscriberRatio        float64 `json:"subscriberRatio"`
+	Threshold              float64 `json:"threshold"`
+	Chartered              bool    `json:"chartered"`
+	// Basis says what qualified: "members", "mailing-list" or "both"
+	// (empty when not chartered).
+	Basis CharterBasis `json:"basis,omitempty"`
+	// ReferenceKind is the kind of the reference group.
 	ReferenceKind GroupKind `json:"referenceKind,omitempty"`
 	// Reason says why the rule cannot be computed for a group of the
 	// rule's kind (no group of the reference kind above it).
 	Reason string `json:"reason,omitempty"`
 }
+
+// CharterBasis says which count made a group chartered.
+type CharterBasis string
+
+// Charter bases.
+const (
+	BasisMembers     CharterBasis = "members"
+	BasisMailingList CharterBasis = "mailing-list"
+	BasisBoth        CharterBasis = "both"
+)
 
 // The Engine's methods (implemented in engine.go):
 //

@@ -218,6 +218,9 @@ type Group struct {
 	// Governance overrides the kind's governance mode (empty: the
 	// kind's; see Hierarchy.GovernanceOf).
 	Governance Governance `json:"governance,omitempty"`
+	// MailingList is the group's mailing list, whose subscribers may or
+	// may not be members; it counts for the charter rule.
+	MailingList *MailingList `json:"mailingList,omitempty"`
 	// Suspensions are the suspensions in force, of the group itself
 	// (User empty) or of one person's roles in it.
 	Suspensions []Suspension `json:"suspensions,omitempty"`

@@ -194,6 +194,11 @@ func ValidateGroup(g Group) error {
 	case len(g.Suspensions) > MaxSuspensions:
 		return &LimitError{Field: "suspensions", Limit: LimitCount, Max: MaxSuspensions}
 	}
+	if g.MailingList != nil {
+		if err := ValidateMailingList(*g.MailingList); err != nil {
+			return err
+		}
+	}
 	for i, su := range g.Suspensions {
 		f := fmt.Sprintf("suspensions[%d].", i)
 		if strings.TrimSpace(su.Reason) == "" {
