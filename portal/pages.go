@@ -34,6 +34,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/explain", p.guard(p.explainPage))
 	m.HandleFunc("GET /portal/audit", p.guard(p.auditPage))
 	m.HandleFunc("GET /portal/sync", p.guard(p.syncPage))
+	p.reachRoutes() // portal/reach.go: announcements, public pages, the finder
 	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
 	m.HandleFunc("/portal/", func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusNotFound, "There is no such page in the portal.")
@@ -481,7 +482,7 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 		par = g.Parent
 	}
 	d.Can = map[string]bool{}
-	for _, perm := range []string{"members.manage", "meetings.read", "meetings.edit", "groups.manage", "roles.assign"} {
+	for _, perm := range []string{"members.manage", "meetings.read", "meetings.edit", "groups.manage", "roles.assign", "announcements.send"} {
 		var e explanation
 		if err := a.get(ctx, "/groups/"+esc(slug)+"/explain?user="+url.QueryEscape(s.user.ID)+"&permission="+perm, &e); err == nil {
 			d.Can[perm] = e.Allowed
