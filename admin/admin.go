@@ -68,6 +68,9 @@ type Config struct {
 	// governs it (default policy.DefaultHierarchy); give the Engine the
 	// same.
 	Hierarchy policy.Hierarchy
+	// Products are the vendor's product lines a group may name (config
+	// policy.products), normalized as policy.NormalizeTags leaves them.
+	Products []string
 	// Extensions registers routes of other components (SCIM tokens, sync,
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
 	// is admin-only unless it names a Permission.

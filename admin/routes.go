@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -285,9 +286,31 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p principal)
 		writeErr(w, err)
 		return
 	}
+	q := r.URL.Query()
+	match := func(g policy.Group) bool {
+		if t := q.Get("type"); t != "" && string(g.Type) != t {
+			return false
+		}
+		if t := q.Get("kind"); t != "" && string(g.Kind) != t {
+			return false
+		}
+		if t := q.Get("topic"); t != "" && !slices.Contains(g.Topics, strings.ToLower(strings.TrimSpace(t))) {
+			return false
+		}
+		if t := q.Get("product"); t != "" && !slices.Contains(g.Products, strings.ToLower(strings.TrimSpace(t))) {
+			return false
+		}
+		if c := q.Get("country"); c != "" && (g.Location == nil || !strings.EqualFold(g.Location.Country, c)) {
+			return false
+		}
+		if c := q.Get("city"); c != "" && (g.Location == nil || !strings.EqualFold(g.Location.City, c)) {
+			return false
+		}
+		return true
+	}
 	out := []groupView{}
 	for _, g := range gs {
-		if s.readable(p, g) {
+		if match(g) && s.readable(p, g) {
 			out = append(out, s.viewOf(s.forCaller(p, g)))
 		}
 	}
@@ -307,7 +330,39 @@ type groupInput struct {
 	// Governance overrides the kind's mode: self, managed, or "" for
 	// the kind's (admin tokens only).
 	Governance *string `json:"governance"`
-	Version    uint64  `json:"version"`
+	// Location, type, topics and products: place and subject.
+	Location *policy.Location `json:"location"`
+	Type     *string          `json:"type"`
+	Topics   *[]string        `json:"topics"`
+	Products *[]string        `json:"products"`
+	Version  uint64           `json:"version"`
+}
+
+// applyPlace sets the place and subject fields of in on g: topics and
+// products are normalized, products must be configured ones, an empty
+// location clears it.
+func (s *Server) applyPlace(in groupInput, g *policy.Group) error {
+	if in.Location != nil {
+		g.Location = in.Location
+		if in.Location.IsZero() {
+			g.Location = nil
+		}
+	}
+	if in.Type != nil {
+		g.Type = policy.GroupType(*in.Type)
+	}
+	if in.Topics != nil {
+		g.Topics = policy.NormalizeTags(*in.Topics)
+	}
+	if in.Products != nil {
+		g.Products = policy.NormalizeTags(*in.Products)
+		for _, pr := range g.Products {
+			if !slices.Contains(s.cfg.Products, pr) {
+				return badRequest("product %q is not one of the configured products %v (policy.products)", pr, s.cfg.Products)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal) {
@@ -324,6 +379,10 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 	if in.Governance != nil && !p.admin {
 		// Who governs a group is the deployment's decision.
 		writeErr(w, errForbidden)
+		return
+	}
+	if err := s.applyPlace(in, &g); err != nil {
+		writeErr(w, err)
 		return
 	}
 	g0 := g
@@ -448,6 +507,9 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		}
 		if in.Governance != nil {
 			cur.Governance = policy.Governance(*in.Governance)
+		}
+		if err := s.applyPlace(in, &cur); err != nil {
+			return err
 		}
 		if in.Kind != nil || in.Name != nil {
 			if err := s.checkPlacement(tx, cur); err != nil {

@@ -206,6 +206,9 @@ type PolicyConfig struct {
 	// Charter overrides the charter rule (default: local groups, 60% of
 	// members in the international group above).
 	Charter *policy.CharterRule `yaml:"charter"`
+	// Products are the vendor's product lines that groups may name
+	// (lower case; see policy.NormalizeTags).
+	Products []string `yaml:"products"`
 }
 
 // KindConfig declares a user-group kind, where it may sit and who governs
@@ -475,6 +478,11 @@ func (c *Config) Validate() error {
 		}
 		if len(r.Permissions) == 0 {
 			return &Error{f + ".permissions", "at least one permission is required"}
+		}
+	}
+	for i, pr := range c.Policy.Products {
+		if n := policy.NormalizeTags([]string{pr}); len(n) != 1 || n[0] != pr {
+			return &Error{fmt.Sprintf("policy.products[%d]", i), fmt.Sprintf("%q must be lower case, trimmed, single-spaced", pr)}
 		}
 	}
 	if _, err := c.Policy.Hierarchy(); err != nil {

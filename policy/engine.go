@@ -296,6 +296,11 @@ func (e *Engine) putGroup(g Group) {
 	g.Meetings = slices.Clone(g.Meetings)
 	g.Suspensions = slices.Clone(g.Suspensions)
 	g.MailingList = cloneList(g.MailingList)
+	g.Topics, g.Products = slices.Clone(g.Topics), slices.Clone(g.Products)
+	if g.Location != nil {
+		l := *g.Location
+		g.Location = &l
+	}
 	e.groups[g.ID] = g
 	e.children[g.Parent] = addSorted(e.children[g.Parent], g.ID)
 }
@@ -744,6 +749,7 @@ func (e *Engine) Group(id GroupID) (Group, bool) {
 		g.Meetings = slices.Clone(g.Meetings)
 		g.Suspensions = slices.Clone(g.Suspensions)
 		g.MailingList = cloneList(g.MailingList)
+		g.Topics, g.Products = slices.Clone(g.Topics), slices.Clone(g.Products)
 	}
 	return g, ok
 }

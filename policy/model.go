@@ -123,6 +123,9 @@ type User struct {
 	// Source says where the user comes from: "ldap:<dir>", "scim:<tenant>"
 	// or "local".
 	Source string `json:"source"`
+	// Location is where the person is, when the directory says (LDAP l,
+	// c, co).
+	Location *Location `json:"location,omitempty"`
 	// Attributes holds everything else a source sends (SCIM enterprise
 	// extension, LDAP extras), as JSON-compatible values.
 	Attributes map[string]any `json:"attributes,omitempty"`
@@ -218,6 +221,13 @@ type Group struct {
 	// Governance overrides the kind's governance mode (empty: the
 	// kind's; see Hierarchy.GovernanceOf).
 	Governance Governance `json:"governance,omitempty"`
+	// Location is where the group meets; Type what it is (social,
+	// special-interest, software); Topics its free tags; Products the
+	// vendor's product lines it is about (from the configured list).
+	Location *Location `json:"location,omitempty"`
+	Type     GroupType `json:"type,omitempty"`
+	Topics   []string  `json:"topics,omitempty"`
+	Products []string  `json:"products,omitempty"`
 	// MailingList is the group's mailing list, whose subscribers may or
 	// may not be members; it counts for the charter rule.
 	MailingList *MailingList `json:"mailingList,omitempty"`

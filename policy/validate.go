@@ -147,6 +147,11 @@ func ValidateUser(u User) error {
 			return err
 		}
 	}
+	if u.Location != nil {
+		if err := ValidateLocation(*u.Location); err != nil {
+			return err
+		}
+	}
 	return ValidateAttributes(u.Attributes)
 }
 
@@ -193,6 +198,20 @@ func ValidateGroup(g Group) error {
 		return fmt.Errorf("%w: governance %q is not self or managed", ErrInvalid, g.Governance)
 	case len(g.Suspensions) > MaxSuspensions:
 		return &LimitError{Field: "suspensions", Limit: LimitCount, Max: MaxSuspensions}
+	}
+	if !g.Type.Valid() {
+		return fmt.Errorf("%w: type %q is not social, special-interest or software", ErrInvalid, g.Type)
+	}
+	if g.Location != nil {
+		if err := ValidateLocation(*g.Location); err != nil {
+			return err
+		}
+	}
+	if err := validateTags("topics", g.Topics); err != nil {
+		return err
+	}
+	if err := validateTags("products", g.Products); err != nil {
+		return err
 	}
 	if g.MailingList != nil {
 		if err := ValidateMailingList(*g.MailingList); err != nil {

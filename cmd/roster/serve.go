@@ -345,6 +345,7 @@ func (a *app) routes(ctx context.Context) error {
 		Engine:       a.engine,
 		Tokens:       adminTokens(a.cfg.Admin.Tokens),
 		Hierarchy:    hierarchy,
+		Products:     a.cfg.Policy.Products,
 		AccessTokens: p.accessTokens,
 		MaxBodyBytes: a.cfg.Admin.MaxBodyBytes,
 		Extensions:   p.adminExtensions,
