@@ -57,6 +57,7 @@ func (s *Server) routes() {
 	s.meetingRoutes()     // admin/meetings.go
 	s.governanceRoutes()  // admin/governance.go
 	s.mailingListRoutes() // admin/mailinglist.go
+	s.profileRoutes()     // admin/profile.go
 	s.reachRoutes()       // admin/announce.go, admin/public.go
 }
 
@@ -585,14 +586,8 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 	writeJSON(w, http.StatusOK, s.viewOf(g))
 }
 
-// memberView is one effective member with its user record's names.
-type memberView struct {
-	policy.EffectiveMember
-	Tenant      policy.TenantID `json:"tenant,omitempty"`
-	UserName    string          `json:"userName,omitempty"`
-	DisplayName string          `json:"displayName,omitempty"`
-}
-
+// groupMembers answers GET /api/v1/groups/{group}/members: the
+// effective members, each as the caller may see them (see memberFor).
 func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principal) {
 	g, ok := s.withGroup(w, r, p, "group.read")
 	if !ok {
@@ -600,35 +595,36 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principa
 	}
 	ms := s.cfg.Engine.Members(g.ID)
 	out := make([]memberView, 0, len(ms))
-	// Names of people from other companies are shown only to those who
-	// manage the group.
-	seeAll := s.can(p, "members.manage", g.ID)
-	tenants := map[policy.UserID]policy.TenantID{}
+	organizer := s.can(p, "members.manage", g.ID)
 	err := s.view(r, func(tx store.Tx) error {
 		ts, err := tx.Tenants()
 		if err != nil {
 			return err
 		}
+		type person struct {
+			u  policy.User
+			t  policy.Tenant
+			pr policy.Profile
+		}
+		people := map[policy.UserID]*person{}
 		for _, m := range ms {
-			mv := memberView{EffectiveMember: m}
-			// Users are looked up in their tenant; the engine does not
-			// say which, so try each (few tenants, cached per user).
-			if t, ok := tenants[m.User]; ok {
-				u, _ := tx.User(t, m.User)
-				mv.Tenant, mv.UserName, mv.DisplayName = t, u.UserName, u.DisplayName
-			} else {
+			pe := people[m.User]
+			if pe == nil {
+				// Users are looked up in their tenant; the engine does
+				// not say which, so try each (few tenants, once a user).
+				pe = &person{}
 				for _, t := range ts {
 					if u, err := tx.User(t.ID, m.User); err == nil {
-						tenants[m.User] = t.ID
-						mv.Tenant, mv.UserName, mv.DisplayName = t.ID, u.UserName, u.DisplayName
+						pe.u, pe.t = u, t
 						break
 					}
 				}
+				if pe.pr, err = getProfile(tx, m.User); err != nil {
+					return err
+				}
+				people[m.User] = pe
 			}
-			if !seeAll && mv.Tenant != p.tenant {
-				mv.UserName, mv.DisplayName = "", ""
-			}
-			out = append(out, mv)
+			out = append(out, memberFor(p, organizer, m, pe.u, pe.t, pe.pr))
 		}
 		return nil
 	})
