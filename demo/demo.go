@@ -34,7 +34,8 @@
 //	│   └── lug-toronto  not chartered: 1 of 4 (25%)
 //	├── rug-apac
 //	│   ├── lug-sydney   chartered: 4 of 5 (80%)
-//	│   └── lug-tokyo    not chartered: 2 of 5 (40%)
+//	│   └── lug-tokyo    chartered through its mailing list: 2 of 5 members (40%),
+//	│                    but 4 of 5 subscribers (80%) are ISUG members
 //	└── sig-security     SIG Security (special-interest)
 //
 // # Well-known users
@@ -295,6 +296,35 @@ func groups() []groupRow {
 	}
 }
 
+// place is where a demo group is and what it is about.
+type place struct {
+	city, region, country, tz string
+	lat, lon                  float64
+	typ                       policy.GroupType
+	topics                    []string
+}
+
+func places() map[string]place {
+	return map[string]place{
+		"isug":              {"", "", "", "", 0, 0, policy.TypeSoftware, []string{"systems", "operations"}},
+		"rug-europe":        {"", "Europe", "", "Europe/Brussels", 0, 0, policy.TypeSoftware, nil},
+		"rug-north-america": {"", "North America", "", "America/New_York", 0, 0, policy.TypeSoftware, nil},
+		"rug-apac":          {"", "Asia/Pacific", "", "Asia/Singapore", 0, 0, policy.TypeSoftware, nil},
+		"lug-london":        {"London", "England", "GB", "Europe/London", 51.5308, -0.1238, policy.TypeSocial, []string{"automation", "storage"}},
+		"lug-paris":         {"Paris", "Île-de-France", "FR", "Europe/Paris", 48.8339, 2.3707, policy.TypeSocial, []string{"security", "storage"}},
+		"lug-berlin":        {"Berlin", "Berlin", "DE", "Europe/Berlin", 52.4995, 13.4177, policy.TypeSoftware, []string{"kubernetes", "automation"}},
+		"lug-new-york":      {"New York", "New York", "US", "America/New_York", 40.7536, -73.9832, policy.TypeSocial, []string{"finance", "storage"}},
+		"lug-toronto":       {"Toronto", "Ontario", "CA", "America/Toronto", 43.6598, -79.3886, policy.TypeSoftware, []string{"kubernetes"}},
+		"lug-sydney":        {"Sydney", "New South Wales", "AU", "Australia/Sydney", -33.8614, 151.2016, policy.TypeSocial, []string{"automation"}},
+		"lug-tokyo":         {"Tokyo", "Tokyo", "JP", "Asia/Tokyo", 35.6580, 139.7016, policy.TypeSoftware, []string{"kubernetes", "security"}},
+		"sig-security":      {"", "", "", "", 0, 0, policy.TypeSpecialInterest, []string{"security", "audits"}},
+		"sig-devops":        {"", "", "", "Europe/London", 0, 0, policy.TypeSpecialInterest, []string{"automation", "ci/cd", "kubernetes"}},
+	}
+}
+
+// Products are the demo vendor's product lines (config policy.products).
+var Products = []string{"vendor os", "vendor storage", "vendor cloud"}
+
 type ruleRow struct {
 	n      int
 	tenant policy.TenantID
@@ -454,6 +484,21 @@ func World(now time.Time) policy.World {
 		if r.parent != 0 {
 			g.Parent = policy.GroupID(id(kindGroup, r.parent))
 		}
+		if pl, ok := places()[r.slug]; ok {
+			g.Type, g.Topics = pl.typ, pl.topics
+			if pl.city != "" || pl.region != "" || pl.tz != "" {
+				g.Location = &policy.Location{City: pl.city, Region: pl.region, Country: pl.country, TimeZone: pl.tz}
+				if pl.country != "" {
+					g.Location.Coordinates = &policy.Coordinates{Lat: pl.lat, Lon: pl.lon}
+				}
+			}
+			switch {
+			case r.kind == policy.KindLocal && r.n%2 == 1:
+				g.Products = []string{Products[0], Products[1]}
+			case r.kind == policy.KindLocal:
+				g.Products = []string{Products[0], Products[2]}
+			}
+		}
 		if r.city != "" {
 			// Meetings: one past, two upcoming, spread by group number.
 			for k, offset := range []int{-28 + r.n%7, 7 + r.n%14, 35 + r.n%14} {
@@ -490,6 +535,17 @@ func World(now time.Time) policy.World {
 				RRule: "FREQ=MONTHLY;COUNT=12;BYDAY=2TU", Location: "Vendor Inc office", Address: "1 King's Cross, London N1C 4AG",
 				Capacity: 40, Created: created, Updated: created,
 			})
+		case "lug-tokyo":
+			// Two of five members are ISUG members (40%), but four of
+			// the five subscribers of its mailing list are (80%):
+			// chartered through the mailing list.
+			g.MailingList = &policy.MailingList{Addresses: []policy.Subscriber{
+				{Address: "mia@vendor.example", Source: policy.SubscriberManual},
+				{Address: "quentin@globex.example", Source: policy.SubscriberImport},
+				{Address: "rob@globex.example", Source: policy.SubscriberImport},
+				{Address: "vince@globex.example", Source: policy.SubscriberImport},
+				{Address: "kenji@example.jp", Name: "Kenji (not a member)", Source: policy.SubscriberImport},
+			}}
 		case "sig-devops":
 			// Open: anyone joins with one click; office hours online
 			// every other Thursday, 16:00 UTC, that began three weeks ago.

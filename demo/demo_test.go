@@ -45,7 +45,7 @@ func TestCharter(t *testing.T) {
 		{"lug-new-york", 6, 5, true},
 		{"lug-toronto", 4, 1, false},
 		{"lug-sydney", 5, 4, true},
-		{"lug-tokyo", 5, 2, false},
+		{"lug-tokyo", 5, 2, true}, // through its mailing list
 	}
 	for _, tt := range tests {
 		t.Run(tt.slug, func(t *testing.T) {
@@ -55,6 +55,17 @@ func TestCharter(t *testing.T) {
 					tt.slug, st, tt.members, tt.inISUG, tt.chartered)
 			}
 		})
+	}
+	if st := e.Charter(bySlug(t, w, "lug-tokyo")); st.Basis != policy.BasisMailingList || st.Subscribers != 5 || st.SubscribersInReference != 4 {
+		t.Errorf("Charter(lug-tokyo) = %+v, want chartered by its mailing list, 4 of 5 subscribers", st)
+	}
+	if st := e.Charter(bySlug(t, w, "lug-london")); st.Basis != policy.BasisMembers {
+		t.Errorf("Charter(lug-london) basis %q, want members", st.Basis)
+	}
+	for _, g := range w.Groups {
+		if g.Kind == policy.KindLocal && (g.Location == nil || g.Location.Country == "" || g.Location.TimeZone == "" || g.Type == "" || len(g.Topics) == 0 || len(g.Products) == 0) {
+			t.Errorf("%s lacks a place or a subject: %+v", g.Slug, g)
+		}
 	}
 	for _, slug := range []string{"isug", "rug-europe", "sig-security", "sig-devops"} {
 		if st := e.Charter(bySlug(t, w, slug)); st.Applies || st.Chartered {

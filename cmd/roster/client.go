@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,19 +97,35 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 }
 
 type groupJSON struct {
-	ID      string `json:"id"`
-	Slug    string `json:"slug"`
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Parent  string `json:"parent"`
+	ID             string `json:"id"`
+	Slug           string `json:"slug"`
+	Name           string `json:"name"`
+	Kind           string `json:"kind"`
+	Parent         string `json:"parent"`
+	Type           string `json:"type"`
+	GovernanceMode string `json:"governanceMode"`
+	Location       *struct {
+		City    string `json:"city"`
+		Region  string `json:"region"`
+		Country string `json:"country"`
+	} `json:"location"`
+	Suspensions []struct {
+		User   string `json:"user"`
+		Reason string `json:"reason"`
+	} `json:"suspensions"`
 	Charter *struct {
-		Applies       bool    `json:"applies"`
-		Members       int     `json:"members"`
-		InParent      int     `json:"inParent"`
-		Ratio         float64 `json:"ratio"`
-		Chartered     bool    `json:"chartered"`
-		ReferenceKind string  `json:"referenceKind"`
-		Reason        string  `json:"reason"`
+		Applies                bool    `json:"applies"`
+		Members                int     `json:"members"`
+		InReference            int     `json:"inReference"`
+		Ratio                  float64 `json:"ratio"`
+		Subscribers            int     `json:"subscribers"`
+		SubscribersInReference int     `json:"subscribersInReference"`
+		SubscriberRatio        float64 `json:"subscriberRatio"`
+		Chartered              bool    `json:"chartered"`
+		Basis                  string  `json:"basis"`
+		Reference              string  `json:"reference"`
+		ReferenceKind          string  `json:"referenceKind"`
+		Reason                 string  `json:"reason"`
 	} `json:"charter"`
 }
 
@@ -155,12 +172,47 @@ func printTree(w io.Writer, gs []groupJSON) {
 				branch, next = "└── ", "    "
 			}
 			line := fmt.Sprintf("%s%s%s (%s) — %s", indent, branch, g.Slug, g.Kind, g.Name)
+			var facts []string
+			if g.Type != "" {
+				facts = append(facts, g.Type)
+			}
+			if l := g.Location; l != nil {
+				var at []string
+				for _, p := range []string{l.City, l.Region, l.Country} {
+					if p != "" && !slices.Contains(at, p) {
+						at = append(at, p)
+					}
+				}
+				if len(at) > 0 {
+					facts = append(facts, strings.Join(at, ", "))
+				}
+			}
+			if g.GovernanceMode == "self" {
+				facts = append(facts, "self-governing")
+			}
+			for _, su := range g.Suspensions {
+				if su.User == "" {
+					facts = append(facts, "SUSPENDED: "+su.Reason)
+				}
+			}
+			if len(facts) > 0 {
+				line += " · " + strings.Join(facts, " · ")
+			}
 			if ch := g.Charter; ch != nil && ch.Applies {
 				state := "not chartered"
-				if ch.Chartered {
-					state = "chartered"
+				switch ch.Basis {
+				case "members":
+					state = "chartered by members"
+				case "mailing-list":
+					state = "chartered by mailing list"
+				case "both":
+					state = "chartered by members and mailing list"
 				}
-				line += fmt.Sprintf(" [%s: %d/%d members also in the %s group, %.0f%%]", state, ch.InParent, ch.Members, ch.ReferenceKind, ch.Ratio*100)
+				line += fmt.Sprintf(" [%s: %d/%d members in the %s group %s, %.0f%%", state, ch.InReference, ch.Members, ch.ReferenceKind, ch.Reference, ch.Ratio*100)
+				if ch.Subscribers > 0 {
+					line += fmt.Sprintf("; %d/%d mailing-list subscribers, %.0f%%", ch.SubscribersInReference, ch.Subscribers, ch.SubscriberRatio*100)
+				}
+				line += "]"
 			} else if ch != nil && ch.Reason != "" {
 				line += " [charter: " + ch.Reason + "]"
 			}

@@ -54,6 +54,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ln.Close()
 		return err
 	}
+	cfg.Policy.Products = demo.Products // the demo world's product lines
 	if err := seedDemo(ctx, cfg.Store.Bbolt.Path); err != nil {
 		ln.Close()
 		return err

@@ -78,7 +78,9 @@ func TestDemo(t *testing.T) {
 		return string(out)
 	}
 	tree := cli("groups")
-	for _, want := range []string{"isug (international)", "lug-paris (local)", "[chartered: 3/5 members also in the international group, 60%]", "lug-berlin (local) — LUG Berlin [not chartered"} {
+	for _, want := range []string{"isug (international)", "lug-paris (local)", "[chartered by members: 3/5 members in the international group isug, 60%]", "lug-berlin (local) — LUG Berlin · software · Berlin, DE · self-governing [not chartered",
+		"lug-tokyo (local) — LUG Tokyo · software · Tokyo, JP · self-governing [chartered by mailing list: 2/5 members in the international group isug, 40%; 4/5 mailing-list subscribers, 80%]",
+		"lug-london (local) — LUG London · social · London, England, GB [chartered by members"} {
 		if !strings.Contains(tree, want) {
 			t.Errorf("groups output lacks %q:\n%s", want, tree)
 		}
