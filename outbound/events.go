@@ -49,8 +49,18 @@ func (t *target) events(ctx context.Context, entries []policy.Change) ([]*Event,
 	if !t.cfg.wants(CategoryMembership) {
 		return out, nil
 	}
-	eff, err := t.effectiveEvents(ctx, entries)
-	return append(out, eff...), err
+	pre := map[string][]byte{}
+	eff, err := t.effectiveEvents(ctx, entries, pre)
+	if err != nil || len(pre) == 0 {
+		return append(out, eff...), err
+	}
+	for k, v := range pre {
+		t.setRecord(k, v)
+	}
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return append(out, eff...), nil
 }
 
 // factEvents returns the events of one audit entry.
@@ -163,6 +173,34 @@ func meetingChanges(before, after []policy.Meeting) []meetingChange {
 	return out
 }
 
+// effState is what a webhook target was told of a user's effective
+// memberships ("group/role", sorted): Told, acknowledged; Maybe, sent
+// without a known answer yet.
+type effState struct {
+	Told  []string `json:"told,omitempty"`
+	Maybe []string `json:"maybe,omitempty"`
+}
+
+// encodeEff encodes s; an empty state is nil (the record is deleted).
+func encodeEff(s effState) []byte {
+	if len(s.Told) == 0 && len(s.Maybe) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func effKey(target string, u policy.UserID) string { return "eff/" + target + "/" + string(u) }
 
 // effectiveEvents diffs the effective memberships of the users the chunk
@@ -170,7 +208,7 @@ func effKey(target string, u policy.UserID) string { return "eff/" + target + "/
 // user groups, roles or tenants) with what the target was last told. Each
 // user's new state is committed with the acknowledgement of the user's
 // last event.
-func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change) ([]*Event, error) {
+func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change, pre map[string][]byte) ([]*Event, error) {
 	users := map[policy.UserID]bool{}
 	all := false
 	for _, e := range entries {
@@ -208,7 +246,7 @@ func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change) (
 		if err != nil {
 			return nil, err
 		}
-		var old []string
+		var old effState
 		if len(b) > 0 {
 			if err := json.Unmarshal(b, &old); err != nil {
 				return nil, fmt.Errorf("outbound: %s: %w", effKey(t.cfg.ID, u), err)
@@ -219,10 +257,7 @@ func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change) (
 			now = append(now, k)
 		}
 		slices.Sort(now)
-		t.svc.log.Debug("outbound: effective", "target", t.cfg.ID, "user", u, "old", old, "now", now, "seq", last.Seq)
-		if slices.Equal(old, now) {
-			continue
-		}
+		t.svc.log.Debug("outbound: effective", "target", t.cfg.ID, "user", u, "told", old.Told, "maybe", old.Maybe, "now", now, "seq", last.Seq)
 		var evs []*Event
 		emit := func(verb, k string, origins []policy.Origin) {
 			g, r, _ := strings.Cut(k, "/")
@@ -233,21 +268,32 @@ func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change) (
 				Data: EffectiveData{User: u, Group: policy.GroupID(g), Role: policy.RoleName(r), Origins: origins},
 			})
 		}
-		for _, k := range old {
+		for _, k := range union(old.Told, old.Maybe) {
 			if _, ok := cur[k]; !ok {
 				emit("removed", k, nil)
 			}
 		}
+		var created []string
 		for _, k := range now {
-			if !slices.Contains(old, k) {
+			if !slices.Contains(old.Told, k) {
 				emit("created", k, cur[k].Origins)
+				created = append(created, k)
 			}
 		}
-		var state []byte
-		if len(now) > 0 {
-			state, _ = json.Marshal(now)
+		if len(evs) == 0 {
+			if len(old.Maybe) > 0 { // told after all
+				t.setRecord(effKey(t.cfg.ID, u), encodeEff(effState{Told: now}))
+			}
+			continue
 		}
-		evs[len(evs)-1].writes = map[string][]byte{effKey(t.cfg.ID, u): state}
+		if len(created) > 0 {
+			// Remember what may reach the receiver before it is sent:
+			// an answer lost (a crash, a cut connection) must not
+			// leave a membership the receiver heard of and is never
+			// told is gone.
+			pre[effKey(t.cfg.ID, u)] = encodeEff(effState{Told: old.Told, Maybe: union(old.Maybe, created)})
+		}
+		evs[len(evs)-1].writes = map[string][]byte{effKey(t.cfg.ID, u): encodeEff(effState{Told: now})}
 		out = append(out, evs...)
 	}
 	return out, nil
@@ -277,7 +323,7 @@ func (t *target) allUsers(ctx context.Context, set map[policy.UserID]bool) error
 		})
 	})
 	t.mu.Lock()
-	for k := range t.pending {
+	for k := range t.overlay() {
 		if u, ok := strings.CutPrefix(k, prefix); ok {
 			set[policy.UserID(u)] = true
 		}

@@ -500,7 +500,7 @@ func (t *target) pushed(ctx context.Context) (map[policy.UserID]remoteUser, map[
 	})
 	// Writes not yet committed are newer.
 	t.mu.Lock()
-	for k, v := range t.pending {
+	for k, v := range t.overlay() {
 		switch {
 		case strings.HasPrefix(k, up):
 			uid := policy.UserID(strings.TrimPrefix(k, up))
@@ -522,6 +522,19 @@ func (t *target) pushed(ctx context.Context) (map[policy.UserID]remoteUser, map[
 	}
 	t.mu.Unlock()
 	return users, groups, err
+}
+
+// overlay returns the writes not yet committed, newest winning; t.mu is
+// held.
+func (t *target) overlay() map[string][]byte {
+	m := make(map[string][]byte, len(t.pending)+len(t.inflight))
+	for k, v := range t.inflight {
+		m[k] = v
+	}
+	for k, v := range t.pending {
+		m[k] = v
+	}
+	return m
 }
 
 func (t *target) putJSON(key string, v any) {

@@ -54,7 +54,7 @@ type Service struct {
 
 	// applied is the highest audit seq the engine has applied (seen by
 	// the Service's own subscription, made after the engine's).
-	applied  atomic.Uint64
+	applied atomic.Uint64
 	started atomic.Bool
 	ready   chan struct{}
 }

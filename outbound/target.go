@@ -79,6 +79,7 @@ type target struct {
 	cur      cursor
 	gen      uint64            // bumped by controls that move the cursor
 	pending  map[string][]byte // record writes acknowledged, not yet committed (nil: delete)
+	inflight map[string][]byte // writes being committed
 	dirty    bool
 	oldest   time.Time // time of the oldest entry being delivered (zero: idle)
 	failures int
@@ -193,8 +194,13 @@ func (t *target) flush(ctx context.Context) error {
 		return nil
 	}
 	c, writes := t.cur, t.pending
-	t.pending, t.dirty = map[string][]byte{}, false
+	t.pending, t.dirty, t.inflight = map[string][]byte{}, false, writes
 	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.inflight = nil
+		t.mu.Unlock()
+	}()
 	cb, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -234,6 +240,9 @@ func (t *target) flush(ctx context.Context) error {
 func (t *target) record(ctx context.Context, key string) ([]byte, error) {
 	t.mu.Lock()
 	v, ok := t.pending[key]
+	if !ok {
+		v, ok = t.inflight[key]
+	}
 	t.mu.Unlock()
 	if ok {
 		return v, nil
@@ -306,6 +315,9 @@ func (t *target) snapshot() (cursor, uint64) {
 // is work; it returns false when ctx is done.
 func (t *target) waitRunnable(ctx context.Context, want func(c cursor) (bool, time.Duration)) bool {
 	for {
+		if ctx.Err() != nil {
+			return false
+		}
 		c, _ := t.snapshot()
 		wait := time.Duration(-1)
 		if c.Paused == "" {
@@ -340,7 +352,9 @@ func (t *target) waitRunnable(ctx context.Context, want func(c cursor) (bool, ti
 // was moved, or ctx's error.
 func (t *target) attempt(ctx context.Context, gen uint64, what string, send func(ctx context.Context) error) error {
 	for {
-		err := send(ctx)
+		// A request in flight at shutdown is let finish (within the
+		// target's timeout), so its answer is known and committed.
+		err := send(context.WithoutCancel(ctx))
 		if err == nil {
 			t.mu.Lock()
 			t.failures = 0
