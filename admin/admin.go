@@ -31,6 +31,7 @@ import (
 type Engine interface {
 	EffectiveGroups(u policy.UserID) []policy.EffectiveMembership
 	Members(g policy.GroupID) []policy.EffectiveMember
+	MemberCount(g policy.GroupID) int
 	Check(u policy.UserID, p policy.Permission, g policy.GroupID) bool
 	Explain(u policy.UserID, p policy.Permission, g policy.GroupID) policy.Explanation
 	Charter(g policy.GroupID) policy.CharterStatus

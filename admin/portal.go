@@ -47,19 +47,49 @@ func (s *Server) groupTree(w http.ResponseWriter, r *http.Request, p principal) 
 		writeErr(w, err)
 		return
 	}
+	if ref := r.URL.Query().Get("around"); ref != "" {
+		gs = around(gs, ref)
+	}
 	out := []treeNode{}
 	for _, g := range gs {
 		if !s.readable(p, g) {
 			continue
 		}
-		users := map[policy.UserID]bool{}
-		for _, m := range s.cfg.Engine.Members(g.ID) {
-			users[m.User] = true
-		}
-		out = append(out, treeNode{groupView: s.viewOf(s.forCaller(p, g)), MemberCount: len(users)})
+		out = append(out, treeNode{groupView: s.viewOf(s.forCaller(p, g)), MemberCount: s.cfg.Engine.MemberCount(g.ID)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
 	writeJSON(w, http.StatusOK, list[treeNode]{Items: out})
+}
+
+// around keeps of gs the group ref (by id or slug), its ancestors and its
+// children: what a group page shows of the tree, without the whole tree.
+func around(gs []policy.Group, ref string) []policy.Group {
+	byID := make(map[policy.GroupID]policy.Group, len(gs))
+	var g policy.Group
+	for _, x := range gs {
+		byID[x.ID] = x
+		if string(x.ID) == ref || x.Slug == ref {
+			g = x
+		}
+	}
+	if g.ID == "" {
+		return nil
+	}
+	out := []policy.Group{g}
+	for p, n := g.Parent, 0; p != "" && n < 64; n++ {
+		a, ok := byID[p]
+		if !ok {
+			break
+		}
+		out = append(out, a)
+		p = a.Parent
+	}
+	for _, x := range gs {
+		if x.Parent == g.ID {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // managesAny reports whether p holds perm on at least one group.

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -55,5 +56,27 @@ func TestPortalEndpoints(t *testing.T) {
 	_, body = f.call(t, adminToken, "GET", "/api/v1/people?q="+url.QueryEscape("CAROL"), "")
 	if items, _ := body["items"].([]any); len(items) != 1 {
 		t.Errorf("people search for CAROL: %v", body)
+	}
+}
+
+// TestGroupTreeAround: ?around= gives a group, its ancestors and its
+// children only — what a group page shows — with member counts.
+func TestGroupTreeAround(t *testing.T) {
+	f := newFixture(t)
+	st, m := f.call(t, adminToken, "GET", "/api/v1/grouptree?around=rug-europe", "")
+	if st != 200 {
+		t.Fatalf("%d %v", st, m)
+	}
+	var slugs []string
+	items, _ := m["items"].([]any)
+	for _, it := range items {
+		slugs = append(slugs, it.(map[string]any)["slug"].(string))
+	}
+	slices.Sort(slugs)
+	if want := []string{"isug", "lug-london", "lug-paris", "rug-europe"}; !slices.Equal(slugs, want) {
+		t.Errorf("around rug-europe: %v, want %v", slugs, want)
+	}
+	if st, m = f.call(t, adminToken, "GET", "/api/v1/grouptree?around=no-such-group", ""); st != 200 || len(m["items"].([]any)) != 0 {
+		t.Errorf("around a missing group: %d %v", st, m)
 	}
 }

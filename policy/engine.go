@@ -34,8 +34,9 @@ type Engine struct {
 	hier    Hierarchy // governance modes of the kinds
 
 	mu       sync.RWMutex
-	cacheMu  sync.Mutex                // guards charters; held inside mu.RLock
+	cacheMu  sync.Mutex                // guards charters and counts; held inside mu.RLock
 	charters map[GroupID]CharterStatus // memoized Charter results; cleared on every write
+	counts   map[GroupID]int           // memoized MemberCount results; cleared on every write
 	tenants  map[TenantID]Tenant
 	users    map[UserID]*userNode
 	dirs     map[DirGroupID]*dirNode
@@ -125,6 +126,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 func (e *Engine) reset() {
 	e.tenants = map[TenantID]Tenant{}
 	e.charters = map[GroupID]CharterStatus{}
+	e.counts = map[GroupID]int{}
 	e.users = map[UserID]*userNode{}
 	e.dirs = map[DirGroupID]*dirNode{}
 	e.groups = map[GroupID]Group{}
@@ -399,6 +401,7 @@ func (e *Engine) Apply(changes []Change) error {
 	}
 	if len(ds) > 0 {
 		clear(e.charters)
+		clear(e.counts)
 	}
 	return nil
 }
@@ -687,6 +690,27 @@ func (e *Engine) Members(g GroupID) []EffectiveMember {
 		return cmp.Compare(a.Role, b.Role)
 	})
 	return out
+}
+
+// MemberCount returns the number of distinct active users holding any
+// role in g: len(Members) counted by user. Results are memoized until the
+// next Load or Apply, so listing every group with its size stays cheap.
+func (e *Engine) MemberCount(g GroupID) int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	e.cacheMu.Lock()
+	n, ok := e.counts[g]
+	e.cacheMu.Unlock()
+	if ok {
+		return n
+	}
+	users := map[UserID]struct{}{}
+	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { users[u] = struct{}{} })
+	n = len(users)
+	e.cacheMu.Lock()
+	e.counts[g] = n
+	e.cacheMu.Unlock()
+	return n
 }
 
 // forEachMember calls fn for each (active user, role, origin) of group g;

@@ -657,3 +657,45 @@ func TestCharterWithoutReferenceSaysWhy(t *testing.T) {
 		t.Fatalf("charter of an orphan LUG: %+v", st)
 	}
 }
+
+// TestMemberCount: MemberCount is the number of distinct users of Members,
+// also after a change invalidates the memo.
+func TestMemberCount(t *testing.T) {
+	w := policytest.Generate(policytest.Small)
+	e := policy.NewEngine(policy.EngineConfig{})
+	e.Load(w)
+	check := func() {
+		t.Helper()
+		for _, g := range w.Groups {
+			users := map[policy.UserID]bool{}
+			for _, m := range e.Members(g.ID) {
+				users[m.User] = true
+			}
+			if got := e.MemberCount(g.ID); got != len(users) {
+				t.Fatalf("MemberCount(%s) = %d, want %d", g.Slug, got, len(users))
+			}
+		}
+	}
+	check()
+	// Deactivate a member of some group: the memo must not answer stale.
+	for _, g := range w.Groups {
+		ms := e.Members(g.ID)
+		if len(ms) == 0 {
+			continue
+		}
+		var u policy.User
+		for _, x := range w.Users {
+			if x.ID == ms[0].User {
+				u = x
+			}
+		}
+		before, _ := json.Marshal(u)
+		u.Active = false
+		after, _ := json.Marshal(u)
+		if err := e.Apply([]policy.Change{{Kind: policy.KindUser, Op: policy.OpUpdate, ID: string(u.ID), Tenant: u.Tenant, Before: before, After: after}}); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	check()
+}

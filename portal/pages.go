@@ -457,11 +457,13 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 		p.apiFail(w, r, err, "this group")
 		return
 	}
-	all, err := p.loadTree(ctx, s)
-	if err != nil {
+	// Only this group's part of the tree: its ancestors and children.
+	var near listOf[group]
+	if err := a.get(ctx, "/grouptree?around="+url.QueryEscape(d.G.ID), &near); err != nil {
 		p.apiFail(w, r, err, "the groups")
 		return
 	}
+	all := near.Items
 	d.All = all
 	byID := map[string]group{}
 	for _, g := range all {

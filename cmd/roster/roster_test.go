@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 const testAdminToken = "cmd-test-admin-token-0123456789"
 
 // freeAddr returns a free 127.0.0.1 port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *server) output() string {
 	return s.out.String()
 }
 
-func startServer(t *testing.T, args ...string) *server {
+func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+testAdminToken)
@@ -116,7 +116,7 @@ func startServer(t *testing.T, args ...string) *server {
 	return s
 }
 
-func (s *server) waitReady(t *testing.T, base string) {
+func (s *server) waitReady(t testing.TB, base string) {
 	t.Helper()
 	s.base = base
 	for i := 0; i < 300; i++ {
@@ -136,7 +136,7 @@ func (s *server) waitReady(t *testing.T, base string) {
 	t.Fatalf("server not ready\n%s", s.output())
 }
 
-func api(t *testing.T, method, url, body string) (int, []byte) {
+func api(t testing.TB, method, url, body string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

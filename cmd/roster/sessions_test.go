@@ -45,7 +45,7 @@ func authorize(t *testing.T, c *http.Client, base string, extra url.Values) (*ur
 	return follow(t, c, base+"/authorize?"+v.Encode(), nil)
 }
 
-func follow(t *testing.T, c *http.Client, u string, form url.Values) (*url.URL, string, string) {
+func follow(t testing.TB, c *http.Client, u string, form url.Values) (*url.URL, string, string) {
 	t.Helper()
 	var resp *http.Response
 	var err error
@@ -67,7 +67,7 @@ func follow(t *testing.T, c *http.Client, u string, form url.Values) (*url.URL, 
 }
 
 // submit posts the page's first form with fields.
-func submit(t *testing.T, c *http.Client, pageURL, body string, fields map[string]string) (*url.URL, string, string) {
+func submit(t testing.TB, c *http.Client, pageURL, body string, fields map[string]string) (*url.URL, string, string) {
 	t.Helper()
 	m := sessFormRE.FindStringSubmatch(body)
 	if m == nil {
