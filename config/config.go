@@ -305,6 +305,9 @@ type Extensions struct {
 	// Mail is the outbound mail section (SMTP server, sender), decoded
 	// by cmd/roster.
 	Mail yaml.Node `yaml:"mail"`
+	// Outbound lists the provisioning targets (SCIM push, webhooks),
+	// decoded by cmd/roster into outbound.TargetConfig.
+	Outbound yaml.Node `yaml:"outbound"`
 }
 
 // Error is a validation error about one field.

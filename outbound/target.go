@@ -62,6 +62,9 @@ type Status struct {
 	LastDelivery  time.Time `json:"lastDelivery,omitzero"`
 	// Held is set while the deletion guard holds deactivations.
 	Held *Held `json:"held,omitempty"`
+	// Uncommitted says acknowledgements are not yet in the store (a
+	// crash now would send them again).
+	Uncommitted bool `json:"uncommitted,omitempty"`
 }
 
 // target is one configured target and its worker.
@@ -421,6 +424,7 @@ func (t *target) status(ctx context.Context) Status {
 		LastError: t.lastErr, LastErrorAt: t.lastErrT, LastDelivery: t.lastOK, Held: t.held,
 	}
 	oldest := t.oldest
+	st.Uncommitted = t.dirty || t.inflight != nil
 	t.mu.Unlock()
 	st.Head = t.svc.applied.Load()
 	if st.Head > st.Cursor {

@@ -24,6 +24,8 @@ func TestDependencyArrows(t *testing.T) {
 		{"ldap", []string{"scim", "oidc", "admin", "config", "cmd"}},
 		{"oidc", []string{"scim", "ldap", "admin", "config", "cmd"}},
 		{"admin", []string{"scim", "ldap", "oidc", "config", "cmd"}},
+		// Outbound provisioning reads the store and the engine only.
+		{"outbound", []string{"scim", "ldap", "oidc", "admin", "config", "portal", "demo", "cmd", "go.etcd.io/bbolt"}},
 		{"config", []string{"scim", "ldap", "oidc", "admin", "store", "cmd"}},
 		// The portal works through the admin API over HTTP only.
 		{"portal", []string{"policy", "store", "scim", "ldap", "oidc", "admin", "config", "demo", "cmd", "go.etcd.io/bbolt"}},

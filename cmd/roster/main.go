@@ -10,6 +10,7 @@
 //	roster sync approve --directory TENANT/ID (--config FILE | --server URL)
 //	roster groups | members GROUP | explain USER PERMISSION GROUP [--server URL]
 //	roster scim-token create|list|revoke --tenant T [--name N]
+//	roster outbound status|resync|replay|resume|approve [--target ID] [--from SEQ]
 //	roster backup --out FILE [--server URL]
 //	roster restore --in FILE (--config FILE | --data DIR)
 //	roster migrate --config FILE
@@ -63,6 +64,8 @@ Commands:
   scim-token create|list|revoke --tenant T manage SCIM bearer tokens
   sessions list|revoke --tenant T --user U [--id ID|--all]
                                            a member's browser sessions at the OpenID provider
+  outbound status|resync|replay|resume|approve [--target ID] [--from SEQ]
+                                           provisioning targets (SCIM push, webhooks)
   backup --out FILE                        online backup of a running server
   restore --in FILE (--config F|--data D)  restore a backup (server stopped)
   migrate --config FILE                    apply PostgreSQL schema migrations
@@ -96,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSCIMToken(ctx, rest, stdout, stderr)
 	case "sessions":
 		return cmdSessions(ctx, rest, stdout, stderr)
+	case "outbound":
+		return cmdOutbound(ctx, rest, stdout, stderr)
 	case "backup":
 		if err := backupConfigHint(rest); err != nil {
 			return err

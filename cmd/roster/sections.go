@@ -6,6 +6,7 @@ import (
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/ldap"
 	"github.com/roster-dev/roster/oidc"
+	"github.com/roster-dev/roster/outbound"
 	"github.com/roster-dev/roster/policy"
 )
 
@@ -92,6 +93,7 @@ type sections struct {
 	clients     []oidc.ClientConfig
 	upstreams   map[policy.TenantID]oidc.UpstreamConfig
 	accounts    map[policy.TenantID][]localAccount
+	outbound    []outbound.TargetConfig
 }
 
 // decodeSections decodes and validates every protocol section of cfg.
@@ -102,6 +104,9 @@ func decodeSections(cfg *config.Config) (*sections, error) {
 		accounts:   map[policy.TenantID][]localAccount{},
 	}
 	if err := config.Section(cfg.SCIM, "scim", &s.scim); err != nil {
+		return nil, err
+	}
+	if err := decodeOutbound(cfg, s); err != nil { // outbound.go
 		return nil, err
 	}
 	if s.scim.MaxBodyBytes < 0 || s.scim.MaxResults < 0 {

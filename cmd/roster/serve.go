@@ -332,6 +332,9 @@ func (a *app) routes(ctx context.Context) error {
 	if err := a.wirePortal(&p); err != nil {
 		return err
 	}
+	if err := a.wireOutbound(&p); err != nil { // cmd/roster/outbound.go
+		return err
+	}
 	if err := a.wireMail(&p); err != nil { // cmd/roster/mail.go
 		return err
 	}
