@@ -156,7 +156,6 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		DeviceLifetime:       sec.RateLimit.DeviceLifetime.D(),
 		UI:                   oidc.UI{Title: a.cfg.UI.Title, LogoURL: a.cfg.UI.LogoURL, PrimaryColor: a.cfg.UI.PrimaryColor},
 	})
-
 	if err != nil {
 		return fmt.Errorf("oidc: %w", err)
 	}
