@@ -24,7 +24,7 @@ const testSecret = "test-webhook-secret-0123456789"
 
 // env is a store, a policy engine fed by it, and a running Service.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     store.Store
 	eng    *policy.Engine
 	svc    *Service
@@ -32,14 +32,14 @@ type env struct {
 	done   chan struct{}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("OUTBOUND_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
 	if err != nil {
@@ -170,7 +170,7 @@ func (e *env) setActive(u policy.User, active bool) policy.User {
 
 // waitFor polls cond until it holds (or fails the test after a long
 // while: the condition is about behaviour, the bound only ends a hung test).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -193,7 +193,7 @@ const (
 // receiver is a webhook receiver over a real socket that verifies every
 // signature and can be stopped and started on the same address.
 type receiver struct {
-	t      *testing.T
+	t      testing.TB
 	secret string
 	decide func(attempt int) action
 
@@ -204,11 +204,12 @@ type receiver struct {
 	bad      int     // deliveries with a bad signature
 	acked    []Event // events answered 2xx, in order
 	ackedIDs map[string]int
+	arrival  map[string]time.Time
 	hang     chan struct{}
 }
 
-func newReceiver(t *testing.T, secret string, decide func(int) action) *receiver {
-	r := &receiver{t: t, secret: secret, decide: decide, ackedIDs: map[string]int{}}
+func newReceiver(t testing.TB, secret string, decide func(int) action) *receiver {
+	r := &receiver{t: t, secret: secret, decide: decide, ackedIDs: map[string]int{}, arrival: map[string]time.Time{}}
 	r.startOn("127.0.0.1:0")
 	t.Cleanup(r.stop)
 	return r
@@ -294,6 +295,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.acked = append(r.acked, ev)
 	r.ackedIDs[ev.ID]++
+	if _, ok := r.arrival[ev.ID]; !ok {
+		r.arrival[ev.ID] = time.Now()
+	}
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
