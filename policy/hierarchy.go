@@ -107,3 +107,33 @@ func kindList(ks []GroupKind) string {
 	}
 	return out
 }
+
+// Violations checks every group of gs against the placement rules, as
+// CheckPlacement would for a new write, and returns one line per group
+// that breaks one (sorted by slug): data written before a rule existed, or
+// under other rules. A group whose parent is missing is reported too.
+func (h Hierarchy) Violations(gs []Group) []string {
+	byID := make(map[GroupID]Group, len(gs))
+	children := map[GroupID][]Group{}
+	for _, g := range gs {
+		byID[g.ID] = g
+		children[g.Parent] = append(children[g.Parent], g)
+	}
+	var out []string
+	for _, g := range gs {
+		var parent Group
+		if g.Parent != "" {
+			p, ok := byID[g.Parent]
+			if !ok {
+				out = append(out, fmt.Sprintf("%s: its parent %s does not exist", g.Slug, g.Parent))
+				continue
+			}
+			parent = p
+		}
+		if err := h.CheckPlacement(g, parent, children[g.Parent]); err != nil {
+			out = append(out, fmt.Sprintf("%s: %s", g.Slug, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
+		}
+	}
+	slices.Sort(out)
+	return out
+}

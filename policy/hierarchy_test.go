@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,26 @@ func TestCheckPlacement(t *testing.T) {
 				t.Fatalf("got %v, want an ErrInvalid containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestHierarchyViolations(t *testing.T) {
+	gs := []Group{
+		{ID: "i", Slug: "isug", Name: "ISUG", Kind: KindInternational},
+		{ID: "r", Slug: "rug-europe", Name: "Europe", Kind: KindRegional, Parent: "i"},
+		{ID: "l1", Slug: "lug-london", Name: "LUG London", Kind: KindLocal, Parent: "r"},
+		{ID: "l2", Slug: "lug-london-2", Name: "LUG London", Kind: KindLocal, Parent: "l1"}, // a LUG under a LUG
+		{ID: "l3", Slug: "lug-paris", Name: "lug london", Kind: KindLocal, Parent: "r"},     // a sibling's name
+		{ID: "x", Slug: "orphan", Name: "Orphan", Kind: KindLocal, Parent: "gone"},
+	}
+	got := DefaultHierarchy().Violations(gs)
+	want := []string{"lug-london", "lug-london-2", "lug-paris", "orphan"}
+	if len(got) != len(want) {
+		t.Fatalf("violations:\n%s", strings.Join(got, "\n"))
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, w+": ") }) {
+			t.Errorf("no violation about %s in:\n%s", w, strings.Join(got, "\n"))
+		}
 	}
 }

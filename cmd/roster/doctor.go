@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/config"
+	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
 )
@@ -33,10 +34,14 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var path string
+	hier := policy.DefaultHierarchy()
 	switch {
 	case *cfgPath != "":
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
+			return err
+		}
+		if hier, err = cfg.Policy.Hierarchy(); err != nil {
 			return err
 		}
 		if cfg.Store.Postgres != nil {
@@ -84,6 +89,20 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	default:
 		return fmt.Errorf("doctor: verify: %w", err)
+	}
+	var groups []policy.Group
+	if err := st.View(ctx, func(tx store.Tx) (err error) { groups, err = tx.Groups(); return }); err != nil {
+		return fmt.Errorf("doctor: %w", err)
+	}
+	if v := hier.Violations(groups); len(v) > 0 {
+		findings = true
+		fmt.Fprintf(stdout, "hierarchy: %d groups break a placement rule\n", len(v))
+		for _, l := range v {
+			fmt.Fprintf(stdout, "  %s\n", l)
+		}
+		fmt.Fprintln(stdout, "  fix with PATCH or POST /api/v1/groups/{g}/move (the API refuses new breaches)")
+	} else {
+		fmt.Fprintln(stdout, "hierarchy: ok")
 	}
 	if findings {
 		return errDoctorFindings
