@@ -71,6 +71,13 @@ type AttributeMap struct {
 	DisplayName string `yaml:"displayName"`
 	GivenName   string `yaml:"givenName"`
 	FamilyName  string `yaml:"familyName"`
+	// City, Region and Country, when set, fill the user's location
+	// (policy.User.Location): typically l, st and c (RFC 4519; c is an
+	// ISO 3166 two-letter code; a value that is not one is left out).
+	// None is read by default.
+	City    string `yaml:"city"`
+	Region  string `yaml:"region"`
+	Country string `yaml:"country"`
 	// GroupName is the group attribute that becomes its display name
 	// (default cn).
 	GroupName string `yaml:"groupName"`

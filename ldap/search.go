@@ -82,7 +82,7 @@ type dirGroup struct {
 func (s *Source) userAttrs() []string {
 	a := s.dir.Attributes
 	out := []string{a.ID, a.UserName, s.changeAttr}
-	for _, x := range []string{a.Email, a.DisplayName, a.GivenName, a.FamilyName} {
+	for _, x := range []string{a.Email, a.DisplayName, a.GivenName, a.FamilyName, a.City, a.Region, a.Country} {
 		if x != "" {
 			out = append(out, x)
 		}
@@ -192,6 +192,7 @@ func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
 	if a.DisplayName != "" {
 		u.DisplayName = e.GetEqualFoldAttributeValue(a.DisplayName)
 	}
+	u.Location = s.mapLocation(e)
 	if a.Email != "" {
 		for i, m := range e.GetEqualFoldAttributeValues(a.Email) {
 			u.Emails = append(u.Emails, policy.Email{Value: m, Type: "work", Primary: i == 0})
@@ -203,6 +204,34 @@ func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
 		}
 	}
 	return dirUser{dn: e.DN, norm: normDN(e.DN), user: u, mark: e.GetEqualFoldAttributeValue(s.changeAttr)}, true
+}
+
+// mapLocation reads the user's location from the attributes the
+// directory's map names, or nil when it names none or the entry has none.
+// A country that is not an ISO 3166 two-letter code is left out, so one
+// odd entry never fails the write of the whole batch.
+func (s *Source) mapLocation(e *goldap.Entry) *policy.Location {
+	a := s.dir.Attributes
+	if a.City == "" && a.Region == "" && a.Country == "" {
+		return nil
+	}
+	get := func(attr string) string {
+		if attr == "" {
+			return ""
+		}
+		return strings.TrimSpace(e.GetEqualFoldAttributeValue(attr))
+	}
+	l := policy.Location{City: get(a.City), Region: get(a.Region), Country: strings.ToUpper(get(a.Country))}
+	if policy.ValidateLocation(policy.Location{Country: l.Country}) != nil {
+		l.Country = ""
+	}
+	if policy.ValidateLocation(l) != nil { // over-long names
+		l.City, l.Region = "", ""
+	}
+	if l.IsZero() {
+		return nil
+	}
+	return &l
 }
 
 func (s *Source) mapGroup(e *goldap.Entry) (dirGroup, bool) {

@@ -652,6 +652,15 @@ func (s *Source) fingerprint(u policy.User) uint64 {
 	str(u.FamilyName)
 	str(u.DisplayName)
 	str(u.ExternalID)
+	if s.mapsLocation() {
+		if l := u.Location; l != nil {
+			str(l.City)
+			str(l.Region)
+			str(l.Country)
+		} else {
+			str("\x00no location")
+		}
+	}
 	dn, isStr := u.Attributes[attrDN].(string)
 	if !isStr && u.Attributes[attrDN] != nil {
 		dn = fmt.Sprint(u.Attributes[attrDN]) + "\x00not a string"
@@ -680,9 +689,16 @@ func (s *Source) fingerprint(u policy.User) uint64 {
 	return h.Sum64()
 }
 
+// mapsLocation reports whether this directory's attribute map reads a
+// location (then the directory owns the users' Location).
+func (s *Source) mapsLocation() bool {
+	a := s.dir.Attributes
+	return a.City != "" || a.Region != "" || a.Country != ""
+}
+
 // mergeUser applies the directory's view d of a user to the stored record
 // cur: the mapped fields are replaced, other attributes are kept.
-func mergeUser(cur, d policy.User) policy.User {
+func mergeUser(cur, d policy.User, mapsLocation bool) policy.User {
 	nu := cur
 	nu.UserName = d.UserName
 	nu.GivenName = d.GivenName
@@ -690,6 +706,9 @@ func mergeUser(cur, d policy.User) policy.User {
 	nu.DisplayName = d.DisplayName
 	nu.Emails = d.Emails
 	nu.Active = d.Active
+	if mapsLocation {
+		nu.Location = d.Location
+	}
 	nu.Attributes = make(map[string]any, len(cur.Attributes)+1)
 	for k, v := range cur.Attributes {
 		nu.Attributes[k] = v
@@ -1385,7 +1404,7 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 			err = fmt.Errorf("ldap: user %s changed since this run read it: %w", cur.ID, store.ErrVersion)
 			break
 		}
-		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user))
+		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user, r.s.mapsLocation()))
 	case opDeleteUser:
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
