@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roster-dev/roster/policy"
@@ -109,6 +110,8 @@ type Server struct {
 	cfg    Config
 	tokens []tokenHash
 	mux    *http.ServeMux
+
+	charterMu sync.Mutex // serializes RecordCharterChanges
 }
 
 // New returns the admin API handler, serving paths under /api/v1/.

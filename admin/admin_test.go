@@ -36,6 +36,7 @@ func (m tokenMap) VerifyAccessToken(_ context.Context, tok string) (AccessToken,
 }
 
 type fixture struct {
+	adm    *Server
 	srv    *httptest.Server
 	st     store.Store
 	eng    *policy.Engine
@@ -117,7 +118,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, st: st, eng: eng, ids: ids, tokens: tokens}
+	return &fixture{adm: s, srv: srv, st: st, eng: eng, ids: ids, tokens: tokens}
 }
 
 // call sends a request and returns the status and decoded JSON body.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -214,6 +215,8 @@ func charterWord(c policy.CharterStatus) string {
 // change facts. It reads the policy engine, so it sees a write once the
 // engine has applied it.
 func (s *Server) RecordCharterChanges(ctx context.Context, actor string) error {
+	s.charterMu.Lock() // one comparison at a time: no event twice
+	defer s.charterMu.Unlock()
 	type change struct {
 		st  policy.CharterStatus
 		g   policy.Group
@@ -262,4 +265,42 @@ func (s *Server) RecordCharterChanges(ctx context.Context, actor string) error {
 		}
 		return nil
 	})
+}
+
+// WatchCharters records changes of charter status (RecordCharterChanges,
+// as actor "policy") after facts change, from any source — the admin API,
+// SCIM, a directory sync — until ctx ends. Checks are coalesced: at most
+// one every interval, however many writes arrive, since comparing every
+// group costs about 2 s on a 100k-user world and must not ride on each
+// write.
+func (s *Server) WatchCharters(ctx context.Context, interval time.Duration) {
+	wake := make(chan struct{}, 1)
+	cancel := s.cfg.Store.Subscribe(func(cs []policy.Change) {
+		for _, c := range cs {
+			if c.Kind == policy.KindEvent {
+				continue // our own events and other audit-only entries
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+			return
+		}
+	})
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		if err := s.RecordCharterChanges(ctx, "policy"); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("recording charter changes failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }

@@ -76,15 +76,9 @@ func (s *Server) view(r *http.Request, fn func(store.Tx) error) error {
 }
 
 func (s *Server) update(r *http.Request, p principal, fn func(store.Tx) error) error {
-	if err := s.cfg.Store.Update(r.Context(), p.actor(), fn); err != nil {
-		return err
-	}
-	// A write may change a group's charter status: audit it (best
-	// effort: the write itself is done).
-	if err := s.RecordCharterChanges(r.Context(), p.actor()); err != nil {
-		s.cfg.Logger.Warn("recording charter changes failed", "err", err)
-	}
-	return nil
+	// A change of charter status that the write causes is recorded by
+	// WatchCharters, off the request path.
+	return s.cfg.Store.Update(r.Context(), p.actor(), fn)
 }
 
 // read answers a request with what fn reads in one read transaction.
