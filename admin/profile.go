@@ -153,6 +153,9 @@ func memberFor(p principal, organizer bool, m policy.EffectiveMember, u policy.U
 	}
 	if all || pr.Shares(policy.FieldPhone) {
 		mv.Phone = pr.Phone
+		if mv.Phone == "" {
+			mv.Phone = directoryPhone(u)
+		}
 	}
 	if !all && !colleague && !organizer && !pr.Shares(policy.FieldName) {
 		mv.Tenant = "" // the company is the member's to share
@@ -161,4 +164,29 @@ func memberFor(p principal, organizer bool, m policy.EffectiveMember, u policy.U
 		}
 	}
 	return mv
+}
+
+// directoryPhone is the work phone number a directory gave the user: LDAP's
+// mapped attribute ("phone"), or SCIM's phoneNumbers (the primary one, else
+// the work one, else the first).
+func directoryPhone(u policy.User) string {
+	if ph, ok := u.Attributes["phone"].(string); ok && ph != "" {
+		return ph
+	}
+	nums, _ := u.Attributes["phoneNumbers"].([]any)
+	pick := ""
+	for i, n := range nums {
+		m, _ := n.(map[string]any)
+		v, _ := m["value"].(string)
+		if v == "" {
+			continue
+		}
+		if p, _ := m["primary"].(bool); p {
+			return v
+		}
+		if t, _ := m["type"].(string); t == "work" || i == 0 && pick == "" {
+			pick = v
+		}
+	}
+	return pick
 }

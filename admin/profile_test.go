@@ -21,6 +21,9 @@ func TestProfileConsent(t *testing.T) {
 			}
 			u.DisplayName = name + " Example"
 			u.Emails = []policy.Email{{Value: name + "@" + string(tenant) + ".example", Type: "work", Primary: true}}
+			if name == "carol" { // as her company's SCIM client sent it
+				u.Attributes = map[string]any{"phoneNumbers": []any{map[string]any{"value": "+1 555 0199", "type": "work"}}}
+			}
 			if _, err := tx.UpdateUser(tenant, u); err != nil {
 				return err
 			}
@@ -61,6 +64,16 @@ func TestProfileConsent(t *testing.T) {
 	}
 	if st, _ := f.call(t, adminToken, "PUT", "/api/v1/me/profile", `{"share":[]}`); st != 400 {
 		t.Errorf("an admin token has no profile: %d, want 400", st)
+	}
+	if c := member("alice-token", "carol"); c["phone"] != nil {
+		t.Errorf("carol's directory phone shown before she shares it: %v", c)
+	}
+	// carol shares her phone without entering one: the directory's.
+	if st, m := f.call(t, "carol-token", "PUT", "/api/v1/me/profile", `{"share":["name","phone"]}`); st != 200 {
+		t.Fatalf("carol's profile: %d %v", st, m)
+	}
+	if c := member("alice-token", "carol"); c["phone"] != "+1 555 0199" {
+		t.Errorf("carol shares the directory's phone, the organizer sees %v", c)
 	}
 	// carol shares her phone and e-mail: alice now sees the phone too.
 	if st, m := f.call(t, "carol-token", "PUT", "/api/v1/me/profile", `{"share":["name","email","phone"],"phone":"+1 555 0100"}`); st != 200 || len(m["share"].([]any)) != 3 {

@@ -78,6 +78,10 @@ type AttributeMap struct {
 	City    string `yaml:"city"`
 	Region  string `yaml:"region"`
 	Country string `yaml:"country"`
+	// Phone, when set (typically telephoneNumber), is kept as the user's
+	// attribute "phone": the work number a member may share with their
+	// groups (never shown unless they do).
+	Phone string `yaml:"phone"`
 	// GroupName is the group attribute that becomes its display name
 	// (default cn).
 	GroupName string `yaml:"groupName"`

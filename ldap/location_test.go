@@ -8,12 +8,14 @@ import (
 	"github.com/roster-dev/roster/policy"
 )
 
-// TestUserLocationFromDirectory: with city/region/country mapped (l, st, c),
+// TestUserLocationFromDirectory: with city/region/country mapped (l, st, c)
+// and the phone (telephoneNumber),
 // a user's location comes from the directory and follows its changes; a
 // country that is not an ISO code is left out, not a failed write.
 func TestUserLocationFromDirectory(t *testing.T) {
 	e := newEnv(t, ldaptest.Options{})
 	e.dir.Attributes.City, e.dir.Attributes.Region, e.dir.Attributes.Country = "l", "st", "c"
+	e.dir.Attributes.Phone = "telephoneNumber"
 	e.srv.MustModify(t, `dn: uid=alice,ou=people,dc=example,dc=com
 changetype: modify
 add: objectClass
@@ -24,6 +26,9 @@ l: London
 -
 add: c
 c: gb
+-
+add: telephoneNumber
+telephoneNumber: +44 20 7946 0000
 
 dn: uid=bob,ou=people,dc=example,dc=com
 changetype: modify
@@ -42,6 +47,9 @@ st: Illinois
 	if l := snap.users["alice"].Location; l == nil || *l != (policy.Location{City: "London", Country: "GB"}) {
 		t.Errorf("alice's location: %+v", l)
 	}
+	if ph := snap.users["alice"].Attributes["phone"]; ph != "+44 20 7946 0000" {
+		t.Errorf("alice's phone: %v", ph)
+	}
 	if l := snap.users["bob"].Location; l == nil || *l != (policy.Location{City: "Springfield", Region: "Illinois"}) {
 		t.Errorf("bob's location: %+v", l)
 	}
@@ -56,9 +64,15 @@ l: Paris
 -
 replace: c
 c: 1A
+-
+delete: telephoneNumber
 `)
 	mustSync(t, s, ldap.Full)
-	if l := e.snap(t).users["alice"].Location; l == nil || *l != (policy.Location{City: "Paris"}) {
+	after := e.snap(t).users["alice"]
+	if l := after.Location; l == nil || *l != (policy.Location{City: "Paris"}) {
 		t.Errorf("alice moved to Paris (a country that is not a code is left out): %+v", l)
+	}
+	if ph, ok := after.Attributes["phone"]; ok {
+		t.Errorf("alice's phone left the directory but not Roster: %v", ph)
 	}
 }

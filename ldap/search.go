@@ -82,7 +82,7 @@ type dirGroup struct {
 func (s *Source) userAttrs() []string {
 	a := s.dir.Attributes
 	out := []string{a.ID, a.UserName, s.changeAttr}
-	for _, x := range []string{a.Email, a.DisplayName, a.GivenName, a.FamilyName, a.City, a.Region, a.Country} {
+	for _, x := range []string{a.Email, a.DisplayName, a.GivenName, a.FamilyName, a.City, a.Region, a.Country, a.Phone} {
 		if x != "" {
 			out = append(out, x)
 		}
@@ -193,6 +193,11 @@ func (s *Source) mapUser(e *goldap.Entry) (dirUser, bool) {
 		u.DisplayName = e.GetEqualFoldAttributeValue(a.DisplayName)
 	}
 	u.Location = s.mapLocation(e)
+	if a.Phone != "" {
+		if ph := strings.TrimSpace(e.GetEqualFoldAttributeValue(a.Phone)); ph != "" && len(ph) <= 64 {
+			u.Attributes[attrPhone] = ph
+		}
+	}
 	if a.Email != "" {
 		for i, m := range e.GetEqualFoldAttributeValues(a.Email) {
 			u.Emails = append(u.Emails, policy.Email{Value: m, Type: "work", Primary: i == 0})

@@ -109,6 +109,10 @@ const (
 // entry's DN.
 const attrDN = "ldapDN"
 
+// attrPhone is the user attribute that keeps the directory's phone number
+// (AttributeMap.Phone).
+const attrPhone = "phone"
+
 // Config configures a Source.
 type Config struct {
 	// Logger receives progress and problems; slog.Default() when nil.

@@ -671,6 +671,10 @@ func (s *Source) fingerprint(u policy.User) uint64 {
 		pg = fmt.Sprint(u.Attributes[attrPrimary]) + "\x00not a string"
 	}
 	str(pg)
+	if s.dir.Attributes.Phone != "" {
+		ph, _ := u.Attributes[attrPhone].(string)
+		str(ph)
+	}
 	flags := byte(0)
 	if u.Active {
 		flags = 1
@@ -698,7 +702,7 @@ func (s *Source) mapsLocation() bool {
 
 // mergeUser applies the directory's view d of a user to the stored record
 // cur: the mapped fields are replaced, other attributes are kept.
-func mergeUser(cur, d policy.User, mapsLocation bool) policy.User {
+func mergeUser(cur, d policy.User, mapsLocation, mapsPhone bool) policy.User {
 	nu := cur
 	nu.UserName = d.UserName
 	nu.GivenName = d.GivenName
@@ -718,6 +722,13 @@ func mergeUser(cur, d policy.User, mapsLocation bool) policy.User {
 		nu.Attributes[attrPrimary] = pg
 	} else {
 		delete(nu.Attributes, attrPrimary)
+	}
+	if mapsPhone {
+		if ph, ok := d.Attributes[attrPhone]; ok {
+			nu.Attributes[attrPhone] = ph
+		} else {
+			delete(nu.Attributes, attrPhone)
+		}
 	}
 	return nu
 }
@@ -1404,7 +1415,7 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 			err = fmt.Errorf("ldap: user %s changed since this run read it: %w", cur.ID, store.ErrVersion)
 			break
 		}
-		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user, r.s.mapsLocation()))
+		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user, r.s.mapsLocation(), r.s.dir.Attributes.Phone != ""))
 	case opDeleteUser:
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
