@@ -17,7 +17,7 @@ import (
 
 func (s *Server) routes() {
 	// Tenants, users and directory groups (read).
-	s.handle("GET /api/v1/tenants", s.adminOnly(s.listTenants))
+	s.handle("GET /api/v1/tenants", s.adminOrEveryRoot(PermTenants, s.listTenants))
 	s.handle("GET /api/v1/tenants/{tenant}", s.adminOnly(s.getTenant))
 	s.handle("GET /api/v1/tenants/{tenant}/users", s.adminOnly(s.listUsers))
 	s.handle("GET /api/v1/tenants/{tenant}/users/{user}", s.adminOnly(s.getUser))

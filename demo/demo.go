@@ -132,6 +132,7 @@ func DefaultRoles() []policy.Role {
 			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage", "announcements.send",
 			"audit.read", "groups.suspend", // oversight: what still flows into a self-governing group
 			"directories.manage", // held on every root group: directory sync status and approval
+			"tenants.manage", "clients.manage", // held on every root group: SCIM tokens, OIDC clients
 		}},
 	}
 }

@@ -71,7 +71,7 @@ func (o outcome) done(err error, msg string) {
 	status := http.StatusUnprocessableEntity
 	var ae *apiError
 	switch {
-	case errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound && o.form != "remove-member" && o.form != "delete-meeting"):
+	case errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound && o.form != "remove-member" && o.form != "delete-meeting" && o.form != "revoke-token" && o.form != "delete-client"):
 		status = http.StatusForbidden
 		f.Alert = "Refused: you may not " + o.doing + ". Nothing was changed."
 	case errors.As(err, &ae) && ae.Status == http.StatusConflict:

@@ -36,6 +36,8 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/sync", p.guard(p.syncPage))
 	p.reachRoutes() // portal/reach.go: announcements, public pages, the finder
 	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
+	m.HandleFunc("GET /portal/admin", p.guard(p.adminPage)) // portal/admin.go
+	m.HandleFunc("POST /portal/admin/{action}", p.guard(p.adminAction))
 	m.HandleFunc("/portal/", func(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusNotFound, "There is no such page in the portal.")
 	})
@@ -226,7 +228,7 @@ func fieldOf(f *formState, form, name, label, typ, def, help string) field {
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync"}
+	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin"}
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")

@@ -21,11 +21,34 @@ type session struct {
 	// Sign-in in progress.
 	state, nonce, verifier, next string
 
-	mu      sync.Mutex // guards token, flash
+	mu      sync.Mutex // guards token, flash, secret
 	user    *user
 	token   *oauth2.Token
 	idToken string
 	flash   string
+	secret  *oneTimeSecret
+}
+
+// oneTimeSecret is a secret shown on the next page only (a new SCIM token
+// or client secret): the portal keeps no copy after that.
+type oneTimeSecret struct {
+	What, Value string
+}
+
+// setSecret keeps a secret for the next page shown, once.
+func (s *session) setSecret(what, value string) {
+	s.mu.Lock()
+	s.secret = &oneTimeSecret{What: what, Value: value}
+	s.mu.Unlock()
+}
+
+// takeSecret returns and forgets the pending secret.
+func (s *session) takeSecret() *oneTimeSecret {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.secret
+	s.secret = nil
+	return v
 }
 
 // setFlash keeps a message for the next page shown.

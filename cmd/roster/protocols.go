@@ -66,7 +66,7 @@ func (a *app) wireSCIM(p *protocolSet) error {
 	}
 	p.handlers = append(p.handlers, mounted{pattern: "/scim/v2/", component: "scim", handler: srv})
 	p.adminExtensions = append(p.adminExtensions,
-		admin.Extension{Pattern: "POST /tenants/{tenant}/scim-tokens", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "POST /tenants/{tenant}/scim-tokens", Permission: admin.PermTenants, Handle: func(r *http.Request, body admin.Body) (int, any, error) {
 			var in struct {
 				Name string `json:"name"`
 			}
@@ -83,14 +83,14 @@ func (a *app) wireSCIM(p *protocolSet) error {
 			}
 			return http.StatusCreated, map[string]string{"name": in.Name, "token": tok}, nil
 		}},
-		admin.Extension{Pattern: "GET /tenants/{tenant}/scim-tokens", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "GET /tenants/{tenant}/scim-tokens", Permission: admin.PermTenants, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			ts, err := scim.ListTokens(r.Context(), a.store, policy.TenantID(r.PathValue("tenant")))
 			if ts == nil {
 				ts = []scim.TokenInfo{}
 			}
 			return http.StatusOK, map[string]any{"items": ts}, err
 		}},
-		admin.Extension{Pattern: "DELETE /tenants/{tenant}/scim-tokens/{name}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "DELETE /tenants/{tenant}/scim-tokens/{name}", Permission: admin.PermTenants, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			return 0, nil, scim.RevokeToken(r.Context(), a.store, policy.TenantID(r.PathValue("tenant")), r.PathValue("name"))
 		}},
 	)

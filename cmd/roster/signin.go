@@ -176,14 +176,14 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		a.jobs = append(a.jobs, a.keyReload(prov))
 	}
 	p.adminExtensions = append(p.adminExtensions,
-		admin.Extension{Pattern: "GET /clients", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "GET /clients", Permission: admin.PermClients, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			cs, err := prov.ListClients(r.Context())
 			if cs == nil {
 				cs = []oidc.Client{}
 			}
 			return http.StatusOK, map[string]any{"items": cs}, err
 		}},
-		admin.Extension{Pattern: "POST /clients", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "POST /clients", Permission: admin.PermClients, Handle: func(r *http.Request, body admin.Body) (int, any, error) {
 			var in oidc.ClientConfig
 			if err := body(&in); err != nil {
 				return 0, nil, err
@@ -194,7 +194,7 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 			}
 			return http.StatusCreated, map[string]any{"client": c, "secret": secret}, nil
 		}},
-		admin.Extension{Pattern: "DELETE /clients/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+		admin.Extension{Pattern: "DELETE /clients/{id}", Permission: admin.PermClients, Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			return 0, nil, oidcAdminErr(prov.DeleteClient(r.Context(), r.PathValue("id")))
 		}},
 		admin.Extension{Pattern: "GET /tenants/{tenant}/users/{user}/sessions", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
