@@ -351,6 +351,9 @@ func (s *Server) checkPlacement(tx store.Tx, g policy.Group) error {
 			siblings = append(siblings, o)
 		}
 	}
+	if parent.Archived && !g.Archived {
+		return errArchived(parent)
+	}
 	if err := s.cfg.Hierarchy.CheckPlacement(g, parent, siblings); err != nil {
 		return err
 	}

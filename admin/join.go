@@ -173,7 +173,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	g, ok := s.withReadableGroup(w, r, p)
-	if !ok {
+	if !ok || s.refuseArchived(w, g) {
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (joinState, error) {
@@ -337,7 +337,7 @@ func (s *Server) askToJoin(w http.ResponseWriter, r *http.Request, p principal) 
 	}
 	in.Message = strings.TrimSpace(in.Message)
 	g, ok := s.withReadableGroup(w, r, p)
-	if !ok {
+	if !ok || s.refuseArchived(w, g) {
 		return
 	}
 	status := http.StatusCreated
@@ -391,7 +391,7 @@ func (s *Server) decideJoin(approve bool) handlerFunc {
 			return
 		}
 		g, ok := s.withGroup(w, r, p, "members.manage")
-		if !ok {
+		if !ok || approve && s.refuseArchived(w, g) {
 			return
 		}
 		u := policy.UserID(r.PathValue("user"))

@@ -300,7 +300,7 @@ func (s *Server) getMeeting(w http.ResponseWriter, r *http.Request, p principal)
 // addMeeting answers POST /api/v1/groups/{group}/meetings.
 func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal) {
 	g, ok := s.withGroup(w, r, p, "meetings.edit")
-	if !ok {
+	if !ok || s.refuseArchived(w, g) {
 		return
 	}
 	var in meetingInput

@@ -501,7 +501,7 @@ func (s *Server) createGroupRule(w http.ResponseWriter, r *http.Request, p princ
 		return
 	}
 	g, ok := s.withGroup(w, r, p, "group.read")
-	if !ok {
+	if !ok || s.refuseArchived(w, g) {
 		return
 	}
 	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Rule, error) {

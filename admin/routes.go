@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/v1/groups/{group}", s.patchGroup)
 	s.handle("DELETE /api/v1/groups/{group}", s.deleteGroup)
 	s.handle("POST /api/v1/groups/{group}/move", s.moveGroup)
+	s.archiveRoutes() // admin/archive.go
 	s.handle("GET /api/v1/groups/{group}/members", s.groupMembers)
 	s.handle("GET /api/v1/groups/{group}/charter", s.groupCharter)
 	s.handle("GET /api/v1/groups/{group}/memberships", s.listMemberships)
@@ -659,7 +660,7 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 		return
 	}
 	g, ok := s.withGroup(w, r, p, "group.read")
-	if !ok {
+	if !ok || s.refuseArchived(w, g) {
 		return
 	}
 	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Membership, error) {

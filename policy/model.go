@@ -234,9 +234,13 @@ type Group struct {
 	// Suspensions are the suspensions in force, of the group itself
 	// (User empty) or of one person's roles in it.
 	Suspensions []Suspension `json:"suspensions,omitempty"`
-	Created     time.Time    `json:"created"`
-	Updated     time.Time    `json:"updated"`
-	Version     uint64       `json:"version"`
+	// Archived: the group is retired. It keeps its history, members and
+	// meetings but takes no new members, meetings or subgroups; the
+	// portal hides it from the tree unless asked. It can be unarchived.
+	Archived bool      `json:"archived,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Version  uint64    `json:"version"`
 }
 
 // Role is a named set of permissions. When Inherit is true, holding the role

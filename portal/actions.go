@@ -145,6 +145,13 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		o.doing, o.back = "rename or describe "+slug, o.back+"#about"
 		o.done(a.do(ctx, http.MethodPatch, gpath, in, nil), "Saved the name, description and who may join.")
+	case "archive", "unarchive":
+		o.doing, o.back = action+" "+slug, o.back+"#about"
+		msg := "Archived: the group keeps its members and history, takes no new members or meetings, and is hidden from the group tree unless archived groups are shown."
+		if action == "unarchive" {
+			msg = "Unarchived: the group is active again."
+		}
+		o.done(a.do(ctx, http.MethodPost, gpath+"/"+action, nil, nil), msg)
 	case "join":
 		o.doing, o.back = "join "+slug, o.back+"#membership"
 		o.done(a.do(ctx, http.MethodPost, gpath+"/join", nil, nil), "Welcome: you are now a member of this group.")

@@ -191,6 +191,7 @@ type group struct {
 	Version     uint64    `json:"version"`
 	Charter     *charter  `json:"charter"`
 	MemberCount int       `json:"memberCount"`
+	Archived    bool      `json:"archived"`
 }
 
 // joinRequest is a membership request (admin API: join-requests).

@@ -309,6 +309,10 @@ type treeData struct {
 	Matches []group
 	All     []group
 	Kinds   []string
+	// ShowArchived: archived groups are listed too (?archived=1);
+	// Archived counts them.
+	ShowArchived bool
+	Archived     int
 }
 
 func buildTree(gs []group) []*treeNode {
@@ -361,7 +365,26 @@ func (p *Portal) showTree(w http.ResponseWriter, r *http.Request, s *session, st
 		p.apiFail(w, r, err, "the groups")
 		return
 	}
-	d := treeData{Q: strings.TrimSpace(r.URL.Query().Get("q")), All: gs, Kinds: []string{"international", "regional", "local", "special-interest"}}
+	d := treeData{Q: strings.TrimSpace(r.URL.Query().Get("q")), Kinds: []string{"international", "regional", "local", "special-interest"},
+		ShowArchived: r.URL.Query().Get("archived") == "1"}
+	// Archived groups are hidden unless asked for; an archived group's
+	// subgroups are archived too (the admin API keeps it so).
+	shown := gs[:0:0]
+	for _, g := range gs {
+		if g.Archived {
+			d.Archived++
+			if !d.ShowArchived {
+				continue
+			}
+		}
+		shown = append(shown, g)
+	}
+	gs = shown
+	for _, g := range gs {
+		if !g.Archived {
+			d.All = append(d.All, g) // a new group's possible parents
+		}
+	}
 	if d.Q != "" {
 		q := strings.ToLower(d.Q)
 		for _, g := range gs {
@@ -492,6 +515,14 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 			d.Can[perm] = e.Allowed
 		}
 	}
+	// Archiving is also the parent's decision (admin/archive.go).
+	d.Can["archive"] = d.Can["groups.manage"]
+	if !d.Can["archive"] && d.G.Parent != "" {
+		var e explanation
+		if err := a.get(ctx, "/groups/"+esc(d.G.Parent)+"/explain?user="+url.QueryEscape(s.user.ID)+"&permission=groups.manage", &e); err == nil {
+			d.Can["archive"] = e.Allowed
+		}
+	}
 	var roles listOf[role]
 	if err := a.get(ctx, "/roles", &roles); err != nil {
 		p.apiFail(w, r, err, "the roles")
@@ -585,8 +616,9 @@ func (p *Portal) showGroup(w http.ResponseWriter, r *http.Request, s *session, s
 		}
 	}
 	v := view{Title: d.G.Name, Nav: "groups", F: f, D: d}
-	if f != nil && (f.Form == "approve" || f.Form == "decline") && !d.Can["members.manage"] {
-		v.Alert = f.Alert // the requests section, where it belongs, is not shown
+	if f != nil && (f.Form == "approve" || f.Form == "decline") && !d.Can["members.manage"] ||
+		f != nil && (f.Form == "archive" || f.Form == "unarchive") && !d.Can["archive"] {
+		v.Alert = f.Alert // the section, where it belongs, is not shown
 	}
 	p.render(w, r, s, status, "group", v)
 }
@@ -923,6 +955,9 @@ func groupDiff(before, after json.RawMessage) string {
 	}
 	if a.Parent != b.Parent {
 		out = append(out, "moved")
+	}
+	if a.Archived != b.Archived {
+		out = append(out, map[bool]string{true: "archived", false: "unarchived"}[a.Archived])
 	}
 	had := map[string]bool{}
 	for _, m := range b.Meetings {
