@@ -400,3 +400,33 @@ func CheckParent(id, newParent GroupID, parentOf func(GroupID) (GroupID, bool)) 
 	}
 	return nil
 }
+
+// JSONTooDeep reports whether the JSON text data nests objects and arrays
+// deeper than max. It only counts brackets outside strings: it is meant to
+// refuse a deep text before it is decoded (a request body) or kept (an
+// encoded record), not to validate it.
+func JSONTooDeep(data []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
+}

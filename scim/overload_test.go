@@ -120,8 +120,8 @@ func loadUsers(b *testing.B, st store.Store, n int) []string {
 
 type overloadResult struct {
 	total, cheap, expensive, expensiveOK, refused, errors, timeouts int
-	elapsed                                                          time.Duration
-	cheapP50, cheapP99, expensiveP99, allP99                         time.Duration
+	elapsed                                                         time.Duration
+	cheapP50, cheapP99, expensiveP99, allP99                        time.Duration
 }
 
 func (r overloadResult) pct(n int) float64 { return 100 * float64(n) / float64(max(r.total, 1)) }

@@ -445,7 +445,7 @@ func readJSON(r request) (map[string]any, error) {
 		}
 		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "reading body: %v", err)
 	}
-	if tooDeep(data, maxBodyDepth) {
+	if policy.JSONTooDeep(data, maxBodyDepth) {
 		return nil, &policy.LimitError{Field: "request body", Limit: policy.LimitDepth, Max: maxBodyDepth}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -492,32 +492,3 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 // PATCH request around it ({"Operations":[{"value":…}]}) and a complex
 // attribute's own object.
 const maxBodyDepth = policy.MaxAttrDepth + 4
-
-// tooDeep reports whether the JSON text data nests objects and arrays
-// deeper than max. It only counts brackets outside strings: it is meant to
-// refuse a deep body before it is decoded, not to validate it.
-func tooDeep(data []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > max {
-				return true
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return false
-}

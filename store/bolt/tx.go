@@ -138,7 +138,7 @@ func encode[T any](v T, what string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode %s: %s: %w", what, errorKind(err), store.ErrInvalid)
 	}
-	if tooDeep(b, maxRecordDepth) {
+	if policy.JSONTooDeep(b, maxRecordDepth) {
 		return nil, fmt.Errorf("bolt: %s would not read back: nested deeper than %d levels: %w", what, maxRecordDepth, store.ErrInvalid)
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Interface {
@@ -148,34 +148,6 @@ func encode[T any](v T, what string) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-// tooDeep reports whether the JSON text data nests objects and arrays
-// deeper than max, counting brackets outside strings.
-func tooDeep(data []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > max {
-				return true
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return false
 }
 
 // errorKind describes a JSON error without the data it may quote.
