@@ -217,96 +217,17 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.doing, o.back = "take the role “"+roleName+"” in "+slug, o.back+"#members"
 		o.done(a.do(ctx, http.MethodDelete, gpath+"/memberships/"+esc(user)+"/"+esc(roleName), nil, nil), "Removed the role "+roleName+".")
 	case "add-meeting":
-		title := c.text("title", "Title", true, 200)
-		loc := c.text("location", "Location", false, 300)
-		tz := c.text("tz", "Time zone", true, 64)
-		zone, err := time.LoadLocation(tz)
-		if tz != "" && (err != nil || tz == "Local") {
-			c.errors["tz"] = "Use an IANA time zone such as Europe/London or UTC."
-			zone = nil
-		}
-		start := c.text("start", "Start", true, 32)
-		end := c.text("end", "End", false, 32)
-		var st, en time.Time
-		if zone != nil {
-			if start != "" {
-				if st, err = time.ParseInLocation("2006-01-02T15:04", start, zone); err != nil {
-					c.errors["start"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
-				}
-			}
-			if end != "" {
-				if en, err = time.ParseInLocation("2006-01-02T15:04", end, zone); err != nil {
-					c.errors["end"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
-				} else if c.errors["start"] == "" && !st.IsZero() && en.Before(st) {
-					c.errors["end"] = "The end is before the start."
-				}
-			}
-		}
-		if !c.ok() {
+		in, ok := meetingForm(c)
+		if !ok {
 			o.invalid(c.errors)
 			return
-		}
-		desc := c.text("description", "Description", false, 4000)
-		addr := c.text("address", "Address", false, 300)
-		online := c.text("online", "Online link", false, 500)
-		if online != "" && !strings.HasPrefix(online, "https://") && !strings.HasPrefix(online, "http://") {
-			c.errors["online"] = "Enter a link starting with https://."
-		}
-		capacity := 0
-		if cs := c.text("capacity", "Capacity", false, 7); cs != "" {
-			n, err := strconv.Atoi(cs)
-			if err != nil || n < 0 {
-				c.errors["capacity"] = "Enter a whole number of places, or leave it empty for no limit."
-			}
-			capacity = n
-		}
-		rrule := ""
-		switch rep := c.text("repeat", "Repeats", false, 32); rep {
-		case "":
-		case "weekly":
-			rrule = "FREQ=WEEKLY"
-		case "fortnightly":
-			rrule = "FREQ=WEEKLY;INTERVAL=2"
-		case "monthly-weekday":
-			if !st.IsZero() {
-				rrule = fmt.Sprintf("FREQ=MONTHLY;BYDAY=%d%s", (st.Day()-1)/7+1, strings.ToUpper(st.Weekday().String()[:2]))
-			}
-		case "monthly-day":
-			rrule = "FREQ=MONTHLY"
-		case "custom":
-			rrule = c.text("rrule", "Rule", true, 300)
-		default:
-			c.errors["repeat"] = "Choose how the meeting repeats."
-		}
-		if cs := c.text("count", "How many times", false, 4); cs != "" {
-			n, err := strconv.Atoi(cs)
-			switch {
-			case err != nil || n < 1 || n > 1000:
-				c.errors["count"] = "Enter a number from 1 to 1000, or leave it empty."
-			case rrule == "":
-				c.errors["count"] = "Only a repeating meeting happens several times."
-			default:
-				rrule += ";COUNT=" + cs
-			}
-		}
-		if !c.ok() {
-			o.invalid(c.errors)
-			return
-		}
-		in := map[string]any{"title": title, "start": st.Format(time.RFC3339), "location": loc, "timeZone": tz,
-			"description": desc, "address": addr, "onlineUrl": online, "capacity": capacity, "rrule": rrule}
-		if !en.IsZero() {
-			in["end"] = en.Format(time.RFC3339)
 		}
 		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
-		err = a.do(ctx, http.MethodPost, gpath+"/meetings", in, nil)
-		if statusOf(err) == http.StatusBadRequest && rrule != "" && strings.Contains(err.Error(), "recurrence") {
-			var ae *apiError
-			errors.As(err, &ae)
-			o.invalid(map[string]string{"rrule": ae.Message + "."})
+		err := a.do(ctx, http.MethodPost, gpath+"/meetings", in, nil)
+		if rruleRefused(o, err, in) {
 			return
 		}
-		o.done(err, "Added the meeting “"+title+"”.")
+		o.done(err, "Added the meeting “"+in["title"].(string)+"”.")
 	case "rsvp":
 		id := c.text("id", "Meeting", true, 64)
 		going := c.text("going", "Answer", true, 3)
@@ -359,4 +280,100 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 	default:
 		p.fail(w, r, http.StatusNotFound, "There is no such action.")
 	}
+}
+
+// meetingForm reads the fields of a meeting form (adding or editing) into
+// an admin API meeting body; ok is false when c holds errors.
+func meetingForm(c *checker) (in map[string]any, ok bool) {
+	title := c.text("title", "Title", true, 200)
+	loc := c.text("location", "Location", false, 300)
+	tz := c.text("tz", "Time zone", true, 64)
+	zone, err := time.LoadLocation(tz)
+	if tz != "" && (err != nil || tz == "Local") {
+		c.errors["tz"] = "Use an IANA time zone such as Europe/London or UTC."
+		zone = nil
+	}
+	start := c.text("start", "Start", true, 32)
+	end := c.text("end", "End", false, 32)
+	var st, en time.Time
+	if zone != nil {
+		if start != "" {
+			if st, err = time.ParseInLocation("2006-01-02T15:04", start, zone); err != nil {
+				c.errors["start"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
+			}
+		}
+		if end != "" {
+			if en, err = time.ParseInLocation("2006-01-02T15:04", end, zone); err != nil {
+				c.errors["end"] = "Enter a date and time (YYYY-MM-DDTHH:MM)."
+			} else if c.errors["start"] == "" && !st.IsZero() && en.Before(st) {
+				c.errors["end"] = "The end is before the start."
+			}
+		}
+	}
+	if !c.ok() {
+		return nil, false
+	}
+	desc := c.text("description", "Description", false, 4000)
+	addr := c.text("address", "Address", false, 300)
+	online := c.text("online", "Online link", false, 500)
+	if online != "" && !strings.HasPrefix(online, "https://") && !strings.HasPrefix(online, "http://") {
+		c.errors["online"] = "Enter a link starting with https://."
+	}
+	capacity := 0
+	if cs := c.text("capacity", "Capacity", false, 7); cs != "" {
+		n, err := strconv.Atoi(cs)
+		if err != nil || n < 0 {
+			c.errors["capacity"] = "Enter a whole number of places, or leave it empty for no limit."
+		}
+		capacity = n
+	}
+	rrule := ""
+	switch rep := c.text("repeat", "Repeats", false, 32); rep {
+	case "":
+	case "weekly":
+		rrule = "FREQ=WEEKLY"
+	case "fortnightly":
+		rrule = "FREQ=WEEKLY;INTERVAL=2"
+	case "monthly-weekday":
+		if !st.IsZero() {
+			rrule = fmt.Sprintf("FREQ=MONTHLY;BYDAY=%d%s", (st.Day()-1)/7+1, strings.ToUpper(st.Weekday().String()[:2]))
+		}
+	case "monthly-day":
+		rrule = "FREQ=MONTHLY"
+	case "custom":
+		rrule = c.text("rrule", "Rule", true, 300)
+	default:
+		c.errors["repeat"] = "Choose how the meeting repeats."
+	}
+	if cs := c.text("count", "How many times", false, 4); cs != "" {
+		n, err := strconv.Atoi(cs)
+		switch {
+		case err != nil || n < 1 || n > 1000:
+			c.errors["count"] = "Enter a number from 1 to 1000, or leave it empty."
+		case rrule == "":
+			c.errors["count"] = "Only a repeating meeting happens several times."
+		default:
+			rrule += ";COUNT=" + cs
+		}
+	}
+	if !c.ok() {
+		return nil, false
+	}
+	endText := ""
+	if !en.IsZero() {
+		endText = en.Format(time.RFC3339)
+	}
+	return map[string]any{"title": title, "start": st.Format(time.RFC3339), "end": endText, "location": loc, "timeZone": tz,
+		"description": desc, "address": addr, "onlineUrl": online, "capacity": capacity, "rrule": rrule}, true
+}
+
+// rruleRefused shows the admin API's objection to a recurrence rule next
+// to the rule field, and reports whether there was one.
+func rruleRefused(o outcome, err error, in map[string]any) bool {
+	var ae *apiError
+	if statusOf(err) == http.StatusBadRequest && in["rrule"] != "" && errors.As(err, &ae) && strings.Contains(ae.Message, "recurrence") {
+		o.invalid(map[string]string{"rrule": ae.Message + "."})
+		return true
+	}
+	return false
 }

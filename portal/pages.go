@@ -28,6 +28,8 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/groups/{slug}", p.guard(p.groupPage))
 	m.HandleFunc("GET /portal/groups/{slug}/members.csv", p.guard(p.membersCSV))
 	m.HandleFunc("POST /portal/groups/{slug}/{action}", p.guard(p.groupAction))
+	m.HandleFunc("GET /portal/groups/{slug}/meetings/{id}", p.guard(p.meetingPage)) // portal/meeting.go
+	m.HandleFunc("POST /portal/groups/{slug}/meetings/{id}", p.guard(p.saveMeeting))
 	m.HandleFunc("GET /portal/me", p.guard(p.me))
 	m.HandleFunc("POST /portal/calendar", p.guard(p.resetCalendar))
 	m.HandleFunc("GET /portal/people/{tenant}/{user}", p.guard(p.personPage))
@@ -228,7 +230,7 @@ func fieldOf(f *formState, form, name, label, typ, def, help string) field {
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin"}
+	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin", "meeting"}
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
