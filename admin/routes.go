@@ -533,7 +533,12 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal
 		writeErr(w, errForbidden)
 		return
 	}
-	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) { return none{}, tx.DeleteGroup(g.ID) })
+	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
+		if err := tx.DeleteGroup(g.ID); err != nil {
+			return none{}, err
+		}
+		return none{}, deleteGroupRecords(tx, g.ID) // admin/groupdelete.go
+	})
 }
 
 func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) {
