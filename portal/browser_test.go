@@ -343,3 +343,87 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("saved %d screenshots: %s", len(names), strings.Join(names, ", "))
 }
+
+// TestBrowserAdminArchive: the ISUG admin victor creates a SCIM token,
+// sees it once, and revokes it; archives a SIG, finds it hidden from the
+// tree until archived groups are shown, and unarchives it; the organizer
+// alice edits a meeting of her LUG.
+func TestBrowserAdminArchive(t *testing.T) {
+	exe := chromium(t)
+	d := startDemo(t)
+	shots := screenshots(t)
+	secret := `(document.querySelector('#secret-value') || {value: ''}).value`
+
+	victor := newTab(t, exe, d.base, shots, 1280, 900)
+	victor.signIn("vendor", "victor")
+	victor.run("tokens and clients", chromedp.Click(chromedp.CSS(`nav a[href="/portal/admin"]`), chromedp.NodeVisible))
+	victor.waitText("h1", "SCIM tokens and clients")
+	victor.waitText("#clients", "from the configuration")
+	victor.run("create a token",
+		chromedp.SetValue(chromedp.CSS("#create-token-tenant"), "acme"),
+		chromedp.SendKeys(chromedp.CSS("#create-token-name"), "okta-2026"),
+		chromedp.Click(chromedp.CSS(`form[action$="/create-token"] button[type=submit]`)),
+	)
+	victor.waitText(".flash", "Created the SCIM token “okta-2026” for acme")
+	victor.waitText(".secret", "only this once")
+	token, err := chromedp.Run(victor.ctx, chromedp.Evaluate[string](secret))
+	if err != nil || len(token) < 32 {
+		t.Fatalf("the new token is not shown: %q %v", token, err)
+	}
+	victor.waitText("#tenant-acme + .table-wrap", "okta-2026")
+	victor.screenshot("15-scim-token-created")
+	if st := scimStatus(t, d, "acme", token); st != 200 {
+		t.Errorf("SCIM with the new token: %d", st)
+	}
+	victor.run("reload", chromedp.Navigate(d.base+"/portal/admin"))
+	victor.waitText("h1", "SCIM tokens and clients")
+	if again, err := chromedp.Run(victor.ctx, chromedp.Evaluate[string](secret)); err != nil || again != "" {
+		t.Errorf("the token is shown again after a reload: %q %v", again, err)
+	}
+	victor.run("revoke it", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke the token okta-2026 of acme"]`), chromedp.NodeVisible))
+	victor.waitText(".flash", "Revoked the SCIM token “okta-2026” of acme")
+	victor.screenshot("16-scim-token-revoked")
+	if st := scimStatus(t, d, "acme", token); st != 401 {
+		t.Errorf("SCIM with the revoked token: %d, want 401", st)
+	}
+
+	victor.run("open sig-security", chromedp.Navigate(d.base+"/portal/groups/sig-security"))
+	victor.waitText("h1", "SIG Security")
+	victor.run("archive it", chromedp.Click(chromedp.CSS(`#archive form[action$="/archive"] button`), chromedp.NodeVisible))
+	victor.waitText(".flash", "Archived")
+	victor.waitText(".archived-note", "archived")
+	victor.screenshot("17-group-archived")
+	victor.run("the tree", chromedp.Navigate(d.base+"/portal/"))
+	victor.waitText(".archived-toggle", "1 archived group is hidden")
+	if shown, err := chromedp.Run(victor.ctx, chromedp.Evaluate[bool](`!!document.querySelector('a[href="/portal/groups/sig-security"]')`)); err != nil || shown {
+		t.Errorf("the tree shows the archived SIG (%v)", err)
+	}
+	victor.run("show archived", chromedp.Click(chromedp.CSS(`.archived-toggle a`), chromedp.NodeVisible))
+	victor.waitText(".tree", "SIG Security")
+	victor.waitText(".node.archived", "archived")
+	victor.screenshot("18-tree-archived-shown")
+	victor.run("unarchive",
+		chromedp.Navigate(d.base+"/portal/groups/sig-security"),
+		chromedp.Click(chromedp.CSS(`#archive form[action$="/unarchive"] button`), chromedp.NodeVisible),
+	)
+	victor.waitText(".flash", "Unarchived")
+	victor.run("the audit trail", chromedp.Navigate(d.base+"/portal/audit?group=sig-security"))
+	victor.waitText("table.audit", "group sig-security: unarchived")
+	victor.waitText("table.audit", "group sig-security: archived")
+
+	alice := newTab(t, exe, d.base, shots, 1280, 900)
+	alice.signIn("vendor", "alice")
+	alice.run("edit a meeting",
+		chromedp.Navigate(d.base+"/portal/groups/lug-london"),
+		chromedp.Click(chromedp.CSS(`#meetings a[aria-label^="Edit the meeting"]`), chromedp.NodeVisible),
+	)
+	alice.waitText("h1", "Edit “")
+	alice.run("change the venue",
+		chromedp.SetValue(chromedp.CSS("#edit-meeting-location"), "The British Library"),
+		chromedp.SetValue(chromedp.CSS("#edit-meeting-capacity"), "25"),
+	)
+	alice.screenshot("19-meeting-edit")
+	alice.run("save", chromedp.Click(chromedp.CSS(`form[action*="/meetings/"] button[type=submit]`)))
+	alice.waitText(".flash", "Saved the meeting")
+	alice.waitText("#meetings", "The British Library")
+}
