@@ -3,52 +3,19 @@ package oidc
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roster-dev/roster/internal/browsertest"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
-
-// chromium returns Debian's chromium. Without it the browser tests skip,
-// except under CI, where a missing browser is a failure
-// (scripts/deps/chromium.sh installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (scripts/deps/chromium.sh installs it); CI needs the browser tests")
-	}
-	t.Skip("chromium is not installed; run scripts/deps/chromium.sh")
-	return ""
-}
-
-// screenshotDir is $OIDC_SCREENSHOTS or a new temporary folder that is
-// kept; the test logs it.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("OIDC_SCREENSHOTS")
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "oidc-screenshots-"); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", dir)
-	return dir
-}
 
 // chrome is one headless Chromium with its own cookies.
 type chrome struct {
@@ -106,8 +73,8 @@ func (c *chrome) screenshot(name string) {
 // lands on the account page. Screenshots of the sign-in page (also with an
 // error) and the account page are saved.
 func TestBrowserEmailFirst(t *testing.T) {
-	exe := chromium(t)
-	shots := screenshotDir(t)
+	exe := browsertest.Chromium(t)
+	shots := browsertest.ScreenshotDir(t, "OIDC_SCREENSHOTS", "oidc-screenshots-")
 	st, eng := openStore(t)
 	users := seed(t, st, 0)
 	mainSrv := newLateServer(t)

@@ -3,48 +3,15 @@ package portal_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roster-dev/roster/internal/browsertest"
 )
-
-// chromium returns the path of Debian's chromium. Without it the browser
-// tests skip, except under CI, where a missing browser is a failure
-// (scripts/deps/chromium.sh installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (scripts/deps/chromium.sh installs it); CI needs the browser tests")
-	}
-	t.Skip("chromium is not installed; run scripts/deps/chromium.sh")
-	return ""
-}
-
-// screenshots is the folder the browser tests save their screenshots to:
-// $PORTAL_SCREENSHOTS, or a new temporary folder that is kept.
-func screenshots(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PORTAL_SCREENSHOTS")
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "portal-screenshots-"); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", dir)
-	return dir
-}
 
 // tab is one headless Chromium with its own cookies, driven by chromedp.
 type tab struct {
@@ -154,9 +121,9 @@ func (b *tab) signIn(tenant, user string) {
 // the ISUG admin victor browses the tree, assigns a role and finds every
 // change in the audit trail. Screenshots of every main page are saved.
 func TestBrowser(t *testing.T) {
-	exe := chromium(t)
+	exe := browsertest.Chromium(t)
 	d := startDemo(t)
-	shots := screenshots(t)
+	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
 
 	// The organizer.
 	alice := newTab(t, exe, d.base, shots, 1280, 900)
@@ -349,9 +316,9 @@ func TestBrowser(t *testing.T) {
 // tree until archived groups are shown, and unarchives it; the organizer
 // alice edits a meeting of her LUG.
 func TestBrowserAdminArchive(t *testing.T) {
-	exe := chromium(t)
+	exe := browsertest.Chromium(t)
 	d := startDemo(t)
-	shots := screenshots(t)
+	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
 	secret := `(document.querySelector('#secret-value') || {value: ''}).value`
 
 	victor := newTab(t, exe, d.base, shots, 1280, 900)

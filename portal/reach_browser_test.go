@@ -5,15 +5,17 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roster-dev/roster/internal/browsertest"
 )
 
 // TestBrowserReach drives headless Chromium: a visitor, not signed in,
 // finds LUG London with the finder and opens its public page, which
 // names no member; its organizer sends an announcement from the form.
 func TestBrowserReach(t *testing.T) {
-	exe := chromium(t)
+	exe := browsertest.Chromium(t)
 	d := startDemo(t)
-	shots := screenshots(t)
+	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
 
 	visitor := newTab(t, exe, d.base, shots, 1280, 900)
 	visitor.run("open the finder", chromedp.Navigate(d.base+"/portal/find"))
