@@ -75,7 +75,7 @@ func BenchmarkSCIM100k(b *testing.B) {
 		body := patchBody(map[string]any{"op": "Add", "path": "members", "value": members})
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			r := e.acme(b, "POST", "/Groups", map[string]any{"displayName": fmt.Sprintf("big %d", groupSeq.Add(1))})
+			r := e.acme(b, "POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "displayName": fmt.Sprintf("big %d", groupSeq.Add(1))})
 			if r.status != http.StatusCreated {
 				b.Fatalf("%d %s", r.status, r.raw)
 			}

@@ -37,11 +37,9 @@ func TestHead(t *testing.T) {
 }
 
 // TestFilterHTTP checks filter answers end to end. A filter on an attribute
-// no schema defines is not an error: Roster keeps every attribute a client
-// sends (README, "stored exactly as sent"), so such an attribute may hold
-// data, and on a resource without it the comparison is simply false
-// (RFC 7644 §3.4.2.2); invalidFilter is kept for syntax errors and
-// unsupported comparisons, such as ordering on a boolean.
+// of no served schema is invalidFilter (Entra's provisioning logs are
+// useless with an empty list), as are syntax errors and unsupported
+// comparisons, such as ordering on a boolean.
 func TestFilterHTTP(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e, acmeToken, "acme", "alice")
@@ -52,8 +50,8 @@ func TestFilterHTTP(t *testing.T) {
 		scimType string
 	}{
 		{`userName eq "ALICE@EXAMPLE.COM"`, 200, 1, ""},
-		{`unknownAttr eq "x"`, 200, 0, ""},
-		{`not (unknownAttr eq "x")`, 200, 1, ""},
+		{`unknownAttr eq "x"`, 400, 0, "invalidFilter"},
+		{`not (unknownAttr eq "x")`, 400, 0, "invalidFilter"},
 		{`meta.lastModified gt "2000-01-01T00:00:00+02:00"`, 200, 1, ""},
 		{`meta.lastModified lt "2000-01-01T00:00:00.5Z"`, 200, 0, ""},
 		{`active gt true`, 400, 0, "invalidFilter"},
@@ -120,8 +118,8 @@ func TestPrimaryUnique(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"POST", "/Users", map[string]any{"userName": "two@example.com", "emails": two}},
-		{"PUT", "/Users/" + alice, map[string]any{"userName": "alice@example.com", "emails": two}},
+		{"POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "userName": "two@example.com", "emails": two}},
+		{"PUT", "/Users/" + alice, map[string]any{"schemas": []any{UserSchema}, "userName": "alice@example.com", "emails": two}},
 		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "emails", "value": two})},
 		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "add", "path": "phoneNumbers", "value": []any{map[string]any{"value": "7", "primary": true}, map[string]any{"value": "8", "primary": true}}})},
 	} {
@@ -166,12 +164,12 @@ func TestRemoveNothing(t *testing.T) {
 // one keeps its state.
 func TestActiveNull(t *testing.T) {
 	e := newEnv(t)
-	r := e.acme(t, "POST", "/Users", `{"userName":"n@example.com","active":null}`)
+	r := e.acme(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"n@example.com","active":null}`)
 	if r.status != http.StatusCreated || r.body["active"] != true {
 		t.Fatalf("POST with active null: %d %s", r.status, r.raw)
 	}
 	id := r.body["id"].(string)
-	r = e.acme(t, "PUT", "/Users/"+id, `{"userName":"n@example.com","active":null,"displayName":"N"}`)
+	r = e.acme(t, "PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"n@example.com","active":null,"displayName":"N"}`)
 	if r.status != http.StatusOK || r.body["active"] != true {
 		t.Fatalf("PUT with active null: %d %s", r.status, r.raw)
 	}
@@ -187,7 +185,7 @@ func TestIfMatchRace(t *testing.T) {
 		body func(i int) any
 	}{
 		{"/Users/" + alice, func(i int) any {
-			return map[string]any{"userName": "alice@example.com", "displayName": fmt.Sprint("A", i)}
+			return map[string]any{"schemas": []any{UserSchema}, "userName": "alice@example.com", "displayName": fmt.Sprint("A", i)}
 		}},
 		{"/Groups/" + group, func(i int) any {
 			return patchBody(map[string]any{"op": "replace", "path": "displayName", "value": fmt.Sprint("G", i)})
@@ -315,7 +313,7 @@ func TestIfNoneMatchOnWrites(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"PUT", "/Users/" + alice, map[string]any{"userName": "alice@example.com", "displayName": "x"}},
+		{"PUT", "/Users/" + alice, map[string]any{"schemas": []any{UserSchema}, "userName": "alice@example.com", "displayName": "x"}},
 		{"PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "x"})},
 		{"PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "x"})},
 		{"DELETE", "/Groups/" + group, nil},

@@ -26,7 +26,7 @@ func TestEngineFollowsSCIM(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	alice, _ := seed(t, e, acmeToken, "acme", "alice")
-	r := e.acme(t, "POST", "/Groups", map[string]any{"displayName": "Engineering"})
+	r := e.acme(t, "POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "displayName": "Engineering"})
 	dg := r.body["id"].(string)
 
 	var lug policy.Group

@@ -39,11 +39,11 @@ func TestErrors(t *testing.T) {
 		status       int
 		scimType     string
 	}{
-		{"duplicate userName, other case", "POST", "/Users", map[string]any{"userName": "ALICE@example.com"}, nil, 409, "uniqueness"},
-		{"duplicate externalId", "POST", "/Users", map[string]any{"userName": "new@example.com", "externalId": "alice-ext"}, nil, 409, "uniqueness"},
-		{"PUT onto a taken userName", "PUT", "/Users/" + alice, map[string]any{"userName": "Bob@Example.com"}, nil, 409, "uniqueness"},
+		{"duplicate userName, other case", "POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "userName": "ALICE@example.com"}, nil, 409, "uniqueness"},
+		{"duplicate externalId", "POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "userName": "new@example.com", "externalId": "alice-ext"}, nil, 409, "uniqueness"},
+		{"PUT onto a taken userName", "PUT", "/Users/" + alice, map[string]any{"schemas": []any{UserSchema}, "userName": "Bob@Example.com"}, nil, 409, "uniqueness"},
 		{"PATCH onto a taken userName", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "userName", "value": "bob@example.com"}), nil, 409, "uniqueness"},
-		{"duplicate group name", "POST", "/Groups", map[string]any{"displayName": "ALICE GROUP"}, nil, 409, "uniqueness"},
+		{"duplicate group name", "POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "displayName": "ALICE GROUP"}, nil, 409, "uniqueness"},
 		{"rename group onto a taken name", "PATCH", "/Groups/" + group2, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "alice group"}), nil, 409, "uniqueness"},
 
 		{"filter without value", "GET", `/Users?filter=userName eq`, nil, nil, 400, "invalidFilter"},
@@ -57,19 +57,19 @@ func TestErrors(t *testing.T) {
 		{"remove the core schema", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "remove", "path": UserSchema}), nil, 400, "invalidPath"},
 		{"path not a string", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": 3, "value": "x"}), nil, 400, "invalidPath"},
 
-		{"malformed JSON", "POST", "/Users", `{"userName": `, nil, 400, "invalidSyntax"},
+		{"malformed JSON", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName": `, nil, 400, "invalidSyntax"},
 		{"JSON array", "POST", "/Users", `[]`, nil, 400, "invalidSyntax"},
-		{"trailing data", "POST", "/Users", `{"userName":"x"} {}`, nil, 400, "invalidSyntax"},
+		{"trailing data", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x"} {}`, nil, 400, "invalidSyntax"},
 		{"PATCH without Operations", "PATCH", "/Users/" + alice, map[string]any{"schemas": []string{patchOpSchema}}, nil, 400, "invalidSyntax"},
 		{"PATCH unknown op", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "move", "path": "title", "value": "x"}), nil, 400, "invalidSyntax"},
 		{"malformed PATCH JSON", "PATCH", "/Groups/" + group, `{"Operations": [`, nil, 400, "invalidSyntax"},
 
-		{"no userName", "POST", "/Users", map[string]any{"displayName": "x"}, nil, 400, "invalidValue"},
-		{"userName not a string", "POST", "/Users", map[string]any{"userName": 7}, nil, 400, "invalidValue"},
-		{"active not a boolean", "POST", "/Users", map[string]any{"userName": "x@example.com", "active": "maybe"}, nil, 400, "invalidValue"},
-		{"emails not an array", "PUT", "/Users/" + alice, map[string]any{"userName": "alice@example.com", "emails": "a@b"}, nil, 400, "invalidValue"},
+		{"no userName", "POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "displayName": "x"}, nil, 400, "invalidValue"},
+		{"userName not a string", "POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "userName": 7}, nil, 400, "invalidValue"},
+		{"active not a boolean", "POST", "/Users", map[string]any{"schemas": []any{UserSchema}, "userName": "x@example.com", "active": "maybe"}, nil, 400, "invalidValue"},
+		{"emails not an array", "PUT", "/Users/" + alice, map[string]any{"schemas": []any{UserSchema}, "userName": "alice@example.com", "emails": "a@b"}, nil, 400, "invalidValue"},
 		{"unknown member", "PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": "nope"}}}), nil, 400, "invalidValue"},
-		{"group without displayName", "POST", "/Groups", map[string]any{"members": []any{}}, nil, 400, "invalidValue"},
+		{"group without displayName", "POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "members": []any{}}, nil, 400, "invalidValue"},
 		{"group contains itself", "PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": group}}}), nil, 400, "invalidValue"},
 		{"add without value", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "add", "path": "title"}), nil, 400, "invalidValue"},
 		{"bad count", "GET", "/Users?count=ten", nil, nil, 400, "invalidValue"},
@@ -78,8 +78,6 @@ func TestErrors(t *testing.T) {
 
 		{"PATCH id", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "replace", "path": "id", "value": "other"}), nil, 400, "mutability"},
 		{"PATCH meta", "PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "replace", "path": "meta.created", "value": "x"}), nil, 400, "mutability"},
-		{"no-path replace of id", "PATCH", "/Groups/" + group, patchBody(map[string]any{"op": "replace", "value": map[string]any{"id": "other", "displayName": "x"}}), nil, 400, "mutability"},
-		{"PUT another id", "PUT", "/Users/" + alice, map[string]any{"id": "other", "userName": "alice@example.com"}, nil, 400, "mutability"},
 
 		{"remove without path", "PATCH", "/Users/" + alice, patchBody(map[string]any{"op": "remove"}), nil, 400, "noTarget"},
 
@@ -196,14 +194,14 @@ func TestUniquenessRace(t *testing.T) {
 			if i%2 == 1 {
 				name = strings.ToUpper(name)
 			}
-			return map[string]any{"userName": name}
+			return map[string]any{"schemas": []any{UserSchema}, "userName": name}
 		}},
 		{"/Groups", func(i int) map[string]any {
 			name := "Race Group"
 			if i%2 == 1 {
 				name = strings.ToLower(name)
 			}
-			return map[string]any{"displayName": name}
+			return map[string]any{"schemas": []any{GroupSchema}, "displayName": name}
 		}},
 	} {
 		const n = 8

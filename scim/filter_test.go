@@ -223,7 +223,7 @@ func FuzzPatch(f *testing.F) {
 			return
 		}
 		body := map[string]any{"Operations": []any{map[string]any{"op": op, "path": path, "value": v}}}
-		ops, err := parsePatchRequest(body)
+		ops, err := parsePatchRequest(body, nil)
 		if err != nil {
 			return
 		}

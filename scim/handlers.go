@@ -25,6 +25,7 @@ const (
 type resourceHandler struct {
 	s    *Server
 	kind resourceKind
+	rs   *resourceSchema // the tenant's schemas of this resource type
 }
 
 func (h *resourceHandler) core() string {
@@ -154,6 +155,9 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 		var err error
 		if f, err = parseFilter(p.filter); err != nil {
 			return response{}, errorf(scimerr.ScimErrorInvalidFilter, "%v", err)
+		}
+		if err := h.rs.checkFilter(f, nil); err != nil {
+			return response{}, err
 		}
 	}
 	if err := validateAttrList(append(p.attrs, p.excluded...)); err != nil {
@@ -598,6 +602,9 @@ func (h *resourceHandler) create(r request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	if body, err = h.rs.decode(body); err != nil {
+		return response{}, err
+	}
 	if err := checkPrimary(body); err != nil {
 		return response{}, err
 	}
@@ -676,8 +683,10 @@ func (h *resourceHandler) replace(r request, id string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	if v, ok := body["id"]; ok && v != id {
-		return response{}, errorf(scimerr.ScimErrorMutability, "id is read-only")
+	// id, meta and every other readOnly attribute are ignored
+	// (RFC 7644 §3.5.1): Okta sends the whole resource back.
+	if body, err = h.rs.decode(body); err != nil {
+		return response{}, err
 	}
 	if err := checkPrimary(body); err != nil {
 		return response{}, err
@@ -694,7 +703,7 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	ops, err := parsePatchRequest(body)
+	ops, err := parsePatchRequest(body, h.rs)
 	if err != nil {
 		return response{}, err
 	}
@@ -702,7 +711,9 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 		if err := applyPatch(res, ops, h.core(), id); err != nil {
 			return nil, err
 		}
-		return res, nil
+		// The result is checked like a PUT: types, and nothing of no
+		// served schema kept.
+		return h.rs.decode(res)
 	})
 	if err == nil && h.kind == groupKind {
 		resp.status, resp.body = http.StatusNoContent, nil
@@ -857,12 +868,12 @@ func (s *Server) serviceProviderConfig(r request) map[string]any {
 // resourceTypes serves /ResourceTypes and /ResourceTypes/{name}
 // (RFC 7644 §4). Query parameters are ignored.
 func (s *Server) resourceTypes(r request, name string) (response, error) {
-	return s.discovery(r, s.disc.resourceTypes, "ResourceType", "ResourceTypes", "name", name)
+	return s.discovery(r, s.discFor(r.tenant).resourceTypes, "ResourceType", "ResourceTypes", "name", name)
 }
 
 // schemas serves /Schemas and /Schemas/{urn} (RFC 7644 §4).
 func (s *Server) schemas(r request, id string) (response, error) {
-	return s.discovery(r, s.disc.schemas, "Schema", "Schemas", "id", id)
+	return s.discovery(r, s.discFor(r.tenant).schemas, "Schema", "Schemas", "id", id)
 }
 
 // discovery serves a discovery listing, or its item whose key attribute

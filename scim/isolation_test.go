@@ -117,8 +117,8 @@ func TestTenantIsolationIDs(t *testing.T) {
 		{"PATCH", "/Groups/" + gGroup, bodyFor("PATCH", ""), 404},
 		{"DELETE", "/Groups/" + gGroup, nil, 404},
 		// A group of acme cannot take globex's user or group as member.
-		{"POST", "/Groups", map[string]any{"displayName": "steal", "members": []any{map[string]any{"value": gUser}}}, 400},
-		{"POST", "/Groups", map[string]any{"displayName": "steal2", "members": []any{map[string]any{"value": gGroup}}}, 400},
+		{"POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "displayName": "steal", "members": []any{map[string]any{"value": gUser}}}, 400},
+		{"POST", "/Groups", map[string]any{"schemas": []any{GroupSchema}, "displayName": "steal2", "members": []any{map[string]any{"value": gGroup}}}, 400},
 	}
 	for _, tc := range tests {
 		r := e.acme(t, tc.method, tc.path, tc.body)

@@ -17,8 +17,14 @@ type patchOp struct {
 }
 
 // parsePatchRequest decodes the body of a PATCH request. Operation names
-// are case-insensitive (Entra ID sends "Add", "Replace", "Remove").
-func parsePatchRequest(body map[string]any) ([]patchOp, error) {
+// are case-insensitive (Entra ID sends "Add", "Replace", "Remove"). With
+// rs, the message must carry the PatchOp schema and every path must name
+// an attribute of the served schemas (invalidPath otherwise), so that a
+// request with a bad operation changes nothing (RFC 7644 §3.5.2).
+func parsePatchRequest(body map[string]any, rs *resourceSchema) ([]patchOp, error) {
+	if rs != nil && !listsSchema(body, patchOpSchema) {
+		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "schemas must name %s", patchOpSchema)
+	}
 	raw, ok := getKey(body, "Operations").([]any)
 	if !ok || len(raw) == 0 {
 		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "Operations must be a non-empty array")
@@ -43,9 +49,21 @@ func parsePatchRequest(body map[string]any) ([]patchOp, error) {
 			}
 		}
 		path = strings.TrimSpace(path)
+		var whole *schemaDef
 		if path != "" {
-			if _, err := parsePatchPath(path); err != nil {
+			pp, err := parsePatchPath(path)
+			if err != nil {
 				return nil, errorf(scimerr.ScimErrorInvalidPath, "operation %d: %v", i, err)
+			}
+			if rs != nil {
+				if err := rs.checkPatchPath(pp); err != nil {
+					return nil, fmt.Errorf("operation %d: %w", i, err)
+				}
+				if _, _, w, _ := rs.resolve(pp.Path); w != nil {
+					if _, static := knownSchema(w.ID); !static {
+						whole = w
+					}
+				}
 			}
 		}
 		val, hasVal := m["value"]
@@ -59,9 +77,55 @@ func parsePatchRequest(body map[string]any) ([]patchOp, error) {
 		if op == "remove" && path == "" {
 			return nil, errorf(scimerr.ScimErrorNoTarget, "operation %d: remove needs a path", i)
 		}
-		ops = append(ops, patchOp{Op: op, Path: path, Value: normalize(val)})
+		val = normalize(val)
+		switch {
+		case whole != nil && op == "remove":
+			// A whole custom extension: remove each of its attributes.
+			for _, a := range whole.Attrs {
+				ops = append(ops, patchOp{Op: op, Path: whole.ID + ":" + a.Name})
+			}
+			continue
+		case whole != nil:
+			path, val = "", map[string]any{whole.ID: val}
+		}
+		if obj, ok := val.(map[string]any); ok && path == "" && rs != nil {
+			val = expandExtensions(obj, rs)
+		}
+		ops = append(ops, patchOp{Op: op, Path: path, Value: val})
 	}
 	return ops, nil
+}
+
+// listsSchema reports whether body's schemas attribute names urn.
+func listsSchema(body map[string]any, urn string) bool {
+	list, _ := getKey(body, "schemas").([]any)
+	for _, s := range list {
+		if str, ok := s.(string); ok && strings.EqualFold(str, urn) {
+			return true
+		}
+	}
+	return false
+}
+
+// expandExtensions rewrites, in a no-path value, the objects of custom
+// extensions into URN-qualified keys ("urn:acme:ext": {"a": 1} becomes
+// "urn:acme:ext:a": 1), which the engine applies as paths; the static
+// URNs of RFC 7643 it knows itself.
+func expandExtensions(obj map[string]any, rs *resourceSchema) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		ext := rs.extension(k)
+		if m, ok := v.(map[string]any); ok && ext != nil {
+			if _, static := knownSchema(ext.ID); !static {
+				for ek, ev := range m {
+					out[ext.ID+":"+ek] = ev
+				}
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // applyPatch applies ops in order to res, the SCIM representation of a
@@ -195,12 +259,9 @@ func applyOp(res map[string]any, op patchOp, core, id string) error {
 		for _, k := range keys {
 			v := obj[k]
 			switch strings.ToLower(k) {
-			case "id":
-				if s, _ := v.(string); s != id {
-					return errorf(scimerr.ScimErrorMutability, "id is read-only")
-				}
-				continue
-			case "schemas", "meta":
+			case "id", "schemas", "meta", "groups":
+				// readOnly in a value: ignored (RFC 7644 §3.5.1;
+				// Okta sends the id back with a rename).
 				continue
 			}
 			if urn, ok := knownSchema(k); ok && urn == core {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	scimerr "github.com/elimity-com/scim/errors"
@@ -49,11 +50,7 @@ func userToSCIM(u policy.User, loc string) map[string]any {
 	} else {
 		delete(m, "name")
 	}
-	schemas := []any{UserSchema}
-	if _, ok := m[EnterpriseSchema]; ok {
-		schemas = append(schemas, EnterpriseSchema)
-	}
-	m["schemas"] = schemas
+	m["schemas"] = withExtensions(m, UserSchema)
 	m["id"] = string(u.ID)
 	if u.ExternalID != "" {
 		m["externalId"] = u.ExternalID
@@ -79,6 +76,27 @@ func userToSCIM(u policy.User, loc string) map[string]any {
 	m["active"] = u.Active
 	m["meta"] = meta("User", loc, u.Created, u.Updated, u.Version)
 	return m
+}
+
+// withExtensions lists core and, after it, the extension URNs of which
+// the resource m holds an object: the enterprise one first, then the
+// tenant's in name order.
+func withExtensions(m map[string]any, core string) []any {
+	schemas := []any{core}
+	if _, ok := m[EnterpriseSchema]; ok {
+		schemas = append(schemas, EnterpriseSchema)
+	}
+	var custom []string
+	for k, v := range m {
+		if _, isObj := v.(map[string]any); isObj && k != EnterpriseSchema && strings.HasPrefix(strings.ToLower(k), "urn:") {
+			custom = append(custom, k)
+		}
+	}
+	slices.Sort(custom)
+	for _, k := range custom {
+		schemas = append(schemas, k)
+	}
+	return schemas
 }
 
 // dropped are attributes never stored: server-assigned ones, secrets and
@@ -229,7 +247,7 @@ func groupToSCIM(g policy.DirGroup, loc func(kind, id string) string) map[string
 	for k, v := range g.Attributes {
 		m[k] = deepCopy(v)
 	}
-	m["schemas"] = []any{GroupSchema}
+	m["schemas"] = withExtensions(m, GroupSchema)
 	m["id"] = string(g.ID)
 	if g.ExternalID != "" {
 		m["externalId"] = g.ExternalID

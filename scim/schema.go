@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/elimity-com/scim/schema"
@@ -18,6 +19,7 @@ const (
 	searchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 	spcSchema           = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 	resourceTypeSchema  = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+	schemaSchema        = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 )
 
 var knownSchemas = []string{UserSchema, GroupSchema, EnterpriseSchema}
@@ -133,32 +135,65 @@ func stringBool(v any) (bool, bool) {
 	return false, false
 }
 
-// discovery holds the pre-rendered discovery documents of RFC 7644 §4.
+// discovery holds the pre-rendered discovery documents of RFC 7644 §4 of
+// a tenant, and the resource schemas they describe, which drive the
+// validation of what the tenant sends.
 type discovery struct {
 	schemas       []map[string]any
 	resourceTypes []map[string]any
+	user, group   *resourceSchema
 }
 
-func newDiscovery() (discovery, error) {
-	var d discovery
+// newDiscovery renders the discovery documents: the core and enterprise
+// schemas plus the tenant's extensions.
+func newDiscovery(exts []Extension) (*discovery, error) {
+	d := &discovery{}
+	docs := map[string]map[string]any{}
 	for _, s := range []schema.Schema{schema.CoreUserSchema(), schema.ExtensionEnterpriseUser(), schema.CoreGroupSchema()} {
 		m, err := dropNulls(s.ToMap())
 		if err != nil {
-			return d, err
+			return nil, err
 		}
 		d.schemas = append(d.schemas, m)
+		docs[m["id"].(string)] = m
+	}
+	d.user = &resourceSchema{core: schemaFromDoc(docs[UserSchema]), extensions: []*schemaDef{schemaFromDoc(docs[EnterpriseSchema])}}
+	d.group = &resourceSchema{core: schemaFromDoc(docs[GroupSchema])}
+	userExts := []any{map[string]any{"schema": EnterpriseSchema, "required": false}}
+	groupExts := []any{}
+	seen := map[string]bool{}
+	for _, e := range exts {
+		doc, err := extensionDoc(e)
+		if err != nil {
+			return nil, err
+		}
+		if seen[strings.ToLower(e.URN)] {
+			return nil, fmt.Errorf("extension %q declared twice", e.URN)
+		}
+		seen[strings.ToLower(e.URN)] = true
+		doc = docJSON(doc)
+		d.schemas = append(d.schemas, doc)
+		ref := map[string]any{"schema": e.URN, "required": false}
+		switch e.ResourceType {
+		case "", "User":
+			d.user.extensions = append(d.user.extensions, schemaFromDoc(doc))
+			userExts = append(userExts, ref)
+		case "Group":
+			d.group.extensions = append(d.group.extensions, schemaFromDoc(doc))
+			groupExts = append(groupExts, ref)
+		default:
+			return nil, fmt.Errorf("extension %q: resourceType must be User or Group", e.URN)
+		}
 	}
 	d.resourceTypes = []map[string]any{
 		{
-			"schemas":     []any{resourceTypeSchema},
-			"id":          "User",
-			"name":        "User",
-			"description": "User Account",
-			"endpoint":    "/Users",
-			"schema":      UserSchema,
-			"schemaExtensions": []any{
-				map[string]any{"schema": EnterpriseSchema, "required": false},
-			},
+			"schemas":          []any{resourceTypeSchema},
+			"id":               "User",
+			"name":             "User",
+			"description":      "User Account",
+			"endpoint":         "/Users",
+			"schema":           UserSchema,
+			"schemaExtensions": userExts,
 		},
 		{
 			"schemas":          []any{resourceTypeSchema},
@@ -167,7 +202,7 @@ func newDiscovery() (discovery, error) {
 			"description":      "Group",
 			"endpoint":         "/Groups",
 			"schema":           GroupSchema,
-			"schemaExtensions": []any{},
+			"schemaExtensions": groupExts,
 		},
 	}
 	return d, nil

@@ -22,6 +22,12 @@
 // misses multi-valued sub-attributes, and its router has no per-tenant
 // prefix, 405, body limit or ETag handling.
 //
+// The served schemas (core User and Group, the enterprise extension and
+// the tenant's Extensions) are the source of truth of what a resource may
+// hold: a body is checked against them (schemas.go), attributes of no
+// served schema are ignored, and a PATCH path or a filter naming one is
+// refused.
+//
 // Requests whose work grows with the tenant (unindexed filters, deep pages
 // out of sequence, unfiltered group listings) run under an
 // admission.Controller and are refused with 429 and Retry-After beyond
@@ -49,6 +55,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	scimerr "github.com/elimity-com/scim/errors"
 
@@ -103,6 +110,9 @@ type TenantConfig struct {
 	// Tokens are plain bearer tokens. The Server keeps only their
 	// SHA-256.
 	Tokens []string
+	// Extensions are the tenant's custom schema extensions (RFC 7643
+	// §3.3), served at /Schemas beside the core and enterprise schemas.
+	Extensions []Extension
 }
 
 // Server is the SCIM 2.0 HTTP handler for every tenant. Mount it at
@@ -115,7 +125,8 @@ type Server struct {
 	tokens     []configToken
 	maxBody    int64
 	maxResults int
-	disc       discovery
+	disc       *discovery                     // tenants without extensions
+	tenantDisc map[policy.TenantID]*discovery // tenants with extensions
 
 	adm        *admission.Controller
 	cursors    cursorTable
@@ -178,10 +189,27 @@ func New(cfg Config) (*Server, error) {
 			s.tokens = append(s.tokens, configToken{tenant: t, hash: hashToken(tok)})
 		}
 	}
-	if s.disc, err = newDiscovery(); err != nil {
+	if s.disc, err = newDiscovery(nil); err != nil {
 		return nil, fmt.Errorf("scim: discovery documents: %w", err)
 	}
+	s.tenantDisc = map[policy.TenantID]*discovery{}
+	for t, tc := range cfg.Tenants {
+		if len(tc.Extensions) == 0 {
+			continue
+		}
+		if s.tenantDisc[t], err = newDiscovery(tc.Extensions); err != nil {
+			return nil, fmt.Errorf("scim: tenant %s: %w", t, err)
+		}
+	}
 	return s, nil
+}
+
+// discFor returns the discovery documents and resource schemas of tenant t.
+func (s *Server) discFor(t policy.TenantID) *discovery {
+	if d, ok := s.tenantDisc[t]; ok {
+		return d
+	}
+	return s.disc
 }
 
 // request is one authenticated request, scoped to its tenant.
@@ -238,9 +266,9 @@ func (s *Server) route(r request, sub string) (response, error) {
 	var h *resourceHandler
 	switch strings.ToLower(first) {
 	case "users":
-		h = &resourceHandler{s: s, kind: userKind}
+		h = &resourceHandler{s: s, kind: userKind, rs: s.discFor(r.tenant).user}
 	case "groups":
-		h = &resourceHandler{s: s, kind: groupKind}
+		h = &resourceHandler{s: s, kind: groupKind, rs: s.discFor(r.tenant).group}
 	case "serviceproviderconfig":
 		if hasID {
 			return response{}, errNoEndpoint
@@ -445,6 +473,9 @@ func readJSON(r request) (map[string]any, error) {
 		}
 		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "reading body: %v", err)
 	}
+	if !utf8.Valid(data) {
+		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "body is not valid UTF-8")
+	}
 	if policy.JSONTooDeep(data, maxBodyDepth) {
 		return nil, &policy.LimitError{Field: "request body", Limit: policy.LimitDepth, Max: maxBodyDepth}
 	}
@@ -456,6 +487,9 @@ func readJSON(r request) (map[string]any, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errorf(scimerr.ScimErrorInvalidSyntax, "trailing data after the JSON object")
+	}
+	if err := caseDuplicate(m); err != nil {
+		return nil, err
 	}
 	return normalize(m).(map[string]any), nil
 }

@@ -42,11 +42,30 @@ func (a *app) protocols(ctx context.Context) (protocolSet, error) {
 	return p, nil
 }
 
+func scimAttributes(in []scimAttribute) []scim.ExtensionAttribute {
+	var out []scim.ExtensionAttribute
+	for _, a := range in {
+		out = append(out, scim.ExtensionAttribute{
+			Name: a.Name, Type: a.Type, MultiValued: a.MultiValued, Mutability: a.Mutability,
+			Returned: a.Returned, CaseExact: a.CaseExact, Description: a.Description,
+			SubAttributes: scimAttributes(a.SubAttributes),
+		})
+	}
+	return out
+}
+
 func (a *app) wireSCIM(p *protocolSet) error {
 	sec := a.sections.scim
 	tenants := map[policy.TenantID]scim.TenantConfig{}
 	for id, ts := range a.sections.tenantSCIM {
-		tenants[id] = scim.TenantConfig{Tokens: ts.Tokens}
+		tc := scim.TenantConfig{Tokens: ts.Tokens}
+		for _, e := range ts.Extensions {
+			tc.Extensions = append(tc.Extensions, scim.Extension{
+				URN: e.URN, ResourceType: e.ResourceType, Description: e.Description,
+				Attributes: scimAttributes(e.Attributes),
+			})
+		}
+		tenants[id] = tc
 	}
 	srv, err := scim.New(scim.Config{
 		Logger:       a.log.With("component", "scim"),

@@ -80,10 +80,10 @@ func TestSCIMDeepAttributeThenRestart(t *testing.T) {
 		t.Errorf("deep user: %d %.300s, want 400 invalidValue", code, body)
 	}
 	long := strings.Repeat("n", 40000)
-	if code, body := scimCall(t, "POST", users, `{"userName":"`+long+`"}`); code != http.StatusBadRequest {
+	if code, body := scimCall(t, "POST", users, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+long+`"}`); code != http.StatusBadRequest {
 		t.Errorf("40,000-character userName: %d %.300s, want 400", code, body)
 	}
-	if code, body := scimCall(t, "POST", users, `{"userName":"kept@acme.example"}`); code != http.StatusCreated {
+	if code, body := scimCall(t, "POST", users, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"kept@acme.example"}`); code != http.StatusCreated {
 		t.Fatalf("plain user: %d %s", code, body)
 	}
 	stopServer(t, s)
@@ -118,7 +118,7 @@ func TestStartQuarantinesUnreadableRecord(t *testing.T) {
 	users := base + "/scim/v2/acme/Users"
 	var ids []string
 	for _, n := range []string{"good@acme.example", "bad@acme.example"} {
-		code, body := scimCall(t, "POST", users, `{"userName":"`+n+`","x-secret":"s3cr3t-value"}`)
+		code, body := scimCall(t, "POST", users, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+n+`","x-secret":"s3cr3t-value"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("create %s: %d %s", n, code, body)
 		}

@@ -31,6 +31,29 @@ type tenantSCIM struct {
 	// pushes, so those inside the tenant's own domains are reported as
 	// verified (email_verified); others never are.
 	VerifiesEmail bool `yaml:"verifiesEmail"`
+	// Extensions are the tenant's custom schema extensions, served at
+	// /Schemas and accepted, stored and returned under their URN.
+	Extensions []scimExtension `yaml:"extensions"`
+}
+
+// scimExtension is one entry of `tenants[].scim.extensions`.
+type scimExtension struct {
+	URN          string          `yaml:"urn"`
+	ResourceType string          `yaml:"resourceType"`
+	Description  string          `yaml:"description"`
+	Attributes   []scimAttribute `yaml:"attributes"`
+}
+
+// scimAttribute is an attribute of a scimExtension (RFC 7643 §7).
+type scimAttribute struct {
+	Name          string          `yaml:"name"`
+	Type          string          `yaml:"type"`
+	MultiValued   bool            `yaml:"multiValued"`
+	Mutability    string          `yaml:"mutability"`
+	Returned      string          `yaml:"returned"`
+	CaseExact     bool            `yaml:"caseExact"`
+	Description   string          `yaml:"description"`
+	SubAttributes []scimAttribute `yaml:"subAttributes"`
 }
 
 // oidcSection is the top-level `oidc:` section.
