@@ -35,7 +35,7 @@ func TestDiscovery(t *testing.T) {
 	}
 
 	r = e.acme(t, "GET", "/Schemas", nil)
-	if r.status != 200 || r.body["totalResults"] != float64(3) {
+	if r.status != 200 || r.body["totalResults"] != float64(6) {
 		t.Fatalf("Schemas: %d %s", r.status, r.raw)
 	}
 	if strings.Contains(string(r.raw), "null") {
@@ -45,13 +45,65 @@ func TestDiscovery(t *testing.T) {
 	for _, s := range r.body["Resources"].([]any) {
 		ids[s.(map[string]any)["id"].(string)] = true
 	}
-	for _, id := range []string{UserSchema, GroupSchema, EnterpriseSchema} {
+	for _, id := range []string{UserSchema, GroupSchema, EnterpriseSchema, spcSchema, resourceTypeSchema, schemaSchema} {
 		if !ids[id] {
 			t.Errorf("schema %s missing", id)
 		}
 		if r := e.acme(t, "GET", "/Schemas/"+id, nil); r.status != 200 || r.body["id"] != id {
 			t.Errorf("Schemas/%s: %d", id, r.status)
 		}
+	}
+}
+
+// TestDiscoveryTellsTheWholeTruth: /Schemas describes the discovery
+// resources too (RFC 7643 §5–7), and a filter on a discovery endpoint is
+// refused with 403 (RFC 7644 §4), other parameters ignored.
+func TestDiscoveryTellsTheWholeTruth(t *testing.T) {
+	e := newEnv(t)
+	for id, attrs := range map[string][]string{
+		spcSchema:          {"documentationUri", "patch", "bulk", "filter", "changePassword", "sort", "etag", "authenticationSchemes"},
+		resourceTypeSchema: {"id", "name", "description", "endpoint", "schema", "schemaExtensions"},
+		schemaSchema:       {"id", "name", "description", "attributes"},
+	} {
+		r := e.acme(t, "GET", "/Schemas/"+id, nil)
+		if r.status != 200 || r.body["id"] != id || strings.Contains(string(r.raw), "null") {
+			t.Fatalf("Schemas/%s: %d %s", id, r.status, r.raw)
+		}
+		for i, name := range attrs {
+			if got, _ := dig(r.body, "attributes/"+itoa(i)+"/name"); got != name {
+				t.Errorf("%s attribute %d = %v, want %s", id, i, got, name)
+			}
+			if got, _ := dig(r.body, "attributes/"+itoa(i)+"/mutability"); got != "readOnly" {
+				t.Errorf("%s.%s mutability %v", id, name, got)
+			}
+		}
+		if m, _ := dig(r.body, "meta/resourceType"); m != "Schema" {
+			t.Errorf("%s meta.resourceType %v", id, m)
+		}
+	}
+	if got, _ := dig(e.acme(t, "GET", "/Schemas/"+schemaSchema, nil).body, "attributes/3/subAttributes/11/name"); got != "subAttributes" {
+		t.Errorf("Schema.attributes.subAttributes missing: %v", got)
+	}
+	for _, path := range []string{
+		`/Schemas?filter=id eq "x"`, `/ResourceTypes?filter=name eq "User"`,
+		`/ServiceProviderConfig?filter=patch.supported eq true`, `/Schemas/` + UserSchema + `?filter=id pr`,
+	} {
+		r := e.acme(t, "GET", path, nil)
+		if r.status != http.StatusForbidden || r.body["status"] != "403" {
+			t.Errorf("GET %s: %d %s, want 403", path, r.status, r.raw)
+		}
+		if s, _ := dig(r.body, "schemas/0"); s != "urn:ietf:params:scim:api:messages:2.0:Error" {
+			t.Errorf("GET %s: error schema %v", path, s)
+		}
+	}
+	// Other query parameters are ignored (RFC 7644 §4).
+	r := e.acme(t, "GET", "/Schemas?startIndex=3&count=1&sortBy=id", nil)
+	if r.status != 200 || r.body["totalResults"] != float64(6) || len(r.body["Resources"].([]any)) != 6 {
+		t.Errorf("Schemas with paging: %d %.300s", r.status, r.raw)
+	}
+	// A wrong method is still 405, filter or not.
+	if r := e.acme(t, "POST", "/Schemas?filter=x", "{}"); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /Schemas?filter: %d", r.status)
 	}
 }
 

@@ -157,6 +157,7 @@ func newDiscovery(exts []Extension) (*discovery, error) {
 		d.schemas = append(d.schemas, m)
 		docs[m["id"].(string)] = m
 	}
+	d.schemas = append(d.schemas, metaSchemas()...)
 	d.user = &resourceSchema{core: schemaFromDoc(docs[UserSchema]), extensions: []*schemaDef{schemaFromDoc(docs[EnterpriseSchema])}}
 	d.group = &resourceSchema{core: schemaFromDoc(docs[GroupSchema])}
 	userExts := []any{map[string]any{"schema": EnterpriseSchema, "required": false}}

@@ -265,6 +265,14 @@ func (s *Server) route(r request, sub string) (response, error) {
 	}
 	var h *resourceHandler
 	switch strings.ToLower(first) {
+	case "serviceproviderconfig", "resourcetypes", "schemas":
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("filter") {
+			// RFC 7644 §4: a filter on a discovery endpoint SHOULD
+			// get 403; the other query parameters are ignored.
+			return response{}, errorf(scimerr.ScimError{Status: http.StatusForbidden}, "discovery endpoints do not filter")
+		}
+	}
+	switch strings.ToLower(first) {
 	case "users":
 		h = &resourceHandler{s: s, kind: userKind, rs: s.discFor(r.tenant).user}
 	case "groups":
