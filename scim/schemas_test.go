@@ -1,6 +1,9 @@
 package scim
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -307,4 +310,55 @@ func TestExtensionConfig(t *testing.T) {
 			t.Errorf("%s: err %v, want one naming the tenant", tc.name, err)
 		}
 	}
+}
+
+// FuzzDecode feeds request bodies to the schema-driven decoder: it never
+// panics, and what it keeps holds only attributes of the served schemas,
+// under their canonical names, none readOnly, and decodes to itself again.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","active":"False","x":1}`))
+	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"i","meta":{},"groups":[],"emails":[{"value":"a@b","primary":"True","z":1}]}`))
+	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"m","department":7}}`))
+	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"` + acmeExt + `":{"badge":1e3,"hired":"2024-01-02T03:04:05Z","desks":[{"value":"d"},null]}}`))
+	f.Add([]byte(`{"schemas":["URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER"],"USERNAME":"a","Name":{"GivenName":"x"},"urn:ietf:params:scim:schemas:core:2.0:User":{"displayName":"d"}}`))
+	d, err := newDiscovery([]Extension{{URN: acmeExt, Attributes: []ExtensionAttribute{
+		{Name: "badge", Type: "integer"}, {Name: "hired", Type: "dateTime"}, {Name: "ok", Type: "boolean"},
+		{Name: "desks", Type: "complex", MultiValued: true, SubAttributes: []ExtensionAttribute{{Name: "value"}, {Name: "n", Type: "decimal"}}},
+	}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rs := d.user
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) != nil || m == nil || caseDuplicate(m) != nil {
+			return
+		}
+		out, err := rs.decode(normalize(m).(map[string]any))
+		if err != nil {
+			var se Error
+			if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
+				t.Fatalf("error is not a 400 SCIM error: %v", err)
+			}
+			return
+		}
+		for k := range out {
+			if k == "schemas" || rs.extension(k) != nil && rs.extension(k).ID == k {
+				continue
+			}
+			a := rs.coreAttr(k)
+			if a == nil || a.Name != k || a.Mutability == "readOnly" {
+				t.Fatalf("kept %q, which the served schemas do not allow", k)
+			}
+		}
+		again, err := rs.decode(deepCopy(out).(map[string]any))
+		if err != nil {
+			t.Fatalf("what was kept does not decode again: %v", err)
+		}
+		if !jsonEqual(again, out) {
+			t.Fatalf("decoding is not idempotent:\n%v\n%v", out, again)
+		}
+	})
 }
