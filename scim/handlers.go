@@ -69,6 +69,8 @@ type listParams struct {
 	count      int // -1: not given
 	attrs      []string
 	excluded   []string
+	sortBy     string
+	sortOrder  string
 }
 
 func listParamsFromQuery(q url.Values) (listParams, error) {
@@ -90,6 +92,7 @@ func listParamsFromQuery(q url.Values) (listParams, error) {
 	}
 	p.attrs = splitList(q.Get("attributes"))
 	p.excluded = splitList(q.Get("excludedAttributes"))
+	p.sortBy, p.sortOrder = strings.TrimSpace(q.Get("sortBy")), strings.TrimSpace(q.Get("sortOrder"))
 	return p, nil
 }
 
@@ -132,6 +135,13 @@ func (h *resourceHandler) search(r request) (response, error) {
 			p.startIndex = int(f)
 		}
 	}
+	for k, dst := range map[string]*string{"sortBy": &p.sortBy, "sortOrder": &p.sortOrder} {
+		if v := getKey(body, k); v != nil {
+			if *dst, ok = v.(string); !ok {
+				return response{}, errorf(scimerr.ScimErrorInvalidValue, "%s must be a string", k)
+			}
+		}
+	}
 	for k, dst := range map[string]*[]string{"attributes": &p.attrs, "excludedAttributes": &p.excluded} {
 		for _, a := range asList(getKey(body, k)) {
 			s, ok := a.(string)
@@ -163,6 +173,10 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	if err := validateAttrList(append(p.attrs, p.excluded...)); err != nil {
 		return response{}, err
 	}
+	sorter, err := h.rs.parseSort(p.sortBy, p.sortOrder)
+	if err != nil {
+		return response{}, err
+	}
 	count := p.count
 	if count < 0 {
 		count = min(defaultCount, h.s.maxResults)
@@ -171,6 +185,11 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	start := max(p.startIndex, 1)
 	core := h.core()
 	plan := h.plan(r.tenant, f, start, count)
+	if sorter != nil && !plan.indexed {
+		// A sort reads every record of the tenant once, keeping only
+		// the first start-1+count (topK).
+		plan = listPlan{expensive: true}
+	}
 	if plan.expensive {
 		release, err := h.s.admit(r)
 		if err != nil {
@@ -182,15 +201,27 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	var total int
 	var page []any
 	var last string // id of the last record of the page
+	var top *topK
+	if sorter != nil {
+		top = &topK{spec: sorter, k: min(start-1, 1<<30) + count}
+	}
 	add := func(res map[string]any) {
 		total++
+		if top != nil {
+			id, _ := res["id"].(string)
+			top.add(sortedItem{key: sorter.key(res, core), id: id, res: res})
+			return
+		}
 		if total >= start && len(page) < count {
 			page = append(page, project(res, p.attrs, p.excluded, core))
 			last, _ = res["id"].(string)
 		}
 	}
-	err := h.s.st.View(r.Context(), func(tx store.Tx) error {
+	err = h.s.st.View(r.Context(), func(tx store.Tx) error {
 		total, page = 0, nil
+		if top != nil {
+			top.items = nil
+		}
 		if plan.indexed {
 			cands, ok, err := h.indexLookup(tx, r.tenant, f)
 			if err != nil {
@@ -206,7 +237,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 			}
 		}
 		if h.kind == userKind {
-			if f == nil {
+			if f == nil && top == nil {
 				n, err := tx.CountUsers(r.tenant)
 				if err != nil {
 					return err
@@ -238,7 +269,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 				})
 			}
 			return tx.ForEachUser(r.tenant, func(u policy.User) error {
-				if res := h.userRes(r.tenant, u); matches(f, res, core) {
+				if res := h.userRes(r.tenant, u); f == nil || matches(f, res, core) {
 					add(res)
 				}
 				return nil
@@ -261,7 +292,12 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	if f == nil && h.kind == userKind && last != "" && len(page) == count {
+	if top != nil && len(top.items) >= start {
+		for _, it := range top.items[start-1:] {
+			page = append(page, project(it.res, p.attrs, p.excluded, core))
+		}
+	}
+	if f == nil && top == nil && h.kind == userKind && last != "" && len(page) == count {
 		// The next sequential page resumes here.
 		h.s.cursors.put(cursorKey{r.tenant, h.kind, start + len(page)}, last)
 	}
@@ -849,7 +885,7 @@ func (s *Server) serviceProviderConfig(r request) map[string]any {
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": s.maxBody},
 		"filter":           map[string]any{"supported": true, "maxResults": s.maxResults},
 		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",

@@ -34,7 +34,9 @@
 // its bounds; cheap ones never wait for them. A write the storage medium
 // refuses answers 507; a client that hangs up is recorded as 499.
 //
-// The package does not implement Bulk, sorting, /Me or password changes.
+// Sorting (RFC 7644 §3.4.2.3) keeps the first startIndex+count resources
+// of one pass (sort.go). The package does not implement Bulk, /Me or
+// password changes.
 package scim
 
 import (
