@@ -198,7 +198,14 @@ func (c *ClientConfig) normalize(devOrigin string) error {
 	}
 	if u := c.BackchannelLogoutURI; u != "" {
 		pu, err := url.Parse(u)
-		if err == nil && pu.Scheme != "https" && pu.Scheme != "http" {
+		switch {
+		case err != nil:
+		case pu.Scheme == "http" && devOrigin == "":
+			// Roster itself posts there: http (a loopback service of
+			// the server's own) only for a plain-http development
+			// issuer.
+			err = errors.New("must be https")
+		case pu.Scheme != "https" && pu.Scheme != "http":
 			err = errors.New("must be http(s)")
 		}
 		if err == nil {

@@ -320,7 +320,7 @@ func New(cfg Config) (*Provider, error) {
 	def(&cfg.Session.Absolute, 7*24*time.Hour)
 	def(&cfg.BackchannelBackoff, 2*time.Second)
 	if cfg.BackchannelHTTPClient == nil {
-		cfg.BackchannelHTTPClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.BackchannelHTTPClient = backchannelClient()
 	}
 	cfg.UI = cfg.UI.withDefaults()
 	if cfg.MaxPendingSignIns <= 0 {
