@@ -394,12 +394,19 @@ func (s *Source) Status(ctx context.Context) (RunStatus, error) {
 // refuses it. It returns ctx.Err().
 func (s *Source) Run(ctx context.Context) error {
 	var persisting atomic.Bool
+	// Run returns only once Persist has: whoever waits for Run (a lease
+	// handed to another replica, a shutdown closing the store) knows that
+	// nothing of this source writes any more.
+	var follower sync.WaitGroup
+	defer follower.Wait()
 	wait := time.Duration(0)
 	if s.useSyncrepl() {
 		// Persist makes the first full run itself when it needs one.
 		wait = s.dir.Interval
 		persisting.Store(true)
+		follower.Add(1)
 		go func() {
+			defer follower.Done()
 			err := s.Persist(ctx, PersistOptions{})
 			persisting.Store(false)
 			if ctx.Err() == nil {
