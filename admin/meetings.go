@@ -479,18 +479,22 @@ func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	if g.Join != policy.JoinOpen {
-		p, err := s.authenticate(r)
-		if err != nil || !s.can(p, "meetings.read", g.ID) {
-			writeErr(w, errNoGroup)
-			return
-		}
+	p, err := s.authenticate(r)
+	reader := err == nil && s.can(p, "meetings.read", g.ID)
+	if g.Join != policy.JoinOpen && !reader {
+		writeErr(w, errNoGroup)
+		return
 	}
 	var evs []calEvent
 	for _, m := range g.Meetings {
+		if !reader {
+			// The public feed, like the public pages, does not give
+			// away the link to join online: that is for members.
+			m.OnlineURL = ""
+		}
 		evs = append(evs, calEvent{Meeting: m, Group: g.Name, GroupSlug: g.Slug})
 	}
-	s.serveCalendar(w, g.Name+" meetings", evs, g.Join == policy.JoinOpen)
+	s.serveCalendar(w, g.Name+" meetings", evs, !reader)
 }
 
 func (s *Server) serveCalendar(w http.ResponseWriter, name string, evs []calEvent, public bool) {

@@ -272,3 +272,42 @@ func TestMeetings(t *testing.T) {
 		t.Errorf("audited %v, want %v", audited, wantAudit)
 	}
 }
+
+// TestPublicAnswersKeepPrivateThingsPrivate: the feed of an open group is
+// public, but the link to join a meeting online is for those who may read
+// its meetings; a public group page does not name a closed parent.
+func TestPublicAnswersKeepPrivateThingsPrivate(t *testing.T) {
+	f := newFixture(t)
+	if st, m := f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-paris", `{"join":"open"}`); st != 200 {
+		t.Fatalf("open lug-paris: %d %v", st, m)
+	}
+	if st, m := f.call(t, adminToken, "POST", "/api/v1/groups/lug-paris/meetings", `{"title":"Online night","start":"2031-01-14T18:30","timeZone":"Europe/Paris","onlineUrl":"https://meet.example/secret-room"}`); st != 201 {
+		t.Fatalf("meeting: %d %v", st, m)
+	}
+	feed := func(token string) string {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/groups/lug-paris/meetings.ics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("feed: %d %s", resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if anon := feed(""); !strings.Contains(anon, "Online night") || strings.Contains(anon, "secret-room") {
+		t.Errorf("the public feed gives away the online link:\n%s", anon)
+	}
+	if member := feed(adminToken); !strings.Contains(member, "secret-room") {
+		t.Errorf("a reader's feed lacks the online link:\n%s", member)
+	}
+	st, m := f.call(t, "", "GET", "/api/v1/public/groups/lug-paris", "")
+	if st != 200 || m["parent"] != nil {
+		t.Errorf("public page of lug-paris under a closed region: %d %v", st, m)
+	}
+}
