@@ -83,11 +83,11 @@ func (s *Server) discoverable(r *http.Request) ([]policy.Group, map[policy.Group
 	if err := s.view(r, func(tx store.Tx) (err error) { gs, err = tx.Groups(); return }); err != nil {
 		return nil, nil, err
 	}
-	names := map[policy.GroupID]string{} // of discoverable groups only: a closed parent stays unnamed
+	names := map[policy.GroupID]string{} // a parent is named, open or not: where a group sits is no secret
 	var out []policy.Group
 	for _, g := range gs {
+		names[g.ID] = g.Name
 		if g.Join.Discoverable() {
-			names[g.ID] = g.Name
 			out = append(out, g)
 		}
 	}
