@@ -243,17 +243,25 @@ func safeNext(next string) string {
 func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s := p.session(r)
-	if s == nil || s.state == "" || subtle.ConstantTimeCompare([]byte(s.state), []byte(q.Get("state"))) != 1 {
+	ok := false
+	if s != nil {
+		// Check and spend the state under the lock: two callbacks racing
+		// with one state cannot both pass.
+		s.mu.Lock()
+		ok = s.state != "" && subtle.ConstantTimeCompare([]byte(s.state), []byte(q.Get("state"))) == 1
+		if ok {
+			s.state = "" // one use
+		}
+		s.mu.Unlock()
+	}
+	if !ok {
 		p.fail(w, r, http.StatusBadRequest, "This sign-in link is stale or was not started here. Please sign in again.")
 		return
 	}
-	state := s.state
-	s.state = "" // one use
 	if e := q.Get("error"); e != "" {
 		p.fail(w, r, http.StatusForbidden, "Sign-in did not complete: "+e+" "+q.Get("error_description"))
 		return
 	}
-	_ = state
 	oc, v, err := p.setup(r.Context())
 	if err != nil {
 		p.fail(w, r, http.StatusBadGateway, "Sign-in is unavailable: the identity provider did not answer.")
@@ -298,8 +306,11 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	p.sessions.drop(s.id)
 	p.setCookie(w, "", -1)
-	if s.token != nil && s.token.RefreshToken != "" {
-		form := url.Values{"token": {s.token.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	s.mu.Lock()
+	tok := s.token
+	s.mu.Unlock()
+	if tok != nil && tok.RefreshToken != "" {
+		form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
 		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.cfg.Issuer+"/revoke", strings.NewReader(form.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -21,7 +21,7 @@ type session struct {
 	// Sign-in in progress.
 	state, nonce, verifier, next string
 
-	mu      sync.Mutex // guards token, flash, secret
+	mu      sync.Mutex // guards state (in the callback), token, flash, secret
 	user    *user
 	token   *oauth2.Token
 	idToken string
