@@ -343,6 +343,7 @@ func (s *Server) askToJoin(w http.ResponseWriter, r *http.Request, p principal) 
 	status := http.StatusCreated
 	var out policy.JoinRequest
 	err := s.update(r, p, func(tx store.Tx) error {
+		status = http.StatusCreated // fn may run again (a retried transaction)
 		cur, err := tx.Group(g.ID)
 		if err != nil {
 			return err

@@ -94,7 +94,7 @@ type copyStore interface {
 func openCopyStore(ctx context.Context, spec string, target bool, log *slog.Logger) (copyStore, error) {
 	kind, arg, ok := strings.Cut(spec, ":")
 	if !ok || arg == "" {
-		return nil, fmt.Errorf("%q: want bbolt:PATH or postgres:DSN", spec)
+		return nil, errors.New("a store is bbolt:PATH or postgres:DSN") // spec may hold a password: not quoted
 	}
 	switch kind {
 	case "bbolt":
@@ -110,7 +110,7 @@ func openCopyStore(ctx context.Context, spec string, target bool, log *slog.Logg
 		}
 		return s, nil
 	}
-	return nil, fmt.Errorf("%q: unknown store kind %q (bbolt or postgres)", spec, kind)
+	return nil, fmt.Errorf("unknown store kind %q (bbolt or postgres)", kind) // not the spec: it may hold a password
 }
 
 func sameCounts(a, b map[policy.Kind]int) bool {
