@@ -35,58 +35,62 @@ var categories = []string{CategoryUser, CategoryGroup, CategoryMembership, Categ
 type TargetConfig struct {
 	// ID names the target in status, metrics and the CLI; lower-case
 	// letters, digits and dashes.
-	ID      string         `yaml:"id"`
-	SCIM    *SCIMTarget    `yaml:"scim"`
-	Webhook *WebhookTarget `yaml:"webhook"`
+	ID      string         `yaml:"id" json:"id"`
+	SCIM    *SCIMTarget    `yaml:"scim" json:"scim,omitempty"`
+	Webhook *WebhookTarget `yaml:"webhook" json:"webhook,omitempty"`
 	// Groups selects the user groups pushed to a SCIM target: Root and
 	// every group below it, with their effective members.
-	Groups GroupSelection `yaml:"groups"`
+	Groups GroupSelection `yaml:"groups" json:"groups,omitzero"`
 	// GroupName is what a pushed group's displayName is: "slug" (the
 	// default) or "name".
-	GroupName string `yaml:"groupName"`
+	GroupName string `yaml:"groupName" json:"groupName,omitempty"`
 	// Events are the categories a webhook receives (user, group,
 	// membership, meeting); empty: all of them.
-	Events []string `yaml:"events"`
+	Events []string `yaml:"events" json:"events,omitempty"`
 	// InsecureSkipVerify turns TLS certificate verification off. For
 	// tests only.
-	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify" json:"insecureSkipVerify,omitempty"`
 	// AllowLinkLocal lets the target's URL resolve to link-local
 	// addresses (169.254.0.0/16, fe80::/10), where cloud metadata
 	// services live; refused by default.
-	AllowLinkLocal bool `yaml:"allowLinkLocal"`
+	AllowLinkLocal bool `yaml:"allowLinkLocal" json:"allowLinkLocal,omitempty"`
 	// Timeout bounds one HTTP request (default 10s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" json:"-"`
 	// Retry sets the backoff between failed attempts.
-	Retry RetryConfig `yaml:"retry"`
+	Retry RetryConfig `yaml:"retry" json:"-"`
 	// DeletionGuard bounds how many users one SCIM run may deactivate
 	// at the target without an approval (default 10 users).
-	DeletionGuard GuardConfig `yaml:"deletionGuard"`
+	DeletionGuard GuardConfig `yaml:"deletionGuard" json:"deletionGuard,omitzero"`
 	// ResyncEvery is how often a SCIM target is reconciled in full, its
 	// users and groups read back (default 24h).
-	ResyncEvery time.Duration `yaml:"resyncEvery"`
+	//
+	// Timeout, Retry and ResyncEvery are settings of the configuration
+	// file only: a target created through the admin API (JSON) has the
+	// defaults.
+	ResyncEvery time.Duration `yaml:"resyncEvery" json:"-"`
 }
 
 // SCIMTarget is a SCIM 2.0 service provider (RFC 7644) Roster is a client
 // of.
 type SCIMTarget struct {
 	// URL is the base URL, e.g. https://wiki.example.com/scim/v2.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url"`
 	// Token is the bearer token Roster presents.
-	Token string `yaml:"token"`
+	Token string `yaml:"token" json:"token,omitempty"`
 }
 
 // WebhookTarget is a receiver of Standard Webhooks.
 type WebhookTarget struct {
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url"`
 	// Secret keys the HMAC-SHA256 signatures: "whsec_" followed by
 	// base64 (the Standard Webhooks form), or any other string, used as
 	// it is.
-	Secret string `yaml:"secret"`
+	Secret string `yaml:"secret" json:"secret,omitempty"`
 }
 
 // GroupSelection selects user groups by the slug of the root of a subtree.
 type GroupSelection struct {
-	Root string `yaml:"root"`
+	Root string `yaml:"root" json:"root"`
 }
 
 // RetryConfig is exponential backoff with full jitter: the n-th
@@ -103,8 +107,8 @@ type RetryConfig struct {
 // pushed, holds the deactivations until approved. Count 0 and Share 0
 // together mean the default (Count 10); Count -1 turns the guard off.
 type GuardConfig struct {
-	Count int     `yaml:"count"`
-	Share float64 `yaml:"share"`
+	Count int     `yaml:"count" json:"count,omitempty"`
+	Share float64 `yaml:"share" json:"share,omitempty"`
 }
 
 // Kind says what a target is: "scim" or "webhook".

@@ -21,6 +21,7 @@
 //
 // Records (namespace "outbound"):
 //
+//	target/<target>                 a target created through the API, its secret AES-GCM sealed
 //	cursor/<target>                 cursor: audit seq acknowledged, pause, resync and approval flags
 //	eff/<target>/<user>             effective memberships ("group/role", sorted) the webhook was told of
 //	scim/<target>/u/<user>          the target's id of a pushed user, its last representation and hash

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +40,13 @@ type Config struct {
 	// Engine computes effective memberships; it must be fed by the
 	// same store's change feed, subscribed before the Service starts.
 	Engine *policy.Engine
-	// Targets are validated by New.
+	// Targets are validated by New. Targets created through the admin
+	// API (Create) are store records, read by Run.
 	Targets []TargetConfig
+	// SecretKey is the AES-256 key (ParseSecretKey) that encrypts the
+	// secrets of targets created through the API; without it Create
+	// refuses.
+	SecretKey []byte
 	// ChunkSize is how many audit entries a worker reads at once
 	// (default 256).
 	ChunkSize int
@@ -47,10 +54,19 @@ type Config struct {
 
 // Service delivers the change feed to the configured targets.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	targets []*target
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	targets []*target // configured first, then those of the API by id
 	byID    map[string]*target
+	runCtx  context.Context // set by Run: workers start under it
+	workers sync.WaitGroup
+
+	reloadMu sync.Mutex    // serializes reload
+	reloadCh chan struct{} // poked by the feed when a target was created or deleted
+	bornMu   sync.Mutex
+	born     map[string]uint64 // audit seq of the creation of API targets, seen in the feed
 
 	// applied is the highest audit seq the engine has applied (seen by
 	// the Service's own subscription, made after the engine's).
@@ -73,7 +89,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.ChunkSize <= 0 {
 		cfg.ChunkSize = 256
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, byID: map[string]*target{}, ready: make(chan struct{})}
+	s := &Service{cfg: cfg, log: cfg.Logger, byID: map[string]*target{}, ready: make(chan struct{}), reloadCh: make(chan struct{}, 1)}
 	for i := range cfg.Targets {
 		tc := cfg.Targets[i]
 		if err := tc.Validate(); err != nil {
@@ -86,15 +102,18 @@ func New(cfg Config) (*Service, error) {
 		if s.byID[tc.ID] != nil {
 			return nil, &FieldError{fmt.Sprintf("[%d].id", i), "duplicate target " + tc.ID}
 		}
-		t := newTarget(s, tc)
+		t := newTarget(s, tc, SourceConfig)
 		s.targets = append(s.targets, t)
 		s.byID[tc.ID] = t
 	}
 	return s, nil
 }
 
-// Targets lists the ids of the targets, in configuration order.
+// Targets lists the ids of the targets: those of the configuration in
+// its order, then those created through the API by id.
 func (s *Service) Targets() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	ids := make([]string, len(s.targets))
 	for i, t := range s.targets {
 		ids[i] = t.cfg.ID
@@ -106,10 +125,6 @@ func (s *Service) Targets() []string {
 // and records an audit entry marking the start, so that every entry up to
 // it is known to be applied by the engine.
 func (s *Service) Run(ctx context.Context) error {
-	if len(s.targets) == 0 {
-		<-ctx.Done()
-		return nil
-	}
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("outbound: Run called twice")
 	}
@@ -122,23 +137,138 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("outbound: start: %w", err)
 	}
+	s.mu.Lock()
+	s.runCtx = ctx
 	for _, t := range s.targets {
-		if err := t.load(ctx); err != nil {
+		if err := s.startLocked(ctx, t); err != nil {
+			s.mu.Unlock()
+			s.stopAll()
 			return err
 		}
 	}
-	close(s.ready)
-	var wg sync.WaitGroup
-	for _, t := range s.targets {
-		wg.Go(func() { t.run(ctx) })
+	s.mu.Unlock()
+	if err := s.reload(ctx); err != nil {
+		s.stopAll()
+		return err
 	}
-	wg.Wait()
+	close(s.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			s.stopAll()
+			return nil
+		case <-s.reloadCh:
+			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("outbound: reading the targets failed", "err", err)
+			}
+		}
+	}
+}
+
+// startLocked loads t's cursor and starts its worker under ctx.
+func (s *Service) startLocked(ctx context.Context, t *target) error {
+	if err := t.load(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	t.stop, t.exited = cancel, make(chan struct{})
+	s.workers.Go(func() {
+		defer close(t.exited)
+		t.run(wctx)
+	})
 	return nil
+}
+
+func (s *Service) stopAll() {
+	s.mu.Lock()
+	for _, t := range s.targets {
+		if t.stop != nil {
+			t.stop()
+		}
+	}
+	s.mu.Unlock()
+	s.workers.Wait()
+}
+
+// reload brings the targets created through the API in line with the
+// store: it starts the workers of new ones and stops those deleted,
+// purging their state. It runs after Create and Delete, and when the
+// change feed shows a target created or deleted elsewhere (another
+// replica's admin API).
+func (s *Service) reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	want, err := s.storedTargets(ctx)
+	if err != nil {
+		return fmt.Errorf("outbound: read targets: %w", err)
+	}
+	s.mu.Lock()
+	running := s.runCtx != nil && s.runCtx.Err() == nil
+	var gone []*target
+	keep := s.targets[:0:0]
+	for _, t := range s.targets {
+		if _, ok := want[t.cfg.ID]; t.source == SourceAPI && !ok {
+			gone = append(gone, t)
+			delete(s.byID, t.cfg.ID)
+			continue
+		}
+		keep = append(keep, t)
+	}
+	s.targets = keep
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var startErr error
+	for _, id := range ids {
+		if s.byID[id] != nil {
+			continue // running, or a configured target of that id (which wins)
+		}
+		t := newTarget(s, want[id], SourceAPI)
+		if running {
+			if err := s.startLocked(s.runCtx, t); err != nil {
+				startErr = errors.Join(startErr, err)
+				continue
+			}
+		}
+		s.targets = append(s.targets, t)
+		s.byID[id] = t
+	}
+	s.mu.Unlock()
+	for _, t := range gone {
+		t.removed.Store(true) // its final commit must not write the cursor back
+		if t.stop != nil {
+			t.stop()
+			<-t.exited
+		}
+		err := s.cfg.Store.Update(context.WithoutCancel(ctx), "outbound", func(tx store.Tx) error {
+			return purgeState(tx, t.cfg.ID)
+		})
+		if err != nil {
+			startErr = errors.Join(startErr, fmt.Errorf("outbound: %s: purge state: %w", t.cfg.ID, err))
+		}
+	}
+	return startErr
 }
 
 // Ready is closed once Run has read the cursors and started delivering.
 // A target without a cursor yet starts with the changes made after it.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// startSeq is where a target without a cursor starts: after its creation
+// entry when the feed showed it (a target created through the API is sent
+// everything after its creation, however late its worker starts), else at
+// the newest entry seen.
+func (s *Service) startSeq(id string) uint64 {
+	s.bornMu.Lock()
+	seq, ok := s.born[id]
+	s.bornMu.Unlock()
+	if ok {
+		return seq
+	}
+	return s.applied.Load()
+}
 
 // observe is the Service's change-feed subscriber: it notes the newest seq
 // (the engine, subscribed first, has applied it) and wakes the workers.
@@ -147,19 +277,43 @@ func (s *Service) observe(cs []policy.Change) {
 		return
 	}
 	last := cs[len(cs)-1].Seq
+	reload := false
+	for _, c := range cs {
+		if c.Kind == policy.KindEvent && strings.HasPrefix(c.ID, "outbound/target/") {
+			reload = true
+			if c.Op == policy.OpCreate {
+				s.bornMu.Lock()
+				if s.born == nil {
+					s.born = map[string]uint64{}
+				}
+				s.born[strings.TrimPrefix(c.ID, "outbound/target/")] = c.Seq
+				s.bornMu.Unlock()
+			}
+		}
+	}
+	if reload {
+		select {
+		case s.reloadCh <- struct{}{}:
+		default:
+		}
+	}
 	for {
 		cur := s.applied.Load()
 		if last <= cur || s.applied.CompareAndSwap(cur, last) {
 			break
 		}
 	}
+	s.mu.RLock()
 	for _, t := range s.targets {
 		t.poke()
 	}
+	s.mu.RUnlock()
 }
 
 func (s *Service) target(id string) (*target, error) {
+	s.mu.RLock()
 	t := s.byID[id]
+	s.mu.RUnlock()
 	if t == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTarget, id)
 	}
@@ -168,8 +322,11 @@ func (s *Service) target(id string) (*target, error) {
 
 // Status reports every target.
 func (s *Service) Status(ctx context.Context) []Status {
-	out := make([]Status, 0, len(s.targets))
-	for _, t := range s.targets {
+	s.mu.RLock()
+	ts := slices.Clone(s.targets)
+	s.mu.RUnlock()
+	out := make([]Status, 0, len(ts))
+	for _, t := range ts {
 		out = append(out, t.status(ctx))
 	}
 	return out

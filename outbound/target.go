@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/store"
@@ -38,7 +39,10 @@ type Held struct {
 type Status struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"` // scim | webhook
-	URL  string `json:"url"`
+	// Source is where the target is defined: "config" (the file) or
+	// "api" (created through the admin API).
+	Source string `json:"source"`
+	URL    string `json:"url"`
 	// Cursor is the last audit seq fully delivered; Head the newest the
 	// Service has seen.
 	Cursor uint64 `json:"cursor"`
@@ -69,11 +73,16 @@ type Status struct {
 
 // target is one configured target and its worker.
 type target struct {
-	svc  *Service
-	cfg  TargetConfig
-	http *http.Client
-	key  []byte // webhook signing key
-	scim *scimClient
+	svc    *Service
+	cfg    TargetConfig
+	source string // SourceConfig or SourceAPI
+
+	stop    context.CancelFunc // stops the worker (nil: not started)
+	exited  chan struct{}      // closed when the worker returned
+	removed atomic.Bool        // deleted: commit nothing more
+	http    *http.Client
+	key     []byte // webhook signing key
+	scim    *scimClient
 
 	wake   chan struct{} // poked by the feed and by controls
 	commit chan struct{} // poked on each acknowledgement
@@ -94,8 +103,8 @@ type target struct {
 	held     *Held
 }
 
-func newTarget(s *Service, c TargetConfig) *target {
-	t := &target{svc: s, cfg: c, http: newHTTPClient(c),
+func newTarget(s *Service, c TargetConfig, source string) *target {
+	t := &target{svc: s, cfg: c, source: source, http: newHTTPClient(c),
 		wake: make(chan struct{}, 1), commit: make(chan struct{}, 1), pending: map[string][]byte{}}
 	if c.Webhook != nil {
 		t.key, _ = signingKey(c.Webhook.Secret) // checked by Validate
@@ -130,7 +139,7 @@ func (t *target) load(ctx context.Context) error {
 		return fmt.Errorf("outbound: %s: read cursor: %w", t.cfg.ID, err)
 	}
 	if !found {
-		c = cursor{After: t.svc.applied.Load(), Resync: t.cfg.SCIM != nil}
+		c = cursor{After: t.svc.startSeq(t.cfg.ID), Resync: t.cfg.SCIM != nil}
 	}
 	t.mu.Lock()
 	t.cur = c
@@ -192,7 +201,7 @@ func (t *target) signalCommit() {
 // flush commits the cursor and pending records in one transaction.
 func (t *target) flush(ctx context.Context) error {
 	t.mu.Lock()
-	if !t.dirty {
+	if !t.dirty || t.removed.Load() {
 		t.mu.Unlock()
 		return nil
 	}
@@ -418,7 +427,7 @@ func (t *target) status(ctx context.Context) Status {
 	t.mu.Lock()
 	c := t.cur
 	st := Status{
-		ID: t.cfg.ID, Kind: t.cfg.Kind(), URL: t.cfg.URL(),
+		ID: t.cfg.ID, Kind: t.cfg.Kind(), Source: t.source, URL: t.cfg.URL(),
 		Cursor: c.After, Paused: c.Paused != "", PausedReason: c.Paused, PausedAt: c.PausedAt,
 		Failures: t.failures, FailuresTotal: t.failTot, Delivered: t.done,
 		LastError: t.lastErr, LastErrorAt: t.lastErrT, LastDelivery: t.lastOK, Held: t.held,

@@ -8,19 +8,45 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
 
 	"github.com/roster-dev/roster/admin"
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/outbound"
 )
 
-// decodeOutbound decodes and validates the top-level `outbound:` section.
+// outboundSection is the mapping form of the `outbound:` section; the
+// list form is its targets alone.
+type outboundSection struct {
+	// SecretKey (32 bytes, base64) encrypts the secrets of the targets
+	// created through the admin API; without it they cannot be created.
+	SecretKey string                  `yaml:"secretKey"`
+	Targets   []outbound.TargetConfig `yaml:"targets"`
+}
+
+// decodeOutbound decodes and validates the top-level `outbound:` section:
+// a list of targets, or {secretKey, targets}.
 func decodeOutbound(cfg *config.Config, s *sections) error {
-	if err := config.Section(cfg.Outbound, "outbound", &s.outbound); err != nil {
+	field := "outbound"
+	if cfg.Outbound.Kind == yaml.MappingNode {
+		var sec outboundSection
+		if err := config.Section(cfg.Outbound, "outbound", &sec); err != nil {
+			return err
+		}
+		if sec.SecretKey != "" {
+			k, err := outbound.ParseSecretKey(sec.SecretKey)
+			if err != nil {
+				return &config.Error{Field: "outbound.secretKey", Msg: strings.TrimPrefix(err.Error(), "outbound: ")}
+			}
+			s.outboundKey = k
+		}
+		s.outbound, field = sec.Targets, "outbound.targets"
+	} else if err := config.Section(cfg.Outbound, "outbound", &s.outbound); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -29,12 +55,12 @@ func decodeOutbound(cfg *config.Config, s *sections) error {
 		if err := t.Validate(); err != nil {
 			var fe *outbound.FieldError
 			if errors.As(err, &fe) {
-				return &config.Error{Field: fmt.Sprintf("outbound[%d].%s", i, fe.Field), Msg: fe.Msg}
+				return &config.Error{Field: fmt.Sprintf("%s[%d].%s", field, i, fe.Field), Msg: fe.Msg}
 			}
-			return &config.Error{Field: fmt.Sprintf("outbound[%d]", i), Msg: err.Error()}
+			return &config.Error{Field: fmt.Sprintf("%s[%d]", field, i), Msg: err.Error()}
 		}
 		if seen[t.ID] {
-			return &config.Error{Field: fmt.Sprintf("outbound[%d].id", i), Msg: "duplicate target " + t.ID}
+			return &config.Error{Field: fmt.Sprintf("%s[%d].id", field, i), Msg: "duplicate target " + t.ID}
 		}
 		seen[t.ID] = true
 	}
@@ -44,14 +70,15 @@ func decodeOutbound(cfg *config.Config, s *sections) error {
 // wireOutbound starts the provisioning targets (under a lease: one
 // replica delivers), exports their metrics and adds their admin routes.
 func (a *app) wireOutbound(p *protocolSet) error {
-	if len(a.sections.outbound) == 0 {
+	if len(a.sections.outbound) == 0 && a.sections.outboundKey == nil {
 		return nil
 	}
 	svc, err := outbound.New(outbound.Config{
-		Logger:  a.log.With("component", "outbound"),
-		Store:   a.store,
-		Engine:  a.engine,
-		Targets: a.sections.outbound,
+		Logger:    a.log.With("component", "outbound"),
+		Store:     a.store,
+		Engine:    a.engine,
+		Targets:   a.sections.outbound,
+		SecretKey: a.sections.outboundKey,
 	})
 	if err != nil {
 		return err
@@ -68,10 +95,28 @@ func (a *app) wireOutbound(p *protocolSet) error {
 
 // outboundErr translates the package's errors for the admin API.
 func outboundErr(err error) error {
-	if errors.Is(err, outbound.ErrUnknownTarget) {
+	var fe *outbound.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, outbound.ErrUnknownTarget):
 		return &admin.Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, outbound.ErrTargetExists), errors.Is(err, outbound.ErrConfigured):
+		return &admin.Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, outbound.ErrNoSecretKey):
+		return &admin.Error{Status: http.StatusConflict, Code: "no_secret_key", Message: err.Error()}
+	case errors.As(err, &fe):
+		return &admin.Error{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Field + ": " + fe.Msg}
 	}
 	return err
+}
+
+// createdTarget answers POST /outbound: the target's status and, this
+// once, its secret.
+type createdTarget struct {
+	outbound.Status
+	// Secret is the SCIM token or webhook secret, shown only here.
+	Secret string `json:"secret"`
 }
 
 // outboundRoutes are the admin API's /outbound routes.
@@ -87,6 +132,30 @@ func outboundRoutes(svc *outbound.Service) []admin.Extension {
 		}
 	}
 	return []admin.Extension{
+		{Pattern: "POST /outbound", Handle: func(r *http.Request, body admin.Body) (int, any, error) {
+			var in outbound.TargetConfig
+			if err := body(&in); err != nil {
+				return 0, nil, err
+			}
+			c, err := svc.Create(r.Context(), in)
+			if err != nil {
+				return 0, nil, outboundErr(err)
+			}
+			st, err := svc.TargetStatus(r.Context(), c.ID)
+			if err != nil {
+				return 0, nil, outboundErr(err)
+			}
+			out := createdTarget{Status: st}
+			if c.SCIM != nil {
+				out.Secret = c.SCIM.Token
+			} else {
+				out.Secret = c.Webhook.Secret
+			}
+			return http.StatusCreated, out, nil
+		}},
+		{Pattern: "DELETE /outbound/{id}", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
+			return http.StatusNoContent, nil, outboundErr(svc.Delete(r.Context(), r.PathValue("id")))
+		}},
 		{Pattern: "GET /outbound", Handle: func(r *http.Request, _ admin.Body) (int, any, error) {
 			return http.StatusOK, map[string]any{"items": svc.Status(r.Context())}, nil
 		}},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +190,8 @@ func TestOutboundConfig(t *testing.T) {
 		{"outbound:\n  - {id: chat, webhook: {url: 'https://h.example/x', secret: short}}\n", "outbound[0].webhook.secret"},
 		{"outbound:\n  - {id: wiki, scim: {url: 'https://w.example/scim/v2', token: t}}\n", "outbound[0].groups.root"},
 		{"outbound:\n  - {id: chat, webhook: {url: 'https://h.example/x', secret: " + hookSecret + "}, colour: red}\n", "outbound"},
+		{"outbound:\n  secretKey: c2hvcnQ=\n", "outbound.secretKey"},
+		{"outbound:\n  targets:\n    - {id: chat, webhook: {url: 'https://h.example/x', secret: short}}\n", "outbound.targets[0].webhook.secret"},
 		{"outbound:\n  - {id: a, webhook: {url: 'https://h.example/x', secret: " + hookSecret + "}}\n  - {id: a, webhook: {url: 'https://h.example/y', secret: " + hookSecret + "}}\n", "outbound[1].id"},
 	} {
 		cfg, err := config.Parse([]byte(tt.doc), func(string) (string, bool) { return "", false })
@@ -207,5 +210,129 @@ func TestOutboundConfig(t *testing.T) {
 	s, err := decodeSections(cfg)
 	if err != nil || len(s.outbound) != 1 || s.outbound[0].GroupName != "name" || s.outbound[0].Retry.PauseAfter == 0 {
 		t.Fatalf("decodeSections: %v %+v", err, s)
+	}
+}
+
+// TestOutboundTargetsThroughAPI: a webhook target created through the
+// admin API delivers at once, shows its secret only in the creation
+// answer, keeps it encrypted at rest, is audited under the caller,
+// survives a restart, and stops on deletion; the SSRF guard refuses a
+// metadata address at creation.
+func TestOutboundTargetsThroughAPI(t *testing.T) {
+	rcv, rcv2 := newHookReceiver(t), newHookReceiver(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
+	cfg := writeConfig(t, dir, addr, "outbound:\n  secretKey: "+key+"\n")
+	s := startServer(t, "serve", "--config", cfg)
+	s.waitReady(t, base)
+
+	for _, tt := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"id":"meta","webhook":{"url":"http://169.254.169.254/latest","secret":"` + hookSecret + `"}}`, 400, "link-local"},
+		{`{"id":"meta","webhook":{"url":"http://127.0.0.1:1/x","secret":"` + hookSecret + `"},"allowLinkLocal":true}`, 400, "allowLinkLocal"},
+		{`{"id":"Bad Id","webhook":{"url":"http://127.0.0.1:1/x"}}`, 400, "id"},
+		{`{"id":"wiki","scim":{"url":"http://127.0.0.1:1/scim/v2","token":"t"}}`, 400, "groups.root"},
+	} {
+		code, b := api(t, "POST", base+"/api/v1/outbound", tt.body)
+		if code != tt.code || !strings.Contains(string(b), tt.want) {
+			t.Errorf("POST %s: %d %s, want %d about %s", tt.body, code, b, tt.code, tt.want)
+		}
+	}
+
+	code, b := api(t, "POST", base+"/api/v1/outbound", fmt.Sprintf(`{"id":"chat","webhook":{"url":%q,"secret":%q},"events":["group"]}`, rcv.url, hookSecret))
+	var created struct {
+		outbound.Status
+		Secret string `json:"secret"`
+	}
+	if code != 201 || json.Unmarshal(b, &created) != nil || created.Secret != hookSecret || created.Source != "api" || created.Kind != "webhook" {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	if code, b := api(t, "POST", base+"/api/v1/outbound", fmt.Sprintf(`{"id":"chat","webhook":{"url":%q}}`, rcv.url)); code != 409 {
+		t.Errorf("create twice: %d %s", code, b)
+	}
+	// A generated secret is shown once.
+	code, b = api(t, "POST", base+"/api/v1/outbound", fmt.Sprintf(`{"id":"gen","webhook":{"url":%q},"events":["meeting"]}`, rcv2.url))
+	if code != 201 || json.Unmarshal(b, &created) != nil || !strings.HasPrefix(created.Secret, "whsec_") {
+		t.Fatalf("create with a generated secret: %d %s", code, b)
+	}
+	generated := created.Secret
+
+	if code, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"g-1","name":"G 1","kind":"special-interest"}`); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	poll(t, "the first event", func() bool { return len(rcv.events()) == 1 })
+	code, b = api(t, "GET", base+"/api/v1/outbound", "")
+	var list struct{ Items []outbound.Status }
+	if code != 200 || json.Unmarshal(b, &list) != nil || len(list.Items) != 2 || list.Items[0].Source != "api" ||
+		strings.Contains(string(b), hookSecret) || strings.Contains(string(b), generated) {
+		t.Errorf("GET /outbound shows a secret or no source: %d %s", code, b)
+	}
+	code, b = api(t, "GET", base+"/api/v1/audit?limit=500", "")
+	var audit struct {
+		Items []struct{ ID, Actor string } `json:"items"`
+	}
+	if code != 200 || json.Unmarshal(b, &audit) != nil {
+		t.Fatalf("audit: %d %s", code, b)
+	}
+	found := false
+	for _, e := range audit.Items {
+		if e.ID == "outbound/target/chat" {
+			found = true
+			if !strings.HasPrefix(e.Actor, "admin:") {
+				t.Errorf("creation audited as %q, want the admin caller", e.Actor)
+			}
+		}
+	}
+	if !found || strings.Contains(string(b), hookSecret) || strings.Contains(string(b), generated) {
+		t.Errorf("audit: creation found %v, or a secret in it", found)
+	}
+
+	// The secrets are not at rest in clear, and the targets survive a restart.
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	db, err := os.ReadFile(filepath.Join(dir, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(db), hookSecret) || strings.Contains(string(db), generated) {
+		t.Error("a secret is in the store in clear")
+	}
+	s = startServer(t, "serve", "--config", cfg)
+	s.waitReady(t, base)
+	if code, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"g-2","name":"G 2","kind":"special-interest"}`); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	poll(t, "the event after the restart", func() bool { return len(rcv.events()) == 2 })
+
+	// Deleted, the target is sent nothing more.
+	if code, b := api(t, "DELETE", base+"/api/v1/outbound/chat", ""); code != 204 {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	if code, _ := api(t, "GET", base+"/api/v1/outbound/chat", ""); code != 404 {
+		t.Errorf("deleted target: %d", code)
+	}
+	if code, _ := api(t, "DELETE", base+"/api/v1/outbound/chat", ""); code != 404 {
+		t.Errorf("delete twice: %d", code)
+	}
+	code, b = api(t, "POST", base+"/api/v1/outbound", fmt.Sprintf(`{"id":"after","webhook":{"url":%q,"secret":%q},"events":["group"]}`, rcv2.url, hookSecret))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	if code, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"g-3","name":"G 3","kind":"special-interest"}`); code != 201 {
+		t.Fatalf("create group: %d %s", code, b)
+	}
+	poll(t, "the event to the target created last", func() bool { return len(rcv2.events()) == 1 })
+	if evs := rcv.events(); len(evs) != 2 {
+		t.Errorf("the deleted target got %d events, want 2", len(evs))
+	}
+	if rcv.bad+rcv2.bad != 0 {
+		t.Errorf("%d bad signatures", rcv.bad+rcv2.bad)
 	}
 }

@@ -117,6 +117,7 @@ type sections struct {
 	upstreams   map[policy.TenantID]oidc.UpstreamConfig
 	accounts    map[policy.TenantID][]localAccount
 	outbound    []outbound.TargetConfig
+	outboundKey []byte // outbound.secretKey: encrypts the secrets of targets made through the admin API
 }
 
 // decodeSections decodes and validates every protocol section of cfg.
