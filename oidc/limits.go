@@ -2,11 +2,16 @@ package oidc
 
 import (
 	"container/list"
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/roster-dev/roster/store"
 )
 
 // Request size limits. OAuth 2.0 and OpenID Connect set no length for any
@@ -121,6 +126,12 @@ const (
 // when the process restarts (the user then starts again).
 type pendingLogins struct {
 	perAddr, total int
+	// shared, when set, keeps every pending request in the store too, so
+	// that a sign-in begun on one replica continues on another
+	// (Config.SharedSignIns). Memory stays the first place looked in and
+	// keeps the bounds; the store copy is dropped when the request ends,
+	// gives way, or expires (Cleanup sweeps what another replica left).
+	shared store.Store
 
 	mu     sync.Mutex
 	order  *list.List // of *pendingLogin, oldest first (expiry order)
@@ -134,24 +145,103 @@ type pendingLogin struct {
 	elem *list.Element
 }
 
-func newPendingLogins(total, perAddr int) *pendingLogins {
-	return &pendingLogins{perAddr: perAddr, total: total, order: list.New(),
+func newPendingLogins(total, perAddr int, shared store.Store) *pendingLogins {
+	return &pendingLogins{perAddr: perAddr, total: total, shared: shared, order: list.New(),
 		byID: map[string]*pendingLogin{}, byAddr: map[string][]*pendingLogin{}}
+}
+
+// nsPendingSignIns is the record namespace of shared pending sign-ins.
+const nsPendingSignIns = "oidc-pending-signin"
+
+// sharedLogin is the stored form of a pending sign-in.
+type sharedLogin struct {
+	LR   loginRequest `json:"lr"`
+	Addr string       `json:"addr"`
+}
+
+// storeTimeout bounds a shared pending-sign-in read or write.
+const storeTimeout = 5 * time.Second
+
+func (pl *pendingLogins) putShared(lr loginRequest, addr string) {
+	if pl.shared == nil {
+		return
+	}
+	b, err := json.Marshal(sharedLogin{LR: lr, Addr: addr})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	_ = pl.shared.Update(ctx, "oidc", func(tx store.Tx) error { return tx.PutRecord(nsPendingSignIns, lr.ID, b) })
+}
+
+func (pl *pendingLogins) dropShared(ids []string) {
+	if pl.shared == nil || len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	_ = pl.shared.Update(ctx, "oidc", func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.DeleteRecord(nsPendingSignIns, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// adopt brings a request another replica started into memory.
+func (pl *pendingLogins) adopt(id string, now time.Time) (loginRequest, bool) {
+	if pl.shared == nil {
+		return loginRequest{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	var sl sharedLogin
+	err := pl.shared.View(ctx, func(tx store.Tx) error {
+		b, err := tx.GetRecord(nsPendingSignIns, id)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &sl)
+	})
+	if err != nil || sl.LR.ID != id || !now.Before(sl.LR.Expires) {
+		return loginRequest{}, false
+	}
+	pl.mu.Lock()
+	if _, ok := pl.byID[id]; !ok {
+		evicted := pl.addLocked(sl.LR, sl.Addr)
+		pl.mu.Unlock()
+		pl.dropShared(evicted)
+	} else {
+		pl.mu.Unlock()
+	}
+	return sl.LR, true
 }
 
 // add keeps lr, started from address addr. It returns how many older
 // requests gave way.
-func (pl *pendingLogins) add(lr loginRequest, addr string, now time.Time) (evicted int) {
+func (pl *pendingLogins) add(lr loginRequest, addr string, now time.Time) int {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	pl.expireLocked(now)
+	expired := pl.expireLocked(now)
+	evicted := pl.addLocked(lr, addr)
+	pl.mu.Unlock()
+	pl.dropShared(append(expired, evicted...))
+	pl.putShared(lr, addr)
+	return len(evicted)
+}
+
+// addLocked keeps lr and returns the ids of the requests that gave way.
+func (pl *pendingLogins) addLocked(lr loginRequest, addr string) (evicted []string) {
 	if q := pl.byAddr[addr]; len(q) >= pl.perAddr {
+		evicted = append(evicted, q[0].lr.ID)
 		pl.removeLocked(q[0])
-		evicted++
 	}
 	for len(pl.byID) >= pl.total {
-		pl.removeLocked(pl.order.Front().Value.(*pendingLogin))
-		evicted++
+		e := pl.order.Front().Value.(*pendingLogin)
+		evicted = append(evicted, e.lr.ID)
+		pl.removeLocked(e)
 	}
 	e := &pendingLogin{lr: lr, addr: addr}
 	e.elem = pl.order.PushBack(e)
@@ -160,47 +250,122 @@ func (pl *pendingLogins) add(lr loginRequest, addr string, now time.Time) (evict
 	return evicted
 }
 
-// get returns a copy of the request with that id.
+// get returns a copy of the request with that id (with a shared store,
+// also one another replica started).
 func (pl *pendingLogins) get(id string) (loginRequest, bool) {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
 	e, ok := pl.byID[id]
-	if !ok {
+	var lr loginRequest
+	if ok {
+		lr = e.lr
+	}
+	pl.mu.Unlock()
+	if ok {
+		if pl.shared != nil {
+			// Another replica may have moved the request on.
+			if fresh, found := pl.adoptFresh(id, lr); found {
+				return fresh, true
+			}
+		}
+		return lr, true
+	}
+	return pl.adopt(id, time.Now())
+}
+
+// adoptFresh returns the stored copy of a request this replica also holds,
+// when the store has it (it may be newer), and refreshes memory with it.
+func (pl *pendingLogins) adoptFresh(id string, cur loginRequest) (loginRequest, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	var sl sharedLogin
+	if err := pl.shared.View(ctx, func(tx store.Tx) error {
+		b, err := tx.GetRecord(nsPendingSignIns, id)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &sl)
+	}); err != nil || sl.LR.ID != id {
 		return loginRequest{}, false
 	}
-	return e.lr, true
+	sl.LR.Expires = cur.Expires
+	pl.mu.Lock()
+	if e, ok := pl.byID[id]; ok {
+		e.lr = sl.LR
+	}
+	pl.mu.Unlock()
+	return sl.LR, true
 }
 
 // update replaces a request still pending; it reports false when it is
 // gone.
 func (pl *pendingLogins) update(lr loginRequest) bool {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
 	e, ok := pl.byID[lr.ID]
+	var addr string
 	if ok {
 		lr.Expires = e.lr.Expires // the lifetime never grows
 		e.lr = lr
+		addr = e.addr
+	}
+	pl.mu.Unlock()
+	if ok {
+		pl.putShared(lr, addr)
 	}
 	return ok
 }
 
 // take removes the request; it reports false when it was already gone, so
-// that only one of two concurrent finishes issues a code.
+// that only one of two concurrent finishes issues a code — across
+// replicas too, with a shared store (one transaction deletes the record).
 func (pl *pendingLogins) take(id string) bool {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
 	e, ok := pl.byID[id]
 	if ok {
 		pl.removeLocked(e)
 	}
-	return ok
+	pl.mu.Unlock()
+	if pl.shared == nil || !ok {
+		return ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	taken := false
+	err := pl.shared.Update(ctx, "oidc", func(tx store.Tx) error {
+		taken = false
+		if _, err := tx.GetRecord(nsPendingSignIns, id); err != nil {
+			return err
+		}
+		taken = true
+		return tx.DeleteRecord(nsPendingSignIns, id)
+	})
+	return err == nil && taken
 }
 
-// expire drops requests whose lifetime is over and returns how many.
+// expire drops requests whose lifetime is over and returns how many; with
+// a shared store it also sweeps the expired records any replica left.
 func (pl *pendingLogins) expire(now time.Time) int {
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	return pl.expireLocked(now)
+	expired := pl.expireLocked(now)
+	pl.mu.Unlock()
+	n := len(expired)
+	if pl.shared == nil {
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	var stale []string
+	_ = pl.shared.View(ctx, func(tx store.Tx) error {
+		stale = stale[:0]
+		return tx.ScanRecords(nsPendingSignIns, "", func(key string, v []byte) error {
+			var sl sharedLogin
+			if json.Unmarshal(v, &sl) != nil || !now.Before(sl.LR.Expires) {
+				stale = append(stale, key)
+			}
+			return nil
+		})
+	})
+	pl.dropShared(append(expired, stale...))
+	return n + len(stale)
 }
 
 // len returns the number of pending requests.
@@ -210,17 +375,16 @@ func (pl *pendingLogins) len() int {
 	return len(pl.byID)
 }
 
-func (pl *pendingLogins) expireLocked(now time.Time) int {
-	n := 0
+func (pl *pendingLogins) expireLocked(now time.Time) (ids []string) {
 	for f := pl.order.Front(); f != nil; f = pl.order.Front() {
 		e := f.Value.(*pendingLogin)
 		if now.Before(e.lr.Expires) {
 			break
 		}
+		ids = append(ids, e.lr.ID)
 		pl.removeLocked(e)
-		n++
 	}
-	return n
+	return ids
 }
 
 func (pl *pendingLogins) removeLocked(e *pendingLogin) {

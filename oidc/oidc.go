@@ -223,6 +223,13 @@ type Config struct {
 	// a bound the oldest request gives way.
 	MaxPendingSignIns    int
 	MaxPendingPerAddress int
+	// SharedSignIns keeps pending sign-ins in the store as well as in
+	// memory, so that a sign-in begun on one replica can continue on
+	// another (several replicas on one PostgreSQL database). The bounds
+	// above still apply per replica, and Cleanup sweeps expired records.
+	// Off for a single process (bbolt): then no unauthenticated request
+	// writes to the store at all.
+	SharedSignIns bool
 }
 
 // Provider is an OpenID provider. It is an http.Handler serving the
@@ -347,7 +354,11 @@ func New(cfg Config) (*Provider, error) {
 		upstreams: map[policy.TenantID]*upstream{},
 	}
 	p.limiter = newLimiter(cfg.Now, cfg.AccountRate, cfg.AddressRate)
-	p.logins = newPendingLogins(cfg.MaxPendingSignIns, cfg.MaxPendingPerAddress)
+	var shared store.Store
+	if cfg.SharedSignIns {
+		shared = cfg.Store
+	}
+	p.logins = newPendingLogins(cfg.MaxPendingSignIns, cfg.MaxPendingPerAddress, shared)
 	if iu.Scheme == "http" {
 		p.devOrigin = "http://" + iu.Host
 	}

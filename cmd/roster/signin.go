@@ -140,6 +140,7 @@ func (a *app) wireOIDC(ctx context.Context, p *protocolSet) error {
 		Store:                a.store,
 		Engine:               a.engine,
 		Passwords:            pw,
+		SharedSignIns:        a.cfg.Store.Postgres != nil, // replicas: a sign-in may move between them
 		Clients:              clients,
 		Upstreams:            upstreams,
 		IDTokenLifetime:      sec.IDTokenLifetime.D(),
