@@ -496,7 +496,7 @@ func ignoreNotFound(err error) error {
 // sign-in requests. It returns how many records and requests it removed.
 func (p *Provider) Cleanup(ctx context.Context) (int, error) {
 	now := p.now()
-	forgotten := p.logins.expire(now)
+	forgotten := p.logins.expire(now) + p.limiter.sweep(now)
 	sessions, err := p.cleanupSessions(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("oidc: cleanup: %w", err)

@@ -225,10 +225,12 @@ type Config struct {
 	MaxPendingPerAddress int
 	// SharedSignIns keeps pending sign-ins in the store as well as in
 	// memory, so that a sign-in begun on one replica can continue on
-	// another (several replicas on one PostgreSQL database). The bounds
-	// above still apply per replica, and Cleanup sweeps expired records.
-	// Off for a single process (bbolt): then no unauthenticated request
-	// writes to the store at all.
+	// another (several replicas on one PostgreSQL database), and the
+	// failed-password buckets in the store only, so that N replicas give
+	// a guesser one budget, not N. The bounds above still apply per
+	// replica, and Cleanup sweeps expired records. Off for a single
+	// process (bbolt): then no unauthenticated request writes to the
+	// store at all.
 	SharedSignIns bool
 }
 
@@ -353,11 +355,11 @@ func New(cfg Config) (*Provider, error) {
 		writes:    store.NewBatcher(cfg.Store, "oidc"),
 		upstreams: map[policy.TenantID]*upstream{},
 	}
-	p.limiter = newLimiter(cfg.Now, cfg.AccountRate, cfg.AddressRate)
 	var shared store.Store
 	if cfg.SharedSignIns {
 		shared = cfg.Store
 	}
+	p.limiter = newLimiter(cfg.Now, cfg.AccountRate, cfg.AddressRate, shared)
 	p.logins = newPendingLogins(cfg.MaxPendingSignIns, cfg.MaxPendingPerAddress, shared)
 	if iu.Scheme == "http" {
 		p.devOrigin = "http://" + iu.Host

@@ -61,3 +61,34 @@ func TestSharedPendingSignIns(t *testing.T) {
 		t.Fatal("a memory-only replica wrote to the store")
 	}
 }
+
+// TestSharedRateLimits: with a shared store, the failures counted on one
+// replica count on the other: a guesser spread over replicas gets one
+// budget; a success on either clears the account; refilled buckets are
+// swept.
+func TestSharedRateLimits(t *testing.T) {
+	st, _ := openStore(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	acct, addr := RateLimit{Burst: 3, Every: time.Minute}, RateLimit{Burst: 100, Every: time.Second}
+	a := newLimiter(clock, acct, addr, st)
+	b := newLimiter(clock, acct, addr, st)
+	for i, l := range []*limiter{a, b, a} {
+		if !l.allow("acme/ada", "203.0.113.7", "") {
+			t.Fatalf("attempt %d refused early", i)
+		}
+		l.failed("acme/ada", "203.0.113.7", "")
+	}
+	if b.allow("acme/ada", "198.51.100.9", "") {
+		t.Fatal("the fourth failure in a row on another replica and address was allowed: the account's budget is not shared")
+	}
+	a.succeeded("acme/ada", "")
+	if !b.allow("acme/ada", "198.51.100.9", "") {
+		t.Fatal("a success on A did not clear the account on B")
+	}
+	b.failed("acme/ada", "198.51.100.9", "")
+	now = now.Add(time.Hour)
+	if n := a.sweep(now); n < 2 {
+		t.Fatalf("swept %d refilled buckets, want the account's and the addresses'", n)
+	}
+}
