@@ -40,6 +40,8 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/postgres"
+	"github.com/roster-dev/roster/store/postgres/pgtest"
 )
 
 func main() {
@@ -139,6 +141,23 @@ func parent() error {
 	if err != nil {
 		return err
 	}
+	// LDAPBENCH_POSTGRES=1: the syncs write into a private PostgreSQL
+	// (a fresh database each) instead of bbolt files.
+	var pg *pgtest.Server
+	if os.Getenv("LDAPBENCH_POSTGRES") != "" {
+		if pg, err = pgtest.StartDurable(); err != nil {
+			return err
+		}
+		defer pg.Stop()
+		fmt.Printf("store: PostgreSQL on port %d (durable)\n", pg.Port())
+	}
+	dbFor := func(path string) (string, error) {
+		if pg == nil {
+			return path, nil
+		}
+		dsn, err := pg.NewDatabase(ctx)
+		return "postgres:" + dsn, err
+	}
 	childArgs := func(db string, extra ...string) []string {
 		return append([]string{"sync", "-url", srv.URL, "-bind", srv.AdminDN, "-password", srv.AdminPassword,
 			"-db", db, "-changes", fmt.Sprint(*changes), "-users", fmt.Sprint(*users), "-groups", fmt.Sprint(*groups)}, extra...)
@@ -156,7 +175,10 @@ func parent() error {
 		if err != nil {
 			return err
 		}
-		db := filepath.Join(dir, fmt.Sprintf("pair%d.db", i))
+		db, err := dbFor(filepath.Join(dir, fmt.Sprintf("pair%d.db", i)))
+		if err != nil {
+			return err
+		}
 		extra := []string{"-only-full"}
 		if p := os.Getenv("LDAPBENCH_CPUPROFILE"); p != "" {
 			extra = append(extra, "-cpuprofile", fmt.Sprintf("%s.pair%d", p, i+1))
@@ -185,7 +207,11 @@ func parent() error {
 			*pairs, median(raws), median(syncs), median(ratios), cpu/float64(*pairs), load0, loadavg())
 	}
 
-	cmd := exec.CommandContext(ctx, self, childArgs(filepath.Join(dir, "roster.db"))...)
+	lastDB, err := dbFor(filepath.Join(dir, "roster.db"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, childArgs(lastDB)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -200,7 +226,7 @@ func parent() error {
 		return fmt.Errorf("child output %q: %w", out, err)
 	}
 	rawS := raw1
-	fmt.Printf("last run: raw %.2fs; roster full sync into fresh bbolt: %.2fs = %.2f× raw (target ≤ 2×); users %+v groups %+v\n",
+	fmt.Printf("last run: raw %.2fs; roster full sync into a fresh store: %.2fs = %.2f× raw (target ≤ 2×); users %+v groups %+v\n",
 		rawS, r.Full, r.Full/rawS, r.FullStatus.Users, r.FullStatus.Groups)
 	fmt.Printf("roster incremental sync after %d changes: %.3fs (target < 1s); read %d users %d groups; users %+v groups %+v\n",
 		*changes, r.Incremental, r.IncrStatus.UsersRead, r.IncrStatus.GroupsRead, r.IncrStatus.Users, r.IncrStatus.Groups)
@@ -298,9 +324,19 @@ func child(args []string) error {
 		h = &heapAtProgress{Handler: h, path: p, at: int64(*users) * 9 / 10, done: map[string]bool{}}
 	}
 	log := slog.New(h)
-	st, err := bolt.Open(*db, bolt.Options{Logger: log})
-	if err != nil {
-		return err
+	var st store.Store
+	if dsn, ok := strings.CutPrefix(*db, "postgres:"); ok {
+		pst, err := postgres.Open(ctx, dsn, postgres.Options{Logger: log, Migrate: true})
+		if err != nil {
+			return err
+		}
+		st = pst
+	} else {
+		bst, err := bolt.Open(*db, bolt.Options{Logger: log})
+		if err != nil {
+			return err
+		}
+		st = bst
 	}
 	defer st.Close()
 	const tenant policy.TenantID = "bench"
