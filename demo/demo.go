@@ -131,7 +131,7 @@ func DefaultRoles() []policy.Role {
 		{Name: RoleAdmin, Description: "Everything, in this group and every group below it (oversight only in a self-governing group below)", Inherit: true, Permissions: []policy.Permission{
 			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage", "announcements.send",
 			"audit.read", "groups.suspend", // oversight: what still flows into a self-governing group
-			"directories.manage", // held on every root group: directory sync status and approval
+			"directories.manage",               // held on every root group: directory sync status and approval
 			"tenants.manage", "clients.manage", // held on every root group: SCIM tokens, OIDC clients
 		}},
 	}
