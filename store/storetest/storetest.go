@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Subscribe", testSubscribe},
 		{"Records", testRecords},
+		{"BatcherKeepsEachActor", testBatcherKeepsEachActor},
 		{"ReadOnlyView", testReadOnlyView},
 		{"Copies", testCopies},
 		{"Context", testContext},
