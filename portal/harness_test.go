@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/internal/webtest"
 )
 
 // The tests run the real `roster demo` (built once) on 127.0.0.1 and use
@@ -125,45 +126,7 @@ func startDemo(t *testing.T) *demo {
 	return &demo{base: base}
 }
 
-var (
-	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRE = regexp.MustCompile(`<input[^>]*>`)
-	attrRE  = regexp.MustCompile(`([\w-]+)="([^"]*)"`)
-	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-)
-
-// submitFirstForm fills the first form of page with values and posts it.
-func submitFirstForm(t *testing.T, c *http.Client, page *http.Response, values map[string]string) *http.Response {
-	t.Helper()
-	b, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	m := formRE.FindStringSubmatch(string(b))
-	if m == nil {
-		t.Fatalf("no form on %s:\n%s", page.Request.URL, b)
-	}
-	form := url.Values{}
-	for _, in := range inputRE.FindAllString(m[2], -1) {
-		attrs := map[string]string{}
-		for _, a := range attrRE.FindAllStringSubmatch(in, -1) {
-			attrs[a[1]] = html.UnescapeString(a[2])
-		}
-		if attrs["name"] != "" {
-			form.Set(attrs["name"], attrs["value"])
-		}
-	}
-	for k, v := range values {
-		form.Set(k, v)
-	}
-	action, err := page.Request.URL.Parse(html.UnescapeString(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.PostForm(action.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // browser is a signed-in HTTP client of the portal.
 type browser struct {
@@ -182,8 +145,8 @@ func (d *demo) signIn(t *testing.T, tenant, user string) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp = submitFirstForm(t, c, resp, map[string]string{"tenant": tenant})
-	resp = submitFirstForm(t, c, resp, map[string]string{"username": user, "password": "roster-demo"})
+	resp = webtest.SubmitFirstForm(t, c, resp, map[string]string{"tenant": tenant})
+	resp = webtest.SubmitFirstForm(t, c, resp, map[string]string{"username": user, "password": "roster-demo"})
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/portal/" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,46 +18,9 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-)
 
-var (
-	formRE  = regexp.MustCompile(`(?s)<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>`)
-	inputRE = regexp.MustCompile(`<input[^>]*>`)
-	attrRE  = regexp.MustCompile(`(\w+)="([^"]*)"`)
+	"github.com/roster-dev/roster/internal/webtest"
 )
-
-// submitForm fills the first form of page with values and posts it.
-func submitForm(t *testing.T, c *http.Client, page *http.Response, values map[string]string) *http.Response {
-	t.Helper()
-	b, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	m := formRE.FindStringSubmatch(string(b))
-	if m == nil {
-		t.Fatalf("no form on %s:\n%s", page.Request.URL, b)
-	}
-	form := url.Values{}
-	for _, in := range inputRE.FindAllString(m[2], -1) {
-		attrs := map[string]string{}
-		for _, a := range attrRE.FindAllStringSubmatch(in, -1) {
-			attrs[a[1]] = html.UnescapeString(a[2])
-		}
-		if attrs["name"] != "" {
-			form.Set(attrs["name"], attrs["value"])
-		}
-	}
-	for k, v := range values {
-		form.Set(k, v)
-	}
-	action, err := page.Request.URL.Parse(html.UnescapeString(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.PostForm(action.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
 
 // TestDemo runs `roster demo`, checks the CLI against it, and signs in at
 // the demo portal (go-oidc as the relying party) with a demo account.
@@ -147,8 +109,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page = submitForm(t, c, page, map[string]string{"tenant": "vendor"})
-	page = submitForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
+	page = webtest.SubmitFirstForm(t, c, page, map[string]string{"tenant": "vendor"})
+	page = webtest.SubmitFirstForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
 	body, _ := io.ReadAll(page.Body)
 	page.Body.Close()
 	if page.StatusCode != 200 || page.Request.URL.Path != "/demo/callback" {
@@ -167,8 +129,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page = submitForm(t, c2, page, map[string]string{"tenant": "vendor"})
-	page = submitForm(t, c2, page, map[string]string{"username": "mallory", "password": demoPassword})
+	page = webtest.SubmitFirstForm(t, c2, page, map[string]string{"tenant": "vendor"})
+	page = webtest.SubmitFirstForm(t, c2, page, map[string]string{"username": "mallory", "password": demoPassword})
 	body, _ = io.ReadAll(page.Body)
 	page.Body.Close()
 	if page.Request.URL.Path == "/demo/callback" && page.StatusCode == 200 {
@@ -216,8 +178,8 @@ func TestDelegatedAdminWithAccessToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page = submitForm(t, c, page, map[string]string{"tenant": "vendor"})
-	page = submitForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
+	page = webtest.SubmitFirstForm(t, c, page, map[string]string{"tenant": "vendor"})
+	page = webtest.SubmitFirstForm(t, c, page, map[string]string{"username": "alice", "password": demoPassword})
 	page.Body.Close()
 	if code == "" {
 		t.Fatalf("no code; sign-in ended with %d at %s", page.StatusCode, page.Request.URL)
@@ -326,8 +288,8 @@ clients:
 		if err != nil {
 			t.Fatal(err)
 		}
-		page = submitForm(t, c, page, map[string]string{"tenant": "makers"})
-		page = submitForm(t, c, page, map[string]string{"username": "ada", "password": "ada-password-1"})
+		page = webtest.SubmitFirstForm(t, c, page, map[string]string{"tenant": "makers"})
+		page = webtest.SubmitFirstForm(t, c, page, map[string]string{"username": "ada", "password": "ada-password-1"})
 		page.Body.Close()
 		tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 		if err != nil {
