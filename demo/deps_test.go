@@ -1,26 +1,19 @@
 package demo_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/roster-dev/roster/internal/deptest"
 )
 
 // TestImports keeps package demo pure: only package policy and the
 // standard library, and no I/O package directly.
 func TestImports(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not found")
-	}
-	out, err := exec.Command(goTool, "list", "-f", `{{join .Imports " "}}`, "github.com/roster-dev/roster/demo").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, p := range strings.Fields(string(out)) {
+	for _, p := range deptest.List(t, "demo")[0].Imports {
 		switch {
-		case p == "github.com/roster-dev/roster/policy":
-		case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+		case p == deptest.Module+"/policy":
+		case !deptest.IsStd(p):
 			t.Errorf("demo imports %s (only policy and the standard library are allowed)", p)
 		case p == "os", p == "io", p == "syscall", strings.HasPrefix(p, "os/"), strings.HasPrefix(p, "net"), strings.HasPrefix(p, "io/"):
 			t.Errorf("demo imports %s: it must do no I/O", p)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/roster-dev/roster/internal/deptest"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/policy/policytest"
 )
@@ -438,32 +438,23 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 // TestPolicyImports keeps packages policy and policytest pure: no I/O, no
 // adapter, none of our other packages.
 func TestPolicyImports(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not found")
-	}
-	list := func(format string) []string {
-		out, err := exec.Command(goTool, "list", "-f", format, "github.com/roster-dev/roster/policy", "github.com/roster-dev/roster/policy/policytest").Output()
-		if err != nil {
-			t.Fatalf("go list: %v", err)
+	const pol = deptest.Module + "/policy"
+	for _, pkg := range deptest.List(t, "policy", "policy/policytest") {
+		for _, p := range pkg.Imports {
+			if p == "os" || p == "io" || p == "io/fs" || p == "syscall" || p == "unsafe" ||
+				strings.HasPrefix(p, "os/") || strings.HasPrefix(p, "net") || strings.HasPrefix(p, "database/") {
+				t.Errorf("%s imports %s directly", pkg.ImportPath, p)
+			}
 		}
-		return strings.Fields(string(out))
-	}
-	direct := list(`{{join .Imports " "}}`)
-	for _, p := range direct {
-		if p == "os" || p == "io" || p == "io/fs" || p == "syscall" || p == "unsafe" ||
-			strings.HasPrefix(p, "os/") || strings.HasPrefix(p, "net") || strings.HasPrefix(p, "database/") {
-			t.Errorf("policy imports %s directly", p)
-		}
-	}
-	for _, p := range list(`{{join .Deps " "}}`) {
-		switch {
-		case p == "net/http", p == "net", p == "os/exec", p == "database/sql",
-			strings.HasPrefix(p, "go.etcd.io/"),
-			strings.HasPrefix(p, "github.com/roster-dev/roster/") && p != "github.com/roster-dev/roster/policy",
-			strings.Contains(strings.SplitN(p, "/", 2)[0], ".") && p != "github.com/roster-dev/roster/policy" &&
-				!strings.HasPrefix(p, "golang.org/x/text/"): // outside the standard library (x/text: pure Unicode tables, PRECIS)
-			t.Errorf("policy depends on %s", p)
+		for _, p := range pkg.Deps {
+			switch {
+			case p == "net/http", p == "net", p == "os/exec", p == "database/sql",
+				strings.HasPrefix(p, "go.etcd.io/"),
+				deptest.Ours(p) && p != pol,
+				!deptest.IsStd(p) && p != pol &&
+					!strings.HasPrefix(p, "golang.org/x/text/"): // outside the standard library (x/text: pure Unicode tables, PRECIS)
+				t.Errorf("%s depends on %s", pkg.ImportPath, p)
+			}
 		}
 	}
 }

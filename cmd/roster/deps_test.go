@@ -1,9 +1,10 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/roster-dev/roster/internal/deptest"
 )
 
 // TestDependencyArrows keeps the shape of the house: arrows point down
@@ -11,7 +12,6 @@ import (
 // protocol packages (scim, ldap, oidc, admin) never each other; only
 // cmd/roster wires them together.
 func TestDependencyArrows(t *testing.T) {
-	const mod = "github.com/roster-dev/roster/"
 	tests := []struct {
 		pkg    string
 		forbid []string
@@ -30,20 +30,20 @@ func TestDependencyArrows(t *testing.T) {
 		// The portal works through the admin API over HTTP only.
 		{"portal", []string{"policy", "store", "scim", "ldap", "oidc", "admin", "config", "demo", "cmd", "go.etcd.io/bbolt"}},
 	}
-	for _, tt := range tests {
+	pkgs := make([]string, len(tests))
+	for i, tt := range tests {
+		pkgs[i] = tt.pkg
+	}
+	listed := deptest.List(t, pkgs...)
+	for i, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
-			out, err := exec.Command("go", "list", "-deps", mod+tt.pkg).Output()
-			if err != nil {
-				t.Fatalf("go list: %v", err)
-			}
-			deps := strings.Fields(string(out))
 			for _, f := range tt.forbid {
 				want := f
 				if !strings.Contains(f, ".") && f != "net/http" {
-					want = mod + f
+					want = deptest.Module + "/" + f
 				}
-				for _, d := range deps {
-					if d == want || strings.HasPrefix(d, want+"/") {
+				for _, d := range listed[i].Deps {
+					if deptest.Within(d, want) {
 						t.Errorf("%s imports %s", tt.pkg, d)
 					}
 				}
