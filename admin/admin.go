@@ -293,7 +293,7 @@ func (s *Server) canGrant(p principal, r policy.Role, g policy.GroupID) bool {
 		return true
 	}
 	if r.Name == "member" {
-		return s.can(p, "members.manage", g)
+		return s.can(p, policy.PermMembersManage, g)
 	}
 	groups := []policy.GroupID{g}
 	if r.Inherit {
@@ -302,7 +302,7 @@ func (s *Server) canGrant(p principal, r policy.Role, g policy.GroupID) bool {
 		}
 	}
 	for _, h := range groups {
-		if !s.can(p, "roles.assign", h) {
+		if !s.can(p, policy.PermRolesAssign, h) {
 			return false
 		}
 		for _, perm := range r.Permissions {

@@ -20,9 +20,6 @@ import (
 	"github.com/roster-dev/roster/store"
 )
 
-// permAnnounce is the permission to write to a group's members.
-const permAnnounce policy.Permission = "announcements.send"
-
 func (s *Server) reachRoutes() {
 	s.handle("POST /api/v1/groups/{group}/announcements", s.sendAnnouncement)
 	s.handle("GET /api/v1/groups/{group}/announcements", s.listAnnouncements)
@@ -67,7 +64,7 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 		writeErr(w, err)
 		return
 	}
-	g, ok := s.withGroup(w, r, p, permAnnounce)
+	g, ok := s.withGroup(w, r, p, policy.PermAnnouncementsSend)
 	if !ok {
 		return
 	}
@@ -77,7 +74,7 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 		// (a self-governing LUG keeps its own organizers): those who run
 		// g (groups.manage on it) may write through it to every group
 		// below.
-		if !s.can(p, "groups.manage", g.ID) {
+		if !s.can(p, policy.PermGroupsManage, g.ID) {
 			writeErr(w, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "writing to every group below " + g.Name + " needs groups.manage on it"})
 			return
 		}
@@ -121,7 +118,7 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 }
 
 func (s *Server) listAnnouncements(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok {
 		return
 	}
@@ -138,7 +135,7 @@ func (s *Server) listAnnouncements(w http.ResponseWriter, r *http.Request, p pri
 func (s *Server) announcementStatus(w http.ResponseWriter, r *http.Request, p principal) {
 	var st mail.Status
 	err := s.view(r, func(tx store.Tx) (err error) { st, err = mail.JobStatus(tx, r.PathValue("id")); return })
-	if err == nil && (st.Job.Kind != mail.KindAnnouncement || !s.can(p, permAnnounce, st.Job.Group)) {
+	if err == nil && (st.Job.Kind != mail.KindAnnouncement || !s.can(p, policy.PermAnnouncementsSend, st.Job.Group)) {
 		err = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such announcement"}
 	}
 	if err != nil {

@@ -50,8 +50,8 @@ func (s *Server) setArchived(archived bool) handlerFunc {
 			writeErr(w, err)
 			return
 		}
-		if !s.can(p, "groups.manage", g.ID) && (g.Parent == "" || !s.can(p, "groups.manage", g.Parent)) {
-			if !s.readable(p, g) && (g.Parent == "" || !s.can(p, "group.read", g.Parent)) {
+		if !s.can(p, policy.PermGroupsManage, g.ID) && (g.Parent == "" || !s.can(p, policy.PermGroupsManage, g.Parent)) {
+			if !s.readable(p, g) && (g.Parent == "" || !s.can(p, policy.PermGroupRead, g.Parent)) {
 				writeErr(w, errNoGroup)
 			} else {
 				writeErr(w, errForbidden)

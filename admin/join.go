@@ -54,7 +54,7 @@ func recordJoin(tx store.Tx, tenant policy.TenantID, op policy.Op, ev joinEvent)
 // readable reports whether p may see that g exists and read its record:
 // group.read on it, or a group anyone may join or ask to join.
 func (s *Server) readable(p principal, g policy.Group) bool {
-	return g.Join.Discoverable() || s.can(p, "group.read", g.ID)
+	return g.Join.Discoverable() || s.can(p, policy.PermGroupRead, g.ID)
 }
 
 // withReadableGroup resolves {group} for an endpoint open to everyone who
@@ -271,7 +271,7 @@ func (s *Server) listJoinRequests(w http.ResponseWriter, r *http.Request, p prin
 		writeErr(w, badRequest("state is pending, approved or declined"))
 		return
 	}
-	all := s.can(p, "members.manage", g.ID)
+	all := s.can(p, policy.PermMembersManage, g.ID)
 	read(s, w, r, func(tx store.Tx) (list[joinRequestView], error) {
 		out := []joinRequestView{}
 		prefix := string(g.ID) + "/"
@@ -391,7 +391,7 @@ func (s *Server) decideJoin(approve bool) handlerFunc {
 			writeErr(w, err)
 			return
 		}
-		g, ok := s.withGroup(w, r, p, "members.manage")
+		g, ok := s.withGroup(w, r, p, policy.PermMembersManage)
 		if !ok || approve && s.refuseArchived(w, g) {
 			return
 		}

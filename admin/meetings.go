@@ -61,7 +61,7 @@ var FeedPatterns = []string{"GET /groups/{group}/meetings.ics", "GET /calendar/{
 
 // seesMeetings reports whether p may read g's meetings.
 func (s *Server) seesMeetings(p principal, g policy.Group) bool {
-	return g.Join == policy.JoinOpen || s.can(p, "meetings.read", g.ID) || s.can(p, "meetings.edit", g.ID)
+	return g.Join == policy.JoinOpen || s.can(p, policy.PermMeetingsRead, g.ID) || s.can(p, policy.PermMeetingsEdit, g.ID)
 }
 
 // forCaller hides the meetings of g from a caller who may not read them
@@ -283,7 +283,7 @@ func (s *Server) getMeeting(w http.ResponseWriter, r *http.Request, p principal)
 		for _, o := range m.Occurrences(now, now.AddDate(20, 0, 0), 10) {
 			v.Occurrences = append(v.Occurrences, o.Format(time.RFC3339))
 		}
-		if s.can(p, "meetings.edit", g.ID) {
+		if s.can(p, policy.PermMeetingsEdit, g.ID) {
 			v.RSVPs = []rsvpView{}
 			for _, rv := range rs {
 				x := rsvpView{RSVP: rv}
@@ -299,7 +299,7 @@ func (s *Server) getMeeting(w http.ResponseWriter, r *http.Request, p principal)
 
 // addMeeting answers POST /api/v1/groups/{group}/meetings.
 func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "meetings.edit")
+	g, ok := s.withGroup(w, r, p, policy.PermMeetingsEdit)
 	if !ok || s.refuseArchived(w, g) {
 		return
 	}
@@ -333,7 +333,7 @@ func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal)
 // patchMeeting answers PATCH /api/v1/groups/{group}/meetings/{id}: change
 // any field, or cancel ({"cancelled":true}). A change bumps SEQUENCE.
 func (s *Server) patchMeeting(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "meetings.edit")
+	g, ok := s.withGroup(w, r, p, policy.PermMeetingsEdit)
 	if !ok {
 		return
 	}
@@ -374,7 +374,7 @@ func (s *Server) patchMeeting(w http.ResponseWriter, r *http.Request, p principa
 // meeting and its RSVPs are gone (calendars that had it keep it: cancel a
 // meeting people were told of instead).
 func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "meetings.edit")
+	g, ok := s.withGroup(w, r, p, policy.PermMeetingsEdit)
 	if !ok {
 		return
 	}
@@ -421,7 +421,7 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 		writeErr(w, badRequest("going (true or false) is required"))
 		return
 	}
-	g, ok := s.withGroup(w, r, p, "meetings.read")
+	g, ok := s.withGroup(w, r, p, policy.PermMeetingsRead)
 	if !ok {
 		return
 	}
@@ -480,7 +480,7 @@ func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.authenticate(r)
-	reader := err == nil && s.can(p, "meetings.read", g.ID)
+	reader := err == nil && s.can(p, policy.PermMeetingsRead, g.ID)
 	if g.Join != policy.JoinOpen && !reader {
 		writeErr(w, errNoGroup)
 		return
@@ -548,7 +548,7 @@ func (s *Server) personalFeed(w http.ResponseWriter, r *http.Request) {
 		}
 		seen := map[policy.GroupID]bool{}
 		for _, m := range s.cfg.Engine.EffectiveGroups(owner.User) {
-			if seen[m.Group] || !s.cfg.Engine.Check(owner.User, "meetings.read", m.Group) {
+			if seen[m.Group] || !s.cfg.Engine.Check(owner.User, policy.PermMeetingsRead, m.Group) {
 				continue
 			}
 			seen[m.Group] = true

@@ -135,7 +135,7 @@ func (s *Server) searchPeople(w http.ResponseWriter, r *http.Request, p principa
 	}
 	errFull := errors.New("full")
 	read(s, w, r, func(tx store.Tx) (list[personHit], error) {
-		ok, err := s.managesAny(tx, p, "members.manage")
+		ok, err := s.managesAny(tx, p, policy.PermMembersManage)
 		if err != nil {
 			return list[personHit]{}, err
 		}
@@ -219,7 +219,7 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p principal) {
 		}
 		out := []personGroup{}
 		for _, m := range s.cfg.Engine.EffectiveGroups(u.ID) {
-			if !p.admin && !self && !s.can(p, "members.manage", m.Group) {
+			if !p.admin && !self && !s.can(p, policy.PermMembersManage, m.Group) {
 				continue
 			}
 			pg := personGroup{EffectiveMembership: m, Permissions: nonNil(perms[m.Role])}
@@ -341,12 +341,12 @@ const auditScan = 20000
 // Paging: ?after=SEQ; "next" is set while the log may hold more. Needs
 // groups.manage or members.manage on the group.
 func (s *Server) groupAudit(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok {
 		return
 	}
 	manages := func(id policy.GroupID) bool {
-		return s.can(p, "groups.manage", id) || s.can(p, "members.manage", id) || s.can(p, policy.PermAuditRead, id)
+		return s.can(p, policy.PermGroupsManage, id) || s.can(p, policy.PermMembersManage, id) || s.can(p, policy.PermAuditRead, id)
 	}
 	if !manages(g.ID) {
 		writeErr(w, errForbidden)
@@ -443,7 +443,7 @@ func (s *Server) groupExplain(w http.ResponseWriter, r *http.Request, p principa
 			return
 		}
 	}
-	if !p.admin && uid != p.user && !s.can(p, "members.manage", g.ID) {
+	if !p.admin && uid != p.user && !s.can(p, policy.PermMembersManage, g.ID) {
 		writeErr(w, errForbidden)
 		return
 	}
@@ -460,7 +460,7 @@ type ruleView struct {
 // groupRules answers GET /api/v1/groups/{group}/rules: the binding rules
 // that give roles in the group (members.manage).
 func (s *Server) groupRules(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "members.manage")
+	g, ok := s.withGroup(w, r, p, policy.PermMembersManage)
 	if !ok {
 		return
 	}
@@ -500,7 +500,7 @@ func (s *Server) createGroupRule(w http.ResponseWriter, r *http.Request, p princ
 		writeErr(w, badRequest("tenant, dirGroup and role are required"))
 		return
 	}
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok || s.refuseArchived(w, g) {
 		return
 	}

@@ -248,7 +248,7 @@ func lookupGroup(tx store.Tx, ref string) (policy.Group, error) {
 // may not manage, so the answer never tells which slugs exist.
 func (s *Server) lookupVisibleGroup(tx store.Tx, p principal, ref string) (policy.Group, error) {
 	g, err := lookupGroup(tx, ref)
-	if !p.admin && (errors.Is(err, errNoGroup) || err == nil && !s.can(p, "group.read", g.ID)) {
+	if !p.admin && (errors.Is(err, errNoGroup) || err == nil && !s.can(p, policy.PermGroupRead, g.ID)) {
 		return policy.Group{}, errForbidden
 	}
 	if err != nil {
@@ -391,7 +391,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p principal
 			}
 			g.Parent = parent.ID
 		}
-		if g.Parent == "" && !p.admin || g.Parent != "" && !s.can(p, "groups.manage", g.Parent) {
+		if g.Parent == "" && !p.admin || g.Parent != "" && !s.can(p, policy.PermGroupsManage, g.Parent) {
 			return errForbidden
 		}
 		if err := s.checkPlacement(tx, g); err != nil {
@@ -448,7 +448,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "groups.manage")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupsManage)
 	if !ok {
 		return
 	}
@@ -523,11 +523,11 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "groups.manage")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupsManage)
 	if !ok {
 		return
 	}
-	if g.Parent != "" && !s.can(p, "groups.manage", g.Parent) {
+	if g.Parent != "" && !s.can(p, policy.PermGroupsManage, g.Parent) {
 		// Dissolving a group is its parent's decision, also when the
 		// group governs itself.
 		writeErr(w, errForbidden)
@@ -542,7 +542,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "groups.manage")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupsManage)
 	if !ok {
 		return
 	}
@@ -570,7 +570,7 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 			}
 			cur.Parent = parent.ID
 		}
-		if cur.Parent == "" && !p.admin || cur.Parent != "" && !s.can(p, "groups.manage", cur.Parent) {
+		if cur.Parent == "" && !p.admin || cur.Parent != "" && !s.can(p, policy.PermGroupsManage, cur.Parent) {
 			return errForbidden
 		}
 		if err := s.checkPlacement(tx, cur); err != nil {
@@ -589,13 +589,13 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 // groupMembers answers GET /api/v1/groups/{group}/members: the
 // effective members, each as the caller may see them (see memberFor).
 func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok {
 		return
 	}
 	ms := s.cfg.Engine.Members(g.ID)
 	out := make([]memberView, 0, len(ms))
-	organizer := s.can(p, "members.manage", g.ID)
+	organizer := s.can(p, policy.PermMembersManage, g.ID)
 	err := s.view(r, func(tx store.Tx) error {
 		ts, err := tx.Tenants()
 		if err != nil {
@@ -642,7 +642,7 @@ func (s *Server) groupCharter(w http.ResponseWriter, r *http.Request, p principa
 }
 
 func (s *Server) listMemberships(w http.ResponseWriter, r *http.Request, p principal) {
-	if g, ok := s.withGroup(w, r, p, "group.read"); ok {
+	if g, ok := s.withGroup(w, r, p, policy.PermGroupRead); ok {
 		read(s, w, r, func(tx store.Tx) (list[policy.Membership], error) {
 			ms, err := tx.MembershipsOfGroup(g.ID)
 			return list[policy.Membership]{Items: nonNil(ms)}, err
@@ -664,7 +664,7 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 		writeErr(w, badRequest("user and role are required"))
 		return
 	}
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok || s.refuseArchived(w, g) {
 		return
 	}
@@ -693,7 +693,7 @@ func (s *Server) addMembership(w http.ResponseWriter, r *http.Request, p princip
 }
 
 func (s *Server) removeMembership(w http.ResponseWriter, r *http.Request, p principal) {
-	g, ok := s.withGroup(w, r, p, "group.read")
+	g, ok := s.withGroup(w, r, p, policy.PermGroupRead)
 	if !ok {
 		return
 	}
@@ -849,7 +849,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p principal) {
 		switch {
 		case uid != p.user:
 			err = errForbidden
-		case errors.Is(err, errNoGroup) || err == nil && !s.can(p, "group.read", gid):
+		case errors.Is(err, errNoGroup) || err == nil && !s.can(p, policy.PermGroupRead, gid):
 			err = errNoGroup
 		}
 	}

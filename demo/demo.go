@@ -125,12 +125,12 @@ const (
 // down to descendant groups). cmd seeds them in a fresh, non-demo store.
 func DefaultRoles() []policy.Role {
 	return []policy.Role{
-		{Name: RoleMember, Description: "Member of the group", Permissions: []policy.Permission{"group.read", "meetings.read"}},
-		{Name: RoleSpeaker, Description: "May submit talks", Permissions: []policy.Permission{"group.read", "meetings.read", "talks.submit"}},
-		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "announcements.send"}},
+		{Name: RoleMember, Description: "Member of the group", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead}},
+		{Name: RoleSpeaker, Description: "May submit talks", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermTalksSubmit}},
+		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage, policy.PermTalksSubmit, policy.PermAnnouncementsSend}},
 		{Name: RoleAdmin, Description: "Everything, in this group and every group below it (oversight only in a self-governing group below)", Inherit: true, Permissions: []policy.Permission{
-			"group.read", "meetings.read", "meetings.edit", "members.manage", "talks.submit", "roles.assign", "groups.manage", "announcements.send",
-			"audit.read", "groups.suspend", // oversight: what still flows into a self-governing group
+			policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage, policy.PermTalksSubmit, policy.PermRolesAssign, policy.PermGroupsManage, policy.PermAnnouncementsSend,
+			policy.PermAuditRead, policy.PermGroupsSuspend, // oversight: what still flows into a self-governing group
 			"directories.manage",               // held on every root group: directory sync status and approval
 			"tenants.manage", "clients.manage", // held on every root group: SCIM tokens, OIDC clients
 		}},

@@ -26,17 +26,6 @@ const (
 // Valid reports whether m is empty (the kind's default) or a mode.
 func (m Governance) Valid() bool { return m == "" || m == GovernSelf || m == GovernManaged }
 
-// Permissions the governance rule names.
-const (
-	PermGroupRead     Permission = "group.read"
-	PermMeetingsRead  Permission = "meetings.read"
-	PermMembersManage Permission = "members.manage"
-	PermGroupsManage  Permission = "groups.manage"
-	PermRolesAssign   Permission = "roles.assign"
-	PermAuditRead     Permission = "audit.read"
-	PermGroupsSuspend Permission = "groups.suspend"
-)
-
 // Oversight is what a role flowing down from above still gives inside a
 // self-governing group: read everything, read its audit trail, suspend
 // the group or one of its organizers (with a stated reason).

@@ -57,10 +57,10 @@ var Small = Config{
 // organizer and admin (the only one with Inherit).
 func Roles() []policy.Role {
 	return []policy.Role{
-		{Name: "member", Permissions: []policy.Permission{"group.read", "meetings.read"}},
-		{Name: "speaker", Permissions: []policy.Permission{"group.read", "meetings.read", "talks.submit"}},
-		{Name: "organizer", Permissions: []policy.Permission{"group.read", "meetings.read", "meetings.edit", "members.manage"}},
-		{Name: "admin", Inherit: true, Permissions: []policy.Permission{"audit.read", "group.read", "groups.manage", "groups.suspend", "meetings.edit", "meetings.read", "members.manage", "roles.assign", "talks.submit"}},
+		{Name: "member", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead}},
+		{Name: "speaker", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermTalksSubmit}},
+		{Name: "organizer", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage}},
+		{Name: "admin", Inherit: true, Permissions: []policy.Permission{policy.PermAuditRead, policy.PermGroupRead, policy.PermGroupsManage, policy.PermGroupsSuspend, policy.PermMeetingsEdit, policy.PermMeetingsRead, policy.PermMembersManage, policy.PermRolesAssign, policy.PermTalksSubmit}},
 	}
 }
 

@@ -180,7 +180,7 @@ func setup(t *testing.T, s store.Store) fixture {
 		}
 		for _, r := range []policy.Role{
 			{Name: roleMember, Permissions: []policy.Permission{"events.view"}},
-			{Name: roleOrganizer, Permissions: []policy.Permission{"members.manage"}, Inherit: true},
+			{Name: roleOrganizer, Permissions: []policy.Permission{policy.PermMembersManage}, Inherit: true},
 		} {
 			if _, err := tx.PutRole(r); err != nil {
 				return err
