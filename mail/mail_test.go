@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -335,5 +336,39 @@ func TestWeeklyDigest(t *testing.T) {
 	process(t, s)
 	if got := mp.recipients(); len(got) != 0 {
 		t.Errorf("second digest %v", got)
+	}
+}
+
+// TestDirectReachesOnlyItsRecipients: a direct message (a talk decided)
+// reaches the named people, even one who chose no mail from the group's
+// list, and nobody else of the group; an empty one is refused.
+func TestDirectReachesOnlyItsRecipients(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	s := w.service(mp.smtpPort, nil)
+	process(t, s)
+	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		if _, err := QueueDirect(tx, Direct{Group: w.grp["lug"], Subject: "x"}, w.clock()); !errors.Is(err, policy.ErrInvalid) {
+			t.Errorf("no recipients: %v", err)
+		}
+		if err := SetPrefs(tx, w.ids["carol"], func(p *Prefs) error {
+			p.Groups = map[policy.GroupID]string{w.grp["lug"].ID: ModeNone}
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, err := QueueDirect(tx, Direct{Group: w.grp["lug"], Users: []policy.UserID{w.ids["carol"], w.ids["frank"]},
+			Subject: "Your talk is accepted", Body: "See you there."}, w.clock())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process(t, s)
+	if got, want := mp.recipients(), []string{"carol@acme.example", "frank@acme.example"}; !slices.Equal(got, want) {
+		t.Fatalf("recipients %v, want %v", got, want)
+	}
+	if msg := mp.messages()[0]; msg.Subject != "Your talk is accepted" || !strings.Contains(msg.Parts["text/plain"], "See you there.") {
+		t.Errorf("message %q %q", msg.Subject, msg.Parts["text/plain"])
 	}
 }

@@ -26,6 +26,9 @@ const (
 	KindAnnouncement = "announcement"
 	KindNotice       = "meeting"
 	KindDigest       = "digest"
+	// KindDirect is a message to named people about something of theirs
+	// in a group (their talk was accepted…), not to its members.
+	KindDirect = "direct"
 )
 
 // Delivery states.
@@ -53,9 +56,11 @@ type Job struct {
 	GroupSlug string         `json:"groupSlug,omitempty"`
 	// Groups are the groups whose effective members receive it: Group,
 	// and for an announcement to subgroups every group below it.
-	Groups  []policy.GroupID `json:"groups,omitempty"`
-	Subject string           `json:"subject"`
-	Body    string           `json:"body,omitempty"`
+	Groups []policy.GroupID `json:"groups,omitempty"`
+	// Users are the recipients of a direct message (KindDirect).
+	Users   []policy.UserID `json:"users,omitempty"`
+	Subject string          `json:"subject"`
+	Body    string          `json:"body,omitempty"`
 	// Author is the actor who sent it ("user:vendor/…", "admin:ops").
 	Author     string          `json:"author,omitempty"`
 	AuthorName string          `json:"authorName,omitempty"`
@@ -223,6 +228,38 @@ func Queue(tx store.Tx, a Announcement, now time.Time) (Job, error) {
 	}
 	j := Job{ID: NewJobID(now), Kind: KindAnnouncement, Group: a.Group.ID, GroupName: a.Group.Name, GroupSlug: a.Group.Slug,
 		Groups: groups, Subject: subj, Body: a.Body, Author: a.Author, AuthorName: a.AuthorName, Created: now.UTC()}
+	return j, putJob(tx, j)
+}
+
+// Direct is a message to named people about something of theirs in a
+// group: a talk they proposed was accepted or declined, say. Unlike an
+// announcement it reaches only Users, whatever their mail preferences for
+// the group (unsubscribing from all mail still stops it).
+type Direct struct {
+	Group      policy.Group
+	Users      []policy.UserID
+	Subject    string
+	Body       string
+	Author     string
+	AuthorName string
+}
+
+// QueueDirect writes d into the outbox inside tx and returns the job.
+func QueueDirect(tx store.Tx, d Direct, now time.Time) (Job, error) {
+	subj := strings.TrimSpace(d.Subject)
+	switch {
+	case len(d.Users) == 0:
+		return Job{}, fmt.Errorf("%w: a direct message needs recipients", ErrInvalid)
+	case subj == "" || strings.TrimSpace(d.Body) == "":
+		return Job{}, fmt.Errorf("%w: a message needs a subject and a body", ErrInvalid)
+	case len(subj) > MaxSubjectBytes || strings.ContainsAny(subj, "\r\n"):
+		return Job{}, fmt.Errorf("%w: the subject must be one line of at most %d bytes", ErrInvalid, MaxSubjectBytes)
+	case len(d.Body) > MaxBodyBytes:
+		return Job{}, fmt.Errorf("%w: the body must be at most %d bytes", ErrInvalid, MaxBodyBytes)
+	}
+	j := Job{ID: NewJobID(now), Kind: KindDirect, Group: d.Group.ID, GroupName: d.Group.Name, GroupSlug: d.Group.Slug,
+		Groups: []policy.GroupID{d.Group.ID}, Users: slices.Clone(d.Users), Subject: subj, Body: d.Body,
+		Author: d.Author, AuthorName: d.AuthorName, Created: now.UTC()}
 	return j, putJob(tx, j)
 }
 
@@ -407,6 +444,14 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 		if ds, err = s.digestDeliveries(ctx, j); err != nil {
 			return err
 		}
+	} else if j.Kind == KindDirect {
+		seen := map[policy.UserID]bool{}
+		for _, u := range j.Users {
+			if !seen[u] {
+				seen[u] = true
+				ds = append(ds, Delivery{Job: j.ID, User: u, Via: j.Group, State: StateQueued})
+			}
+		}
 	} else {
 		// The members now, each reached through the first group of the
 		// job that has them (the group itself before those below it).
@@ -588,6 +633,9 @@ func (s *Service) deliverOne(ctx context.Context, j *Job, it due) error {
 func (s *Service) stillWanted(j *Job, d *Delivery, p Prefs) string {
 	if p.None {
 		return "the user unsubscribed from all mail"
+	}
+	if j.Kind == KindDirect {
+		return "" // about the user's own doing: only None stops it
 	}
 	member := map[policy.GroupID]bool{}
 	for _, m := range s.cfg.Engine.EffectiveGroups(d.User) {

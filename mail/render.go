@@ -97,6 +97,10 @@ func (s *Service) render(ctx context.Context, j *Job, d Delivery, u policy.User)
 		},
 	}
 	switch j.Kind {
+	case KindDirect:
+		v.Paragraphs = paragraphs(j.Body)
+		v.Signature = j.GroupName
+		msg.Header["List-Post"] = "NO"
 	case KindAnnouncement:
 		v.Paragraphs = paragraphs(j.Body)
 		v.Signature = j.AuthorName
