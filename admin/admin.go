@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roster-dev/roster/geo"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -77,6 +78,9 @@ type Config struct {
 	// OIDC clients) that cmd wires in. Each is mounted under /api/v1 and
 	// is admin-only unless it names a Permission.
 	Extensions []Extension
+	// Gazetteer places the LUG finder's searches and groups that have a
+	// city but no coordinates (default: geo.Cities, loaded on first use).
+	Gazetteer *geo.Gazetteer
 }
 
 // Token is one admin bearer token and its name.
@@ -112,6 +116,10 @@ type Server struct {
 	mux    *http.ServeMux
 
 	charterMu sync.Mutex // serializes RecordCharterChanges
+
+	gazOnce sync.Once // loads the gazetteer on first use (finder.go)
+	gaz     *geo.Gazetteer
+	gazErr  error
 }
 
 // New returns the admin API handler, serving paths under /api/v1/.

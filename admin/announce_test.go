@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -57,41 +56,5 @@ func TestAnnouncements(t *testing.T) {
 	code, m = f.call(t, "alice-token", "GET", "/api/v1/groups/lug-london/announcements", "")
 	if items, _ := m["items"].([]any); code != http.StatusOK || len(items) != 1 {
 		t.Errorf("archive: %d %v", code, m)
-	}
-}
-
-// TestPublicGroups: without a token, only open and on-request groups are
-// listed, searchable, with their next meetings and nothing about people.
-func TestPublicGroups(t *testing.T) {
-	f := newFixture(t)
-	if code, m := f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-london", `{"join":"open","description":"Londoners who like Roster"}`); code != http.StatusOK {
-		t.Fatalf("patch: %d %v", code, m)
-	}
-	if code, m := f.call(t, adminToken, "POST", "/api/v1/groups/lug-london/meetings", `{"title":"Meetup","start":"2099-03-11T18:30","timeZone":"Europe/London","location":"The Pub"}`); code != http.StatusCreated {
-		t.Fatalf("meeting: %d %v", code, m)
-	}
-	code, m := f.call(t, "", "GET", "/api/v1/public/groups?q=london", "")
-	items, _ := m["items"].([]any)
-	if code != http.StatusOK || len(items) != 1 {
-		t.Fatalf("search: %d %v", code, m)
-	}
-	g := items[0].(map[string]any)
-	next, _ := g["next"].([]any)
-	if g["slug"] != "lug-london" || g["parent"] != "Europe" || len(next) != 1 {
-		t.Errorf("group %v", g)
-	}
-	for _, k := range []string{"members", "memberships", "meetings", "id"} {
-		if _, ok := g[k]; ok {
-			t.Errorf("public view has %q", k)
-		}
-	}
-	if code, m := f.call(t, "", "GET", "/api/v1/public/groups?q=paris", ""); code != http.StatusOK || len(m["items"].([]any)) != 0 {
-		t.Errorf("a closed group is listed: %v", m)
-	}
-	if code, _ := f.call(t, "", "GET", "/api/v1/public/groups/lug-paris", ""); code != http.StatusNotFound {
-		t.Errorf("closed group page: %d", code)
-	}
-	if code, m := f.call(t, "", "GET", "/api/v1/public/groups/lug-london", ""); code != http.StatusOK || !strings.Contains(m["description"].(string), "Londoners") {
-		t.Errorf("group page: %d %v", code, m)
 	}
 }

@@ -470,7 +470,7 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 // groupFeed serves GET /groups/{group}/meetings.ics: public for an open
-// group; for any other group only with a bearer token of someone who may
+// or a public group; for any other group only with a bearer token of someone who may
 // read its meetings (members subscribe to their personal feed instead).
 // Any other caller gets 404, as for a group that does not exist.
 func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
@@ -481,7 +481,7 @@ func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.authenticate(r)
 	reader := err == nil && s.can(p, policy.PermMeetingsRead, g.ID)
-	if g.Join != policy.JoinOpen && !reader {
+	if g.Join != policy.JoinOpen && !isPublic(g) && !reader {
 		writeErr(w, errNoGroup)
 		return
 	}

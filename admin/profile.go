@@ -82,12 +82,14 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, p principal)
 		Share []policy.ProfileField `json:"share"`
 		Email string                `json:"email"`
 		Phone string                `json:"phone"`
+		// Public: named, as an organizer, on public group pages.
+		Public bool `json:"public"`
 	}
 	if err := s.body(w, r)(&in); err != nil {
 		writeErr(w, err)
 		return
 	}
-	pr := policy.Profile{User: p.user, Share: in.Share, Email: in.Email, Phone: in.Phone}
+	pr := policy.Profile{User: p.user, Share: in.Share, Email: in.Email, Phone: in.Phone, Public: in.Public}
 	if pr.Share == nil {
 		pr.Share = []policy.ProfileField{}
 	}
@@ -104,7 +106,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, p principal)
 			return profileView{}, err
 		}
 		// Audited, without the details themselves.
-		if err := tx.Record(p.tenant, policy.OpUpdate, "profile/"+string(p.user), map[string]any{"share": pr.Share}); err != nil {
+		if err := tx.Record(p.tenant, policy.OpUpdate, "profile/"+string(p.user), map[string]any{"share": pr.Share, "public": pr.Public}); err != nil {
 			return profileView{}, err
 		}
 		return viewProfile(pr), nil

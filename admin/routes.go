@@ -331,7 +331,9 @@ type groupInput struct {
 	Type     *string          `json:"type"`
 	Topics   *[]string        `json:"topics"`
 	Products *[]string        `json:"products"`
-	Version  uint64           `json:"version"`
+	// Public gives the group a public page and lists it in the finder.
+	Public  *bool  `json:"public"`
+	Version uint64 `json:"version"`
 }
 
 // applyPlace sets the place and subject fields of in on g: topics and
@@ -346,6 +348,9 @@ func (s *Server) applyPlace(in groupInput, g *policy.Group) error {
 	}
 	if in.Type != nil {
 		g.Type = policy.GroupType(*in.Type)
+	}
+	if in.Public != nil {
+		g.Public = *in.Public
 	}
 	if in.Topics != nil {
 		g.Topics = policy.NormalizeTags(*in.Topics)
@@ -610,15 +615,8 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, p principa
 		for _, m := range ms {
 			pe := people[m.User]
 			if pe == nil {
-				// Users are looked up in their tenant; the engine does
-				// not say which, so try each (few tenants, once a user).
 				pe = &person{}
-				for _, t := range ts {
-					if u, err := tx.User(t.ID, m.User); err == nil {
-						pe.u, pe.t = u, t
-						break
-					}
-				}
+				pe.u, pe.t, _ = userInAnyTenant(tx, ts, m.User)
 				if pe.pr, err = getProfile(tx, m.User); err != nil {
 					return err
 				}

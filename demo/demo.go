@@ -485,6 +485,9 @@ func World(now time.Time) policy.World {
 		if r.parent != 0 {
 			g.Parent = policy.GroupID(id(kindGroup, r.parent))
 		}
+		// Every group has a public page and is in the finder but the
+		// security SIG, whose members would rather not be found.
+		g.Public = r.slug != "sig-security"
 		if pl, ok := places()[r.slug]; ok {
 			g.Type, g.Topics = pl.typ, pl.topics
 			if pl.city != "" || pl.region != "" || pl.tz != "" {

@@ -228,6 +228,11 @@ type Group struct {
 	Type     GroupType `json:"type,omitempty"`
 	Topics   []string  `json:"topics,omitempty"`
 	Products []string  `json:"products,omitempty"`
+	// Public: the group has a public page and the LUG finder lists it.
+	// A public page shows what the group is (name, remit, place,
+	// topics, next meetings) and only those of its organizers who agreed
+	// to be shown (Profile.Public); never its members.
+	Public bool `json:"public,omitempty"`
 	// MailingList is the group's mailing list, whose subscribers may or
 	// may not be members; it counts for the charter rule.
 	MailingList *MailingList `json:"mailingList,omitempty"`

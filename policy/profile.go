@@ -34,6 +34,11 @@ type Profile struct {
 	Email string `json:"email,omitempty"`
 	// Phone is the telephone number to share ("" : the directory's).
 	Phone string `json:"phone,omitempty"`
+	// Public: the member agrees to be named, as an organizer, on the
+	// public pages of the public groups they organize, which anyone on
+	// the Internet reads. Only their display name is shown. Off unless
+	// they turn it on.
+	Public bool `json:"public,omitempty"`
 }
 
 // Shares reports whether p lets other members see f.
