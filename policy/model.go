@@ -255,7 +255,11 @@ type Role struct {
 	Description string       `json:"description,omitempty"`
 	Permissions []Permission `json:"permissions"`
 	Inherit     bool         `json:"inherit"`
-	Version     uint64       `json:"version"`
+	// Products, when set, narrows the product-scoped permissions the role
+	// grants (PermFeedbackTriage) to these products (configured product
+	// lines, as NormalizeTags leaves them): a product team's role.
+	Products []string `json:"products,omitempty"`
+	Version  uint64   `json:"version"`
 }
 
 // Origin says why a membership exists: "manual" or "rule:<id>".

@@ -27,4 +27,17 @@ const (
 	PermGroupsSuspend Permission = "groups.suspend"
 	// PermAnnouncementsSend: mail an announcement to a group's members.
 	PermAnnouncementsSend Permission = "announcements.send"
+	// PermFeedbackTriage: see, tag, answer and set the status of the
+	// product feedback members send to the vendor. A role that grants it
+	// may name products (Role.Products): then it covers feedback on those
+	// products only, wherever the role is held; without products it
+	// covers every product.
+	PermFeedbackTriage Permission = "feedback.triage"
+	// PermApplicationsReview: review applications to found a group under
+	// this one (ask questions, approve, decline).
+	PermApplicationsReview Permission = "applications.review"
+	// PermStatsRead: see how this group (and, for a role that flows down,
+	// the groups below it) is doing: members over time, meetings, RSVPs
+	// and check-ins, feedback scores, charter ratio.
+	PermStatsRead Permission = "stats.read"
 )

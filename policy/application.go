@@ -1,0 +1,152 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ApplicationStatus is where an application to found a group stands.
+type ApplicationStatus string
+
+// Application statuses: pending (new, or answered by the founder),
+// questions (a reviewer asked something), approved (the group exists),
+// declined. Approved and declined are final.
+const (
+	ApplicationPending   ApplicationStatus = "pending"
+	ApplicationQuestions ApplicationStatus = "questions"
+	ApplicationApproved  ApplicationStatus = "approved"
+	ApplicationDeclined  ApplicationStatus = "declined"
+)
+
+// Final reports whether no more change is possible.
+func (s ApplicationStatus) Final() bool {
+	return s == ApplicationApproved || s == ApplicationDeclined
+}
+
+// MaxCoFounders bounds the co-founders an application names.
+const MaxCoFounders = 20
+
+// Founder names one founder: a user of a tenant (from any company).
+type Founder struct {
+	Tenant   TenantID `json:"tenant"`
+	User     UserID   `json:"user"`
+	UserName string   `json:"userName,omitempty"`
+}
+
+// ApplicationMessage is one question or answer on an application.
+type ApplicationMessage struct {
+	Author   UserID    `json:"author,omitempty"`
+	Name     string    `json:"name"`
+	Reviewer bool      `json:"reviewer"`
+	Text     string    `json:"text"`
+	Time     time.Time `json:"time"`
+}
+
+// Application asks to found a local group under Parent (a regional
+// group), with the applicant and the co-founders as its organizers.
+type Application struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Slug string `json:"slug"`
+	// Parent is the group the new one will sit under; its reviewers
+	// (PermApplicationsReview) decide.
+	Parent     GroupID              `json:"parent"`
+	Location   Location             `json:"location"`
+	Remit      string               `json:"remit"`
+	Founder    Founder              `json:"founder"`
+	CoFounders []Founder            `json:"coFounders,omitempty"`
+	Status     ApplicationStatus    `json:"status"`
+	Messages   []ApplicationMessage `json:"messages,omitempty"`
+	// Reason is the reviewer's word with a decision.
+	Reason string `json:"reason,omitempty"`
+	// Group is the group an approval created.
+	Group   GroupID   `json:"group,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	Version uint64    `json:"version"`
+}
+
+// ValidateApplication checks an application: a name, a slug of lower-case
+// letters, digits and dashes, a city and a country, a remit, a parent, a
+// founder, at most MaxCoFounders distinct co-founders other than the
+// founder.
+func ValidateApplication(a Application) error {
+	switch {
+	case strings.TrimSpace(a.Name) == "":
+		return fmt.Errorf("%w: name: the group needs a name", ErrInvalid)
+	case !slugRE.MatchString(a.Slug):
+		return fmt.Errorf("%w: slug: %q must be 1 to 63 lower-case letters, digits and dashes", ErrInvalid, a.Slug)
+	case strings.TrimSpace(a.Location.City) == "":
+		return fmt.Errorf("%w: city: say where the group will meet", ErrInvalid)
+	case a.Location.Country == "":
+		return fmt.Errorf("%w: country: say in which country (a two-letter code such as GB)", ErrInvalid)
+	case strings.TrimSpace(a.Remit) == "":
+		return fmt.Errorf("%w: remit: say what the group is for", ErrInvalid)
+	case a.Parent == "":
+		return fmt.Errorf("%w: parent: say which region the group belongs to", ErrInvalid)
+	case a.Founder.User == "":
+		return fmt.Errorf("%w: founder: an application needs its founder", ErrInvalid)
+	case len(a.CoFounders) > MaxCoFounders:
+		return fmt.Errorf("%w: coFounders: at most %d co-founders", ErrInvalid, MaxCoFounders)
+	}
+	if err := ValidateLocation(a.Location); err != nil {
+		return err
+	}
+	seen := []UserID{a.Founder.User}
+	for _, c := range a.CoFounders {
+		if slices.Contains(seen, c.User) {
+			return fmt.Errorf("%w: coFounders: %s is named twice", ErrInvalid, c.UserName)
+		}
+		seen = append(seen, c.User)
+	}
+	if err := checkLens(MaxNameBytes, "name", a.Name, "slug", a.Slug, "reason", a.Reason); err != nil {
+		return err
+	}
+	return checkLen("remit", a.Remit, MaxTextBytes)
+}
+
+// NearbyGroup is an existing group near a proposed one.
+type NearbyGroup struct {
+	Group GroupID `json:"group"`
+	Slug  string  `json:"slug"`
+	Name  string  `json:"name"`
+	City  string  `json:"city,omitempty"`
+	Km    float64 `json:"km"`
+}
+
+// NearbyGroups returns the live (not archived) groups that have
+// coordinates within radiusKm of at, nearest first, measured by dist (a
+// great-circle distance in kilometres).
+func NearbyGroups(groups []Group, at Coordinates, radiusKm float64, dist func(a, b Coordinates) float64) []NearbyGroup {
+	var out []NearbyGroup
+	for _, g := range groups {
+		if g.Archived || g.Location == nil || g.Location.Coordinates == nil {
+			continue
+		}
+		if d := dist(at, *g.Location.Coordinates); d <= radiusKm {
+			out = append(out, NearbyGroup{Group: g.ID, Slug: g.Slug, Name: g.Name, City: g.Location.City, Km: d})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b NearbyGroup) int {
+		switch {
+		case a.Km < b.Km:
+			return -1
+		case a.Km > b.Km:
+			return 1
+		}
+		return strings.Compare(a.Slug, b.Slug)
+	})
+	return out
+}
+
+// Founders returns the founder and the co-founders.
+func (a Application) Founders() []Founder {
+	return append([]Founder{a.Founder}, a.CoFounders...)
+}
+
+// HasFounder reports whether u is one of the application's founders.
+func (a Application) HasFounder(u UserID) bool {
+	return slices.ContainsFunc(a.Founders(), func(f Founder) bool { return f.User == u })
+}
