@@ -89,7 +89,9 @@ func TestValidateApplicationAndNearby(t *testing.T) {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
 	}
-	at := func(lat, lon float64) *Location { return &Location{City: "x", Coordinates: &Coordinates{Lat: lat, Lon: lon}} }
+	at := func(lat, lon float64) *Location {
+		return &Location{City: "x", Coordinates: &Coordinates{Lat: lat, Lon: lon}}
+	}
 	flat := func(a, b Coordinates) float64 { return math.Hypot(a.Lat-b.Lat, a.Lon-b.Lon) * 100 }
 	gs := []Group{
 		{ID: "far", Slug: "far", Location: at(10, 0)},
