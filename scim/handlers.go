@@ -106,11 +106,15 @@ func splitList(s string) []string {
 	return out
 }
 
-// search serves POST /{Users,Groups}/.search (RFC 7644 §3.4.3).
+// search serves POST /{Users,Groups}/.search (RFC 7644 §3.4.3). The
+// body must name the SearchRequest schema (400 invalidSyntax otherwise).
 func (h *resourceHandler) search(r request) (response, error) {
 	body, err := readJSON(r)
 	if err != nil {
 		return response{}, err
+	}
+	if !listsSchema(body, searchRequestSchema) {
+		return response{}, errorf(scimerr.ScimErrorInvalidSyntax, "schemas must name %s", searchRequestSchema)
 	}
 	p := listParams{startIndex: 1, count: -1}
 	var ok bool
@@ -816,6 +820,9 @@ func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map
 		}
 		ng, err := groupFromSCIM(tx, r.tenant, res, knownMembers(cur))
 		if err != nil {
+			return err
+		}
+		if err := checkNoCycle(tx, r.tenant, cur.ID, cur.MemberGroups, ng.MemberGroups); err != nil {
 			return err
 		}
 		if policy.FoldName(ng.DisplayName) != policy.FoldName(cur.DisplayName) {

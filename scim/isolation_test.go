@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seed creates one user and one group (with the user) in tenant, returning
@@ -155,13 +156,14 @@ func TestTenantIsolationIDs(t *testing.T) {
 // TestStoredTokens covers CreateToken, ListTokens and RevokeToken and that
 // a stored token of one tenant does not open another.
 func TestStoredTokens(t *testing.T) {
-	e := newEnv(t)
+	clock := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	e := newEnvWith(t, func(c *Config) { c.Now = func() time.Time { return clock } })
 	ctx := context.Background()
-	tok, err := CreateToken(ctx, e.st, "globex", "okta")
+	tok, err := e.srv.CreateToken(ctx, "globex", "okta")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CreateToken(ctx, e.st, "globex", "okta"); err == nil {
+	if _, err := e.srv.CreateToken(ctx, "globex", "okta"); err == nil {
 		t.Fatal("duplicate token name accepted")
 	}
 	if r := e.do(t, tok, "globex", "GET", "/Users", nil); r.status != 200 {
@@ -171,7 +173,7 @@ func TestStoredTokens(t *testing.T) {
 		t.Fatalf("globex stored token on acme: %d", r.status)
 	}
 	infos, err := ListTokens(ctx, e.st, "globex")
-	if err != nil || len(infos) != 1 || infos[0].Name != "okta" || infos[0].Created.IsZero() {
+	if err != nil || len(infos) != 1 || infos[0].Name != "okta" || !infos[0].Created.Equal(clock) {
 		t.Fatalf("ListTokens = %+v, %v", infos, err)
 	}
 	if infos, _ := ListTokens(ctx, e.st, "acme"); len(infos) != 0 {

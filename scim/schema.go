@@ -81,8 +81,8 @@ func canonical(name string) string {
 // normalize rewrites a decoded request value in place into the shape the
 // rest of the package expects: known attribute names in canonical case,
 // string booleans ("True", "False", as Entra ID sends them) of active and
-// primary turned into booleans, and a manager given as a bare string turned
-// into {"value": …}. Unknown attributes are kept exactly as sent.
+// primary turned into booleans, and a manager in any of the shapes IdPs send
+// turned into {"value": …} (normalizeManager). Unknown attributes are kept exactly as sent.
 func normalize(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -105,9 +105,7 @@ func normalize(v any) any {
 					val = b
 				}
 			case "manager":
-				if s, ok := val.(string); ok {
-					val = map[string]any{"value": s}
-				}
+				val = normalizeManager(val)
 			}
 			v[c] = val
 		}

@@ -6,7 +6,7 @@
 // schema plus the enterprise extension), Groups (the tenant's directory
 // groups), and the discovery endpoints ServiceProviderConfig, ResourceTypes
 // and Schemas. Each tenant authenticates with its own bearer tokens, given
-// in the configuration or created with CreateToken; a token of one tenant
+// in the configuration or created with Server.CreateToken; a token of one tenant
 // is rejected on another tenant's URL exactly like an unknown token.
 //
 // Every request is applied in one store.Update on behalf of the actor
@@ -79,7 +79,7 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	// Logger receives internal errors. Default: slog.Default().
+	// Logger receives internal errors. Default: a logger that discards.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now. Record timestamps (meta.created,
 	// meta.lastModified) are set by the store, not by this clock.
@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		s.adm = admission.New(admission.Config{})
 	}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -41,7 +41,9 @@ func hashToken(plain string) [sha256.Size]byte { return sha256.Sum256([]byte(pla
 // stored, so the returned value must be shown once and cannot be recovered.
 // An audit event (without the secret) is recorded in the same transaction.
 // A name already used by the tenant yields an error wrapping store.ErrExists.
-func CreateToken(ctx context.Context, st store.Store, tenant policy.TenantID, name string) (string, error) {
+// The token's creation time comes from Config.Now.
+func (s *Server) CreateToken(ctx context.Context, tenant policy.TenantID, name string) (string, error) {
+	st := s.st
 	if tenant == "" || strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("scim: create token: %w: tenant and name are required", policy.ErrInvalid)
 	}
@@ -51,7 +53,7 @@ func CreateToken(ctx context.Context, st store.Store, tenant policy.TenantID, na
 	}
 	plain := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := hashToken(plain)
-	info := TokenInfo{Tenant: tenant, Name: name, Created: time.Now().UTC()}
+	info := TokenInfo{Tenant: tenant, Name: name, Created: s.now().UTC()}
 	val, err := json.Marshal(info)
 	if err != nil {
 		return "", fmt.Errorf("scim: create token: %w", err)

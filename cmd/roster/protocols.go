@@ -96,7 +96,7 @@ func (a *app) wireSCIM(p *protocolSet) error {
 			if err := a.store.View(r.Context(), func(tx store.Tx) error { _, err := tx.Tenant(tenant); return err }); err != nil {
 				return 0, nil, err
 			}
-			tok, err := scim.CreateToken(r.Context(), a.store, tenant, in.Name)
+			tok, err := srv.CreateToken(r.Context(), tenant, in.Name)
 			if err != nil {
 				return 0, nil, err
 			}
