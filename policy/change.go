@@ -30,6 +30,12 @@ const (
 	OpCreate Op = "create"
 	OpUpdate Op = "update"
 	OpDelete Op = "delete"
+	// OpMembers is a change to the member lists of a directory group
+	// (Kind KindDirGroup) made as a delta: After holds a MembersChange
+	// whose Add lists only ids that were not members and whose Remove
+	// lists only ids that were, each with its Kind; Before is empty. It
+	// costs what the change costs, not what the group weighs.
+	OpMembers Op = "members"
 )
 
 // Change is one entry of the append-only audit log, which doubles as the

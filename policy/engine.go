@@ -272,6 +272,48 @@ func (e *Engine) putDir(d DirGroup) {
 	}
 }
 
+// changeDir applies a members delta to a known directory group, at the
+// cost of the change.
+func (e *Engine) changeDir(id DirGroupID, c MembersChange) {
+	n := e.dirs[id]
+	if n == nil || n.rec == nil {
+		return
+	}
+	r := n.rec
+	for _, m := range c.Remove {
+		if i, ok := slices.BinarySearch(r.users, UserID(m.ID)); ok {
+			r.users = slices.Delete(r.users, i, i+1)
+			un := e.users[UserID(m.ID)]
+			un.dirs = removeSortedBy(un.dirs, n, cmpDirNode)
+			e.dropUser(UserID(m.ID), un)
+		}
+		if i, ok := slices.BinarySearch(r.groups, DirGroupID(m.ID)); ok {
+			r.groups = slices.Delete(r.groups, i, i+1)
+			cn := e.dirs[DirGroupID(m.ID)]
+			cn.parents = removeSortedBy(cn.parents, n, cmpDirNode)
+			if cn != n {
+				e.dropDir(cn)
+			}
+		}
+	}
+	for _, m := range c.Add {
+		switch m.Kind {
+		case MemberUser:
+			if _, ok := slices.BinarySearch(r.users, UserID(m.ID)); !ok {
+				r.users = addSorted(r.users, UserID(m.ID))
+				un := e.userNode(UserID(m.ID))
+				un.dirs = addSortedBy(un.dirs, n, cmpDirNode)
+			}
+		case MemberGroup:
+			if _, ok := slices.BinarySearch(r.groups, DirGroupID(m.ID)); !ok {
+				r.groups = addSorted(r.groups, DirGroupID(m.ID))
+				cn := e.dirNode(DirGroupID(m.ID))
+				cn.parents = addSortedBy(cn.parents, n, cmpDirNode)
+			}
+		}
+	}
+}
+
 func (e *Engine) deleteDir(id DirGroupID) {
 	n := e.dirs[id]
 	if n == nil || n.rec == nil {
@@ -369,6 +411,7 @@ func (e *Engine) deleteMembership(k mkey) {
 type decoded struct {
 	kind   Kind
 	del    bool
+	delta  *MembersChange // Op OpMembers
 	id     string
 	tenant Tenant
 	user   User
@@ -428,6 +471,14 @@ func decodeChange(c Change) (decoded, bool, error) {
 		return d, false, nil
 	}
 	switch c.Op {
+	case OpMembers:
+		if c.Kind != KindDirGroup {
+			return d, false, fmt.Errorf("policy: %s on %s", c.Op, c.Kind)
+		}
+		d.delta = &MembersChange{}
+		if err := json.Unmarshal(c.After, d.delta); err != nil {
+			return d, false, fmt.Errorf("policy: decode members change: %w", err)
+		}
 	case OpCreate, OpUpdate:
 		if isNull(c.After) {
 			return d, false, fmt.Errorf("policy: %s without after", c.Op)
@@ -494,7 +545,9 @@ func (e *Engine) apply(d decoded) {
 			e.putUser(d.user)
 		}
 	case KindDirGroup:
-		if d.del {
+		if d.delta != nil {
+			e.changeDir(DirGroupID(d.id), *d.delta)
+		} else if d.del {
 			e.deleteDir(DirGroupID(pick(string(d.dir.ID))))
 		} else {
 			e.putDir(d.dir)

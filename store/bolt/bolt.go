@@ -152,7 +152,23 @@ func initSchema(tx *bbolt.Tx) error {
 	if err := checkSchema(tx); err != nil {
 		return err
 	}
-	return addEmailIndexes(rootBucket(tx))
+	if err := addEmailIndexes(rootBucket(tx)); err != nil {
+		return err
+	}
+	return migrate(rootBucket(tx))
+}
+
+// migrate brings a file of an older schema to SchemaVersion, in the
+// transaction that opens it.
+func migrate(root *bbolt.Bucket) error {
+	meta := root.Bucket(bktMeta)
+	if binary.BigEndian.Uint64(meta.Get(keySchema)) >= 2 {
+		return nil
+	}
+	if _, err := migrateMembers(root); err != nil {
+		return fmt.Errorf("bolt: migrate to schema 2: %w", err)
+	}
+	return meta.Put(keySchema, be8(SchemaVersion))
 }
 
 // View implements store.Store.

@@ -20,7 +20,10 @@
 //	│       ├── users/
 //	│       │   └── <userID>             → policy.User
 //	│       ├── dirgroups/
-//	│       │   └── <dirGroupID>         → policy.DirGroup
+//	│       │   └── <dirGroupID>         → policy.DirGroup, without members
+//	│       ├── dg_members/              members as keys (schema 2; members.go)
+//	│       │   ├── <dirGroupID>·u·<userID>   → 8-byte position
+//	│       │   └── <dirGroupID>·g·<memberID> → 8-byte position
 //	│       └── idx/
 //	│           ├── user_name/           unique
 //	│           │   └── <FoldUserName>   → userID
@@ -109,7 +112,11 @@ import (
 
 // SchemaVersion is the version of the bucket layout this package writes. A
 // file with a higher version is refused.
-const SchemaVersion uint64 = 1
+//
+// Schema 2 keeps the members of directory groups as keys of dg_members/
+// instead of inside their records; Open migrates a schema-1 file in place
+// (the root bucket keeps its name).
+const SchemaVersion uint64 = 2
 
 // Bucket and key names, declared once.
 var (
@@ -122,6 +129,7 @@ var (
 	bktTenantData = []byte("t")
 	bktUsers      = []byte("users")
 	bktDirGroups  = []byte("dirgroups")
+	bktDGMembers  = []byte("dg_members")
 	bktIdx        = []byte("idx")
 
 	bktUserName  = []byte("user_name")
@@ -174,6 +182,7 @@ var staticPaths = [][][]byte{
 var tenantPaths = [][][]byte{
 	{bktUsers},
 	{bktDirGroups},
+	{bktDGMembers},
 	{bktIdx, bktUserName},
 	{bktIdx, bktUserExt},
 	{bktIdx, bktUserEmail},

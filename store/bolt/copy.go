@@ -28,6 +28,9 @@ func (s *Store) Export(ctx context.Context, fn func(store.Item) error) error {
 		if q := getBucket(root, bktQuarantine); q != nil && q.Stats().KeyN > 0 {
 			return fmt.Errorf("bolt: export: %d records: %w", q.Stats().KeyN, store.ErrQuarantined)
 		}
+		// A directory group is exported whole: its record with the
+		// members kept as keys (members.go).
+		var dgTenant *bbolt.Bucket
 		emit := func(kind policy.Kind, tenant policy.TenantID, b *bbolt.Bucket, keyOf func(k []byte) string) error {
 			if b == nil {
 				return nil
@@ -38,6 +41,15 @@ func (s *Store) Export(ctx context.Context, fn func(store.Item) error) error {
 				}
 				if err := ctx.Err(); err != nil {
 					return err
+				}
+				if kind == policy.KindDirGroup {
+					g, err := decodeDG(dgTenant, v)
+					if err != nil {
+						return err
+					}
+					if v, err = json.Marshal(g); err != nil {
+						return err
+					}
 				}
 				return fn(store.Item{Kind: kind, Tenant: tenant, Key: keyOf(k), Value: bytes.Clone(v)})
 			})
@@ -59,7 +71,8 @@ func (s *Store) Export(ctx context.Context, fn func(store.Item) error) error {
 				name = bktDirGroups
 			}
 			for _, t := range tenants {
-				if err := emit(kind, t, getBucket(root, bktTenantData, []byte(t), name), plain); err != nil {
+				dgTenant = getBucket(root, bktTenantData, []byte(t))
+				if err := emit(kind, t, getBucket(dgTenant, name), plain); err != nil {
 					return err
 				}
 			}
@@ -192,6 +205,9 @@ func (s *Store) Import(ctx context.Context, items func(yield func(store.Item) er
 		})
 		if err != nil {
 			return err
+		}
+		if _, err := migrateMembers(root); err != nil {
+			return fmt.Errorf("bolt: import: members: %w", err)
 		}
 		if _, err := rebuildIndexes(ctx, root); err != nil {
 			return fmt.Errorf("bolt: import: indexes: %w", err)

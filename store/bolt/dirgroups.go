@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"fmt"
 
 	bbolt "go.etcd.io/bbolt"
@@ -25,22 +24,6 @@ func (t *tx) dgScope(tenant policy.TenantID) (tb, dgs *bbolt.Bucket, err error) 
 		return nil, nil, err
 	}
 	return tb, tb.Bucket(bktDirGroups), nil
-}
-
-// dedup removes repeated ids, keeping the first occurrence.
-func dedup[T comparable](s []T) []T {
-	if len(s) < 2 {
-		return s
-	}
-	seen := make(map[T]struct{}, len(s))
-	out := make([]T, 0, len(s))
-	for _, x := range s {
-		if _, ok := seen[x]; !ok {
-			seen[x] = struct{}{}
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // checkNewMembers verifies that the members of g not in oldUsers/oldGroups
@@ -85,7 +68,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.write(); err != nil {
 		return policy.DirGroup{}, err
 	}
-	tb, dgs, err := t.dgScope(tenant)
+	tb, _, err := t.dgScope(tenant)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
@@ -99,7 +82,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := checkID("directory group", string(g.ID)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
+	g.MemberUsers, g.MemberGroups = policy.UniqueMembers(g.MemberUsers), policy.UniqueMembers(g.MemberGroups)
 	if err := policy.ValidateDirGroup(g); err != nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
 	}
@@ -115,12 +98,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 		return policy.DirGroup{}, err
 	}
 	g.Created, g.Updated, g.Version = t.now, t.now, 1
-	v, err := encode(g, "directory group")
+	v, err := putDG(tb, g, nil)
 	if err != nil {
-		return policy.DirGroup{}, err
-	}
-	id := []byte(g.ID)
-	if err := put(dgs, id, v); err != nil {
 		return policy.DirGroup{}, err
 	}
 	if err := t.putDGIndexes(tb, g); err != nil {
@@ -165,7 +144,7 @@ func (t *tx) DirGroup(tenant policy.TenantID, id policy.DirGroupID) (policy.DirG
 	if err := t.read(); err != nil {
 		return policy.DirGroup{}, err
 	}
-	_, dgs, err := t.dgScope(tenant)
+	tb, dgs, err := t.dgScope(tenant)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
@@ -173,7 +152,7 @@ func (t *tx) DirGroup(tenant policy.TenantID, id policy.DirGroupID) (policy.DirG
 	if v == nil || id == "" {
 		return policy.DirGroup{}, notFoundDG(tenant, id)
 	}
-	return decode[policy.DirGroup](v, "directory group")
+	return decodeDG(tb, v)
 }
 
 // DirGroupByExternalID implements store.Tx.
@@ -193,7 +172,7 @@ func (t *tx) DirGroupByExternalID(tenant policy.TenantID, externalID string) (po
 	if v == nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: index dg_ext points to missing directory group %s: %w", id, store.ErrNotFound)
 	}
-	return decode[policy.DirGroup](v, "directory group")
+	return decodeDG(tb, v)
 }
 
 // DirGroupsByName implements store.Tx: the tenant's directory groups whose
@@ -213,7 +192,7 @@ func (t *tx) DirGroupsByName(tenant policy.TenantID, displayName string) ([]poli
 		if v == nil {
 			return fmt.Errorf("bolt: index dg_name points to missing directory group %s: %w", id, store.ErrNotFound)
 		}
-		g, err := decode[policy.DirGroup](v, "directory group")
+		g, err := decodeDG(tb, v)
 		if err != nil {
 			return err
 		}
@@ -238,9 +217,11 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if before == nil || g.ID == "" {
 		return policy.DirGroup{}, notFoundDG(tenant, g.ID)
 	}
-	before = bytes.Clone(before)
-	old, err := decode[policy.DirGroup](before, "directory group")
+	old, err := decodeDG(tb, before)
 	if err != nil {
+		return policy.DirGroup{}, err
+	}
+	if before, err = encode(old, "directory group"); err != nil {
 		return policy.DirGroup{}, err
 	}
 	if g.Version != old.Version {
@@ -249,7 +230,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
+	g.MemberUsers, g.MemberGroups = policy.UniqueMembers(g.MemberUsers), policy.UniqueMembers(g.MemberGroups)
 	if err := policy.ValidateDirGroup(g); err != nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
 	}
@@ -263,11 +244,8 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 		return policy.DirGroup{}, err
 	}
 	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
-	v, err := encode(g, "directory group")
+	v, err := putDG(tb, g, &old)
 	if err != nil {
-		return policy.DirGroup{}, err
-	}
-	if err := put(dgs, id, v); err != nil {
 		return policy.DirGroup{}, err
 	}
 	// Indexes: drop what changed, then write the new state.
@@ -321,9 +299,11 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if before == nil || id == "" {
 		return notFoundDG(tenant, id)
 	}
-	before = bytes.Clone(before)
-	old, err := decode[policy.DirGroup](before, "directory group")
+	old, err := decodeDG(tb, before)
 	if err != nil {
+		return err
+	}
+	if before, err = encode(old, "directory group"); err != nil {
 		return err
 	}
 	// Rules bound to it.
@@ -360,6 +340,9 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if err := del(getBucket(t.root, bktIdx, bktDGTenant), []byte(id)); err != nil {
 		return err
 	}
+	if err := dropMemberKeys(tb.Bucket(bktDGMembers), id); err != nil {
+		return err
+	}
 	if err := del(dgs, []byte(id)); err != nil {
 		return err
 	}
@@ -371,11 +354,15 @@ func (t *tx) DirGroups(tenant policy.TenantID, p store.Page) ([]policy.DirGroup,
 	if err := t.read(); err != nil {
 		return nil, err
 	}
-	_, dgs, err := t.dgScope(tenant)
+	tb, dgs, err := t.dgScope(tenant)
 	if err != nil {
 		return nil, err
 	}
-	return page[policy.DirGroup](dgs, p, "directory group")
+	out, err := page[policy.DirGroup](dgs, p, "directory group")
+	for i := range out {
+		attachMembers(tb, &out[i])
+	}
+	return out, err
 }
 
 // ForEachDirGroup implements store.Tx, streaming in id order.
@@ -383,11 +370,14 @@ func (t *tx) ForEachDirGroup(tenant policy.TenantID, fn func(policy.DirGroup) er
 	if err := t.read(); err != nil {
 		return err
 	}
-	_, dgs, err := t.dgScope(tenant)
+	tb, dgs, err := t.dgScope(tenant)
 	if err != nil {
 		return err
 	}
-	return forEach(t.ctx, dgs, "directory group", fn)
+	return forEach(t.ctx, dgs, "directory group", func(g policy.DirGroup) error {
+		attachMembers(tb, &g)
+		return fn(g)
+	})
 }
 
 // DirGroupsOf implements store.Tx, from the reverse membership index, in id

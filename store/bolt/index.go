@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -54,7 +55,10 @@ type indexDef struct {
 	tenantSource bool
 	src          []byte
 	// unique: two records may not produce the same key.
-	unique  bool
+	unique bool
+	// members: the entries need the directory group's members, which
+	// are kept as keys beside the record (see members.go).
+	members bool
 	entries func(v []byte) ([]kv, error)
 }
 
@@ -105,7 +109,7 @@ var indexes = []indexDef{
 		entries: dgEntries(func(g policy.DirGroup) []kv {
 			return []kv{{key(policy.FoldName(g.DisplayName), string(g.ID)), []byte(g.ID)}}
 		})},
-	{name: string(bktDGMember), tenantIndex: true, tenantSource: true, src: bktDirGroups,
+	{name: string(bktDGMember), tenantIndex: true, tenantSource: true, src: bktDirGroups, members: true,
 		entries: dgEntries(func(g policy.DirGroup) []kv {
 			out := make([]kv, 0, len(g.MemberUsers)+len(g.MemberGroups))
 			for _, u := range g.MemberUsers {
@@ -164,6 +168,7 @@ type scope struct {
 	idx     func() *bbolt.Bucket
 	parent  func() *bbolt.Bucket // the bucket that holds idx, for Rebuild
 	sources []*bbolt.Bucket
+	tenants []*bbolt.Bucket // the tenant bucket of each source, when tenantSource
 }
 
 func scopes(root *bbolt.Bucket, d indexDef) []scope {
@@ -178,6 +183,7 @@ func scopes(root *bbolt.Bucket, d indexDef) []scope {
 				idx:     func() *bbolt.Bucket { return getBucket(tb, bktIdx, name) },
 				parent:  func() *bbolt.Bucket { return tb.Bucket(bktIdx) },
 				sources: []*bbolt.Bucket{tb.Bucket(d.src)},
+				tenants: []*bbolt.Bucket{tb},
 			})
 		}
 		return out
@@ -189,7 +195,9 @@ func scopes(root *bbolt.Bucket, d indexDef) []scope {
 	}
 	if d.tenantSource {
 		for _, tn := range tenants {
-			sc.sources = append(sc.sources, getBucket(root, bktTenantData, []byte(tn), d.src))
+			tb := getBucket(root, bktTenantData, []byte(tn))
+			sc.sources = append(sc.sources, getBucket(tb, d.src))
+			sc.tenants = append(sc.tenants, tb)
 		}
 	} else {
 		sc.sources = []*bbolt.Bucket{root.Bucket(d.src)}
@@ -202,7 +210,7 @@ func scopes(root *bbolt.Bucket, d indexDef) []scope {
 func expected(ctx context.Context, d indexDef, sc scope) (map[string][]byte, []string, error) {
 	want := map[string][]byte{}
 	var problems []string
-	for _, src := range sc.sources {
+	for i, src := range sc.sources {
 		if src == nil {
 			problems = append(problems, sc.label+": source bucket missing")
 			continue
@@ -212,6 +220,15 @@ func expected(ctx context.Context, d indexDef, sc scope) (map[string][]byte, []s
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
+					return nil, nil, err
+				}
+			}
+			if d.members {
+				g, err := decodeDG(sc.tenants[i], v)
+				if err != nil {
+					return nil, nil, fmt.Errorf("bolt: record %q: %w", k, err)
+				}
+				if v, err = json.Marshal(g); err != nil {
 					return nil, nil, err
 				}
 			}

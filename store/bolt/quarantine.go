@@ -273,7 +273,23 @@ func (t *tx) RepairQuarantined(id string, value []byte) error {
 	if b.Get(e.RawKey) != nil {
 		return fmt.Errorf("bolt: repair %s %s: a record with its key exists: %w", e.Kind, e.Key, store.ErrExists)
 	}
-	if err := put(b, e.RawKey, v); err != nil {
+	if e.Kind == policy.KindDirGroup {
+		// The repaired record lists its members; they replace the keys
+		// kept while it was set aside.
+		g, err := decode[policy.DirGroup](v, "directory group")
+		if err != nil {
+			return err
+		}
+		tb := getBucket(t.root, bktTenantData, []byte(e.Tenant))
+		if err := dropMemberKeys(tb.Bucket(bktDGMembers), g.ID); err != nil {
+			return err
+		}
+		g.MemberUsers, g.MemberGroups = policy.UniqueMembers(g.MemberUsers), policy.UniqueMembers(g.MemberGroups)
+		_, err = putDG(tb, g, nil)
+		if err != nil {
+			return err
+		}
+	} else if err := put(b, e.RawKey, v); err != nil {
 		return err
 	}
 	if err := del(t.root.Bucket(bktQuarantine), qk); err != nil {
@@ -330,6 +346,9 @@ func (t *tx) DeleteQuarantined(id string) error {
 		}
 		if tb, err := t.tenantBucket(e.Tenant); err == nil {
 			if err := t.dropMember(tb, e.Tenant, string(gid), func(pd *pendingDG) { pd.removeGroups[gid] = true }); err != nil {
+				return err
+			}
+			if err := dropMemberKeys(tb.Bucket(bktDGMembers), gid); err != nil {
 				return err
 			}
 		}

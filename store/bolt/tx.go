@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -608,27 +609,28 @@ func (t *tx) flush() error {
 		if err != nil {
 			return err
 		}
-		dgs := tb.Bucket(bktDirGroups)
-		before := dgs.Get([]byte(r.id))
-		if before == nil {
+		v := tb.Bucket(bktDirGroups).Get([]byte(r.id))
+		if v == nil {
 			continue // deleted meanwhile
 		}
-		before = bytes.Clone(before)
-		g, err := decode[policy.DirGroup](before, "directory group")
+		old, err := decodeDG(tb, v)
 		if err != nil {
 			return err
 		}
+		before, err := encode(old, "directory group")
+		if err != nil {
+			return err
+		}
+		g := old
+		g.MemberUsers, g.MemberGroups = slices.Clone(old.MemberUsers), slices.Clone(old.MemberGroups)
 		g.MemberUsers = slicesDeleteFunc(g.MemberUsers, func(u policy.UserID) bool { return pd.removeUsers[u] })
 		g.MemberGroups = slicesDeleteFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return pd.removeGroups[m] })
 		g.Updated, g.Version = t.now, g.Version+1
-		v, err := encode(g, "directory group")
+		after, err := putDG(tb, g, &old)
 		if err != nil {
 			return err
 		}
-		if err := put(dgs, []byte(g.ID), v); err != nil {
-			return err
-		}
-		if err := t.audit(r.tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v); err != nil {
+		if err := t.audit(r.tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, after); err != nil {
 			return err
 		}
 	}

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UsersByEmail", testUsersByEmail},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
+		{"ChangeMembers", testChangeMembers},
 		{"Groups", testGroups},
 		{"GroupCycles", testGroupCycles},
 		{"Roles", testRoles},
