@@ -23,6 +23,10 @@ const (
 	FlavorOpenLDAP        Flavor = "openldap"
 	FlavorActiveDirectory Flavor = "activedirectory"
 	FlavorFreeIPA         Flavor = "freeipa"
+	// Flavor389DS is a plain 389 Directory Server: the freeipa preset's
+	// attributes with nsUniqueId, which every 389-ds entry carries, as
+	// the id instead of FreeIPA's ipaUniqueID.
+	Flavor389DS Flavor = "389ds"
 )
 
 // Membership attribute styles (see DirectoryConfig.Membership).
@@ -63,8 +67,9 @@ type SearchConfig struct {
 // AttributeMap names the directory attributes Roster reads.
 type AttributeMap struct {
 	// ID is the stable identifier: entryUUID (OpenLDAP), objectGUID (AD,
-	// binary, turned into its UUID string), ipaUniqueID (FreeIPA). It
-	// becomes the ExternalID, so a rename or a move is an update.
+	// binary, turned into its UUID string), ipaUniqueID (FreeIPA),
+	// nsUniqueId (389 Directory Server). It becomes the ExternalID, so a
+	// rename or a move is an update.
 	ID          string `yaml:"id"`
 	UserName    string `yaml:"userName"`
 	Email       string `yaml:"email"`
@@ -106,7 +111,10 @@ type DirectoryConfig struct {
 	BindDN       string `yaml:"bindDN"`
 	BindPassword string `yaml:"bindPassword"`
 	// Flavor presets the fields below: openldap (default),
-	// activedirectory, freeipa.
+	// activedirectory, freeipa (id ipaUniqueID), 389ds (the freeipa
+	// attributes with id nsUniqueId). freeipa and 389ds poll
+	// modifyTimestamp and read deletions from the retro changelog
+	// (cn=changelog) when the server publishes one.
 	Flavor     Flavor       `yaml:"flavor"`
 	Users      SearchConfig `yaml:"users"`
 	Groups     SearchConfig `yaml:"groups"`
@@ -172,7 +180,7 @@ func (c *DirectoryConfig) Validate() error {
 	}
 	p, ok := presets[c.Flavor]
 	if !ok {
-		return bad("flavor", "unknown %q (openldap, activedirectory, freeipa)", c.Flavor)
+		return bad("flavor", "unknown %q (openldap, activedirectory, freeipa, 389ds)", c.Flavor)
 	}
 	def := func(v *string, d string) {
 		if *v == "" {
@@ -332,6 +340,14 @@ var presets = map[Flavor]preset{
 		userFilter:  "(objectClass=person)",
 		groupFilter: "(objectClass=groupOfNames)",
 		attrs: AttributeMap{ID: "ipaUniqueID", UserName: "uid", Email: "mail", DisplayName: "cn",
+			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
+		membership: MembershipMember,
+		disabled:   disabledNsAccount,
+	},
+	Flavor389DS: {
+		userFilter:  "(objectClass=person)",
+		groupFilter: "(objectClass=groupOfNames)",
+		attrs: AttributeMap{ID: "nsUniqueId", UserName: "uid", Email: "mail", DisplayName: "cn",
 			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
 		membership: MembershipMember,
 		disabled:   disabledNsAccount,

@@ -61,6 +61,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"valid", func(*ldap.DirectoryConfig) {}, ""},
 		{"freeipa", func(c *ldap.DirectoryConfig) { c.Flavor = "freeipa" }, ""},
+		{"389ds", func(c *ldap.DirectoryConfig) { c.Flavor = "389ds" }, ""},
 		{"bad id", func(c *ldap.DirectoryConfig) { c.ID = "Corp Dir" }, "ldap[Corp Dir].id: must be lower-case letters, digits, '-' or '_'"},
 		{"no url", func(c *ldap.DirectoryConfig) { c.URL = "" }, "ldap[corp].url: required"},
 		{"bad scheme", func(c *ldap.DirectoryConfig) { c.URL = "http://x" }, `ldap[corp].url: scheme must be ldap or ldaps, not "http"`},
@@ -68,7 +69,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no users base", func(c *ldap.DirectoryConfig) { c.Users.BaseDN = "" }, "ldap[corp].users.baseDN: required"},
 		{"no groups base", func(c *ldap.DirectoryConfig) { c.Groups.BaseDN = " " }, "ldap[corp].groups.baseDN: required"},
 		{"bad filter", func(c *ldap.DirectoryConfig) { c.Users.Filter = "objectClass=person" }, "ldap[corp].users.filter: must be an LDAP filter in parentheses"},
-		{"flavor", func(c *ldap.DirectoryConfig) { c.Flavor = "novell" }, `ldap[corp].flavor: unknown "novell" (openldap, activedirectory, freeipa)`},
+		{"flavor", func(c *ldap.DirectoryConfig) { c.Flavor = "novell" }, `ldap[corp].flavor: unknown "novell" (openldap, activedirectory, freeipa, 389ds)`},
 		{"membership", func(c *ldap.DirectoryConfig) { c.Membership = "members" }, `ldap[corp].membership: must be member, uniqueMember or memberUid, not "members"`},
 		{"password", func(c *ldap.DirectoryConfig) { c.BindPassword = "" }, "ldap[corp].bindPassword: required with bindDN"},
 		{"guard", func(c *ldap.DirectoryConfig) { c.DeletionGuard.Users.Share = 1.5 }, "ldap[corp].deletionGuard.users.share: must be a fraction between 0 and 1"},

@@ -219,7 +219,7 @@ func NewSource(cfg Config) (*Source, error) {
 	case FlavorActiveDirectory:
 		s.changeAttr = "uSNChanged"
 		s.primary = true
-	case FlavorFreeIPA:
+	case FlavorFreeIPA, Flavor389DS:
 		s.changeAttr = "modifyTimestamp"
 	default:
 		// entryCSN has microsecond resolution, where modifyTimestamp
@@ -323,9 +323,12 @@ type syncState struct {
 	// UsersCookie and GroupsCookie are the syncrepl cookies (RFC 4533)
 	// of the user and group searches; DeletedMark the uSNChanged up to
 	// which Active Directory tombstones were read.
-	UsersCookie     []byte    `json:"usersCookie,omitempty"`
-	GroupsCookie    []byte    `json:"groupsCookie,omitempty"`
-	DeletedMark     string    `json:"deletedMark,omitempty"`
+	UsersCookie  []byte `json:"usersCookie,omitempty"`
+	GroupsCookie []byte `json:"groupsCookie,omitempty"`
+	DeletedMark  string `json:"deletedMark,omitempty"`
+	// ChangelogMark is the change number of the 389-ds retro changelog
+	// up to which deletions were read (freeipa, 389ds).
+	ChangelogMark   string    `json:"changelogMark,omitempty"`
 	LastFull        time.Time `json:"lastFull,omitzero"`
 	LastIncremental time.Time `json:"lastIncremental,omitzero"`
 	// Held summarises the change in HeldNamespace.
@@ -530,6 +533,18 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 				r.changes = ch
 			}
 		}
+		if err == nil && mode == Incremental && s.useRetroCL() && r.changes == nil {
+			// 389 Directory Server: deletions since the stored change
+			// number, from the retro changelog.
+			cerr := r.readRetroChangelog(ctx)
+			switch {
+			case errors.Is(cerr, errChangelogTrimmed):
+				s.log.Warn("ldap sync: retro changelog trimmed past the stored change number; full run instead", "err", cerr)
+				mode = Full
+			case cerr != nil:
+				err = cerr
+			}
+		}
 		r.st.Mode = mode
 		s.log.Info("ldap sync started", "mode", mode, "dryRun", r.dry != nil)
 		s.prog.start(Progress{Mode: mode, Started: r.st.Started, Phase: PhaseStore, DryRun: r.dry != nil})
@@ -591,6 +606,15 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 				st.UsersCookie, st.GroupsCookie = r.usersCookie, r.groupsCookie
 			}
 			st.DeletedMark = laterMark(st.DeletedMark, r.deletedMark)
+			if r.changelogMark != "" {
+				if r.st.Mode == Full {
+					// A full run starts over from the head it read
+					// (a reinstalled server numbers changes anew).
+					st.ChangelogMark = r.changelogMark
+				} else {
+					st.ChangelogMark = laterMark(st.ChangelogMark, r.changelogMark)
+				}
+			}
 			if r.st.Mode == Full {
 				st.LastFull = r.st.Finished
 				st.UserCount = r.userCount
@@ -710,6 +734,7 @@ type run struct {
 	// The syncrepl cookies and the tombstone mark to store.
 	usersCookie, groupsCookie []byte
 	deletedMark               string
+	changelogMark             string
 }
 
 func (r *run) recordErr(kind *Counts, msg string) {

@@ -46,6 +46,20 @@ func newEnv(t *testing.T, opts ldaptest.Options) *env {
 		opts.LDIF = []string{fixture(t, "base.ldif")}
 	}
 	srv := ldaptest.New(t, opts)
+	return &env{srv: srv, st: openStore(t), dir: ldap.DirectoryConfig{
+		ID:            "corp",
+		URL:           srv.URL,
+		BindDN:        srv.AdminDN,
+		BindPassword:  srv.AdminPassword,
+		Users:         ldap.SearchConfig{BaseDN: srv.Suffix},
+		Groups:        ldap.SearchConfig{BaseDN: "ou=groups," + srv.Suffix},
+		DeletionGuard: ldap.GuardShare(1),
+	}}
+}
+
+// openStore opens a fresh store holding the tenant.
+func openStore(t *testing.T) *bolt.Store {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -56,15 +70,7 @@ func newEnv(t *testing.T, opts ldaptest.Options) *env {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, st: st, dir: ldap.DirectoryConfig{
-		ID:            "corp",
-		URL:           srv.URL,
-		BindDN:        srv.AdminDN,
-		BindPassword:  srv.AdminPassword,
-		Users:         ldap.SearchConfig{BaseDN: srv.Suffix},
-		Groups:        ldap.SearchConfig{BaseDN: "ou=groups," + srv.Suffix},
-		DeletionGuard: ldap.GuardShare(1),
-	}}
+	return st
 }
 
 func (e *env) source(t *testing.T, mod func(*ldap.Config)) *ldap.Source {

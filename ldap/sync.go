@@ -89,6 +89,13 @@ func (r *run) full(ctx context.Context) error {
 		}
 	}
 
+	if s.useRetroCL() && r.dry == nil {
+		// Taken before reading, like the syncrepl cookies.
+		if err := r.markChangelog(ctx); err != nil {
+			return err
+		}
+	}
+
 	// Two connections: users and groups are read at the same time.
 	uc, err := s.dialSearch(ctx)
 	if err != nil {

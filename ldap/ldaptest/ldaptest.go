@@ -454,11 +454,18 @@ func (s *Server) Close() error {
 // Modify applies LDIF change records (changetype: add/modify/modrdn/delete)
 // with ldapmodify bound as the admin.
 func (s *Server) Modify(ctx context.Context, ldif string) error {
+	return ldapModify(ctx, s.URL, s.AdminDN, s.AdminPassword, nil, ldif)
+}
+
+// ldapModify runs ldapmodify bound as dn with LDIF change records on
+// its standard input; env is added to its environment.
+func ldapModify(ctx context.Context, url, dn, password string, env []string, ldif string) error {
 	bin, err := lookPath("ldapmodify")
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, bin, "-x", "-H", s.URL, "-D", s.AdminDN, "-w", s.AdminPassword)
+	cmd := exec.CommandContext(ctx, bin, "-x", "-H", url, "-D", dn, "-w", password)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(ldif)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -321,18 +321,7 @@ func (s *Samba) Close() error {
 // sets unicodePwd only on an encrypted connection), bound as the
 // Administrator.
 func (s *Samba) Modify(ctx context.Context, ldif string) error {
-	bin, err := lookPath("ldapmodify")
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, bin, "-x", "-H", s.LDAPSURL, "-D", s.AdminDN, "-w", s.AdminPassword)
-	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+s.CAFile)
-	cmd.Stdin = strings.NewReader(ldif)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ldaptest: ldapmodify: %w: %s", err, out)
-	}
-	return nil
+	return ldapModify(ctx, s.LDAPSURL, s.AdminDN, s.AdminPassword, []string{"LDAPTLS_CACERT=" + s.CAFile}, ldif)
 }
 
 // MustModify is Modify for tests.
