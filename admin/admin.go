@@ -380,6 +380,9 @@ type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field names the input field at fault, when one is (a form shows
+	// the message next to it).
+	Field string `json:"field,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -392,6 +395,7 @@ func badRequest(format string, a ...any) *Error {
 func toError(err error) *Error {
 	var ae *Error
 	var mbe *http.MaxBytesError
+	var fe *policy.FieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -407,6 +411,8 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: "in_use", Message: err.Error()}
 	case errors.Is(err, policy.ErrCycle):
 		return &Error{Status: http.StatusConflict, Code: "cycle", Message: err.Error()}
+	case errors.As(err, &fe):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Message, Field: fe.Field}
 	case errors.Is(err, policy.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, store.ErrStorage):

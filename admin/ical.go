@@ -21,6 +21,8 @@ type calEvent struct {
 	policy.Meeting
 	Group     string // the group's name
 	GroupSlug string
+	// Agenda is the meeting's agenda (its accepted talks), if any.
+	Agenda []policy.AgendaItem
 }
 
 // icalWriter writes content lines, folded at 75 octets (§3.1), ended
@@ -158,6 +160,12 @@ func writeVEvent(iw *icalWriter, e calEvent, now time.Time) {
 	}
 	if e.OnlineURL != "" {
 		desc += "\nOnline: " + e.OnlineURL
+	}
+	if len(e.Agenda) > 0 {
+		if desc != "" {
+			desc += "\n\n"
+		}
+		desc += "Agenda:\n" + policy.AgendaText(e.Agenda, e.Zone())
 	}
 	if desc != "" {
 		iw.line("DESCRIPTION", icalText(desc))

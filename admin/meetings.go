@@ -475,24 +475,34 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 // Any other caller gets 404, as for a group that does not exist.
 func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 	var g policy.Group
-	if err := s.view(r, func(tx store.Tx) (err error) { g, err = lookupGroup(tx, r.PathValue("group")); return }); err != nil {
+	var evs []calEvent
+	reader := false
+	err := s.view(r, func(tx store.Tx) (err error) {
+		if g, err = lookupGroup(tx, r.PathValue("group")); err != nil {
+			return err
+		}
+		p, err := s.authenticate(r)
+		reader = err == nil && s.can(p, policy.PermMeetingsRead, g.ID)
+		if g.Join != policy.JoinOpen && !isPublic(g) && !reader {
+			return errNoGroup
+		}
+		for _, m := range g.Meetings {
+			if !reader {
+				// The public feed, like the public pages, does not give
+				// away the link to join online: that is for members.
+				m.OnlineURL = ""
+			}
+			ag, err := Agenda(tx, g.ID, m, s.cfg.Now())
+			if err != nil {
+				return err
+			}
+			evs = append(evs, calEvent{Meeting: m, Group: g.Name, GroupSlug: g.Slug, Agenda: ag})
+		}
+		return nil
+	})
+	if err != nil {
 		writeErr(w, err)
 		return
-	}
-	p, err := s.authenticate(r)
-	reader := err == nil && s.can(p, policy.PermMeetingsRead, g.ID)
-	if g.Join != policy.JoinOpen && !isPublic(g) && !reader {
-		writeErr(w, errNoGroup)
-		return
-	}
-	var evs []calEvent
-	for _, m := range g.Meetings {
-		if !reader {
-			// The public feed, like the public pages, does not give
-			// away the link to join online: that is for members.
-			m.OnlineURL = ""
-		}
-		evs = append(evs, calEvent{Meeting: m, Group: g.Name, GroupSlug: g.Slug})
 	}
 	s.serveCalendar(w, g.Name+" meetings", evs, !reader)
 }
@@ -557,7 +567,11 @@ func (s *Server) personalFeed(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			for _, mt := range g.Meetings {
-				evs = append(evs, calEvent{Meeting: mt, Group: g.Name, GroupSlug: g.Slug})
+				ag, err := Agenda(tx, g.ID, mt, s.cfg.Now())
+				if err != nil {
+					return err
+				}
+				evs = append(evs, calEvent{Meeting: mt, Group: g.Name, GroupSlug: g.Slug, Agenda: ag})
 			}
 		}
 		return nil

@@ -53,13 +53,15 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/audit", s.adminOnly(s.audit))
 	s.handle("GET /api/v1/backup", s.adminOnly(s.backup))
 	s.quarantineRoutes()
-	s.portalRoutes()      // admin/portal.go
-	s.joinRoutes()        // admin/join.go
-	s.meetingRoutes()     // admin/meetings.go
-	s.governanceRoutes()  // admin/governance.go
-	s.mailingListRoutes() // admin/mailinglist.go
-	s.profileRoutes()     // admin/profile.go
-	s.reachRoutes()       // admin/announce.go, admin/public.go
+	s.portalRoutes()          // admin/portal.go
+	s.joinRoutes()            // admin/join.go
+	s.meetingRoutes()         // admin/meetings.go
+	s.talkRoutes()            // admin/talks.go
+	s.meetingFeedbackRoutes() // admin/meetingfeedback.go
+	s.governanceRoutes()      // admin/governance.go
+	s.mailingListRoutes()     // admin/mailinglist.go
+	s.profileRoutes()         // admin/profile.go
+	s.reachRoutes()           // admin/announce.go, admin/public.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {

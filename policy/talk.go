@@ -120,7 +120,7 @@ func (p Program) Accepting(m Meeting, now time.Time) bool {
 
 // FeedbackWindow returns when the feedback form of meeting m opens and
 // closes: from the end of its last occurrence that started before now
-// (start + 2 h without an end) for FeedbackDays. ok is false when no
+// (its Length) for FeedbackDays. ok is false when no
 // occurrence has ended yet or m is cancelled.
 func (p Program) FeedbackWindow(m Meeting, now time.Time) (from, to time.Time, ok bool) {
 	if m.Cancelled {
@@ -130,10 +130,7 @@ func (p Program) FeedbackWindow(m Meeting, now time.Time) (from, to time.Time, o
 	if days <= 0 {
 		days = DefaultFeedback
 	}
-	dur := m.Duration()
-	if dur <= 0 {
-		dur = 2 * time.Hour
-	}
+	dur := m.Length()
 	occ := m.Occurrences(now.AddDate(0, 0, -days).Add(-dur), now, MaxOccurrences)
 	for i := len(occ) - 1; i >= 0; i-- {
 		end := occ[i].Add(dur)
@@ -142,6 +139,17 @@ func (p Program) FeedbackWindow(m Meeting, now time.Time) (from, to time.Time, o
 		}
 	}
 	return time.Time{}, time.Time{}, false
+}
+
+// AssumedLength is how long a meeting without an end is taken to last.
+const AssumedLength = 2 * time.Hour
+
+// Length is the meeting's Duration, or AssumedLength without an end.
+func (m Meeting) Length() time.Duration {
+	if d := m.Duration(); d > 0 {
+		return d
+	}
+	return AssumedLength
 }
 
 // ValidateProgram checks a program: formats named, 1 to MaxTalkMinutes
