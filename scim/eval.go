@@ -37,19 +37,19 @@ func matches(e expr, res map[string]any, core string) bool {
 			}
 			return false
 		case "ne":
-			if w, ok := e.Value.(string); ok && isDateTime(e.Path) {
+			if w, ok := e.Value.(string); ok && (e.dateTime || isDateTime(e.Path)) {
 				if t, ok := parseDateTime(w); ok {
 					return !anyCompareTime("eq", vals, t)
 				}
 			}
-			return !anyCompare("eq", vals, e.Value, caseExact(e.Path))
+			return !anyCompare("eq", vals, e.Value, e.exact || caseExact(e.Path))
 		}
-		if w, ok := e.Value.(string); ok && isDateTime(e.Path) {
+		if w, ok := e.Value.(string); ok && (e.dateTime || isDateTime(e.Path)) {
 			if t, ok := parseDateTime(w); ok && e.Op != "co" && e.Op != "sw" && e.Op != "ew" {
 				return anyCompareTime(e.Op, vals, t)
 			}
 		}
-		return anyCompare(e.Op, vals, e.Value, caseExact(e.Path))
+		return anyCompare(e.Op, vals, e.Value, e.exact || caseExact(e.Path))
 	}
 	return false
 }

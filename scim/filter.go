@@ -43,6 +43,11 @@ type compareExpr struct {
 	Path  attrPath
 	Op    string // eq ne co sw ew gt ge lt le pr (lower case)
 	Value any    // string, float64, bool or nil
+
+	// exact and dateTime come from the served schema's definition of
+	// Path (set by resourceSchema.checkFilter): its values compare
+	// case-sensitively, or chronologically.
+	exact, dateTime bool
 }
 
 // logicalExpr is "l and r" or "l or r".

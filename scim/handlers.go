@@ -217,7 +217,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 			return
 		}
 		if total >= start && len(page) < count {
-			page = append(page, project(res, p.attrs, p.excluded, core))
+			page = append(page, h.rs.shape(res, p.attrs, p.excluded))
 			last, _ = res["id"].(string)
 		}
 	}
@@ -253,7 +253,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 				if plan.after != "" || start == 1 {
 					us, err := tx.Users(r.tenant, store.Page{After: plan.after, Limit: count})
 					for _, u := range us {
-						page = append(page, project(h.userRes(r.tenant, u), p.attrs, p.excluded, core))
+						page = append(page, h.rs.shape(h.userRes(r.tenant, u), p.attrs, p.excluded))
 						last = string(u.ID)
 					}
 					return err
@@ -267,7 +267,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 					if len(page) >= count {
 						return errStop
 					}
-					page = append(page, project(h.userRes(r.tenant, u), p.attrs, p.excluded, core))
+					page = append(page, h.rs.shape(h.userRes(r.tenant, u), p.attrs, p.excluded))
 					last = string(u.ID)
 					return nil
 				})
@@ -298,7 +298,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	}
 	if top != nil && len(top.items) >= start {
 		for _, it := range top.items[start-1:] {
-			page = append(page, project(it.res, p.attrs, p.excluded, core))
+			page = append(page, h.rs.shape(it.res, p.attrs, p.excluded))
 		}
 	}
 	if f == nil && top == nil && h.kind == userKind && last != "" && len(page) == count {
@@ -606,12 +606,11 @@ func (h *resourceHandler) get(r request, id string) (response, error) {
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, version) {
 		return response{status: http.StatusNotModified, etag: etag(version)}, nil
 	}
-	q := r.URL.Query()
-	attrs, excl := splitList(q.Get("attributes")), splitList(q.Get("excludedAttributes"))
-	if err := validateAttrList(append(attrs, excl...)); err != nil {
+	attrs, excl, err := projection(r.URL.Query())
+	if err != nil {
 		return response{}, err
 	}
-	return response{status: http.StatusOK, body: project(res, attrs, excl, h.core()), etag: etag(version)}, nil
+	return response{status: http.StatusOK, body: h.rs.shape(res, attrs, excl), etag: etag(version)}, nil
 }
 
 // read returns the SCIM representation of the tenant's resource id.
@@ -638,6 +637,10 @@ func (h *resourceHandler) read(tx store.Tx, t policy.TenantID, id string) (map[s
 
 // create serves POST /Users and POST /Groups.
 func (h *resourceHandler) create(r request) (response, error) {
+	attrs, excl, err := projection(r.URL.Query())
+	if err != nil {
+		return response{}, err
+	}
 	body, err := readJSON(r)
 	if err != nil {
 		return response{}, err
@@ -689,7 +692,7 @@ func (h *resourceHandler) create(r request) (response, error) {
 	if err != nil {
 		return response{}, h.tenantErr(err)
 	}
-	return response{status: http.StatusCreated, body: out, etag: etag(version), loc: h.s.location(r.tenant, h.endpoint(), id)}, nil
+	return response{status: http.StatusCreated, body: h.rs.shape(out, attrs, excl), etag: etag(version), loc: h.s.location(r.tenant, h.endpoint(), id)}, nil
 }
 
 // tenantErr turns "tenant not found" on a write into a clear 404.
@@ -719,6 +722,10 @@ func checkGroupName(tx store.Tx, t policy.TenantID, name string, self policy.Dir
 
 // replace serves PUT /{Users,Groups}/{id} (RFC 7644 §3.5.1).
 func (h *resourceHandler) replace(r request, id string) (response, error) {
+	attrs, excl, err := projection(r.URL.Query())
+	if err != nil {
+		return response{}, err
+	}
 	body, err := readJSON(r)
 	if err != nil {
 		return response{}, err
@@ -731,14 +738,24 @@ func (h *resourceHandler) replace(r request, id string) (response, error) {
 	if err := checkPrimary(body); err != nil {
 		return response{}, err
 	}
-	return h.modify(r, id, func(tx store.Tx, res map[string]any) (map[string]any, error) {
+	resp, err := h.modify(r, id, func(tx store.Tx, res map[string]any) (map[string]any, error) {
 		return body, nil
 	})
+	if err == nil {
+		resp.body = h.rs.shape(resp.body.(map[string]any), attrs, excl)
+	}
+	return resp, err
 }
 
 // patch serves PATCH /{Users,Groups}/{id} (RFC 7644 §3.5.2). Users answer
-// 200 with the resource; groups answer 204, as Entra ID expects.
+// 200 with the resource; groups answer 204, as Entra ID expects, unless
+// the request asks for attributes or excludedAttributes: then 200 with
+// the resource so projected.
 func (h *resourceHandler) patch(r request, id string) (response, error) {
+	attrs, excl, err := projection(r.URL.Query())
+	if err != nil {
+		return response{}, err
+	}
 	body, err := readJSON(r)
 	if err != nil {
 		return response{}, err
@@ -755,8 +772,12 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 		// served schema kept.
 		return h.rs.decode(res)
 	})
-	if err == nil && h.kind == groupKind {
+	switch {
+	case err != nil:
+	case h.kind == groupKind && len(attrs) == 0 && len(excl) == 0:
 		resp.status, resp.body = http.StatusNoContent, nil
+	default:
+		resp.body = h.rs.shape(resp.body.(map[string]any), attrs, excl)
 	}
 	return resp, err
 }

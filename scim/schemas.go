@@ -170,16 +170,31 @@ func (rs *resourceSchema) checkFilter(f expr, within *attrDef) error {
 		return rs.checkFilter(e.Filter, top)
 	case *compareExpr:
 		if within != nil {
-			if e.Path.URI != "" || e.Path.Sub != "" || findAttr(within.Sub, e.Path.Attr) == nil {
+			leaf := findAttr(within.Sub, e.Path.Attr)
+			if e.Path.URI != "" || e.Path.Sub != "" || leaf == nil {
 				return errorf(scimerr.ScimErrorInvalidFilter, "%s has no sub-attribute %q", within.Name, e.Path)
 			}
+			e.annotate(leaf)
 			return nil
 		}
-		if top, _, _, ok := rs.resolve(e.Path); !ok || top == nil {
+		top, sub, _, ok := rs.resolve(e.Path)
+		if !ok || top == nil {
 			return errorf(scimerr.ScimErrorInvalidFilter, "no attribute %q in the served schemas", e.Path)
 		}
+		if sub == nil {
+			sub = top
+		}
+		e.annotate(sub)
 	}
 	return nil
+}
+
+// annotate records how the schema says the values of e's attribute
+// compare (RFC 7643 §2.2 caseExact, §2.3.5 dateTime), so that an
+// extension's caseExact or dateTime attribute filters as declared.
+func (e *compareExpr) annotate(def *attrDef) {
+	e.exact = def.CaseExact
+	e.dateTime = def.Type == "dateTime"
 }
 
 // checkPatchPath reports, as an invalidPath error, a PATCH path that names
