@@ -62,6 +62,7 @@ func (s *Server) routes() {
 	s.mailingListRoutes()     // admin/mailinglist.go
 	s.profileRoutes()         // admin/profile.go
 	s.reachRoutes()           // admin/announce.go, admin/public.go
+	s.feedbackRoutes()        // admin/feedback.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {
@@ -731,6 +732,13 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, p principal) {
 	if len(in.Permissions) == 0 {
 		writeErr(w, badRequest("at least one permission is required"))
 		return
+	}
+	in.Products = policy.NormalizeTags(in.Products)
+	for _, pr := range in.Products {
+		if !slices.Contains(s.cfg.Products, pr) {
+			writeErr(w, &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "products", Message: badRequest("product %q is not one of the configured products %v (policy.products)", pr, s.cfg.Products).Message})
+			return
+		}
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (policy.Role, error) {
 		in := in // fn may run more than once: the version read is this run's

@@ -24,9 +24,15 @@ const (
 	CategoryGroup      = "group"
 	CategoryMembership = "membership"
 	CategoryMeeting    = "meeting"
+	// CategoryFeedback: product feedback members send to the vendor
+	// (feedback.created, feedback.changed), as the vendor may see it.
+	CategoryFeedback = "feedback"
+	// CategoryApplication: applications to found a group, each step
+	// (application.created, application.changed).
+	CategoryApplication = "application"
 )
 
-var categories = []string{CategoryUser, CategoryGroup, CategoryMembership, CategoryMeeting}
+var categories = []string{CategoryUser, CategoryGroup, CategoryMembership, CategoryMeeting, CategoryFeedback, CategoryApplication}
 
 // TargetConfig is one entry of the top-level `outbound:` section: a SCIM
 // service provider Roster pushes users and groups to, or a webhook
@@ -45,7 +51,7 @@ type TargetConfig struct {
 	// default) or "name".
 	GroupName string `yaml:"groupName" json:"groupName,omitempty"`
 	// Events are the categories a webhook receives (user, group,
-	// membership, meeting); empty: all of them.
+	// membership, meeting, feedback, application); empty: all of them.
 	Events []string `yaml:"events" json:"events,omitempty"`
 	// InsecureSkipVerify turns TLS certificate verification off. For
 	// tests only.

@@ -12,7 +12,8 @@
 // resends nothing acknowledged and committed.
 //
 // Webhook targets receive one event per fact (a user, user group, meeting
-// or manual membership created, changed or removed) and one per change of
+// or manual membership created, changed or removed; a product feedback
+// item or an application to found a group sent or changed) and one per change of
 // a user's effective memberships, computed by the policy engine and diffed
 // against what the target was last told. SCIM targets are reconciled: the
 // users who are effective members of the selected user groups, and those

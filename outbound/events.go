@@ -81,6 +81,14 @@ func (t *target) factEvents(e policy.Change) ([]*Event, error) {
 		rec = e.Before
 	}
 	switch e.Kind {
+	case policy.KindEvent:
+		// Product feedback and founding applications are audit-only
+		// entries whose detail is the item as the vendor may see it.
+		for _, c := range []string{CategoryFeedback, CategoryApplication} {
+			if id, ok := strings.CutPrefix(e.ID, c+"/"); ok && t.cfg.wants(c) {
+				add(c, c+":"+id, json.RawMessage(e.After))
+			}
+		}
 	case policy.KindUser:
 		if t.cfg.wants(CategoryUser) {
 			add("user", "user:"+e.ID, json.RawMessage(rec))

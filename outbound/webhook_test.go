@@ -313,3 +313,38 @@ func dumpEvents(t *testing.T, evs []Event) {
 		t.Logf("%d %s %s %s", ev.Seq, ev.ID, ev.Type, ev.Subject)
 	}
 }
+
+// TestWebhookFeedbackAndApplications: product feedback and founding
+// applications reach a webhook that subscribed to them, and nothing else
+// does.
+func TestWebhookFeedbackAndApplications(t *testing.T) {
+	rcv := newReceiver(t, testSecret, func(int) action { return answerOK })
+	e := newEnv(t)
+	tc := webhookTarget("tracker", rcv.url())
+	tc.Events = []string{CategoryFeedback, CategoryApplication}
+	e.start(tc)
+	e.createGroup("rug", "")
+	e.update(func(tx store.Tx) error {
+		if err := tx.Record("acme", policy.OpCreate, "feedback/f1", policy.Feedback{ID: "f1", Product: "db", Title: "Faster backups"}); err != nil {
+			return err
+		}
+		if err := tx.Record("acme", policy.OpUpdate, "feedback/f1", policy.Feedback{ID: "f1", Product: "db", Status: policy.FeedbackAnswered}); err != nil {
+			return err
+		}
+		return tx.Record("vendor", policy.OpUpdate, "application/a1", policy.Application{ID: "a1", Name: "LUG Leeds", Status: policy.ApplicationApproved})
+	})
+	waitFor(t, "the application event", func() bool {
+		return rcv.has(func(ev Event) bool { return ev.Type == "application.changed" })
+	})
+	var types []string
+	for _, ev := range rcv.events() {
+		types = append(types, ev.Type+" "+ev.Subject)
+	}
+	want := []string{"feedback.created feedback:f1", "feedback.changed feedback:f1", "application.changed application:a1"}
+	if !slices.Equal(types, want) {
+		t.Errorf("events %q, want %q", types, want)
+	}
+	if d := rcv.events()[1].Data.(map[string]any); d["status"] != "answered" || d["product"] != "db" {
+		t.Errorf("feedback data %v", d)
+	}
+}

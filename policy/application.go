@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -75,21 +74,21 @@ type Application struct {
 func ValidateApplication(a Application) error {
 	switch {
 	case strings.TrimSpace(a.Name) == "":
-		return fmt.Errorf("%w: name: the group needs a name", ErrInvalid)
+		return invalid("name", "the group needs a name")
 	case !slugRE.MatchString(a.Slug):
-		return fmt.Errorf("%w: slug: %q must be 1 to 63 lower-case letters, digits and dashes", ErrInvalid, a.Slug)
+		return invalid("slug", "%q must be 1 to 63 lower-case letters, digits and dashes", a.Slug)
 	case strings.TrimSpace(a.Location.City) == "":
-		return fmt.Errorf("%w: city: say where the group will meet", ErrInvalid)
+		return invalid("city", "say where the group will meet")
 	case a.Location.Country == "":
-		return fmt.Errorf("%w: country: say in which country (a two-letter code such as GB)", ErrInvalid)
+		return invalid("country", "say in which country (a two-letter code such as GB)")
 	case strings.TrimSpace(a.Remit) == "":
-		return fmt.Errorf("%w: remit: say what the group is for", ErrInvalid)
+		return invalid("remit", "say what the group is for")
 	case a.Parent == "":
-		return fmt.Errorf("%w: parent: say which region the group belongs to", ErrInvalid)
+		return invalid("parent", "say which region the group belongs to")
 	case a.Founder.User == "":
-		return fmt.Errorf("%w: founder: an application needs its founder", ErrInvalid)
+		return invalid("founder", "an application needs its founder")
 	case len(a.CoFounders) > MaxCoFounders:
-		return fmt.Errorf("%w: coFounders: at most %d co-founders", ErrInvalid, MaxCoFounders)
+		return invalid("coFounders", "at most %d co-founders", MaxCoFounders)
 	}
 	if err := ValidateLocation(a.Location); err != nil {
 		return err
@@ -97,7 +96,7 @@ func ValidateApplication(a Application) error {
 	seen := []UserID{a.Founder.User}
 	for _, c := range a.CoFounders {
 		if slices.Contains(seen, c.User) {
-			return fmt.Errorf("%w: coFounders: %s is named twice", ErrInvalid, c.UserName)
+			return invalid("coFounders", "%s is named twice", c.UserName)
 		}
 		seen = append(seen, c.User)
 	}

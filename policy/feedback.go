@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -77,19 +76,19 @@ type Feedback struct {
 // and status, a title and a body within bounds, tags within bounds.
 func ValidateFeedback(f Feedback, products []string) error {
 	if !slices.Contains(products, f.Product) {
-		return fmt.Errorf("%w: product: %q is not one of the products %v", ErrInvalid, f.Product, products)
+		return invalid("product", "%q is not one of the products %v", f.Product, products)
 	}
 	if !slices.Contains(FeedbackCategories, f.Category) {
-		return fmt.Errorf("%w: category: %q is not one of %v", ErrInvalid, f.Category, FeedbackCategories)
+		return invalid("category", "%q is not one of %v", f.Category, FeedbackCategories)
 	}
 	if !slices.Contains(FeedbackStatuses, f.Status) {
-		return fmt.Errorf("%w: status: %q is not one of %v", ErrInvalid, f.Status, FeedbackStatuses)
+		return invalid("status", "%q is not one of %v", f.Status, FeedbackStatuses)
 	}
 	if strings.TrimSpace(f.Title) == "" {
-		return fmt.Errorf("%w: title: a title is required", ErrInvalid)
+		return invalid("title", "a title is required")
 	}
 	if strings.TrimSpace(f.Body) == "" {
-		return fmt.Errorf("%w: body: say what you think", ErrInvalid)
+		return invalid("body", "say what you think")
 	}
 	if err := checkLen("title", f.Title, maxFeedbackTitleBytes); err != nil {
 		return err
@@ -98,7 +97,7 @@ func ValidateFeedback(f Feedback, products []string) error {
 		return err
 	}
 	if len(f.Tags) > maxFeedbackTags {
-		return fmt.Errorf("%w: tags: at most %d tags", ErrInvalid, maxFeedbackTags)
+		return invalid("tags", "at most %d tags", maxFeedbackTags)
 	}
 	for _, t := range f.Tags {
 		if err := checkLen("tags", t, MaxTagBytes); err != nil {

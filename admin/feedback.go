@@ -1,0 +1,324 @@
+package admin
+
+// Product feedback between meetings, to the vendor (policy.Feedback), kept
+// as records (namespace "feedback", key: the item's id, a UUIDv7, so keys
+// sort by time).
+//
+//	POST  /api/v1/feedback          a member sends an item
+//	GET   /api/v1/feedback          ?product= &status= &group= &mine=true
+//	GET   /api/v1/feedback/{id}
+//	PATCH /api/v1/feedback/{id}     the product team: status, tags, answer;
+//	                                the author: showIdentity
+//
+// Who sees an item: its author, and whoever may triage its product (a role
+// granting feedback.triage, narrowed to the role's products when it names
+// some); admin tokens see all. Anyone else gets 404, as for an item that
+// does not exist. The vendor never sees the name and company of a partner
+// company's member who has not chosen to show them (policy.RedactFeedback),
+// neither in answers nor in the audit log and its outbound events
+// ("feedback/<id>").
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// nsFeedback is the record namespace of product feedback.
+const nsFeedback = "feedback"
+
+func (s *Server) feedbackRoutes() {
+	s.handle("POST /api/v1/feedback", s.sendFeedback)
+	s.handle("GET /api/v1/feedback", s.listProductFeedback)
+	s.handle("GET /api/v1/feedback/{id}", s.getProductFeedback)
+	s.handle("PATCH /api/v1/feedback/{id}", s.patchProductFeedback)
+}
+
+var errNoFeedback = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such feedback"}
+
+// triageScope returns the products p may triage.
+func (s *Server) triageScope(tx store.Tx, p principal) (policy.ProductScope, error) {
+	if p.admin {
+		return policy.ProductScope{All: true}, nil
+	}
+	var roles []policy.Role
+	seen := map[policy.RoleName]bool{}
+	for _, m := range s.cfg.Engine.EffectiveGroups(p.user) {
+		if seen[m.Role] {
+			continue
+		}
+		seen[m.Role] = true
+		ro, err := tx.Role(m.Role)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return policy.ProductScope{}, err
+		}
+		roles = append(roles, ro)
+	}
+	return policy.TriageScope(roles), nil
+}
+
+// feedbackViewer is what decides how a caller sees items.
+type feedbackViewer struct {
+	p     principal
+	scope policy.ProductScope
+}
+
+func (v feedbackViewer) author(f policy.Feedback) bool {
+	return !v.p.admin && f.Author == v.p.user && f.Tenant == v.p.tenant
+}
+
+func (v feedbackViewer) sees(f policy.Feedback) bool {
+	return v.author(f) || v.scope.Covers(f.Product)
+}
+
+// view returns f as the caller sees it: the author sees it all; the vendor
+// sees the author only with their consent or when they are the vendor's.
+func (v feedbackViewer) view(tx store.Tx, f policy.Feedback) policy.Feedback {
+	kind := policy.TenantPartner
+	if t, err := tx.Tenant(f.Tenant); err == nil {
+		f.Company, kind = t.Name, t.Kind
+	}
+	if u, err := tx.User(f.Tenant, f.Author); err == nil {
+		f.AuthorName = u.DisplayName
+		if f.AuthorName == "" {
+			f.AuthorName = u.UserName
+		}
+	}
+	if v.author(f) {
+		return f
+	}
+	return policy.RedactFeedback(f, kind)
+}
+
+func productFeedbackRecord(tx store.Tx, id string) (policy.Feedback, error) {
+	var f policy.Feedback
+	b, err := tx.GetRecord(nsFeedback, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, errNoFeedback
+	}
+	if err != nil {
+		return f, err
+	}
+	return f, json.Unmarshal(b, &f)
+}
+
+// storeProductFeedback stores f and records it for the audit log and the outbound
+// events, as the vendor may see it.
+func storeProductFeedback(tx store.Tx, f policy.Feedback, op policy.Op, tenant policy.TenantID) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := tx.PutRecord(nsFeedback, f.ID, b); err != nil {
+		return err
+	}
+	vendorView := feedbackViewer{scope: policy.ProductScope{All: true}}.view(tx, f)
+	return tx.Record(tenant, op, "feedback/"+f.ID, vendorView)
+}
+
+// feedbackInput is the body of POST and PATCH /api/v1/feedback.
+type feedbackInput struct {
+	Product      *string   `json:"product"`
+	Category     *string   `json:"category"`
+	Title        *string   `json:"title"`
+	Body         *string   `json:"body"`
+	Group        *string   `json:"group"`
+	ShowIdentity *bool     `json:"showIdentity"`
+	Status       *string   `json:"status"`
+	Tags         *[]string `json:"tags"`
+	Answer       *string   `json:"answer"`
+	Version      uint64    `json:"version"`
+}
+
+// sendFeedback answers POST /api/v1/feedback: a member (not an admin
+// token) sends an item; it starts as received.
+func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, p principal) {
+	if err := p.person(); err != nil {
+		writeErr(w, err)
+		return
+	}
+	var in feedbackInput
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Status != nil || in.Tags != nil || in.Answer != nil {
+		writeErr(w, badRequest("status, tags and answer are the product team's: send product, category, title, body, group and showIdentity"))
+		return
+	}
+	now := s.cfg.Now().UTC()
+	f := policy.Feedback{
+		ID: uuid.Must(uuid.NewV7()).String(), Product: strings.Join(policy.NormalizeTags([]string{deref(in.Product)}), ""),
+		Category: policy.FeedbackCategory(strings.TrimSpace(deref(in.Category))), Title: strings.TrimSpace(deref(in.Title)),
+		Body: strings.TrimSpace(deref(in.Body)), Author: p.user, Tenant: p.tenant, Status: policy.FeedbackReceived,
+		ShowIdentity: in.ShowIdentity != nil && *in.ShowIdentity, Created: now, Updated: now, Version: 1,
+	}
+	if err := policy.ValidateFeedback(f, s.cfg.Products); err != nil {
+		writeErr(w, err)
+		return
+	}
+	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Feedback, error) {
+		f := f
+		if ref := deref(in.Group); ref != "" {
+			g, err := lookupGroup(tx, ref)
+			if err != nil || !s.can(p, policy.PermGroupRead, g.ID) {
+				return f, &policy.FieldError{Field: "group", Message: "you are not a member of that group"}
+			}
+			f.Group = g.ID
+		}
+		if err := storeProductFeedback(tx, f, policy.OpCreate, p.tenant); err != nil {
+			return f, err
+		}
+		return feedbackViewer{p: p}.view(tx, f), nil
+	})
+}
+
+// listProductFeedback answers GET /api/v1/feedback: the items the caller may see,
+// newest first, filtered by ?product=, ?status=, ?group= (id or slug);
+// ?mine=true keeps the caller's own.
+func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p principal) {
+	q := r.URL.Query()
+	filter := policy.FeedbackFilter{Product: q.Get("product"), Status: policy.FeedbackStatus(q.Get("status"))}
+	if filter.Status != "" && !slices.Contains(policy.FeedbackStatuses, filter.Status) {
+		writeErr(w, &policy.FieldError{Field: "status", Message: "not one of received, under-consideration, planned, answered"})
+		return
+	}
+	mine := q.Get("mine") == "true"
+	read(s, w, r, func(tx store.Tx) (list[policy.Feedback], error) {
+		out := list[policy.Feedback]{Items: []policy.Feedback{}}
+		if ref := q.Get("group"); ref != "" {
+			g, err := lookupGroup(tx, ref)
+			if err != nil {
+				return out, nil // no such group: nothing from it
+			}
+			filter.Group = g.ID
+		}
+		scope, err := s.triageScope(tx, p)
+		if err != nil {
+			return out, err
+		}
+		v := feedbackViewer{p: p, scope: scope}
+		if mine {
+			v.scope = policy.ProductScope{}
+		}
+		err = tx.ScanRecords(nsFeedback, "", func(_ string, b []byte) error {
+			var f policy.Feedback
+			if err := json.Unmarshal(b, &f); err != nil {
+				return err
+			}
+			if filter.Match(f) && v.sees(f) {
+				out.Items = append(out.Items, v.view(tx, f))
+			}
+			return nil
+		})
+		slices.Reverse(out.Items)
+		return out, err
+	})
+}
+
+// getProductFeedback answers GET /api/v1/feedback/{id}.
+func (s *Server) getProductFeedback(w http.ResponseWriter, r *http.Request, p principal) {
+	read(s, w, r, func(tx store.Tx) (policy.Feedback, error) {
+		f, err := productFeedbackRecord(tx, r.PathValue("id"))
+		if err != nil {
+			return f, err
+		}
+		scope, err := s.triageScope(tx, p)
+		if err != nil {
+			return f, err
+		}
+		v := feedbackViewer{p: p, scope: scope}
+		if !v.sees(f) {
+			return policy.Feedback{}, errNoFeedback
+		}
+		return v.view(tx, f), nil
+	})
+}
+
+// patchProductFeedback answers PATCH /api/v1/feedback/{id}: the product team
+// sets status, tags and answer (an answer without a status sets it to
+// answered); the author may change showIdentity. Both may send the
+// version they read (412 when it moved on).
+func (s *Server) patchProductFeedback(w http.ResponseWriter, r *http.Request, p principal) {
+	var in feedbackInput
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Product != nil || in.Category != nil || in.Title != nil || in.Body != nil || in.Group != nil {
+		writeErr(w, badRequest("product, category, title, body and group cannot change: send a new item"))
+		return
+	}
+	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (policy.Feedback, error) {
+		f, err := productFeedbackRecord(tx, r.PathValue("id"))
+		if err != nil {
+			return f, err
+		}
+		scope, err := s.triageScope(tx, p)
+		if err != nil {
+			return f, err
+		}
+		v := feedbackViewer{p: p, scope: scope}
+		triage := scope.Covers(f.Product)
+		switch {
+		case !v.sees(f):
+			return policy.Feedback{}, errNoFeedback
+		case !triage && (in.Status != nil || in.Tags != nil || in.Answer != nil):
+			return policy.Feedback{}, errForbidden
+		case in.ShowIdentity != nil && !v.author(f):
+			return policy.Feedback{}, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "only the author chooses whether the vendor sees their name", Field: "showIdentity"}
+		case in.Version != 0 && in.Version != f.Version:
+			return policy.Feedback{}, store.ErrVersion
+		}
+		if in.Status != nil {
+			f.Status = policy.FeedbackStatus(strings.TrimSpace(*in.Status))
+		}
+		if in.Tags != nil {
+			f.Tags = policy.NormalizeTags(*in.Tags)
+		}
+		if in.Answer != nil {
+			f.Answer = strings.TrimSpace(*in.Answer)
+			f.AnsweredBy, f.Answered = s.displayName(tx, p), s.cfg.Now().UTC()
+			if in.Status == nil && f.Answer != "" {
+				f.Status = policy.FeedbackAnswered
+			}
+		}
+		if in.ShowIdentity != nil {
+			f.ShowIdentity = *in.ShowIdentity
+		}
+		if err := policy.ValidateFeedback(f, s.cfg.Products); err != nil {
+			return policy.Feedback{}, err
+		}
+		f.Updated = s.cfg.Now().UTC()
+		f.Version++
+		if err := storeProductFeedback(tx, f, policy.OpUpdate, f.Tenant); err != nil {
+			return f, err
+		}
+		return v.view(tx, f), nil
+	})
+}
+
+// displayName names the caller for those they answer: a person's display
+// name (or userName), or the admin token's name.
+func (s *Server) displayName(tx store.Tx, p principal) string {
+	if p.admin {
+		return p.name
+	}
+	if u, err := tx.User(p.tenant, p.user); err == nil {
+		if u.DisplayName != "" {
+			return u.DisplayName
+		}
+		return u.UserName
+	}
+	return string(p.user)
+}
