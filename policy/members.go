@@ -40,22 +40,20 @@ type MembersChange struct {
 func (c MembersChange) Empty() bool { return len(c.Add) == 0 && len(c.Remove) == 0 }
 
 // Canonical returns c in canonical form: each id at most once in each
-// list, its first occurrence kept, and an id that is both added and
-// removed only removed (it is not a member afterwards).
+// list, its first occurrence kept. Removals apply before additions, so an
+// id in both lists is a member afterwards, listed last (it was taken out
+// and put back).
 func (c MembersChange) Canonical() MembersChange {
-	removed := make(map[string]bool, len(c.Remove))
-	var out MembersChange
-	for _, r := range c.Remove {
-		if !removed[r.ID] {
-			removed[r.ID] = true
-			out.Remove = append(out.Remove, r)
-		}
-	}
-	added := make(map[string]bool, len(c.Add))
-	for _, a := range c.Add {
-		if !added[a.ID] && !removed[a.ID] {
-			added[a.ID] = true
-			out.Add = append(out.Add, a)
+	return MembersChange{Add: uniqueRefs(c.Add), Remove: uniqueRefs(c.Remove)}
+}
+
+func uniqueRefs(s []MemberRef) []MemberRef {
+	seen := make(map[string]bool, len(s))
+	var out []MemberRef
+	for _, r := range s {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			out = append(out, r)
 		}
 	}
 	return out
@@ -82,7 +80,7 @@ func UniqueMembers[T ~string](s []T) []T {
 }
 
 // ApplyMembers returns the member lists of g with c applied: removed ids
-// dropped, added ids not yet listed appended in order (users to
+// dropped, then added ids not listed appended in order (users to
 // MemberUsers, groups to MemberGroups), and the lists in canonical form.
 // Every Kind in c.Add must be MemberUser or MemberGroup. g is not modified.
 func ApplyMembers(g DirGroup, c MembersChange) ([]UserID, []DirGroupID) {

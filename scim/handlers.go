@@ -764,6 +764,11 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	if h.kind == groupKind && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "" {
+		if u, ok := membersDelta(ops); ok {
+			return h.patchMembers(r, id, u)
+		}
+	}
 	resp, err := h.modify(r, id, func(tx store.Tx, res map[string]any) (map[string]any, error) {
 		if err := applyPatch(res, ops, h.core(), id); err != nil {
 			return nil, err

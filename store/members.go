@@ -15,7 +15,8 @@ type MemberUpdate struct {
 	// of Kind policy.MemberAny is resolved to a user or a directory group
 	// of the tenant; one that is neither fails with an
 	// *UnknownMemberError. Removing a non-member and adding a member are
-	// no-ops; an id in both lists is removed.
+	// no-ops. Removals apply first: an id in both lists is a member
+	// afterwards, listed last.
 	Add, Remove []policy.MemberRef
 	// Version, when not zero, is the version the caller read the group
 	// with: ErrVersion if it changed since (an If-Match).
@@ -112,8 +113,8 @@ func ChangeMembers(tx Tx, tenant policy.TenantID, id policy.DirGroupID, u Member
 }
 
 // ResolveMembers turns a requested change to directory group self into
-// the net change: ids added that are already members and ids removed that
-// are not are dropped, removals get the kind the id has in the group
+// the net change: ids added that are already members (and not removed by
+// the same change) and ids removed that are not members are dropped, removals get the kind the id has in the group
 // (member reports it), and each new member gets its kind from resolve,
 // called once per new member, which returns an error wrapping ErrNotFound
 // (ideally an *UnknownMemberError) for an unknown one. A group added to
@@ -122,13 +123,15 @@ func ChangeMembers(tx Tx, tenant policy.TenantID, id policy.DirGroupID, u Member
 func ResolveMembers(self policy.DirGroupID, c policy.MembersChange, member func(id string) (policy.MemberKind, bool), resolve func(policy.MemberRef) (policy.MemberKind, error)) (policy.MembersChange, error) {
 	c = c.Canonical()
 	var out policy.MembersChange
+	removed := make(map[string]bool, len(c.Remove))
 	for _, r := range c.Remove {
 		if k, ok := member(r.ID); ok {
 			out.Remove = append(out.Remove, policy.MemberRef{Kind: k, ID: r.ID})
+			removed[r.ID] = true
 		}
 	}
 	for _, a := range c.Add {
-		if _, ok := member(a.ID); ok {
+		if _, ok := member(a.ID); ok && !removed[a.ID] {
 			continue
 		}
 		if a.ID == string(self) && a.Kind != policy.MemberUser {

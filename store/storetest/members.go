@@ -63,21 +63,26 @@ func testChangeMembers(t *testing.T, s store.Store) {
 	}
 
 	// Removing, and removing a non-member, in one change; an id both
-	// added and removed is removed.
+	// removed and added is taken out and put back last.
 	res, err = changeMembers(t, s, f.acme, g.ID, store.MemberUpdate{
-		Remove: []policy.MemberRef{{ID: string(us[0].ID)}, {ID: "not-a-member"}, {ID: string(inner.ID)}},
-		Add:    []policy.MemberRef{{ID: string(inner.ID)}},
+		Remove: []policy.MemberRef{{ID: string(us[0].ID)}, {ID: "not-a-member"}, {ID: string(us[3].ID)}},
+		Add:    []policy.MemberRef{{ID: string(us[3].ID)}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantR := []policy.MemberRef{policy.UserMember(us[0].ID), policy.GroupMember(inner.ID)}; !slices.Equal(res.Applied.Remove, wantR) || len(res.Applied.Add) != 0 {
-		t.Errorf("applied %+v, want removal of %v", res.Applied, wantR)
+	if wantR := []policy.MemberRef{policy.UserMember(us[0].ID), policy.UserMember(us[3].ID)}; !slices.Equal(res.Applied.Remove, wantR) || !slices.Equal(res.Applied.Add, []policy.MemberRef{policy.UserMember(us[3].ID)}) {
+		t.Errorf("applied %+v, want removal of %v and %s put back", res.Applied, wantR, us[3].ID)
 	}
 	got, _ = getDirGroup(t, s, f.acme, g.ID)
-	if wantU := []policy.UserID{us[2].ID, us[3].ID, us[1].ID}; !slices.Equal(got.MemberUsers, wantU) || len(got.MemberGroups) != 0 {
-		t.Errorf("members %v %v, want %v []", got.MemberUsers, got.MemberGroups, wantU)
+	if wantU := []policy.UserID{us[2].ID, us[1].ID, us[3].ID}; !slices.Equal(got.MemberUsers, wantU) || !slices.Equal(got.MemberGroups, []policy.DirGroupID{inner.ID}) {
+		t.Errorf("members %v %v, want %v [%s]", got.MemberUsers, got.MemberGroups, wantU, inner.ID)
 	}
+	// Take the nested group out again.
+	if _, err := changeMembers(t, s, f.acme, g.ID, store.MemberUpdate{Remove: []policy.MemberRef{{ID: string(inner.ID)}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = getDirGroup(t, s, f.acme, g.ID)
 	if got := dirGroupsOf(t, s, f.acme, string(us[0].ID)); len(got) != 0 {
 		t.Errorf("DirGroupsOf(removed member) = %v", got)
 	}
