@@ -147,10 +147,10 @@ func (r *run) full(ctx context.Context) error {
 
 	// Creates and updates are written while the directory is read; each
 	// batch leaves the store consistent.
-	var (
-		ops      []op
-		applyErr error
-	)
+	// Room for a batch of creates and their DN index entries, and a
+	// page more: the list never grows (an op is large).
+	ops := make([]op, 0, 2*r.batch+2*s.dir.PageSize)
+	var applyErr error
 	for page := range pages {
 		if applyErr != nil {
 			continue
@@ -1403,12 +1403,11 @@ type opError struct {
 func (e *opError) Error() string { return e.err.Error() }
 func (e *opError) Unwrap() error { return e.err }
 
-func (r *run) exec(tx store.Tx, o op) (opResult, error) {
+// exec performs o in tx, leaving what done needs in res (written in
+// place: an opResult is large).
+func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 	t := r.s.tenant
-	var (
-		res opResult
-		err error
-	)
+	var err error
 	switch o.kind {
 	case opCreateUser:
 		res.user, err = tx.CreateUser(t, o.user)
@@ -1476,7 +1475,7 @@ func (r *run) exec(tx store.Tx, o op) (opResult, error) {
 			err = nil
 		}
 	}
-	return res, err
+	return err
 }
 
 // done accounts for a committed write.
@@ -1563,11 +1562,10 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {
 			clear(r.txGroupID)
 			for i, o := range chunk {
-				x, err := r.exec(tx, o)
-				if err != nil {
+				res[i] = opResult{}
+				if err := r.exec(tx, o, &res[i]); err != nil {
 					return &opError{i: i, err: err}
 				}
-				res[i] = x
 			}
 			return nil
 		})
