@@ -181,6 +181,12 @@ type UIConfig struct {
 type PortalConfig struct {
 	ClientID     string `yaml:"clientID"`
 	ClientSecret string `yaml:"clientSecret"`
+	// MapTiles is the URL template of the tiles the LUG finder draws its
+	// map with, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+	// (mind the provider's usage policy); empty: a plain list, no map.
+	// MapAttribution is the credit the provider asks for.
+	MapTiles       string `yaml:"mapTiles"`
+	MapAttribution string `yaml:"mapAttribution"`
 }
 
 // LogConfig configures log/slog.
@@ -473,6 +479,9 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Portal.ClientSecret != "" {
 		return &Error{"portal.clientID", "required"}
+	}
+	if t := c.Portal.MapTiles; t != "" && (!strings.HasPrefix(t, "https://") && !strings.HasPrefix(t, "http://") || !strings.Contains(t, "{z}") || !strings.Contains(t, "{x}") || !strings.Contains(t, "{y}")) {
+		return &Error{"portal.mapTiles", "must be an http(s) URL template with {z}, {x} and {y}"}
 	}
 	for i, r := range c.Policy.Roles {
 		f := fmt.Sprintf("policy.roles[%d]", i)

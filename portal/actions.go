@@ -131,7 +131,7 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		name := c.text("name", "Name", true, 200)
 		desc := c.text("description", "Description", false, 4000)
 		join := c.text("join", "Who may join", false, 16)
-		in := map[string]any{"name": name, "description": desc}
+		in := map[string]any{"name": name, "description": desc, "public": r.PostForm.Get("public") == "on"}
 		switch join {
 		case "":
 		case "open", "request", "closed":
@@ -144,7 +144,7 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 			return
 		}
 		o.doing, o.back = "rename or describe "+slug, o.back+"#about"
-		o.done(a.do(ctx, http.MethodPatch, gpath, in, nil), "Saved the name, description and who may join.")
+		o.done(a.do(ctx, http.MethodPatch, gpath, in, nil), "Saved the name, description, who may join and the public page.")
 	case "archive", "unarchive":
 		o.doing, o.back = action+" "+slug, o.back+"#about"
 		msg := "Archived: the group keeps its members and history, takes no new members or meetings, and is hidden from the group tree unless archived groups are shown."

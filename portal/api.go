@@ -105,6 +105,12 @@ func (a api) do(ctx context.Context, method, path string, in, out any) error {
 		a.s.mu.Unlock()
 		return errSignedOut
 	}
+	return readAnswer(resp, method, path, out)
+}
+
+// readAnswer reads an admin API answer: an error answer as an *apiError,
+// else the JSON body into out (if not nil).
+func readAnswer(resp *http.Response, method, path string, out any) error {
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error apiError `json:"error"`
@@ -116,7 +122,7 @@ func (a api) do(ctx context.Context, method, path string, in, out any) error {
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out); err != nil {
 		return fmt.Errorf("portal: admin API answer to %s %s: %w", method, path, err)
 	}
 	return nil
@@ -192,6 +198,8 @@ type group struct {
 	Charter     *charter  `json:"charter"`
 	MemberCount int       `json:"memberCount"`
 	Archived    bool      `json:"archived"`
+	// Public: the group has a public page (portal/public.go).
+	Public bool `json:"public"`
 }
 
 // joinRequest is a membership request (admin API: join-requests).

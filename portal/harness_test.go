@@ -63,9 +63,10 @@ type demo struct {
 	base string
 }
 
-// startDemo starts a fresh `roster demo` on a free port of 127.0.0.1 and
-// waits until it is ready. It is stopped (by its PID) when the test ends.
-func startDemo(t *testing.T) *demo {
+// startDemo starts a fresh `roster demo` on a free port of 127.0.0.1, with
+// args added to its command line, and waits until it is ready. It is
+// stopped (by its PID) when the test ends.
+func startDemo(t *testing.T, args ...string) *demo {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +74,7 @@ func startDemo(t *testing.T) *demo {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(binary, "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "data"))
+	cmd := exec.Command(binary, append([]string{"demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "data")}, args...)...)
 	cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+adminToken)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

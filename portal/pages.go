@@ -32,11 +32,13 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /portal/groups/{slug}/meetings/{id}", p.guard(p.saveMeeting))
 	m.HandleFunc("GET /portal/me", p.guard(p.me))
 	m.HandleFunc("POST /portal/calendar", p.guard(p.resetCalendar))
+	m.HandleFunc("POST /portal/me/public", p.guard(p.setPublicConsent)) // portal/public.go
 	m.HandleFunc("GET /portal/people/{tenant}/{user}", p.guard(p.personPage))
 	m.HandleFunc("GET /portal/explain", p.guard(p.explainPage))
 	m.HandleFunc("GET /portal/audit", p.guard(p.auditPage))
 	m.HandleFunc("GET /portal/sync", p.guard(p.syncPage))
-	p.reachRoutes() // portal/reach.go: announcements, public pages, the finder
+	p.reachRoutes()  // portal/reach.go: announcements
+	p.publicRoutes() // portal/public.go, portal/finder.go: public pages, the finder
 	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
 	m.HandleFunc("GET /portal/admin", p.guard(p.adminPage)) // portal/admin.go
 	m.HandleFunc("POST /portal/admin/{action}", p.guard(p.adminAction))
@@ -56,6 +58,12 @@ type view struct {
 	Alert string
 	F     *formState
 	D     any
+	// OG are the Open Graph properties of a public page, so that a link
+	// to it unfurls in chat tools (https://ogp.me).
+	OG *openGraph
+	// Scripts are the portal's own scripts the page loads (the finder's
+	// map); the page's Content-Security-Policy allows them.
+	Scripts []string
 }
 
 // formState is a posted form shown again: its values and what is wrong.
@@ -230,7 +238,7 @@ func fieldOf(f *formState, form, name, label, typ, def, help string) field {
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin", "meeting"}
+	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin", "meeting", "public", "publicmeeting", "publichome", "find"}
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
@@ -673,6 +681,9 @@ type personData struct {
 		Exists  bool      `json:"exists"`
 		Created time.Time `json:"created"`
 	}
+	// Public: the person agreed to be named on public pages (their own
+	// page only; portal/public.go).
+	Public bool
 }
 
 // resetCalendar makes a new secret URL for the signed-in person's
@@ -705,6 +716,9 @@ func (p *Portal) personPage(w http.ResponseWriter, r *http.Request, s *session) 
 	d.Self = d.P.ID == s.user.ID
 	if d.Self {
 		_ = a.get(r.Context(), "/me/calendar", &d.Calendar)
+		var pr profileInput
+		_ = a.get(r.Context(), "/me/profile", &pr)
+		d.Public = pr.Public
 	}
 	title := d.P.DisplayName
 	if title == "" {

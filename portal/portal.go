@@ -68,6 +68,11 @@ type Config struct {
 	// MaxSessions bounds the sessions kept in memory (default 100,000);
 	// past it, the oldest are dropped.
 	MaxSessions int
+	// MapTiles is the URL template of the map tiles the LUG finder draws
+	// its map with ("https://tile.example/{z}/{x}/{y}.png", {s} for a
+	// subdomain); empty: no map, a plain list. MapAttribution is the
+	// credit the tile provider asks for (HTML is escaped).
+	MapTiles, MapAttribution string
 }
 
 // Portal is the portal's HTTP handler.
@@ -121,6 +126,9 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if cfg.UI.Title == "" {
 		cfg.UI.Title = "Roster"
+	}
+	if cfg.MapTiles != "" && !ValidMapTiles(cfg.MapTiles) {
+		return nil, fmt.Errorf("portal: map tiles %q are not an http(s) URL template with {z}, {x} and {y}", cfg.MapTiles)
 	}
 	if !hexColor(cfg.UI.PrimaryColor) {
 		cfg.UI.PrimaryColor = "#1d4f91"

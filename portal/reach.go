@@ -1,32 +1,25 @@
 package portal
 
-// Reaching members and visitors: the "Send an announcement" form of a
-// group (through the admin API, like every other change), public group
-// pages at /portal/g/{slug} and the LUG finder at /portal/find, which
-// need no sign-in and read only the admin API's public endpoints (open
-// and on-request groups, never their members).
+// Reaching members: the "Send an announcement" form of a group (through
+// the admin API, like every other change). The public pages and the LUG
+// finder are in public.go and finder.go.
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 func (p *Portal) reachRoutes() {
-	for _, n := range []string{"announce", "public", "find"} {
+	for _, n := range []string{"announce"} {
 		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
 	}
 	p.mux.HandleFunc("GET /portal/groups/{slug}/announce", p.guard(p.announcePage))
 	p.mux.HandleFunc("POST /portal/groups/{slug}/announce", p.guard(p.sendAnnouncement))
-	p.mux.HandleFunc("GET /portal/g/{slug}", p.publicPage)
-	p.mux.HandleFunc("GET /portal/find", p.findPage)
 }
 
 // announcement is one entry of a group's archive.
@@ -110,127 +103,4 @@ func (p *Portal) sendAnnouncement(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	s.setFlash(fmt.Sprintf("Your announcement “%s” is on its way to %d members.", out.Subject, out.Recipients))
 	http.Redirect(w, r, "/portal/groups/"+url.PathEscape(slug)+"/announce", http.StatusSeeOther)
-}
-
-// publicGroup is a group as the admin API shows it to everyone.
-type publicGroup struct {
-	Slug        string          `json:"slug"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Kind        string          `json:"kind"`
-	Join        string          `json:"join"`
-	Parent      string          `json:"parent"`
-	Location    json.RawMessage `json:"location"`
-	Next        []struct {
-		Title    string    `json:"title"`
-		Start    time.Time `json:"start"`
-		TimeZone string    `json:"timeZone"`
-		Location string    `json:"location"`
-		Address  string    `json:"address"`
-		Online   bool      `json:"online"`
-		Repeats  bool      `json:"repeats"`
-	} `json:"next"`
-}
-
-// LocalStart formats a meeting's start in its own zone.
-func localStart(t time.Time, zone string) string {
-	if l, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return t.In(l).Format("Mon 2 Jan 2006, 15:04 MST")
-	}
-	return t.UTC().Format("Mon 2 Jan 2006, 15:04 MST")
-}
-
-// public reads a public endpoint of the admin API, without a token.
-func (p *Portal) public(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.cfg.API+"/api/v1/public"+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := p.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("portal: admin API: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return &apiError{Status: resp.StatusCode, Code: "public", Message: resp.Status}
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
-}
-
-type publicData struct {
-	G      publicGroup
-	Starts []string
-	Where  string
-}
-
-func (p *Portal) publicPage(w http.ResponseWriter, r *http.Request) {
-	var g publicGroup
-	if err := p.public(r.Context(), "/groups/"+url.PathEscape(r.PathValue("slug")), &g); err != nil {
-		p.fail(w, r, http.StatusNotFound, "There is no public group at this address.")
-		return
-	}
-	d := publicData{G: g, Where: locationText(g.Location)}
-	for _, m := range g.Next {
-		d.Starts = append(d.Starts, localStart(m.Start, m.TimeZone))
-	}
-	p.render(w, r, p.signedIn(r), http.StatusOK, "public", view{Title: g.Name, D: d})
-}
-
-type findData struct {
-	Q       string
-	Results []publicGroup
-	Where   map[string]string
-}
-
-func (p *Portal) findPage(w http.ResponseWriter, r *http.Request) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	var res struct {
-		Items []publicGroup `json:"items"`
-	}
-	if err := p.public(r.Context(), "/groups?q="+url.QueryEscape(q), &res); err != nil {
-		p.fail(w, r, http.StatusBadGateway, "The group finder is unavailable; try again in a moment.")
-		return
-	}
-	d := findData{Q: q, Where: map[string]string{}}
-	for _, g := range res.Items {
-		if q == "" && g.Kind != "local" {
-			continue // with no search, the local groups
-		}
-		d.Results = append(d.Results, g)
-		d.Where[g.Slug] = locationText(g.Location)
-	}
-	p.render(w, r, p.signedIn(r), http.StatusOK, "find", view{Title: "Find a group near you", D: d})
-}
-
-// signedIn returns the request's session when someone is signed in.
-func (p *Portal) signedIn(r *http.Request) *session {
-	if s := p.session(r); s != nil && s.user != nil {
-		return s
-	}
-	return nil
-}
-
-// locationText renders a group's location, whatever its shape: a string,
-// or an object whose city, region and country (or name, address) are
-// joined.
-func locationText(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return ""
-	}
-	var parts []string
-	for _, k := range []string{"name", "city", "region", "country"} {
-		if v, ok := m[k].(string); ok && v != "" {
-			parts = append(parts, v)
-		}
-	}
-	return strings.Join(parts, ", ")
 }

@@ -25,6 +25,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "listen address")
 	data := fs.String("data", "./roster-data", "data directory")
+	mapTiles := fs.String("map-tiles", "", "URL template of map tiles for the LUG finder, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: no map)")
+	mapAttribution := fs.String("map-attribution", "", "the credit the map tile provider asks for")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +57,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg.Policy.Products = demo.Products // the demo world's product lines
+	cfg.Portal.MapTiles, cfg.Portal.MapAttribution = *mapTiles, *mapAttribution
+	if err := cfg.Validate(); err != nil {
+		ln.Close()
+		return err
+	}
 	if err := seedDemo(ctx, cfg.Store.Bbolt.Path); err != nil {
 		ln.Close()
 		return err

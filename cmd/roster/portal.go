@@ -19,10 +19,16 @@ func (a *app) wirePortal(p *protocolSet) error {
 		ClientID:     pc.ClientID,
 		ClientSecret: pc.ClientSecret,
 		UI:           portal.UI{Title: a.cfg.UI.Title, LogoURL: a.cfg.UI.LogoURL, PrimaryColor: a.cfg.UI.PrimaryColor},
+		// The LUG finder's map (portal/finder.go).
+		MapTiles:       pc.MapTiles,
+		MapAttribution: pc.MapAttribution,
 	})
 	if err != nil {
 		return err
 	}
 	p.handlers = append(p.handlers, mounted{pattern: "/portal/", component: "portal", handler: h})
+	for _, pat := range portal.PublicPatterns { // /g/{slug}: a public group page's short address
+		p.handlers = append(p.handlers, mounted{pattern: pat, component: "portal", handler: h})
+	}
 	return nil
 }
