@@ -14,7 +14,8 @@ func TestDiscovery(t *testing.T) {
 	}
 	for path, want := range map[string]any{
 		"patch/supported": true, "filter/supported": true, "filter/maxResults": float64(DefaultMaxResults),
-		"etag/supported": true, "sort/supported": true, "bulk/supported": false, "changePassword/supported": false,
+		"etag/supported": true, "sort/supported": true, "bulk/supported": true, "bulk/maxOperations": float64(DefaultBulkMaxOperations),
+		"bulk/maxPayloadSize": float64(DefaultBulkMaxBytes), "changePassword/supported": false,
 		"authenticationSchemes/0/type": "oauthbearertoken",
 		"meta/location":                "https://roster.example.com/scim/v2/acme/ServiceProviderConfig",
 	} {

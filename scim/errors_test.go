@@ -89,10 +89,9 @@ func TestErrors(t *testing.T) {
 		{"unknown group PATCH", "PATCH", "/Groups/does-not-exist", patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "x"}), nil, 404, ""},
 		{"unknown user DELETE", "DELETE", "/Users/does-not-exist", nil, nil, 404, ""},
 		{"unknown endpoint", "GET", "/Nope", nil, nil, 404, ""},
-		// RFC 7644 §3.11: an unsupported /Me SHOULD give 501; Bulk is
-		// answered the same way (ServiceProviderConfig says it is
-		// unsupported).
-		{"Bulk", "POST", "/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}}, nil, 501, ""},
+		// RFC 7644 §3.11: an unsupported /Me SHOULD give 501.
+		{"Bulk without its schema", "POST", "/Bulk", map[string]any{"schemas": []string{patchOpSchema}, "Operations": []any{}}, nil, 400, "invalidSyntax"},
+		{"GET Bulk", "GET", "/Bulk", nil, nil, 405, ""},
 		{"Me", "GET", "/Me", nil, nil, 501, ""},
 		{"unknown schema", "GET", "/Schemas/urn:nope", nil, nil, 404, ""},
 

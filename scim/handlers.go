@@ -915,7 +915,7 @@ func (s *Server) serviceProviderConfig(r request) map[string]any {
 		"schemas":          []any{spcSchema},
 		"documentationUri": "https://github.com/roster-dev/roster#scim",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": s.maxBody},
+		"bulk":             map[string]any{"supported": true, "maxOperations": s.bulkMaxOps, "maxPayloadSize": s.bulkMax},
 		"filter":           map[string]any{"supported": true, "maxResults": s.maxResults},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},

@@ -35,8 +35,9 @@
 // refuses answers 507; a client that hangs up is recorded as 499.
 //
 // Sorting (RFC 7644 §3.4.2.3) keeps the first startIndex+count resources
-// of one pass (sort.go). The package does not implement Bulk, /Me or
-// password changes.
+// of one pass (sort.go). /Bulk (RFC 7644 §3.7) runs each operation through
+// the handler of its own request (bulk.go). The package does not
+// implement /Me or password changes.
 package scim
 
 import (
@@ -105,6 +106,11 @@ type Config struct {
 	// beyond it they get 429 with Retry-After. Cheap requests never go
 	// through it. Default: admission.New with its default bounds.
 	Admission *admission.Controller
+	// BulkMaxOperations and BulkMaxBytes bound a /Bulk request (RFC 7644
+	// §3.7: maxOperations, maxPayloadSize); beyond them it gets 413.
+	// Defaults: DefaultBulkMaxOperations, DefaultBulkMaxBytes.
+	BulkMaxOperations int
+	BulkMaxBytes      int64
 }
 
 // TenantConfig is the configuration of one tenant's SCIM endpoint.
@@ -131,6 +137,8 @@ type Server struct {
 	tenantDisc map[policy.TenantID]*discovery // tenants with extensions
 
 	adm        *admission.Controller
+	bulkMaxOps int
+	bulkMax    int64
 	cursors    cursorTable
 	emailIndex bool // the store looks users up by e-mail (store.EmailTx)
 
@@ -162,6 +170,8 @@ func New(cfg Config) (*Server, error) {
 		maxBody:    cfg.MaxBodyBytes,
 		maxResults: cfg.MaxResults,
 		adm:        cfg.Admission,
+		bulkMaxOps: cfg.BulkMaxOperations,
+		bulkMax:    cfg.BulkMaxBytes,
 		emailIndex: probeEmailIndex(cfg.Store),
 	}
 	if s.adm == nil {
@@ -179,6 +189,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.maxResults <= 0 {
 		s.maxResults = DefaultMaxResults
+	}
+	if s.bulkMaxOps <= 0 {
+		s.bulkMaxOps = DefaultBulkMaxOperations
+	}
+	if s.bulkMax <= 0 {
+		s.bulkMax = DefaultBulkMaxBytes
 	}
 	for t, tc := range cfg.Tenants {
 		if t == "" || strings.Contains(string(t), "/") {
@@ -218,6 +234,7 @@ func (s *Server) discFor(t policy.TenantID) *discovery {
 type request struct {
 	*http.Request
 	tenant policy.TenantID
+	bulk   *bulkTx // set for an operation of a Bulk request
 }
 
 func (r request) actor() string { return "scim:" + string(r.tenant) }
@@ -250,7 +267,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		limit := s.maxBody
+		if strings.EqualFold(strings.TrimSuffix(sub, "/"), "bulk") {
+			limit = s.bulkMax
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	resp, err := s.route(request{Request: r, tenant: t}, strings.TrimSuffix(sub, "/"))
 	if err != nil {
@@ -297,10 +318,13 @@ func (s *Server) route(r request, sub string) (response, error) {
 			return response{}, err
 		}
 		return s.schemas(r, id)
-	case "bulk", "me":
-		// RFC 7644 §3.11: an unsupported /Me SHOULD answer 501; so
-		// does Bulk (§3.7), which ServiceProviderConfig declares
-		// unsupported.
+	case "bulk":
+		if hasID {
+			return response{}, errNoEndpoint
+		}
+		return s.bulk(r)
+	case "me":
+		// RFC 7644 §3.11: an unsupported /Me SHOULD answer 501.
 		return response{}, errorf(scimerr.ScimError{Status: http.StatusNotImplemented}, "/%s is not supported", first)
 	default:
 		return response{}, errNoEndpoint
