@@ -81,6 +81,13 @@ type Config struct {
 	// Gazetteer places the LUG finder's searches and groups that have a
 	// city but no coordinates (default: geo.Cities, loaded on first use).
 	Gazetteer *geo.Gazetteer
+	// TravelKm is how far the check "is there a group already?" looks
+	// around the city of an application to found a group (default
+	// DefaultTravelKm).
+	TravelKm float64
+	// FounderRole is the role the founders of an approved group get in
+	// it (default "organizer").
+	FounderRole policy.RoleName
 }
 
 // Token is one admin bearer token and its name.

@@ -63,6 +63,7 @@ func (s *Server) routes() {
 	s.profileRoutes()         // admin/profile.go
 	s.reachRoutes()           // admin/announce.go, admin/public.go
 	s.feedbackRoutes()        // admin/feedback.go
+	s.applicationRoutes()     // admin/applications.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {

@@ -1,0 +1,174 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// applicationFixture: rug-europe and lug-london take requests (so anyone
+// sees them); lug-london meets in London; alice reviews applications in
+// rug-europe.
+func applicationFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		if _, err := tx.PutRole(policy.Role{Name: "reviewer", Permissions: []policy.Permission{policy.PermApplicationsReview}, Inherit: true}); err != nil {
+			return err
+		}
+		if _, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids["alice"]), Group: policy.GroupID(f.ids["rug"]), Role: "reviewer", Origin: policy.OriginManual}); err != nil {
+			return err
+		}
+		for _, id := range []string{f.ids["rug"], f.ids["lug"]} {
+			g, err := tx.Group(policy.GroupID(id))
+			if err != nil {
+				return err
+			}
+			g.Join = policy.JoinOnRequest
+			if g.Slug == "lug-london" {
+				g.Location = &policy.Location{City: "London", Country: "GB"}
+			}
+			if _, err := tx.UpdateGroup(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestFoundingALUG(t *testing.T) {
+	f := applicationFixture(t)
+	// Carol (a partner's member) checks Reading: London is near.
+	st, m := f.call(t, "carol-token", "GET", "/api/v1/applications/nearby?city=Reading&country=GB", "")
+	if got := items(m); st != 200 || len(got) != 1 || got[0]["slug"] != "lug-london" || got[0]["km"].(float64) < 40 || got[0]["km"].(float64) > 80 {
+		t.Fatalf("nearby: %d %v", st, m)
+	}
+	st, m = f.call(t, "carol-token", "POST", "/api/v1/applications", `{"name":"LUG Reading","slug":"lug-reading","parent":"rug-europe","city":"Reading","country":"gb","remit":"Users in the Thames Valley","coFounders":["bob"]}`)
+	if st != 201 || m["status"] != "pending" || len(m["nearby"].([]any)) != 1 {
+		t.Fatalf("apply: %d %v", st, m)
+	}
+	id := m["id"].(string)
+	path := "/api/v1/applications/" + id
+
+	// Neither an unrelated member nor a co-founder's colleague sees it;
+	// bob, a co-founder, does.
+	if st, _ := f.call(t, "alice-token", "GET", "/api/v1/applications", ""); st != 200 {
+		t.Fatal(st)
+	}
+	for _, tok := range []string{"bob-token", "alice-token", "carol-token"} {
+		if st, m := f.call(t, tok, "GET", path, ""); st != 200 {
+			t.Errorf("%s reads: %d %v", tok, st, m)
+		}
+	}
+	// The reviewer asks, the founder answers.
+	if st, m = f.call(t, "alice-token", "POST", path+"/messages", `{"text":"Where will you meet?"}`); st != 200 || m["status"] != "questions" {
+		t.Fatalf("ask: %d %v", st, m)
+	}
+	if st, m = f.call(t, "carol-token", "POST", path+"/messages", `{"text":"At the library."}`); st != 200 || m["status"] != "pending" || len(m["messages"].([]any)) != 2 {
+		t.Fatalf("answer: %d %v", st, m)
+	}
+	// A founder cannot approve their own application.
+	if st, m = f.call(t, "carol-token", "PATCH", path, `{"status":"approved"}`); st != 403 {
+		t.Fatalf("founder approves: %d %v", st, m)
+	}
+	st, m = f.call(t, "alice-token", "PATCH", path, `{"status":"approved","reason":"Welcome!"}`)
+	if st != 200 || m["status"] != "approved" || m["group"] == nil {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	// The group exists under the RUG, with its founders as organizers.
+	st, g := f.call(t, adminToken, "GET", "/api/v1/groups/lug-reading", "")
+	if st != 200 || g["parent"] != f.ids["rug"] || g["kind"] != "local" || g["description"] != "Users in the Thames Valley" {
+		t.Fatalf("group: %d %v", st, g)
+	}
+	if loc, _ := g["location"].(map[string]any); loc["city"] != "Reading" || loc["coordinates"] == nil {
+		t.Errorf("location: %v", g["location"])
+	}
+	gid := policy.GroupID(m["group"].(string))
+	for _, u := range []string{"carol", "bob"} {
+		if !f.eng.Check(policy.UserID(f.ids[u]), policy.PermMembersManage, gid) {
+			t.Errorf("%s is not an organizer of the new group", u)
+		}
+	}
+	if st, m = f.call(t, "alice-token", "PATCH", path, `{"status":"declined"}`); st != 409 {
+		t.Errorf("decide twice: %d %v", st, m)
+	}
+	// Every step is in the audit log.
+	var steps []string
+	_ = f.st.View(context.Background(), func(tx store.Tx) error {
+		cs, _ := tx.Audit(0, 0)
+		for _, c := range cs {
+			if c.ID == "application/"+id {
+				var d struct{ Step string }
+				_ = json.Unmarshal(c.After, &d)
+				steps = append(steps, d.Step)
+			}
+		}
+		return nil
+	})
+	if want := "[applied asked answered approved]"; fmt.Sprint(steps) != want {
+		t.Errorf("audited steps %v, want %s", steps, want)
+	}
+}
+
+func TestApplicationsStayWithTheirPeople(t *testing.T) {
+	f := applicationFixture(t)
+	_, m := f.call(t, "carol-token", "POST", "/api/v1/applications", `{"name":"LUG Reading","slug":"lug-reading","parent":"rug-europe","city":"Reading","country":"GB","remit":"R"}`)
+	path := "/api/v1/applications/" + m["id"].(string)
+	// bob: neither founder nor reviewer.
+	for _, c := range []struct{ method, path, body string }{{"GET", path, ""}, {"POST", path + "/messages", `{"text":"hi"}`}, {"PATCH", path, `{"status":"approved"}`}} {
+		if st, m := f.call(t, "bob-token", c.method, c.path, c.body); st != 404 {
+			t.Errorf("bob %s %s: %d %v", c.method, c.path, st, m)
+		}
+	}
+	if _, m := f.call(t, "bob-token", "GET", "/api/v1/applications", ""); len(items(m)) != 0 {
+		t.Errorf("bob lists %v", m)
+	}
+	if _, m := f.call(t, "alice-token", "GET", "/api/v1/applications?status=pending", ""); len(items(m)) != 1 {
+		t.Errorf("reviewer lists %v", m)
+	}
+}
+
+func TestApplicationBadInputChangesNothing(t *testing.T) {
+	f := applicationFixture(t)
+	_, m := f.call(t, "carol-token", "POST", "/api/v1/applications", `{"name":"LUG Reading","slug":"lug-reading","parent":"rug-europe","city":"Reading","country":"GB","remit":"R"}`)
+	path := "/api/v1/applications/" + m["id"].(string)
+	ok := `"name":"LUG Leeds","parent":"rug-europe","country":"GB","remit":"R"`
+	for _, c := range []struct {
+		name, token, method, path, body string
+		status                          int
+		field                           string
+	}{
+		{"no city", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds",` + ok + `}`, 400, "city"},
+		{"unknown city", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Xyzzyville",` + ok + `}`, 400, "city"},
+		{"bad slug", "carol-token", "POST", "/api/v1/applications", `{"slug":"LUG Leeds","city":"Leeds",` + ok + `}`, 400, "slug"},
+		{"slug taken", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-paris","city":"Leeds",` + ok + `}`, 400, "slug"},
+		{"no name", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds","name":" ","parent":"rug-europe","country":"GB","remit":"R"}`, 400, "name"},
+		{"no remit", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds","name":"L","parent":"rug-europe","country":"GB"}`, 400, "remit"},
+		{"under a LUG", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds","name":"L","parent":"lug-london","country":"GB","remit":"R"}`, 400, "parent"},
+		{"hidden parent", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds","name":"L","parent":"isug","country":"GB","remit":"R"}`, 400, "parent"},
+		{"unknown co-founder", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds","coFounders":["nobody"],` + ok + `}`, 400, "coFounders"},
+		{"admin token is nobody", adminToken, "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Leeds",` + ok + `}`, 400, ""},
+		{"empty message", "alice-token", "POST", path + "/messages", `{"text":"  "}`, 400, "text"},
+		{"unknown decision", "alice-token", "PATCH", path, `{"status":"maybe"}`, 400, "status"},
+		{"stale version", "alice-token", "PATCH", path, `{"status":"approved","version":9}`, 412, ""},
+		{"nearby without a city", "carol-token", "GET", "/api/v1/applications/nearby", "", 400, "city"},
+	} {
+		before := f.lastSeq(t)
+		st, m := f.call(t, c.token, c.method, c.path, c.body)
+		e, _ := m["error"].(map[string]any)
+		if st != c.status || c.field != "" && e["field"] != c.field {
+			t.Errorf("%s: %d %v, want %d field %q", c.name, st, m, c.status, c.field)
+		}
+		if f.lastSeq(t) != before {
+			t.Errorf("%s: changed the store", c.name)
+		}
+	}
+}
