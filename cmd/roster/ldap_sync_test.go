@@ -29,28 +29,15 @@ func TestSyncApproveEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := writeConfig(t, dir, addr, "")
-	// The vendor tenant with the directory (writeConfig's tenants are
-	// one-liners).
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	withLDAP := strings.Replace(string(b), "  - {id: vendor, name: Vendor Inc, kind: vendor}\n", fmt.Sprintf(`  - id: vendor
-    name: Vendor Inc
-    kind: vendor
-    ldap:
-      - id: corp
-        url: %s
-        bindDN: %s
-        bindPassword: %s
-        users:  {baseDN: "ou=people,%s"}
-        groups: {baseDN: "ou=groups,%s"}
-        interval: 1h
-        deletionGuard: {users: 0.10, memberships: 1}
-`, srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix), 1)
-	if err := os.WriteFile(cfg, []byte(withLDAP), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	addVendorLDAP(t, cfg, fmt.Sprintf(`id: corp
+url: %s
+bindDN: %s
+bindPassword: %s
+users:  {baseDN: "ou=people,%s"}
+groups: {baseDN: "ou=groups,%s"}
+interval: 1h
+deletionGuard: {users: 0.10, memberships: 1}
+`, srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix))
 	roster := func(args ...string) (string, error) {
 		cmd := exec.Command(binary, args...)
 		cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+testAdminToken)

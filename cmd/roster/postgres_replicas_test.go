@@ -36,7 +36,7 @@ func acmeSCIM(t *testing.T, method, u, body string) (int, map[string]any) {
 }
 
 // tokenCall posts a token request of the public client tool.
-func tokenCall(t *testing.T, base string, form url.Values) map[string]any {
+func tokenCall(t testing.TB, base string, form url.Values) map[string]any {
 	t.Helper()
 	form.Set("client_id", "tool")
 	resp, err := http.PostForm(base+"/token", form)
@@ -53,7 +53,7 @@ func tokenCall(t *testing.T, base string, form url.Values) map[string]any {
 }
 
 // groupsClaim returns the groups claim of the userinfo answer at base.
-func groupsClaim(t *testing.T, base, access string) []string {
+func groupsClaim(t testing.TB, base, access string) []string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+access)

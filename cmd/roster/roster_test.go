@@ -53,7 +53,7 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func writeConfig(t *testing.T, dir, addr, extra string) string {
+func writeConfig(t testing.TB, dir, addr, extra string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: %s
 issuer: http://%s

@@ -34,7 +34,7 @@ func signInBrowser() *http.Client {
 
 // authorize starts a code flow for client tool; it returns the redirect
 // to the tool, or the page shown instead.
-func authorize(t *testing.T, c *http.Client, base string, extra url.Values) (*url.URL, string, string) {
+func authorize(t testing.TB, c *http.Client, base string, extra url.Values) (*url.URL, string, string) {
 	t.Helper()
 	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
 	v := url.Values{"client_id": {"tool"}, "redirect_uri": {"http://127.0.0.1:9/cb"}, "response_type": {"code"},

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/ldap/ldaptest"
+)
+
+// addVendorLDAP gives tenant vendor of the configuration file cfg
+// (written by writeConfig) one LDAP directory: entry holds the keys of
+// one tenants[].ldap[] item, one a line, unindented.
+func addVendorLDAP(tb testing.TB, cfg, entry string) {
+	tb.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var item strings.Builder
+	for i, l := range strings.Split(strings.TrimSpace(entry), "\n") {
+		if i == 0 {
+			item.WriteString("      - " + l + "\n")
+		} else {
+			item.WriteString("        " + l + "\n")
+		}
+	}
+	const vendor = "  - {id: vendor, name: Vendor Inc, kind: vendor}\n"
+	if !strings.Contains(string(b), vendor) {
+		tb.Fatalf("%s has no one-line vendor tenant", cfg)
+	}
+	out := strings.Replace(string(b), vendor, "  - id: vendor\n    name: Vendor Inc\n    kind: vendor\n    ldap:\n"+item.String(), 1)
+	if err := os.WriteFile(cfg, []byte(out), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// claimDirectory is a directory server with one user who signs in and
+// one group whose membership the measurement toggles.
+type claimDirectory struct {
+	// ldap is the tenants[].ldap[] item (see addVendorLDAP). Its
+	// deletion guard is off: a leave removes the one membership of the
+	// source, which any share limit would hold.
+	ldap string
+	// user and password sign in; group is the directory group's name
+	// (its cn), which the binding rule names.
+	user, password, group string
+	// join and leave add the user to the group and remove it.
+	join, leave func(tb testing.TB)
+}
+
+const claimPassword = "Claim-Pass-1"
+
+// slapdClaimDirectory: OpenLDAP, followed with syncrepl (refreshAndPersist).
+func slapdClaimDirectory(tb testing.TB) claimDirectory {
+	srv := ldaptest.New(tb, ldaptest.Options{LDIF: []string{ldaptest.BaseLDIF() + fmt.Sprintf(`
+dn: uid=claimer,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: claimer
+cn: Claire Mer
+sn: Mer
+mail: claimer@example.com
+userPassword: %s
+
+dn: cn=claimers,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: claimers
+member: %s
+`, claimPassword, ldaptest.Placeholder)}})
+	const group = "cn=claimers,ou=groups,dc=example,dc=com"
+	const member = "uid=claimer,ou=people,dc=example,dc=com"
+	return claimDirectory{
+		ldap: fmt.Sprintf("id: corp\nurl: %s\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ndeletionGuard: 1\n",
+			srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix),
+		user: "claimer", password: claimPassword, group: "claimers",
+		join:  func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "add", member)) },
+		leave: func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "delete", member)) },
+	}
+}
+
+// ds389ClaimDirectory: 389 Directory Server, polled every second.
+func ds389ClaimDirectory(tb testing.TB) claimDirectory {
+	ds := ldaptest.NewDS389(tb, fmt.Sprintf(`dn: uid=claimer,ou=people,dc=example,dc=com
+changetype: add
+objectClass: inetOrgPerson
+uid: claimer
+cn: Claire Mer
+sn: Mer
+mail: claimer@example.com
+userPassword: %s
+
+dn: cn=claimers,ou=groups,dc=example,dc=com
+changetype: add
+objectClass: groupOfNames
+cn: claimers
+`, claimPassword))
+	const group = "cn=claimers,ou=groups,dc=example,dc=com"
+	const member = "uid=claimer,ou=people,dc=example,dc=com"
+	return claimDirectory{
+		ldap: fmt.Sprintf("id: ds\nurl: %s\nflavor: 389ds\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ninterval: 1s\ndeletionGuard: 1\n",
+			ds.URL, ds.AdminDN, ds.AdminPassword, ds.Suffix, ds.Suffix),
+		user: "claimer", password: claimPassword, group: "claimers",
+		join:  func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "add", member)) },
+		leave: func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "delete", member)) },
+	}
+}
+
+// sambaClaimDirectory: a Samba AD DC, polled every second (uSNChanged).
+func sambaClaimDirectory(tb testing.TB) claimDirectory {
+	dc := ldaptest.NewSamba(tb)
+	ou := "OU=Claims," + dc.BaseDN
+	member := "CN=Claire Mer," + ou
+	group := "CN=claimers," + ou
+	dc.MustModify(tb, fmt.Sprintf(`dn: %s
+changetype: add
+objectClass: organizationalUnit
+
+dn: %s
+changetype: add
+objectClass: user
+sAMAccountName: claimer
+givenName: Claire
+sn: Mer
+displayName: Claire Mer
+mail: claimer@example.test
+unicodePwd:: %s
+userAccountControl: 512
+
+dn: %s
+changetype: add
+objectClass: group
+sAMAccountName: claimers
+`, ou, member, ldaptest.UnicodePwd(claimPassword), group))
+	return claimDirectory{
+		ldap: fmt.Sprintf("id: ad\nurl: %s\nflavor: activedirectory\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: %q}\ngroups: {baseDN: %q}\ninterval: 1s\ndeletionGuard: 1\n",
+			dc.URL, dc.AdminDN, dc.AdminPassword, ou, ou),
+		user: "claimer", password: claimPassword, group: "claimers",
+		join:  func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "add", member)) },
+		leave: func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "delete", member)) },
+	}
+}
+
+func modifyMember(group, op, member string) string {
+	return fmt.Sprintf("dn: %s\nchangetype: modify\n%s: member\nmember: %s\n", group, op, member)
+}
+
+// claimSetup is a roster server following a claimDirectory, with a
+// binding rule from its group to the roster group claimSlug and an
+// access token of its user.
+type claimSetup struct {
+	d      claimDirectory
+	base   string
+	access string
+}
+
+const claimSlug = "claim-target"
+
+func startClaimSetup(tb testing.TB, d claimDirectory) *claimSetup {
+	tb.Helper()
+	dir := tb.TempDir()
+	addr := freeAddr(tb)
+	cfg := writeConfig(tb, dir, addr, "clients:\n  - {id: tool, name: Tool, public: true, redirectURIs: [\"http://127.0.0.1:9/cb\"]}\n")
+	addVendorLDAP(tb, cfg, d.ldap)
+	s := startServer(tb, "serve", "--config", cfg)
+	base := "http://" + addr
+	s.waitReady(tb, base)
+	// The first full run brings the user in.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := api(tb, "GET", base+"/api/v1/tenants/vendor/users", "")
+		if code == http.StatusOK && strings.Contains(string(body), `"`+d.user+`"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the directory's user never arrived: %d %s\n%s", code, body, s.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body := api(tb, "POST", base+"/api/v1/groups", `{"slug":"`+claimSlug+`","name":"Claim target","kind":"special-interest"}`); code != http.StatusCreated {
+		tb.Fatalf("create group: %d %s", code, body)
+	}
+	if code, body := api(tb, "POST", base+"/api/v1/rules", fmt.Sprintf(`{"tenant":"vendor","dirGroup":%q,"group":%q,"role":"member"}`, d.group, claimSlug)); code != http.StatusCreated {
+		tb.Fatalf("create rule: %d %s", code, body)
+	}
+	// The user signs in with the directory password.
+	c := signInBrowser()
+	_, body, pu := authorize(tb, c, base, url.Values{"scope": {"openid groups"}})
+	if _, body, pu = submit(tb, c, pu, body, map[string]string{"identifier": d.user}); !strings.Contains(body, `name="password"`) {
+		tb.Fatalf("no password step: %s", body)
+	}
+	loc, body, _ := submit(tb, c, pu, body, map[string]string{"password": d.password})
+	if loc == nil || loc.Query().Get("code") == "" {
+		tb.Fatalf("sign-in: %v %s\n%s", loc, body, s.output())
+	}
+	tok := tokenCall(tb, base, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {"http://127.0.0.1:9/cb"}, "code_verifier": {strings.Repeat("v", 43)}})
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		tb.Fatalf("token answer: %v", tok)
+	}
+	cs := &claimSetup{d: d, base: base, access: access}
+	if cs.member(tb) {
+		tb.Fatalf("%s holds %s before joining the group", d.user, claimSlug)
+	}
+	return cs
+}
+
+// member reports whether the groups claim at /userinfo holds claimSlug.
+func (cs *claimSetup) member(tb testing.TB) bool {
+	return slices.Contains(groupsClaim(tb, cs.base, cs.access), claimSlug)
+}
+
+// toggle makes one change in the directory (join when the user is not in
+// the group, leave when it is) and returns the time from the end of the
+// directory's write to the changed claim at /userinfo. A claim that does
+// not change within a minute fails: that bounds a broken test, it does
+// not measure speed.
+func (cs *claimSetup) toggle(tb testing.TB) time.Duration {
+	tb.Helper()
+	want := !cs.member(tb)
+	if want {
+		cs.d.join(tb)
+	} else {
+		cs.d.leave(tb)
+	}
+	t0 := time.Now()
+	for cs.member(tb) != want {
+		if time.Since(t0) > time.Minute {
+			tb.Fatalf("the claim did not follow the directory (want member %v)", want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(t0)
+}
+
+// percentile returns the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(p/100*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// TestChangeToClaim: a membership added to and removed from a directory
+// group reaches the groups claim at /userinfo through the binding rule,
+// for a slapd followed with syncrepl and a 389 Directory Server polled
+// every second. The time each took is logged (BenchmarkChangeToClaim
+// reports it, with Samba AD too).
+func TestChangeToClaim(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		dir  func(testing.TB) claimDirectory
+	}{
+		{"slapd", slapdClaimDirectory},
+		{"389ds", ds389ClaimDirectory},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := startClaimSetup(t, tt.dir(t))
+			var lat []time.Duration
+			for range 4 { // join, leave, join, leave
+				lat = append(lat, cs.toggle(t))
+			}
+			if cs.member(t) {
+				t.Error("member after leaving")
+			}
+			t.Logf("%s: change to claim, %d changes: p50 %s, max %s", tt.name, len(lat),
+				percentile(lat, 50).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond))
+		})
+	}
+}
+
+// BenchmarkChangeToClaim reports the time from a change of membership in
+// the directory to the changed groups claim at /userinfo, end to end
+// (p50 and p99 of b.N changes, alternately joins and leaves): slapd
+// followed with syncrepl, 389 Directory Server and Samba AD polled every
+// second (interval: 1s). Run with -benchtime=20x; quote the load average.
+func BenchmarkChangeToClaim(b *testing.B) {
+	for _, bb := range []struct {
+		name string
+		dir  func(testing.TB) claimDirectory
+	}{
+		{"slapd", slapdClaimDirectory},
+		{"389ds", ds389ClaimDirectory},
+		{"samba", sambaClaimDirectory},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			cs := startClaimSetup(b, bb.dir(b))
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				lat = append(lat, cs.toggle(b))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+		})
+	}
+}
