@@ -2,18 +2,13 @@ package mail
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/mail"
-	"net/textproto"
 	"sort"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Message is one e-mail to one recipient: a plain-text and an HTML
@@ -43,29 +38,29 @@ type Attachment struct {
 	Data        []byte
 }
 
-// Bytes encodes the message as RFC 5322 with MIME (RFC 2045–2047): UTF-8
-// text parts in quoted-printable, attachments in base64. It does not sign
-// (no DKIM).
-func (m *Message) Bytes() ([]byte, error) {
-	var b bytes.Buffer
-	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+// goMail builds the go-mail message: multipart/alternative text and
+// HTML in quoted-printable, attachments in base64 (multipart/mixed).
+func (m *Message) goMail(opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	gm := gomail.NewMsg(append([]gomail.MsgOption{gomail.WithNoDefaultUserAgent()}, opts...)...)
+	from, to := m.From, m.To
+	gm.FromMailAddress(&from)
+	gm.ToMailAddress(&to)
+	if m.ReplyTo != "" {
+		if err := gm.ReplyTo(m.ReplyTo); err != nil {
+			return nil, fmt.Errorf("mail: reply-to: %w", err)
+		}
+	}
+	gm.Subject(m.Subject)
 	date := m.Date
 	if date.IsZero() {
 		date = time.Now()
 	}
-	id := m.ID
-	if id == "" {
-		id = randomID() + "@roster"
+	gm.SetDateWithValue(date)
+	if m.ID != "" {
+		gm.SetMessageIDWithValue(m.ID)
+	} else {
+		gm.SetMessageID()
 	}
-	hdr("From", m.From.String())
-	hdr("To", m.To.String())
-	if m.ReplyTo != "" {
-		hdr("Reply-To", m.ReplyTo)
-	}
-	hdr("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	hdr("Date", date.Format(time.RFC1123Z))
-	hdr("Message-ID", "<"+id+">")
-	hdr("MIME-Version", "1.0")
 	keys := make([]string, 0, len(m.Header))
 	for k := range m.Header {
 		keys = append(keys, k)
@@ -75,78 +70,29 @@ func (m *Message) Bytes() ([]byte, error) {
 		if strings.ContainsAny(k+m.Header[k], "\r\n") {
 			return nil, fmt.Errorf("mail: header %s contains a line break", k)
 		}
-		hdr(k, m.Header[k])
+		gm.SetGenHeaderPreformatted(gomail.Header(k), m.Header[k])
 	}
-	// The alternative parts, then (with attachments) a mixed wrapper.
-	var altBuf bytes.Buffer
-	alt := multipart.NewWriter(&altBuf)
-	for _, p := range []struct{ ct, s string }{{"text/plain; charset=UTF-8", m.Text}, {"text/html; charset=UTF-8", m.HTML}} {
-		w, err := alt.CreatePart(textproto.MIMEHeader{"Content-Type": {p.ct}, "Content-Transfer-Encoding": {"quoted-printable"}})
-		if err != nil {
-			return nil, err
-		}
-		qw := quotedprintable.NewWriter(w)
-		if _, err := io.WriteString(qw, crlf(p.s)); err != nil {
-			return nil, err
-		}
-		if err := qw.Close(); err != nil {
+	gm.SetBodyString(gomail.TypeTextPlain, m.Text)
+	gm.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	for _, a := range m.Attachments {
+		if err := gm.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType)),
+			gomail.WithFileEncoding(gomail.EncodingB64)); err != nil {
 			return nil, err
 		}
 	}
-	if err := alt.Close(); err != nil {
-		return nil, err
-	}
-	altType := `multipart/alternative; boundary="` + alt.Boundary() + `"`
-	if len(m.Attachments) == 0 {
-		hdr("Content-Type", altType)
-		b.WriteString("\r\n")
-		b.Write(altBuf.Bytes())
-		return b.Bytes(), nil
-	}
-	mixed := multipart.NewWriter(&b)
-	hdr("Content-Type", `multipart/mixed; boundary="`+mixed.Boundary()+`"`)
-	b.WriteString("\r\n")
-	pw, err := mixed.CreatePart(textproto.MIMEHeader{"Content-Type": {altType}})
+	return gm, nil
+}
+
+// Bytes encodes the message as RFC 5322 with MIME (RFC 2045–2047), as
+// SMTP sends it but without a DKIM signature.
+func (m *Message) Bytes() ([]byte, error) {
+	gm, err := m.goMail()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pw.Write(altBuf.Bytes()); err != nil {
-		return nil, err
-	}
-	for _, a := range m.Attachments {
-		w, err := mixed.CreatePart(textproto.MIMEHeader{
-			"Content-Type":              {a.ContentType},
-			"Content-Transfer-Encoding": {"base64"},
-			"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})},
-		})
-		if err != nil {
-			return nil, err
-		}
-		enc := base64.StdEncoding.EncodeToString(a.Data)
-		for len(enc) > 76 {
-			if _, err := io.WriteString(w, enc[:76]+"\r\n"); err != nil {
-				return nil, err
-			}
-			enc = enc[76:]
-		}
-		if _, err := io.WriteString(w, enc+"\r\n"); err != nil {
-			return nil, err
-		}
-	}
-	if err := mixed.Close(); err != nil {
+	var b bytes.Buffer
+	if _, err := gm.WriteTo(&b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// crlf normalises line ends to CRLF.
-func crlf(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.ReplaceAll(s, "\n", "\r\n")
-}
-
-func randomID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

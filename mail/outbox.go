@@ -122,8 +122,12 @@ type Config struct {
 	// Backoff is the wait after the first failure, doubled after each
 	// next one up to 6 h (default 1 min).
 	Backoff time.Duration
-	// Batch is how many deliveries one pass sends at most (default 200).
+	// Batch is how many due deliveries are read at a time (default 500).
 	Batch int
+	// Workers is how many messages are sent at once (default 4).
+	Workers int
+	// RateLimits cap the messages per second to each recipient domain.
+	RateLimits RateLimits
 	// DigestWeekday and DigestHour (UTC) are when the weekly digest of
 	// the week starting then is queued (default Monday 07:00).
 	DigestWeekday time.Weekday
@@ -135,10 +139,11 @@ type Config struct {
 
 // Service is the outbox: it turns jobs into deliveries and sends them.
 type Service struct {
-	cfg  Config
-	log  *slog.Logger
-	mu   sync.Mutex // one pass at a time
-	wake chan struct{}
+	cfg    Config
+	log    *slog.Logger
+	limits *rateLimiter
+	mu     sync.Mutex // one pass at a time
+	wake   chan struct{}
 }
 
 // New returns a Service. Sender may be nil for a Service that only queues
@@ -163,7 +168,10 @@ func New(cfg Config) (*Service, error) {
 		cfg.Backoff = time.Minute
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 200
+		cfg.Batch = 500
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	if cfg.DigestHour <= 0 || cfg.DigestHour > 23 {
 		cfg.DigestHour = 7
@@ -175,7 +183,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Interval = 10 * time.Second
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, limits: newRateLimiter(cfg.RateLimits), wake: make(chan struct{}, 1)}, nil
 }
 
 // NewJobID returns a job id that sorts by creation time.
@@ -372,8 +380,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Process makes one pass: meeting changes become notices, a digest is
 // queued when one is due, new jobs are expanded into deliveries, and the
-// deliveries that are due are sent (at most Batch; Process again sends
-// the rest).
+// deliveries that are due are sent.
 func (s *Service) Process(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -512,11 +519,36 @@ type due struct {
 	d   Delivery
 }
 
-// deliver sends the deliveries that are due.
+// maxRateWait is the longest a worker waits for a domain's rate limit;
+// a delivery that would wait longer is deferred to a later pass.
+const maxRateWait = time.Second
+
+// deliver sends the deliveries that are due, Batch at a time, by Workers
+// goroutines, until none is left that is due now.
 func (s *Service) deliver(ctx context.Context) error {
 	if s.cfg.Sender == nil {
 		return errors.New("mail: no Sender configured")
 	}
+	if c, ok := s.cfg.Sender.(interface{ CloseIdle() error }); ok {
+		// Connections stay open through a pass, not between passes.
+		defer func() { _ = c.CloseIdle() }()
+	}
+	for {
+		batch, err := s.dueBatch(ctx)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		if err := s.sendBatch(ctx, batch); err != nil {
+			return err
+		}
+		if len(batch) < s.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+// dueBatch reads up to Batch deliveries that are due, oldest job first.
+func (s *Service) dueBatch(ctx context.Context) ([]due, error) {
 	now := s.cfg.Now()
 	var batch []due
 	errFull := errors.New("full")
@@ -540,40 +572,135 @@ func (s *Service) deliver(ctx context.Context) error {
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
+	return batch, err
+}
+
+// outcome is a delivery after an attempt: done (moved to m/) or waiting
+// again (rewritten in q/).
+type outcome struct {
+	it   due
+	done bool
+}
+
+// sendBatch sends batch with Workers goroutines. Outcomes are written by
+// one committer in group commits (whatever the workers finished
+// meanwhile, in one transaction), and a worker takes its next delivery
+// only once its outcome is stored, so a crash can repeat at most the
+// messages in flight.
+func (s *Service) sendBatch(ctx context.Context, batch []due) error {
 	jobs := map[string]*Job{}
-	for _, it := range batch {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		j := jobs[it.d.Job]
-		if j == nil {
-			j = new(Job)
-			if err := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+it.d.Job, j) }); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					it.d.State, it.d.LastError = StateDropped, "the job is gone"
-					if err := s.finish(ctx, it); err != nil {
-						return err
-					}
+	type task struct {
+		it due
+		j  *Job
+	}
+	work := make(chan task)
+	results := make(chan outcome)
+	committed := make(chan error)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() {
+			for t := range work {
+				o, err := s.attempt(ctx, t.j, t.it)
+				if err != nil {
+					cancel(err)
 					continue
 				}
-				return err
+				results <- o
+				if err := <-committed; err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	commitDone := make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		for o := range results {
+			group := []outcome{o}
+		more:
+			for len(group) < 256 {
+				select {
+				case o2, ok := <-results:
+					if !ok {
+						break more
+					}
+					group = append(group, o2)
+				default:
+					break more
+				}
+			}
+			// Stored even when ctx is cancelled: these were sent.
+			err := s.cfg.Store.Update(context.WithoutCancel(ctx), "mail", func(tx store.Tx) error {
+				for _, o := range group {
+					if err := s.store(tx, o); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			for range group {
+				committed <- err
+			}
+		}
+	}()
+	// The jobs are read here, before the workers see them.
+	var err error
+feed:
+	for _, it := range batch {
+		j, seen := jobs[it.d.Job]
+		if !seen {
+			j = new(Job)
+			gerr := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+it.d.Job, j) })
+			if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
+				err = gerr
+				break
+			}
+			if gerr != nil {
+				j = nil // the job is gone: attempt drops the delivery
 			}
 			jobs[it.d.Job] = j
 		}
-		if err := s.deliverOne(ctx, j, it); err != nil {
-			return err
+		select {
+		case work <- task{it, j}:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return nil
+	close(work)
+	wg.Wait()
+	close(results)
+	<-commitDone
+	if err != nil {
+		return err
+	}
+	return context.Cause(ctx)
 }
 
-// deliverOne checks that the recipient still wants and may get the
-// message, sends it and records the outcome. It returns only store
-// errors; delivery failures are recorded on the delivery.
-func (s *Service) deliverOne(ctx context.Context, j *Job, it due) error {
+// store writes one outcome.
+func (s *Service) store(tx store.Tx, o outcome) error {
+	if !o.done {
+		return putJSON(tx, "q/"+o.it.key, o.it.d)
+	}
+	if err := putJSON(tx, "m/"+o.it.key, o.it.d); err != nil {
+		return err
+	}
+	return tx.DeleteRecord(Namespace, "q/"+o.it.key)
+}
+
+// attempt checks that the recipient still wants and may get the message,
+// waits for the domain's rate limit, sends it and returns the outcome.
+// It returns an error only when the store cannot be read; delivery
+// failures are recorded on the delivery.
+func (s *Service) attempt(ctx context.Context, j *Job, it due) (outcome, error) {
+	drop := func(reason string) (outcome, error) {
+		it.d.State, it.d.LastError = StateDropped, reason
+		return outcome{it, true}, nil
+	}
+	if j == nil {
+		return drop("the job is gone")
+	}
 	var u policy.User
 	var prefs Prefs
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
@@ -584,41 +711,48 @@ func (s *Service) deliverOne(ctx context.Context, j *Job, it due) error {
 		prefs, err = readPrefs(tx, it.d.User)
 		return err
 	})
-	reason := ""
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		reason = "the user no longer exists"
+		return drop("the user no longer exists")
 	case err != nil:
-		return err
+		return outcome{}, err
 	case !u.Active:
-		reason = "the user is deactivated"
+		return drop("the user is deactivated")
 	case u.PrimaryEmail() == "":
-		reason = "the user has no e-mail address"
+		return drop("the user has no e-mail address")
 	}
-	if reason == "" {
-		reason = s.stillWanted(j, &it.d, prefs)
+	if reason := s.stillWanted(j, &it.d, prefs); reason != "" {
+		return drop(reason)
 	}
-	if reason != "" {
-		it.d.State, it.d.LastError = StateDropped, reason
-		return s.finish(ctx, it)
+	now := s.cfg.Now()
+	if wait := s.limits.reserve(domainOf(u.PrimaryEmail()), now, maxRateWait); wait > maxRateWait {
+		// Deferred, not failed: no attempt is counted.
+		it.d.Next = now.Add(wait)
+		return outcome{it, false}, nil
+	} else if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return outcome{}, ctx.Err()
+		}
 	}
 	msg, err := s.render(ctx, j, it.d, u)
 	if err != nil {
 		it.d.State, it.d.LastError = StateFailed, err.Error()
-		return s.finish(ctx, it)
+		return outcome{it, true}, nil
 	}
 	sendErr := s.cfg.Sender.Send(ctx, msg)
-	now := s.cfg.Now()
+	now = s.cfg.Now()
 	it.d.Attempts++
 	var pe *PermanentError
 	switch {
 	case sendErr == nil:
 		it.d.State, it.d.LastError, it.d.Done = StateSent, "", now
-		return s.finish(ctx, it)
+		return outcome{it, true}, nil
 	case errors.As(sendErr, &pe) || it.d.Attempts >= s.cfg.MaxAttempts:
 		s.log.Warn("mail: delivery failed for good", "job", j.ID, "user", it.d.User, "attempts", it.d.Attempts, "err", sendErr)
 		it.d.State, it.d.LastError, it.d.Done = StateFailed, sendErr.Error(), now
-		return s.finish(ctx, it)
+		return outcome{it, true}, nil
 	}
 	wait := s.cfg.Backoff << min(it.d.Attempts-1, 20)
 	if wait > 6*time.Hour || wait <= 0 {
@@ -626,7 +760,7 @@ func (s *Service) deliverOne(ctx context.Context, j *Job, it due) error {
 	}
 	it.d.Next, it.d.LastError = now.Add(wait), sendErr.Error()
 	s.log.Info("mail: delivery will be retried", "job", j.ID, "user", it.d.User, "attempt", it.d.Attempts, "next", it.d.Next, "err", sendErr)
-	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return putJSON(tx, "q/"+it.key, it.d) })
+	return outcome{it, false}, nil
 }
 
 // stillWanted returns why d must not be sent now, or "".
@@ -667,14 +801,4 @@ func (s *Service) stillWanted(j *Job, d *Delivery, p Prefs) string {
 		return "the user chose " + p.mode(j.Group) + " for " + j.GroupName
 	}
 	return ""
-}
-
-// finish moves a delivery from the queue to the done records.
-func (s *Service) finish(ctx context.Context, it due) error {
-	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
-		if err := putJSON(tx, "m/"+it.key, it.d); err != nil {
-			return err
-		}
-		return tx.DeleteRecord(Namespace, "q/"+it.key)
-	})
 }

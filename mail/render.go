@@ -26,8 +26,12 @@ var (
 type view struct {
 	Subject, Group, Greeting, Signature string
 	Paragraphs                          []string
-	Items                               []viewItem
-	UnsubscribeURL, PreferencesURL      string
+	// Body is an announcement's Markdown, rendered and sanitised for the
+	// HTML part; BodyText is its source for the text part.
+	Body                           htmltemplate.HTML
+	BodyText                       string
+	Items                          []viewItem
+	UnsubscribeURL, PreferencesURL string
 }
 
 type viewItem struct{ When, Title, Group, Where string }
@@ -102,13 +106,17 @@ func (s *Service) render(ctx context.Context, j *Job, d Delivery, u policy.User)
 		v.Signature = j.GroupName
 		msg.Header["List-Post"] = "NO"
 	case KindAnnouncement:
-		v.Paragraphs = paragraphs(j.Body)
+		body, err := MarkdownHTML(j.Body)
+		if err != nil {
+			return nil, err
+		}
+		v.Body, v.BodyText = body, strings.TrimSpace(j.Body)
 		v.Signature = j.AuthorName
 		if v.Signature != "" {
 			v.Signature += ", " + j.GroupName
 		}
 		if d.Via != j.Group {
-			v.Paragraphs = append([]string{"To every group below " + j.GroupName + ":"}, v.Paragraphs...)
+			v.Paragraphs = []string{"To every group below " + j.GroupName + ":"}
 		}
 		msg.Header["List-Post"] = "NO"
 	case KindNotice:

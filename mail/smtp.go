@@ -2,19 +2,21 @@ package mail
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/smtp"
-	"net/textproto"
-	"strconv"
+	"sync"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 )
 
 // Sender delivers one message. A *PermanentError means retrying cannot
 // help (the server refused the recipient or the message with a 5xx
-// reply); any other error is retried.
+// reply); any other error is retried. Send may be called from several
+// goroutines at once.
 type Sender interface {
 	Send(ctx context.Context, m *Message) error
 }
@@ -42,10 +44,31 @@ const (
 	TLSNone = "none"
 )
 
-// SMTP sends through one SMTP submission server with net/smtp. It opens a
-// connection per message; it does not pool. Authentication (AUTH PLAIN,
-// RFC 4616) is used only when Username is set, and net/smtp refuses it
-// over an unencrypted connection to anything but localhost.
+// DKIM is a DKIM signing key (RFC 6376): messages are signed by Domain
+// with the key published at Selector._domainkey.Domain.
+type DKIM struct {
+	Domain   string
+	Selector string
+	// Key is an RSA or Ed25519 private key (see ParseDKIMKey).
+	Key crypto.Signer
+}
+
+// ParseDKIMKey reads a PEM private key (PKCS#1 or PKCS#8, RSA or
+// Ed25519).
+func ParseDKIMKey(pemBytes []byte) (crypto.Signer, error) {
+	k, err := gomail.PrivKeyFromPEM(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("mail: DKIM key: %w", err)
+	}
+	return k, nil
+}
+
+// SMTP sends through one SMTP submission server with
+// github.com/wneessen/go-mail. It keeps up to MaxIdle connections open
+// between messages (one per concurrent sender), so a large announcement
+// is one SMTP transaction per message, not one connection. Authentication
+// (AUTH PLAIN, RFC 4616) is used only when Username is set, and only over
+// TLS unless the server is on the loopback.
 type SMTP struct {
 	Host     string
 	Port     int
@@ -58,25 +81,28 @@ type SMTP struct {
 	TLSConfig *tls.Config
 	// HelloName is the name given in EHLO (default "localhost").
 	HelloName string
-	// Timeout bounds one delivery (default 30 s).
+	// Timeout bounds each network step (default 30 s).
 	Timeout time.Duration
+	// DKIM, when set, signs every message.
+	DKIM *DKIM
+	// MaxIdle is how many connections are kept open for the next
+	// message (default 4).
+	MaxIdle int
+
+	once    sync.Once
+	client  *gomail.Client
+	initErr error
+	mu      sync.Mutex
+	idle    []*gosmtp.Client
 }
 
 var _ Sender = (*SMTP)(nil)
 
-// Send delivers m to its one recipient.
-func (s *SMTP) Send(ctx context.Context, m *Message) error {
-	raw, err := m.Bytes()
-	if err != nil {
-		return &PermanentError{err}
-	}
+func (s *SMTP) init() {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	tcfg := s.TLSConfig.Clone()
 	if tcfg == nil {
 		tcfg = &tls.Config{}
@@ -84,75 +110,107 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	if tcfg.ServerName == "" {
 		tcfg.ServerName = s.Host
 	}
-	var conn net.Conn
-	d := &net.Dialer{}
-	if s.TLS == TLSImplicit {
-		conn, err = (&tls.Dialer{NetDialer: d, Config: tcfg}).DialContext(ctx, "tcp", addr)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", addr)
-	}
-	if err != nil {
-		return fmt.Errorf("mail: dial %s: %w", addr, err)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	c, err := smtp.NewClient(conn, s.Host)
-	if err != nil {
-		conn.Close()
-		return classify("greeting", err)
-	}
-	defer c.Close()
 	hello := s.HelloName
 	if hello == "" {
 		hello = "localhost"
 	}
-	if err := c.Hello(hello); err != nil {
-		return classify("EHLO", err)
+	opts := []gomail.Option{
+		gomail.WithPort(s.Port), gomail.WithTimeout(timeout), gomail.WithHELO(hello), gomail.WithTLSConfig(tcfg),
 	}
-	if s.TLS != TLSImplicit && s.TLS != TLSNone {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(tcfg); err != nil {
-				// A certificate that does not verify is not retried
-				// into success by waiting.
-				return fmt.Errorf("mail: STARTTLS with %s: %w", addr, err)
-			}
-		} else if s.TLS == TLSStartTLS {
-			return fmt.Errorf("mail: %s does not offer STARTTLS", addr)
-		}
+	switch s.TLS {
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if s.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, s.Host)); err != nil {
-			return classify("AUTH", err)
-		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
 	}
-	if err := c.Mail(m.From.Address); err != nil {
-		return classify("MAIL FROM", err)
-	}
-	if err := c.Rcpt(m.To.Address); err != nil {
-		return classify("RCPT TO", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return classify("DATA", err)
-	}
-	if _, err := w.Write(raw); err != nil {
-		return classify("DATA", err)
-	}
-	if err := w.Close(); err != nil {
-		return classify("end of DATA", err)
-	}
-	_ = c.Quit()
-	return nil
+	s.client, s.initErr = gomail.NewClient(s.Host, opts...)
 }
 
-// classify wraps an SMTP error: a 5xx reply is permanent.
-func classify(step string, err error) error {
-	var te *textproto.Error
-	if errors.As(err, &te) && te.Code >= 500 && te.Code < 600 {
-		return &PermanentError{fmt.Errorf("%s: %w", step, err)}
+// Send delivers m to its one recipient, over an open connection when one
+// is idle.
+func (s *SMTP) Send(ctx context.Context, m *Message) error {
+	s.once.Do(s.init)
+	if s.initErr != nil {
+		return &PermanentError{s.initErr}
 	}
-	return fmt.Errorf("mail: %s: %w", step, err)
+	var mopts []gomail.MsgOption
+	if s.DKIM != nil {
+		// A signer per message: go-mail's signer sets itself up on first
+		// use and is not safe to share between goroutines.
+		mopts = append(mopts, gomail.WithDKIM(gomail.NewDKIMSigner(s.DKIM.Domain, s.DKIM.Selector, s.DKIM.Key)))
+	}
+	gm, err := m.goMail(mopts...)
+	if err != nil {
+		return &PermanentError{err}
+	}
+	for {
+		conn, reused := s.take()
+		if conn == nil {
+			if conn, err = s.client.DialToSMTPClientWithContext(ctx); err != nil {
+				return fmt.Errorf("mail: connect to %s: %w", s.client.ServerAddr(), err)
+			}
+		}
+		err = s.client.SendWithSMTPClient(conn, gm)
+		if err == nil {
+			s.put(conn)
+			return nil
+		}
+		_ = s.client.CloseWithSMTPClient(conn)
+		var se *gomail.SendError
+		if reused && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck {
+			continue // the server closed the idle connection: dial afresh
+		}
+		if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+			return &PermanentError{err}
+		}
+		return fmt.Errorf("mail: send: %w", err)
+	}
+}
+
+func (s *SMTP) take() (*gosmtp.Client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		return c, true
+	}
+	return nil, false
+}
+
+func (s *SMTP) put(c *gosmtp.Client) {
+	max := s.MaxIdle
+	if max <= 0 {
+		max = 4
+	}
+	s.mu.Lock()
+	if len(s.idle) < max {
+		s.idle = append(s.idle, c)
+		c = nil
+	}
+	s.mu.Unlock()
+	if c != nil {
+		_ = s.client.CloseWithSMTPClient(c)
+	}
+}
+
+// CloseIdle closes the idle connections (QUIT); the outbox calls it when
+// nothing more is due.
+func (s *SMTP) CloseIdle() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range idle {
+		errs = append(errs, s.client.CloseWithSMTPClient(c))
+	}
+	return errors.Join(errs...)
 }

@@ -18,6 +18,9 @@ import (
 //	  smtp: {host: smtp.example.com, port: 587, tls: auto, username: roster, passwordFile: /run/secrets/smtp}
 //	  from: groups@example.com
 //	  replyTo: community@example.com
+//	  dkim: {domain: example.com, selector: roster2031, keyFile: /run/secrets/dkim.pem}
+//	  rateLimits: {perDomain: 10, domains: {gmail.com: 5}}   # messages per second
+//	  workers: 4
 //
 // smtp.tls is auto (STARTTLS, verified, whenever the server offers it;
 // the default), starttls (required), implicit (TLS from the first byte,
@@ -36,6 +39,18 @@ type mailSection struct {
 	} `yaml:"smtp"`
 	From    string `yaml:"from"`
 	ReplyTo string `yaml:"replyTo"`
+	DKIM    *struct {
+		Domain   string `yaml:"domain"`
+		Selector string `yaml:"selector"`
+		KeyFile  string `yaml:"keyFile"`
+	} `yaml:"dkim"`
+	RateLimits struct {
+		PerDomain float64            `yaml:"perDomain"`
+		Domains   map[string]float64 `yaml:"domains"`
+	} `yaml:"rateLimits"`
+	Workers int `yaml:"workers"`
+
+	dkim *mail.DKIM // read from DKIM.KeyFile
 }
 
 // decodeMail decodes and checks the mail section; ok is false when there
@@ -99,6 +114,36 @@ func decodeMail(cfg *config.Config) (sec mailSection, from netmail.Address, ok b
 			return sec, from, false, &config.Error{Field: "mail.replyTo", Msg: "is not an e-mail address"}
 		}
 	}
+	if d := sec.DKIM; d != nil {
+		if d.Domain == "" || d.Selector == "" || d.KeyFile == "" {
+			return sec, from, false, &config.Error{Field: "mail.dkim", Msg: "needs domain, selector and keyFile"}
+		}
+		b, err := os.ReadFile(d.KeyFile)
+		if err != nil {
+			return sec, from, false, &config.Error{Field: "mail.dkim.keyFile", Msg: "cannot be read"}
+		}
+		key, err := mail.ParseDKIMKey(b)
+		if err != nil {
+			return sec, from, false, &config.Error{Field: "mail.dkim.keyFile", Msg: "holds no RSA or Ed25519 private key in PEM"}
+		}
+		sec.dkim = &mail.DKIM{Domain: strings.ToLower(d.Domain), Selector: d.Selector, Key: key}
+	}
+	rl := sec.RateLimits
+	if rl.PerDomain < 0 {
+		return sec, from, false, &config.Error{Field: "mail.rateLimits.perDomain", Msg: "must not be negative"}
+	}
+	for dom, r := range rl.Domains {
+		if r < 0 || dom == "" {
+			return sec, from, false, &config.Error{Field: "mail.rateLimits.domains", Msg: fmt.Sprintf("%q: a domain and a rate of at least 0", dom)}
+		}
+		if low := strings.ToLower(dom); low != dom {
+			delete(rl.Domains, dom)
+			rl.Domains[low] = r
+		}
+	}
+	if sec.Workers < 0 || sec.Workers > 64 {
+		return sec, from, false, &config.Error{Field: "mail.workers", Msg: "must be from 1 to 64"}
+	}
 	return sec, *a, true, nil
 }
 
@@ -117,10 +162,14 @@ func (a *app) wireMail(p *protocolSet) error {
 			Host: sec.SMTP.Host, Port: sec.SMTP.Port, TLS: sec.SMTP.TLS,
 			Username: sec.SMTP.Username, Password: sec.SMTP.Password,
 			TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12},
+			DKIM:      sec.dkim,
+			MaxIdle:   sec.Workers,
 		},
-		From:    from,
-		ReplyTo: sec.ReplyTo,
-		BaseURL: a.cfg.Issuer,
+		From:       from,
+		ReplyTo:    sec.ReplyTo,
+		BaseURL:    a.cfg.Issuer,
+		Workers:    sec.Workers,
+		RateLimits: mail.RateLimits{PerDomain: sec.RateLimits.PerDomain, Domains: sec.RateLimits.Domains},
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,10 @@ func TestMailSection(t *testing.T) {
 		{"no host", `mail: {smtp: {port: 25}, from: groups@example.com}`, "mail.smtp.host", "", 0},
 		{"bad tls", `mail: {smtp: {host: h, tls: ssl}, from: groups@example.com}`, "mail.smtp.tls", "", 0},
 		{"no from", `mail: {smtp: {host: h}}`, "mail.from", "", 0},
+		{"dkim incomplete", `mail: {smtp: {host: h}, from: a@b.c, dkim: {domain: example.com}}`, "mail.dkim", "", 0},
+		{"dkim unreadable", `mail: {smtp: {host: h}, from: a@b.c, dkim: {domain: example.com, selector: s, keyFile: /nonexistent/dkim.pem}}`, "mail.dkim.keyFile", "", 0},
+		{"negative rate", `mail: {smtp: {host: h}, from: a@b.c, rateLimits: {perDomain: -1}}`, "mail.rateLimits.perDomain", "", 0},
+		{"rates", `mail: {smtp: {host: h}, from: a@b.c, rateLimits: {perDomain: 10, domains: {Gmail.com: 2}}, workers: 8}`, "", mail.TLSAuto, 587},
 		{"unknown key", `mail: {smtp: {host: h, pasword: x}, from: a@b.c}`, "pasword", "", 0},
 	}
 	for _, tt := range tests {

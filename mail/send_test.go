@@ -1,0 +1,182 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/roster-dev/roster/store"
+)
+
+// raw reads the messages Mailpit holds as it received them.
+func (m *mailpit) raw() [][]byte {
+	m.t.Helper()
+	var list struct {
+		Messages []struct {
+			ID string `json:"ID"`
+		} `json:"messages"`
+	}
+	getJSONURL(m.t, m.api+"/api/v1/messages?limit=1000", &list)
+	var out [][]byte
+	for _, it := range list.Messages {
+		resp, err := http.Get(m.api + "/api/v1/message/" + it.ID + "/raw")
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestMarkdownSanitised: an announcement's Markdown arrives rendered in
+// the HTML part, with whatever scripting the author typed removed, and as
+// its source in the text part.
+func TestMarkdownSanitised(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	s := w.service(mp.smtpPort, nil)
+	process(t, s)
+	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := Queue(tx, Announcement{Group: w.grp["lug"], Subject: "Markdown", AuthorName: "Alice",
+			Body: "We meet **on Friday**.\n\n- talks\n- [the venue](https://venue.example/map)\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2)) <img src=x onerror=alert(3)>"}, w.clock())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process(t, s)
+	msgs := mp.messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	html, text := msgs[0].Parts["text/html"], msgs[0].Parts["text/plain"]
+	for _, want := range []string{"<strong>on Friday</strong>", "<li>talks</li>", `href="https://venue.example/map"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML part lacks %s:\n%s", want, html)
+		}
+	}
+	for _, bad := range []string{"<script", "javascript:", "onerror", "alert(1)"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("HTML part keeps %s:\n%s", bad, html)
+		}
+	}
+	if !strings.Contains(text, "We meet **on Friday**.") {
+		t.Errorf("text part:\n%s", text)
+	}
+}
+
+// TestDKIMSigned: with a key configured every message carries a DKIM
+// signature that verifies (go-msgauth, the public key served as the DNS
+// record would be) and that fails once the body is changed.
+func TestDKIMSigned(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.service(mp.smtpPort, func(c *Config) {
+		c.Sender = &SMTP{Host: "127.0.0.1", Port: mp.smtpPort, DKIM: &DKIM{Domain: "roster.example", Selector: "mail2031", Key: key}}
+	})
+	process(t, s)
+	w.announce("lug", "Signed")
+	process(t, s)
+	opts := &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+		if name != "mail2031._domainkey.roster.example" {
+			t.Errorf("looked up %s", name)
+		}
+		return []string{"v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)}, nil
+	}}
+	raws := mp.raw()
+	if len(raws) != 3 {
+		t.Fatalf("%d messages", len(raws))
+	}
+	for _, raw := range raws {
+		vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), opts)
+		if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "roster.example" {
+			t.Fatalf("verification %+v, %v\n%s", vs, err, raw)
+		}
+		i := bytes.Index(raw, []byte("See you soon."))
+		if i < 0 {
+			t.Fatalf("body not found in\n%s", raw)
+		}
+		tampered := slices.Concat(raw[:i], []byte("See you never"), raw[i+len("See you soon."):])
+		vs, err = dkim.VerifyWithOptions(bytes.NewReader(tampered), opts)
+		if err != nil || len(vs) != 1 || vs[0].Err == nil {
+			t.Errorf("a changed body still verifies: %+v, %v", vs, err)
+		}
+	}
+}
+
+// TestRateLimitPerDomain: with vendor.example limited to one message
+// every two seconds, the second vendor.example member of a group waits
+// (deferred, no attempt counted) while acme.example's goes at once; once
+// the time has come, it goes too.
+func TestRateLimitPerDomain(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	s := w.service(mp.smtpPort, func(c *Config) {
+		c.RateLimits = RateLimits{Domains: map[string]float64{"vendor.example": 0.5}}
+		c.Workers = 1
+	})
+	process(t, s)
+	j := w.announce("lug", "Slowly")
+	process(t, s)
+	if got, want := mp.recipients(), []string{"alice@vendor.example", "carol@acme.example"}; !slices.Equal(got, want) {
+		t.Fatalf("first pass reached %v, want %v", got, want)
+	}
+	var st Status
+	_ = w.st.View(context.Background(), func(tx store.Tx) (err error) { st, err = JobStatus(tx, j.ID); return })
+	if st.Counts[StateQueued] != 1 || st.Counts[StateSent] != 2 {
+		t.Fatalf("status %+v", st.Counts)
+	}
+	w.advance(3 * time.Second)
+	process(t, s)
+	if got, want := mp.recipients(), []string{"alice@vendor.example", "bob@vendor.example", "carol@acme.example"}; !slices.Equal(got, want) {
+		t.Fatalf("after the wait %v, want %v", got, want)
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newRateLimiter(RateLimits{PerDomain: 2, Domains: map[string]float64{"slow.example": 0.5, "free.example": 0}})
+	tests := []struct {
+		domain string
+		at     time.Duration
+		want   time.Duration
+	}{
+		{"a.example", 0, 0},                       // burst of two
+		{"a.example", 0, 0},                       //
+		{"a.example", 0, 500 * time.Millisecond},  // then one every 500 ms
+		{"a.example", 0, 1000 * time.Millisecond}, // (reserved: the next waits longer)
+		{"a.example", 0, 1500 * time.Millisecond}, // too long: not reserved
+		{"a.example", time.Second, 500 * time.Millisecond},
+		{"b.example", 0, 0},                            // domains are independent
+		{"slow.example", 0, 0},                         // burst of one
+		{"slow.example", 0, 2 * time.Second},           // not reserved
+		{"slow.example", 2 * time.Second, 0},           //
+		{"free.example", 0, 0}, {"free.example", 0, 0}, // no limit
+	}
+	for i, tt := range tests {
+		if got := l.reserve(tt.domain, now.Add(tt.at), time.Second); got != tt.want {
+			t.Errorf("%d: reserve(%s, +%v) = %v, want %v", i, tt.domain, tt.at, got, tt.want)
+		}
+	}
+}
