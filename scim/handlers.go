@@ -764,7 +764,7 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	if h.kind == groupKind && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "" {
+	if h.kind == groupKind && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "" && len(attrs) == 0 && len(excl) == 0 {
 		if u, ok := membersDelta(ops); ok {
 			return h.patchMembers(r, id, u)
 		}

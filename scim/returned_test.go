@@ -88,6 +88,9 @@ func TestReturned(t *testing.T) {
 		{"PATCH group without attributes: 204", "PATCH", "/Groups/" + gid, patchJSON(`{"op":"replace","path":"displayName","value":"g2"}`), 204, ""},
 		{"PATCH group with attributes: 200", "PATCH", "/Groups/" + gid + "?attributes=displayName", patchJSON(`{"op":"replace","path":"displayName","value":"g3"}`), 200,
 			"displayName,id,schemas"},
+		{"PATCH group members with attributes: 200", "PATCH", "/Groups/" + gid + "?attributes=members", patchJSON(`{"op":"add","path":"members","value":[{"value":"` + id + `"}]}`), 200,
+			"id,members,schemas"},
+		{"PATCH group members without attributes: 204", "PATCH", "/Groups/" + gid, patchJSON(`{"op":"add","path":"members","value":[{"value":"` + id + `"}]}`), 204, ""},
 		{"PATCH group with excludedAttributes: 200", "PATCH", "/Groups/" + gid + "?excludedAttributes=members", patchJSON(`{"op":"replace","path":"displayName","value":"g4"}`), 200,
 			"displayName,id,meta,schemas"},
 	}
