@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -136,10 +135,7 @@ func memberFor(p principal, organizer bool, m policy.EffectiveMember, u policy.U
 		mv.UserName = u.UserName
 	}
 	if all || organizer || colleague || pr.Shares(policy.FieldName) {
-		mv.DisplayName = u.DisplayName
-		if mv.DisplayName == "" {
-			mv.DisplayName = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-		}
+		mv.DisplayName = displayName(u)
 	}
 	if all || organizer || pr.Shares(policy.FieldCompany) {
 		mv.Company = t.Name

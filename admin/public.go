@@ -176,15 +176,24 @@ func (s *Server) publicGroups(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list[publicGroupView]{Items: out})
 }
 
-func (s *Server) publicGroup(w http.ResponseWriter, r *http.Request) {
+// publicGroupAt resolves the {slug} path value to a public group; it
+// answers 404 itself when there is none.
+func (s *Server) publicGroupAt(w http.ResponseWriter, r *http.Request) (publicSet, policy.Group, bool) {
 	ps, err := s.publicSet(r)
 	if err != nil {
 		writeErr(w, err)
-		return
+		return ps, policy.Group{}, false
 	}
 	g, ok := ps.bySlug(r.PathValue("slug"))
 	if !ok {
 		writeErr(w, errNoGroup)
+	}
+	return ps, g, ok
+}
+
+func (s *Server) publicGroup(w http.ResponseWriter, r *http.Request) {
+	ps, g, ok := s.publicGroupAt(w, r)
+	if !ok {
 		return
 	}
 	v := s.publicView(g, ps)
@@ -259,14 +268,8 @@ func displayName(u policy.User) string {
 // the meeting with its next occurrences as JSON, or with {id}.ics as an
 // iCalendar file of that one meeting.
 func (s *Server) publicMeeting(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.publicSet(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	g, ok := ps.bySlug(r.PathValue("slug"))
+	ps, g, ok := s.publicGroupAt(w, r)
 	if !ok {
-		writeErr(w, errNoGroup)
 		return
 	}
 	id, ics := strings.CutSuffix(r.PathValue("id"), ".ics")

@@ -10,7 +10,7 @@
 // the API: the policy engine decides, the portal only shows the answer.
 //
 // Pages are server-rendered html/template with embedded assets and work
-// without JavaScript. Every form carries a per-session CSRF token and is
+// without JavaScript (the LUG finder's optional map is the one script). Every form carries a per-session CSRF token and is
 // refused from another origin (Origin, then Referer, then
 // Sec-Fetch-Site). The portal does not persist anything: a restart signs
 // everyone out.
@@ -173,7 +173,8 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // csp allows the portal's own assets, the configured logo and forms posted
-// to the portal and the provider only; no script runs at all.
+// to the portal and the provider only; no script runs (the finder's map
+// sets its own policy: mapCSP).
 func (p *Portal) csp() string {
 	img := "'self'"
 	if l, err := url.Parse(p.cfg.UI.LogoURL); err == nil && l.Host != "" {

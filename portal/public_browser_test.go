@@ -77,6 +77,7 @@ func TestBrowserFinder(t *testing.T) {
 	v.waitText("main", "RUG Europe")
 	v.waitText("main", "Upcoming meetings")
 	v.screenshot("public-01-home")
+	v.checkLabels()
 
 	v.run("search from Reading",
 		chromedp.SendKeys(chromedp.CSS("#home-place"), "Reading"),
@@ -104,6 +105,7 @@ func TestBrowserFinder(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // let the last tiles paint for the screenshot; nothing is asserted on it
 	v.screenshot("finder-map")
+	v.checkLabels()
 
 	// A radius that reaches Paris puts it second.
 	v.run("wider", chromedp.Navigate(d.base+"/portal/find?place=Reading&radius=500"))
@@ -127,6 +129,7 @@ func TestBrowserFinder(t *testing.T) {
 		t.Errorf("Open Graph: %q (%v)", og, err)
 	}
 	v.screenshot("public-group")
+	v.checkLabels()
 
 	// A meeting's public page and its .ics.
 	v.run("open the monthly meeting", chromedp.Click(chromedp.CSS(`.meetings li:first-child a[href*="/meetings/"]`), chromedp.NodeVisible))
@@ -188,6 +191,36 @@ func TestBrowserFinder(t *testing.T) {
 	g.waitText("#results-h", "1 group within 200 km of your position")
 	g.waitText("#results li", "LUG London")
 	g.screenshot("finder-location")
+}
+
+// checkLabels fails the test when the page lacks a main landmark or an
+// h1, skips a heading level, or has a visible form control without a
+// label.
+func (b *tab) checkLabels() {
+	b.t.Helper()
+	problems, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		if (document.querySelectorAll('main').length !== 1) out.push('not one main landmark');
+		if (document.querySelectorAll('h1').length !== 1) out.push('not one h1');
+		let last = 0;
+		for (const h of document.querySelectorAll('main h1, main h2, main h3, main h4')) {
+			const n = +h.tagName[1];
+			if (n > last + 1) out.push('heading ' + h.tagName + ' "' + h.textContent.trim() + '" skips a level');
+			last = n;
+		}
+		for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+			if (c.offsetParent === null) continue;
+			const named = (c.id && document.querySelector('label[for="' + c.id + '"]')) || c.getAttribute('aria-label') || c.closest('label');
+			if (!named) out.push((c.name || c.id || c.tagName) + ' has no label');
+		}
+		return out;
+	})()`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, p := range problems {
+		b.t.Errorf("accessibility: %s", p)
+	}
 }
 
 // TestPublicPagesNameNoOneWithoutConsent walks every public page (the
