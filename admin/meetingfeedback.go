@@ -40,14 +40,6 @@ func (s *Server) meetingFeedbackRoutes() {
 	s.handle("DELETE "+base+"/checkins/{user}", s.checkIn)
 }
 
-// checkin is one person checked in at a meeting.
-type checkin struct {
-	User   policy.UserID   `json:"user"`
-	Tenant policy.TenantID `json:"tenant"`
-	At     time.Time       `json:"at"`
-	By     string          `json:"by"`
-}
-
 // Figures are a meeting's attendance and feedback figures: the analytics
 // (stats) read them per meeting.
 type Figures struct {
@@ -279,7 +271,7 @@ func (s *Server) listCheckins(w http.ResponseWriter, r *http.Request, p principa
 				rows[rv.User] = &checkinRow{User: rv.User, Tenant: rv.Tenant, Going: true}
 			}
 		}
-		cs, err := scanJSON[checkin](tx, nsCheckins, meetingKey(g.ID, m.ID)+"/")
+		cs, err := scanJSON[policy.CheckIn](tx, nsCheckins, meetingKey(g.ID, m.ID)+"/")
 		if err != nil {
 			return list[checkinRow]{}, err
 		}
@@ -340,7 +332,7 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, p principal) {
 				return row, err
 			}
 		} else {
-			if err := putJSONRecord(tx, nsCheckins, key, checkin{User: u, Tenant: tenant, At: s.cfg.Now().UTC(), By: p.actor()}); err != nil {
+			if err := putJSONRecord(tx, nsCheckins, key, policy.CheckIn{Group: g.ID, Meeting: m.ID, User: u, Tenant: tenant, At: s.cfg.Now().UTC(), By: p.actor()}); err != nil {
 				return row, err
 			}
 			row.CheckedIn = true
@@ -353,4 +345,48 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, p principal) {
 			map[string]any{"action": "checkin", "group": g.ID, "meeting": m.ID, "user": u, "checkedIn": row.CheckedIn})
 		return row, err
 	})
+}
+
+// LoadMeetingActivity writes a's programs, talks, topics, RSVPs,
+// check-ins and ratings as the admin API keeps them, inside tx (the demo
+// world's, when it is loaded). Each is validated as the API would; the
+// meetings they refer to must be in the store already.
+func LoadMeetingActivity(tx store.Tx, a policy.MeetingActivity) error {
+	for _, p := range a.Programs {
+		if err := policy.ValidateProgram(p); err != nil {
+			return err
+		}
+		if err := putJSONRecord(tx, nsPrograms, meetingKey(p.Group, p.Meeting), p); err != nil {
+			return err
+		}
+	}
+	for _, t := range a.Talks {
+		if err := putJSONRecord(tx, nsTalks, policy.TalkKey(t.Group, t.Meeting, t.ID), t); err != nil {
+			return err
+		}
+	}
+	for _, t := range a.Topics {
+		if err := policy.ValidateTopic(t); err != nil {
+			return err
+		}
+		if err := putJSONRecord(tx, nsTopics, meetingKey(t.Group, t.Meeting)+"/"+t.ID, t); err != nil {
+			return err
+		}
+	}
+	for _, r := range a.RSVPs {
+		if err := putJSONRecord(tx, nsRSVPs, policy.RSVPKey(r.Group, r.Meeting, r.User), r); err != nil {
+			return err
+		}
+	}
+	for _, c := range a.CheckIns {
+		if err := putJSONRecord(tx, nsCheckins, policy.RSVPKey(c.Group, c.Meeting, c.User), c); err != nil {
+			return err
+		}
+	}
+	for _, r := range a.Ratings {
+		if err := putJSONRecord(tx, nsRatings, policy.RatingKey(r.Group, r.Meeting, r.User), r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

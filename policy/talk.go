@@ -355,3 +355,26 @@ func SortTopics(ts []Topic) {
 		return a.Created.Compare(b.Created)
 	})
 }
+
+// CheckIn is one person checked in at a meeting (by an organizer, on the
+// check-in list); like an RSVP going, it lets them rate the meeting.
+type CheckIn struct {
+	Group   GroupID   `json:"group"`
+	Meeting string    `json:"meeting"`
+	User    UserID    `json:"user"`
+	Tenant  TenantID  `json:"tenant"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+}
+
+// MeetingActivity is what happens around meetings besides the meetings
+// themselves: programs, talks, topics, RSVPs, check-ins and ratings. The
+// demo world has some; the admin API loads them as its records.
+type MeetingActivity struct {
+	Programs []Program
+	Talks    []Talk
+	Topics   []Topic
+	RSVPs    []RSVP
+	CheckIns []CheckIn
+	Ratings  []Rating
+}

@@ -74,6 +74,10 @@ func (o outcome) done(err error, msg string) {
 	case errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound && o.form != "remove-member" && o.form != "delete-meeting" && o.form != "revoke-token" && o.form != "delete-client"):
 		status = http.StatusForbidden
 		f.Alert = "Refused: you may not " + o.doing + ". Nothing was changed."
+	case errors.As(err, &ae) && ae.Status == http.StatusBadRequest && ae.Field != "":
+		// The admin API named the field: say it next to it.
+		f.Errors[ae.Field] = sentence(ae.Message)
+		f.Alert = "Nothing was changed: correct the fields marked below."
 	case errors.As(err, &ae) && ae.Status == http.StatusConflict:
 		status = http.StatusConflict
 		f.Alert = "Not done: " + ae.Message + "."
@@ -85,6 +89,18 @@ func (o outcome) done(err error, msg string) {
 		f.Alert = "Roster did not answer as expected; nothing was changed. Try again."
 	}
 	o.show(status, f)
+}
+
+// sentence makes an API message a sentence: capital first, full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 // createGroup creates a group below a parent (or a root, for admins).

@@ -19,6 +19,8 @@ type apiError struct {
 	Status  int
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field is the input field at fault, when the API names one.
+	Field string `json:"field"`
 }
 
 func (e *apiError) Error() string {

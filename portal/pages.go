@@ -39,6 +39,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/sync", p.guard(p.syncPage))
 	p.reachRoutes()  // portal/reach.go: announcements
 	p.publicRoutes() // portal/public.go, portal/finder.go: public pages, the finder
+	p.talkRoutes()   // portal/talks.go: talks, agendas, meeting feedback
 	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
 	m.HandleFunc("GET /portal/admin", p.guard(p.adminPage)) // portal/admin.go
 	m.HandleFunc("POST /portal/admin/{action}", p.guard(p.adminAction))

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/roster-dev/roster/admin"
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/demo"
 	"github.com/roster-dev/roster/policy"
@@ -185,7 +186,14 @@ func seedDemo(ctx context.Context, path string) error {
 	if n > 0 {
 		return nil
 	}
-	return st.Update(ctx, "demo", func(tx store.Tx) error { return loadWorld(tx, demo.World(time.Now())) })
+	now := time.Now()
+	return st.Update(ctx, "demo", func(tx store.Tx) error {
+		if err := loadWorld(tx, demo.World(now)); err != nil {
+			return err
+		}
+		// Talks, RSVPs, check-ins and ratings around the meetings.
+		return admin.LoadMeetingActivity(tx, demo.Activity(now))
+	})
 }
 
 // loadWorld writes a whole world into the store in one transaction:
