@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,8 +52,13 @@ type claimDirectory struct {
 	// user and password sign in; group is the directory group's name
 	// (its cn), which the binding rule names.
 	user, password, group string
-	// join and leave add the user to the group and remove it.
-	join, leave func(tb testing.TB)
+	// join and leave add the user to the group and remove it; remove
+	// deletes the user's entry.
+	join, leave, remove func(tb testing.TB)
+	// poll is the interval of a polled directory: a change waits a
+	// random part of it first, so that changes land at any point of the
+	// polling cycle rather than just after a run (0: followed).
+	poll time.Duration
 }
 
 const claimPassword = "Claim-Pass-1"
@@ -78,8 +85,9 @@ member: %s
 		ldap: fmt.Sprintf("id: corp\nurl: %s\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ndeletionGuard: 1\n",
 			srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:  func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "add", member)) },
-		leave: func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "delete", member)) },
+		join:   func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "add", member)) },
+		leave:  func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "delete", member)) },
+		remove: func(tb testing.TB) { srv.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
 	}
 }
 
@@ -105,8 +113,10 @@ cn: claimers
 		ldap: fmt.Sprintf("id: ds\nurl: %s\nflavor: 389ds\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ninterval: 1s\ndeletionGuard: 1\n",
 			ds.URL, ds.AdminDN, ds.AdminPassword, ds.Suffix, ds.Suffix),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:  func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "add", member)) },
-		leave: func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "delete", member)) },
+		join:   func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "add", member)) },
+		leave:  func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "delete", member)) },
+		remove: func(tb testing.TB) { ds.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
+		poll:   time.Second,
 	}
 }
 
@@ -140,8 +150,10 @@ sAMAccountName: claimers
 		ldap: fmt.Sprintf("id: ad\nurl: %s\nflavor: activedirectory\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: %q}\ngroups: {baseDN: %q}\ninterval: 1s\ndeletionGuard: 1\n",
 			dc.URL, dc.AdminDN, dc.AdminPassword, ou, ou),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:  func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "add", member)) },
-		leave: func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "delete", member)) },
+		join:   func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "add", member)) },
+		leave:  func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "delete", member)) },
+		remove: func(tb testing.TB) { dc.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
+		poll:   time.Second,
 	}
 }
 
@@ -215,6 +227,25 @@ func (cs *claimSetup) member(tb testing.TB) bool {
 	return slices.Contains(groupsClaim(tb, cs.base, cs.access), claimSlug)
 }
 
+// memberOrGone is member for a user that may have been deleted: false
+// when /userinfo no longer answers for the token.
+func (cs *claimSetup) memberOrGone(tb testing.TB) bool {
+	req, _ := http.NewRequest("GET", cs.base+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+cs.access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Groups []string `json:"groups"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		return false
+	}
+	return slices.Contains(out.Groups, claimSlug)
+}
+
 // toggle makes one change in the directory (join when the user is not in
 // the group, leave when it is) and returns the time from the end of the
 // directory's write to the changed claim at /userinfo. A claim that does
@@ -223,13 +254,23 @@ func (cs *claimSetup) member(tb testing.TB) bool {
 func (cs *claimSetup) toggle(tb testing.TB) time.Duration {
 	tb.Helper()
 	want := !cs.member(tb)
+	change := cs.d.leave
 	if want {
-		cs.d.join(tb)
-	} else {
-		cs.d.leave(tb)
+		change = cs.d.join
 	}
+	return cs.measure(tb, change, cs.member, want)
+}
+
+// measure makes the change and returns the time from the end of the
+// directory's write until member reports want.
+func (cs *claimSetup) measure(tb testing.TB, change func(testing.TB), member func(testing.TB) bool, want bool) time.Duration {
+	tb.Helper()
+	if cs.d.poll > 0 {
+		time.Sleep(rand.N(cs.d.poll))
+	}
+	change(tb)
 	t0 := time.Now()
-	for cs.member(tb) != want {
+	for member(tb) != want {
 		if time.Since(t0) > time.Minute {
 			tb.Fatalf("the claim did not follow the directory (want member %v)", want)
 		}
@@ -249,7 +290,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // TestChangeToClaim: a membership added to and removed from a directory
 // group reaches the groups claim at /userinfo through the binding rule,
 // for a slapd followed with syncrepl and a 389 Directory Server polled
-// every second. The time each took is logged (BenchmarkChangeToClaim
+// every second; so does the deletion of the member's entry. The time each took is logged (BenchmarkChangeToClaim
 // reports it, with Samba AD too).
 func TestChangeToClaim(t *testing.T) {
 	for _, tt := range []struct {
@@ -270,6 +311,24 @@ func TestChangeToClaim(t *testing.T) {
 			}
 			t.Logf("%s: change to claim, %d changes: p50 %s, max %s", tt.name, len(lat),
 				percentile(lat, 50).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond))
+			// A member deleted from the directory loses the claim
+			// (through the retro changelog for 389-ds, without a full
+			// run: the first full run is an hour away).
+			cs.toggle(t)
+			d := cs.measure(t, cs.d.remove, cs.memberOrGone, false)
+			t.Logf("%s: user deletion to claim: %s", tt.name, d.Round(time.Millisecond))
+			// And the user is deleted from the store, not only out
+			// of the group (the directories drop the member values of
+			// a deleted entry themselves: refint, referint).
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				code, body := api(t, "GET", cs.base+"/api/v1/tenants/vendor/users", "")
+				if code == http.StatusOK && !strings.Contains(string(body), `"`+cs.d.user+`"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the deleted user is still in the store: %d %s", code, body)
+				}
+			}
 		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -155,5 +156,31 @@ deletionGuard: {users: 0.10, memberships: 1}
 	}
 	if code, body := api(t, "POST", base+"/api/v1/sync/vendor/corp/approve", ""); code != http.StatusConflict || !strings.Contains(string(body), "nothing_pending") {
 		t.Errorf("second POST approve: %d %s", code, body)
+	}
+}
+
+// TestDailyIntervalAlone: a directory configured with `interval: 24h`
+// and no fullSyncInterval is accepted (the full-sync interval follows a
+// long interval instead of refusing it as shorter), and `roster sync`
+// runs against it.
+func TestDailyIntervalAlone(t *testing.T) {
+	srv := ldaptest.New(t, ldaptest.Options{})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, freeAddr(t), "")
+	addVendorLDAP(t, cfg, fmt.Sprintf("id: corp\nurl: %s\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ninterval: 24h\n",
+		srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix))
+	cmd := exec.Command(binary, "sync", "--config", cfg)
+	cmd.Env = append(os.Environ(), "ROSTER_ADMIN_TOKEN="+testAdminToken)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("roster sync with interval: 24h alone: %v\n%s%s", err, out, stderr)
+	}
+	var rs ldap.RunStatus
+	if err := json.Unmarshal(out, &rs); err != nil || !rs.OK() || rs.Mode != ldap.Full {
+		t.Fatalf("sync status %s (%v)", out, err)
 	}
 }
