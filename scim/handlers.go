@@ -187,13 +187,11 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	}
 	count = min(count, h.s.maxResults)
 	start := max(p.startIndex, 1)
+	if sorter != nil {
+		return h.sortedList(r, p, f, sorter, start, count)
+	}
 	core := h.core()
 	plan := h.plan(r.tenant, f, start, count)
-	if sorter != nil && !plan.indexed {
-		// A sort reads every record of the tenant once, keeping only
-		// the first start-1+count (topK).
-		plan = listPlan{expensive: true}
-	}
 	if plan.expensive {
 		release, err := h.s.admit(r)
 		if err != nil {
@@ -205,17 +203,8 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	var total int
 	var page []any
 	var last string // id of the last record of the page
-	var top *topK
-	if sorter != nil {
-		top = &topK{spec: sorter, k: min(start-1, 1<<30) + count}
-	}
 	add := func(res map[string]any) {
 		total++
-		if top != nil {
-			id, _ := res["id"].(string)
-			top.add(sortedItem{key: sorter.key(res, core), id: id, res: res})
-			return
-		}
 		if total >= start && len(page) < count {
 			page = append(page, h.rs.shape(res, p.attrs, p.excluded))
 			last, _ = res["id"].(string)
@@ -223,9 +212,6 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	}
 	err = h.s.st.View(r.Context(), func(tx store.Tx) error {
 		total, page = 0, nil
-		if top != nil {
-			top.items = nil
-		}
 		if plan.indexed {
 			cands, ok, err := h.indexLookup(tx, r.tenant, f)
 			if err != nil {
@@ -241,7 +227,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 			}
 		}
 		if h.kind == userKind {
-			if f == nil && top == nil {
+			if f == nil {
 				n, err := tx.CountUsers(r.tenant)
 				if err != nil {
 					return err
@@ -296,12 +282,7 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	if top != nil && len(top.items) >= start {
-		for _, it := range top.items[start-1:] {
-			page = append(page, h.rs.shape(it.res, p.attrs, p.excluded))
-		}
-	}
-	if f == nil && top == nil && h.kind == userKind && last != "" && len(page) == count {
+	if f == nil && h.kind == userKind && last != "" && len(page) == count {
 		// The next sequential page resumes here.
 		h.s.cursors.put(cursorKey{r.tenant, h.kind, start + len(page)}, last)
 	}

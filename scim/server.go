@@ -140,7 +140,8 @@ type Server struct {
 	bulkMaxOps int
 	bulkMax    int64
 	cursors    cursorTable
-	emailIndex bool // the store looks users up by e-mail (store.EmailTx)
+	sorts      *sortOrders // sort orders kept between pages
+	emailIndex bool        // the store looks users up by e-mail (store.EmailTx)
 
 	// storageFailing is set while the store refuses writes (see update).
 	storageFailing atomic.Bool
@@ -184,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	s.cursors.now = s.now
+	s.sorts = &sortOrders{st: s.st}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

@@ -1,11 +1,17 @@
 package scim
 
 import (
-	"sort"
+	"container/heap"
+	"errors"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	scimerr "github.com/elimity-com/scim/errors"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
 )
 
 // sortSpec is a parsed sortBy/sortOrder (RFC 7644 §3.4.2.3).
@@ -14,6 +20,16 @@ type sortSpec struct {
 	leaf       *attrDef // the attribute whose values are compared
 	multi      bool     // the path's attribute is multi-valued: compare its primary value
 	descending bool
+	userName   bool // the core userName: ordered by its folded form, as its index is
+}
+
+// id names the order a sortSpec defines (for the order cache).
+func (s *sortSpec) id() string {
+	o := "a"
+	if s.descending {
+		o = "d"
+	}
+	return strings.ToLower(s.path.String()) + "|" + o
 }
 
 // parseSort checks sortBy against the served schemas and sortOrder. A
@@ -42,6 +58,7 @@ func (rs *resourceSchema) parseSort(sortBy, sortOrder string) (*sortSpec, error)
 		return nil, errorf(scimerr.ScimErrorInvalidValue, "sortBy: no attribute %q in the served schemas", sortBy)
 	}
 	s := &sortSpec{path: ap, leaf: sub, multi: top.MultiValued, descending: desc}
+	s.userName = sub == nil && top.Name == "userName" && (ap.URI == "" || strings.EqualFold(ap.URI, rs.core.ID))
 	if sub == nil {
 		s.leaf = top
 		if top.Type == "complex" {
@@ -98,7 +115,10 @@ func (s *sortSpec) key(res map[string]any, core string) sortKey {
 				return sortKey{present: true, kind: 3, t: t}
 			}
 		}
-		if !s.leaf.CaseExact {
+		switch {
+		case s.userName:
+			x = policy.FoldUserName(x)
+		case !s.leaf.CaseExact:
 			x = strings.ToLower(x)
 		}
 		return sortKey{present: true, s: x}
@@ -143,25 +163,20 @@ func (a sortKey) cmp(b sortKey) int {
 	return 0
 }
 
+// sortedItem is a resource's place in a sort: its key and id, not the
+// resource itself, which is read again for the page only.
 type sortedItem struct {
 	key sortKey
 	id  string
-	res map[string]any
 }
 
-// topK keeps the first k items of a sort over a stream of resources,
-// never more, so a sorted page costs one pass and O(k) memory whatever the
-// tenant's size. Ties are broken by id, so paging is stable.
-type topK struct {
-	spec  *sortSpec
-	k     int
-	items []sortedItem
-}
-
-func (t *topK) less(a, b sortedItem) bool {
+// less orders a before b under spec: by key (descending reverses it, so
+// missing values come first, RFC 7644 §3.4.2.3), ties by id so that
+// paging is stable.
+func (spec *sortSpec) less(a, b sortedItem) bool {
 	c := a.key.cmp(b.key)
-	if t.spec.descending {
-		c = -c // RFC 7644 §3.4.2.3: so missing values come first
+	if spec.descending {
+		c = -c
 	}
 	if c != 0 {
 		return c < 0
@@ -169,17 +184,213 @@ func (t *topK) less(a, b sortedItem) bool {
 	return a.id < b.id
 }
 
+// sortItems sorts items under spec.
+func (spec *sortSpec) sortItems(items []sortedItem) {
+	slices.SortFunc(items, func(a, b sortedItem) int {
+		switch {
+		case spec.less(a, b):
+			return -1
+		case spec.less(b, a):
+			return 1
+		}
+		return 0
+	})
+}
+
+// topK keeps the first k items of a sort over a stream of resources in a
+// bounded max-heap (the last kept item at its root), so a filtered sorted
+// page costs one pass, O(n log k) time and O(k) memory whatever the
+// tenant's size.
+type topK struct {
+	spec  *sortSpec
+	k     int
+	items []sortedItem
+}
+
+func (t *topK) Len() int           { return len(t.items) }
+func (t *topK) Less(i, j int) bool { return t.spec.less(t.items[j], t.items[i]) }
+func (t *topK) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
+func (t *topK) Push(x any)         { t.items = append(t.items, x.(sortedItem)) }
+func (t *topK) Pop() any {
+	it := t.items[len(t.items)-1]
+	t.items = t.items[:len(t.items)-1]
+	return it
+}
+
 func (t *topK) add(it sortedItem) {
-	if t.k <= 0 {
-		return
+	switch {
+	case t.k <= 0:
+	case len(t.items) < t.k:
+		heap.Push(t, it)
+	case t.spec.less(it, t.items[0]):
+		t.items[0] = it
+		heap.Fix(t, 0)
 	}
-	i := sort.Search(len(t.items), func(i int) bool { return t.less(it, t.items[i]) })
-	if i >= t.k {
-		return
+}
+
+// sorted returns the kept items in order.
+func (t *topK) sorted() []sortedItem {
+	t.spec.sortItems(t.items)
+	return t.items
+}
+
+// pageOf returns the ids of the page [start, start+count) of items.
+func pageOf(items []sortedItem, start, count int) []string {
+	if start-1 >= len(items) {
+		return nil
 	}
-	if len(t.items) < t.k {
-		t.items = append(t.items, sortedItem{})
+	items = items[start-1 : min(len(items), start-1+count)]
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
 	}
-	copy(t.items[i+1:], t.items[i:len(t.items)-1])
-	t.items[i] = it
+	return ids
+}
+
+// sortedList serves a list request with sortBy (RFC 7644 §3.4.2.3)
+// without sorting the tenant per page:
+//
+//   - unfiltered by userName, from the store's userName index
+//     (store.UserNameOrderTx): the walk skips startIndex-1 ids and reads
+//     the page's records only;
+//   - unfiltered by another attribute, from the order kept in memory
+//     (sortOrders), built by one pass over the tenant the first time and
+//     after each change of the tenant;
+//   - filtered, in one pass through the filter keeping the first
+//     startIndex-1+count matches in a bounded heap (topK).
+//
+// Only the page's records are rendered. The passes over the tenant run
+// under admission control.
+func (h *resourceHandler) sortedList(r request, p listParams, f expr, sorter *sortSpec, start, count int) (response, error) {
+	core := h.core()
+	byIndex := f == nil && h.kind == userKind && sorter.userName
+	var order []sortedItem
+	var gen uint64
+	if f == nil {
+		order, gen = h.s.sorts.get(r.tenant, h.kind, sorter.id())
+	}
+	var plan listPlan
+	if f != nil {
+		plan = h.plan(r.tenant, f, start, count)
+	}
+	if (f != nil && !plan.indexed) || (f == nil && !byIndex && order == nil) {
+		release, err := h.s.admit(r)
+		if err != nil {
+			return response{}, err
+		}
+		defer release()
+	}
+	var total int
+	var page []any
+	err := h.s.st.View(r.Context(), func(tx store.Tx) error {
+		total, page = 0, nil
+		var ids []string
+		ot, indexed := tx.(store.UserNameOrderTx)
+		switch {
+		case byIndex && indexed:
+			n, err := tx.CountUsers(r.tenant)
+			if err != nil {
+				return err
+			}
+			i := 0
+			err = ot.UserIDsByUserName(r.tenant, sorter.descending, func(id policy.UserID) error {
+				if i++; i < start {
+					return nil
+				}
+				if len(ids) >= count {
+					return errStop
+				}
+				ids = append(ids, string(id))
+				return nil
+			})
+			if err != nil && !errors.Is(err, errStop) {
+				return err
+			}
+			total = n
+		case f == nil:
+			if order == nil {
+				items, err := h.sortKeys(tx, r.tenant, sorter, nil, nil)
+				if err != nil {
+					return err
+				}
+				sorter.sortItems(items)
+				order = items
+				h.s.sorts.put(r.tenant, h.kind, sorter.id(), gen, items)
+			}
+			total, ids = len(order), pageOf(order, start, count)
+		default:
+			top := &topK{spec: sorter, k: min(start-1, 1<<30) + count}
+			var cands []map[string]any
+			if plan.indexed {
+				var err error
+				var ok bool
+				if cands, ok, err = h.indexLookup(tx, r.tenant, f); err != nil {
+					return err
+				} else if !ok {
+					cands = nil
+					plan.indexed = false
+				}
+			}
+			n := 0
+			_, err := h.sortKeys(tx, r.tenant, sorter, cands, func(res map[string]any, it sortedItem) bool {
+				if !matches(f, res, core) {
+					return false
+				}
+				n++
+				top.add(it)
+				return false
+			})
+			if err != nil {
+				return err
+			}
+			total, ids = n, pageOf(top.sorted(), start, count)
+		}
+		for _, id := range ids {
+			res, _, err := h.read(tx, r.tenant, id)
+			var se Error
+			if errors.As(err, &se) && se.Status == http.StatusNotFound {
+				continue // deleted since the order was built
+			}
+			if err != nil {
+				return err
+			}
+			page = append(page, h.rs.shape(res, p.attrs, p.excluded))
+		}
+		return nil
+	})
+	if isNotFound(err) {
+		err, total, page = nil, 0, nil // the tenant has no data yet
+	}
+	if err != nil {
+		return response{}, err
+	}
+	if page == nil {
+		page = []any{}
+	}
+	return response{status: http.StatusOK, body: listResponse(total, start, page)}, nil
+}
+
+// sortKeys computes the sort key of each of the tenant's resources, or of
+// cands when not nil. With keep nil it returns them all; otherwise each
+// goes to keep, and only those keep returns true for are returned.
+func (h *resourceHandler) sortKeys(tx store.Tx, t policy.TenantID, sorter *sortSpec, cands []map[string]any, keep func(map[string]any, sortedItem) bool) ([]sortedItem, error) {
+	core := h.core()
+	var out []sortedItem
+	each := func(res map[string]any) {
+		id, _ := res["id"].(string)
+		it := sortedItem{key: sorter.key(res, core), id: id}
+		if keep == nil || keep(res, it) {
+			out = append(out, it)
+		}
+	}
+	if cands != nil {
+		for _, res := range cands {
+			each(res)
+		}
+		return out, nil
+	}
+	if h.kind == userKind {
+		return out, tx.ForEachUser(t, func(u policy.User) error { each(h.userRes(t, u)); return nil })
+	}
+	return out, tx.ForEachDirGroup(t, func(g policy.DirGroup) error { each(h.groupRes(t, g)); return nil })
 }
