@@ -1134,6 +1134,24 @@ func (d memberDelta) empty() bool {
 	return len(d.addUsers)+len(d.delUsers)+len(d.addGroups)+len(d.delGroups) == 0
 }
 
+// update returns d as the store's one membership operation.
+func (d memberDelta) update() store.MemberUpdate {
+	var u store.MemberUpdate
+	for _, m := range d.addUsers {
+		u.Add = append(u.Add, policy.UserMember(m))
+	}
+	for _, m := range d.addGroups {
+		u.Add = append(u.Add, policy.GroupMember(m))
+	}
+	for _, m := range d.delUsers {
+		u.Remove = append(u.Remove, policy.UserMember(m))
+	}
+	for _, m := range d.delGroups {
+		u.Remove = append(u.Remove, policy.GroupMember(m))
+	}
+	return u
+}
+
 // applyDelta returns cur without del, with add.
 func applyDelta[T ~string](cur, add, del []T) []T {
 	if len(add)+len(del) == 0 {
@@ -1446,6 +1464,16 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 		cur.Active = false
 		res.user, err = tx.UpdateUser(t, cur)
 	case opUpdateGroup:
+		if d := o.delta; d != nil && !o.header && !o.quiet {
+			// Only members change: one delta write, at the cost of the
+			// change (the group is not read). A group created earlier in
+			// this run (quiet) is filled in by the general path below.
+			var mr store.MemberResult
+			mr, err = store.ChangeMembers(tx, t, o.group.ID, d.update())
+			res.group = o.group
+			res.group.Version, res.group.Updated = mr.Version, mr.Updated
+			break
+		}
 		var cur policy.DirGroup
 		cur, err = tx.DirGroup(t, o.group.ID)
 		if err != nil {
@@ -1505,8 +1533,10 @@ func (r *run) done(o op, res opResult) {
 		r.st.Groups.Created++
 		r.st.Memberships.Added += len(res.group.MemberUsers) + len(res.group.MemberGroups)
 	case opUpdateGroup:
-		r.curGroups[res.group.ExternalID] = res.group
-		delete(r.oldMembers, res.group.ExternalID)
+		if res.group.ExternalID != "" {
+			r.curGroups[res.group.ExternalID] = res.group
+			delete(r.oldMembers, res.group.ExternalID)
+		}
 		if !o.quiet {
 			r.st.Groups.Updated++
 		}

@@ -85,8 +85,10 @@ func ChangeMembers(tx Tx, tenant policy.TenantID, id policy.DirGroupID, u Member
 	if err != nil {
 		return MemberResult{}, err
 	}
-	if u.Version != 0 && u.Version != g.Version {
-		return MemberResult{}, fmt.Errorf("store: directory group %s has version %d, not %d: %w", id, g.Version, u.Version, ErrVersion)
+	if u.Version != 0 {
+		if err := CheckVersion("directory group", id, g.Version, u.Version); err != nil {
+			return MemberResult{}, err
+		}
 	}
 	c, err := ResolveMembers(id, policy.MembersChange{Add: u.Add, Remove: u.Remove}, membersOf(g), func(ref policy.MemberRef) (policy.MemberKind, error) {
 		return resolveByRead(tx, tenant, ref)

@@ -72,9 +72,6 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
-		return policy.DirGroup{}, err
-	}
 	fresh := g.ID == ""
 	if fresh {
 		g.ID = policy.DirGroupID(newID())
@@ -82,9 +79,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := checkID("directory group", string(g.ID)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = policy.UniqueMembers(g.MemberUsers), policy.UniqueMembers(g.MemberGroups)
-	if err := policy.ValidateDirGroup(g); err != nil {
-		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
+	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+		return policy.DirGroup{}, err
 	}
 	if !fresh && t.idTaken(string(g.ID)) { // a new v7 id is unique (see newID)
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group id %s: %w", g.ID, store.ErrExists)
@@ -224,15 +220,11 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if before, err = encode(old, "directory group"); err != nil {
 		return policy.DirGroup{}, err
 	}
-	if g.Version != old.Version {
-		return policy.DirGroup{}, fmt.Errorf("bolt: directory group %s has version %d, not %d: %w", g.ID, old.Version, g.Version, store.ErrVersion)
-	}
-	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
+	if err := store.CheckVersion("directory group", g.ID, old.Version, g.Version); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = policy.UniqueMembers(g.MemberUsers), policy.UniqueMembers(g.MemberGroups)
-	if err := policy.ValidateDirGroup(g); err != nil {
-		return policy.DirGroup{}, fmt.Errorf("bolt: %w", err)
+	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+		return policy.DirGroup{}, err
 	}
 	idx := tb.Bucket(bktIdx)
 	if g.ExternalID != "" && g.ExternalID != old.ExternalID && idx.Bucket(bktDGExt).Get([]byte(g.ExternalID)) != nil {

@@ -192,8 +192,10 @@ func (t *tx) ChangeMembers(tenant policy.TenantID, id policy.DirGroupID, u store
 	if err != nil {
 		return store.MemberResult{}, err
 	}
-	if u.Version != 0 && u.Version != g.Version {
-		return store.MemberResult{}, fmt.Errorf("bolt: directory group %s has version %d, not %d: %w", id, g.Version, u.Version, store.ErrVersion)
+	if u.Version != 0 {
+		if err := store.CheckVersion("directory group", id, g.Version, u.Version); err != nil {
+			return store.MemberResult{}, err
+		}
 	}
 	mb := tb.Bucket(bktDGMembers)
 	isMember := func(m string) (policy.MemberKind, bool) {

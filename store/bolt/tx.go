@@ -317,19 +317,6 @@ func notFoundUser(tenant policy.TenantID, id any) error {
 	return fmt.Errorf("bolt: user %v in tenant %q: %w", id, tenant, store.ErrNotFound)
 }
 
-// scopeTenant fills in or checks the Tenant field of a record written
-// through scope.
-func scopeTenant(kind string, rec *policy.TenantID, scope policy.TenantID) error {
-	if *rec == "" {
-		*rec = scope
-		return nil
-	}
-	if *rec != scope {
-		return fmt.Errorf("bolt: %s of tenant %q written through tenant %q: %w", kind, *rec, scope, policy.ErrInvalid)
-	}
-	return nil
-}
-
 // idTaken reports whether id is used by any user or directory group.
 func (t *tx) idTaken(id string) bool {
 	idx := t.root.Bucket(bktIdx)
@@ -345,9 +332,6 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
-		return policy.User{}, err
-	}
 	fresh := u.ID == ""
 	if fresh {
 		u.ID = policy.UserID(newID())
@@ -355,8 +339,8 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := checkID("user", string(u.ID)); err != nil {
 		return policy.User{}, err
 	}
-	if err := policy.ValidateUser(u); err != nil {
-		return policy.User{}, fmt.Errorf("bolt: %w", err)
+	if err := store.PrepareUser(tenant, &u); err != nil {
+		return policy.User{}, err
 	}
 	if !fresh && t.idTaken(string(u.ID)) { // a new v7 id is unique (see newID)
 		return policy.User{}, fmt.Errorf("bolt: user id %s: %w", u.ID, store.ErrExists)
@@ -469,14 +453,11 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	if u.Version != old.Version {
-		return policy.User{}, fmt.Errorf("bolt: user %s has version %d, not %d: %w", u.ID, old.Version, u.Version, store.ErrVersion)
-	}
-	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
+	if err := store.CheckVersion("user", u.ID, old.Version, u.Version); err != nil {
 		return policy.User{}, err
 	}
-	if err := policy.ValidateUser(u); err != nil {
-		return policy.User{}, fmt.Errorf("bolt: %w", err)
+	if err := store.PrepareUser(tenant, &u); err != nil {
+		return policy.User{}, err
 	}
 	idx := tb.Bucket(bktIdx)
 	oldFold, newFold := policy.FoldUserName(old.UserName), policy.FoldUserName(u.UserName)

@@ -20,22 +20,6 @@ func (t *tx) dgScope(tenant policy.TenantID) error {
 	return t.flush()
 }
 
-// dedup removes repeated ids, keeping the first occurrence.
-func dedup[T comparable](s []T) []T {
-	if len(s) < 2 {
-		return s
-	}
-	seen := make(map[T]struct{}, len(s))
-	out := make([]T, 0, len(s))
-	for _, x := range s {
-		if _, ok := seen[x]; !ok {
-			seen[x] = struct{}{}
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func setOf[T comparable](s []T) map[T]struct{} {
 	m := make(map[T]struct{}, len(s))
 	for _, x := range s {
@@ -142,9 +126,6 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.dgScope(tenant); err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
-		return policy.DirGroup{}, err
-	}
 	fresh := g.ID == ""
 	if fresh {
 		g.ID = policy.DirGroupID(newID())
@@ -152,9 +133,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := checkID("directory group", string(g.ID)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
-	if err := policy.ValidateDirGroup(g); err != nil {
-		return policy.DirGroup{}, fmt.Errorf("postgres: %w", err)
+	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+		return policy.DirGroup{}, err
 	}
 	if !text(policy.FoldName(g.DisplayName)) {
 		return policy.DirGroup{}, fmt.Errorf("postgres: directory group name contains NUL or invalid UTF-8: %w", policy.ErrInvalid)
@@ -256,15 +236,11 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	if g.Version != old.Version {
-		return policy.DirGroup{}, fmt.Errorf("postgres: directory group %s has version %d, not %d: %w", g.ID, old.Version, g.Version, store.ErrVersion)
-	}
-	if err := scopeTenant("directory group", &g.Tenant, tenant); err != nil {
+	if err := store.CheckVersion("directory group", g.ID, old.Version, g.Version); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.MemberUsers, g.MemberGroups = dedup(g.MemberUsers), dedup(g.MemberGroups)
-	if err := policy.ValidateDirGroup(g); err != nil {
-		return policy.DirGroup{}, fmt.Errorf("postgres: %w", err)
+	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+		return policy.DirGroup{}, err
 	}
 	if !text(policy.FoldName(g.DisplayName)) {
 		return policy.DirGroup{}, fmt.Errorf("postgres: directory group name contains NUL or invalid UTF-8: %w", policy.ErrInvalid)

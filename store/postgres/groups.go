@@ -146,8 +146,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err != nil {
 		return policy.Group{}, err
 	}
-	if g.Version != old.Version {
-		return policy.Group{}, fmt.Errorf("postgres: group %s has version %d, not %d: %w", g.ID, old.Version, g.Version, store.ErrVersion)
+	if err := store.CheckVersion("group", g.ID, old.Version, g.Version); err != nil {
+		return policy.Group{}, err
 	}
 	if err := checkID("group", string(g.Parent)); err != nil {
 		return policy.Group{}, err
@@ -285,8 +285,8 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		if err != nil {
 			return policy.Role{}, err
 		}
-		if r.Version != old.Version {
-			return policy.Role{}, fmt.Errorf("postgres: role %s has version %d, not %d: %w", r.Name, old.Version, r.Version, store.ErrVersion)
+		if err := store.CheckVersion("role", r.Name, old.Version, r.Version); err != nil {
+			return policy.Role{}, err
 		}
 		op, r.Version = policy.OpUpdate, old.Version+1
 	} else {

@@ -363,19 +363,6 @@ func notFoundUser(tenant policy.TenantID, id any) error {
 	return fmt.Errorf("postgres: user %v in tenant %q: %w", id, tenant, store.ErrNotFound)
 }
 
-// scopeTenant fills in or checks the Tenant field of a record written
-// through scope.
-func scopeTenant(kind string, rec *policy.TenantID, scope policy.TenantID) error {
-	if *rec == "" {
-		*rec = scope
-		return nil
-	}
-	if *rec != scope {
-		return fmt.Errorf("postgres: %s of tenant %q written through tenant %q: %w", kind, *rec, scope, policy.ErrInvalid)
-	}
-	return nil
-}
-
 // idTaken reports whether id is used by any user or directory group
 // (they share one id space).
 func (t *tx) idTaken(id string) (bool, error) {
@@ -426,9 +413,6 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.tenantExists(tenant); err != nil {
 		return policy.User{}, err
 	}
-	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
-		return policy.User{}, err
-	}
 	fresh := u.ID == ""
 	if fresh {
 		u.ID = policy.UserID(newID())
@@ -436,8 +420,8 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := checkID("user", string(u.ID)); err != nil {
 		return policy.User{}, err
 	}
-	if err := policy.ValidateUser(u); err != nil {
-		return policy.User{}, fmt.Errorf("postgres: %w", err)
+	if err := store.PrepareUser(tenant, &u); err != nil {
+		return policy.User{}, err
 	}
 	if !fresh { // a new v7 id is unique (see newID)
 		taken, err := t.idTaken(string(u.ID))
@@ -528,14 +512,11 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	if u.Version != old.Version {
-		return policy.User{}, fmt.Errorf("postgres: user %s has version %d, not %d: %w", u.ID, old.Version, u.Version, store.ErrVersion)
-	}
-	if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
+	if err := store.CheckVersion("user", u.ID, old.Version, u.Version); err != nil {
 		return policy.User{}, err
 	}
-	if err := policy.ValidateUser(u); err != nil {
-		return policy.User{}, fmt.Errorf("postgres: %w", err)
+	if err := store.PrepareUser(tenant, &u); err != nil {
+		return policy.User{}, err
 	}
 	if err := t.userKeysFree(tenant, u, policy.FoldUserName(old.UserName), old.ExternalID); err != nil {
 		return policy.User{}, err

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
 		{"ChangeMembers", testChangeMembers},
+		{"WriteRules", testWriteRules},
 		{"Groups", testGroups},
 		{"GroupCycles", testGroupCycles},
 		{"Roles", testRoles},
