@@ -44,9 +44,9 @@ func (h *resourceHandler) endpoint() string {
 
 func (h *resourceHandler) noun() string {
 	if h.kind == userKind {
-		return "User"
+		return typeUser
 	}
-	return "Group"
+	return typeGroup
 }
 
 func (h *resourceHandler) locFn(t policy.TenantID) func(endpoint, id string) string {

@@ -74,7 +74,7 @@ func userToSCIM(u policy.User, loc string) map[string]any {
 		m["emails"] = emails
 	}
 	m["active"] = u.Active
-	m["meta"] = meta("User", loc, u.Created, u.Updated, u.Version)
+	m["meta"] = meta(typeUser, loc, u.Created, u.Updated, u.Version)
 	return m
 }
 
@@ -255,13 +255,13 @@ func groupToSCIM(g policy.DirGroup, loc func(kind, id string) string) map[string
 	m["displayName"] = g.DisplayName
 	members := make([]any, 0, len(g.MemberUsers)+len(g.MemberGroups))
 	for _, u := range g.MemberUsers {
-		members = append(members, map[string]any{"value": string(u), "type": "User", "$ref": loc("Users", string(u))})
+		members = append(members, map[string]any{"value": string(u), "type": typeUser, "$ref": loc("Users", string(u))})
 	}
 	for _, sg := range g.MemberGroups {
-		members = append(members, map[string]any{"value": string(sg), "type": "Group", "$ref": loc("Groups", string(sg))})
+		members = append(members, map[string]any{"value": string(sg), "type": typeGroup, "$ref": loc("Groups", string(sg))})
 	}
 	m["members"] = members
-	m["meta"] = meta("Group", loc("Groups", string(g.ID)), g.Created, g.Updated, g.Version)
+	m["meta"] = meta(typeGroup, loc("Groups", string(g.ID)), g.Created, g.Updated, g.Version)
 	return m
 }
 
@@ -329,7 +329,7 @@ func members(tx store.Tx, tenant policy.TenantID, v any, known map[string]string
 				return nil, nil, err
 			}
 		}
-		if kind == "User" {
+		if kind == typeUser {
 			users = append(users, policy.UserID(id))
 		} else {
 			groups = append(groups, policy.DirGroupID(id))
@@ -338,18 +338,25 @@ func members(tx store.Tx, tenant policy.TenantID, v any, known map[string]string
 	return users, groups, nil
 }
 
+// The resource types Roster serves (RFC 7643 §6), which are also the
+// "type" of a group member (RFC 7643 §4.2).
+const (
+	typeUser  = "User"
+	typeGroup = "Group"
+)
+
 // memberKind finds whether id is a user or a directory group of tenant.
 func memberKind(tx store.Tx, tenant policy.TenantID, id string) (string, error) {
 	_, err := tx.User(tenant, policy.UserID(id))
 	if err == nil {
-		return "User", nil
+		return typeUser, nil
 	}
 	if !isNotFound(err) {
 		return "", err
 	}
 	_, err = tx.DirGroup(tenant, policy.DirGroupID(id))
 	if err == nil {
-		return "Group", nil
+		return typeGroup, nil
 	}
 	if !isNotFound(err) {
 		return "", err
@@ -360,10 +367,10 @@ func memberKind(tx store.Tx, tenant policy.TenantID, id string) (string, error) 
 func knownMembers(g policy.DirGroup) map[string]string {
 	k := make(map[string]string, len(g.MemberUsers)+len(g.MemberGroups))
 	for _, u := range g.MemberUsers {
-		k[string(u)] = "User"
+		k[string(u)] = typeUser
 	}
 	for _, sg := range g.MemberGroups {
-		k[string(sg)] = "Group"
+		k[string(sg)] = typeGroup
 	}
 	return k
 }

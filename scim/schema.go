@@ -174,10 +174,10 @@ func newDiscovery(exts []Extension) (*discovery, error) {
 		d.schemas = append(d.schemas, doc)
 		ref := map[string]any{"schema": e.URN, "required": false}
 		switch e.ResourceType {
-		case "", "User":
+		case "", typeUser:
 			d.user.extensions = append(d.user.extensions, schemaFromDoc(doc))
 			userExts = append(userExts, ref)
-		case "Group":
+		case typeGroup:
 			d.group.extensions = append(d.group.extensions, schemaFromDoc(doc))
 			groupExts = append(groupExts, ref)
 		default:
@@ -187,8 +187,8 @@ func newDiscovery(exts []Extension) (*discovery, error) {
 	d.resourceTypes = []map[string]any{
 		{
 			"schemas":          []any{resourceTypeSchema},
-			"id":               "User",
-			"name":             "User",
+			"id":               typeUser,
+			"name":             typeUser,
 			"description":      "User Account",
 			"endpoint":         "/Users",
 			"schema":           UserSchema,
@@ -196,8 +196,8 @@ func newDiscovery(exts []Extension) (*discovery, error) {
 		},
 		{
 			"schemas":          []any{resourceTypeSchema},
-			"id":               "Group",
-			"name":             "Group",
+			"id":               typeGroup,
+			"name":             typeGroup,
 			"description":      "Group",
 			"endpoint":         "/Groups",
 			"schema":           GroupSchema,
