@@ -15,7 +15,8 @@
 #   - an incremental sync after 100 changes (target < 1 s),
 #   - a full run with nothing to change (read and diff only),
 #   - the sync process's peak RSS (VmHWM; target < 400 MiB), overall and
-#     after the first full sync.
+#     after the first full sync,
+#   - then the change-to-claim latency (see the block at the end).
 # Needs slapd and ldap-utils (scripts/deps/slapd.sh). Heavy: about two
 # minutes of both cores; run it alone, and note the load average with the
 # figures.
@@ -36,3 +37,18 @@ bin=$(mktemp -d)/ldapbench
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./ldap/ldaptest/cmd/ldapbench
 "$bin" "$@"
+
+# --- Change-to-claim latency (cmd/roster BenchmarkChangeToClaim) ---------
+# The time from a membership change in the directory to the changed groups
+# claim at /userinfo of a running roster, end to end: p50 and p99 of 20
+# changes (joins and leaves) for slapd followed with syncrepl, and 389
+# Directory Server and Samba AD polled every second. Needs 389-ds-base and
+# Samba (scripts/deps/389ds.sh, samba.sh). Skip it with BENCH_CLAIM=0.
+if [ "${BENCH_CLAIM:-1}" != 0 ]; then
+  bash scripts/deps/389ds.sh
+  bash scripts/deps/samba.sh
+  echo "== change to claim (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  go test -run '^$' -bench '^BenchmarkChangeToClaim$' -benchtime=20x ./cmd/roster |
+    awk '/^BenchmarkChangeToClaim/ { sub(/-[0-9]+$/, "", $1); sub(/^BenchmarkChangeToClaim\//, "", $1); printf "%-6s p50 %s ms  p99 %s ms\n", $1, $5, $7 }'
+  echo "   (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
+fi
