@@ -313,7 +313,7 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, p prin
 			}
 			return nil
 		})
-		slices.Reverse(out.Items)
+		slices.SortStableFunc(out.Items, func(a, b applicationView) int { return b.Created.Compare(a.Created) })
 		return out, err
 	})
 }
@@ -491,4 +491,10 @@ func (s *Server) found(tx store.Tx, p principal, a policy.Application) (policy.G
 		Body:    fmt.Sprintf("%s is founded in %s. %s\n\nJoin it at /groups/%s.", g.Name, loc.City, a.Remit, g.Slug),
 		Author:  p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
 	return g, err
+}
+
+// PutApplication writes a as applied (audited), for seeding a store (the
+// demo).
+func PutApplication(tx store.Tx, a policy.Application) error {
+	return storeApplication(tx, a, principal{tenant: a.Founder.Tenant, user: a.Founder.User}, policy.OpCreate, "applied")
 }

@@ -221,7 +221,7 @@ func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p p
 			}
 			return nil
 		})
-		slices.Reverse(out.Items)
+		slices.SortStableFunc(out.Items, func(a, b policy.Feedback) int { return b.Created.Compare(a.Created) })
 		return out, err
 	})
 }
@@ -321,4 +321,13 @@ func (s *Server) displayName(tx store.Tx, p principal) string {
 		return u.UserName
 	}
 	return string(p.user)
+}
+
+// PutFeedback writes f as sent (audited, and so an outbound event), for
+// seeding a store (the demo). f must be valid for products.
+func PutFeedback(tx store.Tx, f policy.Feedback, products []string) error {
+	if err := policy.ValidateFeedback(f, products); err != nil {
+		return err
+	}
+	return storeProductFeedback(tx, f, policy.OpCreate, f.Tenant)
 }

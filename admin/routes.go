@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	s.reachRoutes()           // admin/announce.go, admin/public.go
 	s.feedbackRoutes()        // admin/feedback.go
 	s.applicationRoutes()     // admin/applications.go
+	s.statsRoutes()           // admin/stats.go
 }
 
 func (s *Server) adminOnly(h handlerFunc) handlerFunc {

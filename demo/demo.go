@@ -61,6 +61,10 @@
 //     ISUG member, through Acme's SCIM groups.
 //   - tina@globex.example (UserTina, globex): member of lug-sydney and of
 //     isug through the nested Entra ID group "Globex Leads".
+//   - hans (UserHans, vendor): the storage product team (RoleStorageTeam,
+//     held in sig-security): answers feedback on "vendor storage" only.
+//     ISUG admins (victor) triage every product; see demo/voice.go for
+//     the feedback items, the pending application and the analytics.
 //   - mallory (UserMallory, vendor) and pam@acme.example,
 //     oscar@globex.example: inactive; they hold nothing although their
 //     directory groups are bound to groups.
@@ -127,10 +131,12 @@ func DefaultRoles() []policy.Role {
 	return []policy.Role{
 		{Name: RoleMember, Description: "Member of the group", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead}},
 		{Name: RoleSpeaker, Description: "May submit talks", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermTalksSubmit}},
-		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage, policy.PermTalksSubmit, policy.PermAnnouncementsSend}},
+		{Name: RoleOrganizer, Description: "Runs the group: meetings and members (and, in a self-governing group, the group itself)", Permissions: []policy.Permission{policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage, policy.PermTalksSubmit, policy.PermAnnouncementsSend, policy.PermStatsRead}},
 		{Name: RoleAdmin, Description: "Everything, in this group and every group below it (oversight only in a self-governing group below)", Inherit: true, Permissions: []policy.Permission{
 			policy.PermGroupRead, policy.PermMeetingsRead, policy.PermMeetingsEdit, policy.PermMembersManage, policy.PermTalksSubmit, policy.PermRolesAssign, policy.PermGroupsManage, policy.PermAnnouncementsSend,
 			policy.PermAuditRead, policy.PermGroupsSuspend, // oversight: what still flows into a self-governing group
+			policy.PermStatsRead, policy.PermApplicationsReview, // analytics; founding applications below
+			policy.PermFeedbackTriage,          // product feedback on every product (the community team)
 			"directories.manage",               // held on every root group: directory sync status and approval
 			"tenants.manage", "clients.manage", // held on every root group: SCIM tokens, OIDC clients
 		}},
@@ -146,6 +152,7 @@ const (
 	kindGroup    = 3
 	kindRule     = 4
 	kindMeeting  = 5
+	kindFeedback = 6
 )
 
 type userRow struct {
@@ -392,6 +399,7 @@ func manual() []manualRow {
 		{TenantAcme, "laura@acme.example", 11, RoleSpeaker},
 		{TenantAcme, "otto@acme.example", 1, RoleMember}, // also given by Acme ISUG: two origins
 		{TenantVendor, "mallory", 11, RoleOrganizer},     // inactive: holds nothing
+		{TenantVendor, "hans", 21, RoleStorageTeam},      // the storage product team (demo/voice.go)
 	}
 }
 
@@ -407,7 +415,7 @@ func World(now time.Time) policy.World {
 		{ID: TenantAcme, Name: "Acme Corp", Kind: policy.TenantPartner, Domains: []string{"acme.example"}},
 		{ID: TenantGlobex, Name: "Globex Corporation", Kind: policy.TenantPartner, Domains: []string{"globex.example"}},
 	}
-	w.Roles = DefaultRoles()
+	w.Roles = append(DefaultRoles(), ProductTeamRoles()...)
 	for i := range w.Roles {
 		w.Roles[i].Version = 1
 	}

@@ -187,12 +187,16 @@ func seedDemo(ctx context.Context, path string) error {
 		return nil
 	}
 	now := time.Now()
+	w := demo.World(now)
 	return st.Update(ctx, "demo", func(tx store.Tx) error {
-		if err := loadWorld(tx, demo.World(now)); err != nil {
+		if err := loadWorld(tx, w); err != nil {
 			return err
 		}
 		// Talks, RSVPs, check-ins and ratings around the meetings.
-		return admin.LoadMeetingActivity(tx, demo.Activity(now))
+		if err := admin.LoadMeetingActivity(tx, demo.Activity(now)); err != nil {
+			return err
+		}
+		return seedVoice(tx, w, now)
 	})
 }
 
@@ -312,4 +316,20 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "restored %s from %s\n", path, *in)
 	return nil
+}
+
+// seedVoice writes the demo's product feedback, its pending application to
+// found a LUG and two years of analytics (demo/voice.go).
+func seedVoice(tx store.Tx, w policy.World, now time.Time) error {
+	for _, f := range demo.Feedback(now) {
+		if err := admin.PutFeedback(tx, f, demo.Products); err != nil {
+			return fmt.Errorf("feedback %s: %w", f.ID, err)
+		}
+	}
+	for _, a := range demo.Applications(now) {
+		if err := admin.PutApplication(tx, a); err != nil {
+			return fmt.Errorf("application %s: %w", a.ID, err)
+		}
+	}
+	return admin.PutStatsMonths(tx, demo.History(w.Groups, now, 1))
 }

@@ -359,6 +359,8 @@ func (a *app) routes(ctx context.Context) error {
 	// Changes of charter status, whatever their source, are audited off
 	// the request path (one replica does it).
 	a.jobs = append(a.jobs, a.leased("charters", func(ctx context.Context) { adm.WatchCharters(ctx, 5*time.Second) }))
+	// The analytics fold each day into the groups' months (one replica).
+	a.jobs = append(a.jobs, a.leased("stats", func(ctx context.Context) { adm.WatchStats(ctx, time.Hour) }))
 	a.mux.Handle("/api/v1/", instrument("admin", adm))
 	for _, pat := range admin.FeedPatterns { // the iCalendar feeds
 		a.mux.Handle(pat, instrument("calendar", adm))
