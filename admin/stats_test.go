@@ -59,7 +59,7 @@ func TestStatsSnapshotsAndRollUp(t *testing.T) {
 				return err
 			}
 		}
-		return putJSONRecord(tx, nsCheckins, policy.RSVPKey(lug, "m1", alice), checkin{User: alice})
+		return putJSONRecord(tx, nsCheckins, policy.RSVPKey(lug, "m1", alice), policy.CheckIn{User: alice})
 	})
 	if n, err := f.adm.SnapshotStats(ctx, day2); err != nil || n != 4 {
 		t.Fatalf("day 2: %d groups, %v", n, err)
