@@ -396,25 +396,6 @@ func (s *Service) Process(ctx context.Context) error {
 	return s.deliver(ctx)
 }
 
-// tenantsOf finds the tenant of each user (users are stored per tenant;
-// the engine does not say which).
-func tenantsOf(tx store.Tx, users []policy.UserID) (map[policy.UserID]policy.TenantID, error) {
-	ts, err := tx.Tenants()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[policy.UserID]policy.TenantID, len(users))
-	for _, u := range users {
-		for _, t := range ts {
-			if _, err := tx.User(t.ID, u); err == nil {
-				out[u] = t.ID
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
 // expandBatch is how many deliveries one transaction writes.
 const expandBatch = 1000
 
@@ -445,72 +426,90 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	var ds []Delivery
-	if j.Kind == KindDigest {
-		var err error
-		if ds, err = s.digestDeliveries(ctx, j); err != nil {
-			return err
-		}
-	} else if j.Kind == KindDirect {
-		seen := map[policy.UserID]bool{}
-		for _, u := range j.Users {
-			if !seen[u] {
-				seen[u] = true
+	n := 0
+	if j.Kind == KindDigest || j.Kind == KindDirect {
+		var ds []Delivery
+		if j.Kind == KindDirect {
+			for _, u := range j.Users {
 				ds = append(ds, Delivery{Job: j.ID, User: u, Via: j.Group, State: StateQueued})
 			}
-		}
-	} else {
-		// The members now, each reached through the first group of the
-		// job that has them (the group itself before those below it).
-		seen := map[policy.UserID]bool{}
-		for _, g := range j.Groups {
-			for _, m := range s.cfg.Engine.Members(g) {
-				if !seen[m.User] {
-					seen[m.User] = true
-					ds = append(ds, Delivery{Job: j.ID, User: m.User, Via: g, State: StateQueued})
-				}
+		} else {
+			var err error
+			if ds, err = s.digestDeliveries(ctx, j); err != nil {
+				return err
 			}
 		}
-	}
-	for start := 0; start < len(ds); start += expandBatch {
-		chunk := ds[start:min(start+expandBatch, len(ds))]
-		err := s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
-			users := make([]policy.UserID, len(chunk))
-			for i, d := range chunk {
-				users[i] = d.User
-			}
-			tenants, err := tenantsOf(tx, users)
+		for start := 0; start < len(ds); start += expandBatch {
+			w, err := s.writeDeliveries(ctx, j.ID, ds[start:min(start+expandBatch, len(ds))])
 			if err != nil {
 				return err
 			}
-			for _, d := range chunk {
-				key := j.ID + "/" + string(d.User)
-				// The idempotency key: a delivery written once is never
-				// written again (a crashed expansion resumes).
-				if _, err := tx.GetRecord(Namespace, "q/"+key); err == nil {
-					continue
-				}
-				if _, err := tx.GetRecord(Namespace, "m/"+key); err == nil {
-					continue
-				}
-				d.Tenant = tenants[d.User]
-				if err := putJSON(tx, "q/"+key, d); err != nil {
-					return err
+			n += w
+		}
+	} else {
+		// The members now, each reached through the first group of the
+		// job that has them (the group itself before those below it),
+		// written expandBatch at a time: nothing but the engine's member
+		// list of one group is held, and a member listed twice (two
+		// roles, two groups) is skipped by the idempotency key.
+		chunk := make([]Delivery, 0, expandBatch)
+		for _, g := range j.Groups {
+			ms := s.cfg.Engine.Members(g)
+			for i, m := range ms {
+				chunk = append(chunk, Delivery{Job: j.ID, User: m.User, Via: g, State: StateQueued})
+				if len(chunk) == expandBatch || i == len(ms)-1 {
+					w, err := s.writeDeliveries(ctx, j.ID, chunk)
+					if err != nil {
+						return err
+					}
+					n, chunk = n+w, chunk[:0]
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
-		j.Expanded, j.Recipients = true, len(ds)
+		j.Expanded, j.Recipients = true, n
 		if err := putJSON(tx, "job/"+j.ID, j); err != nil {
 			return err
 		}
 		return tx.DeleteRecord(Namespace, "pending/"+j.ID)
 	})
+}
+
+// writeDeliveries queues the deliveries of chunk that are not queued or
+// done yet (the key <job>/<user> is the idempotency key: a crashed
+// expansion resumes without repeating anyone) in one transaction and
+// returns how many it wrote.
+func (s *Service) writeDeliveries(ctx context.Context, job string, chunk []Delivery) (int, error) {
+	n := 0
+	err := s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
+		n = 0
+		ts, err := tx.Tenants()
+		if err != nil {
+			return err
+		}
+		for _, d := range chunk {
+			key := job + "/" + string(d.User)
+			if _, err := tx.GetRecord(Namespace, "q/"+key); err == nil {
+				continue
+			}
+			if _, err := tx.GetRecord(Namespace, "m/"+key); err == nil {
+				continue
+			}
+			for _, t := range ts {
+				if _, err := tx.User(t.ID, d.User); err == nil {
+					d.Tenant = t.ID
+					break
+				}
+			}
+			if err := putJSON(tx, "q/"+key, d); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // due is one queued delivery picked for sending.
