@@ -33,7 +33,7 @@ import (
 // mailpitBinary finds Mailpit (installed by scripts/deps/mail.sh): $MAILPIT,
 // then PATH, then $GOPATH/bin. Without it the test is skipped, except in
 // CI, where a missing server is a failure.
-func mailpitBinary(t *testing.T) string {
+func mailpitBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("MAILPIT"); p != "" {
 		return p
@@ -54,7 +54,7 @@ func mailpitBinary(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,14 +66,14 @@ func freePort(t *testing.T) int {
 
 // mailpit is a running Mailpit on the loopback.
 type mailpit struct {
-	t        *testing.T
+	t        testing.TB
 	smtpPort int
 	api      string
 }
 
 // startMailpit starts Mailpit with extra flags and stops it (by its PID)
 // when the test ends.
-func startMailpit(t *testing.T, extra ...string) *mailpit {
+func startMailpit(t testing.TB, extra ...string) *mailpit {
 	t.Helper()
 	bin := mailpitBinary(t)
 	m := &mailpit{t: t, smtpPort: freePort(t)}
@@ -167,7 +167,7 @@ func (m *mailpit) recipients() []string {
 	return out
 }
 
-func getJSONURL(t *testing.T, url string, v any) {
+func getJSONURL(t testing.TB, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -179,7 +179,7 @@ func getJSONURL(t *testing.T, url string, v any) {
 	}
 }
 
-func parseMessage(t *testing.T, raw []byte) received {
+func parseMessage(t testing.TB, raw []byte) received {
 	t.Helper()
 	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/policy"
@@ -78,7 +79,7 @@ type Job struct {
 type Delivery struct {
 	Job    string          `json:"job"`
 	User   policy.UserID   `json:"user"`
-	Tenant policy.TenantID `json:"tenant"`
+	Tenant policy.TenantID `json:"tenant,omitempty"`
 	// Via is the group through which the user was reached (whose
 	// preference applies and whose unsubscribe link the message carries).
 	Via       policy.GroupID `json:"via"`
@@ -142,6 +143,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	limits *rateLimiter
+	key    atomic.Pointer[[]byte] // the token secret, once read
 	mu     sync.Mutex // one pass at a time
 	wake   chan struct{}
 }
@@ -397,7 +399,7 @@ func (s *Service) Process(ctx context.Context) error {
 }
 
 // expandBatch is how many deliveries one transaction writes.
-const expandBatch = 1000
+const expandBatch = 5000
 
 // expand turns each pending job into one delivery per recipient.
 func (s *Service) expand(ctx context.Context) error {
@@ -476,6 +478,30 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 	})
 }
 
+// userOf reads the recipient of d. Deliveries are queued without their
+// tenant (the engine does not say it, and looking it up would slow the
+// expansion down); the first attempt finds it.
+func userOf(tx store.Tx, d *Delivery) (policy.User, error) {
+	if d.Tenant != "" {
+		return tx.User(d.Tenant, d.User)
+	}
+	ts, err := tx.Tenants()
+	if err != nil {
+		return policy.User{}, err
+	}
+	for _, t := range ts {
+		u, err := tx.User(t.ID, d.User)
+		if err == nil {
+			d.Tenant = t.ID
+			return u, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return policy.User{}, err
+		}
+	}
+	return policy.User{}, fmt.Errorf("mail: user %s: %w", d.User, store.ErrNotFound)
+}
+
 // writeDeliveries queues the deliveries of chunk that are not queued or
 // done yet (the key <job>/<user> is the idempotency key: a crashed
 // expansion resumes without repeating anyone) in one transaction and
@@ -484,23 +510,13 @@ func (s *Service) writeDeliveries(ctx context.Context, job string, chunk []Deliv
 	n := 0
 	err := s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
 		n = 0
-		ts, err := tx.Tenants()
-		if err != nil {
-			return err
-		}
 		for _, d := range chunk {
 			key := job + "/" + string(d.User)
+			// Only q/ is looked at: Process expands every pending job
+			// before it delivers anything, so no delivery of a job that
+			// is still being expanded can have been sent (m/).
 			if _, err := tx.GetRecord(Namespace, "q/"+key); err == nil {
 				continue
-			}
-			if _, err := tx.GetRecord(Namespace, "m/"+key); err == nil {
-				continue
-			}
-			for _, t := range ts {
-				if _, err := tx.User(t.ID, d.User); err == nil {
-					d.Tenant = t.ID
-					break
-				}
 			}
 			if err := putJSON(tx, "q/"+key, d); err != nil {
 				return err
@@ -704,7 +720,7 @@ func (s *Service) attempt(ctx context.Context, j *Job, it due) (outcome, error) 
 	var prefs Prefs
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var err error
-		if u, err = tx.User(it.d.Tenant, it.d.User); err != nil {
+		if u, err = userOf(tx, &it.d); err != nil {
 			return err
 		}
 		prefs, err = readPrefs(tx, it.d.User)

@@ -99,6 +99,17 @@ var ErrBadToken = errors.New("mail: invalid or expired link")
 
 // secret returns the HMAC key of the tokens, creating it on first use.
 func (s *Service) secret(ctx context.Context) ([]byte, error) {
+	if k := s.key.Load(); k != nil {
+		return *k, nil // it never changes once stored
+	}
+	key, err := s.loadSecret(ctx)
+	if err == nil {
+		s.key.Store(&key)
+	}
+	return key, err
+}
+
+func (s *Service) loadSecret(ctx context.Context) ([]byte, error) {
 	var key []byte
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) (err error) { key, err = tx.GetRecord(Namespace, "secret"); return })
 	if err == nil {
