@@ -144,7 +144,7 @@ type Service struct {
 	log    *slog.Logger
 	limits *rateLimiter
 	key    atomic.Pointer[[]byte] // the token secret, once read
-	mu     sync.Mutex // one pass at a time
+	mu     sync.Mutex             // one pass at a time
 	wake   chan struct{}
 }
 
