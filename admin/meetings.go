@@ -470,8 +470,10 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 }
 
 // groupFeed serves GET /groups/{group}/meetings.ics: public for an open
-// or a public group; for any other group only with a bearer token of someone who may
-// read its meetings (members subscribe to their personal feed instead).
+// or a public group (without the online link, and naming only speakers
+// who agreed to be shown); for any other group only with a bearer token
+// of someone who may read its meetings (members subscribe to their
+// personal feed instead).
 // Any other caller gets 404, as for a group that does not exist.
 func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 	var g policy.Group
@@ -492,7 +494,13 @@ func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 				// away the link to join online: that is for members.
 				m.OnlineURL = ""
 			}
-			ag, err := Agenda(tx, g.ID, m, s.cfg.Now())
+			agenda := Agenda
+			if !reader {
+				// Anyone may read this feed: it names only the speakers
+				// who agreed to be shown publicly.
+				agenda = publicAgenda
+			}
+			ag, err := agenda(tx, g.ID, m, s.cfg.Now())
 			if err != nil {
 				return err
 			}

@@ -244,6 +244,47 @@ func (s *Server) publicOrganizers(tx store.Tx, g policy.GroupID) ([]string, erro
 	return out, nil
 }
 
+// publicAgenda is meeting m's agenda as a visitor sees it: the accepted
+// talks in order with their times, each naming only those of its speakers
+// who agreed to be shown publicly (policy.Profile.Public); a talk none of
+// whose speakers agreed names nobody.
+func publicAgenda(tx store.Tx, g policy.GroupID, m policy.Meeting, now time.Time) ([]policy.AgendaItem, error) {
+	ts, err := talksOf(tx, g, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	consent := map[policy.UserID]bool{}
+	shown := func(sp policy.Speaker) (bool, error) {
+		if v, ok := consent[sp.User]; ok {
+			return v, nil
+		}
+		pr, err := getProfile(tx, sp.User)
+		consent[sp.User] = err == nil && pr.Public
+		return consent[sp.User], err
+	}
+	names := map[string]string{} // talk id → the speakers shown
+	for _, t := range ts {
+		var keep []policy.Speaker
+		for _, sp := range append([]policy.Speaker{t.Speaker}, t.Co...) {
+			ok, err := shown(sp)
+			if err != nil {
+				return nil, err
+			}
+			if ok && sp.Name != "" {
+				keep = append(keep, sp)
+			}
+		}
+		if len(keep) > 0 {
+			names[t.ID] = policy.Talk{Speaker: keep[0], Co: keep[1:]}.SpeakerNames()
+		}
+	}
+	items := policy.Agenda(agendaStart(m, now), ts)
+	for i := range items {
+		items[i].Speakers = names[items[i].Talk]
+	}
+	return items, nil
+}
+
 // userInAnyTenant finds user id in whichever tenant holds it: the engine
 // does not say which, so each is tried (there are few).
 func userInAnyTenant(tx store.Tx, ts []policy.Tenant, id policy.UserID) (policy.User, policy.Tenant, bool) {
@@ -279,18 +320,29 @@ func (s *Server) publicMeeting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := g.Meetings[i]
-	if ics {
-		m.OnlineURL = "" // for members only, as in the public feed
-		s.serveCalendar(w, g.Name+": "+m.Title, []calEvent{{Meeting: m, Group: g.Name, GroupSlug: g.Slug}}, true)
+	now := s.cfg.Now()
+	var agenda []policy.AgendaItem
+	if err := s.view(r, func(tx store.Tx) (err error) { agenda, err = publicAgenda(tx, g.ID, m, now); return }); err != nil {
+		writeErr(w, err)
 		return
 	}
-	now := s.cfg.Now()
+	if ics {
+		m.OnlineURL = "" // for members only, as in the public feed
+		s.serveCalendar(w, g.Name+": "+m.Title, []calEvent{{Meeting: m, Group: g.Name, GroupSlug: g.Slug, Agenda: agenda}}, true)
+		return
+	}
+	if agenda == nil {
+		agenda = []policy.AgendaItem{}
+	}
 	out := struct {
 		Group     publicGroupView     `json:"group"`
 		Meeting   publicMeetingView   `json:"meeting"`
 		Cancelled bool                `json:"cancelled,omitempty"`
 		Upcoming  []publicMeetingView `json:"upcoming"`
-	}{Group: s.publicView(g, ps), Meeting: publicMeetingOf(m, m.Start), Cancelled: m.Cancelled, Upcoming: []publicMeetingView{}}
+		// Agenda is the accepted talks of the next occurrence (see
+		// publicAgenda).
+		Agenda []policy.AgendaItem `json:"agenda"`
+	}{Group: s.publicView(g, ps), Meeting: publicMeetingOf(m, m.Start), Cancelled: m.Cancelled, Upcoming: []publicMeetingView{}, Agenda: agenda}
 	if !m.Cancelled {
 		for _, t := range m.Occurrences(now, now.AddDate(100, 0, 0), 6) {
 			out.Upcoming = append(out.Upcoming, publicMeetingOf(m, t))

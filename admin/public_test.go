@@ -296,3 +296,72 @@ func TestFinder(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicAgendaNamesOnlyConsentingSpeakers: a public meeting's page,
+// its .ics and the group's anonymous feed show the accepted talks but name
+// only the speakers who agreed to be shown; a member's feed names all.
+func TestPublicAgendaNamesOnlyConsentingSpeakers(t *testing.T) {
+	w := newTalkWorld(t)
+	w.setDisplayName(t, "vendor", w.ids["bob"], "Bob Brown")
+	w.setDisplayName(t, "acme", w.ids["carol"], "Carol Carter")
+	if st, m := w.call(t, adminToken, "PATCH", "/api/v1/groups/lug-london", `{"public":true}`); st != 200 {
+		t.Fatalf("publish: %d %v", st, m)
+	}
+	mp := w.meeting(t, `{"title":"London March","start":"2031-03-11T18:30","end":"2031-03-11T21:00","timeZone":"Europe/London"}`)
+	id := mp[strings.LastIndex(mp, "/")+1:]
+	if st, m := w.call(t, "alice-token", "PUT", mp+"/program", `{"callOpen":true,"deadline":"2031-03-01T18:00","formats":[{"name":"talk","minutes":30}]}`); st != 200 {
+		t.Fatalf("program: %d %v", st, m)
+	}
+	st, m := w.call(t, "bob-token", "POST", mp+"/talks", `{"title":"Go at scale","abstract":"What we learnt.","format":"talk","coSpeakers":["acme/carol"]}`)
+	if st != 201 {
+		t.Fatalf("propose: %d %v", st, m)
+	}
+	if st, m := w.call(t, "alice-token", "PATCH", mp+"/talks/"+m["id"].(string), `{"status":"accepted"}`); st != 200 {
+		t.Fatalf("accept: %d %v", st, m)
+	}
+	get := func(token, path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", w.srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return strings.ReplaceAll(string(b), "\r\n ", "") // unfolded (RFC 5545 §3.1)
+	}
+	public := []string{"/api/v1/public/groups/lug-london/meetings/" + id, "/api/v1/public/groups/lug-london/meetings/" + id + ".ics", "/groups/lug-london/meetings.ics"}
+	check := func(when string, want, not []string) {
+		t.Helper()
+		for _, p := range public {
+			body := get("", p)
+			if !strings.Contains(body, "Go at scale") {
+				t.Errorf("%s: %s lacks the accepted talk:\n%s", when, p, body)
+			}
+			for _, n := range want {
+				if !strings.Contains(body, n) {
+					t.Errorf("%s: %s does not name %q", when, p, n)
+				}
+			}
+			for _, n := range not {
+				if strings.Contains(body, n) {
+					t.Errorf("%s: %s names %q:\n%s", when, p, n, body)
+				}
+			}
+		}
+	}
+	check("nobody agreed", nil, []string{"Bob", "Carol"})
+	if member := get("dave-token", "/groups/lug-london/meetings.ics"); !strings.Contains(member, "Bob Brown and Carol Carter") {
+		t.Errorf("a member's feed does not name the speakers:\n%s", member)
+	}
+	if st, m := w.call(t, "carol-token", "PUT", "/api/v1/me/profile", `{"share":["name"],"public":true}`); st != 200 {
+		t.Fatalf("carol agrees: %d %v", st, m)
+	}
+	check("carol agreed", []string{"Carol Carter"}, []string{"Bob"})
+}

@@ -208,7 +208,26 @@ type publicMeetingData struct {
 	M         publicMeeting
 	Cancelled bool
 	Upcoming  []publicMeeting
+	Agenda    []agendaItem
 	ICS       string
+}
+
+// agendaItem is an accepted talk on a public meeting's agenda; Speakers
+// names only those who agreed to be shown.
+type agendaItem struct {
+	Title    string    `json:"title"`
+	Speakers string    `json:"speakers"`
+	Format   string    `json:"format"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+}
+
+// Clock is t's time of day in the meeting's zone ("18:30").
+func (d publicMeetingData) Clock(t time.Time) string {
+	if l, err := time.LoadLocation(d.M.TimeZone); err == nil && d.M.TimeZone != "" {
+		return t.In(l).Format("15:04")
+	}
+	return t.UTC().Format("15:04")
 }
 
 // publicMeetingPage serves a public meeting's page, or with {id}.ics its
@@ -225,12 +244,13 @@ func (p *Portal) publicMeetingPage(w http.ResponseWriter, r *http.Request) {
 		Meeting   publicMeeting   `json:"meeting"`
 		Cancelled bool            `json:"cancelled"`
 		Upcoming  []publicMeeting `json:"upcoming"`
+		Agenda    []agendaItem    `json:"agenda"`
 	}
 	if err := p.anon(r.Context(), path, &out); err != nil {
 		p.publicFail(w, r, err, "meeting")
 		return
 	}
-	d := publicMeetingData{G: out.Group, M: out.Meeting, Cancelled: out.Cancelled, Upcoming: out.Upcoming,
+	d := publicMeetingData{G: out.Group, M: out.Meeting, Cancelled: out.Cancelled, Upcoming: out.Upcoming, Agenda: out.Agenda,
 		ICS: "/portal/g/" + url.PathEscape(slug) + "/meetings/" + url.PathEscape(id) + ".ics"}
 	desc := out.Meeting.When()
 	if wh := out.Meeting.Where(); wh != "" {
