@@ -208,18 +208,10 @@ type publicMeetingData struct {
 	M         publicMeeting
 	Cancelled bool
 	Upcoming  []publicMeeting
-	Agenda    []agendaItem
-	ICS       string
-}
-
-// agendaItem is an accepted talk on a public meeting's agenda; Speakers
-// names only those who agreed to be shown.
-type agendaItem struct {
-	Title    string    `json:"title"`
-	Speakers string    `json:"speakers"`
-	Format   string    `json:"format"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
+	// Agenda: the accepted talks; on a public page Speakers names only
+	// those who agreed to be shown (the admin API leaves out the rest).
+	Agenda []agendaItem
+	ICS    string
 }
 
 // Clock is t's time of day in the meeting's zone ("18:30").
