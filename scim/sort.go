@@ -251,8 +251,8 @@ func pageOf(items []sortedItem, start, count int) []string {
 // without sorting the tenant per page:
 //
 //   - unfiltered by userName, from the store's userName index
-//     (store.UserNameOrderTx): the walk skips startIndex-1 ids and reads
-//     the page's records only;
+//     (store.UserNameOrderTx): one walk of the index counts the users and
+//     finds the page's ids, and only the page's records are read;
 //   - unfiltered by another attribute, from the order kept in memory
 //     (sortOrders), built by one pass over the tenant the first time and
 //     after each change of the tenant;
@@ -288,25 +288,20 @@ func (h *resourceHandler) sortedList(r request, p listParams, f expr, sorter *so
 		ot, indexed := tx.(store.UserNameOrderTx)
 		switch {
 		case byIndex && indexed:
-			n, err := tx.CountUsers(r.tenant)
+			// One walk of the whole index (small keys) both counts
+			// and finds the page: cheaper than counting the users'
+			// records apart.
+			i := 0
+			err := ot.UserIDsByUserName(r.tenant, sorter.descending, func(id policy.UserID) error {
+				if i++; i >= start && len(ids) < count {
+					ids = append(ids, string(id))
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			i := 0
-			err = ot.UserIDsByUserName(r.tenant, sorter.descending, func(id policy.UserID) error {
-				if i++; i < start {
-					return nil
-				}
-				if len(ids) >= count {
-					return errStop
-				}
-				ids = append(ids, string(id))
-				return nil
-			})
-			if err != nil && !errors.Is(err, errStop) {
-				return err
-			}
-			total = n
+			total = i
 		case f == nil:
 			if order == nil {
 				items, err := h.sortKeys(tx, r.tenant, sorter, nil, nil)
