@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -289,4 +290,59 @@ func (e *env) snapshotGroups(t *testing.T, tenant policy.TenantID, id string) st
 		t.Fatal(err)
 	}
 	return out
+}
+
+// FuzzBulk feeds Bulk requests to the parser, the orderer and the server:
+// nothing panics; the order is a permutation of the operations in which
+// each operation outside a cycle follows the POSTs it refers to; the
+// server answers 200 with a BulkResponse or a SCIM error.
+func FuzzBulk(f *testing.F) {
+	f.Add(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}}]}`)
+	f.Add(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":1,"Operations":[{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g","members":[{"value":"bulkId:u"}]}},{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u"}},{"method":"PATCH","path":"/Groups/bulkId:g","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"bulkId:g"}]}]}}]}`)
+	f.Add(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"DELETE","path":"/Users/bulkId:x"},{"method":"POST","path":"/Users","bulkId":"x","data":{"a":"bulkId:x"}},{"method":"POST","path":"/Users","bulkId":"y","data":{"a":"bulkId:x"}}]}`)
+	e := newEnv(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) == nil {
+			list, _ := getKey(m, "Operations").([]any)
+			ops := parseBulkOps(list)
+			order, cyclic := bulkOrder(ops)
+			pos := make([]int, len(ops))
+			seen := make([]bool, len(ops))
+			for p, i := range order {
+				if seen[i] {
+					t.Fatalf("operation %d ordered twice", i)
+				}
+				seen[i], pos[i] = true, p
+			}
+			if len(order) != len(ops) {
+				t.Fatalf("order has %d of %d operations", len(order), len(ops))
+			}
+			for i, op := range ops {
+				if cyclic[i] {
+					continue
+				}
+				for _, ref := range op.refs {
+					for j, def := range ops {
+						if def.err == nil && def.method == http.MethodPost && def.bulkID == ref && pos[j] > pos[i] {
+							t.Fatalf("operation %d comes before the POST %d it refers to", i, j)
+						}
+					}
+				}
+			}
+		}
+		r := e.acme(t, "POST", "/Bulk", body)
+		switch r.status {
+		case http.StatusOK:
+			if s, _ := dig(r.body, "schemas/0"); s != bulkResponseSchema {
+				t.Fatalf("200 without the BulkResponse schema: %s", r.raw)
+			}
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			if s, _ := dig(r.body, "schemas/0"); s != "urn:ietf:params:scim:api:messages:2.0:Error" {
+				t.Fatalf("%d without the Error schema: %s", r.status, r.raw)
+			}
+		default:
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+	})
 }
