@@ -7,6 +7,7 @@ package admin
 //	POST  /api/v1/feedback          a member sends an item
 //	GET   /api/v1/feedback          ?product= &status= &group= &mine=true
 //	GET   /api/v1/feedback/{id}
+//	GET   /api/v1/feedback/options  products, categories, statuses, what the caller triages
 //	PATCH /api/v1/feedback/{id}     the product team: status, tags, answer;
 //	                                the author: showIdentity
 //
@@ -37,6 +38,7 @@ const nsFeedback = "feedback"
 func (s *Server) feedbackRoutes() {
 	s.handle("POST /api/v1/feedback", s.sendFeedback)
 	s.handle("GET /api/v1/feedback", s.listProductFeedback)
+	s.handle("GET /api/v1/feedback/options", s.feedbackOptions)
 	s.handle("GET /api/v1/feedback/{id}", s.getProductFeedback)
 	s.handle("PATCH /api/v1/feedback/{id}", s.patchProductFeedback)
 }
@@ -330,4 +332,18 @@ func PutFeedback(tx store.Tx, f policy.Feedback, products []string) error {
 		return err
 	}
 	return storeProductFeedback(tx, f, policy.OpCreate, f.Tenant)
+}
+
+// feedbackOptions answers GET /api/v1/feedback/options: what a form
+// offers, and the products the caller may triage.
+func (s *Server) feedbackOptions(w http.ResponseWriter, r *http.Request, p principal) {
+	read(s, w, r, func(tx store.Tx) (map[string]any, error) {
+		scope, err := s.triageScope(tx, p)
+		triage := nonNil(scope.Products)
+		if scope.All {
+			triage = nonNil(slices.Clone(s.cfg.Products))
+		}
+		return map[string]any{"products": nonNil(s.cfg.Products), "categories": policy.FeedbackCategories,
+			"statuses": policy.FeedbackStatuses, "triage": triage}, err
+	})
 }

@@ -11,6 +11,7 @@ package admin
 //	stats/<group>/<2006-01>   policy.GroupMonth
 //	stats-members/<group>     policy.MemberSources at the last snapshot (to count joins and leaves)
 //
+//	GET /api/v1/stats/groups                    the top-most groups whose analytics the caller sees
 //	GET /api/v1/stats/groups/{group}?months=24   the figures behind the charts (stats.read)
 //
 // The vendor's community team (stats.read on the ISUG, flowing down) sees
@@ -40,6 +41,7 @@ const (
 const statsBatch = 500
 
 func (s *Server) statsRoutes() {
+	s.handle("GET /api/v1/stats/groups", s.statsGroups)
 	s.handle("GET /api/v1/stats/groups/{group}", s.groupStats)
 }
 
@@ -316,4 +318,21 @@ func PutStatsMonths(tx store.Tx, months []policy.GroupMonth) error {
 		}
 	}
 	return nil
+}
+
+// statsGroups answers GET /api/v1/stats/groups: the groups whose analytics
+// the caller may see and whose parent's they may not (the tops of what
+// they see), by name.
+func (s *Server) statsGroups(w http.ResponseWriter, r *http.Request, p principal) {
+	read(s, w, r, func(tx store.Tx) (list[groupRef], error) {
+		gs, err := tx.Groups()
+		out := list[groupRef]{Items: []groupRef{}}
+		for _, g := range gs {
+			if !g.Archived && s.can(p, policy.PermStatsRead, g.ID) && (g.Parent == "" || !s.can(p, policy.PermStatsRead, g.Parent)) {
+				out.Items = append(out.Items, groupRef{ID: g.ID, Slug: g.Slug, Name: g.Name})
+			}
+		}
+		slices.SortFunc(out.Items, func(a, b groupRef) int { return strings.Compare(a.Name, b.Name) })
+		return out, err
+	})
 }

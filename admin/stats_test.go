@@ -140,3 +140,21 @@ func TestStatsWhoSees(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsGroupsAndFeedbackOptions(t *testing.T) {
+	f := feedbackFixture(t)
+	_, m := f.call(t, adminToken, "GET", "/api/v1/stats/groups", "")
+	if got := items(m); len(got) != 1 || got[0]["slug"] != "isug" {
+		t.Errorf("admin sees %v", m)
+	}
+	if _, m = f.call(t, "carol-token", "GET", "/api/v1/stats/groups", ""); len(items(m)) != 0 {
+		t.Errorf("carol sees %v", m)
+	}
+	_, m = f.call(t, "bob-token", "GET", "/api/v1/feedback/options", "")
+	if fmt.Sprint(m["triage"]) != "[db]" || fmt.Sprint(m["products"]) != "[cloud db]" {
+		t.Errorf("bob's options %v", m)
+	}
+	if _, m = f.call(t, "carol-token", "GET", "/api/v1/feedback/options", ""); fmt.Sprint(m["triage"]) != "[]" {
+		t.Errorf("carol's options %v", m)
+	}
+}
