@@ -130,8 +130,9 @@ func agendaStart(m policy.Meeting, now time.Time) time.Time {
 
 // Agenda returns the agenda of meeting m of group g: its accepted talks
 // in order with their times, speakers by name. It is what the meeting
-// page, the public meeting page and the iCalendar feeds show; speakers of
-// accepted talks are public with their talk.
+// page and members' iCalendar feeds show. Public pages and anonymous
+// feeds show publicAgenda instead, which names only the speakers who
+// agreed to be shown publicly (admin/public.go).
 func Agenda(tx store.Tx, g policy.GroupID, m policy.Meeting, now time.Time) ([]policy.AgendaItem, error) {
 	ts, err := talksOf(tx, g, m.ID)
 	if err != nil {
