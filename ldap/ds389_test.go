@@ -123,8 +123,11 @@ member: uid=erin,ou=people,dc=example,dc=com
 		fmt.Fprintf(&trim, "dn: changenumber=%s,cn=changelog\nchangetype: delete\n\n", n)
 	}
 	ds.MustModify(t, trim.String())
+	// A change after the trimming: the changelog holds it, and nothing
+	// between it and the stored change number.
+	ds.MustModify(t, "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: mail\nmail: alice.liddell@example.com\n")
 	rs = mustSync(t, s, ldap.Incremental)
-	if rs.Mode != ldap.Full || rs.Users.Deleted != 1 {
+	if rs.Mode != ldap.Full || rs.Users.Deleted != 1 || rs.Users.Updated != 1 {
 		t.Fatalf("run after the changelog was trimmed past %s: mode %s users %+v, want a full run deleting dave", last, rs.Mode, rs.Users)
 	}
 	if _, ok := e.snap(t).users["dave"]; ok {

@@ -63,6 +63,30 @@ func (r *run) markChangelog(ctx context.Context) error {
 		s.log.Debug("ldap sync: no retro changelog; deletions wait for full runs")
 		return nil
 	}
+	n, err := strconv.ParseUint(last, 10, 64)
+	if err != nil {
+		s.log.Warn("ldap sync: the rootDSE's lastchangenumber is not a number; deletions wait for full runs", "lastchangenumber", last)
+		return nil
+	}
+	if n > 0 {
+		// The bind DN must be able to read the changelog: without
+		// that, every incremental run would look trimmed.
+		f, err := goldap.CompileFilter(fmt.Sprintf("(changeNumber=%d)", n))
+		if err != nil {
+			return err
+		}
+		seen := false
+		_, err = c.search(ctx, base, goldap.ScopeSingleLevel, f.Bytes(), []string{"changeNumber"}, nil, 0, nil, nil,
+			func(*goldap.Entry) { seen = true })
+		if err != nil && !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) && !goldap.IsErrorWithCode(err, goldap.LDAPResultInsufficientAccessRights) {
+			return s.wrapOp("search "+base, err)
+		}
+		if !seen {
+			s.log.Warn("ldap sync: the retro changelog's last change cannot be read (no access for the bind DN?); deletions wait for full runs",
+				"changelog", base, "lastchangenumber", last)
+			return nil
+		}
+	}
 	r.changelogMark = last
 	return nil
 }
@@ -76,7 +100,8 @@ func (r *run) markChangelog(ctx context.Context) error {
 // does), else the one the DN index holds for its targetDn.
 //
 // It returns errChangelogTrimmed when the entries after the stored change
-// number are gone (or no mark is stored while a changelog exists).
+// number are gone. Without a stored number (the last full run could not
+// read the changelog) it reads nothing.
 func (r *run) readRetroChangelog(ctx context.Context) error {
 	s := r.s
 	c, err := s.dialSearch(ctx)
@@ -90,7 +115,9 @@ func (r *run) readRetroChangelog(ctx context.Context) error {
 	}
 	mark := r.state.ChangelogMark
 	if mark == "" {
-		return fmt.Errorf("%w: no change number stored yet", errChangelogTrimmed)
+		// The last full run could not read the changelog (or predates
+		// this): deletions wait for the next full run.
+		return nil
 	}
 	from, err := strconv.ParseUint(mark, 10, 64)
 	if err != nil {

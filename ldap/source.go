@@ -606,14 +606,14 @@ func (s *Source) saveRun(ctx context.Context, r *run, ok bool) error {
 				st.UsersCookie, st.GroupsCookie = r.usersCookie, r.groupsCookie
 			}
 			st.DeletedMark = laterMark(st.DeletedMark, r.deletedMark)
-			if r.changelogMark != "" {
-				if r.st.Mode == Full {
-					// A full run starts over from the head it read
-					// (a reinstalled server numbers changes anew).
-					st.ChangelogMark = r.changelogMark
-				} else {
-					st.ChangelogMark = laterMark(st.ChangelogMark, r.changelogMark)
-				}
+			switch {
+			case r.st.Mode == Full && s.useRetroCL():
+				// A full run starts over from the head it read (a
+				// reinstalled server numbers changes anew), or from
+				// none when it could not read the changelog.
+				st.ChangelogMark = r.changelogMark
+			case r.changelogMark != "":
+				st.ChangelogMark = laterMark(st.ChangelogMark, r.changelogMark)
 			}
 			if r.st.Mode == Full {
 				st.LastFull = r.st.Finished
