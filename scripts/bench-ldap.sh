@@ -49,6 +49,7 @@ if [ "${BENCH_CLAIM:-1}" != 0 ]; then
   bash scripts/deps/samba.sh
   echo "== change to claim (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
   go test -run '^$' -bench '^BenchmarkChangeToClaim$' -benchtime=20x ./cmd/roster |
-    awk '/^BenchmarkChangeToClaim/ { sub(/-[0-9]+$/, "", $1); sub(/^BenchmarkChangeToClaim\//, "", $1); printf "%-6s p50 %s ms  p99 %s ms\n", $1, $5, $7 }'
+    awk '/^BenchmarkChangeToClaim/ { sub(/-[0-9]+$/, "", $1); sub(/^BenchmarkChangeToClaim\//, "", $1); printf "%-6s p50 %s ms  p99 %s ms\n", $1, $5, $7; next }
+         /FAIL|SKIP|skipping/ { print }'
   echo "   (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
