@@ -28,8 +28,8 @@ func speaker(n int, tenant policy.TenantID, name string) policy.Speaker {
 // Activity returns what happened around the demo world's meetings for
 // World(now): LUG London's past meetup had two talks (one by an Acme
 // speaker with a Vendor co-speaker), RSVPs, check-ins and ratings, and
-// its feedback form is still open (30 days) for Daniel, who went but has
-// not rated it; its next meetup has an open call for talks with one
+// its feedback form is still open (30 days) for Bob, who went and spoke
+// but has not rated it; its next meetup has an open call for talks with one
 // proposal waiting for review and topics with votes. LUG Paris's past
 // meetup has a talk and ratings from two companies.
 func Activity(now time.Time) policy.MeetingActivity {
@@ -95,7 +95,7 @@ func Activity(now time.Time) policy.MeetingActivity {
 	rated := londonPast.Add(26 * time.Hour)
 	t1, t2 := id(kindTalk, 1), id(kindTalk, 2)
 	out.Ratings = []policy.Rating{
-		{Group: london, Meeting: MeetingLondonPast, User: bob.User, Tenant: a, Overall: 4, Talks: map[string]int{t2: 5}, Updated: rated},
+		{Group: london, Meeting: MeetingLondonPast, User: daniel.User, Tenant: v, Overall: 4, Talks: map[string]int{t1: 4, t2: 5}, Updated: rated},
 		{Group: london, Meeting: MeetingLondonPast, User: laura.User, Tenant: a, Overall: 5, Talks: map[string]int{t1: 5}, Comment: "Great venue, and the pizza arrived on time.", Updated: rated},
 		{Group: london, Meeting: MeetingLondonPast, User: charlotte.User, Tenant: v, Overall: 3, Talks: map[string]int{t1: 4, t2: 3}, Comment: "The room was too small for 30 people.", Updated: rated},
 		{Group: paris, Meeting: MeetingParisPast, User: dave.User, Tenant: a, Overall: 4, Talks: map[string]int{id(kindTalk, 5): 4}, Updated: parisPast.Add(20 * time.Hour)},
