@@ -3,17 +3,23 @@ package admin
 // Announcements: an organizer (announcements.send on the group) writes to
 // the group's members, and by choice to every group below it (an ISUG or
 // RUG admin reaching every LUG through its RUGs: announcements.send and
-// groups.manage on the group written through). The announcement is queued in the mail outbox in the
-// same transaction as its audit entry; the mail service reads the
-// recipients from the policy engine when it sends, so only the members
-// of that moment get it.
+// groups.manage on the group written through), or up to the organizers
+// of the group above (the channel runs both ways: a LUG's organizers
+// write to their RUG's). The announcement is queued in the mail outbox in
+// the same transaction as its audit entry (an outbound
+// announcement.created event); the mail service reads the recipients
+// from the policy engine when it sends, so only the members of that
+// moment get it.
 //
-//	POST /api/v1/groups/{group}/announcements {subject, body, subgroups}
+//	POST /api/v1/groups/{group}/announcements {subject, body, to: members|subgroups|parentOrganizers}
 //	GET  /api/v1/groups/{group}/announcements    the archive (group.read)
+//	GET  /api/v1/groups/{group}/announcements.atom  its Atom feed (announcefeed.go)
 //	GET  /api/v1/announcements/{id}              delivery counts (announcements.send)
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
 
 	"github.com/roster-dev/roster/mail"
 	"github.com/roster-dev/roster/policy"
@@ -23,9 +29,17 @@ import (
 func (s *Server) reachRoutes() {
 	s.handle("POST /api/v1/groups/{group}/announcements", s.sendAnnouncement)
 	s.handle("GET /api/v1/groups/{group}/announcements", s.listAnnouncements)
+	s.mux.HandleFunc("GET /api/v1/groups/{group}/announcements.atom", s.announcementFeed) // announcefeed.go
 	s.handle("GET /api/v1/announcements/{id}", s.announcementStatus)
 	s.publicRoutes() // admin/public.go
 }
+
+// Whom an announcement is to.
+const (
+	toMembers          = "members"
+	toSubgroups        = "subgroups"
+	toParentOrganizers = "parentOrganizers"
+)
 
 // announcementView is one announcement of the archive.
 type announcementView struct {
@@ -58,7 +72,8 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 	var in struct {
 		Subject   string `json:"subject"`
 		Body      string `json:"body"`
-		Subgroups bool   `json:"subgroups"`
+		To        string `json:"to"`
+		Subgroups bool   `json:"subgroups"` // the same as to: subgroups
 	}
 	if err := s.body(w, r)(&in); err != nil {
 		writeErr(w, err)
@@ -68,8 +83,41 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 	if !ok {
 		return
 	}
+	if in.Subgroups && in.To == "" {
+		in.To = toSubgroups
+	}
 	groups := []policy.GroupID{g.ID}
-	if in.Subgroups {
+	var roles []policy.RoleName
+	toName := ""
+	switch in.To {
+	case "", toMembers:
+	case toParentOrganizers:
+		if g.Parent == "" {
+			writeErr(w, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: g.Name + " has no group above it"})
+			return
+		}
+		// The organizers of the parent: who holds a role there that may
+		// write to it.
+		var parent policy.Group
+		err := s.view(r, func(tx store.Tx) error {
+			var err error
+			if parent, err = tx.Group(g.Parent); err != nil {
+				return err
+			}
+			rs, err := tx.Roles()
+			for _, role := range rs {
+				if slices.Contains(role.Permissions, policy.PermAnnouncementsSend) {
+					roles = append(roles, role.Name)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		groups, toName = []policy.GroupID{parent.ID}, "the organizers of "+parent.Name
+	case toSubgroups:
 		// Reaching the members below is communication, not governance
 		// (a self-governing LUG keeps its own organizers): those who run
 		// g (groups.manage on it) may write through it to every group
@@ -79,13 +127,18 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 			return
 		}
 		groups = s.descendants(g.ID)
+	default:
+		writeErr(w, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "to must be members, subgroups or parentOrganizers"})
+		return
 	}
 	// An estimate for the answer: the mail service reads the members
 	// again when it sends.
 	estimate := map[policy.UserID]bool{}
 	for _, h := range groups {
 		for _, m := range s.cfg.Engine.Members(h) {
-			estimate[m.User] = true
+			if len(roles) == 0 || slices.Contains(roles, m.Role) {
+				estimate[m.User] = true
+			}
 		}
 	}
 	var j mail.Job
@@ -100,12 +153,17 @@ func (s *Server) sendAnnouncement(w http.ResponseWriter, r *http.Request, p prin
 			}
 		}
 		var err error
-		j, err = mail.Queue(tx, mail.Announcement{Group: g, Groups: groups, Subject: in.Subject, Body: in.Body, Author: p.actor(), AuthorName: author}, s.cfg.Now())
+		j, err = mail.Queue(tx, mail.Announcement{Group: g, Groups: groups, Roles: roles, ToName: toName,
+			Subject: in.Subject, Body: in.Body, Author: p.actor(), AuthorName: author}, s.cfg.Now())
 		if err != nil {
 			return err
 		}
+		// The audit entry is also the outbound announcement.created
+		// event: what a chat or forum tool needs to post it.
 		return tx.Record(p.tenant, policy.OpCreate, "announcement/"+j.ID, map[string]any{
-			"group": g.ID, "groups": len(groups), "subject": j.Subject, "members": len(estimate),
+			"id": j.ID, "group": g.ID, "groupSlug": g.Slug, "groupName": g.Name, "to": cmp.Or(in.To, toMembers), "toName": toName,
+			"groups": len(groups), "subject": j.Subject, "body": j.Body, "author": author, "members": len(estimate),
+			"created": j.Created,
 		})
 	})
 	if err != nil {

@@ -58,6 +58,13 @@ type Job struct {
 	// Groups are the groups whose effective members receive it: Group,
 	// and for an announcement to subgroups every group below it.
 	Groups []policy.GroupID `json:"groups,omitempty"`
+	// Roles, when set, narrow the recipients to the members holding one
+	// of these roles in Groups (an announcement to a parent group's
+	// organizers).
+	Roles []policy.RoleName `json:"roles,omitempty"`
+	// ToName names the recipients when they are not Group's members
+	// ("the organizers of RUG Europe"); the message says so.
+	ToName string `json:"toName,omitempty"`
 	// Users are the recipients of a direct message (KindDirect).
 	Users   []policy.UserID `json:"users,omitempty"`
 	Subject string          `json:"subject"`
@@ -201,7 +208,12 @@ type Announcement struct {
 	// Groups are the groups whose members receive it: Group itself and,
 	// when the author chose so, the groups below it. The caller checks
 	// the author may write to each.
-	Groups     []policy.GroupID
+	Groups []policy.GroupID
+	// Roles, when set, reach only the members of Groups holding one of
+	// them (a LUG writing up to its RUG's organizers); ToName then says
+	// who they are.
+	Roles      []policy.RoleName
+	ToName     string
 	Subject    string
 	Body       string
 	Author     string
@@ -237,7 +249,7 @@ func Queue(tx store.Tx, a Announcement, now time.Time) (Job, error) {
 		groups = []policy.GroupID{a.Group.ID}
 	}
 	j := Job{ID: NewJobID(now), Kind: KindAnnouncement, Group: a.Group.ID, GroupName: a.Group.Name, GroupSlug: a.Group.Slug,
-		Groups: groups, Subject: subj, Body: a.Body, Author: a.Author, AuthorName: a.AuthorName, Created: now.UTC()}
+		Groups: groups, Roles: a.Roles, ToName: a.ToName, Subject: subj, Body: a.Body, Author: a.Author, AuthorName: a.AuthorName, Created: now.UTC()}
 	return j, putJob(tx, j)
 }
 
@@ -458,8 +470,10 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 		for _, g := range j.Groups {
 			ms := s.cfg.Engine.Members(g)
 			for i, m := range ms {
-				chunk = append(chunk, Delivery{Job: j.ID, User: m.User, Via: g, State: StateQueued})
-				if len(chunk) == expandBatch || i == len(ms)-1 {
+				if len(j.Roles) == 0 || slices.Contains(j.Roles, m.Role) {
+					chunk = append(chunk, Delivery{Job: j.ID, User: m.User, Via: g, State: StateQueued})
+				}
+				if len(chunk) > 0 && (len(chunk) == expandBatch || i == len(ms)-1) {
 					w, err := s.writeDeliveries(ctx, j.ID, chunk)
 					if err != nil {
 						return err
@@ -788,7 +802,9 @@ func (s *Service) stillWanted(j *Job, d *Delivery, p Prefs) string {
 	}
 	member := map[policy.GroupID]bool{}
 	for _, m := range s.cfg.Engine.EffectiveGroups(d.User) {
-		member[m.Group] = true
+		if j.Kind == KindDigest || len(j.Roles) == 0 || slices.Contains(j.Roles, m.Role) {
+			member[m.Group] = true
+		}
 	}
 	if j.Kind == KindDigest {
 		if p.mode("") == ModeNone { // the digest's own unsubscribe link

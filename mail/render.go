@@ -115,7 +115,10 @@ func (s *Service) render(ctx context.Context, j *Job, d Delivery, u policy.User)
 		if v.Signature != "" {
 			v.Signature += ", " + j.GroupName
 		}
-		if d.Via != j.Group {
+		switch {
+		case j.ToName != "":
+			v.Paragraphs = []string{"From " + j.GroupName + " to " + j.ToName + ":"}
+		case d.Via != j.Group:
 			v.Paragraphs = []string{"To every group below " + j.GroupName + ":"}
 		}
 		msg.Header["List-Post"] = "NO"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
 
@@ -178,5 +179,38 @@ func TestRateLimiter(t *testing.T) {
 		if got := l.reserve(tt.domain, now.Add(tt.at), time.Second); got != tt.want {
 			t.Errorf("%d: reserve(%s, +%v) = %v, want %v", i, tt.domain, tt.at, got, tt.want)
 		}
+	}
+}
+
+// TestParentOrganizersOnly: an announcement from the LUG up to its RUG's
+// organizers reaches them (dave) and not the RUG's other members (erin),
+// and says whom it is to.
+func TestParentOrganizersOnly(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := tx.AddMembership(policy.Membership{User: w.ids["dave"], Group: w.grp["rug"].ID, Role: "organizer", Origin: policy.OriginManual})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.service(mp.smtpPort, nil)
+	process(t, s)
+	err = w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := Queue(tx, Announcement{Group: w.grp["lug"], Groups: []policy.GroupID{w.grp["rug"].ID}, Roles: []policy.RoleName{"organizer", "admin"},
+			ToName: "the organizers of RUG Europe", Subject: "Speakers wanted", Body: "Who can talk in May?"}, w.clock())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process(t, s)
+	msgs := mp.messages()
+	if len(msgs) != 1 || msgs[0].To != "dave@vendor.example" {
+		t.Fatalf("recipients %v, want dave only", mp.recipients())
+	}
+	if !strings.Contains(msgs[0].Parts["text/plain"], "From LUG London to the organizers of RUG Europe:") {
+		t.Errorf("text part:\n%s", msgs[0].Parts["text/plain"])
 	}
 }

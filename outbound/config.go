@@ -30,9 +30,13 @@ const (
 	// CategoryApplication: applications to found a group, each step
 	// (application.created, application.changed).
 	CategoryApplication = "application"
+	// CategoryAnnouncement: announcements organizers send to their
+	// members (announcement.created, with subject and Markdown body), so
+	// a chat or forum tool can post them too.
+	CategoryAnnouncement = "announcement"
 )
 
-var categories = []string{CategoryUser, CategoryGroup, CategoryMembership, CategoryMeeting, CategoryFeedback, CategoryApplication}
+var categories = []string{CategoryUser, CategoryGroup, CategoryMembership, CategoryMeeting, CategoryFeedback, CategoryApplication, CategoryAnnouncement}
 
 // TargetConfig is one entry of the top-level `outbound:` section: a SCIM
 // service provider Roster pushes users and groups to, or a webhook

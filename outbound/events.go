@@ -82,9 +82,9 @@ func (t *target) factEvents(e policy.Change) ([]*Event, error) {
 	}
 	switch e.Kind {
 	case policy.KindEvent:
-		// Product feedback and founding applications are audit-only
-		// entries whose detail is the item as the vendor may see it.
-		for _, c := range []string{CategoryFeedback, CategoryApplication} {
+		// Product feedback, founding applications and announcements are
+		// audit-only entries whose detail is the item as it may be shown.
+		for _, c := range []string{CategoryFeedback, CategoryApplication, CategoryAnnouncement} {
 			if id, ok := strings.CutPrefix(e.ID, c+"/"); ok && t.cfg.wants(c) {
 				add(c, c+":"+id, json.RawMessage(e.After))
 			}

@@ -314,14 +314,14 @@ func dumpEvents(t *testing.T, evs []Event) {
 	}
 }
 
-// TestWebhookFeedbackAndApplications: product feedback and founding
-// applications reach a webhook that subscribed to them, and nothing else
-// does.
+// TestWebhookFeedbackAndApplications: product feedback, founding
+// applications and announcements reach a webhook that subscribed to them,
+// and nothing else does.
 func TestWebhookFeedbackAndApplications(t *testing.T) {
 	rcv := newReceiver(t, testSecret, func(int) action { return answerOK })
 	e := newEnv(t)
 	tc := webhookTarget("tracker", rcv.url())
-	tc.Events = []string{CategoryFeedback, CategoryApplication}
+	tc.Events = []string{CategoryFeedback, CategoryApplication, CategoryAnnouncement}
 	e.start(tc)
 	e.createGroup("rug", "")
 	e.update(func(tx store.Tx) error {
@@ -331,20 +331,26 @@ func TestWebhookFeedbackAndApplications(t *testing.T) {
 		if err := tx.Record("acme", policy.OpUpdate, "feedback/f1", policy.Feedback{ID: "f1", Product: "db", Status: policy.FeedbackAnswered}); err != nil {
 			return err
 		}
-		return tx.Record("vendor", policy.OpUpdate, "application/a1", policy.Application{ID: "a1", Name: "LUG Leeds", Status: policy.ApplicationApproved})
+		if err := tx.Record("vendor", policy.OpUpdate, "application/a1", policy.Application{ID: "a1", Name: "LUG Leeds", Status: policy.ApplicationApproved}); err != nil {
+			return err
+		}
+		return tx.Record("vendor", policy.OpCreate, "announcement/j1", map[string]any{"groupSlug": "rug", "subject": "Conference", "body": "**Come.**"})
 	})
-	waitFor(t, "the application event", func() bool {
-		return rcv.has(func(ev Event) bool { return ev.Type == "application.changed" })
+	waitFor(t, "the announcement event", func() bool {
+		return rcv.has(func(ev Event) bool { return ev.Type == "announcement.created" })
 	})
 	var types []string
 	for _, ev := range rcv.events() {
 		types = append(types, ev.Type+" "+ev.Subject)
 	}
-	want := []string{"feedback.created feedback:f1", "feedback.changed feedback:f1", "application.changed application:a1"}
+	want := []string{"feedback.created feedback:f1", "feedback.changed feedback:f1", "application.changed application:a1", "announcement.created announcement:j1"}
 	if !slices.Equal(types, want) {
 		t.Errorf("events %q, want %q", types, want)
 	}
 	if d := rcv.events()[1].Data.(map[string]any); d["status"] != "answered" || d["product"] != "db" {
 		t.Errorf("feedback data %v", d)
+	}
+	if d := rcv.events()[3].Data.(map[string]any); d["subject"] != "Conference" || d["body"] != "**Come.**" {
+		t.Errorf("announcement data %v", d)
 	}
 }
