@@ -25,8 +25,6 @@ import (
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -200,17 +198,23 @@ var aliases = map[string]string{"uk": "GB", "england": "GB", "scotland": "GB", "
 // fold reduces a name to the key it is looked up by: accents removed,
 // lower case, punctuation and runs of spaces as one space.
 func fold(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	r, _, err := transform.String(t, strings.ReplaceAll(s, "ß", "ss"))
-	if err != nil {
-		r = s
-	}
-	r = strings.Map(func(c rune) rune {
+	s = norm.NFD.String(strings.ReplaceAll(s, "ß", "ss"))
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, c := range s {
 		switch {
+		case unicode.Is(unicode.Mn, c):
+			// an accent, dropped
 		case unicode.IsLetter(c) || unicode.IsDigit(c):
-			return unicode.ToLower(c)
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(unicode.ToLower(c))
+		default:
+			space = true
 		}
-		return ' '
-	}, r)
-	return strings.Join(strings.Fields(r), " ")
+	}
+	return norm.NFC.String(b.String())
 }

@@ -132,3 +132,36 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCities parses the embedded gazetteer (done once per process).
+func BenchmarkCities(b *testing.B) {
+	for b.Loop() {
+		if _, err := Cities(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLookup finds a city by name and country.
+func BenchmarkLookup(b *testing.B) {
+	g, err := Cities()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if len(g.Lookup("London, United Kingdom")) == 0 {
+			b.Fatal("no London")
+		}
+	}
+}
+
+// BenchmarkNearest scans every city for the one nearest a point.
+func BenchmarkNearest(b *testing.B) {
+	g, err := Cities()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		_ = g.Nearest(Point{51.45, -0.97})
+	}
+}

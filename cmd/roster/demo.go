@@ -80,6 +80,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, `Roster demo is running.
 
   Portal        %[1]s/portal/
+  Public pages  %[1]s/portal/public   LUG finder %[1]s/portal/find?place=Reading
   Admin API     %[1]s/api/v1/groups
   Admin token   %[2]s
   Health        %[1]s/healthz   Metrics %[1]s/metrics
