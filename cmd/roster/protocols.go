@@ -68,12 +68,14 @@ func (a *app) wireSCIM(p *protocolSet) error {
 		tenants[id] = tc
 	}
 	srv, err := scim.New(scim.Config{
-		Logger:       a.log.With("component", "scim"),
-		Store:        a.store,
-		BaseURL:      a.cfg.Issuer,
-		Tenants:      tenants,
-		MaxBodyBytes: sec.MaxBodyBytes,
-		MaxResults:   sec.MaxResults,
+		Logger:            a.log.With("component", "scim"),
+		Store:             a.store,
+		BaseURL:           a.cfg.Issuer,
+		Tenants:           tenants,
+		MaxBodyBytes:      sec.MaxBodyBytes,
+		MaxResults:        sec.MaxResults,
+		BulkMaxOperations: sec.Bulk.MaxOperations,
+		BulkMaxBytes:      sec.Bulk.MaxPayloadSize,
 		Admission: admission.New(admission.Config{
 			Global:     sec.Admission.Global,
 			PerKey:     sec.Admission.PerTenant,

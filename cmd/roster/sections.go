@@ -14,6 +14,12 @@ import (
 type scimSection struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	MaxResults   int   `yaml:"maxResults"`
+	// Bulk bounds a /Bulk request (maxOperations, maxPayloadSize); zero
+	// values take the scim package's defaults.
+	Bulk struct {
+		MaxOperations  int   `yaml:"maxOperations"`
+		MaxPayloadSize int64 `yaml:"maxPayloadSize"`
+	} `yaml:"bulk"`
 	// Admission bounds the expensive SCIM requests (unindexed filters,
 	// deep pages, full listings) running at once; beyond it they get 429
 	// with Retry-After. Zero values take admission's defaults.
@@ -133,8 +139,8 @@ func decodeSections(cfg *config.Config) (*sections, error) {
 	if err := decodeOutbound(cfg, s); err != nil { // outbound.go
 		return nil, err
 	}
-	if s.scim.MaxBodyBytes < 0 || s.scim.MaxResults < 0 {
-		return nil, &config.Error{Field: "scim", Msg: "maxBodyBytes and maxResults must not be negative"}
+	if s.scim.MaxBodyBytes < 0 || s.scim.MaxResults < 0 || s.scim.Bulk.MaxOperations < 0 || s.scim.Bulk.MaxPayloadSize < 0 {
+		return nil, &config.Error{Field: "scim", Msg: "maxBodyBytes, maxResults and bulk limits must not be negative"}
 	}
 	if a := s.scim.Admission; a.Global < 0 || a.PerTenant < 0 || a.RetryAfter < 0 {
 		return nil, &config.Error{Field: "scim.admission", Msg: "global, perTenant and retryAfter must not be negative"}
