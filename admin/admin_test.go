@@ -49,11 +49,23 @@ type fixture struct {
 // of dir group "organizers", bound to organizer in lug-london) and bob.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, openBolt(t))
+}
+
+// openBolt opens a bbolt store in the test's temporary folder.
+func openBolt(t *testing.T) store.Store {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newFixtureOn is newFixture over the store st (see backends_test.go).
+func newFixtureOn(t *testing.T, st store.Store) *fixture {
+	t.Helper()
 	eng := policy.NewEngine(policy.EngineConfig{})
 	st.Subscribe(func(cs []policy.Change) {
 		if err := eng.Apply(cs); err != nil {
@@ -62,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	ids := map[string]string{}
 	ctx := context.Background()
-	err = st.Update(ctx, "test", func(tx store.Tx) error {
+	err := st.Update(ctx, "test", func(tx store.Tx) error {
 		must := func(err error) {
 			if err != nil {
 				t.Fatal(err)

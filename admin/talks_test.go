@@ -23,7 +23,13 @@ type talkWorld struct {
 
 func newTalkWorld(t *testing.T) *talkWorld {
 	t.Helper()
-	w := &talkWorld{fixture: newFixture(t)}
+	return newTalkWorldOn(t, openBolt(t))
+}
+
+// newTalkWorldOn is newTalkWorld over the store st.
+func newTalkWorldOn(t *testing.T, st store.Store) *talkWorld {
+	t.Helper()
+	w := &talkWorld{fixture: newFixtureOn(t, st)}
 	w.set(time.Date(2031, 1, 1, 9, 0, 0, 0, time.UTC))
 	w.adm.cfg.Now = func() time.Time { return time.Unix(0, w.now.Load()).UTC() }
 	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
@@ -68,8 +74,10 @@ func (w *talkWorld) meeting(t *testing.T, body string) string {
 // co-speaker from another company is reviewed among organizers (whose
 // comments nobody else sees), accepted, told to its speakers by mail, and
 // appears on the agenda with its times and in the iCalendar DESCRIPTION.
-func TestTalksAndAgenda(t *testing.T) {
-	w := newTalkWorld(t)
+func TestTalksAndAgenda(t *testing.T) { onBackends(t, testTalksAndAgenda) }
+
+func testTalksAndAgenda(t *testing.T, open func(*testing.T) store.Store) {
+	w := newTalkWorldOn(t, open(t))
 	mp := w.meeting(t, `{"title":"London March","start":"2031-03-11T18:30","end":"2031-03-11T21:00","timeZone":"Europe/London"}`)
 	talk := `{"title":"Go at scale","abstract":"What we learnt.","format":"talk","coSpeakers":["acme/carol"]}`
 
@@ -268,8 +276,10 @@ func TestTalksAndAgenda(t *testing.T) {
 // while the form is open; others are refused; bad ratings change
 // nothing; organizers see the results with comments and figures, a
 // speaker only their own talk's score, a member nothing of others'.
-func TestMeetingFeedback(t *testing.T) {
-	w := newTalkWorld(t)
+func TestMeetingFeedback(t *testing.T) { onBackends(t, testMeetingFeedback) }
+
+func testMeetingFeedback(t *testing.T, open func(*testing.T) store.Store) {
+	w := newTalkWorldOn(t, open(t))
 	mp := w.meeting(t, `{"title":"London January","start":"2031-01-14T18:30","end":"2031-01-14T21:00","timeZone":"Europe/London"}`)
 	w.call(t, "alice-token", "PUT", mp+"/program", `{"callOpen":true,"feedbackDays":3}`)
 	_, m := w.call(t, "bob-token", "POST", mp+"/talks", `{"title":"Go at scale","abstract":"What we learnt.","format":"talk"}`)
