@@ -1,7 +1,8 @@
 // Package mail reaches the members of user groups by e-mail: announcements
-// written by organizers, notices when a meeting is created, moved or
-// cancelled (with an iCalendar invitation, RFC 5546), and a weekly digest
-// of upcoming meetings. It sends through an SMTP submission server (see
+// written by organizers (Markdown), notices when a meeting is created,
+// moved or cancelled (with an iCalendar invitation, RFC 5546), a reminder
+// the day before to those who RSVP'd going, and a weekly digest of
+// upcoming meetings. It sends through an SMTP submission server (see
 // SMTP) and keeps its outbox in the store, so a restart loses nothing.
 //
 // Recipients are the group's effective members as the policy engine knows
@@ -26,6 +27,7 @@
 //	secret                 HMAC key of the unsubscribe tokens (32 random bytes)
 //	cursor                 audit seq up to which meeting changes were turned into notices
 //	digest                 the week (Monday's date) whose digest was queued
+//	remind                 the time up to which RSVP reminders were queued
 //	job/<job>              a job: an announcement, a meeting notice or a digest
 //	pending/<job>          a job not yet expanded into deliveries
 //	q/<job>/<user>         a delivery waiting (or waiting again) to be sent

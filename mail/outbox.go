@@ -401,6 +401,9 @@ func (s *Service) Process(ctx context.Context) error {
 	if err := s.notices(ctx); err != nil {
 		return fmt.Errorf("mail: meeting notices: %w", err)
 	}
+	if err := s.reminders(ctx); err != nil {
+		return fmt.Errorf("mail: reminders: %w", err)
+	}
 	if err := s.digest(ctx); err != nil {
 		return fmt.Errorf("mail: digest: %w", err)
 	}
@@ -441,9 +444,9 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 		return err
 	}
 	n := 0
-	if j.Kind == KindDigest || j.Kind == KindDirect {
+	if j.Kind == KindDigest || j.Kind == KindDirect || j.Kind == KindReminder {
 		var ds []Delivery
-		if j.Kind == KindDirect {
+		if j.Kind != KindDigest {
 			for _, u := range j.Users {
 				ds = append(ds, Delivery{Job: j.ID, User: u, Via: j.Group, State: StateQueued})
 			}
@@ -799,6 +802,19 @@ func (s *Service) stillWanted(j *Job, d *Delivery, p Prefs) string {
 	}
 	if j.Kind == KindDirect {
 		return "" // about the user's own doing: only None stops it
+	}
+	if j.Kind == KindReminder {
+		// They said they are going: a reminder stops only with
+		// "nothing" from the group or leaving it.
+		if p.mode(j.Group) == ModeNone {
+			return "the user chose none for the group"
+		}
+		for _, m := range s.cfg.Engine.EffectiveGroups(d.User) {
+			if m.Group == j.Group {
+				return ""
+			}
+		}
+		return "the user is no longer a member of the group"
 	}
 	member := map[policy.GroupID]bool{}
 	for _, m := range s.cfg.Engine.EffectiveGroups(d.User) {

@@ -101,6 +101,14 @@ func (s *Service) render(ctx context.Context, j *Job, d Delivery, u policy.User)
 		},
 	}
 	switch j.Kind {
+	case KindReminder:
+		m := *j.Meeting
+		v.Paragraphs = []string{"You said you are going to this meeting of " + j.GroupName + ". See you there!"}
+		v.Items = []viewItem{{When: whenText(m.Start, m.TimeZone), Title: m.Title, Where: place(m)}}
+		if m.OnlineURL != "" {
+			v.Items[0].Where = strings.TrimPrefix(v.Items[0].Where+" · online: "+m.OnlineURL, " · ")
+		}
+		msg.Header["List-Post"] = "NO"
 	case KindDirect:
 		v.Paragraphs = paragraphs(j.Body)
 		v.Signature = j.GroupName

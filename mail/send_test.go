@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -212,5 +213,55 @@ func TestParentOrganizersOnly(t *testing.T) {
 	}
 	if !strings.Contains(msgs[0].Parts["text/plain"], "From LUG London to the organizers of RUG Europe:") {
 		t.Errorf("text part:\n%s", msgs[0].Parts["text/plain"])
+	}
+}
+
+// TestRSVPReminder: the day before a meeting, those who said they are
+// going (alice) get one reminder; those who said no (bob), who never
+// answered (carol) or who are not members (erin) get none, and the
+// reminder is not repeated.
+func TestRSVPReminder(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	s := w.service(mp.smtpPort, nil)
+	process(t, s)
+	start := time.Date(2031, 3, 7, 18, 30, 0, 0, time.UTC) // 57.5 hours on
+	m := policy.Meeting{ID: "5f1c0e6a-0000-4000-8000-000000000002", Title: "March meetup", Start: start, End: start.Add(2 * time.Hour),
+		TimeZone: "Europe/London", Location: "The Pub"}
+	w.updateGroup("lug", func(g *policy.Group) { g.Meetings = append(g.Meetings, m) })
+	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		for _, r := range []struct {
+			name, tenant string
+			going        bool
+		}{{"alice", "vendor", true}, {"bob", "vendor", false}, {"erin", "vendor", true}} {
+			rec := policy.RSVP{Group: w.grp["lug"].ID, Meeting: m.ID, User: w.ids[r.name], Tenant: policy.TenantID(r.tenant), Going: r.going}
+			b, _ := json.Marshal(rec)
+			if err := tx.PutRecord("rsvps", policy.RSVPKey(rec.Group, rec.Meeting, rec.User), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process(t, s) // the invitation
+	mp.clear()
+	w.advance(24 * time.Hour) // 33.5 hours before: too early
+	process(t, s)
+	if got := mp.recipients(); len(got) != 0 {
+		t.Fatalf("reminded too early: %v", got)
+	}
+	w.advance(10 * time.Hour) // 23.5 hours before
+	process(t, s)
+	msgs := mp.messages()
+	if len(msgs) != 1 || msgs[0].To != "alice@vendor.example" || msgs[0].Subject != "Tomorrow: March meetup" ||
+		!strings.Contains(msgs[0].Parts["text/plain"], "The Pub") {
+		t.Fatalf("reminders %v", msgs)
+	}
+	w.advance(time.Hour)
+	process(t, s)
+	if got := mp.recipients(); len(got) != 1 {
+		t.Errorf("reminded again: %v", got)
 	}
 }
