@@ -649,3 +649,40 @@ func TestRunSchedule(t *testing.T) {
 		t.Fatalf("runs = %+v", runs)
 	}
 }
+
+// TestFirstLoadRefusedUser: a first load writes its users together
+// (store.CreateUsers); a user the store refuses (here a userName that
+// differs from another only in case) is reported, and the users before
+// and after it in the same batch are written.
+func TestFirstLoadRefusedUser(t *testing.T) {
+	e := newEnv(t, ldaptest.Options{LDIF: []string{fixture(t, "base.ldif"), `dn: uid=ALICE,ou=staff,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: ALICE
+cn: Alice Again
+sn: Again
+
+dn: uid=zed,ou=staff,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: zed
+cn: Zed Last
+sn: Last
+`}})
+	s := e.source(t, nil)
+	rs, err := s.Sync(t.Context(), ldap.Full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Users.Created != 6 || rs.Users.Failed != 1 || len(rs.Errors) != 1 || !strings.Contains(rs.Errors[0], "ALICE") {
+		t.Fatalf("users %+v, errors %v; want 6 created and ALICE refused", rs.Users, rs.Errors)
+	}
+	sn := e.snap(t)
+	if got := userNames(sn); !slices.Equal(got, []string{"alice", "bob", "carol", "dave", "erin", "zed"}) {
+		t.Fatalf("users = %v", got)
+	}
+	if a := sn.users["alice"]; a.FamilyName != "Liddell" {
+		t.Fatalf("alice = %+v, want the first one read", a)
+	}
+	if u, _ := sn.members(t, "engineers"); !slices.Equal(u, []string{"alice", "bob"}) {
+		t.Fatalf("engineers' users = %v", u)
+	}
+}

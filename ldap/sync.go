@@ -1506,6 +1506,34 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 	return err
 }
 
+// createUsers writes the new users of chunk together (store.CreateUsers:
+// a first load), before its other ops, which do not depend on them, and
+// reports whether it did. A refused user is reported as an *opError at its
+// place in chunk.
+func (r *run) createUsers(tx store.Tx, chunk []op, res []opResult) (bool, error) {
+	var at []int
+	for i, o := range chunk {
+		if o.kind == opCreateUser {
+			at = append(at, i)
+		}
+	}
+	if len(at) < 2 {
+		return false, nil
+	}
+	us := make([]policy.User, len(at))
+	for k, i := range at {
+		us[k] = chunk[i].user
+	}
+	out, err := store.CreateUsers(tx, r.s.tenant, us)
+	for k, u := range out {
+		res[at[k]] = opResult{user: u}
+	}
+	if be, ok := store.AsBulkError(err); ok {
+		return true, &opError{i: at[be.Index], err: be.Err}
+	}
+	return true, err
+}
+
 // done accounts for a committed write.
 func (r *run) done(o op, res opResult) {
 	switch o.kind {
@@ -1591,7 +1619,14 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		res := make([]opResult, n)
 		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {
 			clear(r.txGroupID)
+			created, err := r.createUsers(tx, chunk, res)
+			if err != nil {
+				return err
+			}
 			for i, o := range chunk {
+				if o.kind == opCreateUser && created {
+					continue
+				}
 				res[i] = opResult{}
 				if err := r.exec(tx, o, &res[i]); err != nil {
 					return &opError{i: i, err: err}

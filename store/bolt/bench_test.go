@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -139,3 +141,51 @@ func BenchmarkCreateDirGroupsBulk(b *testing.B) {
 
 // benchGroupTx is the number of groups per Update in BenchmarkCreateDirGroupsBulk.
 const benchGroupTx = 250
+
+// BenchmarkLoadUsers measures a directory's first load: 100,000 new users
+// (random externalIds, like entryUUIDs) in Updates of 10,000, into a fresh
+// store, one CreateUser each ("each") or one store.CreateUsers per Update
+// ("bulk"). One op is the whole load.
+func BenchmarkLoadUsers(b *testing.B) {
+	const total, batch = 100_000, 10_000
+	us := make([]policy.User, total)
+	for i := range us {
+		us[i] = policy.User{
+			UserName:   fmt.Sprintf("user%06d", i),
+			ExternalID: uuid.NewString(),
+			GivenName:  "User", FamilyName: fmt.Sprintf("N%d", i), DisplayName: fmt.Sprintf("User %d", i),
+			Emails: []policy.Email{{Value: fmt.Sprintf("user%06d@example.com", i), Type: "work", Primary: true}},
+			Active: true, Source: "ldap:bench",
+			Attributes: map[string]any{"ldapDN": fmt.Sprintf("uid=user%06d,ou=people,dc=example,dc=com", i)},
+		}
+	}
+	for _, mode := range []string{"each", "bulk"} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				s := benchStore(b)
+				b.StartTimer()
+				for i := 0; i < total; i += batch {
+					err := s.Update(context.Background(), "ldap:bench", func(tx store.Tx) error {
+						if mode == "bulk" {
+							_, err := store.CreateUsers(tx, "acme", us[i:i+batch])
+							return err
+						}
+						for _, u := range us[i : i+batch] {
+							if _, err := tx.CreateUser("acme", u); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				s.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"QuarantineEmpty", testQuarantineEmpty},
 		{"UserListing", testUserListing},
 		{"UsersByEmail", testUsersByEmail},
+		{"BulkCreate", testBulkCreate},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
 		{"ChangeMembers", testChangeMembers},

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/roster-dev/roster/policy"
+)
+
+// BulkTx is implemented by the transactions of backends that write many
+// new records faster together than one at a time (a directory's first
+// load). Callers find it by type assertion, or call CreateUsers, which
+// falls back to one CreateUser per record.
+type BulkTx interface {
+	// CreateUsers creates the users in order, exactly as as many calls
+	// to CreateUser would (the same checks, indexes and one audit entry
+	// each, in order), and returns them as stored. When one is refused
+	// it returns the users created before it and a *BulkError naming it;
+	// those are written in the transaction, the ones after it are not.
+	CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.User, error)
+}
+
+// BulkError reports the record of a bulk write that was refused: Index is
+// its position in the caller's slice, Err the error CreateUser would have
+// returned for it.
+type BulkError struct {
+	Index int
+	Err   error
+}
+
+func (e *BulkError) Error() string {
+	return fmt.Sprintf("store: record %d of a bulk write: %v", e.Index, e.Err)
+}
+
+// Unwrap returns the record's error, so errors.Is(err, ErrExists) holds
+// for a bulk write refused on a taken userName.
+func (e *BulkError) Unwrap() error { return e.Err }
+
+// CreateUsers creates us in tx with tx's BulkTx when it has one, and with
+// one CreateUser each otherwise. Either way, a refused user stops the
+// write with a *BulkError, after the users before it.
+func CreateUsers(tx Tx, tenant policy.TenantID, us []policy.User) ([]policy.User, error) {
+	if b, ok := tx.(BulkTx); ok {
+		return b.CreateUsers(tenant, us)
+	}
+	out := make([]policy.User, 0, len(us))
+	for i, u := range us {
+		c, err := tx.CreateUser(tenant, u)
+		if err != nil {
+			return out, &BulkError{Index: i, Err: err}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// AsBulkError returns the *BulkError in err's chain, if any.
+func AsBulkError(err error) (*BulkError, bool) {
+	var be *BulkError
+	ok := errors.As(err, &be)
+	return be, ok
+}

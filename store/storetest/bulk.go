@@ -1,0 +1,164 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// testBulkCreate: store.CreateUsers (a backend's store.BulkTx, or the
+// fallback of one CreateUser each) writes what as many CreateUser calls
+// would — records, indexes, one audit entry per user in order — and a
+// refused user stops the batch after the users before it, with a
+// *store.BulkError naming it and wrapping CreateUser's error.
+func testBulkCreate(t *testing.T, s store.Store) {
+	f := setup(t, s)
+	withMail := func(name, ext string) policy.User {
+		u := user(name)
+		u.ExternalID = ext
+		u.Emails = []policy.Email{{Value: name + "@example.com", Type: "work", Primary: true}}
+		u.Attributes = map[string]any{"ldapDN": "uid=" + name + ",dc=example"}
+		return u
+	}
+	seq := lastSeq(t, s)
+	var made []policy.User
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		made, err = store.CreateUsers(tx, f.acme, []policy.User{withMail("zoe", "e-3"), withMail("adam", "e-1"), withMail("mia", "e-2")})
+		return err
+	})
+	if len(made) != 3 {
+		t.Fatalf("CreateUsers returned %d users, want 3", len(made))
+	}
+	for i, name := range []string{"zoe", "adam", "mia"} {
+		u := made[i]
+		if u.UserName != name || u.ID == "" || u.Version != 1 || u.Tenant != f.acme || u.Created.IsZero() {
+			t.Fatalf("user %d as returned: %+v", i, u)
+		}
+	}
+	view(t, s, func(tx store.Tx) error {
+		for _, want := range made {
+			for what, get := range map[string]func() (policy.User, error){
+				"User":             func() (policy.User, error) { return tx.User(f.acme, want.ID) },
+				"UserByUserName":   func() (policy.User, error) { return tx.UserByUserName(f.acme, want.UserName) },
+				"UserByExternalID": func() (policy.User, error) { return tx.UserByExternalID(f.acme, want.ExternalID) },
+			} {
+				got, err := get()
+				if err != nil {
+					t.Fatalf("%s(%s): %v", what, want.UserName, err)
+				}
+				if got.ID != want.ID || got.Attributes["ldapDN"] != want.Attributes["ldapDN"] || len(got.Emails) != 1 {
+					t.Fatalf("%s(%s) = %+v, want %+v", what, want.UserName, got, want)
+				}
+			}
+			if et, ok := tx.(store.EmailTx); ok {
+				got, err := et.UsersByEmail(f.acme, want.UserName+"@EXAMPLE.com")
+				if err != nil || len(got) != 1 || got[0].ID != want.ID {
+					t.Fatalf("UsersByEmail(%s) = %v, %v", want.UserName, userIDs(got), err)
+				}
+			}
+		}
+		if _, err := tx.User(f.globex, made[0].ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another tenant's user: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	cs := auditAfter(t, s, seq)
+	if len(cs) != 3 {
+		t.Fatalf("got %d audit entries, want one per user: %v", len(cs), summary(cs))
+	}
+	for i, c := range cs {
+		var after policy.User
+		if err := json.Unmarshal(c.After, &after); err != nil {
+			t.Fatalf("audit entry %d: %v", i, err)
+		}
+		if c.Kind != policy.KindUser || c.Op != policy.OpCreate || c.ID != string(made[i].ID) || after.UserName != made[i].UserName {
+			t.Fatalf("audit entry %d = %s %s %s (%s), want the create of %s", i, c.Kind, c.Op, c.ID, after.UserName, made[i].UserName)
+		}
+	}
+
+	// Refusals: the batch stops at the refused user, the users before it
+	// are written when the caller commits.
+	taken := withMail("newbie", "e-9")
+	taken.ID = made[0].ID
+	badTenant := withMail("other", "e-8")
+	badTenant.Tenant = f.globex
+	for _, tt := range []struct {
+		name  string
+		batch []policy.User
+		index int
+		want  error
+	}{
+		{"userName taken in the store", []policy.User{withMail("ok1", "x-1"), withMail("ADAM", "x-2")}, 1, store.ErrExists},
+		{"userName twice in the batch", []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-2"), withMail("Ok1", "x-3")}, 2, store.ErrExists},
+		{"externalId taken", []policy.User{withMail("ok1", "e-2")}, 0, store.ErrExists},
+		{"externalId twice in the batch", []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-1")}, 1, store.ErrExists},
+		{"id taken", []policy.User{withMail("ok1", "x-1"), taken}, 1, store.ErrExists},
+		{"invalid", []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-2"), {Active: true, Source: "scim:test"}}, 2, policy.ErrInvalid},
+		{"another tenant's", []policy.User{withMail("ok1", "x-1"), badTenant, withMail("ok2", "x-2")}, 1, policy.ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seq := lastSeq(t, s)
+			var out []policy.User
+			var bulkErr error
+			update(t, s, func(tx store.Tx) error {
+				out, bulkErr = store.CreateUsers(tx, f.acme, tt.batch)
+				return nil // commit what was written
+			})
+			be, ok := store.AsBulkError(bulkErr)
+			if !ok || be.Index != tt.index || !errors.Is(bulkErr, tt.want) {
+				t.Fatalf("error %v, want a BulkError at %d wrapping %v", bulkErr, tt.index, tt.want)
+			}
+			if len(out) != tt.index {
+				t.Fatalf("returned %d users, want the %d before the refused one", len(out), tt.index)
+			}
+			cs := auditAfter(t, s, seq)
+			if len(cs) != tt.index {
+				t.Fatalf("%d audit entries, want %d: %v", len(cs), tt.index, summary(cs))
+			}
+			view(t, s, func(tx store.Tx) error {
+				for i, u := range tt.batch {
+					got, err := tx.UserByUserName(f.acme, u.UserName)
+					switch {
+					case i < tt.index && (err != nil || got.ID != out[i].ID):
+						t.Errorf("user %d (%s) before the refused one: %v", i, u.UserName, err)
+					case i > tt.index && err == nil:
+						t.Errorf("user %d (%s) after the refused one was written", i, u.UserName)
+					}
+				}
+				return nil
+			})
+			// Clean up for the next case.
+			update(t, s, func(tx store.Tx) error {
+				for _, u := range out {
+					if err := tx.DeleteUser(f.acme, u.ID); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+
+	// Rolled back with the transaction like any write.
+	err := s.Update(t.Context(), actor, func(tx store.Tx) error {
+		if _, err := store.CreateUsers(tx, f.acme, []policy.User{withMail("gone1", "g-1"), withMail("gone2", "g-2")}); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("Update: %v", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.UserByUserName(f.acme, "gone1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("user of a rolled-back bulk write: %v", err)
+		}
+		return nil
+	})
+}
+
+var errRollback = errors.New("storetest: roll back")
