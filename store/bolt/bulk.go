@@ -48,16 +48,12 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	encErr := make([]error, len(us))
 	parallel(len(us), func(i int) {
 		u := &out[i]
-		if err := scopeTenant("user", &u.Tenant, tenant); err != nil {
-			pureErr[i] = err
-			return
-		}
 		if err := checkID("user", string(u.ID)); err != nil {
 			pureErr[i] = err
 			return
 		}
-		if err := policy.ValidateUser(*u); err != nil {
-			pureErr[i] = fmt.Errorf("bolt: %w", err)
+		if err := store.PrepareUser(tenant, u); err != nil {
+			pureErr[i] = err
 			return
 		}
 		enc[i], encErr[i] = encode(*u, "user")
