@@ -56,7 +56,7 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 			pureErr[i] = err
 			return
 		}
-		enc[i], encErr[i] = encode(*u, "user")
+		enc[i], encErr[i] = encodeUser(*u)
 	})
 	// What the store and the users before decide, in order, as CreateUser
 	// would: the first refused user ends the batch.

@@ -354,7 +354,7 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
 	}
 	u.Created, u.Updated, u.Version = t.now, t.now, 1
-	v, err := encode(u, "user")
+	v, err := encodeUser(u)
 	if err != nil {
 		return policy.User{}, err
 	}
@@ -468,7 +468,7 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
 	}
 	u.Created, u.Updated, u.Version = old.Created, t.now, old.Version+1
-	v, err := encode(u, "user")
+	v, err := encodeUser(u)
 	if err != nil {
 		return policy.User{}, err
 	}
