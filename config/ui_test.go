@@ -16,6 +16,9 @@ func TestUIAndPortal(t *testing.T) {
 		{"portal: {clientID: portal, clientSecret: s3cret-s3cret}", "portal.clientID"},
 		{"admin: {clients: [portal]}\nportal: {clientID: portal}", "portal.clientSecret"},
 		{"portal: {clientSecret: s3cret}", "portal.clientID"},
+		{"portal: {mapTiles: 'ftp://tiles.example/{z}/{x}/{y}.png'}", "portal.mapTiles"},
+		{"portal: {mapTiles: 'https://tiles.example/tile.png'}", "portal.mapTiles"},
+		{"portal: {mapTiles: 'https://tiles.example/{z}/{x}.png'}", "portal.mapTiles"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.doc), env)
@@ -23,11 +26,11 @@ func TestUIAndPortal(t *testing.T) {
 			t.Errorf("%q: %v, want an error about %s", tt.doc, err, tt.field)
 		}
 	}
-	c, err := Parse([]byte("admin: {clients: [portal]}\nportal: {clientID: portal, clientSecret: s3cret}\nui: {title: Groups, logoURL: /logo.svg, primaryColor: '#abc'}"), env)
+	c, err := Parse([]byte("admin: {clients: [portal]}\nportal: {clientID: portal, clientSecret: s3cret, mapTiles: 'https://{s}.tile.example/{z}/{x}/{y}.png', mapAttribution: '© Example'}\nui: {title: Groups, logoURL: /logo.svg, primaryColor: '#abc'}"), env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.UI.Title != "Groups" || c.Portal.ClientID != "portal" {
+	if c.UI.Title != "Groups" || c.Portal.ClientID != "portal" || c.Portal.MapTiles != "https://{s}.tile.example/{z}/{x}/{y}.png" || c.Portal.MapAttribution != "© Example" {
 		t.Errorf("parsed %+v %+v", c.UI, c.Portal)
 	}
 	if c, _ := Parse(nil, env); c.UI.Title != "Roster" || c.UI.PrimaryColor == "" {
