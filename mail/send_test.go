@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,5 +266,74 @@ func TestRSVPReminder(t *testing.T) {
 	process(t, s)
 	if got := mp.recipients(); len(got) != 1 {
 		t.Errorf("reminded again: %v", got)
+	}
+}
+
+// stopAfter sends through next and cancels the pass after n messages
+// went out, as a restart in the middle of a large announcement would.
+type stopAfter struct {
+	next   Sender
+	n      int64
+	sent   atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (s *stopAfter) Send(ctx context.Context, m *Message) error {
+	err := s.next.Send(ctx, m)
+	if err == nil && s.sent.Add(1) == s.n {
+		s.cancel()
+	}
+	return err
+}
+
+// TestRestartMidQueue: a pass stopped after 25 of 120 messages, and a new
+// Service on the same store (a restart), together deliver every message
+// exactly once: nothing is sent twice, nothing is lost.
+func TestRestartMidQueue(t *testing.T) {
+	mp := startMailpit(t)
+	w := newWorld(t)
+	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		for i := range 117 {
+			name := fmt.Sprintf("m%03d", i)
+			u, err := tx.CreateUser("vendor", policy.User{UserName: name, Active: true, Source: "test", Emails: []policy.Email{{Value: name + "@vendor.example", Primary: true}}})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.AddMembership(policy.Membership{User: u.ID, Group: w.grp["lug"].ID, Role: "member", Origin: policy.OriginManual}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := &stopAfter{next: &SMTP{Host: "127.0.0.1", Port: mp.smtpPort}, n: 25, cancel: cancel}
+	s1 := w.service(mp.smtpPort, func(c *Config) { c.Sender = stop })
+	process(t, s1)
+	w.announce("lug", "Everyone")
+	if err := s1.Process(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stopped pass: %v", err)
+	}
+	first := len(mp.recipients())
+	if first < 25 || first >= 120 {
+		t.Fatalf("%d delivered before the stop", first)
+	}
+	w.advance(10 * time.Minute) // past the backoff of any send the stop cut
+	process(t, w.service(mp.smtpPort, nil))
+	got := mp.recipients()
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r]++
+	}
+	for r, n := range seen {
+		if n != 1 {
+			t.Errorf("%s got %d copies", r, n)
+		}
+	}
+	if len(got) != 120 || len(seen) != 120 {
+		t.Errorf("%d messages to %d recipients, want 120 each once (%d before the restart)", len(got), len(seen), first)
 	}
 }
