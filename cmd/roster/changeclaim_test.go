@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -85,10 +84,7 @@ member: %s
 		ldap: fmt.Sprintf("id: corp\nurl: %s\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ndeletionGuard: 1\n",
 			srv.URL, srv.AdminDN, srv.AdminPassword, srv.Suffix, srv.Suffix),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:   func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "add", member)) },
-		leave:  func(tb testing.TB) { srv.MustModify(tb, modifyMember(group, "delete", member)) },
-		remove: func(tb testing.TB) { srv.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
-	}
+	}.withChanges(srv.MustModify, group, member)
 }
 
 // ds389ClaimDirectory: 389 Directory Server, polled every second.
@@ -113,11 +109,8 @@ cn: claimers
 		ldap: fmt.Sprintf("id: ds\nurl: %s\nflavor: 389ds\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: \"ou=people,%s\"}\ngroups: {baseDN: \"ou=groups,%s\"}\ninterval: 1s\ndeletionGuard: 1\n",
 			ds.URL, ds.AdminDN, ds.AdminPassword, ds.Suffix, ds.Suffix),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:   func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "add", member)) },
-		leave:  func(tb testing.TB) { ds.MustModify(tb, modifyMember(group, "delete", member)) },
-		remove: func(tb testing.TB) { ds.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
-		poll:   time.Second,
-	}
+		poll: time.Second,
+	}.withChanges(ds.MustModify, group, member)
 }
 
 // sambaClaimDirectory: a Samba AD DC, polled every second (uSNChanged).
@@ -150,15 +143,21 @@ sAMAccountName: claimers
 		ldap: fmt.Sprintf("id: ad\nurl: %s\nflavor: activedirectory\nbindDN: %s\nbindPassword: %s\nusers: {baseDN: %q}\ngroups: {baseDN: %q}\ninterval: 1s\ndeletionGuard: 1\n",
 			dc.URL, dc.AdminDN, dc.AdminPassword, ou, ou),
 		user: "claimer", password: claimPassword, group: "claimers",
-		join:   func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "add", member)) },
-		leave:  func(tb testing.TB) { dc.MustModify(tb, modifyMember(group, "delete", member)) },
-		remove: func(tb testing.TB) { dc.MustModify(tb, "dn: "+member+"\nchangetype: delete\n") },
-		poll:   time.Second,
-	}
+		poll: time.Second,
+	}.withChanges(dc.MustModify, group, member)
 }
 
-func modifyMember(group, op, member string) string {
-	return fmt.Sprintf("dn: %s\nchangetype: modify\n%s: member\nmember: %s\n", group, op, member)
+// withChanges sets d's join, leave and remove: LDIF change records for
+// member of group, applied with modify.
+func (d claimDirectory) withChanges(modify func(testing.TB, string), group, member string) claimDirectory {
+	memberChange := func(op string) func(testing.TB) {
+		return func(tb testing.TB) {
+			modify(tb, fmt.Sprintf("dn: %s\nchangetype: modify\n%s: member\nmember: %s\n", group, op, member))
+		}
+	}
+	d.join, d.leave = memberChange("add"), memberChange("delete")
+	d.remove = func(tb testing.TB) { modify(tb, "dn: "+member+"\nchangetype: delete\n") }
+	return d
 }
 
 // claimSetup is a roster server following a claimDirectory, with a
@@ -230,20 +229,8 @@ func (cs *claimSetup) member(tb testing.TB) bool {
 // memberOrGone is member for a user that may have been deleted: false
 // when /userinfo no longer answers for the token.
 func (cs *claimSetup) memberOrGone(tb testing.TB) bool {
-	req, _ := http.NewRequest("GET", cs.base+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+cs.access)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Groups []string `json:"groups"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
-		return false
-	}
-	return slices.Contains(out.Groups, claimSlug)
+	code, groups, _ := userinfo(tb, cs.base, cs.access)
+	return code == http.StatusOK && slices.Contains(groups, claimSlug)
 }
 
 // toggle makes one change in the directory (join when the user is not in

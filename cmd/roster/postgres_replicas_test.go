@@ -55,6 +55,17 @@ func tokenCall(t testing.TB, base string, form url.Values) map[string]any {
 // groupsClaim returns the groups claim of the userinfo answer at base.
 func groupsClaim(t testing.TB, base, access string) []string {
 	t.Helper()
+	code, groups, body := userinfo(t, base, access)
+	if code != http.StatusOK {
+		t.Fatalf("userinfo at %s: %d %s", base, code, body)
+	}
+	return groups
+}
+
+// userinfo asks base's /userinfo with the access token: the status, the
+// groups claim of a 200 answer, and the body.
+func userinfo(t testing.TB, base, access string) (int, []string, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+access)
 	resp, err := http.DefaultClient.Do(req)
@@ -66,10 +77,10 @@ func groupsClaim(t testing.TB, base, access string) []string {
 		Groups []string `json:"groups"`
 	}
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil {
-		t.Fatalf("userinfo at %s: %d %s", base, resp.StatusCode, b)
+	if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &out) != nil {
+		t.Fatalf("userinfo at %s: %s", base, b)
 	}
-	return out.Groups
+	return resp.StatusCode, out.Groups, b
 }
 
 // ready asks base's /readyz: 200 means its engine holds every change

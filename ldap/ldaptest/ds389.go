@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -54,8 +52,7 @@ type DS389 struct {
 	configDir string
 	pidFile   string
 	stderr    io.Writer
-	cmd       *exec.Cmd
-	done      chan struct{}
+	proc      *daemon
 }
 
 // DS389Installed returns nil when an instance can be created here.
@@ -299,49 +296,23 @@ func (d *DS389) start(ctx context.Context) error {
 	if d.stderr != nil {
 		cmd.Stdout, cmd.Stderr = d.stderr, d.stderr
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := startDaemon(cmd)
+	if err != nil {
 		return fmt.Errorf("ldaptest: start ns-slapd: %w", err)
 	}
-	d.cmd = cmd
-	d.done = make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(d.done)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.port), time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-d.done:
-			d.cmd = nil
-			return fmt.Errorf("ldaptest: ns-slapd exited on start (port %d; errors log in %s)", d.port, filepath.Join(d.Dir, "var", "log"))
-		case <-ctx.Done():
-			d.Stop()
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			d.Stop()
-			return fmt.Errorf("ldaptest: ns-slapd did not listen on %d", d.port)
-		}
+	if err := p.waitListen(ctx, d.port, 60*time.Second); err != nil {
+		return fmt.Errorf("ldaptest: ns-slapd (port %d; errors log under %s): %w", d.port, filepath.Join(d.Dir, "var", "log"), err)
 	}
+	d.proc = p
+	return nil
 }
 
 // Stop stops ns-slapd by PID (SIGTERM, then SIGKILL after 20 s).
 func (d *DS389) Stop() {
-	if d.cmd == nil {
-		return
+	if d.proc != nil {
+		d.proc.stop(20 * time.Second)
+		d.proc = nil
 	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(20 * time.Second):
-		_ = d.cmd.Process.Signal(syscall.SIGKILL)
-		<-d.done
-	}
-	d.cmd = nil
 }
 
 // Restart starts the instance again after Stop, on the same port.

@@ -24,7 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -82,8 +81,7 @@ type Server struct {
 	port      int
 	tlsPort   int
 	opts      Options
-	cmd       *exec.Cmd
-	done      chan struct{}
+	proc      *daemon
 }
 
 // Installed reports whether slapd, slapadd and ldapsearch can be found.
@@ -382,58 +380,31 @@ func (s *Server) start(ctx context.Context) error {
 	cmd := exec.Command(bin, "-d", "0", "-h", urls, "-F", s.configDir)
 	cmd.Stdout = s.opts.Stderr
 	cmd.Stderr = s.opts.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	d, err := startDaemon(cmd)
+	if err != nil {
 		return fmt.Errorf("ldaptest: start slapd: %w", err)
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("ldaptest: slapd exited on start (port %d)", s.port)
-		case <-ctx.Done():
-			s.Kill()
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("ldaptest: slapd did not listen on %d", s.port)
-		}
+	if err := d.waitListen(ctx, s.port, 20*time.Second); err != nil {
+		return fmt.Errorf("ldaptest: slapd (port %d): %w", s.port, err)
 	}
+	s.proc = d
+	return nil
 }
 
 // Kill stops slapd at once with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.kill()
+		s.proc = nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-	s.cmd = nil
 }
 
 // Stop stops slapd gracefully (SIGTERM, then SIGKILL after 10 s).
 func (s *Server) Stop() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.stop(10 * time.Second)
+		s.proc = nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.done
-	}
-	s.cmd = nil
 }
 
 // Restart starts slapd again on the same ports and data after Kill or Stop.
