@@ -95,6 +95,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"filter on an unknown extension", "GET", `/Users?filter=urn:other:ext:attr eq "x"`, "", "invalidFilter"},
 		{"value filter on an unknown sub-attribute", "GET", `/Users?filter=emails[kind eq "work"]`, "", "invalidFilter"},
 		{"filter on a Group attribute of User", "GET", `/Groups?filter=userName eq "x"`, "", "invalidFilter"},
+		{"search without the SearchRequest schema", "POST", "/Users/.search", `{"filter":"userName pr"}`, "invalidSyntax"},
+		{"search naming another schema", "POST", "/Groups/.search", `{"schemas":["` + patchOpSchema + `"],"filter":"displayName pr"}`, "invalidSyntax"},
 		{"search filter on an unknown attribute", "POST", "/Users/.search", `{"schemas":["` + searchRequestSchema + `"],"filter":"x-extra pr"}`, "invalidFilter"},
 	}
 	before := e.snapshot(t, "acme")

@@ -264,16 +264,18 @@ func pageOf(items []sortedItem, start, count int) []string {
 func (h *resourceHandler) sortedList(r request, p listParams, f expr, sorter *sortSpec, start, count int) (response, error) {
 	core := h.core()
 	byIndex := f == nil && h.kind == userKind && sorter.userName
-	var order []sortedItem
+	var kept []string // the page's ids from the kept order
+	var keptTotal int
+	var haveOrder bool
 	var gen uint64
 	if f == nil {
-		order, gen = h.s.sorts.get(r.tenant, h.kind, sorter.id())
+		kept, keptTotal, haveOrder, gen = h.s.sorts.get(r.tenant, h.kind, sorter.id(), start, count)
 	}
 	var plan listPlan
 	if f != nil {
 		plan = h.plan(r.tenant, f, start, count)
 	}
-	if (f != nil && !plan.indexed) || (f == nil && !byIndex && order == nil) {
+	if (f != nil && !plan.indexed) || (f == nil && !byIndex && !haveOrder) {
 		release, err := h.s.admit(r)
 		if err != nil {
 			return response{}, err
@@ -302,17 +304,21 @@ func (h *resourceHandler) sortedList(r request, p listParams, f expr, sorter *so
 				return err
 			}
 			total = i
+		case f == nil && haveOrder:
+			total, ids = keptTotal, kept
 		case f == nil:
-			if order == nil {
-				items, err := h.sortKeys(tx, r.tenant, sorter, nil, nil)
-				if err != nil {
-					return err
-				}
-				sorter.sortItems(items)
-				order = items
-				h.s.sorts.put(r.tenant, h.kind, sorter.id(), gen, items)
+			items, err := h.sortKeys(tx, r.tenant, sorter, nil, nil)
+			if err != nil {
+				return err
 			}
-			total, ids = len(order), pageOf(order, start, count)
+			sorter.sortItems(items)
+			total, ids = len(items), pageOf(items, start, count)
+			var keyOf func(policy.User) sortKey
+			if h.kind == userKind {
+				t := r.tenant
+				keyOf = func(u policy.User) sortKey { return sorter.key(h.userRes(t, u), core) }
+			}
+			h.s.sorts.put(r.tenant, h.kind, sorter.id(), gen, items, sorter.less, keyOf)
 		default:
 			top := &topK{spec: sorter, k: min(start-1, 1<<30) + count}
 			var cands []map[string]any

@@ -1,6 +1,9 @@
 package scim
 
 import (
+	"encoding/json"
+	"slices"
+	"sort"
 	"sync"
 
 	"github.com/roster-dev/roster/policy"
@@ -13,10 +16,13 @@ const maxSortOrders = 4
 
 // sortOrders keeps the sorted order of a tenant's resources under the
 // sortSpecs clients page through unfiltered (Okta's and other importers'
-// sortBy), so that the second and following pages are a slice of it, not
-// a read and sort of the whole tenant. An order is dropped when the store's
-// change feed reports any change of its tenant: a generation per tenant,
-// read before the order is built, tells whether it is still current.
+// sortBy), so that pages are a slice of it, not a read and sort of the
+// whole tenant. The store's change feed keeps them current: a user
+// created, changed or deleted moves in the users' orders (a binary search
+// and a shift, under the lock readers take); any other change of a
+// tenant's records makes its group orders stale, to be rebuilt by one
+// pass. A generation per tenant, read before an order is built, tells
+// whether the order missed a change.
 type sortOrders struct {
 	st   store.Store
 	once sync.Once
@@ -34,11 +40,17 @@ type sortOrder struct {
 	gen    uint64
 	used   uint64
 	items  []sortedItem
+	// less orders items; keyOf is the sort key of a user (nil for group
+	// orders, which are not patched).
+	less  func(a, b sortedItem) bool
+	keyOf func(policy.User) sortKey
 }
 
-// get returns the current order of tenant's resources of kind under spec,
-// or nil, and the tenant's generation to build one with.
-func (o *sortOrders) get(t policy.TenantID, kind resourceKind, spec string) ([]sortedItem, uint64) {
+// get returns the ids of the page [start, start+count) of the current
+// order of tenant's resources of kind under spec and the order's length;
+// ok is false without a current order, and gen is the tenant's generation
+// to build one with.
+func (o *sortOrders) get(t policy.TenantID, kind resourceKind, spec string, start, count int) (ids []string, total int, ok bool, gen uint64) {
 	o.once.Do(func() {
 		// Before the first generation is read, so that no change is
 		// missed; outside o.mu, since the feed calls back under the
@@ -47,20 +59,22 @@ func (o *sortOrders) get(t policy.TenantID, kind resourceKind, spec string) ([]s
 	})
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	gen := o.gens[t]
+	gen = o.gens[t]
 	for _, so := range o.orders {
 		if so.tenant == t && so.kind == kind && so.spec == spec && so.gen == gen {
 			o.tick++
 			so.used = o.tick
-			return so.items, gen
+			return pageOf(so.items, start, count), len(so.items), true, gen
 		}
 	}
-	return nil, gen
+	return nil, 0, false, gen
 }
 
 // put keeps items as the order of generation gen, unless the tenant has
 // changed since.
-func (o *sortOrders) put(t policy.TenantID, kind resourceKind, spec string, gen uint64, items []sortedItem) {
+// put hands items over: the caller must not use them afterwards.
+func (o *sortOrders) put(t policy.TenantID, kind resourceKind, spec string, gen uint64, items []sortedItem,
+	less func(a, b sortedItem) bool, keyOf func(policy.User) sortKey) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.gens[t] != gen {
@@ -83,11 +97,10 @@ func (o *sortOrders) put(t policy.TenantID, kind resourceKind, spec string, gen 
 		}
 		o.orders = append(o.orders[:oldest], o.orders[oldest+1:]...)
 	}
-	o.orders = append(o.orders, &sortOrder{tenant: t, kind: kind, spec: spec, gen: gen, used: o.tick, items: items})
+	o.orders = append(o.orders, &sortOrder{tenant: t, kind: kind, spec: spec, gen: gen, used: o.tick, items: items, less: less, keyOf: keyOf})
 }
 
-// changed is the change-feed subscriber: every change of a tenant's
-// records makes its orders stale.
+// changed is the change-feed subscriber.
 func (o *sortOrders) changed(cs []policy.Change) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -95,8 +108,46 @@ func (o *sortOrders) changed(cs []policy.Change) {
 		o.gens = map[policy.TenantID]uint64{}
 	}
 	for _, c := range cs {
-		if c.Tenant != "" {
-			o.gens[c.Tenant]++
+		if c.Tenant == "" {
+			continue
+		}
+		prev := o.gens[c.Tenant]
+		o.gens[c.Tenant] = prev + 1
+		for _, so := range o.orders {
+			if so.tenant != c.Tenant || so.gen != prev {
+				continue
+			}
+			switch {
+			case so.kind != userKind || c.Kind == policy.KindTenant:
+				// Stale: rebuilt when next asked for.
+			case c.Kind != policy.KindUser:
+				so.gen = prev + 1 // a user's rendering depends on its record only
+			case so.patch(c):
+				so.gen = prev + 1
+			}
 		}
 	}
+}
+
+// patch moves the user of c to its new place in so, or out of it.
+func (so *sortOrder) patch(c policy.Change) bool {
+	if so.keyOf == nil {
+		return false
+	}
+	var it sortedItem
+	if len(c.After) > 0 {
+		var u policy.User
+		if err := json.Unmarshal(c.After, &u); err != nil || string(u.ID) != c.ID {
+			return false
+		}
+		it = sortedItem{key: so.keyOf(u), id: c.ID}
+	}
+	if i := slices.IndexFunc(so.items, func(x sortedItem) bool { return x.id == c.ID }); i >= 0 {
+		so.items = slices.Delete(so.items, i, i+1)
+	}
+	if len(c.After) > 0 {
+		pos := sort.Search(len(so.items), func(i int) bool { return so.less(it, so.items[i]) })
+		so.items = slices.Insert(so.items, pos, it)
+	}
+	return true
 }
