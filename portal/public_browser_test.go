@@ -114,6 +114,18 @@ func TestBrowserFinder(t *testing.T) {
 	if err != nil || !slices.Equal(order, []string{"LUG London", "LUG Paris"}) {
 		t.Errorf("nearest first: %v (%v)", order, err)
 	}
+	// By topic, from the form: of the groups within 1000 km, those about
+	// kubernetes (Berlin's).
+	v.run("kubernetes within 1000 km",
+		chromedp.SetValue(chromedp.CSS("#radius"), "1000"),
+		chromedp.SetValue(chromedp.CSS("#topic"), "kubernetes"),
+		chromedp.Submit(chromedp.CSS("#place")),
+	)
+	v.waitText("#results-h", "within 1000 km of Reading, GB")
+	order, err = chromedp.Run(v.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#results li')].map(li => li.dataset.name)`))
+	if err != nil || !slices.Equal(order, []string{"LUG Berlin"}) {
+		t.Errorf("kubernetes within 1000 km of Reading: %v (%v)", order, err)
+	}
 	// A city the gazetteer does not know gets a message, not an error page.
 	v.run("unknown", chromedp.Navigate(d.base+"/portal/find?place=Xyzzyville"))
 	v.waitText("#place-error", "No city called “Xyzzyville”")
@@ -152,7 +164,21 @@ func TestBrowserFinder(t *testing.T) {
 
 	// Request to join: sign in, then ask.
 	v.run("back to the group", chromedp.Navigate(d.base+"/g/lug-london"))
-	v.run("request to join", chromedp.Click(chromedp.CSS("#join-button"), chromedp.NodeVisible))
+	// By keyboard: Tab until the button has the focus, then Enter.
+	for i := 0; ; i++ {
+		v.run("tab", chromedp.KeyEvent("\t"))
+		id, err := chromedp.Run(v.ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "join-button" {
+			break
+		}
+		if i > 60 {
+			t.Fatal("Request to join is not reachable with the Tab key")
+		}
+	}
+	v.run("request to join", chromedp.KeyEvent("\r"))
 	v.signInHere("vendor", "peter")
 	v.waitText("h1", "LUG London")
 	v.waitText("#membership", "This group takes members on request")
