@@ -27,11 +27,11 @@ func (t *tx) dgScope(tenant policy.TenantID) (tb, dgs *bbolt.Bucket, err error) 
 }
 
 // checkNewMembers verifies that the members of g not in oldUsers/oldGroups
-// exist in the tenant, and returns them. It asks the store-wide id indexes
+// exist in the tenant. It asks the store-wide id indexes
 // (idx/user_tenant, idx/dg_tenant), which are a fraction of the size of the
 // records: a large group's members are found without reading (and mapping
 // in) the pages of every member's record.
-func (t *tx) checkNewMembers(g policy.DirGroup, oldUsers map[policy.UserID]struct{}, oldGroups map[policy.DirGroupID]struct{}) (addU []policy.UserID, addG []policy.DirGroupID, err error) {
+func (t *tx) checkNewMembers(g policy.DirGroup, oldUsers map[policy.UserID]struct{}, oldGroups map[policy.DirGroupID]struct{}) error {
 	idx := t.root.Bucket(bktIdx)
 	users, dgs := idx.Bucket(bktUserTenant), idx.Bucket(bktDGTenant)
 	for _, u := range g.MemberUsers {
@@ -39,20 +39,18 @@ func (t *tx) checkNewMembers(g policy.DirGroup, oldUsers map[policy.UserID]struc
 			continue
 		}
 		if u == "" || string(users.Get([]byte(u))) != string(g.Tenant) {
-			return nil, nil, fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
+			return fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
 		}
-		addU = append(addU, u)
 	}
 	for _, m := range g.MemberGroups {
 		if _, ok := oldGroups[m]; ok {
 			continue
 		}
 		if m == "" || string(dgs.Get([]byte(m))) != string(g.Tenant) {
-			return nil, nil, fmt.Errorf("bolt: member group %q of directory group %s in tenant %q: %w", m, g.ID, g.Tenant, store.ErrNotFound)
+			return fmt.Errorf("bolt: member group %q of directory group %s in tenant %q: %w", m, g.ID, g.Tenant, store.ErrNotFound)
 		}
-		addG = append(addG, m)
 	}
-	return addU, addG, nil
+	return nil
 }
 
 func setOf[T comparable](s []T) map[T]struct{} {
@@ -89,8 +87,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if g.ExternalID != "" && idx.Bucket(bktDGExt).Get([]byte(g.ExternalID)) != nil {
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
 	}
-	addU, addG, err := t.checkNewMembers(g, nil, nil)
-	if err != nil {
+	if err := t.checkNewMembers(g, nil, nil); err != nil {
 		return policy.DirGroup{}, err
 	}
 	g.Created, g.Updated, g.Version = t.now, t.now, 1
@@ -98,41 +95,10 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := t.putDGIndexes(tb, g); err != nil {
-		return policy.DirGroup{}, err
-	}
-	if err := putReverse(idx.Bucket(bktDGMember), g.ID, addU, addG); err != nil {
+	if err := t.writeIndexes(tb, dgIndexes(nil, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
 	return g, t.audit(tenant, policy.KindDirGroup, policy.OpCreate, string(g.ID), nil, v)
-}
-
-func putReverse(rev *bbolt.Bucket, g policy.DirGroupID, users []policy.UserID, groups []policy.DirGroupID) error {
-	for _, u := range users {
-		if err := put(rev, key(string(u), string(g)), nil); err != nil {
-			return err
-		}
-	}
-	for _, m := range groups {
-		if err := put(rev, key(string(m), string(g)), nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (t *tx) putDGIndexes(tb *bbolt.Bucket, g policy.DirGroup) error {
-	idx := tb.Bucket(bktIdx)
-	id := []byte(g.ID)
-	if g.ExternalID != "" {
-		if err := put(idx.Bucket(bktDGExt), []byte(g.ExternalID), id); err != nil {
-			return err
-		}
-	}
-	if err := put(idx.Bucket(bktDGName), key(policy.FoldName(g.DisplayName), string(g.ID)), id); err != nil {
-		return err
-	}
-	return put(getBucket(t.root, bktIdx, bktDGTenant), id, []byte(g.Tenant))
 }
 
 // DirGroup implements store.Tx.
@@ -231,8 +197,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
 	}
 	oldU, oldG := setOf(old.MemberUsers), setOf(old.MemberGroups)
-	addU, addG, err := t.checkNewMembers(g, oldU, oldG)
-	if err != nil {
+	if err := t.checkNewMembers(g, oldU, oldG); err != nil {
 		return policy.DirGroup{}, err
 	}
 	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
@@ -240,37 +205,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	// Indexes: drop what changed, then write the new state.
-	if old.ExternalID != "" && old.ExternalID != g.ExternalID {
-		if err := del(idx.Bucket(bktDGExt), []byte(old.ExternalID)); err != nil {
-			return policy.DirGroup{}, err
-		}
-	}
-	if of, nf := policy.FoldName(old.DisplayName), policy.FoldName(g.DisplayName); of != nf {
-		if err := del(idx.Bucket(bktDGName), key(of, string(g.ID))); err != nil {
-			return policy.DirGroup{}, err
-		}
-	}
-	if err := t.putDGIndexes(tb, g); err != nil {
-		return policy.DirGroup{}, err
-	}
-	rev := idx.Bucket(bktDGMember)
-	newU, newG := setOf(g.MemberUsers), setOf(g.MemberGroups)
-	for _, u := range old.MemberUsers {
-		if _, ok := newU[u]; !ok {
-			if err := del(rev, key(string(u), string(g.ID))); err != nil {
-				return policy.DirGroup{}, err
-			}
-		}
-	}
-	for _, m := range old.MemberGroups {
-		if _, ok := newG[m]; !ok {
-			if err := del(rev, key(string(m), string(g.ID))); err != nil {
-				return policy.DirGroup{}, err
-			}
-		}
-	}
-	if err := putReverse(rev, g.ID, addU, addG); err != nil {
+	if err := t.writeIndexes(tb, dgIndexes(&old, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
 	return g, t.audit(tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v)
@@ -308,28 +243,8 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeGroups[id] = true }); err != nil {
 		return err
 	}
-	// Its own members' reverse entries and its indexes.
-	idx := tb.Bucket(bktIdx)
-	rev := idx.Bucket(bktDGMember)
-	for _, u := range old.MemberUsers {
-		if err := del(rev, key(string(u), string(id))); err != nil {
-			return err
-		}
-	}
-	for _, m := range old.MemberGroups {
-		if err := del(rev, key(string(m), string(id))); err != nil {
-			return err
-		}
-	}
-	if old.ExternalID != "" {
-		if err := del(idx.Bucket(bktDGExt), []byte(old.ExternalID)); err != nil {
-			return err
-		}
-	}
-	if err := del(idx.Bucket(bktDGName), key(policy.FoldName(old.DisplayName), string(id))); err != nil {
-		return err
-	}
-	if err := del(getBucket(t.root, bktIdx, bktDGTenant), []byte(id)); err != nil {
+	// Its indexes, its own members' reverse entries among them.
+	if err := t.writeIndexes(tb, dgIndexes(&old, nil, false)); err != nil {
 		return err
 	}
 	if err := dropMemberKeys(tb.Bucket(bktDGMembers), id); err != nil {

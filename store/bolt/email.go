@@ -12,7 +12,7 @@ import (
 
 // The e-mail index, t/<tenant>/idx/user_email: <FoldEmail>·<userID> →
 // userID, one entry per distinct folded address of each user. It is kept
-// with the other user indexes (putUserIndexes, delUserEmails), verified
+// with the other user indexes (writeIndexes), verified
 // and rebuilt through the indexes table, and added to files written before
 // it existed when they are opened for writing (addEmailIndexes).
 
@@ -31,28 +31,6 @@ func emailEntries(u policy.User) []kv {
 		out = append(out, kv{key(f, string(u.ID)), []byte(u.ID)})
 	}
 	return out
-}
-
-// putUserEmails writes the e-mail entries of u.
-func putUserEmails(tb *bbolt.Bucket, u policy.User) error {
-	b := getBucket(tb, bktIdx, bktUserEmail)
-	for _, e := range emailEntries(u) {
-		if err := put(b, e.k, e.v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// delUserEmails deletes the e-mail entries of u (as it was stored).
-func delUserEmails(tb *bbolt.Bucket, u policy.User) error {
-	b := getBucket(tb, bktIdx, bktUserEmail)
-	for _, e := range emailEntries(u) {
-		if err := del(b, e.k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // UsersByEmail implements store.EmailTx. A file opened read-only that

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -45,7 +44,9 @@ type kv struct{ k, v []byte }
 
 // indexDef describes one secondary index: where it lives, which records it
 // is derived from, and the entries one record contributes (influxdb's
-// kv/index.go, with the source bucket as the truth).
+// kv/index.go, with the source bucket as the truth). The same entries
+// drive the writes (writeIndexes: entries(old) against entries(new)),
+// Verify and Rebuild, so an index is defined once.
 type indexDef struct {
 	name string
 	// tenantIndex: the index bucket is t/<tenant>/idx/<name>; otherwise
@@ -59,58 +60,61 @@ type indexDef struct {
 	// members: the entries need the directory group's members, which
 	// are kept as keys beside the record (see members.go).
 	members bool
+	// fill is the bucket's FillPercent for writes (0: bbolt's default);
+	// keys that grow at the right edge fill their pages.
+	fill float64
+	// The entries of one record, by the record's type: exactly one is
+	// set.
+	user    func(policy.User) []kv
+	dg      func(policy.DirGroup) []kv
+	rule    func(policy.Rule) []kv
 	entries func(v []byte) ([]kv, error)
 }
 
-func userEntries(f func(u policy.User) []kv) func([]byte) ([]kv, error) {
-	return func(v []byte) ([]kv, error) {
+// entriesOf decodes the record v of d's source and returns its entries.
+func (d indexDef) entriesOf(v []byte) ([]kv, error) {
+	switch {
+	case d.user != nil:
 		u, err := decode[policy.User](v, "user")
-		return f(u), err
-	}
-}
-
-func dgEntries(f func(g policy.DirGroup) []kv) func([]byte) ([]kv, error) {
-	return func(v []byte) ([]kv, error) {
+		return d.user(u), err
+	case d.dg != nil:
 		g, err := decode[policy.DirGroup](v, "directory group")
-		return f(g), err
-	}
-}
-
-func ruleEntries(f func(r policy.Rule) []kv) func([]byte) ([]kv, error) {
-	return func(v []byte) ([]kv, error) {
+		return d.dg(g), err
+	case d.rule != nil:
 		r, err := decode[policy.Rule](v, "rule")
-		return f(r), err
+		return d.rule(r), err
 	}
+	return d.entries(v)
 }
 
 // indexes lists every secondary index of the schema.
 var indexes = []indexDef{
 	{name: string(bktUserName), tenantIndex: true, tenantSource: true, src: bktUsers, unique: true,
-		entries: userEntries(func(u policy.User) []kv {
+		user: func(u policy.User) []kv {
 			return []kv{{[]byte(policy.FoldUserName(u.UserName)), []byte(u.ID)}}
-		})},
+		}},
 	{name: string(bktUserExt), tenantIndex: true, tenantSource: true, src: bktUsers, unique: true,
-		entries: userEntries(func(u policy.User) []kv {
+		user: func(u policy.User) []kv {
 			if u.ExternalID == "" {
 				return nil
 			}
 			return []kv{{[]byte(u.ExternalID), []byte(u.ID)}}
-		})},
+		}},
 	{name: string(bktUserEmail), tenantIndex: true, tenantSource: true, src: bktUsers,
-		entries: userEntries(emailEntries)},
+		user: emailEntries},
 	{name: string(bktDGExt), tenantIndex: true, tenantSource: true, src: bktDirGroups, unique: true,
-		entries: dgEntries(func(g policy.DirGroup) []kv {
+		dg: func(g policy.DirGroup) []kv {
 			if g.ExternalID == "" {
 				return nil
 			}
 			return []kv{{[]byte(g.ExternalID), []byte(g.ID)}}
-		})},
+		}},
 	{name: string(bktDGName), tenantIndex: true, tenantSource: true, src: bktDirGroups,
-		entries: dgEntries(func(g policy.DirGroup) []kv {
+		dg: func(g policy.DirGroup) []kv {
 			return []kv{{key(policy.FoldName(g.DisplayName), string(g.ID)), []byte(g.ID)}}
-		})},
+		}},
 	{name: string(bktDGMember), tenantIndex: true, tenantSource: true, src: bktDirGroups, members: true,
-		entries: dgEntries(func(g policy.DirGroup) []kv {
+		dg: func(g policy.DirGroup) []kv {
 			out := make([]kv, 0, len(g.MemberUsers)+len(g.MemberGroups))
 			for _, u := range g.MemberUsers {
 				out = append(out, kv{key(string(u), string(g.ID)), []byte{}})
@@ -119,11 +123,11 @@ var indexes = []indexDef{
 				out = append(out, kv{key(string(m), string(g.ID)), []byte{}})
 			}
 			return out
-		})},
-	{name: string(bktUserTenant), tenantSource: true, src: bktUsers, unique: true,
-		entries: userEntries(func(u policy.User) []kv { return []kv{{[]byte(u.ID), []byte(u.Tenant)}} })},
+		}},
+	{name: string(bktUserTenant), tenantSource: true, src: bktUsers, unique: true, fill: 0.9, // keyed by time-ordered ids
+		user: func(u policy.User) []kv { return []kv{{[]byte(u.ID), []byte(u.Tenant)}} }},
 	{name: string(bktDGTenant), tenantSource: true, src: bktDirGroups, unique: true,
-		entries: dgEntries(func(g policy.DirGroup) []kv { return []kv{{[]byte(g.ID), []byte(g.Tenant)}} })},
+		dg: func(g policy.DirGroup) []kv { return []kv{{[]byte(g.ID), []byte(g.Tenant)}} }},
 	{name: string(bktGroupSlug), src: bktGroups, unique: true,
 		entries: func(v []byte) ([]kv, error) {
 			g, err := decode[policy.Group](v, "group")
@@ -143,13 +147,110 @@ var indexes = []indexDef{
 			return []kv{{key(string(m.User), string(m.Group), string(m.Role)), []byte{}}}, err
 		}},
 	{name: string(bktRuleDG), src: bktRules,
-		entries: ruleEntries(func(r policy.Rule) []kv {
+		rule: func(r policy.Rule) []kv {
 			return []kv{{key(string(r.Tenant), string(r.DirGroup), string(r.ID)), []byte{}}}
-		})},
+		}},
 	{name: string(bktRuleGroup), src: bktRules,
-		entries: ruleEntries(func(r policy.Rule) []kv {
+		rule: func(r policy.Rule) []kv {
 			return []kv{{key(string(r.Group), string(r.ID)), []byte{}}}
-		})},
+		}},
+}
+
+// writeIndexes brings the entries of one record's indexes in step with
+// its change from old to cur: entries(old) against entries(new), the
+// entries Verify expects, so writes and Verify cannot disagree. of returns
+// the two entry lists for an index of the record's type (ok false for the
+// others); nil old entries is a create, nil new a delete. Only the entries
+// that differ are written. tb is the record's tenant bucket.
+func (t *tx) writeIndexes(tb *bbolt.Bucket, of func(indexDef) (old, cur []kv, ok bool)) error {
+	for _, d := range indexes {
+		old, cur, ok := of(d)
+		if !ok {
+			continue
+		}
+		b := getBucket(t.root, bktIdx, []byte(d.name))
+		if d.tenantIndex {
+			b = getBucket(tb, bktIdx, []byte(d.name))
+		}
+		if d.fill > 0 {
+			b.FillPercent = d.fill
+		}
+		if err := diffEntries(b, old, cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// diffEntries deletes the entries of old that cur does not have and puts
+// those of cur that old does not have as they are.
+func diffEntries(b *bbolt.Bucket, old, cur []kv) error {
+	if len(old) > 0 {
+		keep := make(map[string][]byte, len(cur))
+		for _, e := range cur {
+			keep[string(e.k)] = e.v
+		}
+		was := make(map[string][]byte, len(old))
+		for _, e := range old {
+			was[string(e.k)] = e.v
+			if _, ok := keep[string(e.k)]; !ok {
+				if err := del(b, e.k); err != nil {
+					return err
+				}
+			}
+		}
+		for _, e := range cur {
+			if v, ok := was[string(e.k)]; ok && bytes.Equal(v, e.v) {
+				continue
+			}
+			if err := put(b, e.k, e.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, e := range cur {
+		if err := put(b, e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// userIndexes returns the writeIndexes selector of a user changing from
+// old to cur (nil: none).
+func userIndexes(old, cur *policy.User) func(indexDef) ([]kv, []kv, bool) {
+	return func(d indexDef) (o, n []kv, ok bool) {
+		if d.user == nil {
+			return nil, nil, false
+		}
+		if old != nil {
+			o = d.user(*old)
+		}
+		if cur != nil {
+			n = d.user(*cur)
+		}
+		return o, n, true
+	}
+}
+
+// dgIndexes returns the writeIndexes selector of a directory group
+// changing from old to cur (nil: none); with membersOnly, only the
+// indexes of its members (a delta, whose old and cur hold the members
+// removed and added).
+func dgIndexes(old, cur *policy.DirGroup, membersOnly bool) func(indexDef) ([]kv, []kv, bool) {
+	return func(d indexDef) (o, n []kv, ok bool) {
+		if d.dg == nil || (membersOnly && !d.members) {
+			return nil, nil, false
+		}
+		if old != nil {
+			o = d.dg(*old)
+		}
+		if cur != nil {
+			n = d.dg(*cur)
+		}
+		return o, n, true
+	}
 }
 
 // tenantIDs lists the per-tenant buckets.
@@ -223,16 +324,16 @@ func expected(ctx context.Context, d indexDef, sc scope) (map[string][]byte, []s
 					return nil, nil, err
 				}
 			}
+			var es []kv
+			var err error
 			if d.members {
-				g, err := decodeDG(sc.tenants[i], v)
-				if err != nil {
-					return nil, nil, fmt.Errorf("bolt: record %q: %w", k, err)
+				var g policy.DirGroup
+				if g, err = decodeDG(sc.tenants[i], v); err == nil {
+					es = d.dg(g)
 				}
-				if v, err = json.Marshal(g); err != nil {
-					return nil, nil, err
-				}
+			} else {
+				es, err = d.entriesOf(v)
 			}
-			es, err := d.entries(v)
 			if err != nil {
 				return nil, nil, fmt.Errorf("bolt: record %q: %w", k, err)
 			}

@@ -236,16 +236,13 @@ func (t *tx) ChangeMembers(tenant policy.TenantID, id policy.DirGroupID, u store
 	if err := writeMemberKeys(mb, id, c); err != nil {
 		return store.MemberResult{}, err
 	}
-	rev := tb.Bucket(bktIdx).Bucket(bktDGMember)
-	for _, r := range c.Remove {
-		if err := del(rev, key(r.ID, string(id))); err != nil {
-			return store.MemberResult{}, err
-		}
-	}
-	for _, a := range c.Add {
-		if err := put(rev, key(a.ID, string(id)), nil); err != nil {
-			return store.MemberResult{}, err
-		}
+	// The member indexes, from the delta alone: the entries of the
+	// members removed against those of the members added.
+	removed, added := policy.DirGroup{ID: id}, policy.DirGroup{ID: id}
+	removed.MemberUsers, removed.MemberGroups = policy.ApplyMembers(policy.DirGroup{}, policy.MembersChange{Add: c.Remove})
+	added.MemberUsers, added.MemberGroups = policy.ApplyMembers(policy.DirGroup{}, policy.MembersChange{Add: c.Add})
+	if err := t.writeIndexes(tb, dgIndexes(&removed, &added, true)); err != nil {
+		return store.MemberResult{}, err
 	}
 	g = header(g)
 	g.Updated, g.Version = t.now, g.Version+1

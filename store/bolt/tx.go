@@ -362,30 +362,10 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := put(users, id, v); err != nil {
 		return policy.User{}, err
 	}
-	if err := t.putUserIndexes(tb, u); err != nil {
+	if err := t.writeIndexes(tb, userIndexes(nil, &u)); err != nil {
 		return policy.User{}, err
 	}
 	return u, t.audit(tenant, policy.KindUser, policy.OpCreate, string(u.ID), nil, v)
-}
-
-func (t *tx) putUserIndexes(tb *bbolt.Bucket, u policy.User) error {
-	idx := tb.Bucket(bktIdx)
-	id := []byte(u.ID)
-	if err := put(idx.Bucket(bktUserName), []byte(policy.FoldUserName(u.UserName)), id); err != nil {
-		return err
-	}
-	if u.ExternalID != "" {
-		if err := put(idx.Bucket(bktUserExt), []byte(u.ExternalID), id); err != nil {
-			return err
-		}
-	}
-	if err := putUserEmails(tb, u); err != nil {
-		return err
-	}
-	ut := getBucket(t.root, bktIdx, bktUserTenant)
-	// Keyed by time-ordered ids, like users.
-	ut.FillPercent = 0.9
-	return put(ut, id, []byte(u.Tenant))
 }
 
 // User implements store.Tx.
@@ -475,20 +455,7 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := put(users, id, v); err != nil {
 		return policy.User{}, err
 	}
-	if oldFold != newFold {
-		if err := del(idx.Bucket(bktUserName), []byte(oldFold)); err != nil {
-			return policy.User{}, err
-		}
-	}
-	if old.ExternalID != "" && old.ExternalID != u.ExternalID {
-		if err := del(idx.Bucket(bktUserExt), []byte(old.ExternalID)); err != nil {
-			return policy.User{}, err
-		}
-	}
-	if err := delUserEmails(tb, old); err != nil {
-		return policy.User{}, err
-	}
-	if err := t.putUserIndexes(tb, u); err != nil {
+	if err := t.writeIndexes(tb, userIndexes(&old, &u)); err != nil {
 		return policy.User{}, err
 	}
 	return u, t.audit(tenant, policy.KindUser, policy.OpUpdate, string(u.ID), before, v)
@@ -527,19 +494,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeUsers[id] = true }); err != nil {
 		return err
 	}
-	idx := tb.Bucket(bktIdx)
-	if err := del(idx.Bucket(bktUserName), []byte(policy.FoldUserName(old.UserName))); err != nil {
-		return err
-	}
-	if old.ExternalID != "" {
-		if err := del(idx.Bucket(bktUserExt), []byte(old.ExternalID)); err != nil {
-			return err
-		}
-	}
-	if err := delUserEmails(tb, old); err != nil {
-		return err
-	}
-	if err := del(getBucket(t.root, bktIdx, bktUserTenant), []byte(id)); err != nil {
+	if err := t.writeIndexes(tb, userIndexes(&old, nil)); err != nil {
 		return err
 	}
 	if err := del(users, []byte(id)); err != nil {
