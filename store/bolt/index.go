@@ -217,40 +217,40 @@ func diffEntries(b *bbolt.Bucket, old, cur []kv) error {
 	return nil
 }
 
-// userIndexes returns the writeIndexes selector of a user changing from
-// old to cur (nil: none).
-func userIndexes(old, cur *policy.User) func(indexDef) ([]kv, []kv, bool) {
+// recordIndexes returns the writeIndexes selector of a record changing
+// from old to cur (nil: none), for the indexes whose entry function of
+// the record's type (fn picks it) is set.
+func recordIndexes[T any](fn func(indexDef) func(T) []kv, old, cur *T) func(indexDef) ([]kv, []kv, bool) {
 	return func(d indexDef) (o, n []kv, ok bool) {
-		if d.user == nil {
+		f := fn(d)
+		if f == nil {
 			return nil, nil, false
 		}
 		if old != nil {
-			o = d.user(*old)
+			o = f(*old)
 		}
 		if cur != nil {
-			n = d.user(*cur)
+			n = f(*cur)
 		}
 		return o, n, true
 	}
 }
 
-// dgIndexes returns the writeIndexes selector of a directory group
-// changing from old to cur (nil: none); with membersOnly, only the
-// indexes of its members (a delta, whose old and cur hold the members
-// removed and added).
+// userIndexes selects the indexes of a user changing from old to cur.
+func userIndexes(old, cur *policy.User) func(indexDef) ([]kv, []kv, bool) {
+	return recordIndexes(func(d indexDef) func(policy.User) []kv { return d.user }, old, cur)
+}
+
+// dgIndexes selects the indexes of a directory group changing from old to
+// cur; with membersOnly, only the indexes of its members (a delta, whose
+// old and cur hold the members removed and added).
 func dgIndexes(old, cur *policy.DirGroup, membersOnly bool) func(indexDef) ([]kv, []kv, bool) {
-	return func(d indexDef) (o, n []kv, ok bool) {
-		if d.dg == nil || (membersOnly && !d.members) {
-			return nil, nil, false
+	return recordIndexes(func(d indexDef) func(policy.DirGroup) []kv {
+		if membersOnly && !d.members {
+			return nil
 		}
-		if old != nil {
-			o = d.dg(*old)
-		}
-		if cur != nil {
-			n = d.dg(*cur)
-		}
-		return o, n, true
-	}
+		return d.dg
+	}, old, cur)
 }
 
 // tenantIDs lists the per-tenant buckets.

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -24,9 +25,10 @@ import (
 // form of policy.UniqueMembers). The record in dirgroups/ holds everything
 // else; its memberUsers and memberGroups are empty.
 
-var (
-	tagUser  = string(rune('u'))
-	tagGroup = string(rune('g'))
+// The middle part of a member key: what the member is.
+const (
+	tagUser  = "u"
+	tagGroup = "g"
 )
 
 func memberTag(k policy.MemberKind) string {
@@ -58,15 +60,7 @@ func memberIDs[T ~string](mb *bbolt.Bucket, g policy.DirGroupID, tag string) []T
 		list = append(list, posID{pos, T(lastPart(k))})
 		return nil
 	})
-	slices.SortStableFunc(list, func(a, b posID) int {
-		switch {
-		case a.pos < b.pos:
-			return -1
-		case a.pos > b.pos:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(list, func(a, b posID) int { return cmp.Compare(a.pos, b.pos) })
 	out := make([]T, len(list))
 	for i, x := range list {
 		out[i] = x.id
