@@ -87,6 +87,9 @@
 //
 // Every index is written in the same transaction as its record; Verify
 // diffs each index against its source records and Rebuild recomputes them.
+// All three read one table (indexes, in index.go) of the entries each
+// record contributes: a write puts entries(new) and deletes what
+// entries(old) had that entries(new) has not (writeIndexes).
 // Cascades that take members out of directory groups (DeleteUser,
 // DeleteDirGroup) update the reverse index at once but rewrite each affected
 // group only once per transaction, before the next directory-group read or
