@@ -63,13 +63,8 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := put(groups, []byte(g.ID), v); err != nil {
 		return policy.Group{}, err
 	}
-	if err := put(idx.Bucket(bktGroupSlug), []byte(g.Slug), []byte(g.ID)); err != nil {
+	if err := t.writeIndexes(nil, groupIndexes(nil, &g)); err != nil {
 		return policy.Group{}, err
-	}
-	if g.Parent != "" {
-		if err := put(idx.Bucket(bktGroupChildren), key(string(g.Parent), string(g.ID)), nil); err != nil {
-			return policy.Group{}, err
-		}
 	}
 	return g, t.audit("", policy.KindGroup, policy.OpCreate, string(g.ID), nil, v)
 }
@@ -143,26 +138,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err := put(groups, []byte(g.ID), v); err != nil {
 		return policy.Group{}, err
 	}
-	if g.Slug != old.Slug {
-		if err := del(idx.Bucket(bktGroupSlug), []byte(old.Slug)); err != nil {
-			return policy.Group{}, err
-		}
-		if err := put(idx.Bucket(bktGroupSlug), []byte(g.Slug), []byte(g.ID)); err != nil {
-			return policy.Group{}, err
-		}
-	}
-	if g.Parent != old.Parent {
-		children := idx.Bucket(bktGroupChildren)
-		if old.Parent != "" {
-			if err := del(children, key(string(old.Parent), string(g.ID))); err != nil {
-				return policy.Group{}, err
-			}
-		}
-		if g.Parent != "" {
-			if err := put(children, key(string(g.Parent), string(g.ID)), nil); err != nil {
-				return policy.Group{}, err
-			}
-		}
+	if err := t.writeIndexes(nil, groupIndexes(&old, &g)); err != nil {
+		return policy.Group{}, err
 	}
 	return g, t.audit("", policy.KindGroup, policy.OpUpdate, string(g.ID), before, v)
 }
@@ -199,13 +176,8 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 			return err
 		}
 	}
-	if err := del(idx.Bucket(bktGroupSlug), []byte(old.Slug)); err != nil {
+	if err := t.writeIndexes(nil, groupIndexes(&old, nil)); err != nil {
 		return err
-	}
-	if old.Parent != "" {
-		if err := del(idx.Bucket(bktGroupChildren), key(string(old.Parent), string(id))); err != nil {
-			return err
-		}
 	}
 	if err := del(groups, []byte(id)); err != nil {
 		return err
@@ -375,10 +347,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err := put(rules, []byte(r.ID), v); err != nil {
 		return policy.Rule{}, err
 	}
-	if err := put(idx.Bucket(bktRuleDG), key(string(r.Tenant), string(r.DirGroup), string(r.ID)), nil); err != nil {
-		return policy.Rule{}, err
-	}
-	if err := put(idx.Bucket(bktRuleGroup), key(string(r.Group), string(r.ID)), nil); err != nil {
+	if err := t.writeIndexes(nil, ruleIndexes(nil, &r)); err != nil {
 		return policy.Rule{}, err
 	}
 	return r, t.audit(r.Tenant, policy.KindRule, policy.OpCreate, string(r.ID), nil, v)
@@ -415,11 +384,7 @@ func (t *tx) deleteRule(id policy.RuleID) error {
 	if err != nil {
 		return err
 	}
-	idx := t.root.Bucket(bktIdx)
-	if err := del(idx.Bucket(bktRuleDG), key(string(r.Tenant), string(r.DirGroup), string(r.ID))); err != nil {
-		return err
-	}
-	if err := del(idx.Bucket(bktRuleGroup), key(string(r.Group), string(r.ID))); err != nil {
+	if err := t.writeIndexes(nil, ruleIndexes(&r, nil)); err != nil {
 		return err
 	}
 	if err := del(rules, []byte(id)); err != nil {
@@ -480,7 +445,7 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := put(ms, k, v); err != nil {
 		return policy.Membership{}, err
 	}
-	if err := put(getBucket(t.root, bktIdx, bktMSUser), key(string(m.User), string(m.Group), string(m.Role)), nil); err != nil {
+	if err := t.writeIndexes(nil, membershipIndexes(nil, &m)); err != nil {
 		return policy.Membership{}, err
 	}
 	return m, t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpCreate,
@@ -507,7 +472,7 @@ func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleNa
 	if err := del(ms, k); err != nil {
 		return err
 	}
-	if err := del(getBucket(t.root, bktIdx, bktMSUser), key(string(u), string(g), string(r))); err != nil {
+	if err := t.writeIndexes(nil, membershipIndexes(&policy.Membership{Group: g, User: u, Role: r}, nil)); err != nil {
 		return err
 	}
 	return t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpDelete, policy.MembershipKey(g, u, r), before, nil)

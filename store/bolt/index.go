@@ -65,10 +65,11 @@ type indexDef struct {
 	fill float64
 	// The entries of one record, by the record's type: exactly one is
 	// set.
-	user    func(policy.User) []kv
-	dg      func(policy.DirGroup) []kv
-	rule    func(policy.Rule) []kv
-	entries func(v []byte) ([]kv, error)
+	user   func(policy.User) []kv
+	dg     func(policy.DirGroup) []kv
+	group  func(policy.Group) []kv
+	rule   func(policy.Rule) []kv
+	member func(policy.Membership) []kv
 }
 
 // entriesOf decodes the record v of d's source and returns its entries.
@@ -80,11 +81,17 @@ func (d indexDef) entriesOf(v []byte) ([]kv, error) {
 	case d.dg != nil:
 		g, err := decode[policy.DirGroup](v, "directory group")
 		return d.dg(g), err
+	case d.group != nil:
+		g, err := decode[policy.Group](v, "group")
+		return d.group(g), err
 	case d.rule != nil:
 		r, err := decode[policy.Rule](v, "rule")
 		return d.rule(r), err
+	case d.member != nil:
+		m, err := decode[policy.Membership](v, "membership")
+		return d.member(m), err
 	}
-	return d.entries(v)
+	return nil, fmt.Errorf("bolt: index %s has no entries", d.name)
 }
 
 // indexes lists every secondary index of the schema.
@@ -129,22 +136,17 @@ var indexes = []indexDef{
 	{name: string(bktDGTenant), tenantSource: true, src: bktDirGroups, unique: true,
 		dg: func(g policy.DirGroup) []kv { return []kv{{[]byte(g.ID), []byte(g.Tenant)}} }},
 	{name: string(bktGroupSlug), src: bktGroups, unique: true,
-		entries: func(v []byte) ([]kv, error) {
-			g, err := decode[policy.Group](v, "group")
-			return []kv{{[]byte(g.Slug), []byte(g.ID)}}, err
-		}},
+		group: func(g policy.Group) []kv { return []kv{{[]byte(g.Slug), []byte(g.ID)}} }},
 	{name: string(bktGroupChildren), src: bktGroups,
-		entries: func(v []byte) ([]kv, error) {
-			g, err := decode[policy.Group](v, "group")
-			if err != nil || g.Parent == "" {
-				return nil, err
+		group: func(g policy.Group) []kv {
+			if g.Parent == "" {
+				return nil
 			}
-			return []kv{{key(string(g.Parent), string(g.ID)), []byte{}}}, nil
+			return []kv{{key(string(g.Parent), string(g.ID)), []byte{}}}
 		}},
 	{name: string(bktMSUser), src: bktMemberships,
-		entries: func(v []byte) ([]kv, error) {
-			m, err := decode[policy.Membership](v, "membership")
-			return []kv{{key(string(m.User), string(m.Group), string(m.Role)), []byte{}}}, err
+		member: func(m policy.Membership) []kv {
+			return []kv{{key(string(m.User), string(m.Group), string(m.Role)), []byte{}}}
 		}},
 	{name: string(bktRuleDG), src: bktRules,
 		rule: func(r policy.Rule) []kv {
@@ -239,6 +241,23 @@ func recordIndexes[T any](fn func(indexDef) func(T) []kv, old, cur *T) func(inde
 // userIndexes selects the indexes of a user changing from old to cur.
 func userIndexes(old, cur *policy.User) func(indexDef) ([]kv, []kv, bool) {
 	return recordIndexes(func(d indexDef) func(policy.User) []kv { return d.user }, old, cur)
+}
+
+// groupIndexes selects the indexes of a user group changing from old to
+// cur.
+func groupIndexes(old, cur *policy.Group) func(indexDef) ([]kv, []kv, bool) {
+	return recordIndexes(func(d indexDef) func(policy.Group) []kv { return d.group }, old, cur)
+}
+
+// ruleIndexes selects the indexes of a rule changing from old to cur.
+func ruleIndexes(old, cur *policy.Rule) func(indexDef) ([]kv, []kv, bool) {
+	return recordIndexes(func(d indexDef) func(policy.Rule) []kv { return d.rule }, old, cur)
+}
+
+// membershipIndexes selects the indexes of a manual membership changing
+// from old to cur.
+func membershipIndexes(old, cur *policy.Membership) func(indexDef) ([]kv, []kv, bool) {
+	return recordIndexes(func(d indexDef) func(policy.Membership) []kv { return d.member }, old, cur)
 }
 
 // dgIndexes selects the indexes of a directory group changing from old to
