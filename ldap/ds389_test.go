@@ -197,3 +197,61 @@ func changeNumbers(t *testing.T, ds *ldaptest.DS389) []string {
 	}
 	return ns
 }
+
+// TestDS389ChangelogFallbacks: a directory whose id is not nsUniqueId
+// finds the deleted entries by DN (Roster's DN index); a bind DN that may
+// not read the retro changelog leaves deletions to full runs, without
+// making every run full.
+func TestDS389ChangelogFallbacks(t *testing.T) {
+	ds, base := ds389Env(t)
+	ds.MustModify(t, `dn: uid=reader,dc=example,dc=com
+changetype: add
+objectClass: inetOrgPerson
+uid: reader
+cn: Reader
+sn: Reader
+userPassword: reader-password
+
+dn: dc=example,dc=com
+changetype: modify
+add: aci
+aci: (targetattr="*")(version 3.0; acl "roster reader"; allow (read, search, compare) userdn="ldap:///uid=reader,dc=example,dc=com";)
+`)
+
+	t.Run("by DN", func(t *testing.T) {
+		e := &env{st: openStore(t), dir: base.dir}
+		e.dir.Attributes.ID = "entryUUID" // 389-ds's entryUUID plugin; the changelog records no entryUUID
+		s := e.source(t, nil)
+		mustSync(t, s, ldap.Full)
+		if u := e.snap(t).users["alice"]; nsUniqueIDRE.MatchString(u.ExternalID) || u.ExternalID != ldapValue(t, ds, "uid=alice,ou=people,"+ds.Suffix, "entryUUID") {
+			t.Fatalf("alice's external id %q is not her entryUUID", u.ExternalID)
+		}
+		ds.MustModify(t, "dn: uid=alice,ou=people,dc=example,dc=com\nchangetype: delete\n")
+		rs := mustSync(t, s, ldap.Incremental)
+		if rs.Mode != ldap.Incremental || rs.Users.Deleted != 1 {
+			t.Fatalf("incremental: mode %s users %+v", rs.Mode, rs.Users)
+		}
+		if _, ok := e.snap(t).users["alice"]; ok {
+			t.Error("alice still in the store")
+		}
+	})
+
+	t.Run("no access to the changelog", func(t *testing.T) {
+		e := &env{st: openStore(t), dir: base.dir}
+		e.dir.BindDN, e.dir.BindPassword = "uid=reader,dc=example,dc=com", "reader-password"
+		s := e.source(t, nil)
+		if rs := mustSync(t, s, ldap.Full); rs.Users.Created == 0 {
+			t.Fatalf("the reader reads no users: %+v", rs.Users)
+		}
+		ds.MustModify(t, "dn: uid=bob,ou=people,dc=example,dc=com\nchangetype: delete\n")
+		for range 2 {
+			rs := mustSync(t, s, ldap.Incremental)
+			if rs.Mode != ldap.Incremental || rs.Users.Deleted != 0 {
+				t.Fatalf("incremental without changelog access: mode %s users %+v", rs.Mode, rs.Users)
+			}
+		}
+		if rs := mustSync(t, s, ldap.Full); rs.Users.Deleted != 1 {
+			t.Fatalf("full: users %+v", rs.Users)
+		}
+	})
+}
