@@ -5,6 +5,7 @@ package portal
 //
 //	/portal/groups/{slug}/meetings/{id}/talks     the agenda, the call for talks, proposals, review, topics
 //	/portal/groups/{slug}/meetings/{id}/feedback  the feedback form, the results, the check-in list
+//	/portal/me/talks                              the caller's talks everywhere, with the decisions
 //
 // Every form posts to …/{page}/{action}; a refusal shows the page again
 // with the message next to the field the admin API named.
@@ -22,10 +23,11 @@ import (
 )
 
 func (p *Portal) talkRoutes() {
-	for _, n := range []string{"talks", "feedback"} {
+	for _, n := range []string{"talks", "feedback", "mytalks"} {
 		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/partial-agenda.html", "templates/"+n+".html"))
 	}
+	p.mux.HandleFunc("GET /portal/me/talks", p.guard(p.myTalksPage))
 	p.mux.HandleFunc("GET /portal/groups/{slug}/meetings/{id}/talks", p.guard(p.talksPage))
 	p.mux.HandleFunc("POST /portal/groups/{slug}/meetings/{id}/talks/{action}", p.guard(p.talksAction))
 	p.mux.HandleFunc("GET /portal/groups/{slug}/meetings/{id}/feedback", p.guard(p.feedbackPage))
@@ -461,4 +463,17 @@ func (p *Portal) feedbackAction(w http.ResponseWriter, r *http.Request, s *sessi
 	default:
 		p.fail(w, r, http.StatusNotFound, "No such action.")
 	}
+}
+
+// myTalksPage lists the caller's talks (GET /api/v1/me/talks): where the
+// speaker learns in the portal what the organizers decided.
+func (p *Portal) myTalksPage(w http.ResponseWriter, r *http.Request, s *session) {
+	var ts struct {
+		Items []talk `json:"items"`
+	}
+	if err := p.api(s).get(r.Context(), "/me/talks", &ts); err != nil {
+		p.apiFail(w, r, err, "your talks")
+		return
+	}
+	p.render(w, r, s, http.StatusOK, "mytalks", view{Title: "My talks", Nav: "me", D: ts.Items})
 }

@@ -115,6 +115,11 @@ func TestBrowserTalks(t *testing.T) {
 	if body := bob.mainText(); strings.Contains(body, "people loved it") {
 		t.Errorf("the speaker reads the organizers' comments")
 	}
+	bob.run("my talks", chromedp.Navigate(d.base+"/portal/me"), chromedp.Click(chromedp.CSS(`#my-talks a`), chromedp.NodeVisible))
+	bob.waitText("h1", "My talks")
+	bob.waitText(".talks", "Zero-downtime upgrades accepted")
+	bob.waitText(".talks", "Automating storage with Ansible accepted")
+	bob.screenshot("talks-03b-my-talks")
 
 	// Bob went to the past meetup (and spoke there): he rates it.
 	bob.run("to lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
