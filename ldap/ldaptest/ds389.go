@@ -167,12 +167,8 @@ func (d *DS389) create(ctx context.Context) error {
 		return fmt.Errorf("ldaptest: %w", err)
 	}
 	for _, sub := range []string{"schema", "config"} {
-		cp := exec.CommandContext(ctx, "cp", "-r", filepath.Join("/etc/dirsrv", sub), filepath.Join(d.Dir, "etc", "dirsrv", sub))
-		if err := os.MkdirAll(filepath.Join(d.Dir, "etc", "dirsrv"), 0o755); err != nil {
-			return fmt.Errorf("ldaptest: %w", err)
-		}
-		if out, err := cp.CombinedOutput(); err != nil {
-			return fmt.Errorf("ldaptest: copy /etc/dirsrv/%s: %w: %s", sub, err, out)
+		if err := os.CopyFS(filepath.Join(d.Dir, "etc", "dirsrv", sub), os.DirFS(filepath.Join("/etc/dirsrv", sub))); err != nil {
+			return fmt.Errorf("ldaptest: copy /etc/dirsrv/%s: %w", sub, err)
 		}
 	}
 	inf := fmt.Sprintf(`[general]
