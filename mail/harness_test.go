@@ -5,17 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
-	"net/http"
 	netmail "net/mail"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,47 +21,15 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/demo"
+	mp "github.com/roster-dev/roster/internal/mailpit"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
 )
 
-// mailpitBinary finds Mailpit (installed by scripts/deps/mail.sh): $MAILPIT,
-// then PATH, then $GOPATH/bin. Without it the test is skipped, except in
-// CI, where a missing server is a failure.
-func mailpitBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("MAILPIT"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p
-	}
-	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-	if p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "mailpit"); strings.TrimSpace(string(gopath)) != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("mailpit is not installed (scripts/deps/mail.sh installs it); CI must not skip the mail tests")
-	}
-	t.Skip("mailpit is not installed; run scripts/deps/mail.sh")
-	return ""
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// mailpit is a running Mailpit on the loopback.
+// mailpit is a running Mailpit on the loopback (internal/mailpit).
 type mailpit struct {
+	*mp.Server
 	t        testing.TB
 	smtpPort int
 	api      string
@@ -75,44 +39,8 @@ type mailpit struct {
 // when the test ends.
 func startMailpit(t testing.TB, extra ...string) *mailpit {
 	t.Helper()
-	bin := mailpitBinary(t)
-	m := &mailpit{t: t, smtpPort: freePort(t)}
-	httpPort := freePort(t)
-	m.api = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	args := append([]string{
-		"--smtp", fmt.Sprintf("127.0.0.1:%d", m.smtpPort),
-		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--database", filepath.Join(t.TempDir(), "mailpit.db"),
-		"--disable-version-check", "--quiet", "--smtp-disable-rdns",
-	}, extra...)
-	cmd := exec.Command(bin, args...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		if p, err := os.FindProcess(pid); err == nil {
-			_ = p.Kill()
-		}
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(m.api + "/api/v1/messages")
-		if err == nil {
-			resp.Body.Close()
-			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", m.smtpPort)); err == nil {
-				c.Close()
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not start: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := mp.Start(t, extra...)
+	return &mailpit{Server: s, t: t, smtpPort: s.SMTPPort, api: s.API}
 }
 
 // received is one message as Mailpit got it, parsed.
@@ -129,34 +57,15 @@ type received struct {
 // messages reads every message Mailpit holds, sorted by recipient.
 func (m *mailpit) messages() []received {
 	m.t.Helper()
-	var list struct {
-		Messages []struct {
-			ID string `json:"ID"`
-		} `json:"messages"`
-	}
-	getJSONURL(m.t, m.api+"/api/v1/messages?limit=1000", &list)
 	var out []received
-	for _, it := range list.Messages {
-		resp, err := http.Get(m.api + "/api/v1/message/" + it.ID + "/raw")
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+	for _, raw := range m.Raw() {
 		out = append(out, parseMessage(m.t, raw))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].To < out[j].To })
 	return out
 }
 
-func (m *mailpit) clear() {
-	req, _ := http.NewRequest(http.MethodDelete, m.api+"/api/v1/messages", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	resp.Body.Close()
-}
+func (m *mailpit) clear() { m.Clear() }
 
 // recipients lists the To addresses of every message held.
 func (m *mailpit) recipients() []string {
@@ -165,18 +74,6 @@ func (m *mailpit) recipients() []string {
 		out = append(out, r.To)
 	}
 	return out
-}
-
-func getJSONURL(t testing.TB, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func parseMessage(t testing.TB, raw []byte) received {

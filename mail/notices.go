@@ -231,3 +231,11 @@ func sortItems(items []DigestItem) {
 		}
 	}
 }
+
+// NoticeFromStart makes the next pass of the outbox turn the meetings of
+// the whole audit log into notices, from its first entry, instead of
+// starting at its end: a store seeded with mail configured (`roster demo
+// --smtp`) then mails the invitations to its upcoming meetings.
+func NoticeFromStart(tx store.Tx) error {
+	return tx.PutRecord(Namespace, "cursor", binary.BigEndian.AppendUint64(nil, 0))
+}

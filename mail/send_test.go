@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,28 +21,6 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
-
-// raw reads the messages Mailpit holds as it received them.
-func (m *mailpit) raw() [][]byte {
-	m.t.Helper()
-	var list struct {
-		Messages []struct {
-			ID string `json:"ID"`
-		} `json:"messages"`
-	}
-	getJSONURL(m.t, m.api+"/api/v1/messages?limit=1000", &list)
-	var out [][]byte
-	for _, it := range list.Messages {
-		resp, err := http.Get(m.api + "/api/v1/message/" + it.ID + "/raw")
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		out = append(out, b)
-	}
-	return out
-}
 
 // TestMarkdownSanitised: an announcement's Markdown arrives rendered in
 // the HTML part, with whatever scripting the author typed removed, and as
@@ -109,7 +85,7 @@ func TestDKIMSigned(t *testing.T) {
 		}
 		return []string{"v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)}, nil
 	}}
-	raws := mp.raw()
+	raws := mp.Raw()
 	if len(raws) != 3 {
 		t.Fatalf("%d messages", len(raws))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/roster-dev/roster/admin"
 	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/mail"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
@@ -28,6 +29,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "./roster-data", "data directory")
 	mapTiles := fs.String("map-tiles", "", "URL template of map tiles for the LUG finder, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: no map)")
 	mapAttribution := fs.String("map-attribution", "", "the credit the map tile provider asks for")
+	smtpAddr := fs.String("smtp", "", "send the demo's mail (a welcome announcement, the meetings' invitations, then whatever you do) to this SMTP server without TLS, e.g. Mailpit at 127.0.0.1:1025")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +44,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	addr := ln.Addr().String()
 	clientSecret := randString() + randString()
 	portalSecret := randString() + randString()
-	cfg, err := config.Parse(demoConfig(addr, filepath.Join(*data, "roster.db")), func(k string) (string, bool) {
+	doc := demoConfig(addr, filepath.Join(*data, "roster.db"))
+	if *smtpAddr != "" {
+		host, port, err := net.SplitHostPort(*smtpAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("demo: --smtp wants host:port: %w", err)
+		}
+		doc = append(doc, fmt.Sprintf("mail: {smtp: {host: %q, port: %s, tls: none}, from: \"groups@vendor.example\"}\n", host, port)...)
+	}
+	cfg, err := config.Parse(doc, func(k string) (string, bool) {
 		switch k {
 		case "ROSTER_ADMIN_TOKEN":
 			return token, true
@@ -63,7 +74,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ln.Close()
 		return err
 	}
-	if err := seedDemo(ctx, cfg.Store.Bbolt.Path); err != nil {
+	if err := seedDemo(ctx, cfg.Store.Bbolt.Path, *smtpAddr != ""); err != nil {
 		ln.Close()
 		return err
 	}
@@ -169,8 +180,9 @@ tenants:
 }
 
 // seedDemo loads the demo world into a fresh store; a store that already
-// holds user groups is left as it is.
-func seedDemo(ctx context.Context, path string) error {
+// holds user groups is left as it is. With mail, the seeded meetings are
+// mailed as invitations and LUG London's members get a welcome.
+func seedDemo(ctx context.Context, path string, withMail bool) error {
 	st, err := bolt.Open(path, bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", path, err)
@@ -192,6 +204,11 @@ func seedDemo(ctx context.Context, path string) error {
 	return st.Update(ctx, "demo", func(tx store.Tx) error {
 		if err := loadWorld(tx, w); err != nil {
 			return err
+		}
+		if withMail {
+			if err := seedMail(tx, now); err != nil {
+				return err
+			}
 		}
 		// Talks, RSVPs, check-ins and ratings around the meetings.
 		if err := admin.LoadMeetingActivity(tx, demo.Activity(now)); err != nil {
@@ -333,4 +350,21 @@ func seedVoice(tx store.Tx, w policy.World, now time.Time) error {
 		}
 	}
 	return admin.PutStatsMonths(tx, demo.History(w.Groups, now, 1))
+}
+
+// seedMail makes the demo's first outbox pass mail the seeded meetings'
+// invitations, and queues a welcome announcement to LUG London.
+func seedMail(tx store.Tx, now time.Time) error {
+	if err := mail.NoticeFromStart(tx); err != nil {
+		return err
+	}
+	g, err := tx.Group(demo.GroupLUGLondon)
+	if err != nil {
+		return err
+	}
+	_, err = mail.Queue(tx, mail.Announcement{Group: g, Subject: "Welcome to the Roster demo", AuthorName: "Alice",
+		Body: "This is an **announcement** from LUG London, written in Markdown.\n\n" +
+			"Invitations to the group's meetings arrive as separate messages; open one to add the meeting to your calendar. " +
+			"The links at the bottom choose what you get: every message, a weekly digest, or nothing."}, now)
+	return err
 }
