@@ -10,6 +10,7 @@ package admin
 // founders are told of each reviewer's step by mail.
 //
 //	GET  /api/v1/applications/nearby?city=&country=   existing groups within travel distance
+//	GET  /api/v1/applications/parents                the groups a new local group may sit under
 //	POST /api/v1/applications                        apply
 //	GET  /api/v1/applications                        ?status=  the caller's own and those they review
 //	GET  /api/v1/applications/{id}
@@ -44,6 +45,7 @@ const DefaultTravelKm = 150
 
 func (s *Server) applicationRoutes() {
 	s.handle("GET /api/v1/applications/nearby", s.nearbyGroups)
+	s.handle("GET /api/v1/applications/parents", s.applicationParents)
 	s.handle("POST /api/v1/applications", s.apply)
 	s.handle("GET /api/v1/applications", s.listApplications)
 	s.handle("GET /api/v1/applications/{id}", s.getApplication)
@@ -85,7 +87,7 @@ func (s *Server) placeCity(city, country string) (geo.City, error) {
 	return cs[0], nil
 }
 
-// nearby lists the groups p may see that meet within travel distance of
+// nearby lists the groups p may know of that meet within travel distance of
 // at.
 func (s *Server) nearby(tx store.Tx, p principal, at geo.Point) ([]policy.NearbyGroup, error) {
 	gs, err := tx.Groups()
@@ -94,7 +96,7 @@ func (s *Server) nearby(tx store.Tx, p principal, at geo.Point) ([]policy.Nearby
 	}
 	var placed []policy.Group
 	for _, g := range gs {
-		if !s.readable(p, g) {
+		if !s.knowable(p, g) {
 			continue
 		}
 		if pt, ok := s.groupPoint(g); ok {
@@ -114,8 +116,31 @@ func (s *Server) nearby(tx store.Tx, p principal, at geo.Point) ([]policy.Nearby
 	return nonNil(out), nil
 }
 
+// knowable reports whether p may learn that g exists: a public group, or
+// one they may read.
+func (s *Server) knowable(p principal, g policy.Group) bool {
+	return g.Public || s.readable(p, g)
+}
+
+// applicationParents answers GET /api/v1/applications/parents: the live
+// groups the caller knows of under which a local group may sit, by name.
+func (s *Server) applicationParents(w http.ResponseWriter, r *http.Request, p principal) {
+	read(s, w, r, func(tx store.Tx) (list[groupRef], error) {
+		gs, err := tx.Groups()
+		out := list[groupRef]{Items: []groupRef{}}
+		for _, g := range gs {
+			if !g.Archived && s.knowable(p, g) && slices.Contains(s.cfg.Hierarchy.Parents[policy.KindLocal], g.Kind) {
+				out.Items = append(out.Items, groupRef{ID: g.ID, Slug: g.Slug, Name: g.Name})
+			}
+		}
+		slices.SortFunc(out.Items, func(a, b groupRef) int { return strings.Compare(a.Name, b.Name) })
+		return out, err
+	})
+}
+
 // nearbyGroups answers GET /api/v1/applications/nearby?city=&country=:
-// the groups the caller may see within travel distance of the city.
+// the groups the caller may know of (public or readable) within travel
+// distance of the city.
 func (s *Server) nearbyGroups(w http.ResponseWriter, r *http.Request, p principal) {
 	c, err := s.placeCity(r.URL.Query().Get("city"), strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("country"))))
 	if err != nil {
@@ -261,7 +286,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p principal) {
 		a := a
 		a.CoFounders = nil
 		parent, err := lookupGroup(tx, in.Parent)
-		if err != nil || !s.readable(p, parent) {
+		if err != nil || !s.knowable(p, parent) {
 			return applicationView{}, &policy.FieldError{Field: "parent", Message: "no such group"}
 		}
 		if !slices.Contains(s.cfg.Hierarchy.Parents[policy.KindLocal], parent.Kind) || parent.Archived {

@@ -192,8 +192,10 @@ func (s *Server) foldDay(tx store.Tx, g policy.Group, from, to time.Time, dayKey
 func (s *Server) rollUpStats(ctx context.Context, groups []policy.Group, month string, now time.Time) error {
 	parent := make(map[policy.GroupID]policy.GroupID, len(groups))
 	created := make(map[policy.GroupID]time.Time, len(groups))
+	parents := map[policy.GroupID]bool{}
 	for _, g := range groups {
 		parent[g.ID], created[g.ID] = g.Parent, g.Created
+		parents[g.Parent] = true
 	}
 	return s.cfg.Store.Update(ctx, "stats", func(tx store.Tx) error {
 		months := make(map[policy.GroupID]*policy.GroupMonth, len(groups))
@@ -204,8 +206,10 @@ func (s *Server) rollUpStats(ctx context.Context, groups []policy.Group, month s
 			}
 			months[g.ID] = gm
 		}
+		// Groups with groups below them (regions, the ISUG) meet through
+		// those: only the others can be dormant.
 		policy.RollUp(months, func(g policy.GroupID) policy.GroupID { return parent[g] }, func(g policy.GroupID) bool {
-			return policy.Dormant(months[g].LastMeeting, created[g], now)
+			return !parents[g] && policy.Dormant(months[g].LastMeeting, created[g], now)
 		})
 		for id, gm := range months {
 			if err := putJSONRecord(tx, nsStats, StatsKey(id, month), gm); err != nil {

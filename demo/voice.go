@@ -71,19 +71,24 @@ func Applications(now time.Time) []policy.Application {
 
 // History returns two years (24 months up to now's) of analytics for
 // groups: each group's own figures drawn from a random walk seeded by its
-// id and seed (deterministic), rolled up the hierarchy month by month. A
-// local group whose id hashes to a multiple of 7 stops meeting a year
-// ago, so the "no meeting in six months" table has rows.
+// id and seed (deterministic), rolled up the hierarchy month by month.
+// Groups with none below them hold meetings; one whose id hashes to a
+// multiple of 7 stops meeting a year ago, so the "no meeting in six
+// months" table has rows.
 func History(groups []policy.Group, now time.Time, seed uint64) []policy.GroupMonth {
 	const months = 24
 	first := time.Date(now.UTC().Year(), now.UTC().Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1-months, 0)
 	parent := make(map[policy.GroupID]policy.GroupID, len(groups))
 	created := make(map[policy.GroupID]time.Time, len(groups))
 	series := make(map[policy.GroupID][]policy.GroupMonth, len(groups))
+	parents := map[policy.GroupID]bool{}
+	for _, g := range groups {
+		parents[g.Parent] = true
+	}
 	for _, g := range groups {
 		parent[g.ID] = g.Parent
 		created[g.ID] = first.AddDate(0, -1, 0)
-		series[g.ID] = groupHistory(g, first, months, seed)
+		series[g.ID] = groupHistory(g, !parents[g.ID], first, months, seed)
 	}
 	out := make([]policy.GroupMonth, 0, len(groups)*months)
 	for i := range months {
@@ -96,7 +101,7 @@ func History(groups []policy.Group, now time.Time, seed uint64) []policy.GroupMo
 			ms[id] = &s[i]
 		}
 		policy.RollUp(ms, func(g policy.GroupID) policy.GroupID { return parent[g] }, func(g policy.GroupID) bool {
-			return policy.Dormant(ms[g].LastMeeting, created[g], end)
+			return !parents[g] && policy.Dormant(ms[g].LastMeeting, created[g], end)
 		})
 		for _, g := range groups {
 			out = append(out, *ms[g.ID])
@@ -105,8 +110,9 @@ func History(groups []policy.Group, now time.Time, seed uint64) []policy.GroupMo
 	return out
 }
 
-// groupHistory draws one group's months.
-func groupHistory(g policy.Group, first time.Time, months int, seed uint64) []policy.GroupMonth {
+// groupHistory draws one group's months; a leaf group (none below it)
+// holds meetings.
+func groupHistory(g policy.Group, leaf bool, first time.Time, months int, seed uint64) []policy.GroupMonth {
 	h := fnv.New64a()
 	h.Write([]byte(g.ID))
 	sum := h.Sum64()
@@ -117,7 +123,7 @@ func groupHistory(g policy.Group, first time.Time, months int, seed uint64) []po
 		members = 30 + rng.IntN(200)
 	}
 	stopsAt := months + 1
-	if local && sum%7 == 0 {
+	if leaf && sum%7 == 0 {
 		stopsAt = months - 12
 	}
 	ratio := 0.4 + rng.Float64()*0.4
@@ -138,7 +144,7 @@ func groupHistory(g policy.Group, first time.Time, months int, seed uint64) []po
 			}
 		}
 		f.Members = members
-		if local && i < stopsAt && rng.IntN(10) < 8 {
+		if leaf && i < stopsAt && rng.IntN(10) < 8 {
 			f.MeetingsHeld = 1
 			f.RSVPs = members/3 + rng.IntN(members/4+1)
 			f.CheckIns = f.RSVPs * (60 + rng.IntN(35)) / 100

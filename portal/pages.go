@@ -40,6 +40,8 @@ func (p *Portal) routes() {
 	p.reachRoutes()  // portal/reach.go: announcements
 	p.publicRoutes() // portal/public.go, portal/finder.go: public pages, the finder
 	p.talkRoutes()   // portal/talks.go: talks, agendas, meeting feedback
+	p.statsRoutes()  // portal/stats.go: analytics
+	p.voiceRoutes()  // portal/voice.go: product feedback, founding a group
 	m.HandleFunc("POST /portal/sync/{tenant}/{dir}/approve", p.guard(p.approveSync))
 	m.HandleFunc("GET /portal/admin", p.guard(p.adminPage)) // portal/admin.go
 	m.HandleFunc("POST /portal/admin/{action}", p.guard(p.adminAction))
@@ -129,6 +131,22 @@ var funcs = template.FuncMap{
 		return describeOrigin(o, m)
 	},
 	"fieldOf": fieldOf,
+	// pairs makes select options of values shown as themselves.
+	"pairs": func(vs []string) [][2]string {
+		out := make([][2]string, len(vs))
+		for i, v := range vs {
+			out[i] = [2]string{v, v}
+		}
+		return out
+	},
+	// groupOptions makes select options of groups (slug, name).
+	"groupOptions": func(gs []group) [][2]string {
+		out := make([][2]string, len(gs))
+		for i, g := range gs {
+			out[i] = [2]string{g.Slug, g.Name}
+		}
+		return out
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -126,7 +126,7 @@ const (
 
 // demoAccounts are the local accounts of `roster demo`, per tenant.
 var demoAccounts = map[string][]string{
-	"vendor": {"alice", "victor", "quinn", "peter", "mallory"},
+	"vendor": {"alice", "victor", "quinn", "peter", "mallory", "hans"},
 	"acme":   {"bob@acme.example", "pam@acme.example"},
 	"globex": {"tina@globex.example"},
 }

@@ -1,0 +1,175 @@
+package portal_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/roster-dev/roster/internal/browsertest"
+)
+
+// TestBrowserFeedbackAndFounding drives headless Chromium through the
+// members' voice: a partner's member sends product feedback (a bad form
+// first), the product team answers it, the member sees the answer; a
+// member applies to found a LUG, sees the nearby-group warning, the RUG
+// admin approves and the new LUG has its founder as organizer; the
+// analytics pages are drawn. Screenshots of each.
+func TestBrowserFeedbackAndFounding(t *testing.T) {
+	exe := browsertest.Chromium(t)
+	d := startDemo(t)
+	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+
+	// Bob (Acme) sends feedback; a form without a product changes nothing.
+	bob := newTab(t, exe, d.base, shots, 1280, 900)
+	bob.signIn("acme", "bob@acme.example")
+	bob.run("open feedback", chromedp.Navigate(d.base+"/portal/feedback"))
+	bob.waitText("h1", "Product feedback")
+	before := d.auditSeq(t)
+	bob.run("send without a product",
+		chromedp.SetValue(chromedp.CSS("#send-category"), "problem"),
+		chromedp.SendKeys(chromedp.CSS("#send-title"), "Rebuilds take all night"),
+		chromedp.SendKeys(chromedp.CSS("#send-body"), "A 40 TB pool rebuild takes eleven hours."),
+		chromedp.Click(chromedp.CSS(`form[action="/portal/feedback/send"] button[type=submit]`)),
+	)
+	bob.waitText("#send-product-error", "Product is required.")
+	if after := d.auditSeq(t); after != before {
+		t.Errorf("a refused form wrote audit entries %d..%d", before, after)
+	}
+	bob.run("send",
+		chromedp.SetValue(chromedp.CSS("#send-product"), "vendor storage"),
+		chromedp.Click(chromedp.CSS(`form[action="/portal/feedback/send"] button[type=submit]`)),
+	)
+	bob.waitText(".flash", "reached the vendor storage team")
+	itemURL := location(t, bob)
+
+	// Hans (the storage team) sees it without Bob's name, and not the
+	// cloud item; he answers.
+	hans := newTab(t, exe, d.base, shots, 1280, 900)
+	hans.signIn("vendor", "hans")
+	hans.run("open the inbox", chromedp.Navigate(d.base+"/portal/feedback#inbox"))
+	hans.waitText("#inbox", "Rebuilds take all night")
+	inbox, err := chromedp.Run(hans.ctx, chromedp.Text(chromedp.CSS("#inbox"), chromedp.NodeVisible))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(inbox, "Bob") || strings.Contains(inbox, "Console times out") {
+		t.Errorf("the storage team's inbox shows Bob's name or another product's item:\n%s", inbox)
+	}
+	hans.run("open the item", chromedp.Navigate(itemURL))
+	hans.waitText("h1", "Rebuilds take all night")
+	hans.run("answer",
+		chromedp.SetValue(chromedp.CSS("#answer-status"), "planned"),
+		chromedp.SendKeys(chromedp.CSS("#answer-answer"), "Parallel rebuilds ship in 9.2 this spring."),
+		chromedp.Click(chromedp.CSS(`form[action$="/answer"] button[type=submit]`)),
+	)
+	hans.waitText(".flash", "the member sees it")
+
+	bob.run("reload", chromedp.Navigate(itemURL))
+	bob.waitText("#item-answer", "Parallel rebuilds ship in 9.2")
+	bob.waitText("#item-status", "planned")
+	bob.screenshot("feedback-answer")
+
+	// Alice (vendor, no triage) cannot open Bob's item.
+	alice := d.signIn(t, "vendor", "alice")
+	if st, _ := alice.get(strings.TrimPrefix(itemURL, d.base)); st != http.StatusNotFound {
+		t.Errorf("alice opens bob's feedback: %d", st)
+	}
+
+	// Tina (Globex) applies to found LUG Reading; London is near.
+	tina := newTab(t, exe, d.base, shots, 1280, 1000)
+	tina.signIn("globex", "tina@globex.example")
+	tina.run("open found", chromedp.Navigate(d.base+"/portal/found"))
+	tina.waitText("h1", "Found a group")
+	tina.run("fill in",
+		chromedp.SendKeys(chromedp.CSS("#apply-name"), "LUG Reading"),
+		chromedp.SendKeys(chromedp.CSS("#apply-slug"), "LUG Reading"),
+		chromedp.SetValue(chromedp.CSS("#apply-parent"), "rug-europe"),
+		chromedp.SendKeys(chromedp.CSS("#apply-city"), "Reading"),
+		chromedp.SendKeys(chromedp.CSS("#apply-country"), "GB"),
+		chromedp.SendKeys(chromedp.CSS("#apply-remit"), "Storage and OS users of the Thames Valley, monthly."),
+		chromedp.Click(chromedp.CSS("#check")),
+	)
+	tina.waitText("#nearby", "LUG London")
+	tina.screenshot("found-nearby")
+	before = d.auditSeq(t)
+	tina.run("apply with a bad short name", chromedp.Click(chromedp.CSS("#apply-btn")))
+	tina.waitText("#apply-slug-error", "lower-case letters")
+	if after := d.auditSeq(t); after != before {
+		t.Errorf("a refused application wrote audit entries %d..%d", before, after)
+	}
+	tina.run("apply",
+		chromedp.SetValue(chromedp.CSS("#apply-slug"), "lug-reading"),
+		chromedp.Click(chromedp.CSS("#apply-btn")),
+	)
+	tina.waitText(".flash", "Applied")
+	appURL := location(t, tina)
+	tina.waitText("#nearby", "LUG London")
+
+	// Quinn (RUG Europe admin) approves.
+	quinn := newTab(t, exe, d.base, shots, 1280, 900)
+	quinn.signIn("vendor", "quinn")
+	quinn.run("open the application", chromedp.Navigate(appURL))
+	quinn.waitText("h1", "LUG Reading")
+	quinn.run("approve",
+		chromedp.SendKeys(chromedp.CSS("#decide-reason"), "Welcome aboard!"),
+		chromedp.Click(chromedp.CSS("#approve")),
+	)
+	quinn.waitText(".flash", "Approved")
+	quinn.waitText("#founded", "LUG Reading")
+	quinn.run("open the new group", chromedp.Navigate(d.base+"/portal/groups/lug-reading"))
+	quinn.waitText("h1", "LUG Reading")
+	var ex struct {
+		Allowed bool `json:"allowed"`
+		Steps   []struct {
+			Text string `json:"text"`
+		} `json:"steps"`
+	}
+	d.adminGet(t, "/explain?user=globex/tina@globex.example&permission=members.manage&group=lug-reading", &ex)
+	if !ex.Allowed || len(ex.Steps) == 0 || !strings.Contains(ex.Steps[0].Text, "role organizer in lug-reading") {
+		t.Errorf("tina is not the new group's organizer: %+v", ex)
+	}
+
+	// The analytics: the ISUG for its admin, London for its organizer.
+	victor := newTab(t, exe, d.base, shots, 1400, 1000)
+	victor.signIn("vendor", "victor")
+	victor.run("open analytics", chromedp.Navigate(d.base+"/portal/stats"))
+	victor.run("open the isug", chromedp.Click(chromedp.CSS(`a[href="/portal/stats/isug"]`), chromedp.NodeVisible))
+	victor.waitText("h1", "International Systems User Group: how it is doing")
+	victor.waitText("#groups", "RUG Europe")
+	charts, err := chromedp.Run(victor.ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if charts != 7 {
+		t.Errorf("%d charts, want 7", charts)
+	}
+	victor.screenshot("analytics")
+	alicePage := newTab(t, exe, d.base, shots, 1280, 900)
+	alicePage.signIn("vendor", "alice")
+	alicePage.run("open london", chromedp.Navigate(d.base+"/portal/stats/lug-london"))
+	alicePage.waitText("h1", "LUG London: how it is doing")
+	alicePage.screenshot("analytics-lug")
+	if st, _ := alice.get("/portal/stats/isug"); st != http.StatusNotFound && st != http.StatusForbidden {
+		t.Errorf("alice opens the ISUG's analytics: %d", st)
+	}
+	st, csv := alice.get("/portal/stats/lug-london/meetings.csv")
+	if st != http.StatusOK || !strings.HasPrefix(csv, "Month,Meetings held,RSVPs (going),Check-ins") || strings.Count(csv, "\n") != 25 {
+		t.Errorf("meetings.csv: %d\n%s", st, csv)
+	}
+	if st, _ := alice.post("/portal/feedback/send", url.Values{"product": {"toaster"}, "category": {"idea"}, "title": {"T"}, "body": {"B"}}, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("unknown product: %d", st)
+	}
+}
+
+// location is the tab's current URL.
+func location(t *testing.T, b *tab) string {
+	t.Helper()
+	u, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
