@@ -229,12 +229,12 @@ type application struct {
 		Text     string    `json:"text"`
 		Time     time.Time `json:"time"`
 	} `json:"messages"`
-	Reason   string         `json:"reason"`
-	Group    string         `json:"group"`
-	Created  time.Time      `json:"created"`
-	Version  uint64         `json:"version"`
-	Nearby   []nearbyGroup  `json:"nearby"`
-	Reviewer bool           `json:"reviewer"`
+	Reason   string        `json:"reason"`
+	Group    string        `json:"group"`
+	Created  time.Time     `json:"created"`
+	Version  uint64        `json:"version"`
+	Nearby   []nearbyGroup `json:"nearby"`
+	Reviewer bool          `json:"reviewer"`
 }
 
 type nearbyGroup struct {
