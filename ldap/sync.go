@@ -12,6 +12,7 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"github.com/google/uuid"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -1534,6 +1535,46 @@ func (r *run) createUsers(tx store.Tx, chunk []op, res []opResult) (bool, error)
 	return true, err
 }
 
+// createGroups writes the new groups of chunk together
+// (store.CreateDirGroups: a first load) and reports whether it did. Their
+// ids are chosen here, so that each group's members are resolved, as exec
+// does one create at a time, with the groups created before it in the
+// transaction. A refused group is reported as an *opError at its place in
+// chunk.
+func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error) {
+	var at []int
+	for i, o := range chunk {
+		if o.kind == opCreateGroup {
+			at = append(at, i)
+		}
+	}
+	if len(at) < 2 {
+		return false, nil
+	}
+	if r.txGroupID == nil {
+		r.txGroupID = map[string]policy.DirGroupID{}
+	}
+	gs := make([]policy.DirGroup, len(at))
+	final := make([]bool, len(at))
+	for k, i := range at {
+		d := chunk[i].group
+		if dg := chunk[i].dg; dg != nil {
+			d, final[k] = r.desiredGroupFinal(*dg)
+		}
+		d.ID = policy.DirGroupID(uuid.Must(uuid.NewV7()).String())
+		r.txGroupID[d.ExternalID] = d.ID
+		gs[k] = d
+	}
+	out, err := store.CreateDirGroups(tx, r.s.tenant, gs)
+	for k, g := range out {
+		res[at[k]] = opResult{group: g, final: final[k]}
+	}
+	if be, ok := store.AsBulkError(err); ok {
+		return true, &opError{i: at[be.Index], err: be.Err}
+	}
+	return true, err
+}
+
 // done accounts for a committed write.
 func (r *run) done(o op, res opResult) {
 	switch o.kind {
@@ -1619,12 +1660,16 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		res := make([]opResult, n)
 		err := r.s.st.Update(ctx, r.s.source, func(tx store.Tx) error {
 			clear(r.txGroupID)
-			created, err := r.createUsers(tx, chunk, res)
+			users, err := r.createUsers(tx, chunk, res)
+			if err != nil {
+				return err
+			}
+			groups, err := r.createGroups(tx, chunk, res)
 			if err != nil {
 				return err
 			}
 			for i, o := range chunk {
-				if o.kind == opCreateUser && created {
+				if o.kind == opCreateUser && users || o.kind == opCreateGroup && groups {
 					continue
 				}
 				res[i] = opResult{}

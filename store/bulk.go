@@ -18,6 +18,10 @@ type BulkTx interface {
 	// it returns the users created before it and a *BulkError naming it;
 	// those are written in the transaction, the ones after it are not.
 	CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.User, error)
+	// CreateDirGroups is CreateUsers for directory groups: as many calls
+	// to CreateDirGroup, in order, so that a group may list groups
+	// created before it in the same call.
+	CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]policy.DirGroup, error)
 }
 
 // BulkError reports the record of a bulk write that was refused: Index is
@@ -43,9 +47,23 @@ func CreateUsers(tx Tx, tenant policy.TenantID, us []policy.User) ([]policy.User
 	if b, ok := tx.(BulkTx); ok {
 		return b.CreateUsers(tenant, us)
 	}
-	out := make([]policy.User, 0, len(us))
-	for i, u := range us {
-		c, err := tx.CreateUser(tenant, u)
+	return oneByOne(us, func(u policy.User) (policy.User, error) { return tx.CreateUser(tenant, u) })
+}
+
+// CreateDirGroups is CreateUsers for directory groups.
+func CreateDirGroups(tx Tx, tenant policy.TenantID, gs []policy.DirGroup) ([]policy.DirGroup, error) {
+	if b, ok := tx.(BulkTx); ok {
+		return b.CreateDirGroups(tenant, gs)
+	}
+	return oneByOne(gs, func(g policy.DirGroup) (policy.DirGroup, error) { return tx.CreateDirGroup(tenant, g) })
+}
+
+// oneByOne is the fallback of a bulk write: create for each record, in
+// order, up to the first it refuses.
+func oneByOne[T any](recs []T, create func(T) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(recs))
+	for i, r := range recs {
+		c, err := create(r)
 		if err != nil {
 			return out, &BulkError{Index: i, Err: err}
 		}

@@ -195,3 +195,148 @@ func parallel(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// CreateDirGroups implements store.BulkTx: the same checks, records,
+// member keys, index entries and audit entries as one CreateDirGroup per
+// group, in order (a group may list groups created before it in the same
+// call). Validation and encoding run on every CPU; the member keys, the
+// reverse index and the other indexes are each put in key order.
+func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]policy.DirGroup, error) {
+	if err := t.write(); err != nil {
+		return nil, err
+	}
+	tb, dgs, err := t.dgScope(tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.DirGroup, len(gs))
+	fresh := make([]bool, len(gs))
+	for i, g := range gs {
+		if fresh[i] = g.ID == ""; fresh[i] {
+			g.ID = policy.DirGroupID(newID())
+		}
+		g.Created, g.Updated, g.Version = t.now, t.now, 1
+		out[i] = g
+	}
+	pureErr := make([]error, len(gs))
+	full := make([][]byte, len(gs))
+	head := make([][]byte, len(gs))
+	encErr := make([]error, len(gs))
+	parallel(len(gs), func(i int) {
+		g := &out[i]
+		if err := checkID("directory group", string(g.ID)); err != nil {
+			pureErr[i] = err
+			return
+		}
+		if err := store.PrepareDirGroup(tenant, g); err != nil {
+			pureErr[i] = err
+			return
+		}
+		if full[i], encErr[i] = encode(*g, "directory group"); encErr[i] != nil {
+			return
+		}
+		head[i] = full[i]
+		if len(g.MemberUsers)+len(g.MemberGroups) > 0 {
+			head[i], encErr[i] = encode(header(*g), "directory group")
+		}
+	})
+	idx := tb.Bucket(bktIdx)
+	exts := idx.Bucket(bktDGExt)
+	root := t.root.Bucket(bktIdx)
+	userTenant, dgTenant := root.Bucket(bktUserTenant), root.Bucket(bktDGTenant)
+	inTenant := func(b *bbolt.Bucket, id string) bool { return id != "" && string(b.Get([]byte(id))) == string(tenant) }
+	takenExt := make(map[string]bool, len(gs))
+	made := make(map[policy.DirGroupID]bool, len(gs)) // ids of this call's groups so far
+	n := len(gs)
+	var refused error
+	for i := range out {
+		g := &out[i]
+		err := pureErr[i]
+		if err == nil && !fresh[i] && (made[g.ID] || t.idTaken(string(g.ID))) {
+			err = fmt.Errorf("bolt: directory group id %s: %w", g.ID, store.ErrExists)
+		}
+		if err == nil && g.ExternalID != "" && (takenExt[g.ExternalID] || exts.Get([]byte(g.ExternalID)) != nil) {
+			err = fmt.Errorf("bolt: directory group externalId %q in tenant %q: %w", g.ExternalID, tenant, store.ErrExists)
+		}
+		if err == nil {
+			for _, u := range g.MemberUsers {
+				if !inTenant(userTenant, string(u)) {
+					err = fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
+					break
+				}
+			}
+		}
+		if err == nil {
+			for _, m := range g.MemberGroups {
+				if !made[m] && !inTenant(dgTenant, string(m)) {
+					err = fmt.Errorf("bolt: member group %q of directory group %s in tenant %q: %w", m, g.ID, g.Tenant, store.ErrNotFound)
+					break
+				}
+			}
+		}
+		if err == nil {
+			err = encErr[i]
+		}
+		if err == nil {
+			err = cmp.Or(keyFits([]byte(g.ID)), keyFits([]byte(g.ExternalID)), keyFits(key(policy.FoldName(g.DisplayName), string(g.ID))))
+		}
+		if err != nil {
+			n, refused = i, &store.BulkError{Index: i, Err: err}
+			break
+		}
+		made[g.ID] = true
+		if g.ExternalID != "" {
+			takenExt[g.ExternalID] = true
+		}
+	}
+	out = out[:n]
+
+	// Member keys get their positions in order, as writeMemberKeys
+	// gives them one CreateDirGroup after another.
+	mb := tb.Bucket(bktDGMembers)
+	seq := mb.Sequence()
+	var recs, extKV, nameKV, tenantKV, memberKV, reverseKV []kv
+	tn := []byte(tenant)
+	for i := range out {
+		g := &out[i]
+		id := []byte(g.ID)
+		recs = append(recs, kv{id, head[i]})
+		if g.ExternalID != "" {
+			extKV = append(extKV, kv{[]byte(g.ExternalID), id})
+		}
+		nameKV = append(nameKV, kv{key(policy.FoldName(g.DisplayName), string(g.ID)), id})
+		tenantKV = append(tenantKV, kv{id, tn})
+		for _, a := range policy.MembersDiff(policy.DirGroup{}, g.MemberUsers, g.MemberGroups).Add {
+			seq++
+			memberKV = append(memberKV, kv{memberKey(g.ID, a.Kind, a.ID), be8(seq)})
+			reverseKV = append(reverseKV, kv{key(a.ID, string(g.ID)), nil})
+		}
+	}
+	for _, w := range []struct {
+		b   *bbolt.Bucket
+		kvs []kv
+	}{
+		{dgs, recs},
+		{mb, memberKV},
+		{exts, extKV},
+		{idx.Bucket(bktDGName), nameKV},
+		{dgTenant, tenantKV},
+		{idx.Bucket(bktDGMember), reverseKV},
+	} {
+		if err := putSorted(w.b, w.kvs); err != nil {
+			return nil, err
+		}
+	}
+	if err := mb.SetSequence(seq); err != nil {
+		return nil, fmt.Errorf("bolt: member sequence: %w", err)
+	}
+	for i := range out {
+		if err := t.audit(tenant, policy.KindDirGroup, policy.OpCreate, string(out[i].ID), nil, full[i]); err != nil {
+			return nil, err
+		}
+	}
+	if refused != nil {
+		return out, refused
+	}
+	return out, nil
+}

@@ -3,7 +3,10 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -162,3 +165,113 @@ func testBulkCreate(t *testing.T, s store.Store) {
 }
 
 var errRollback = errors.New("storetest: roll back")
+
+// testBulkCreateDirGroups: store.CreateDirGroups writes what as many
+// CreateDirGroup calls would — records, member lists in order, the reverse
+// index, one audit entry per group — lets a group list a group created
+// before it in the same call, and stops at a refused group with a
+// *store.BulkError.
+func testBulkCreateDirGroups(t *testing.T, s store.Store) {
+	f := setup(t, s)
+	us := createUsers(t, s, f.acme, "ann", "ben", "cat")
+	other := createUsers(t, s, f.globex, "gus")
+	ann, ben, cat := us[0].ID, us[1].ID, us[2].ID
+	id := func() policy.DirGroupID { return policy.DirGroupID(uuid.NewString()) }
+	g1, g2 := id(), id()
+	seq := lastSeq(t, s)
+	var made []policy.DirGroup
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		made, err = store.CreateDirGroups(tx, f.acme, []policy.DirGroup{
+			{ID: g1, DisplayName: "Ops", ExternalID: "x-1", Source: "ldap:corp", MemberUsers: []policy.UserID{cat, ann, cat}},
+			{ID: g2, DisplayName: "All", ExternalID: "x-2", Source: "ldap:corp", MemberUsers: []policy.UserID{ben}, MemberGroups: []policy.DirGroupID{g1}},
+			{DisplayName: "Empty", Source: "ldap:corp"},
+		})
+		return err
+	})
+	if len(made) != 3 || made[0].ID != g1 || made[2].ID == "" || made[2].Version != 1 || made[1].Tenant != f.acme {
+		t.Fatalf("CreateDirGroups returned %+v", made)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.DirGroup(f.acme, g1)
+		if err != nil || !slices.Equal(got.MemberUsers, []policy.UserID{cat, ann}) {
+			t.Fatalf("Ops = %+v, %v; want members cat, ann in that order", got, err)
+		}
+		got, err = tx.DirGroupByExternalID(f.acme, "x-2")
+		if err != nil || got.ID != g2 || !slices.Equal(got.MemberUsers, []policy.UserID{ben}) || !slices.Equal(got.MemberGroups, []policy.DirGroupID{g1}) {
+			t.Fatalf("All = %+v, %v", got, err)
+		}
+		if byName, err := tx.DirGroupsByName(f.acme, "empty"); err != nil || len(byName) != 1 || byName[0].ID != made[2].ID {
+			t.Fatalf("DirGroupsByName(empty) = %+v, %v", byName, err)
+		}
+		for member, want := range map[string][]policy.DirGroupID{string(ann): {g1}, string(ben): {g2}, string(g1): {g2}, string(g2): nil} {
+			got, err := tx.DirGroupsOf(f.acme, member)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("DirGroupsOf(%s) = %v, %v; want %v", member, got, err, want)
+			}
+		}
+		return nil
+	})
+	cs := auditAfter(t, s, seq)
+	if len(cs) != 3 {
+		t.Fatalf("got %d audit entries, want one per group: %v", len(cs), summary(cs))
+	}
+	for i, c := range cs {
+		var after policy.DirGroup
+		if err := json.Unmarshal(c.After, &after); err != nil {
+			t.Fatalf("audit entry %d: %v", i, err)
+		}
+		if c.Kind != policy.KindDirGroup || c.Op != policy.OpCreate || c.ID != string(made[i].ID) ||
+			after.DisplayName != made[i].DisplayName || len(after.MemberUsers) != len(made[i].MemberUsers) {
+			t.Fatalf("audit entry %d = %s %s %s %+v, want the create of %s", i, c.Kind, c.Op, c.ID, after, made[i].DisplayName)
+		}
+	}
+
+	later := id()
+	for _, tt := range []struct {
+		name  string
+		batch []policy.DirGroup
+		index int
+		want  error
+	}{
+		{"externalId taken in the store", []policy.DirGroup{{DisplayName: "a", ExternalID: "y-1"}, {DisplayName: "b", ExternalID: "x-1"}}, 1, store.ErrExists},
+		{"externalId twice in the batch", []policy.DirGroup{{DisplayName: "a", ExternalID: "y-1"}, {DisplayName: "b", ExternalID: "y-1"}}, 1, store.ErrExists},
+		{"id taken", []policy.DirGroup{{DisplayName: "a"}, {ID: g1, DisplayName: "b"}}, 1, store.ErrExists},
+		{"id of a user", []policy.DirGroup{{ID: policy.DirGroupID(ann), DisplayName: "a"}}, 0, store.ErrExists},
+		{"unknown member user", []policy.DirGroup{{DisplayName: "a", MemberUsers: []policy.UserID{ann}}, {DisplayName: "b", MemberUsers: []policy.UserID{ben, "nobody"}}}, 1, store.ErrNotFound},
+		{"member user of another tenant", []policy.DirGroup{{DisplayName: "a", MemberUsers: []policy.UserID{other[0].ID}}}, 0, store.ErrNotFound},
+		{"member group created later", []policy.DirGroup{{DisplayName: "a", MemberGroups: []policy.DirGroupID{later}}, {ID: later, DisplayName: "b"}}, 0, store.ErrNotFound},
+		{"invalid", []policy.DirGroup{{DisplayName: "a"}, {DisplayName: " "}}, 1, policy.ErrInvalid},
+		{"contains itself", []policy.DirGroup{{ID: later, DisplayName: "a", MemberGroups: []policy.DirGroupID{later}}}, 0, policy.ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seq := lastSeq(t, s)
+			var out []policy.DirGroup
+			var bulkErr error
+			update(t, s, func(tx store.Tx) error {
+				out, bulkErr = store.CreateDirGroups(tx, f.acme, tt.batch)
+				return nil // commit what was written
+			})
+			be, ok := store.AsBulkError(bulkErr)
+			if !ok || be.Index != tt.index || !errors.Is(bulkErr, tt.want) {
+				t.Fatalf("error %v, want a BulkError at %d wrapping %v", bulkErr, tt.index, tt.want)
+			}
+			if len(out) != tt.index || len(auditAfter(t, s, seq)) != tt.index {
+				t.Fatalf("returned %d groups, %d audit entries; want the %d before the refused one", len(out), len(auditAfter(t, s, seq)), tt.index)
+			}
+			update(t, s, func(tx store.Tx) error {
+				for _, g := range tt.batch[tt.index+1:] {
+					if n, err := tx.DirGroupsByName(f.acme, g.DisplayName); err != nil || len(n) > 0 {
+						t.Errorf("group %q after the refused one: %+v, %v", g.DisplayName, n, err)
+					}
+				}
+				for _, g := range out {
+					if err := tx.DeleteDirGroup(f.acme, g.ID); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserListing", testUserListing},
 		{"UsersByEmail", testUsersByEmail},
 		{"BulkCreate", testBulkCreate},
+		{"BulkCreateDirGroups", testBulkCreateDirGroups},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
 		{"ChangeMembers", testChangeMembers},
