@@ -395,3 +395,41 @@ func crawlPublic(t *testing.T, base string, seeds ...string) map[string]string {
 	}
 	return out
 }
+
+// TestPublishFromThePortal: the group's edit form, as the ISUG admin who
+// manages LUG London, takes its public page down and puts it back.
+func TestPublishFromThePortal(t *testing.T) {
+	d := startDemo(t)
+	victor := d.signIn(t, "vendor", "victor")
+	status := func() int {
+		resp, err := http.Get(d.base + "/g/lug-london")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := status(); st != http.StatusOK {
+		t.Fatalf("lug-london is public in the demo: %d", st)
+	}
+	form := url.Values{"name": {"LUG London"}, "description": {"Monthly meetings in London."}, "join": {"request"}}
+	if code, body := victor.post("/portal/groups/lug-london/edit", form, nil); code != http.StatusSeeOther {
+		t.Fatalf("save without public: %d %s", code, body)
+	}
+	if st := status(); st != http.StatusNotFound {
+		t.Errorf("unticked, the public page stays: %d", st)
+	}
+	if _, body := victor.get("/portal/groups/lug-london"); !strings.Contains(body, `id="edit-public" name="public" aria-describedby`) {
+		t.Errorf("the edit form does not show the page as not public")
+	}
+	form.Set("public", "on")
+	if code, body := victor.post("/portal/groups/lug-london/edit", form, nil); code != http.StatusSeeOther {
+		t.Fatalf("save with public: %d %s", code, body)
+	}
+	if st := status(); st != http.StatusOK {
+		t.Errorf("ticked, no public page: %d", st)
+	}
+	if _, body := victor.get("/portal/groups/lug-london"); !strings.Contains(body, `id="edit-public" name="public" checked`) {
+		t.Errorf("the edit form does not show the page as public")
+	}
+}
