@@ -17,6 +17,7 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,8 +67,7 @@ func MeetingFigures(tx store.Tx, g policy.GroupID, meeting string) (Figures, err
 			f.NotGoing++
 		}
 	}
-	err = tx.ScanRecords(nsCheckins, meetingKey(g, meeting)+"/", func(string, []byte) error { f.CheckIns++; return nil })
-	if err != nil {
+	if f.CheckIns, err = countRecords(tx, nsCheckins, meetingKey(g, meeting)+"/"); err != nil {
 		return f, err
 	}
 	ratings, err := scanJSON[policy.Rating](tx, nsRatings, meetingKey(g, meeting)+"/")
@@ -100,7 +100,10 @@ type feedbackView struct {
 	Closes   time.Time           `json:"closes,omitzero"`
 	Eligible bool                `json:"eligible"`
 	Agenda   []policy.AgendaItem `json:"agenda"`
-	Mine     *policy.Rating      `json:"mine,omitempty"`
+	// Own are the talks of the agenda the caller speaks in: not theirs
+	// to rate.
+	Own  []string       `json:"own,omitempty"`
+	Mine *policy.Rating `json:"mine,omitempty"`
 	// Results: for organizers the whole; for a speaker only their talks.
 	Results  *policy.Results `json:"results,omitempty"`
 	Comments []string        `json:"comments,omitempty"`
@@ -128,6 +131,11 @@ func (s *Server) feedbackOf(tx store.Tx, p principal, g policy.GroupID, m policy
 		start = v.Opens.Add(-m.Length())
 	}
 	v.Agenda = policy.Agenda(start, talks)
+	for _, t := range talks {
+		if t.Status == policy.TalkAccepted && !p.admin && t.Speaks(p.user) {
+			v.Own = append(v.Own, t.ID)
+		}
+	}
 	if !p.admin {
 		if v.Eligible, err = attended(tx, g, m.ID, p.user); err != nil {
 			return v, err
@@ -214,9 +222,17 @@ func (s *Server) putFeedback(w http.ResponseWriter, r *http.Request, p principal
 		if !v.Open || s.cfg.Now().Before(v.Opens) {
 			return v, &Error{Status: http.StatusConflict, Code: "feedback_closed", Message: "the feedback form of this meeting is not open"}
 		}
+		// The talks one may rate: those on the agenda, but one's own.
 		var ids []string
 		for _, it := range v.Agenda {
-			ids = append(ids, it.Talk)
+			if !slices.Contains(v.Own, it.Talk) {
+				ids = append(ids, it.Talk)
+			}
+		}
+		for id := range in.Talks {
+			if slices.Contains(v.Own, id) {
+				return v, &policy.FieldError{Field: "talks", Message: "speakers do not rate their own talk"}
+			}
 		}
 		rt := policy.Rating{Group: g.ID, Meeting: m.ID, User: p.user, Tenant: p.tenant, Overall: in.Overall, Talks: in.Talks,
 			Comment: strings.TrimSpace(in.Comment), Updated: s.cfg.Now().UTC()}

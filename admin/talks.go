@@ -98,6 +98,13 @@ func scanJSON[T any](tx store.Tx, ns, prefix string) ([]T, error) {
 
 func meetingKey(g policy.GroupID, meeting string) string { return string(g) + "/" + meeting }
 
+// countRecords counts the records of ns under prefix.
+func countRecords(tx store.Tx, ns, prefix string) (int, error) {
+	n := 0
+	err := tx.ScanRecords(ns, prefix, func(string, []byte) error { n++; return nil })
+	return n, err
+}
+
 // programOf reads a meeting's program (the zero program, call closed,
 // when none was set).
 func programOf(tx store.Tx, g policy.GroupID, meeting string) (policy.Program, error) {
@@ -415,6 +422,12 @@ func (s *Server) proposeTalk(w http.ResponseWriter, r *http.Request, p principal
 		if !pr.Accepting(m, s.cfg.Now()) {
 			return talkView{}, &Error{Status: http.StatusConflict, Code: "call_closed", Message: "the meeting's call for talks is not open"}
 		}
+		if n, err := countRecords(tx, nsTalks, meetingKey(g.ID, m.ID)+"/"); err != nil || n >= policy.MaxTalks {
+			if err != nil {
+				return talkView{}, err
+			}
+			return talkView{}, &Error{Status: http.StatusConflict, Code: "too_many", Message: fmt.Sprintf("the meeting has %d proposals, as many as it takes", n)}
+		}
 		sp, err := speakerOf(tx, p.tenant, p.user, "speaker")
 		if err != nil {
 			return talkView{}, err
@@ -708,6 +721,12 @@ func (s *Server) addTopic(w http.ResponseWriter, r *http.Request, p principal) {
 		_, m, err := meetingOf(tx, g.ID, r.PathValue("id"))
 		if err != nil {
 			return topicView{}, err
+		}
+		if n, err := countRecords(tx, nsTopics, meetingKey(g.ID, m.ID)+"/"); err != nil || n >= policy.MaxTopics {
+			if err != nil {
+				return topicView{}, err
+			}
+			return topicView{}, &Error{Status: http.StatusConflict, Code: "too_many", Message: fmt.Sprintf("the meeting has %d topics, as many as it takes", n)}
 		}
 		t := policy.Topic{ID: uuid.NewString(), Group: g.ID, Meeting: m.ID, Title: strings.TrimSpace(in.Title), Author: p.user,
 			Voters: []policy.UserID{p.user}, Created: s.cfg.Now().UTC()}

@@ -311,6 +311,9 @@ func testMeetingFeedback(t *testing.T, open func(*testing.T) store.Store) {
 			t.Errorf("%.60s: %d %v, want field %s", tt.body, st, m, tt.field)
 		}
 	}
+	if st, m := rate("bob-token", fmt.Sprintf(`{"overall":5,"talks":{%q:5}}`, tid)); st != 400 || fieldOf(m) != "talks" {
+		t.Errorf("a speaker rates his own talk: %d %v", st, m)
+	}
 	if st, _ := w.call(t, "bob-token", "PUT", mp+"/checkins/"+w.ids["carol"], ""); st != 403 {
 		t.Errorf("a member checks someone in: %d", st)
 	}
@@ -371,5 +374,24 @@ func testMeetingFeedback(t *testing.T, open func(*testing.T) store.Store) {
 	w.set(time.Date(2031, 1, 18, 9, 0, 0, 0, time.UTC))
 	if st, m := rate("dave-token", `{"overall":1}`); st != 409 {
 		t.Errorf("rating after the form closed: %d %v", st, m)
+	}
+}
+
+// TestTopicsAreBounded: a meeting takes at most policy.MaxTopics
+// topics; one more is 409 too_many and changes nothing.
+func TestTopicsAreBounded(t *testing.T) {
+	w := newTalkWorld(t)
+	mp := w.meeting(t, `{"title":"London March","start":"2031-03-11T18:30"}`)
+	for i := 0; i < policy.MaxTopics; i++ {
+		if st, m := w.call(t, "dave-token", "POST", mp+"/topics", fmt.Sprintf(`{"title":"topic %d"}`, i)); st != 201 {
+			t.Fatalf("topic %d: %d %v", i, st, m)
+		}
+	}
+	before := w.lastSeq(t)
+	if st, m := w.call(t, "bob-token", "POST", mp+"/topics", `{"title":"one more"}`); st != 409 || errCode(m) != "too_many" {
+		t.Fatalf("one topic too many: %d %v", st, m)
+	}
+	if w.lastSeq(t) != before {
+		t.Fatal("a refused topic changed something")
 	}
 }

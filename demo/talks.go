@@ -97,7 +97,7 @@ func Activity(now time.Time) policy.MeetingActivity {
 	out.Ratings = []policy.Rating{
 		{Group: london, Meeting: MeetingLondonPast, User: daniel.User, Tenant: v, Overall: 4, Talks: map[string]int{t1: 4, t2: 5}, Updated: rated},
 		{Group: london, Meeting: MeetingLondonPast, User: laura.User, Tenant: a, Overall: 5, Talks: map[string]int{t1: 5}, Comment: "Great venue, and the pizza arrived on time.", Updated: rated},
-		{Group: london, Meeting: MeetingLondonPast, User: charlotte.User, Tenant: v, Overall: 3, Talks: map[string]int{t1: 4, t2: 3}, Comment: "The room was too small for 30 people.", Updated: rated},
+		{Group: london, Meeting: MeetingLondonPast, User: charlotte.User, Tenant: v, Overall: 3, Talks: map[string]int{t2: 3}, Comment: "The room was too small for 30 people.", Updated: rated},
 		{Group: paris, Meeting: MeetingParisPast, User: dave.User, Tenant: a, Overall: 4, Talks: map[string]int{id(kindTalk, 5): 4}, Updated: parisPast.Add(20 * time.Hour)},
 		{Group: paris, Meeting: MeetingParisPast, User: wendy.User, Tenant: g, Overall: 5, Talks: map[string]int{id(kindTalk, 5): 5}, Comment: "Très bien.", Updated: parisPast.Add(22 * time.Hour)},
 	}

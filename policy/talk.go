@@ -52,7 +52,11 @@ const (
 	MaxAbstractBytes = 4 << 10
 	MaxCommentBytes  = 2 << 10
 	MaxTopicBytes    = 200
-	MaxRating        = 5
+	// MaxTalks and MaxTopics bound the talks proposed to, and the topics
+	// suggested for, one meeting.
+	MaxTalks  = 200
+	MaxTopics = 100
+	MaxRating = 5
 )
 
 // Program is what an organizer sets for one meeting besides the meeting

@@ -16,6 +16,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -316,6 +317,7 @@ type feedbackData struct {
 		Closes   time.Time    `json:"closes"`
 		Eligible bool         `json:"eligible"`
 		Agenda   []agendaItem `json:"agenda"`
+		Own      []string     `json:"own"`
 		Mine     *struct {
 			Overall int            `json:"overall"`
 			Talks   map[string]int `json:"talks"`
@@ -332,7 +334,9 @@ type feedbackData struct {
 			Ratings  score `json:"ratings"`
 		} `json:"figures"`
 	}
-	Agenda   agendaData
+	Agenda agendaData
+	// Rate are the agenda's talks the caller may rate (not their own).
+	Rate     []agendaItem
 	Review   bool
 	Checkins []struct {
 		User        string `json:"user"`
@@ -373,6 +377,11 @@ func (p *Portal) showFeedback(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d.Agenda = agendaData{Items: d.Form.Agenda, Zone: m.Zone()}
+	for _, it := range d.Form.Agenda {
+		if !slices.Contains(d.Form.Own, it.Talk) {
+			d.Rate = append(d.Rate, it)
+		}
+	}
 	if mine := d.Form.Mine; mine != nil {
 		d.Mine["overall"], d.Mine["comment"] = strconv.Itoa(mine.Overall), mine.Comment
 		for t, v := range mine.Talks {

@@ -128,10 +128,17 @@ func TestBrowserTalks(t *testing.T) {
 	bob.waitText("#rate", "The form is open until")
 	bob.run("send without the overall rating", chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] button[type=submit]`), chromedp.NodeVisible))
 	bob.waitText(".field-error", "Your overall rating is required.")
+	form, err := chromedp.Run(bob.ctx, chromedp.Text(chromedp.CSS(`form[action$="/feedback/rate"]`), chromedp.NodeVisible))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(form, "Automating storage with Ansible") || !strings.Contains(form, "Five lessons from a migration") {
+		t.Errorf("the form asks a speaker to rate his own talk, or not the others':\n%s", form)
+	}
 	bob.screenshot("talks-04-feedback-refused")
 	bob.run("rate",
 		chromedp.Click(chromedp.CSS(`input[name=overall][value="4"]`)),
-		chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] fieldset:nth-of-type(3) input[value="5"]`)),
+		chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] fieldset:nth-of-type(2) input[value="5"]`)),
 		chromedp.SendKeys(chromedp.CSS("#rate-comment"), "More lightning talks, please."),
 		chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] button[type=submit]`)),
 	)
@@ -155,6 +162,7 @@ func TestBrowserTalks(t *testing.T) {
 	alice.run("to lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	alice.run("open the past meetup's feedback", chromedp.Click(chromedp.CSS(`a[aria-label="Feedback on LUG London meetup #10"]`), chromedp.NodeVisible))
 	alice.waitText("#results", "from 4 ratings")
+	alice.waitText("#results", "Automating storage with Ansible")
 	alice.waitText("#results", "More lightning talks, please.")
 	alice.waitText("#results", "Five lessons from a migration")
 	alice.waitText("#checkins", "Daniel Davies")
