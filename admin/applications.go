@@ -289,7 +289,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p principal) {
 		if err != nil || !s.knowable(p, parent) {
 			return applicationView{}, &policy.FieldError{Field: "parent", Message: "no such group"}
 		}
-		if !slices.Contains(s.cfg.Hierarchy.Parents[policy.KindLocal], parent.Kind) || parent.Archived {
+		if !slices.Contains(s.cfg.Hierarchy.Parents[policy.GroupLocal], parent.Kind) || parent.Archived {
 			return applicationView{}, &policy.FieldError{Field: "parent", Message: fmt.Sprintf("a local group cannot sit under %s (%s)", parent.Name, parent.Kind)}
 		}
 		a.Parent = parent.ID
@@ -496,7 +496,7 @@ func (s *Server) found(tx store.Tx, p principal, a policy.Application) (policy.G
 		return policy.Group{}, err
 	}
 	loc := a.Location
-	g := policy.Group{Slug: a.Slug, Name: a.Name, Description: a.Remit, Kind: policy.KindLocal, Parent: a.Parent, Join: policy.JoinOnRequest, Location: &loc}
+	g := policy.Group{Slug: a.Slug, Name: a.Name, Description: a.Remit, Kind: policy.GroupLocal, Parent: a.Parent, Join: policy.JoinOnRequest, Location: &loc}
 	if err := s.checkPlacement(tx, g); err != nil {
 		return g, err
 	}

@@ -201,13 +201,13 @@ func TestKindsMakeTheHierarchy(t *testing.T) {
 	if got := h.Parents["city"]; len(got) != 2 || got[0] != "chapter" || got[1] != policy.Root {
 		t.Errorf("city parents %v", got)
 	}
-	if got := h.Parents["local"]; len(got) != 1 || got[0] != policy.KindRegional {
+	if got := h.Parents["local"]; len(got) != 1 || got[0] != policy.GroupRegional {
 		t.Errorf("local parents %v (a built-in kind, changed)", got)
 	}
-	if got := h.Parents["chapter"]; !slices.Contains(got, policy.Root) || !slices.Contains(got, policy.KindLocal) {
+	if got := h.Parents["chapter"]; !slices.Contains(got, policy.Root) || !slices.Contains(got, policy.GroupLocal) {
 		t.Errorf("chapter without parents should sit anywhere: %v", got)
 	}
-	for kind, want := range map[policy.GroupKind]policy.Governance{"city": policy.GovernSelf, "local": policy.GovernManaged, "chapter": policy.GovernManaged, policy.KindSpecialInterest: policy.GovernSelf} {
+	for kind, want := range map[policy.GroupKind]policy.Governance{"city": policy.GovernSelf, "local": policy.GovernManaged, "chapter": policy.GovernManaged, policy.GroupSpecialInterest: policy.GovernSelf} {
 		if got := h.GovernanceOf(policy.Group{Kind: kind}); got != want {
 			t.Errorf("governance of %s = %s, want %s", kind, got, want)
 		}

@@ -288,19 +288,19 @@ type groupRow struct {
 
 func groups() []groupRow {
 	return []groupRow{
-		{1, "isug", "International Systems User Group", policy.KindInternational, 0, "", "", "The worldwide user group of Vendor Inc's systems."},
-		{2, "rug-europe", "RUG Europe", policy.KindRegional, 1, "", "", "Regional user group for Europe."},
-		{3, "rug-north-america", "RUG North America", policy.KindRegional, 1, "", "", "Regional user group for North America."},
-		{4, "rug-apac", "RUG Asia/Pacific", policy.KindRegional, 1, "", "", "Regional user group for Asia and the Pacific."},
-		{11, "lug-london", "LUG London", policy.KindLocal, 2, "London", "Vendor Inc office, 1 King's Cross", "Monthly meetings in London."},
-		{12, "lug-paris", "LUG Paris", policy.KindLocal, 2, "Paris", "Station F, Paris", "Rencontres trimestrielles à Paris."},
-		{13, "lug-berlin", "LUG Berlin", policy.KindLocal, 2, "Berlin", "Betahaus, Kreuzberg", "Stammtisch und Vorträge in Berlin."},
-		{14, "lug-new-york", "LUG New York", policy.KindLocal, 3, "New York", "Acme HQ, 5th Avenue", "New York local group."},
-		{15, "lug-toronto", "LUG Toronto", policy.KindLocal, 3, "Toronto", "MaRS Discovery District", "Toronto local group."},
-		{16, "lug-sydney", "LUG Sydney", policy.KindLocal, 4, "Sydney", "Globex office, Barangaroo", "Sydney local group."},
-		{17, "lug-tokyo", "LUG Tokyo", policy.KindLocal, 4, "Tokyo", "Globex Japan, Shibuya", "Tokyo local group."},
-		{21, "sig-security", "SIG Security", policy.KindSpecialInterest, 1, "online", "Video conference", "Hardening, audits and incident stories."},
-		{22, "sig-devops", "SIG DevOps", policy.KindSpecialInterest, 2, "online", "Video conference", "Automation, CI/CD and operations."},
+		{1, "isug", "International Systems User Group", policy.GroupInternational, 0, "", "", "The worldwide user group of Vendor Inc's systems."},
+		{2, "rug-europe", "RUG Europe", policy.GroupRegional, 1, "", "", "Regional user group for Europe."},
+		{3, "rug-north-america", "RUG North America", policy.GroupRegional, 1, "", "", "Regional user group for North America."},
+		{4, "rug-apac", "RUG Asia/Pacific", policy.GroupRegional, 1, "", "", "Regional user group for Asia and the Pacific."},
+		{11, "lug-london", "LUG London", policy.GroupLocal, 2, "London", "Vendor Inc office, 1 King's Cross", "Monthly meetings in London."},
+		{12, "lug-paris", "LUG Paris", policy.GroupLocal, 2, "Paris", "Station F, Paris", "Rencontres trimestrielles à Paris."},
+		{13, "lug-berlin", "LUG Berlin", policy.GroupLocal, 2, "Berlin", "Betahaus, Kreuzberg", "Stammtisch und Vorträge in Berlin."},
+		{14, "lug-new-york", "LUG New York", policy.GroupLocal, 3, "New York", "Acme HQ, 5th Avenue", "New York local group."},
+		{15, "lug-toronto", "LUG Toronto", policy.GroupLocal, 3, "Toronto", "MaRS Discovery District", "Toronto local group."},
+		{16, "lug-sydney", "LUG Sydney", policy.GroupLocal, 4, "Sydney", "Globex office, Barangaroo", "Sydney local group."},
+		{17, "lug-tokyo", "LUG Tokyo", policy.GroupLocal, 4, "Tokyo", "Globex Japan, Shibuya", "Tokyo local group."},
+		{21, "sig-security", "SIG Security", policy.GroupSpecialInterest, 1, "online", "Video conference", "Hardening, audits and incident stories."},
+		{22, "sig-devops", "SIG DevOps", policy.GroupSpecialInterest, 2, "online", "Video conference", "Automation, CI/CD and operations."},
 	}
 }
 
@@ -505,9 +505,9 @@ func World(now time.Time) policy.World {
 				}
 			}
 			switch {
-			case r.kind == policy.KindLocal && r.n%2 == 1:
+			case r.kind == policy.GroupLocal && r.n%2 == 1:
 				g.Products = []string{Products[0], Products[1]}
-			case r.kind == policy.KindLocal:
+			case r.kind == policy.GroupLocal:
 				g.Products = []string{Products[0], Products[2]}
 			}
 		}

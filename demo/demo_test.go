@@ -63,7 +63,7 @@ func TestCharter(t *testing.T) {
 		t.Errorf("Charter(lug-london) basis %q, want members", st.Basis)
 	}
 	for _, g := range w.Groups {
-		if g.Kind == policy.KindLocal && (g.Location == nil || g.Location.Country == "" || g.Location.TimeZone == "" || g.Type == "" || len(g.Topics) == 0 || len(g.Products) == 0) {
+		if g.Kind == policy.GroupLocal && (g.Location == nil || g.Location.Country == "" || g.Location.TimeZone == "" || g.Type == "" || len(g.Topics) == 0 || len(g.Products) == 0) {
 			t.Errorf("%s lacks a place or a subject: %+v", g.Slug, g)
 		}
 	}
@@ -94,11 +94,11 @@ func TestShape(t *testing.T) {
 	kinds := map[policy.GroupKind]int{}
 	for _, g := range w.Groups {
 		kinds[g.Kind]++
-		if g.Kind == policy.KindLocal && len(g.Meetings) == 0 {
+		if g.Kind == policy.GroupLocal && len(g.Meetings) == 0 {
 			t.Errorf("%s has no meetings", g.Slug)
 		}
 	}
-	if kinds[policy.KindInternational] != 1 || kinds[policy.KindRegional] != 3 || kinds[policy.KindLocal] < 6 || kinds[policy.KindSpecialInterest] != 2 {
+	if kinds[policy.GroupInternational] != 1 || kinds[policy.GroupRegional] != 3 || kinds[policy.GroupLocal] < 6 || kinds[policy.GroupSpecialInterest] != 2 {
 		t.Errorf("group kinds = %v", kinds)
 	}
 	wantSlugs := []string{"isug", "rug-europe", "rug-north-america", "rug-apac", "lug-london", "lug-paris",

@@ -117,7 +117,7 @@ func groupHistory(g policy.Group, leaf bool, first time.Time, months int, seed u
 	h.Write([]byte(g.ID))
 	sum := h.Sum64()
 	rng := rand.New(rand.NewPCG(seed, sum))
-	local := g.Kind == policy.KindLocal
+	local := g.Kind == policy.GroupLocal
 	members := 8 + rng.IntN(40)
 	if !local {
 		members = 30 + rng.IntN(200)

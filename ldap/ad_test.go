@@ -280,7 +280,7 @@ member: CN=backend,`+groups+`
 				return err
 			}
 			var err error
-			staff, err = tx.CreateGroup(policy.Group{Slug: "staff", Name: "Staff", Kind: policy.KindLocal})
+			staff, err = tx.CreateGroup(policy.Group{Slug: "staff", Name: "Staff", Kind: policy.GroupLocal})
 			if err != nil {
 				return err
 			}

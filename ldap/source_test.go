@@ -381,7 +381,7 @@ func TestBindingRuleThroughEngine(t *testing.T) {
 			return err
 		}
 		var err error
-		lug, err = tx.CreateGroup(policy.Group{Slug: "lug-berlin", Name: "LUG Berlin", Kind: policy.KindLocal})
+		lug, err = tx.CreateGroup(policy.Group{Slug: "lug-berlin", Name: "LUG Berlin", Kind: policy.GroupLocal})
 		if err != nil {
 			return err
 		}

@@ -57,10 +57,10 @@ func BenchmarkAnnouncement100k(b *testing.B) {
 				return err
 			}
 		}
-		if isug, err = tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational}); err != nil {
+		if isug, err = tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational}); err != nil {
 			return err
 		}
-		lug, err = tx.CreateGroup(policy.Group{Slug: "lug", Name: "LUG", Kind: policy.KindLocal, Parent: isug.ID})
+		lug, err = tx.CreateGroup(policy.Group{Slug: "lug", Name: "LUG", Kind: policy.GroupLocal, Parent: isug.ID})
 		return err
 	})
 	if err != nil {

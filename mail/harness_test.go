@@ -245,7 +245,7 @@ func newWorld(t *testing.T) *world {
 			w.ids[u.name] = nu.ID
 		}
 		parent := policy.GroupID("")
-		for _, g := range []policy.Group{{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational}, {Slug: "rug", Name: "RUG Europe", Kind: policy.KindRegional}, {Slug: "lug", Name: "LUG London", Kind: policy.KindLocal}} {
+		for _, g := range []policy.Group{{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational}, {Slug: "rug", Name: "RUG Europe", Kind: policy.GroupRegional}, {Slug: "lug", Name: "LUG London", Kind: policy.GroupLocal}} {
 			g.Parent = parent
 			ng, err := tx.CreateGroup(g)
 			if err != nil {

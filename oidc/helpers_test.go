@@ -107,19 +107,19 @@ func seed(t testing.TB, st store.Store, extraGroups int) map[string]policy.User 
 				return err
 			}
 		}
-		isug, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational})
+		isug, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational})
 		if err != nil {
 			return err
 		}
-		rug, err := tx.CreateGroup(policy.Group{Slug: "rug-europe", Name: "RUG Europe", Kind: policy.KindRegional, Parent: isug.ID})
+		rug, err := tx.CreateGroup(policy.Group{Slug: "rug-europe", Name: "RUG Europe", Kind: policy.GroupRegional, Parent: isug.ID})
 		if err != nil {
 			return err
 		}
-		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "LUG London", Kind: policy.KindLocal, Parent: rug.ID})
+		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "LUG London", Kind: policy.GroupLocal, Parent: rug.ID})
 		if err != nil {
 			return err
 		}
-		sig, err := tx.CreateGroup(policy.Group{Slug: "sig-go", Name: "SIG Go", Kind: policy.KindSpecialInterest})
+		sig, err := tx.CreateGroup(policy.Group{Slug: "sig-go", Name: "SIG Go", Kind: policy.GroupSpecialInterest})
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func seed(t testing.TB, st store.Store, extraGroups int) map[string]policy.User 
 			}
 		}
 		for i := range extraGroups {
-			g, err := tx.CreateGroup(policy.Group{Slug: fmt.Sprintf("sig-extra-%03d", i), Name: "extra", Kind: policy.KindSpecialInterest})
+			g, err := tx.CreateGroup(policy.Group{Slug: fmt.Sprintf("sig-extra-%03d", i), Name: "extra", Kind: policy.GroupSpecialInterest})
 			if err != nil {
 				return err
 			}
@@ -170,7 +170,7 @@ func testClients() []ClientConfig {
 		{ID: "svc", Secret: svcSecret, GrantTypes: []string{GrantClientCredentials}, Scopes: []string{ScopeGroups}},
 		{ID: "london", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, Groups: GroupFilter{Root: "rug-europe"}},
 		{ID: "narrow", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, Scopes: []string{ScopeOpenID, ScopeProfile}},
-		{ID: "ids", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, GroupClaim: GroupClaimID, Groups: GroupFilter{Kinds: []policy.GroupKind{policy.KindLocal}}},
+		{ID: "ids", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, GroupClaim: GroupClaimID, Groups: GroupFilter{Kinds: []policy.GroupKind{policy.GroupLocal}}},
 		// A confidential client registered without PKCE.
 		{ID: "legacy", Secret: portalSecret, RedirectURIs: []string{rpRedirect}, PKCE: PKCEOptional},
 	}

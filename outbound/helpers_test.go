@@ -129,9 +129,9 @@ func (e *env) createUser(tenant policy.TenantID, name string) policy.User {
 func (e *env) createGroup(slug string, parent policy.GroupID) policy.Group {
 	e.t.Helper()
 	var g policy.Group
-	kind := policy.KindInternational
+	kind := policy.GroupInternational
 	if parent != "" {
-		kind = policy.KindSpecialInterest
+		kind = policy.GroupSpecialInterest
 	}
 	e.update(func(tx store.Tx) error {
 		var err error

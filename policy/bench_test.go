@@ -126,7 +126,7 @@ func BenchmarkCharter(b *testing.B) {
 	e := largeEngine()
 	var locals []policy.GroupID
 	for _, g := range largeWorld().Groups {
-		if g.Kind == policy.KindLocal {
+		if g.Kind == policy.GroupLocal {
 			locals = append(locals, g.ID)
 		}
 	}

@@ -24,7 +24,7 @@ type CharterRule struct {
 // DefaultCharter is the rule from the user groups' world: a local group is
 // chartered when at least 60% of its members also belong to the
 // international group above it.
-var DefaultCharter = CharterRule{Kind: KindLocal, Parent: KindInternational, Threshold: 0.60}
+var DefaultCharter = CharterRule{Kind: GroupLocal, Parent: GroupInternational, Threshold: 0.60}
 
 // World is a full snapshot of the facts, used to load an Engine.
 type World struct {

@@ -197,7 +197,7 @@ func (m *model) step() policy.Change {
 			return m.entry(policy.KindDirGroup, policy.OpCreate, string(d.ID), nil, d)
 		case 9: // create a child group
 			pid, _, _ := pick(rng, m.groups)
-			g := policy.Group{ID: policy.GroupID(m.id("group")), Slug: m.id("slug"), Name: "New", Kind: policy.KindLocal, Parent: pid}
+			g := policy.Group{ID: policy.GroupID(m.id("group")), Slug: m.id("slug"), Name: "New", Kind: policy.GroupLocal, Parent: pid}
 			m.groups[g.ID] = g
 			return m.entry(policy.KindGroup, policy.OpCreate, string(g.ID), nil, g)
 		case 10: // re-parent or re-kind a group, keeping the hierarchy acyclic
@@ -208,7 +208,7 @@ func (m *model) step() policy.Change {
 			}
 			before := g
 			if rng.IntN(2) == 0 {
-				g.Kind = []policy.GroupKind{policy.KindInternational, policy.KindRegional, policy.KindLocal}[rng.IntN(3)]
+				g.Kind = []policy.GroupKind{policy.GroupInternational, policy.GroupRegional, policy.GroupLocal}[rng.IntN(3)]
 			} else {
 				if rng.IntN(4) == 0 {
 					pid = ""

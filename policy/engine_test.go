@@ -72,12 +72,12 @@ func fixture() policy.World {
 			{ID: "a-bad", Tenant: "acme", DisplayName: "Acme bad", MemberUsers: []U{"u-alice"}, MemberGroups: []D{"d-organizers"}},
 		},
 		Groups: []policy.Group{
-			{ID: "g-isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-			{ID: "g-rug-eu", Slug: "rug-eu", Name: "RUG Europe", Kind: policy.KindRegional, Parent: "g-isug"},
-			{ID: "g-lug-london", Slug: "lug-london", Name: "LUG London", Kind: policy.KindLocal, Parent: "g-rug-eu", Governance: policy.GovernManaged},
-			{ID: "g-sig-x", Slug: "sig-x", Name: "SIG X", Kind: policy.KindSpecialInterest, Parent: "g-lug-london", Governance: policy.GovernManaged},
-			{ID: "g-lug-paris", Slug: "lug-paris", Name: "LUG Paris", Kind: policy.KindLocal, Parent: "g-rug-eu"},
-			{ID: "g-sig-sec", Slug: "sig-sec", Name: "SIG Security", Kind: policy.KindSpecialInterest, Parent: "g-isug"},
+			{ID: "g-isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+			{ID: "g-rug-eu", Slug: "rug-eu", Name: "RUG Europe", Kind: policy.GroupRegional, Parent: "g-isug"},
+			{ID: "g-lug-london", Slug: "lug-london", Name: "LUG London", Kind: policy.GroupLocal, Parent: "g-rug-eu", Governance: policy.GovernManaged},
+			{ID: "g-sig-x", Slug: "sig-x", Name: "SIG X", Kind: policy.GroupSpecialInterest, Parent: "g-lug-london", Governance: policy.GovernManaged},
+			{ID: "g-lug-paris", Slug: "lug-paris", Name: "LUG Paris", Kind: policy.GroupLocal, Parent: "g-rug-eu"},
+			{ID: "g-sig-sec", Slug: "sig-sec", Name: "SIG Security", Kind: policy.GroupSpecialInterest, Parent: "g-isug"},
 		},
 		Roles: policytest.Roles(),
 		Rules: []policy.Rule{
@@ -255,9 +255,9 @@ func TestDeepHierarchy(t *testing.T) {
 	}
 	var ids []G
 	for i := range depth {
-		g := policy.Group{ID: G(fmt.Sprintf("g%02d", i)), Slug: fmt.Sprintf("level-%d", i), Name: fmt.Sprintf("Level %d", i), Kind: policy.KindLocal, Governance: policy.GovernManaged}
+		g := policy.Group{ID: G(fmt.Sprintf("g%02d", i)), Slug: fmt.Sprintf("level-%d", i), Name: fmt.Sprintf("Level %d", i), Kind: policy.GroupLocal, Governance: policy.GovernManaged}
 		if i == 0 {
-			g.Kind = policy.KindInternational
+			g.Kind = policy.GroupInternational
 		} else {
 			g.Parent = ids[i-1]
 		}
@@ -315,8 +315,8 @@ func TestDeepHierarchy(t *testing.T) {
 func TestGroupsSpanTenants(t *testing.T) {
 	w := policy.World{Roles: policytest.Roles()}
 	w.Groups = []policy.Group{
-		{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-		{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.KindLocal, Parent: "isug"},
+		{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+		{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.GroupLocal, Parent: "isug"},
 	}
 	var want []policy.EffectiveMember
 	for i, tn := range []policy.TenantID{"vendor", "acme", "globex", "initech"} {
@@ -486,10 +486,10 @@ func TestCharter(t *testing.T) {
 			Tenants: []policy.Tenant{{ID: "t"}},
 			Roles:   policytest.Roles(),
 			Groups: []policy.Group{
-				{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-				{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.KindRegional, Parent: "isug"},
-				{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.KindLocal, Parent: "rug"},
-				{ID: "orphan", Slug: "orphan", Name: "Orphan", Kind: policy.KindLocal},
+				{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+				{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.GroupRegional, Parent: "isug"},
+				{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.GroupLocal, Parent: "rug"},
+				{ID: "orphan", Slug: "orphan", Name: "Orphan", Kind: policy.GroupLocal},
 			},
 			DirGroups: []policy.DirGroup{{ID: "d", Tenant: "t", DisplayName: "D"}},
 			Rules:     []policy.Rule{{ID: "r", Tenant: "t", DirGroup: "d", Group: "lug", Role: "member"}},
@@ -533,9 +533,9 @@ func TestCharter(t *testing.T) {
 		{"no members", 0, 0, policy.CharterRule{}, "lug", true, 0, 0, false},
 		{"no ancestor of parent kind", 5, 5, policy.CharterRule{}, "orphan", false, 0, 0, false},
 		{"other kind", 5, 5, policy.CharterRule{}, "rug", false, 0, 0, false},
-		{"custom 70%: 7 of 10", 10, 7, policy.CharterRule{Kind: policy.KindLocal, Parent: policy.KindInternational, Threshold: 0.7}, "lug", true, 10, 7, true},
-		{"custom 70%: 6 of 10", 10, 6, policy.CharterRule{Kind: policy.KindLocal, Parent: policy.KindInternational, Threshold: 0.7}, "lug", true, 10, 6, false},
-		{"custom parent regional", 5, 5, policy.CharterRule{Kind: policy.KindLocal, Parent: policy.KindRegional, Threshold: 0.5}, "lug", true, 5, 0, false},
+		{"custom 70%: 7 of 10", 10, 7, policy.CharterRule{Kind: policy.GroupLocal, Parent: policy.GroupInternational, Threshold: 0.7}, "lug", true, 10, 7, true},
+		{"custom 70%: 6 of 10", 10, 6, policy.CharterRule{Kind: policy.GroupLocal, Parent: policy.GroupInternational, Threshold: 0.7}, "lug", true, 10, 6, false},
+		{"custom parent regional", 5, 5, policy.CharterRule{Kind: policy.GroupLocal, Parent: policy.GroupRegional, Threshold: 0.5}, "lug", true, 5, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -651,9 +651,9 @@ func TestExplainPrefersManual(t *testing.T) {
 // group above it is not silently "does not apply".
 func TestCharterWithoutReferenceSaysWhy(t *testing.T) {
 	e := policy.NewEngine(policy.EngineConfig{})
-	e.Load(policy.World{Groups: []policy.Group{{ID: "g-lone", Slug: "lug-lone", Name: "Lone", Kind: policy.KindLocal}}})
+	e.Load(policy.World{Groups: []policy.Group{{ID: "g-lone", Slug: "lug-lone", Name: "Lone", Kind: policy.GroupLocal}}})
 	st := e.Charter("g-lone")
-	if st.Applies || !strings.Contains(st.Reason, "no international group above") || st.ReferenceKind != policy.KindInternational {
+	if st.Applies || !strings.Contains(st.Reason, "no international group above") || st.ReferenceKind != policy.GroupInternational {
 		t.Fatalf("charter of an orphan LUG: %+v", st)
 	}
 }

@@ -22,11 +22,11 @@ func govWorld(mod func(*policy.World)) *policy.Engine {
 			{ID: "bob", Tenant: "t", UserName: "bob", Active: true},
 		},
 		Groups: []policy.Group{
-			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-			{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.KindRegional, Parent: "isug"},
-			{ID: "self", Slug: "lug-self", Name: "LUG Self", Kind: policy.KindLocal, Parent: "rug"},
-			{ID: "managed", Slug: "lug-managed", Name: "LUG Managed", Kind: policy.KindLocal, Parent: "rug", Governance: policy.GovernManaged},
-			{ID: "sig", Slug: "sig", Name: "SIG", Kind: policy.KindSpecialInterest, Parent: "self"},
+			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+			{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.GroupRegional, Parent: "isug"},
+			{ID: "self", Slug: "lug-self", Name: "LUG Self", Kind: policy.GroupLocal, Parent: "rug"},
+			{ID: "managed", Slug: "lug-managed", Name: "LUG Managed", Kind: policy.GroupLocal, Parent: "rug", Governance: policy.GovernManaged},
+			{ID: "sig", Slug: "sig", Name: "SIG", Kind: policy.GroupSpecialInterest, Parent: "self"},
 		},
 		Roles: append(policytest.Roles(), policy.Role{Name: "overseer", Inherit: true, Permissions: []policy.Permission{"group.read", "groups.manage", "audit.read", "groups.suspend"}}),
 		Memberships: []policy.Membership{
@@ -130,15 +130,15 @@ func TestSuspension(t *testing.T) {
 
 func TestGovernanceByKindConfig(t *testing.T) {
 	h := policy.DefaultHierarchy()
-	h.Governance[policy.KindLocal] = policy.GovernManaged
+	h.Governance[policy.GroupLocal] = policy.GovernManaged
 	e := policy.NewEngine(policy.EngineConfig{Hierarchy: h})
 	w := policy.World{
 		Tenants: []policy.Tenant{{ID: "t"}},
 		Users:   []policy.User{{ID: "victor", Tenant: "t", UserName: "victor", Active: true}},
 		Groups: []policy.Group{
-			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-			{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.KindLocal, Parent: "isug"},
-			{ID: "lug2", Slug: "lug2", Name: "LUG 2", Kind: policy.KindLocal, Parent: "isug", Governance: policy.GovernSelf},
+			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+			{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.GroupLocal, Parent: "isug"},
+			{ID: "lug2", Slug: "lug2", Name: "LUG 2", Kind: policy.GroupLocal, Parent: "isug", Governance: policy.GovernSelf},
 		},
 		Roles:       policytest.Roles(),
 		Memberships: []policy.Membership{{User: "victor", Group: "isug", Role: "admin"}},

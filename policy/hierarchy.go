@@ -31,15 +31,15 @@ type Hierarchy struct {
 // the regional groups are managed.
 func DefaultHierarchy() Hierarchy {
 	return Hierarchy{Parents: map[GroupKind][]GroupKind{
-		KindInternational:   {Root},
-		KindRegional:        {KindInternational, KindRegional},
-		KindLocal:           {KindRegional, KindInternational},
-		KindSpecialInterest: {Root, KindInternational, KindRegional, KindLocal, KindSpecialInterest},
+		GroupInternational:   {Root},
+		GroupRegional:        {GroupInternational, GroupRegional},
+		GroupLocal:           {GroupRegional, GroupInternational},
+		GroupSpecialInterest: {Root, GroupInternational, GroupRegional, GroupLocal, GroupSpecialInterest},
 	}, Governance: map[GroupKind]Governance{
-		KindInternational:   GovernManaged,
-		KindRegional:        GovernManaged,
-		KindLocal:           GovernSelf,
-		KindSpecialInterest: GovernSelf,
+		GroupInternational:   GovernManaged,
+		GroupRegional:        GovernManaged,
+		GroupLocal:           GovernSelf,
+		GroupSpecialInterest: GovernSelf,
 	}}
 }
 

@@ -9,9 +9,9 @@ import (
 
 func TestCheckPlacement(t *testing.T) {
 	h := DefaultHierarchy()
-	isug := Group{ID: "g-isug", Name: "ISUG", Kind: KindInternational}
-	rug := Group{ID: "g-rug", Name: "RUG Europe", Kind: KindRegional, Parent: isug.ID}
-	london := Group{ID: "g-lon", Name: "LUG London", Kind: KindLocal, Parent: rug.ID}
+	isug := Group{ID: "g-isug", Name: "ISUG", Kind: GroupInternational}
+	rug := Group{ID: "g-rug", Name: "RUG Europe", Kind: GroupRegional, Parent: isug.ID}
+	london := Group{ID: "g-lon", Name: "LUG London", Kind: GroupLocal, Parent: rug.ID}
 	tests := []struct {
 		name     string
 		g        Group
@@ -19,17 +19,17 @@ func TestCheckPlacement(t *testing.T) {
 		siblings []Group
 		wantErr  string
 	}{
-		{"ISUG at the top", Group{Name: "ISUG 2", Kind: KindInternational}, Group{}, nil, ""},
-		{"ISUG under a region", Group{Name: "ISUG 2", Kind: KindInternational}, rug, nil, "may not sit under a regional"},
-		{"region at the top", Group{Name: "Orphan", Kind: KindRegional}, Group{}, nil, "needs a parent"},
-		{"sub-region", Group{Name: "Nordics", Kind: KindRegional}, rug, nil, ""},
-		{"LUG under a region", Group{Name: "LUG Paris", Kind: KindLocal}, rug, []Group{london}, ""},
-		{"LUG under the ISUG", Group{Name: "LUG Remote", Kind: KindLocal}, isug, []Group{rug}, ""},
-		{"LUG under a LUG", Group{Name: "LUG London", Kind: KindLocal}, london, nil, "may not sit under a local"},
-		{"sibling name, other case", Group{Name: "lug london", Kind: KindLocal}, rug, []Group{london}, "already has a subgroup"},
-		{"renaming itself is fine", Group{ID: london.ID, Name: "LUG London", Kind: KindLocal}, rug, []Group{london}, ""},
-		{"SIG under a LUG", Group{Name: "SIG Security", Kind: KindSpecialInterest}, london, nil, ""},
-		{"SIG at the top", Group{Name: "SIG Security", Kind: KindSpecialInterest}, Group{}, nil, ""},
+		{"ISUG at the top", Group{Name: "ISUG 2", Kind: GroupInternational}, Group{}, nil, ""},
+		{"ISUG under a region", Group{Name: "ISUG 2", Kind: GroupInternational}, rug, nil, "may not sit under a regional"},
+		{"region at the top", Group{Name: "Orphan", Kind: GroupRegional}, Group{}, nil, "needs a parent"},
+		{"sub-region", Group{Name: "Nordics", Kind: GroupRegional}, rug, nil, ""},
+		{"LUG under a region", Group{Name: "LUG Paris", Kind: GroupLocal}, rug, []Group{london}, ""},
+		{"LUG under the ISUG", Group{Name: "LUG Remote", Kind: GroupLocal}, isug, []Group{rug}, ""},
+		{"LUG under a LUG", Group{Name: "LUG London", Kind: GroupLocal}, london, nil, "may not sit under a local"},
+		{"sibling name, other case", Group{Name: "lug london", Kind: GroupLocal}, rug, []Group{london}, "already has a subgroup"},
+		{"renaming itself is fine", Group{ID: london.ID, Name: "LUG London", Kind: GroupLocal}, rug, []Group{london}, ""},
+		{"SIG under a LUG", Group{Name: "SIG Security", Kind: GroupSpecialInterest}, london, nil, ""},
+		{"SIG at the top", Group{Name: "SIG Security", Kind: GroupSpecialInterest}, Group{}, nil, ""},
 		{"unknown kind", Group{Name: "X", Kind: "chapter"}, isug, nil, "not one of"},
 	}
 	for _, tt := range tests {
@@ -47,12 +47,12 @@ func TestCheckPlacement(t *testing.T) {
 
 func TestHierarchyViolations(t *testing.T) {
 	gs := []Group{
-		{ID: "i", Slug: "isug", Name: "ISUG", Kind: KindInternational},
-		{ID: "r", Slug: "rug-europe", Name: "Europe", Kind: KindRegional, Parent: "i"},
-		{ID: "l1", Slug: "lug-london", Name: "LUG London", Kind: KindLocal, Parent: "r"},
-		{ID: "l2", Slug: "lug-london-2", Name: "LUG London", Kind: KindLocal, Parent: "l1"}, // a LUG under a LUG
-		{ID: "l3", Slug: "lug-paris", Name: "lug london", Kind: KindLocal, Parent: "r"},     // a sibling's name
-		{ID: "x", Slug: "orphan", Name: "Orphan", Kind: KindLocal, Parent: "gone"},
+		{ID: "i", Slug: "isug", Name: "ISUG", Kind: GroupInternational},
+		{ID: "r", Slug: "rug-europe", Name: "Europe", Kind: GroupRegional, Parent: "i"},
+		{ID: "l1", Slug: "lug-london", Name: "LUG London", Kind: GroupLocal, Parent: "r"},
+		{ID: "l2", Slug: "lug-london-2", Name: "LUG London", Kind: GroupLocal, Parent: "l1"}, // a LUG under a LUG
+		{ID: "l3", Slug: "lug-paris", Name: "lug london", Kind: GroupLocal, Parent: "r"},     // a sibling's name
+		{ID: "x", Slug: "orphan", Name: "Orphan", Kind: GroupLocal, Parent: "gone"},
 	}
 	got := DefaultHierarchy().Violations(gs)
 	want := []string{"lug-london", "lug-london-2", "lug-paris", "orphan"}

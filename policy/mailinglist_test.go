@@ -16,9 +16,9 @@ func TestCharterByMailingList(t *testing.T) {
 		Tenants: []policy.Tenant{{ID: "t"}},
 		Roles:   policytest.Roles(),
 		Groups: []policy.Group{
-			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.KindInternational},
-			{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.KindRegional, Parent: "isug"},
-			{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.KindLocal, Parent: "rug", MailingList: &policy.MailingList{
+			{ID: "isug", Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational},
+			{ID: "rug", Slug: "rug", Name: "RUG", Kind: policy.GroupRegional, Parent: "isug"},
+			{ID: "lug", Slug: "lug", Name: "LUG", Kind: policy.GroupLocal, Parent: "rug", MailingList: &policy.MailingList{
 				DirGroups: []policy.DirGroupID{"d-list"},
 				Addresses: []policy.Subscriber{
 					{Address: "S1@example.com", Source: "manual"}, // s1, also in d-list: counted once

@@ -89,7 +89,7 @@ func TestMeetingValidation(t *testing.T) {
 		if err := ValidateMeeting(m); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
 		}
-		g := Group{Slug: "g", Name: "G", Kind: KindLocal, Meetings: []Meeting{m}}
+		g := Group{Slug: "g", Name: "G", Kind: GroupLocal, Meetings: []Meeting{m}}
 		if err := ValidateGroup(g); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: group %v, want ErrInvalid", tc.name, err)
 		}

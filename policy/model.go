@@ -168,12 +168,26 @@ type DirGroup struct {
 // configuration may add custom kinds.
 type GroupKind string
 
-// Built-in user-group kinds.
+// Built-in user-group kinds. They are named Group… so that they never read
+// like the Kind… of a Change (KindUser, KindGroup…), which are record
+// kinds of the change feed.
 const (
-	KindInternational   GroupKind = "international"
-	KindRegional        GroupKind = "regional"
-	KindLocal           GroupKind = "local"
-	KindSpecialInterest GroupKind = "special-interest"
+	GroupInternational   GroupKind = "international"
+	GroupRegional        GroupKind = "regional"
+	GroupLocal           GroupKind = "local"
+	GroupSpecialInterest GroupKind = "special-interest"
+)
+
+// The former names of the built-in user-group kinds, kept while other
+// branches move to the Group… names.
+//
+// Deprecated: use GroupInternational, GroupRegional, GroupLocal and
+// GroupSpecialInterest.
+const (
+	KindInternational   = GroupInternational
+	KindRegional        = GroupRegional
+	KindLocal           = GroupLocal
+	KindSpecialInterest = GroupSpecialInterest
 )
 
 // Meeting records when and where a user group meets: once, or again and

@@ -6,7 +6,7 @@ import (
 )
 
 func TestValidatePlaceAndSubject(t *testing.T) {
-	base := Group{Slug: "lug-x", Name: "LUG X", Kind: KindLocal}
+	base := Group{Slug: "lug-x", Name: "LUG X", Kind: GroupLocal}
 	tests := []struct {
 		name    string
 		mod     func(*Group)

@@ -92,7 +92,7 @@ func TestValidateLengths(t *testing.T) {
 	if err := ValidateDirGroup(DirGroup{Tenant: "acme", DisplayName: long}); !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), long[:50]) {
 		t.Errorf("long displayName: %v", err)
 	}
-	if err := ValidateGroup(Group{Slug: "g", Name: "G", Kind: KindLocal, Meetings: []Meeting{{Title: long}}}); err == nil || !strings.Contains(err.Error(), "meetings[0].title") {
+	if err := ValidateGroup(Group{Slug: "g", Name: "G", Kind: GroupLocal, Meetings: []Meeting{{Title: long}}}); err == nil || !strings.Contains(err.Error(), "meetings[0].title") {
 		t.Errorf("long meeting title: %v", err)
 	}
 	if err := ValidateRole(Role{Name: "r", Permissions: []Permission{Permission(long)}}); err == nil || !strings.Contains(err.Error(), "permissions[0]") {

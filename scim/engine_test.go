@@ -35,7 +35,7 @@ func TestEngineFollowsSCIM(t *testing.T) {
 			return err
 		}
 		var err error
-		if lug, err = tx.CreateGroup(policy.Group{Slug: "berlin", Name: "Berlin LUG", Kind: policy.KindLocal}); err != nil {
+		if lug, err = tx.CreateGroup(policy.Group{Slug: "berlin", Name: "Berlin LUG", Kind: policy.GroupLocal}); err != nil {
 			return err
 		}
 		_, err = tx.CreateRule(policy.Rule{Tenant: "acme", DirGroup: policy.DirGroupID(dg), Group: lug.ID, Role: "member"})

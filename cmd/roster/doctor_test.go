@@ -22,15 +22,15 @@ func TestDoctorReportsHierarchyBreaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = st.Update(context.Background(), "test", func(tx store.Tx) error {
-		isug, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational})
+		isug, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational})
 		if err != nil {
 			return err
 		}
-		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "LUG London", Kind: policy.KindLocal, Parent: isug.ID})
+		lug, err := tx.CreateGroup(policy.Group{Slug: "lug-london", Name: "LUG London", Kind: policy.GroupLocal, Parent: isug.ID})
 		if err != nil {
 			return err
 		}
-		_, err = tx.CreateGroup(policy.Group{Slug: "lug-london-2", Name: "LUG London", Kind: policy.KindLocal, Parent: lug.ID})
+		_, err = tx.CreateGroup(policy.Group{Slug: "lug-london-2", Name: "LUG London", Kind: policy.GroupLocal, Parent: lug.ID})
 		return err
 	})
 	st.Close()

@@ -278,13 +278,13 @@ func levelSizes(total, depth int) []int {
 func kindAt(level, j int) policy.GroupKind {
 	switch {
 	case level == 0:
-		return policy.KindInternational
+		return policy.GroupInternational
 	case level == 1:
-		return policy.KindRegional
+		return policy.GroupRegional
 	case j%4 == 3:
-		return policy.KindSpecialInterest
+		return policy.GroupSpecialInterest
 	default:
-		return policy.KindLocal
+		return policy.GroupLocal
 	}
 }
 

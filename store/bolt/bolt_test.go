@@ -127,7 +127,7 @@ func seed(t testing.TB, s *Store) policy.User {
 		if _, err := tx.PutRole(policy.Role{Name: "member"}); err != nil {
 			return err
 		}
-		g, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational})
+		g, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational})
 		if err != nil {
 			return err
 		}

@@ -124,10 +124,10 @@ func testLimits(t *testing.T, s store.Store) {
 
 	// User groups and roles are bounded too (the admin API writes them).
 	for _, g := range []policy.Group{
-		{Slug: "long-name", Name: long, Kind: policy.KindLocal},
-		{Slug: "long-desc", Name: "x", Kind: policy.KindLocal, Description: strings.Repeat("d", policy.MaxTextBytes+1)},
-		{Slug: strings.Repeat("s", 200), Name: "x", Kind: policy.KindLocal},
-		{Slug: "meetings", Name: "x", Kind: policy.KindLocal, Meetings: make([]policy.Meeting, policy.MaxMeetings+1)},
+		{Slug: "long-name", Name: long, Kind: policy.GroupLocal},
+		{Slug: "long-desc", Name: "x", Kind: policy.GroupLocal, Description: strings.Repeat("d", policy.MaxTextBytes+1)},
+		{Slug: strings.Repeat("s", 200), Name: "x", Kind: policy.GroupLocal},
+		{Slug: "meetings", Name: "x", Kind: policy.GroupLocal, Meetings: make([]policy.Meeting, policy.MaxMeetings+1)},
 	} {
 		err := updateErr(t, s, func(tx store.Tx) error { _, err := tx.CreateGroup(g); return err })
 		wantErr(t, "CreateGroup", err, policy.ErrInvalid)

@@ -191,13 +191,13 @@ func setup(t *testing.T, s store.Store) fixture {
 			}
 		}
 		var err error
-		if f.isug, err = tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.KindInternational}); err != nil {
+		if f.isug, err = tx.CreateGroup(policy.Group{Slug: "isug", Name: "ISUG", Kind: policy.GroupInternational}); err != nil {
 			return err
 		}
-		if f.rug, err = tx.CreateGroup(policy.Group{Slug: "rug-emea", Name: "RUG EMEA", Kind: policy.KindRegional, Parent: f.isug.ID}); err != nil {
+		if f.rug, err = tx.CreateGroup(policy.Group{Slug: "rug-emea", Name: "RUG EMEA", Kind: policy.GroupRegional, Parent: f.isug.ID}); err != nil {
 			return err
 		}
-		f.lug, err = tx.CreateGroup(policy.Group{Slug: "lug-berlin", Name: "LUG Berlin", Kind: policy.KindLocal, Parent: f.rug.ID})
+		f.lug, err = tx.CreateGroup(policy.Group{Slug: "lug-berlin", Name: "LUG Berlin", Kind: policy.GroupLocal, Parent: f.rug.ID})
 		return err
 	})
 	return f
@@ -959,7 +959,7 @@ func testGroups(t *testing.T, s store.Store) {
 		want error
 	}{
 		{"duplicate slug", func(tx store.Tx) error {
-			_, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "x", Kind: policy.KindLocal})
+			_, err := tx.CreateGroup(policy.Group{Slug: "isug", Name: "x", Kind: policy.GroupLocal})
 			return err
 		}, store.ErrExists},
 		{"rename to taken slug", func(tx store.Tx) error {
@@ -969,16 +969,16 @@ func testGroups(t *testing.T, s store.Store) {
 			return err
 		}, store.ErrExists},
 		{"bad slug", func(tx store.Tx) error {
-			_, err := tx.CreateGroup(policy.Group{Slug: "Not A Slug", Name: "x", Kind: policy.KindLocal})
+			_, err := tx.CreateGroup(policy.Group{Slug: "Not A Slug", Name: "x", Kind: policy.GroupLocal})
 			return err
 		}, policy.ErrInvalid},
 		{"unknown parent", func(tx store.Tx) error {
-			_, err := tx.CreateGroup(policy.Group{Slug: "orphan", Name: "x", Kind: policy.KindLocal, Parent: "nope"})
+			_, err := tx.CreateGroup(policy.Group{Slug: "orphan", Name: "x", Kind: policy.GroupLocal, Parent: "nope"})
 			return err
 		}, policy.ErrInvalid},
 		{"stale version", func(tx store.Tx) error { _, err := tx.UpdateGroup(f.lug); return err }, store.ErrVersion},
 		{"update unknown", func(tx store.Tx) error {
-			_, err := tx.UpdateGroup(policy.Group{ID: "nope", Slug: "nope", Name: "x", Kind: policy.KindLocal})
+			_, err := tx.UpdateGroup(policy.Group{ID: "nope", Slug: "nope", Name: "x", Kind: policy.GroupLocal})
 			return err
 		}, store.ErrNotFound},
 		{"delete with children", func(tx store.Tx) error { return tx.DeleteGroup(f.rug.ID) }, store.ErrInUse},
@@ -994,14 +994,14 @@ func testGroups(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.DeleteGroup(f.lug.ID) })
 	update(t, s, func(tx store.Tx) error { return tx.DeleteGroup(f.rug.ID) })
 	update(t, s, func(tx store.Tx) error {
-		_, err := tx.CreateGroup(policy.Group{Slug: "rug-emea", Name: "RUG", Kind: policy.KindRegional, Parent: f.isug.ID})
+		_, err := tx.CreateGroup(policy.Group{Slug: "rug-emea", Name: "RUG", Kind: policy.GroupRegional, Parent: f.isug.ID})
 		return err
 	})
 }
 
 func testGroupCycles(t *testing.T, s store.Store) {
 	f := setup(t, s)
-	sig := policy.Group{Slug: "sig-go", Name: "Go SIG", Kind: policy.KindSpecialInterest}
+	sig := policy.Group{Slug: "sig-go", Name: "Go SIG", Kind: policy.GroupSpecialInterest}
 	update(t, s, func(tx store.Tx) error {
 		var err error
 		sig, err = tx.CreateGroup(sig)
@@ -1699,7 +1699,7 @@ func testRollback(t *testing.T, s store.Store) {
 		if _, err := tx.AddMembership(policy.Membership{User: u.ID, Group: f.lug.ID, Role: roleMember}); err != nil {
 			return err
 		}
-		if _, err := tx.CreateGroup(policy.Group{Slug: "ghost-group", Name: "x", Kind: policy.KindLocal}); err != nil {
+		if _, err := tx.CreateGroup(policy.Group{Slug: "ghost-group", Name: "x", Kind: policy.GroupLocal}); err != nil {
 			return err
 		}
 		if err := tx.DeleteUser(f.acme, existing.ID); err != nil {
@@ -1768,7 +1768,7 @@ func testRollback(t *testing.T, s store.Store) {
 		if _, err := tx.CreateUser(f.acme, policy.User{UserName: "GHOST", ExternalID: "ghost-ext"}); err != nil {
 			return err
 		}
-		_, err := tx.CreateGroup(policy.Group{Slug: "ghost-group", Name: "x", Kind: policy.KindLocal})
+		_, err := tx.CreateGroup(policy.Group{Slug: "ghost-group", Name: "x", Kind: policy.GroupLocal})
 		return err
 	})
 	// A panic-free error from a Tx method inside fn, ignored by fn, does
@@ -2064,7 +2064,7 @@ func testReadOnlyView(t *testing.T, s store.Store) {
 			return err
 		}},
 		{"CreateGroup", func(tx store.Tx) error {
-			_, err := tx.CreateGroup(policy.Group{Slug: "x", Name: "x", Kind: policy.KindLocal})
+			_, err := tx.CreateGroup(policy.Group{Slug: "x", Name: "x", Kind: policy.GroupLocal})
 			return err
 		}},
 		{"UpdateGroup", func(tx store.Tx) error { _, err := tx.UpdateGroup(f.isug); return err }},
