@@ -175,3 +175,29 @@ func TestAnnouncementFeed(t *testing.T) {
 		t.Errorf("content %+v", c)
 	}
 }
+
+// TestMailPrefs: a member reads and sets what they get from each of their
+// groups and may stop all mail; an unknown mode is refused and changes
+// nothing; an admin token (no person) is refused.
+func TestMailPrefs(t *testing.T) {
+	f := newFixture(t)
+	code, m := f.call(t, "alice-token", "GET", "/api/v1/me/mail", "")
+	gs, _ := m["groups"].([]any)
+	if code != http.StatusOK || m["none"] != false || len(gs) != 1 || gs[0].(map[string]any)["slug"] != "lug-london" || gs[0].(map[string]any)["mode"] != "all" {
+		t.Fatalf("GET: %d %v", code, m)
+	}
+	code, m = f.call(t, "alice-token", "PUT", "/api/v1/me/mail", `{"none":false,"groups":{"`+f.ids["lug"]+`":"digest"}}`)
+	if gs, _ := m["groups"].([]any); code != http.StatusOK || len(gs) != 1 || gs[0].(map[string]any)["mode"] != "digest" {
+		t.Fatalf("PUT digest: %d %v", code, m)
+	}
+	if code, m := f.call(t, "alice-token", "PUT", "/api/v1/me/mail", `{"none":true,"groups":{"`+f.ids["lug"]+`":"sometimes"}}`); code != http.StatusBadRequest {
+		t.Errorf("unknown mode: %d %v", code, m)
+	}
+	code, m = f.call(t, "alice-token", "GET", "/api/v1/me/mail", "")
+	if gs, _ := m["groups"].([]any); code != http.StatusOK || m["none"] != false || gs[0].(map[string]any)["mode"] != "digest" {
+		t.Errorf("after the refused PUT: %d %v", code, m)
+	}
+	if code, _ := f.call(t, adminToken, "GET", "/api/v1/me/mail", ""); code < 400 {
+		t.Errorf("admin token: %d", code)
+	}
+}

@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	s.governanceRoutes()      // admin/governance.go
 	s.mailingListRoutes()     // admin/mailinglist.go
 	s.profileRoutes()         // admin/profile.go
+	s.mailPrefsRoutes()       // admin/mailprefs.go
 	s.reachRoutes()           // admin/announce.go, admin/public.go
 	s.feedbackRoutes()        // admin/feedback.go
 	s.applicationRoutes()     // admin/applications.go
