@@ -129,7 +129,7 @@ func (s *Server) applicationParents(w http.ResponseWriter, r *http.Request, p pr
 		gs, err := tx.Groups()
 		out := list[groupRef]{Items: []groupRef{}}
 		for _, g := range gs {
-			if !g.Archived && s.knowable(p, g) && slices.Contains(s.cfg.Hierarchy.Parents[policy.KindLocal], g.Kind) {
+			if !g.Archived && s.knowable(p, g) && slices.Contains(s.cfg.Hierarchy.Parents[policy.GroupLocal], g.Kind) {
 				out.Items = append(out.Items, groupRef{ID: g.ID, Slug: g.Slug, Name: g.Name})
 			}
 		}
