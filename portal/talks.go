@@ -128,6 +128,23 @@ type talksData struct {
 	Review, Submit, Read bool
 	// The program form's starting values.
 	Deadline, FormatLines string
+	// Alert is the outcome of a form that has no place of its own for it
+	// on the page (a button, or a form the caller is not shown).
+	Alert string
+}
+
+// pageAlert is f's alert when the page shows none next to the form: the
+// forms in placed have their own.
+func pageAlert(f *formState, placed ...string) string {
+	if f == nil {
+		return ""
+	}
+	for _, p := range placed {
+		if f.Form == p {
+			return ""
+		}
+	}
+	return f.Alert
 }
 
 // meetingBase reads the group, the meeting and the caller's rights.
@@ -190,6 +207,17 @@ func (p *Portal) showTalks(w http.ResponseWriter, r *http.Request, s *session, s
 	if !d.Program.Deadline.IsZero() {
 		d.Deadline = d.Program.Deadline.In(m.Zone()).Format("2006-01-02T15:04")
 	}
+	placed := []string{"topic"}
+	if d.Program.Accepting && d.Submit {
+		placed = append(placed, "propose")
+	}
+	if d.Review {
+		placed = append(placed, "program")
+		for _, t := range d.Talks {
+			placed = append(placed, "comment-"+t.ID)
+		}
+	}
+	d.Alert = pageAlert(f, placed...)
 	p.render(w, r, s, status, "talks", view{Title: "Talks · " + m.Title, Nav: "groups", F: f, D: d})
 }
 
@@ -349,6 +377,8 @@ type feedbackData struct {
 	Mine map[string]string
 	// Rows are the talks' results the caller may see.
 	Rows []resultRow
+	// Alert: see talksData.
+	Alert string
 }
 
 type resultRow struct {
@@ -410,6 +440,11 @@ func (p *Portal) showFeedback(w http.ResponseWriter, r *http.Request, s *session
 			return
 		}
 		d.Checkins = cl.Items
+	}
+	if d.Form.Open && d.Form.Eligible {
+		d.Alert = pageAlert(f, "rate")
+	} else {
+		d.Alert = pageAlert(f)
 	}
 	p.render(w, r, s, status, "feedback", view{Title: "Feedback · " + m.Title, Nav: "groups", F: f, D: d})
 }
