@@ -1,6 +1,6 @@
 // Package ldap keeps a tenant's users and directory groups in step with an
-// LDAP directory (OpenLDAP, Active Directory, FreeIPA) and checks passwords
-// against it.
+// LDAP directory (OpenLDAP, Active Directory, FreeIPA, 389 Directory
+// Server) and checks passwords against it.
 //
 // A Source pulls one directory (DirectoryConfig) into the store:
 //
@@ -11,11 +11,13 @@
 //     groups (a group member that is a group becomes a MemberGroups entry;
 //     cycles are kept as edges, never followed here);
 //   - an Incremental run reads only entries changed since the last run
-//     (entryCSN for OpenLDAP, modifyTimestamp for FreeIPA, uSNChanged for Active
-//     Directory). It sees deletions on OpenLDAP with syncprov (RFC 4533
-//     refreshOnly from the stored cookies; syncrepl.go) and on Active
-//     Directory (tombstones with the Show Deleted control; tombstone.go);
-//     elsewhere the periodic full run does;
+//     (entryCSN for OpenLDAP, modifyTimestamp for FreeIPA and 389-ds,
+//     uSNChanged for Active Directory). It sees deletions on OpenLDAP with
+//     syncprov (RFC 4533 refreshOnly from the stored cookies; syncrepl.go),
+//     on Active Directory (tombstones with the Show Deleted control;
+//     tombstone.go) and on FreeIPA and 389-ds (the retro changelog after
+//     the stored change number; retrocl.go); elsewhere the periodic full
+//     run does;
 //   - Persist follows an OpenLDAP directory with RFC 4533 refreshAndPersist
 //     and applies each burst of changes as a run (Mode Persist); Run uses
 //     it when the server offers it, and polls otherwise.
@@ -24,7 +26,7 @@
 // (member;range=N-M, DirectoryConfig.MemberRange).
 //
 // Records carry Source "ldap:<dir>" and ExternalID the entry's stable id
-// (entryUUID, objectGUID, ipaUniqueID), so a rename or a move to another OU
+// (entryUUID, objectGUID, ipaUniqueID, nsUniqueId), so a rename or a move to another OU
 // is an update. Only differences are written, in store.Update batches of
 // about a thousand records on behalf of actor "ldap:<dir>" (a first load,
 // into a store without any of the directory's users or groups, ramps up to
