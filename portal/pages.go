@@ -33,6 +33,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/me", p.guard(p.me))
 	m.HandleFunc("POST /portal/calendar", p.guard(p.resetCalendar))
 	m.HandleFunc("POST /portal/me/public", p.guard(p.setPublicConsent)) // portal/public.go
+	p.mailPrefsRoutes()                                                 // portal/mailprefs.go
 	m.HandleFunc("GET /portal/people/{tenant}/{user}", p.guard(p.personPage))
 	m.HandleFunc("GET /portal/explain", p.guard(p.explainPage))
 	m.HandleFunc("GET /portal/audit", p.guard(p.auditPage))
@@ -153,6 +154,10 @@ var funcs = template.FuncMap{
 			m[kv[i].(string)] = kv[i+1]
 		}
 		return m
+	},
+	// modeLabels are the mail choices per group, in key order.
+	"modeLabels": func() map[string]string {
+		return map[string]string{"all": "Every message", "digest": "A weekly digest", "none": "Nothing"}
 	},
 	"day": func(t time.Time) string {
 		if t.IsZero() {
@@ -703,6 +708,8 @@ type personData struct {
 	// Public: the person agreed to be named on public pages (their own
 	// page only; portal/public.go).
 	Public bool
+	// Mail: what the person gets from each group (own page only).
+	Mail mailPrefs
 }
 
 // resetCalendar makes a new secret URL for the signed-in person's
@@ -738,6 +745,7 @@ func (p *Portal) personPage(w http.ResponseWriter, r *http.Request, s *session) 
 		var pr profileInput
 		_ = a.get(r.Context(), "/me/profile", &pr)
 		d.Public = pr.Public
+		_ = a.get(r.Context(), "/me/mail", &d.Mail)
 	}
 	title := d.P.DisplayName
 	if title == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -201,6 +202,21 @@ func TestPortalHTTP(t *testing.T) {
 		code, body = alice.get("/portal/explain?group=sig-devops&user=vendor/alice&permission=members.manage")
 		if code == http.StatusOK && !strings.Contains(body, "No.") {
 			t.Errorf("explain a no: %d", code)
+		}
+	})
+
+	t.Run("mail preferences", func(t *testing.T) {
+		_, body := alice.get("/portal/me")
+		m := regexp.MustCompile(`name="mode-([0-9a-f-]+)" value="all" checked`).FindStringSubmatch(body)
+		if m == nil || !strings.Contains(body, "Mail from my groups") {
+			t.Fatalf("alice's page lacks her mail preferences:\n%s", body)
+		}
+		if code, _ := alice.post("/portal/me/mail", url.Values{"mode-" + m[1]: {"digest"}}, nil); code != http.StatusSeeOther {
+			t.Fatalf("save: %d", code)
+		}
+		_, body = alice.get("/portal/me")
+		if !strings.Contains(body, `name="mode-`+m[1]+`" value="digest" checked`) || !strings.Contains(body, "Saved: your mail preferences.") {
+			t.Errorf("after saving the digest:\n%s", body)
 		}
 	})
 
