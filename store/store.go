@@ -108,7 +108,9 @@ type Tx interface {
 
 	// Directory groups, scoped to a tenant. Members must be of the same
 	// tenant (ErrNotFound otherwise). externalId is unique per tenant
-	// when set; display names are indexed, not unique.
+	// when set; display names are indexed, not unique. Member lists are
+	// kept in canonical form (policy.UniqueMembers). A change to members
+	// only is store.ChangeMembers, a delta, not UpdateDirGroup.
 	CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.DirGroup, error)
 	DirGroup(tenant policy.TenantID, id policy.DirGroupID) (policy.DirGroup, error)
 	DirGroupByExternalID(tenant policy.TenantID, externalID string) (policy.DirGroup, error)
