@@ -27,9 +27,10 @@ const (
 func (m Governance) Valid() bool { return m == "" || m == GovernSelf || m == GovernManaged }
 
 // Oversight is what a role flowing down from above still gives inside a
-// self-governing group: read everything, read its audit trail, suspend
-// the group or one of its organizers (with a stated reason).
-var Oversight = []Permission{PermGroupRead, PermMeetingsRead, PermAuditRead, PermGroupsSuspend}
+// self-governing group: read everything, read its audit trail and its
+// analytics, suspend the group or one of its organizers (with a stated
+// reason).
+var Oversight = []Permission{PermGroupRead, PermMeetingsRead, PermAuditRead, PermStatsRead, PermGroupsSuspend}
 
 // SelfGovernment is what the organizers of a self-governing group hold
 // there besides their role's own permissions.
