@@ -18,10 +18,11 @@ const maxSortOrders = 4
 // sortSpecs clients page through unfiltered (Okta's and other importers'
 // sortBy), so that pages are a slice of it, not a read and sort of the
 // whole tenant. The store's change feed keeps them current: a user
-// created, changed or deleted moves in the users' orders (a binary search
-// and a shift, under the lock readers take); any other change of a
-// tenant's records makes its group orders stale, to be rebuilt by one
-// pass. A generation per tenant, read before an order is built, tells
+// created, changed or deleted is queued on the users' orders (O(1) on the
+// writer's path) and the next reader merges the queue in one pass over
+// the order (O(n + k log k) for k changes, no store read); any other
+// change of a tenant's records makes its group orders stale, to be
+// rebuilt by one pass over the tenant. A generation per tenant, read before an order is built, tells
 // whether the order missed a change.
 type sortOrders struct {
 	st   store.Store
@@ -44,6 +45,8 @@ type sortOrder struct {
 	// orders, which are not patched).
 	less  func(a, b sortedItem) bool
 	keyOf func(policy.User) sortKey
+	// pending are the user changes not merged into items yet.
+	pending []policy.Change
 }
 
 // get returns the ids of the page [start, start+count) of the current
@@ -62,6 +65,10 @@ func (o *sortOrders) get(t policy.TenantID, kind resourceKind, spec string, star
 	gen = o.gens[t]
 	for _, so := range o.orders {
 		if so.tenant == t && so.kind == kind && so.spec == spec && so.gen == gen {
+			if !so.merge() {
+				so.gen-- // stale: rebuilt by the caller
+				continue
+			}
 			o.tick++
 			so.used = o.tick
 			return pageOf(so.items, start, count), len(so.items), true, gen
@@ -122,32 +129,54 @@ func (o *sortOrders) changed(cs []policy.Change) {
 				// Stale: rebuilt when next asked for.
 			case c.Kind != policy.KindUser:
 				so.gen = prev + 1 // a user's rendering depends on its record only
-			case so.patch(c):
+			case so.keyOf != nil && len(so.pending) < maxPending(len(so.items)):
+				so.pending = append(so.pending, c)
 				so.gen = prev + 1
 			}
 		}
 	}
 }
 
-// patch moves the user of c to its new place in so, or out of it.
-func (so *sortOrder) patch(c policy.Change) bool {
-	if so.keyOf == nil {
-		return false
+// maxPending bounds the changes queued on an order of n items: beyond
+// it, a rebuild is as cheap as the merge.
+func maxPending(n int) int { return n/2 + 1024 }
+
+// merge applies the queued user changes to so.items in one pass: the
+// changed users leave their places, and those that still exist come back
+// at their new ones. It reports false when a change cannot be read.
+func (so *sortOrder) merge() bool {
+	if len(so.pending) == 0 {
+		return true
 	}
-	var it sortedItem
-	if len(c.After) > 0 {
+	last := make(map[string][]byte, len(so.pending)) // id → last record, nil when deleted
+	for _, c := range so.pending {
+		last[c.ID] = c.After
+	}
+	so.pending = nil
+	var moved []sortedItem
+	for id, after := range last {
+		if len(after) == 0 {
+			continue
+		}
 		var u policy.User
-		if err := json.Unmarshal(c.After, &u); err != nil || string(u.ID) != c.ID {
+		if err := json.Unmarshal(after, &u); err != nil || string(u.ID) != id {
 			return false
 		}
-		it = sortedItem{key: so.keyOf(u), id: c.ID}
+		moved = append(moved, sortedItem{key: so.keyOf(u), id: id})
 	}
-	if i := slices.IndexFunc(so.items, func(x sortedItem) bool { return x.id == c.ID }); i >= 0 {
-		so.items = slices.Delete(so.items, i, i+1)
+	sort.Slice(moved, func(i, j int) bool { return so.less(moved[i], moved[j]) })
+	kept := slices.DeleteFunc(so.items, func(x sortedItem) bool { _, changed := last[x.id]; return changed })
+	out := make([]sortedItem, 0, len(kept)+len(moved))
+	i, j := 0, 0
+	for i < len(kept) || j < len(moved) {
+		if j == len(moved) || (i < len(kept) && !so.less(moved[j], kept[i])) {
+			out = append(out, kept[i])
+			i++
+		} else {
+			out = append(out, moved[j])
+			j++
+		}
 	}
-	if len(c.After) > 0 {
-		pos := sort.Search(len(so.items), func(i int) bool { return so.less(it, so.items[i]) })
-		so.items = slices.Insert(so.items, pos, it)
-	}
+	so.items = out
 	return true
 }
