@@ -7,14 +7,21 @@ import (
 
 // groupRecordNamespaces are the record namespaces keyed "<group>/…": a
 // deleted group's records there go with it, in the same transaction.
-var groupRecordNamespaces = []string{nsJoinRequests, nsRSVPs}
+var groupRecordNamespaces = []string{nsJoinRequests, nsRSVPs, nsPrograms, nsTalks, nsTopics, nsCheckins, nsRatings}
 
-// deleteGroupRecords deletes g's membership requests and RSVPs. The keys
-// are collected first: a scan does not delete under itself.
+// deleteGroupRecords deletes g's membership requests, RSVPs and meeting
+// activity (talks, topics, programs, check-ins, ratings).
 func deleteGroupRecords(tx store.Tx, g policy.GroupID) error {
-	for _, ns := range groupRecordNamespaces {
+	return deleteRecordsUnder(tx, string(g)+"/", groupRecordNamespaces...)
+}
+
+// deleteRecordsUnder deletes the records of the namespaces whose keys
+// start with prefix. The keys are collected first: a scan does not delete
+// under itself.
+func deleteRecordsUnder(tx store.Tx, prefix string, namespaces ...string) error {
+	for _, ns := range namespaces {
 		var keys []string
-		if err := tx.ScanRecords(ns, string(g)+"/", func(k string, _ []byte) error {
+		if err := tx.ScanRecords(ns, prefix, func(k string, _ []byte) error {
 			keys = append(keys, k)
 			return nil
 		}); err != nil {

@@ -377,7 +377,7 @@ func LoadMeetingActivity(tx store.Tx, a policy.MeetingActivity) error {
 		}
 	}
 	for _, t := range a.Talks {
-		if err := putJSONRecord(tx, nsTalks, policy.TalkKey(t.Group, t.Meeting, t.ID), t); err != nil {
+		if err := putTalk(tx, nil, t); err != nil {
 			return err
 		}
 	}

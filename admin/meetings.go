@@ -371,7 +371,8 @@ func (s *Server) patchMeeting(w http.ResponseWriter, r *http.Request, p principa
 }
 
 // deleteMeeting answers DELETE /api/v1/groups/{group}/meetings/{id}: the
-// meeting and its RSVPs are gone (calendars that had it keep it: cancel a
+// meeting, its RSVPs and its talks, topics, program, check-ins and ratings
+// are gone (calendars that had it keep it: cancel a
 // meeting people were told of instead).
 func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p principal) {
 	g, ok := s.withGroup(w, r, p, policy.PermMeetingsEdit)
@@ -392,13 +393,7 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p princip
 		if _, err = tx.UpdateGroup(cur); err != nil {
 			return none{}, err
 		}
-		rs, err := rsvpsOf(tx, g.ID, id)
-		for _, rv := range rs {
-			if err := tx.DeleteRecord(nsRSVPs, policy.RSVPKey(g.ID, id, rv.User)); err != nil {
-				return none{}, err
-			}
-		}
-		return none{}, err
+		return none{}, deleteMeetingRecords(tx, g.ID, id)
 	})
 }
 

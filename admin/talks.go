@@ -10,7 +10,9 @@ package admin
 // decision on /api/v1/me/talks. Accepted talks form the agenda, in order
 // with times, shown with the meeting and in its iCalendar DESCRIPTION.
 // Members suggest topics (records "topics") and vote them up; organizers
-// pick from the top.
+// pick from the top. Records "talks-by-speaker" ("<user>/<group>/<meeting>/
+// <talk>") index the talks by speaker and co-speaker for /api/v1/me/talks.
+// Deleting a meeting (or its group) deletes all of these with it.
 //
 //	GET    /api/v1/groups/{group}/meetings/{id}/program            the call for talks
 //	PUT    /api/v1/groups/{group}/meetings/{id}/program            (meetings.edit)
@@ -48,6 +50,8 @@ const (
 	nsPrograms = "programs"
 	nsTalks    = "talks"
 	nsTopics   = "topics"
+	// nsTalksBySpeaker indexes talks by speaker and co-speakers.
+	nsTalksBySpeaker = "talks-by-speaker"
 )
 
 func (s *Server) talkRoutes() {
@@ -97,6 +101,67 @@ func scanJSON[T any](tx store.Tx, ns, prefix string) ([]T, error) {
 }
 
 func meetingKey(g policy.GroupID, meeting string) string { return string(g) + "/" + meeting }
+
+// deleteMeetingRecords deletes a meeting's RSVPs, talks (and their
+// entries in the speakers' index), topics, program, check-ins and ratings.
+func deleteMeetingRecords(tx store.Tx, g policy.GroupID, meeting string) error {
+	ts, err := talksOf(tx, g, meeting)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if err := indexSpeakers(tx, &t, nil); err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteRecord(nsPrograms, meetingKey(g, meeting)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return deleteRecordsUnder(tx, meetingKey(g, meeting)+"/", nsRSVPs, nsTalks, nsTopics, nsCheckins, nsRatings)
+}
+
+// speakersOf are the users who give t.
+func speakersOf(t *policy.Talk) []policy.UserID {
+	if t == nil {
+		return nil
+	}
+	out := []policy.UserID{t.Speaker.User}
+	for _, c := range t.Co {
+		out = append(out, c.User)
+	}
+	return out
+}
+
+// indexSpeakers moves the speakers' index (records "talks-by-speaker",
+// "<user>/<group>/<meeting>/<talk>") from the speakers of before to those
+// of after (either may be nil).
+func indexSpeakers(tx store.Tx, before, after *policy.Talk) error {
+	was, now := speakersOf(before), speakersOf(after)
+	for _, u := range was {
+		if !slices.Contains(now, u) {
+			if err := tx.DeleteRecord(nsTalksBySpeaker, string(u)+"/"+policy.TalkKey(before.Group, before.Meeting, before.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	for _, u := range now {
+		if !slices.Contains(was, u) {
+			if err := tx.PutRecord(nsTalksBySpeaker, string(u)+"/"+policy.TalkKey(after.Group, after.Meeting, after.ID), []byte{1}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// putTalk writes t, keeping the speakers' index in step with before (the
+// talk as it was; nil for a new one).
+func putTalk(tx store.Tx, before *policy.Talk, t policy.Talk) error {
+	if err := putJSONRecord(tx, nsTalks, policy.TalkKey(t.Group, t.Meeting, t.ID), t); err != nil {
+		return err
+	}
+	return indexSpeakers(tx, before, &t)
+}
 
 // countRecords counts the records of ns under prefix.
 func countRecords(tx store.Tx, ns, prefix string) (int, error) {
@@ -445,7 +510,7 @@ func (s *Server) proposeTalk(w http.ResponseWriter, r *http.Request, p principal
 		if err := in.apply(tx, &t, pr); err != nil {
 			return talkView{}, err
 		}
-		if err := putJSONRecord(tx, nsTalks, policy.TalkKey(g.ID, m.ID, t.ID), t); err != nil {
+		if err := putTalk(tx, nil, t); err != nil {
 			return talkView{}, err
 		}
 		err = tx.Record(p.tenant, policy.OpCreate, "talk/"+policy.TalkKey(g.ID, m.ID, t.ID),
@@ -478,6 +543,7 @@ func (s *Server) patchTalk(w http.ResponseWriter, r *http.Request, p principal) 
 			return talkView{}, err
 		}
 		reviewer, speaker := s.reviews(p, g.ID), !p.admin && t.Speaks(p.user)
+		orig := t
 		before := t.Status
 		textChange := in.Title != nil || in.Abstract != nil || in.Format != nil || in.CoSpeakers != nil
 		switch {
@@ -516,7 +582,7 @@ func (s *Server) patchTalk(w http.ResponseWriter, r *http.Request, p principal) 
 		if in.Order != nil {
 			t.Order = *in.Order
 		}
-		if err := putJSONRecord(tx, nsTalks, policy.TalkKey(g.ID, m.ID, t.ID), t); err != nil {
+		if err := putTalk(tx, &orig, t); err != nil {
 			return talkView{}, err
 		}
 		err = tx.Record(p.tenant, policy.OpUpdate, "talk/"+policy.TalkKey(g.ID, m.ID, t.ID),
@@ -594,7 +660,7 @@ func (s *Server) commentTalk(w http.ResponseWriter, r *http.Request, p principal
 			}
 		}
 		t.Comments = append(t.Comments, c)
-		if err := putJSONRecord(tx, nsTalks, policy.TalkKey(g.ID, m.ID, t.ID), t); err != nil {
+		if err := putTalk(tx, &t, t); err != nil {
 			return talkView{}, err
 		}
 		err = tx.Record(p.tenant, policy.OpUpdate, "talk/"+policy.TalkKey(g.ID, m.ID, t.ID),
@@ -634,9 +700,27 @@ func (s *Server) myTalks(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	read(s, w, r, func(tx store.Tx) (list[talkView], error) {
-		all, err := scanJSON[policy.Talk](tx, nsTalks, "")
+		// The keys first: a backend may not read while it scans.
+		var keys []string
+		prefix := string(p.user) + "/"
+		err := tx.ScanRecords(nsTalksBySpeaker, prefix, func(k string, _ []byte) error {
+			keys = append(keys, strings.TrimPrefix(k, prefix))
+			return nil
+		})
 		if err != nil {
 			return list[talkView]{}, err
+		}
+		var all []policy.Talk
+		for _, k := range keys {
+			var t policy.Talk
+			err := getJSONRecord(tx, nsTalks, k, &t)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // its group went since
+			}
+			if err != nil {
+				return list[talkView]{}, err
+			}
+			all = append(all, t)
 		}
 		out := []talkView{}
 		groups := map[policy.GroupID]policy.Group{}

@@ -158,6 +158,27 @@ func testTalksAndAgenda(t *testing.T, open func(*testing.T) store.Store) {
 		t.Errorf("dave reads a proposal not his: %d", st)
 	}
 
+	// The speakers' index follows a change of co-speakers.
+	myCount := func(token string) int {
+		st, m := w.call(t, token, "GET", "/api/v1/me/talks", "")
+		if st != 200 {
+			t.Fatalf("my talks as %s: %d %v", token, st, m)
+		}
+		return len(m["items"].([]any))
+	}
+	if n := myCount("carol-token"); n != 2 {
+		t.Errorf("carol speaks in %d talks, want 2", n)
+	}
+	if st, m := w.call(t, "bob-token", "PATCH", mp+"/talks/"+tid, `{"coSpeakers":[]}`); st != 200 || m["coSpeakers"] != nil {
+		t.Fatalf("drop the co-speaker: %d %v", st, m)
+	}
+	if n := myCount("carol-token"); n != 1 {
+		t.Errorf("carol, no longer co-speaker, has %d talks, want 1", n)
+	}
+	if st, m := w.call(t, "bob-token", "PATCH", mp+"/talks/"+tid, `{"coSpeakers":["acme/carol"]}`); st != 200 {
+		t.Fatalf("carol again: %d %v", st, m)
+	}
+
 	// Review: comments among organizers only.
 	if st, m := w.call(t, "alice-token", "POST", mp+"/talks/"+tid+"/comments", `{"text":"Strong; put it first."}`); st != 201 || len(m["comments"].([]any)) != 1 {
 		t.Fatalf("comment: %d %v", st, m)
@@ -374,6 +395,21 @@ func testMeetingFeedback(t *testing.T, open func(*testing.T) store.Store) {
 	w.set(time.Date(2031, 1, 18, 9, 0, 0, 0, time.UTC))
 	if st, m := rate("dave-token", `{"overall":1}`); st != 409 {
 		t.Errorf("rating after the form closed: %d %v", st, m)
+	}
+
+	// A deleted meeting takes its talks, ratings and check-ins along.
+	if st, m := w.call(t, "alice-token", "DELETE", mp, ""); st != 204 {
+		t.Fatalf("delete the meeting: %d %v", st, m)
+	}
+	_ = w.st.View(context.Background(), func(tx store.Tx) (err error) {
+		f, err = MeetingFigures(tx, policy.GroupID(w.ids["lug"]), strings.TrimPrefix(mp, "/api/v1/groups/lug-london/meetings/"))
+		return
+	})
+	if f != (Figures{}) {
+		t.Errorf("a deleted meeting's figures %+v", f)
+	}
+	if _, m := w.call(t, "bob-token", "GET", "/api/v1/me/talks", ""); len(m["items"].([]any)) != 0 {
+		t.Errorf("bob's talks of a deleted meeting: %v", m)
 	}
 }
 
