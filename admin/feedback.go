@@ -17,7 +17,8 @@ package admin
 // does not exist. The vendor never sees the name and company of a partner
 // company's member who has not chosen to show them (policy.RedactFeedback),
 // neither in answers nor in the audit log and its outbound events
-// ("feedback/<id>").
+// ("feedback/<id>"). The author of an item sent from a group is told of a
+// new status or answer by mail.
 
 import (
 	"encoding/json"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/roster-dev/roster/mail"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -306,8 +308,36 @@ func (s *Server) patchProductFeedback(w http.ResponseWriter, r *http.Request, p 
 		if err := storeProductFeedback(tx, f, policy.OpUpdate, f.Tenant); err != nil {
 			return f, err
 		}
+		if triage && (in.Status != nil || in.Answer != nil) {
+			if err := s.tellAuthor(tx, p, f); err != nil {
+				return f, err
+			}
+		}
 		return v.view(tx, f), nil
 	})
+}
+
+// tellAuthor queues a mail to the author of f about its status and
+// answer, through the group it was sent from (an item sent from no group
+// is seen on the portal only).
+func (s *Server) tellAuthor(tx store.Tx, p principal, f policy.Feedback) error {
+	if f.Group == "" {
+		return nil
+	}
+	g, err := tx.Group(f.Group)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	body := "Your feedback on " + f.Product + " is now " + string(f.Status) + "."
+	if f.Answer != "" {
+		body += "\n\n" + f.AnsweredBy + " answered:\n\n" + f.Answer
+	}
+	_, err = mail.QueueDirect(tx, mail.Direct{Group: g, Users: []policy.UserID{f.Author}, Subject: "Your feedback: " + f.Title,
+		Body: body, Author: p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
+	return err
 }
 
 // displayName names the caller for those they answer: a person's display

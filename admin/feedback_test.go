@@ -163,3 +163,29 @@ func TestProductTeamRoleNamesConfiguredProducts(t *testing.T) {
 		t.Errorf("cloud team: %d %v", st, m)
 	}
 }
+
+func TestFeedbackAuthorIsTold(t *testing.T) {
+	f := feedbackFixture(t)
+	// carol sends from a group she is in.
+	err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids["carol"]), Group: policy.GroupID(f.ids["lug"]), Role: "member", Origin: policy.OriginManual})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m := f.call(t, "carol-token", "POST", "/api/v1/feedback", `{"product":"db","category":"question","title":"LTS?","body":"Is there one?","group":"lug-london"}`)
+	if m["group"] != f.ids["lug"] {
+		t.Fatalf("sent %v", m)
+	}
+	if st, m := f.call(t, "bob-token", "PATCH", "/api/v1/feedback/"+m["id"].(string), `{"answer":"Yes, 7.4."}`); st != 200 {
+		t.Fatalf("%d %v", st, m)
+	}
+	var jobs []string
+	_ = f.st.View(context.Background(), func(tx store.Tx) error {
+		return tx.ScanRecords("mail", "job/", func(_ string, b []byte) error { jobs = append(jobs, string(b)); return nil })
+	})
+	if len(jobs) != 1 || !strings.Contains(jobs[0], f.ids["carol"]) || !strings.Contains(jobs[0], "Yes, 7.4.") {
+		t.Errorf("mail jobs %v", jobs)
+	}
+}
