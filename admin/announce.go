@@ -48,6 +48,10 @@ type announcementView struct {
 	Groups     []policy.GroupID `json:"groups"`
 	Subject    string           `json:"subject"`
 	Body       string           `json:"body"`
+	// BodyHTML is the Markdown body rendered and sanitised, as the mail
+	// shows it.
+	BodyHTML   string           `json:"bodyHTML"`
+	ToName     string           `json:"toName,omitempty"`
 	Author     string           `json:"author,omitempty"`
 	Created    string           `json:"created"`
 	Queued     bool             `json:"queued"` // not yet expanded into deliveries
@@ -55,8 +59,9 @@ type announcementView struct {
 }
 
 func viewAnnouncement(j mail.Job) announcementView {
-	return announcementView{ID: j.ID, Group: j.Group, Groups: j.Groups, Subject: j.Subject, Body: j.Body, Author: j.AuthorName,
-		Created: j.Created.Format("2006-01-02T15:04:05Z07:00"), Queued: !j.Expanded, Recipients: j.Recipients}
+	html, _ := mail.MarkdownHTML(j.Body) // goldmark writes to memory: no error
+	return announcementView{ID: j.ID, Group: j.Group, Groups: j.Groups, Subject: j.Subject, Body: j.Body, BodyHTML: string(html),
+		ToName: j.ToName, Author: j.AuthorName, Created: j.Created.Format("2006-01-02T15:04:05Z07:00"), Queued: !j.Expanded, Recipients: j.Recipients}
 }
 
 // descendants returns g and every group below it, parents first.

@@ -15,11 +15,12 @@ import (
 )
 
 func (p *Portal) reachRoutes() {
-	for _, n := range []string{"announce"} {
+	for _, n := range []string{"announce", "announcement"} {
 		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
 	}
 	p.mux.HandleFunc("GET /portal/groups/{slug}/announce", p.guard(p.announcePage))
 	p.mux.HandleFunc("POST /portal/groups/{slug}/announce", p.guard(p.sendAnnouncement))
+	p.mux.HandleFunc("GET /portal/groups/{slug}/announcements/{id}", p.guard(p.announcementPage))
 }
 
 // announcement is one entry of a group's archive.
@@ -27,6 +28,8 @@ type announcement struct {
 	ID         string   `json:"id"`
 	Subject    string   `json:"subject"`
 	Body       string   `json:"body"`
+	BodyHTML   string   `json:"bodyHTML"` // sanitised by the admin API (goldmark, bluemonday)
+	ToName     string   `json:"toName"`
 	Author     string   `json:"author"`
 	Created    string   `json:"created"`
 	Groups     []string `json:"groups"`
@@ -69,7 +72,7 @@ func (p *Portal) announcePage(w http.ResponseWriter, r *http.Request, s *session
 func (p *Portal) sendAnnouncement(w http.ResponseWriter, r *http.Request, s *session) {
 	slug := r.PathValue("slug")
 	f := r.PostForm
-	in := map[string]any{"subject": strings.TrimSpace(f.Get("subject")), "body": f.Get("body"), "subgroups": f.Get("subgroups") == "on"}
+	in := map[string]any{"subject": strings.TrimSpace(f.Get("subject")), "body": f.Get("body"), "to": f.Get("to")}
 	fs := &formState{Form: "announce", Values: f, Errors: map[string]string{}}
 	if in["subject"] == "" {
 		fs.Errors["subject"] = "Write a subject."
@@ -103,4 +106,32 @@ func (p *Portal) sendAnnouncement(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	s.setFlash(fmt.Sprintf("Your announcement “%s” is on its way to %d members.", out.Subject, out.Recipients))
 	http.Redirect(w, r, "/portal/groups/"+url.PathEscape(slug)+"/announce", http.StatusSeeOther)
+}
+
+// HTML is the announcement's sanitised HTML (the admin API renders the
+// Markdown with goldmark and cleans it with bluemonday's user-content
+// policy before it leaves the store).
+func (a announcement) HTML() template.HTML { return template.HTML(a.BodyHTML) } //nolint:gosec // sanitised by the admin API
+
+// announcementData is one announcement's archive page.
+type announcementData struct {
+	Slug, Name string
+	A          announcement
+}
+
+// announcementPage shows one announcement of a group's archive to whoever
+// may read the group.
+func (p *Portal) announcementPage(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := p.announceView(r.Context(), s, r.PathValue("slug"))
+	if err != nil {
+		p.apiFail(w, r, err, "this group")
+		return
+	}
+	for _, a := range d.Archive {
+		if a.ID == r.PathValue("id") {
+			p.render(w, r, s, http.StatusOK, "announcement", view{Title: a.Subject, Nav: "groups", D: announcementData{Slug: d.Slug, Name: d.Name, A: a}})
+			return
+		}
+	}
+	p.fail(w, r, http.StatusNotFound, "No such announcement in this group.")
 }

@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -9,8 +10,10 @@ import (
 )
 
 // TestBrowserReach drives headless Chromium: an organizer sends an
-// announcement from the form. (The visitor's side, the public pages and
-// the finder, is in public_browser_test.go.)
+// announcement in Markdown from the form, opens its archive page (the
+// Markdown rendered, a script stripped), and writes up to her RUG's
+// organizers. (The visitor's side, the public pages and the finder, is in
+// public_browser_test.go.)
 func TestBrowserReach(t *testing.T) {
 	exe := browsertest.Chromium(t)
 	d := startDemo(t)
@@ -27,10 +30,28 @@ func TestBrowserReach(t *testing.T) {
 	)
 	alice.waitText(".field-error", "Write the message.")
 	alice.run("write and send",
-		chromedp.SendKeys(chromedp.CSS("#announce-body"), "We meet at the Vendor Inc office.\n\nPizza from 18:30."),
+		chromedp.SendKeys(chromedp.CSS("#announce-body"), "We meet at the **Vendor Inc office**.\n\n- pizza from 18:30\n- talks at 19:00\n\n<script>document.title='pwned'</script>"),
 		chromedp.Click(chromedp.CSS(`form[action$="/announce"] button[type=submit]`)),
 	)
 	alice.waitText(".flash", "is on its way to")
 	alice.waitText(".archive", "Spring meetup: venue confirmed")
 	alice.screenshot("reach-03-announcement-sent")
+	alice.run("open it", chromedp.Click(chromedp.CSS(`.archive a`), chromedp.NodeVisible))
+	alice.waitText("h1", "Spring meetup: venue confirmed")
+	alice.waitText(".announcement strong", "Vendor Inc office")
+	alice.waitText(".announcement li", "pizza from 18:30")
+	got, err := chromedp.Run(alice.ctx, chromedp.Evaluate[string](`document.title + " | " + document.querySelectorAll(".announcement script").length`))
+	if err != nil || strings.HasPrefix(got, "pwned") || !strings.HasSuffix(got, " | 0") {
+		t.Errorf("the announcement's script survived: %q, %v", got, err)
+	}
+	alice.screenshot("reach-04-announcement-archive")
+	alice.run("up to the RUG", chromedp.Navigate(d.base+"/portal/groups/lug-london/announce"),
+		chromedp.SendKeys(chromedp.CSS("#announce-subject"), "Speakers wanted for May"),
+		chromedp.SendKeys(chromedp.CSS("#announce-body"), "Who at the RUG could give a talk?"),
+		chromedp.Click(chromedp.CSS("#to-parent"), chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS(`form[action$="/announce"] button[type=submit]`)),
+	)
+	alice.waitText(".flash", "is on its way to")
+	alice.waitText(".archive", "to the organizers of RUG Europe")
+	alice.screenshot("reach-05-to-the-rug")
 }
