@@ -43,19 +43,19 @@ const (
 
 // announcementView is one announcement of the archive.
 type announcementView struct {
-	ID         string           `json:"id"`
-	Group      policy.GroupID   `json:"group"`
-	Groups     []policy.GroupID `json:"groups"`
-	Subject    string           `json:"subject"`
-	Body       string           `json:"body"`
+	ID      string           `json:"id"`
+	Group   policy.GroupID   `json:"group"`
+	Groups  []policy.GroupID `json:"groups"`
+	Subject string           `json:"subject"`
+	Body    string           `json:"body"`
 	// BodyHTML is the Markdown body rendered and sanitised, as the mail
 	// shows it.
-	BodyHTML   string           `json:"bodyHTML"`
-	ToName     string           `json:"toName,omitempty"`
-	Author     string           `json:"author,omitempty"`
-	Created    string           `json:"created"`
-	Queued     bool             `json:"queued"` // not yet expanded into deliveries
-	Recipients int              `json:"recipients"`
+	BodyHTML   string `json:"bodyHTML"`
+	ToName     string `json:"toName,omitempty"`
+	Author     string `json:"author,omitempty"`
+	Created    string `json:"created"`
+	Queued     bool   `json:"queued"` // not yet expanded into deliveries
+	Recipients int    `json:"recipients"`
 }
 
 func viewAnnouncement(j mail.Job) announcementView {
