@@ -152,6 +152,41 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	return out, nil
 }
 
+// inTenantSorted returns the ids that the store-wide id index b maps to
+// tenant. It sorts them and walks one cursor forward from each to the
+// next, instead of searching the B+tree from its root for each (a first
+// load's groups list most of the tenant's users, many times over).
+func inTenantSorted[T ~string](b *bbolt.Bucket, ids []T, tenant policy.TenantID) map[T]bool {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	in := make(map[T]bool, len(ids))
+	c := b.Cursor()
+	var k, v []byte
+	started := false
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if !started {
+			k, v = c.Seek([]byte(id))
+			started = true
+		}
+		// Step forward a little; seek when the next id is further.
+		for steps := 0; k != nil && string(k) < string(id); steps++ {
+			if steps == 8 {
+				k, v = c.Seek([]byte(id))
+				break
+			}
+			k, v = c.Next()
+		}
+		if k != nil && string(k) == string(id) && string(v) == string(tenant) {
+			in[id] = true
+		}
+	}
+	return in
+}
+
 // keyFits refuses, as put does, a key too long for bbolt.
 func keyFits(k []byte) error {
 	if len(k) > bbolt.MaxKeySize {
@@ -245,6 +280,14 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	root := t.root.Bucket(bktIdx)
 	userTenant, dgTenant := root.Bucket(bktUserTenant), root.Bucket(bktDGTenant)
 	inTenant := func(b *bbolt.Bucket, id string) bool { return id != "" && string(b.Get([]byte(id))) == string(tenant) }
+	// The member users of all the groups, looked up in one pass.
+	var memberUsers []policy.UserID
+	for i := range out {
+		if pureErr[i] == nil {
+			memberUsers = append(memberUsers, out[i].MemberUsers...)
+		}
+	}
+	usersIn := inTenantSorted(userTenant, memberUsers, tenant)
 	takenExt := make(map[string]bool, len(gs))
 	made := make(map[policy.DirGroupID]bool, len(gs)) // ids of this call's groups so far
 	n := len(gs)
@@ -260,7 +303,7 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 		}
 		if err == nil {
 			for _, u := range g.MemberUsers {
-				if !inTenant(userTenant, string(u)) {
+				if !usersIn[u] {
 					err = fmt.Errorf("bolt: member user %q of directory group %s in tenant %q: %w", u, g.ID, g.Tenant, store.ErrNotFound)
 					break
 				}
