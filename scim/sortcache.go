@@ -165,16 +165,17 @@ func (so *sortOrder) merge() bool {
 		moved = append(moved, sortedItem{key: so.keyOf(u), id: id})
 	}
 	sort.Slice(moved, func(i, j int) bool { return so.less(moved[i], moved[j]) })
+	// Out of their places, then merged in from the back, in place.
 	kept := slices.DeleteFunc(so.items, func(x sortedItem) bool { _, changed := last[x.id]; return changed })
-	out := make([]sortedItem, 0, len(kept)+len(moved))
-	i, j := 0, 0
-	for i < len(kept) || j < len(moved) {
-		if j == len(moved) || (i < len(kept) && !so.less(moved[j], kept[i])) {
-			out = append(out, kept[i])
-			i++
+	i, j := len(kept)-1, len(moved)-1
+	out := slices.Grow(kept, len(moved))[:len(kept)+len(moved)]
+	for k := len(out) - 1; j >= 0; k-- {
+		if i >= 0 && so.less(moved[j], kept[i]) {
+			out[k] = kept[i]
+			i--
 		} else {
-			out = append(out, moved[j])
-			j++
+			out[k] = moved[j]
+			j--
 		}
 	}
 	so.items = out
