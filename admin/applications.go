@@ -383,16 +383,8 @@ func (s *Server) tellFounders(tx store.Tx, p principal, a policy.Application, su
 // {text}: a reviewer's question (the status becomes questions, the
 // founders are told) or a founder's answer (pending again).
 func (s *Server) applicationMessage(w http.ResponseWriter, r *http.Request, p principal) {
-	var in struct {
-		Text string `json:"text"`
-	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	text := strings.TrimSpace(in.Text)
-	if text == "" || len(text) > policy.MaxTextBytes {
-		writeErr(w, &policy.FieldError{Field: "text", Message: fmt.Sprintf("write a message of at most %d bytes", policy.MaxTextBytes)})
+	text, ok := s.textBody(w, r, "message", policy.MaxTextBytes)
+	if !ok {
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (applicationView, error) {
@@ -421,6 +413,25 @@ func (s *Server) applicationMessage(w http.ResponseWriter, r *http.Request, p pr
 		}
 		return s.viewApplication(tx, p, a)
 	})
+}
+
+// textBody reads a body {"text"}: trimmed, not empty, at most max bytes
+// (what names it in the refusal: "comment", "message"). On false the
+// refusal is written.
+func (s *Server) textBody(w http.ResponseWriter, r *http.Request, what string, max int) (string, bool) {
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return "", false
+	}
+	text := strings.TrimSpace(in.Text)
+	if text == "" || len(text) > max {
+		writeErr(w, &policy.FieldError{Field: "text", Message: fmt.Sprintf("write a %s of at most %d bytes", what, max)})
+		return "", false
+	}
+	return text, true
 }
 
 // founderRole is the role founders get in the group an approval creates

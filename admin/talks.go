@@ -629,16 +629,8 @@ func (s *Server) commentTalk(w http.ResponseWriter, r *http.Request, p principal
 	if !ok {
 		return
 	}
-	var in struct {
-		Text string `json:"text"`
-	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	text := strings.TrimSpace(in.Text)
-	if text == "" || len(text) > policy.MaxCommentBytes {
-		writeErr(w, &policy.FieldError{Field: "text", Message: fmt.Sprintf("write a comment of at most %d bytes", policy.MaxCommentBytes)})
+	text, ok := s.textBody(w, r, "comment", policy.MaxCommentBytes)
+	if !ok {
 		return
 	}
 	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (talkView, error) {
