@@ -113,6 +113,9 @@ globex: tina@globex.example.
   OIDC client   id %[3]s, secret %[4]s
                 redirect URI %[1]s/demo/callback
 `, base, demoPassword, demoClientID, clientSecret)
+	if *smtpAddr != "" {
+		fmt.Fprintf(stdout, "\nMail goes to the SMTP server at %s: a welcome to LUG London's members and the\nmeetings' invitations first, then whatever you do (Mailpit shows it at http://127.0.0.1:8025).\n", *smtpAddr)
+	}
 	fmt.Fprintln(stdout, "\nData is kept in", *data, "— stop with Ctrl-C.")
 	return a.serve(ctx, ln)
 }
