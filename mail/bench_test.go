@@ -31,7 +31,7 @@ func envInt(name string, def int) int {
 // MAILBENCH_MEMBERS members (default 100,000) is queued — the POST's job
 // record, then its expansion into one delivery per member in the store —
 // with the heap sampled every 10 ms; then the first MAILBENCH_DELIVER
-// (default 5,000) of them, written to a LUG of that size, are delivered
+// (default 5,000) of them, by MAILBENCH_WORKERS workers (default 4), written to a LUG of that size, are delivered
 // to Mailpit by the outbox, against Mailpit fed by the same SMTP client
 // without the outbox. Reported: queue s; heap MB before, at its peak
 // during the expansion (the garbage collector lets the heap grow to twice
@@ -99,7 +99,8 @@ func BenchmarkAnnouncement100k(b *testing.B) {
 	defer st.Subscribe(func(cs []policy.Change) { _ = eng.Apply(cs) })()
 	b.Logf("world of %d members built in %v", members, time.Since(start).Round(time.Millisecond))
 	sender := &SMTP{Host: "127.0.0.1", Port: mp.smtpPort, TLS: TLSNone}
-	s, err := New(Config{Store: st, Engine: eng, Sender: sender, From: netmail.Address{Address: "groups@roster.example"}, BaseURL: "https://roster.example"})
+	s, err := New(Config{Store: st, Engine: eng, Sender: sender, From: netmail.Address{Address: "groups@roster.example"}, BaseURL: "https://roster.example",
+		Workers: envInt("MAILBENCH_WORKERS", 4)})
 	if err != nil {
 		b.Fatal(err)
 	}
