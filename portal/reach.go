@@ -117,6 +117,12 @@ func (a announcement) HTML() template.HTML { return template.HTML(a.BodyHTML) } 
 type announcementData struct {
 	Slug, Name string
 	A          announcement
+	// Delivery: the counts by state and the failures, for those who may
+	// send announcements (GET /api/v1/announcements/{id}); nil otherwise.
+	Delivery *struct {
+		Counts   map[string]int `json:"counts"`
+		Failures []string       `json:"failures"`
+	}
 }
 
 // announcementPage shows one announcement of a group's archive to whoever
@@ -129,7 +135,11 @@ func (p *Portal) announcementPage(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	for _, a := range d.Archive {
 		if a.ID == r.PathValue("id") {
-			p.render(w, r, s, http.StatusOK, "announcement", view{Title: a.Subject, Nav: "groups", D: announcementData{Slug: d.Slug, Name: d.Name, A: a}})
+			ad := announcementData{Slug: d.Slug, Name: d.Name, A: a}
+			if err := (api{p, s}).do(r.Context(), "GET", "/announcements/"+url.PathEscape(a.ID), nil, &ad.Delivery); err != nil {
+				ad.Delivery = nil // not an organizer of the group: no figures
+			}
+			p.render(w, r, s, http.StatusOK, "announcement", view{Title: a.Subject, Nav: "groups", D: ad})
 			return
 		}
 	}
