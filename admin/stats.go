@@ -12,7 +12,7 @@ package admin
 //	stats-members/<group>     policy.MemberSources at the last snapshot (to count joins and leaves)
 //
 //	GET /api/v1/stats/groups                    the top-most groups whose analytics the caller sees
-//	GET /api/v1/stats/groups/{group}?months=24   the figures behind the charts (stats.read)
+//	GET /api/v1/stats/groups/{group}?months=24&dormant=100   the figures behind the charts (stats.read)
 //
 // The vendor's community team (stats.read on the ISUG, flowing down) sees
 // every group; organizers (stats.read in their group) see their own.
@@ -252,13 +252,26 @@ type groupStatsView struct {
 // MaxStatsMonths bounds ?months=.
 const MaxStatsMonths = 120
 
-// groupStats answers GET /api/v1/stats/groups/{group}?months=24.
+// DefaultDormantListed is how many dormant groups the analytics name
+// unless ?dormant= asks for more (up to policy.MaxDormant); dormantCount
+// counts them all.
+const DefaultDormantListed = 100
+
+// groupStats answers GET /api/v1/stats/groups/{group}?months=24&dormant=100.
 func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p principal) {
 	n := 24
 	if v := r.URL.Query().Get("months"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > MaxStatsMonths {
 			writeErr(w, &policy.FieldError{Field: "months", Message: "a whole number of months from 1 to " + strconv.Itoa(MaxStatsMonths)})
+			return
+		}
+	}
+	dormant := DefaultDormantListed
+	if v := r.URL.Query().Get("dormant"); v != "" {
+		var err error
+		if dormant, err = strconv.Atoi(v); err != nil || dormant < 0 || dormant > policy.MaxDormant {
+			writeErr(w, &policy.FieldError{Field: "dormant", Message: "a whole number of groups from 0 to " + strconv.Itoa(policy.MaxDormant)})
 			return
 		}
 	}
@@ -288,11 +301,9 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p principal)
 		}
 		latest := &v.Months[len(v.Months)-1]
 		v.Group.LastMeeting, v.DormantCount = latest.LastMeeting, latest.DormantCount
-		for _, id := range latest.Dormant {
-			if d, err := tx.Group(id); err == nil {
-				var last policy.GroupMonth
-				_ = getJSONRecord(tx, nsStats, StatsKey(id, latest.Month), &last)
-				v.Dormant = append(v.Dormant, groupRef{ID: d.ID, Slug: d.Slug, Name: d.Name, LastMeeting: last.LastMeeting})
+		for _, dg := range latest.Dormant[:min(len(latest.Dormant), dormant)] {
+			if d, err := tx.Group(dg.Group); err == nil {
+				v.Dormant = append(v.Dormant, groupRef{ID: d.ID, Slug: d.Slug, Name: d.Name, LastMeeting: dg.LastMeeting})
 			}
 		}
 		latest.Dormant = nil

@@ -134,6 +134,8 @@ func TestStatsWhoSees(t *testing.T) {
 		{"bob-token", "/api/v1/stats/groups/lug-london", 404},
 		{adminToken, "/api/v1/stats/groups/isug?months=0", 400},
 		{adminToken, "/api/v1/stats/groups/isug?months=x", 400},
+		{adminToken, "/api/v1/stats/groups/isug?dormant=501", 400},
+		{adminToken, "/api/v1/stats/groups/isug?dormant=0", 200},
 		{adminToken, "/api/v1/stats/groups/nope", 404},
 	} {
 		if st, m := f.call(t, c.token, "GET", c.path, ""); st != c.status {

@@ -209,10 +209,17 @@ type GroupMonth struct {
 	// Groups counts the live groups of the subtree; Dormant names those
 	// of them without a meeting for DormantAfter (at most MaxDormant),
 	// DormantCount counts them all.
-	Groups       int       `json:"groups"`
-	Dormant      []GroupID `json:"dormant,omitempty"`
-	DormantCount int       `json:"dormantCount"`
+	Groups       int            `json:"groups"`
+	Dormant      []DormantGroup `json:"dormant,omitempty"`
+	DormantCount int            `json:"dormantCount"`
 	// LastMeeting is the group's own latest meeting so far.
+	LastMeeting time.Time `json:"lastMeeting,omitzero"`
+}
+
+// DormantGroup is a group without a meeting for DormantAfter, and its
+// last meeting (zero: none).
+type DormantGroup struct {
+	Group       GroupID   `json:"group"`
 	LastMeeting time.Time `json:"lastMeeting,omitzero"`
 }
 
@@ -254,7 +261,7 @@ func RollUp(months map[GroupID]*GroupMonth, parent func(GroupID) GroupID, isDorm
 			if dormant {
 				up.DormantCount++
 				if len(up.Dormant) < MaxDormant {
-					up.Dormant = append(up.Dormant, id)
+					up.Dormant = append(up.Dormant, DormantGroup{Group: id, LastMeeting: m.LastMeeting})
 				}
 			}
 		}

@@ -147,7 +147,7 @@ func TestFiguresAndRollUp(t *testing.T) {
 		"lug2": {Own: Figures{Members: 3}},
 	}
 	RollUp(ms, func(g GroupID) GroupID { return parents[g] }, func(g GroupID) bool { return g == "lug2" })
-	if s := ms["isug"]; s.Subtree.Members != 118 || s.Groups != 4 || s.Subtree.MeetingsHeld != 2 || s.DormantCount != 1 || !reflect.DeepEqual(s.Dormant, []GroupID{"lug2"}) {
+	if s := ms["isug"]; s.Subtree.Members != 118 || s.Groups != 4 || s.Subtree.MeetingsHeld != 2 || s.DormantCount != 1 || !reflect.DeepEqual(s.Dormant, []DormantGroup{{Group: "lug2"}}) {
 		t.Errorf("isug = %+v", s)
 	}
 	if s := ms["lug1"]; s.Subtree.Members != 5 || s.Groups != 1 || s.DormantCount != 0 {

@@ -19,6 +19,13 @@ import (
 	"time"
 )
 
+// How many dormant groups the page names, and the CSV (the admin API
+// keeps at most 500).
+const (
+	pageDormant = 50
+	csvDormant  = 500
+)
+
 func (p *Portal) statsRoutes() {
 	p.pages["stats"] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/stats.html"))
 	p.mux.HandleFunc("GET /portal/stats", p.guard(p.statsIndex))
@@ -120,9 +127,11 @@ func (p *Portal) statsIndex(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 // statsOf reads a group's analytics and lays out its tables and charts.
-func (p *Portal) statsOf(ctx context.Context, s *session, slug string) (statsData, error) {
+// The page names the first dormant groups (pageDormant); the CSV all the
+// admin API keeps.
+func (p *Portal) statsOf(ctx context.Context, s *session, slug string, listed int) (statsData, error) {
 	var ans statsAnswer
-	if err := p.api(s).get(ctx, "/stats/groups/"+esc(slug)+"?months=24", &ans); err != nil {
+	if err := p.api(s).get(ctx, "/stats/groups/"+esc(slug)+"?months=24&dormant="+strconv.Itoa(listed), &ans); err != nil {
 		return statsData{}, err
 	}
 	d := statsData{G: ans.Group, DormantCount: ans.DormantCount}
@@ -184,7 +193,7 @@ func (p *Portal) statsOf(ctx context.Context, s *session, slug string) (statsDat
 		scores.Rows = append(scores.Rows, []string{m.Month, itoa(f.Ratings), fmt.Sprintf("%.2f", fig(i).rating())})
 		charter.Rows = append(charter.Rows, []string{m.Month, itoa(f.CharterGroups), fmt.Sprintf("%.0f%%", 100*f.charter()), itoa(f.Chartered)})
 	}
-	dormant := statsTable{ID: "dormant", Title: "Groups without a meeting in six months", Head: []string{"Group", "Short name", "Last meeting"}}
+	dormant := statsTable{ID: "dormant", Title: fmt.Sprintf("Groups without a meeting in six months (%d)", ans.DormantCount), Head: []string{"Group", "Short name", "Last meeting"}}
 	for _, g := range ans.Dormant {
 		last := "never"
 		if !g.LastMeeting.IsZero() {
@@ -234,7 +243,7 @@ func rangeOf(labels []string) string {
 }
 
 func (p *Portal) statsPage(w http.ResponseWriter, r *http.Request, s *session) {
-	d, err := p.statsOf(r.Context(), s, r.PathValue("slug"))
+	d, err := p.statsOf(r.Context(), s, r.PathValue("slug"), pageDormant)
 	if err != nil {
 		p.apiFail(w, r, err, "the analytics of this group")
 		return
@@ -257,7 +266,11 @@ func (p *Portal) statsCSV(w http.ResponseWriter, r *http.Request, s *session) {
 		p.fail(w, r, http.StatusNotFound, "There is no such page in the portal.")
 		return
 	}
-	d, err := p.statsOf(r.Context(), s, r.PathValue("slug"))
+	listed := pageDormant
+	if name == "dormant" {
+		listed = csvDormant
+	}
+	d, err := p.statsOf(r.Context(), s, r.PathValue("slug"), listed)
 	if err != nil {
 		p.apiFail(w, r, err, "the analytics of this group")
 		return
