@@ -1554,16 +1554,36 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 	if r.txGroupID == nil {
 		r.txGroupID = map[string]policy.DirGroupID{}
 	}
+	// Every group of the batch gets its id first, and its members are
+	// resolved on every CPU (the maps are only read meanwhile); then a
+	// group keeps only the member groups created before it, as if they
+	// had been resolved one create at a time.
+	ids := make([]policy.DirGroupID, len(at))
+	pos := make(map[policy.DirGroupID]int, len(at))
+	for k, i := range at {
+		ids[k] = policy.DirGroupID(uuid.Must(uuid.NewV7()).String())
+		pos[ids[k]] = k
+		r.txGroupID[chunk[i].group.ExternalID] = ids[k]
+	}
 	gs := make([]policy.DirGroup, len(at))
 	final := make([]bool, len(at))
-	for k, i := range at {
-		d := chunk[i].group
-		if dg := chunk[i].dg; dg != nil {
-			d, final[k] = r.desiredGroupFinal(*dg)
+	store.Parallel(len(at), func(k int) {
+		o := chunk[at[k]]
+		gs[k] = o.group
+		if o.dg != nil {
+			gs[k], final[k] = r.desiredGroupFinal(*o.dg)
 		}
-		d.ID = policy.DirGroupID(uuid.Must(uuid.NewV7()).String())
-		r.txGroupID[d.ExternalID] = d.ID
-		gs[k] = d
+	})
+	for k := range gs {
+		n := len(gs[k].MemberGroups)
+		gs[k].MemberGroups = slices.DeleteFunc(gs[k].MemberGroups, func(m policy.DirGroupID) bool {
+			p, inBatch := pos[m]
+			return inBatch && p >= k
+		})
+		if len(gs[k].MemberGroups) < n {
+			final[k] = false
+		}
+		gs[k].ID = ids[k]
 	}
 	out, err := store.CreateDirGroups(tx, r.s.tenant, gs)
 	for k, g := range out {

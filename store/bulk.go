@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/roster-dev/roster/policy"
 )
@@ -77,4 +79,28 @@ func AsBulkError(err error) (*BulkError, bool) {
 	var be *BulkError
 	ok := errors.As(err, &be)
 	return be, ok
+}
+
+// Parallel calls fn(i) for every i in [0, n), spread over the CPUs, and
+// returns when all calls have: the preparation of a bulk write (checks,
+// encoding, resolving members) that needs no store. fn must write only to
+// what belongs to i. A few calls run on the caller's goroutine.
+func Parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/16)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		wg.Go(func() {
+			for i := lo; i < min(lo+per, n); i++ {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -46,7 +44,7 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	pureErr := make([]error, len(us))
 	enc := make([][]byte, len(us))
 	encErr := make([]error, len(us))
-	parallel(len(us), func(i int) {
+	store.Parallel(len(us), func(i int) {
 		u := &out[i]
 		if err := checkID("user", string(u.ID)); err != nil {
 			pureErr[i] = err
@@ -206,31 +204,6 @@ func putSorted(b *bbolt.Bucket, kvs []kv) error {
 	return nil
 }
 
-// parallel calls fn(i) for every i in [0, n), spread over the CPUs, and
-// returns when all calls have. fn must only write to what belongs to i.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/64) // not worth it for a few
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	per := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // CreateDirGroups implements store.BulkTx: the same checks, records,
 // member keys, index entries and audit entries as one CreateDirGroup per
 // group, in order (a group may list groups created before it in the same
@@ -257,7 +230,7 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	full := make([][]byte, len(gs))
 	head := make([][]byte, len(gs))
 	encErr := make([]error, len(gs))
-	parallel(len(gs), func(i int) {
+	store.Parallel(len(gs), func(i int) {
 		g := &out[i]
 		if err := checkID("directory group", string(g.ID)); err != nil {
 			pureErr[i] = err
