@@ -3,6 +3,7 @@ package portal_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,7 +77,18 @@ func TestPortalTalkFormsRefuseBadInput(t *testing.T) {
 	if code, body := bob.get(past + "/feedback"); code != http.StatusOK || strings.Contains(body, "Check-in list") || strings.Contains(body, "Great venue") {
 		t.Errorf("bob's feedback page (%d) shows the organizers' view", code)
 	}
-	if after := d.auditSeq(t); after != before {
-		t.Errorf("refused forms changed something: audit %d → %d", before, after)
+	// Nothing the people did is in the audit trail (the demo's own
+	// background jobs may write meanwhile, under their own names).
+	var l struct {
+		Items []struct {
+			Actor string `json:"actor"`
+			ID    string `json:"id"`
+		} `json:"items"`
+	}
+	d.adminGet(t, "/audit?limit=1000&after="+strconv.FormatUint(before, 10), &l)
+	for _, e := range l.Items {
+		if strings.HasPrefix(e.Actor, "user:") {
+			t.Errorf("a refused form changed something: %s by %s", e.ID, e.Actor)
+		}
 	}
 }
