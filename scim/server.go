@@ -34,8 +34,10 @@
 // its bounds; cheap ones never wait for them. A write the storage medium
 // refuses answers 507; a client that hangs up is recorded as 499.
 //
-// Sorting (RFC 7644 §3.4.2.3) keeps the first startIndex+count resources
-// of one pass (sort.go). /Bulk (RFC 7644 §3.7) runs each operation through
+// Sorting (RFC 7644 §3.4.2.3) never sorts the tenant per page: userName
+// pages from the store's index, other attributes from orders kept in
+// memory and fed by the change feed, filtered sorts through a bounded
+// heap (sort.go, sortcache.go). /Bulk (RFC 7644 §3.7) runs each operation through
 // the handler of its own request (bulk.go). The package does not
 // implement /Me or password changes.
 package scim
