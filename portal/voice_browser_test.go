@@ -132,6 +132,16 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		t.Errorf("tina is not the new group's organizer: %+v", ex)
 	}
 
+	var mem struct {
+		Members []struct {
+			User string `json:"user"`
+			Role string `json:"role"`
+		} `json:"members"`
+	}
+	d.adminGet(t, "/groups/lug-reading/members", &mem)
+	if len(mem.Members) != 1 || mem.Members[0].Role != "organizer" {
+		t.Errorf("the new group's members through the API: %+v, want its founder as organizer", mem.Members)
+	}
 	// The analytics: the ISUG for its admin, London for its organizer.
 	victor := newTab(t, exe, d.base, shots, 1400, 1000)
 	victor.signIn("vendor", "victor")
