@@ -178,18 +178,6 @@ const (
 	GroupSpecialInterest GroupKind = "special-interest"
 )
 
-// The former names of the built-in user-group kinds, kept while other
-// branches move to the Group… names.
-//
-// Deprecated: use GroupInternational, GroupRegional, GroupLocal and
-// GroupSpecialInterest.
-const (
-	KindInternational   = GroupInternational
-	KindRegional        = GroupRegional
-	KindLocal           = GroupLocal
-	KindSpecialInterest = GroupSpecialInterest
-)
-
 // Meeting records when and where a user group meets: once, or again and
 // again by an RFC 5545 recurrence rule (see RRule). Start and End are
 // instants; TimeZone (an IANA name, "" for UTC) is the zone whose wall
