@@ -1,7 +1,8 @@
 package policy
 
 // This file fixes the public API of the Engine for the packages that consume
-// it. The implementation lives in engine.go.
+// it. The implementation lives in engine.go (state, Load), apply.go
+// (Apply), queries.go, explain.go and charter.go.
 
 // EngineConfig configures an Engine.
 type EngineConfig struct {
@@ -120,7 +121,8 @@ const (
 	BasisBoth        CharterBasis = "both"
 )
 
-// The Engine's methods (implemented in engine.go):
+// The Engine's methods (implemented in engine.go, apply.go, queries.go,
+// explain.go and charter.go):
 //
 //	func NewEngine(cfg EngineConfig) *Engine
 //	func (e *Engine) Load(w World)                 // replaces all facts

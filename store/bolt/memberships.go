@@ -1,0 +1,137 @@
+package bolt
+
+// This file holds manual memberships and their by-user index.
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
+)
+
+// AddMembership implements store.Tx. The user (in any tenant), the group
+// and the role must exist. Origin defaults to policy.OriginManual; any other
+// origin is refused, since rule memberships are derived, not stored. Adding
+// an existing membership returns it unchanged and writes nothing.
+func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
+	if err := t.write(); err != nil {
+		return policy.Membership{}, err
+	}
+	if m.Origin == "" {
+		m.Origin = policy.OriginManual
+	}
+	if m.Origin != policy.OriginManual {
+		return policy.Membership{}, fmt.Errorf("bolt: membership origin %q is not manual: %w", m.Origin, policy.ErrInvalid)
+	}
+	for _, id := range []string{string(m.Group), string(m.User), string(m.Role)} {
+		if err := checkID("membership", id); err != nil {
+			return policy.Membership{}, err
+		}
+	}
+	tenant := getBucket(t.root, bktIdx, bktUserTenant).Get([]byte(m.User))
+	if tenant == nil || m.User == "" {
+		return policy.Membership{}, fmt.Errorf("bolt: user %s: %w", m.User, store.ErrNotFound)
+	}
+	if m.Group == "" || t.root.Bucket(bktGroups).Get([]byte(m.Group)) == nil {
+		return policy.Membership{}, notFoundGroup(m.Group)
+	}
+	if m.Role == "" || t.root.Bucket(bktRoles).Get([]byte(m.Role)) == nil {
+		return policy.Membership{}, fmt.Errorf("bolt: role %q: %w", m.Role, store.ErrNotFound)
+	}
+	ms := t.root.Bucket(bktMemberships)
+	k := key(string(m.Group), string(m.User), string(m.Role))
+	if v := ms.Get(k); v != nil {
+		return decode[policy.Membership](v, "membership")
+	}
+	m.Created = t.now
+	v, err := encode(m, "membership")
+	if err != nil {
+		return policy.Membership{}, err
+	}
+	if err := put(ms, k, v); err != nil {
+		return policy.Membership{}, err
+	}
+	if err := t.writeIndexes(nil, membershipIndexes(nil, &m)); err != nil {
+		return policy.Membership{}, err
+	}
+	return m, t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpCreate,
+		policy.MembershipKey(m.Group, m.User, m.Role), nil, v)
+}
+
+// RemoveMembership implements store.Tx.
+func (t *tx) RemoveMembership(g policy.GroupID, u policy.UserID, r policy.RoleName) error {
+	if err := t.write(); err != nil {
+		return err
+	}
+	return t.removeMembership(g, u, r)
+}
+
+func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleName) error {
+	ms := t.root.Bucket(bktMemberships)
+	k := key(string(g), string(u), string(r))
+	before := ms.Get(k)
+	if before == nil {
+		return fmt.Errorf("bolt: membership %s: %w", policy.MembershipKey(g, u, r), store.ErrNotFound)
+	}
+	before = bytes.Clone(before)
+	tenant := bytes.Clone(getBucket(t.root, bktIdx, bktUserTenant).Get([]byte(u)))
+	if err := del(ms, k); err != nil {
+		return err
+	}
+	if err := t.writeIndexes(nil, membershipIndexes(&policy.Membership{Group: g, User: u, Role: r}, nil)); err != nil {
+		return err
+	}
+	return t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpDelete, policy.MembershipKey(g, u, r), before, nil)
+}
+
+// MembershipsOfGroup implements store.Tx, ordered by user then role. An
+// unknown group has none.
+func (t *tx) MembershipsOfGroup(g policy.GroupID) ([]policy.Membership, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	if g == "" {
+		return nil, nil
+	}
+	var out []policy.Membership
+	err := scanPrefix(t.root.Bucket(bktMemberships), prefix(string(g)), func(_, v []byte) error {
+		m, err := decode[policy.Membership](v, "membership")
+		out = append(out, m)
+		return err
+	})
+	return out, err
+}
+
+// MembershipsOfUser implements store.Tx, from the by-user index, ordered by
+// group then role. An unknown user has none.
+func (t *tx) MembershipsOfUser(u policy.UserID) ([]policy.Membership, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	if u == "" {
+		return nil, nil
+	}
+	ms := t.root.Bucket(bktMemberships)
+	var out []policy.Membership
+	err := scanPrefix(getBucket(t.root, bktIdx, bktMSUser), prefix(string(u)), func(k, _ []byte) error {
+		p := splitKey(k) // user, group, role
+		v := ms.Get(key(p[1], p[0], p[2]))
+		if v == nil {
+			return fmt.Errorf("bolt: index ms_user points to missing membership %q: %w", k, store.ErrNotFound)
+		}
+		m, err := decode[policy.Membership](v, "membership")
+		out = append(out, m)
+		return err
+	})
+	return out, err
+}
+
+// Memberships implements store.Tx: every manual membership, ordered by
+// group, user, role.
+func (t *tx) Memberships() ([]policy.Membership, error) {
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	return decodeAll[policy.Membership](t.root.Bucket(bktMemberships), "membership")
+}
