@@ -75,8 +75,8 @@ func (t *tx) flush() error {
 		}
 		g := old
 		g.MemberUsers, g.MemberGroups = slices.Clone(old.MemberUsers), slices.Clone(old.MemberGroups)
-		g.MemberUsers = slicesDeleteFunc(g.MemberUsers, func(u policy.UserID) bool { return pd.removeUsers[u] })
-		g.MemberGroups = slicesDeleteFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return pd.removeGroups[m] })
+		g.MemberUsers = nilIfEmpty(slices.DeleteFunc(g.MemberUsers, func(u policy.UserID) bool { return pd.removeUsers[u] }))
+		g.MemberGroups = nilIfEmpty(slices.DeleteFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return pd.removeGroups[m] }))
 		g.Updated, g.Version = t.now, g.Version+1
 		after, err := putDG(tb, g, &old)
 		if err != nil {
@@ -89,15 +89,11 @@ func (t *tx) flush() error {
 	return nil
 }
 
-func slicesDeleteFunc[T any](s []T, drop func(T) bool) []T {
-	out := s[:0]
-	for _, x := range s {
-		if !drop(x) {
-			out = append(out, x)
-		}
-	}
-	if len(out) == 0 {
+// nilIfEmpty returns nil for an empty slice, so that a group left without
+// members encodes as it did when created without them.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
 		return nil
 	}
-	return out
+	return s
 }
