@@ -391,9 +391,9 @@ func (d *bulkDriver) runOp(op *bulkOp, bt *bulkTx) bulkResult {
 	var h *resourceHandler
 	switch strings.ToLower(first) {
 	case "users":
-		h = &resourceHandler{s: d.s, kind: userKind, rs: d.s.discFor(d.r.tenant).user}
+		h = d.s.handler(d.r.tenant, userKind)
 	case "groups":
-		h = &resourceHandler{s: d.s, kind: groupKind, rs: d.s.discFor(d.r.tenant).group}
+		h = d.s.handler(d.r.tenant, groupKind)
 	default:
 		return fail(errorf(scimerr.ScimErrorInvalidValue, "path must name /Users or /Groups"))
 	}

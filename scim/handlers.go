@@ -17,45 +17,57 @@ const (
 	groupKind
 )
 
+// resourceType is what /Users and /Groups do differently, as
+// elimity-com/scim's ResourceHandler is: the names of the resource, and
+// reading, creating, changing and deleting one record in a transaction.
+// Everything around it (the request's body and projection, ETags, status
+// codes) is resourceHandler's, the same for both.
+type resourceType interface {
+	core() string     // the core schema's URI
+	endpoint() string // "Users" or "Groups"
+	noun() string     // "User" or "Group", for messages and meta.resourceType
+	// read returns the representation and version of tenant t's record id.
+	read(tx store.Tx, t policy.TenantID, id string) (map[string]any, uint64, error)
+	// create stores the decoded body as a new record and returns it.
+	create(tx store.Tx, r request, body map[string]any) (res map[string]any, version uint64, id string, err error)
+	// modify reads record id, checks If-Match, maps its representation
+	// with change and stores the result unless nothing changed.
+	modify(tx store.Tx, r request, id string, change changeFunc) (map[string]any, uint64, error)
+	// remove deletes record id after checking If-Match.
+	remove(tx store.Tx, r request, id string) error
+}
+
+// changeFunc maps a resource's current representation to the new one.
+type changeFunc func(store.Tx, map[string]any) (map[string]any, error)
+
 // resourceHandler serves /Users or /Groups of one tenant.
 type resourceHandler struct {
 	s    *Server
 	kind resourceKind
+	rt   resourceType
 	rs   *resourceSchema // the tenant's schemas of this resource type
 }
 
-func (h *resourceHandler) core() string {
-	if h.kind == userKind {
-		return UserSchema
+// handler returns the handler of tenant t's /Users or /Groups.
+func (s *Server) handler(t policy.TenantID, kind resourceKind) *resourceHandler {
+	d := s.discFor(t)
+	if kind == userKind {
+		return &resourceHandler{s: s, kind: kind, rt: userType{s}, rs: d.user}
 	}
-	return GroupSchema
+	return &resourceHandler{s: s, kind: kind, rt: groupType{s}, rs: d.group}
 }
 
-func (h *resourceHandler) endpoint() string {
-	if h.kind == userKind {
-		return "Users"
-	}
-	return "Groups"
-}
-
-func (h *resourceHandler) noun() string {
-	if h.kind == userKind {
-		return typeUser
-	}
-	return typeGroup
-}
-
-func (h *resourceHandler) locFn(t policy.TenantID) func(endpoint, id string) string {
-	return func(endpoint, id string) string { return h.s.location(t, endpoint, id) }
-}
+func (h *resourceHandler) core() string     { return h.rt.core() }
+func (h *resourceHandler) endpoint() string { return h.rt.endpoint() }
+func (h *resourceHandler) noun() string     { return h.rt.noun() }
 
 // userRes and groupRes render records for tenant t.
 func (h *resourceHandler) userRes(t policy.TenantID, u policy.User) map[string]any {
-	return userToSCIM(u, h.s.location(t, "Users", string(u.ID)))
+	return userType{h.s}.res(t, u)
 }
 
 func (h *resourceHandler) groupRes(t policy.TenantID, g policy.DirGroup) map[string]any {
-	return groupToSCIM(g, h.locFn(t))
+	return groupType{h.s}.res(t, g)
 }
 
 // get serves GET /{Users,Groups}/{id}.
@@ -64,7 +76,7 @@ func (h *resourceHandler) get(r request, id string) (response, error) {
 	var version uint64
 	err := h.s.st.View(r.Context(), func(tx store.Tx) error {
 		var err error
-		res, version, err = h.read(tx, r.tenant, id)
+		res, version, err = h.rt.read(tx, r.tenant, id)
 		return err
 	})
 	if err != nil {
@@ -80,81 +92,43 @@ func (h *resourceHandler) get(r request, id string) (response, error) {
 	return response{status: http.StatusOK, body: h.rs.shape(res, attrs, excl), etag: etag(version)}, nil
 }
 
-// read returns the SCIM representation of the tenant's resource id.
-func (h *resourceHandler) read(tx store.Tx, t policy.TenantID, id string) (map[string]any, uint64, error) {
-	if h.kind == userKind {
-		u, err := tx.User(t, policy.UserID(id))
-		if isNotFound(err) {
-			return nil, 0, errNotFound(h.noun(), id)
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		return h.userRes(t, u), u.Version, nil
+// input reads a write's projection (attributes, excludedAttributes) and
+// its JSON body, in that order.
+func (h *resourceHandler) input(r request) (attrs, excl []string, body map[string]any, err error) {
+	if attrs, excl, err = projection(r.URL.Query()); err != nil {
+		return nil, nil, nil, err
 	}
-	g, err := tx.DirGroup(t, policy.DirGroupID(id))
-	if isNotFound(err) {
-		return nil, 0, errNotFound(h.noun(), id)
+	body, err = readJSON(r)
+	return attrs, excl, body, err
+}
+
+// resource reads a write that carries a whole resource (POST, PUT): its
+// projection and its body, decoded against the served schemas.
+func (h *resourceHandler) resource(r request) (attrs, excl []string, body map[string]any, err error) {
+	if attrs, excl, body, err = h.input(r); err != nil {
+		return nil, nil, nil, err
 	}
-	if err != nil {
-		return nil, 0, err
+	// id, meta and every other readOnly attribute are ignored
+	// (RFC 7644 §3.5.1): Okta sends the whole resource back.
+	if body, err = h.rs.decode(body); err != nil {
+		return nil, nil, nil, err
 	}
-	return h.groupRes(t, g), g.Version, nil
+	return attrs, excl, body, checkPrimary(body)
 }
 
 // create serves POST /Users and POST /Groups.
 func (h *resourceHandler) create(r request) (response, error) {
-	attrs, excl, err := projection(r.URL.Query())
+	attrs, excl, body, err := h.resource(r)
 	if err != nil {
-		return response{}, err
-	}
-	body, err := readJSON(r)
-	if err != nil {
-		return response{}, err
-	}
-	if body, err = h.rs.decode(body); err != nil {
-		return response{}, err
-	}
-	if err := checkPrimary(body); err != nil {
 		return response{}, err
 	}
 	var out map[string]any
 	var version uint64
 	var id string
 	err = h.s.update(r, func(tx store.Tx) error {
-		if h.kind == userKind {
-			u, err := userFromSCIM(body)
-			if err != nil {
-				return err
-			}
-			if body["active"] == nil { // absent or null: unassigned
-				u.Active = true
-			}
-			u.Tenant, u.Source = r.tenant, r.actor()
-			if err := checkEmailDomains(tx, r.tenant, u, nil); err != nil {
-				return err
-			}
-			c, err := tx.CreateUser(r.tenant, u)
-			if err != nil {
-				return err
-			}
-			out, version, id = h.userRes(r.tenant, c), c.Version, string(c.ID)
-			return nil
-		}
-		g, err := groupFromSCIM(tx, r.tenant, body, nil)
-		if err != nil {
-			return err
-		}
-		if err := checkGroupName(tx, r.tenant, g.DisplayName, ""); err != nil {
-			return err
-		}
-		g.Tenant, g.Source = r.tenant, r.actor()
-		c, err := tx.CreateDirGroup(r.tenant, g)
-		if err != nil {
-			return err
-		}
-		out, version, id = h.groupRes(r.tenant, c), c.Version, string(c.ID)
-		return nil
+		var err error
+		out, version, id, err = h.rt.create(tx, r, body)
+		return err
 	})
 	if err != nil {
 		return response{}, h.tenantErr(err)
@@ -189,20 +163,8 @@ func checkGroupName(tx store.Tx, t policy.TenantID, name string, self policy.Dir
 
 // replace serves PUT /{Users,Groups}/{id} (RFC 7644 §3.5.1).
 func (h *resourceHandler) replace(r request, id string) (response, error) {
-	attrs, excl, err := projection(r.URL.Query())
+	attrs, excl, body, err := h.resource(r)
 	if err != nil {
-		return response{}, err
-	}
-	body, err := readJSON(r)
-	if err != nil {
-		return response{}, err
-	}
-	// id, meta and every other readOnly attribute are ignored
-	// (RFC 7644 §3.5.1): Okta sends the whole resource back.
-	if body, err = h.rs.decode(body); err != nil {
-		return response{}, err
-	}
-	if err := checkPrimary(body); err != nil {
 		return response{}, err
 	}
 	resp, err := h.modify(r, id, func(tx store.Tx, res map[string]any) (map[string]any, error) {
@@ -219,11 +181,7 @@ func (h *resourceHandler) replace(r request, id string) (response, error) {
 // the request asks for attributes or excludedAttributes: then 200 with
 // the resource so projected.
 func (h *resourceHandler) patch(r request, id string) (response, error) {
-	attrs, excl, err := projection(r.URL.Query())
-	if err != nil {
-		return response{}, err
-	}
-	body, err := readJSON(r)
+	attrs, excl, body, err := h.input(r)
 	if err != nil {
 		return response{}, err
 	}
@@ -231,7 +189,8 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	if h.kind == groupKind && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "" && len(attrs) == 0 && len(excl) == 0 {
+	projected := len(attrs) != 0 || len(excl) != 0
+	if h.kind == groupKind && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") == "" && !projected {
 		if u, ok := membersDelta(ops); ok {
 			return h.patchMembers(r, id, u)
 		}
@@ -246,7 +205,7 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 	})
 	switch {
 	case err != nil:
-	case h.kind == groupKind && len(attrs) == 0 && len(excl) == 0:
+	case h.kind == groupKind && !projected:
 		resp.status, resp.body = http.StatusNoContent, nil
 	default:
 		resp.body = h.rs.shape(resp.body.(map[string]any), attrs, excl)
@@ -256,84 +215,13 @@ func (h *resourceHandler) patch(r request, id string) (response, error) {
 
 // modify runs one read-modify-write of resource id in one transaction:
 // change maps the current representation to the new one.
-func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map[string]any) (map[string]any, error)) (response, error) {
+func (h *resourceHandler) modify(r request, id string, change changeFunc) (response, error) {
 	var out map[string]any
 	var version uint64
 	err := h.s.update(r, func(tx store.Tx) error {
-		if h.kind == userKind {
-			cur, err := tx.User(r.tenant, policy.UserID(id))
-			if isNotFound(err) {
-				return errNotFound(h.noun(), id)
-			}
-			if err != nil {
-				return err
-			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return err
-			}
-			res, err := change(tx, h.userRes(r.tenant, cur))
-			if err != nil {
-				return err
-			}
-			nu, err := userFromSCIM(res)
-			if err != nil {
-				return err
-			}
-			if res["active"] == nil { // absent or null: unassigned
-				nu.Active = cur.Active
-			}
-			nu.ID, nu.Tenant, nu.Source, nu.Created, nu.Version = cur.ID, cur.Tenant, cur.Source, cur.Created, cur.Version
-			if err := checkEmailDomains(tx, r.tenant, nu, cur.Emails); err != nil {
-				return err
-			}
-			if sameUser(cur, nu) {
-				out, version = h.userRes(r.tenant, cur), cur.Version
-				return nil
-			}
-			up, err := tx.UpdateUser(r.tenant, nu)
-			if err != nil {
-				return err
-			}
-			out, version = h.userRes(r.tenant, up), up.Version
-			return nil
-		}
-		cur, err := tx.DirGroup(r.tenant, policy.DirGroupID(id))
-		if isNotFound(err) {
-			return errNotFound(h.noun(), id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(r, cur.Version); err != nil {
-			return err
-		}
-		res, err := change(tx, h.groupRes(r.tenant, cur))
-		if err != nil {
-			return err
-		}
-		ng, err := groupFromSCIM(tx, r.tenant, res, knownMembers(cur))
-		if err != nil {
-			return err
-		}
-		if err := checkNoCycle(tx, r.tenant, cur.ID, cur.MemberGroups, ng.MemberGroups); err != nil {
-			return err
-		}
-		if policy.FoldName(ng.DisplayName) != policy.FoldName(cur.DisplayName) {
-			if err := checkGroupName(tx, r.tenant, ng.DisplayName, cur.ID); err != nil {
-				return err
-			}
-		}
-		ng.ID, ng.Tenant, ng.Source, ng.Created, ng.Version = cur.ID, cur.Tenant, cur.Source, cur.Created, cur.Version
-		if sameGroup(cur, ng) {
-			out, version = h.groupRes(r.tenant, cur), cur.Version
-			return nil
-		}
-		up, err := tx.UpdateDirGroup(r.tenant, ng)
-		if err != nil {
-			return err
-		}
-		out, version = h.groupRes(r.tenant, up), up.Version
-		return nil
+		var err error
+		out, version, err = h.rt.modify(tx, r, id, change)
+		return err
 	})
 	if err != nil {
 		return response{}, err
@@ -343,32 +231,7 @@ func (h *resourceHandler) modify(r request, id string, change func(store.Tx, map
 
 // delete serves DELETE /{Users,Groups}/{id}: 204.
 func (h *resourceHandler) delete(r request, id string) (response, error) {
-	err := h.s.update(r, func(tx store.Tx) error {
-		if h.kind == userKind {
-			cur, err := tx.User(r.tenant, policy.UserID(id))
-			if isNotFound(err) {
-				return errNotFound(h.noun(), id)
-			}
-			if err != nil {
-				return err
-			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return err
-			}
-			return tx.DeleteUser(r.tenant, cur.ID)
-		}
-		cur, err := tx.DirGroup(r.tenant, policy.DirGroupID(id))
-		if isNotFound(err) {
-			return errNotFound(h.noun(), id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(r, cur.Version); err != nil {
-			return err
-		}
-		return tx.DeleteDirGroup(r.tenant, cur.ID)
-	})
+	err := h.s.update(r, func(tx store.Tx) error { return h.rt.remove(tx, r, id) })
 	if err != nil {
 		return response{}, err
 	}

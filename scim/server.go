@@ -301,9 +301,9 @@ func (s *Server) route(r request, sub string) (response, error) {
 	}
 	switch strings.ToLower(first) {
 	case "users":
-		h = &resourceHandler{s: s, kind: userKind, rs: s.discFor(r.tenant).user}
+		h = s.handler(r.tenant, userKind)
 	case "groups":
-		h = &resourceHandler{s: s, kind: groupKind, rs: s.discFor(r.tenant).group}
+		h = s.handler(r.tenant, groupKind)
 	case "serviceproviderconfig":
 		if hasID {
 			return response{}, errNoEndpoint

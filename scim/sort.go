@@ -347,7 +347,7 @@ func (h *resourceHandler) sortedList(r request, p listParams, f expr, sorter *so
 			total, ids = n, pageOf(top.sorted(), start, count)
 		}
 		for _, id := range ids {
-			res, _, err := h.read(tx, r.tenant, id)
+			res, _, err := h.rt.read(tx, r.tenant, id)
 			var se Error
 			if errors.As(err, &se) && se.Status == http.StatusNotFound {
 				continue // deleted since the order was built
