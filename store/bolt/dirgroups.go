@@ -240,7 +240,7 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 		}
 	}
 	// Its membership in other directory groups.
-	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeGroups[id] = true }); err != nil {
+	if err := t.dropMember(tb, string(id), func(g policy.DirGroupID) { t.cascade.DropGroup(tenant, g, id) }); err != nil {
 		return err
 	}
 	// Its indexes, its own members' reverse entries among them.

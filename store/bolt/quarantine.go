@@ -333,7 +333,7 @@ func (t *tx) DeleteQuarantined(id string) error {
 			}
 		}
 		if tb, err := t.tenantBucket(e.Tenant); err == nil {
-			if err := t.dropMember(tb, e.Tenant, string(uid), func(pd *pendingDG) { pd.removeUsers[uid] = true }); err != nil {
+			if err := t.dropMember(tb, string(uid), func(g policy.DirGroupID) { t.cascade.DropUser(e.Tenant, g, uid) }); err != nil {
 				return err
 			}
 		}
@@ -345,7 +345,7 @@ func (t *tx) DeleteQuarantined(id string) error {
 			}
 		}
 		if tb, err := t.tenantBucket(e.Tenant); err == nil {
-			if err := t.dropMember(tb, e.Tenant, string(gid), func(pd *pendingDG) { pd.removeGroups[gid] = true }); err != nil {
+			if err := t.dropMember(tb, string(gid), func(g policy.DirGroupID) { t.cascade.DropGroup(e.Tenant, g, gid) }); err != nil {
 				return err
 			}
 			if err := dropMemberKeys(tb.Bucket(bktDGMembers), gid); err != nil {

@@ -32,12 +32,11 @@ type tx struct {
 	changes []policy.Change
 	done    bool
 
-	// pending holds directory groups that lost members through a cascade
+	// cascade holds directory groups that lost members through a cascade
 	// (DeleteUser, DeleteDirGroup). They are rewritten once, by flush,
 	// before the next directory-group read or write and before commit, so
 	// deleting many members of one large group stays linear.
-	pending      map[dgRef]*pendingDG
-	pendingOrder []dgRef
+	cascade store.Cascade
 }
 
 var (

@@ -203,7 +203,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 		}
 	}
 	// Directory groups listing the user.
-	if err := t.dropMember(tb, tenant, string(id), func(pd *pendingDG) { pd.removeUsers[id] = true }); err != nil {
+	if err := t.dropMember(tb, string(id), func(g policy.DirGroupID) { t.cascade.DropUser(tenant, g, id) }); err != nil {
 		return err
 	}
 	if err := t.writeIndexes(tb, userIndexes(&old, nil)); err != nil {

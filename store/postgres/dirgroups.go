@@ -309,7 +309,7 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 			return err
 		}
 	}
-	if err := t.dropMember(tenant, string(id), func(pd *pendingDG) { pd.removeGroups[id] = true }); err != nil {
+	if err := t.dropMember(tenant, string(id), func(g policy.DirGroupID) { t.cascade.DropGroup(tenant, g, id) }); err != nil {
 		return err
 	}
 	if _, err := t.exec("reverse membership", `DELETE FROM dg_members WHERE group_id = $1`, string(id)); err != nil {

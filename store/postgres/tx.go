@@ -48,10 +48,9 @@ type tx struct {
 	// tenants caches tenants known to exist (tenants are never deleted).
 	tenants map[policy.TenantID]bool
 
-	// pending holds directory groups that lost members through a cascade;
+	// cascade holds directory groups that lost members through a cascade;
 	// see flush (the same scheme as store/bolt).
-	pending      map[dgRef]*pendingDG
-	pendingOrder []dgRef
+	cascade store.Cascade
 }
 
 var (
@@ -64,16 +63,6 @@ var (
 // each operation's own actor). A retried transaction starts again with
 // Update's actor.
 func (t *tx) SetActor(actor string) { t.actor = actor }
-
-type dgRef struct {
-	tenant policy.TenantID
-	id     policy.DirGroupID
-}
-
-type pendingDG struct {
-	removeUsers  map[policy.UserID]bool
-	removeGroups map[policy.DirGroupID]bool
-}
 
 // read checks that the transaction may still be used.
 func (t *tx) read() error {
@@ -562,7 +551,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 			return err
 		}
 	}
-	if err := t.dropMember(tenant, string(id), func(pd *pendingDG) { pd.removeUsers[id] = true }); err != nil {
+	if err := t.dropMember(tenant, string(id), func(g policy.DirGroupID) { t.cascade.DropUser(tenant, g, id) }); err != nil {
 		return err
 	}
 	if _, err := t.exec("delete user", `DELETE FROM users WHERE id = $1`, string(id)); err != nil {
@@ -573,8 +562,8 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 
 // dropMember removes member from every directory group of the tenant that
 // lists it: the reverse-index rows go now, the groups are rewritten by
-// flush. mark records the removal in a group's pending entry.
-func (t *tx) dropMember(tenant policy.TenantID, member string, mark func(*pendingDG)) error {
+// flush. mark records the removal from group g in t.cascade.
+func (t *tx) dropMember(tenant policy.TenantID, member string, mark func(g policy.DirGroupID)) error {
 	groups, err := t.strings("drop member", `DELETE FROM dg_members WHERE tenant = $1 AND member = $2 RETURNING group_id`,
 		string(tenant), member)
 	if err != nil {
@@ -582,48 +571,26 @@ func (t *tx) dropMember(tenant policy.TenantID, member string, mark func(*pendin
 	}
 	slices.Sort(groups)
 	for _, g := range groups {
-		mark(t.pendingFor(tenant, policy.DirGroupID(g)))
+		mark(policy.DirGroupID(g))
 	}
 	return nil
 }
 
-func (t *tx) pendingFor(tenant policy.TenantID, id policy.DirGroupID) *pendingDG {
-	r := dgRef{tenant, id}
-	if pd, ok := t.pending[r]; ok {
-		return pd
-	}
-	if t.pending == nil {
-		t.pending = map[dgRef]*pendingDG{}
-	}
-	pd := &pendingDG{removeUsers: map[policy.UserID]bool{}, removeGroups: map[policy.DirGroupID]bool{}}
-	t.pending[r] = pd
-	t.pendingOrder = append(t.pendingOrder, r)
-	return pd
-}
-
 // flush rewrites the directory groups that lost members through cascades.
 func (t *tx) flush() error {
-	if len(t.pendingOrder) == 0 {
-		return nil
-	}
-	order, pending := t.pendingOrder, t.pending
-	t.pendingOrder, t.pending = nil, nil
-	for _, r := range order {
-		pd := pending[r]
-		before, err := t.data("directory group", `SELECT data FROM dirgroups WHERE tenant = $1 AND id = $2`, string(r.tenant), string(r.id))
+	for _, rw := range t.cascade.Take() {
+		before, err := t.data("directory group", `SELECT data FROM dirgroups WHERE tenant = $1 AND id = $2`, string(rw.Tenant), string(rw.ID))
 		if err != nil {
 			return err
 		}
 		if before == nil {
 			continue // deleted meanwhile
 		}
-		g, err := decode[policy.DirGroup](before, "directory group")
+		old, err := decode[policy.DirGroup](before, "directory group")
 		if err != nil {
 			return err
 		}
-		g.MemberUsers = deleteFunc(g.MemberUsers, func(u policy.UserID) bool { return pd.removeUsers[u] })
-		g.MemberGroups = deleteFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return pd.removeGroups[m] })
-		g.Updated, g.Version = t.now, g.Version+1
+		g := rw.Apply(old, t.now)
 		v, err := encode(g, "directory group")
 		if err != nil {
 			return err
@@ -631,24 +598,11 @@ func (t *tx) flush() error {
 		if _, err := t.exec("update directory group", `UPDATE dirgroups SET data = $2 WHERE id = $1`, string(g.ID), v); err != nil {
 			return err
 		}
-		if err := t.audit(r.tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v); err != nil {
+		if err := t.audit(rw.Tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func deleteFunc[T any](s []T, drop func(T) bool) []T {
-	out := s[:0]
-	for _, x := range s {
-		if !drop(x) {
-			out = append(out, x)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }
 
 // Users implements store.Tx: the tenant's users in id order.
