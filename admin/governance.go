@@ -61,26 +61,39 @@ func (s *Server) suspend(w http.ResponseWriter, r *http.Request, p principal) {
 	if !ok {
 		return
 	}
+	s.editSuspensions(w, r, p, g, in.User, in.Tenant, policy.OpCreate, func(cur *policy.Group, uid policy.UserID) (suspendEvent, error) {
+		if uid == p.user && !p.admin {
+			return suspendEvent{}, badRequest("you cannot suspend yourself")
+		}
+		su := policy.Suspension{User: uid, Reason: strings.TrimSpace(in.Reason), By: p.actor(), Since: s.cfg.Now().UTC()}
+		cur.Suspensions = slices.DeleteFunc(cur.Suspensions, func(x policy.Suspension) bool { return x.User == uid })
+		cur.Suspensions = append(cur.Suspensions, su)
+		return suspendEvent{Action: "suspend", Group: g.ID, User: uid, Reason: su.Reason}, nil
+	})
+}
+
+// editSuspensions changes the suspensions of g for the person named by
+// user and tenant (see suspendee) with fn in one write, records the
+// event fn returns as op, and answers the group as the caller sees it.
+func (s *Server) editSuspensions(w http.ResponseWriter, r *http.Request, p principal, g policy.Group, user, tenant string, op policy.Op, fn func(cur *policy.Group, uid policy.UserID) (suspendEvent, error)) {
 	var out policy.Group
 	err := s.update(r, p, func(tx store.Tx) error {
 		cur, err := tx.Group(g.ID)
 		if err != nil {
 			return err
 		}
-		uid, err := s.suspendee(tx, in.User, in.Tenant)
+		uid, err := s.suspendee(tx, user, tenant)
 		if err != nil {
 			return err
 		}
-		if uid == p.user && !p.admin {
-			return badRequest("you cannot suspend yourself")
+		ev, err := fn(&cur, uid)
+		if err != nil {
+			return err
 		}
-		su := policy.Suspension{User: uid, Reason: strings.TrimSpace(in.Reason), By: p.actor(), Since: s.cfg.Now().UTC()}
-		cur.Suspensions = slices.DeleteFunc(cur.Suspensions, func(x policy.Suspension) bool { return x.User == uid })
-		cur.Suspensions = append(cur.Suspensions, su)
 		if out, err = tx.UpdateGroup(cur); err != nil {
 			return err
 		}
-		return tx.Record("", policy.OpCreate, suspendEventID(g.ID, uid), suspendEvent{Action: "suspend", Group: g.ID, User: uid, Reason: su.Reason})
+		return tx.Record("", op, suspendEventID(g.ID, uid), ev)
 	})
 	if err != nil {
 		writeErr(w, err)
@@ -104,31 +117,14 @@ func (s *Server) reinstate(w http.ResponseWriter, r *http.Request, p principal) 
 	if !ok {
 		return
 	}
-	var out policy.Group
-	err := s.update(r, p, func(tx store.Tx) error {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return err
-		}
-		uid, err := s.suspendee(tx, in.User, in.Tenant)
-		if err != nil {
-			return err
-		}
+	s.editSuspensions(w, r, p, g, in.User, in.Tenant, policy.OpDelete, func(cur *policy.Group, uid policy.UserID) (suspendEvent, error) {
 		n := len(cur.Suspensions)
 		cur.Suspensions = slices.DeleteFunc(cur.Suspensions, func(x policy.Suspension) bool { return x.User == uid })
 		if len(cur.Suspensions) == n {
-			return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such suspension"}
+			return suspendEvent{}, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such suspension"}
 		}
-		if out, err = tx.UpdateGroup(cur); err != nil {
-			return err
-		}
-		return tx.Record("", policy.OpDelete, suspendEventID(g.ID, uid), suspendEvent{Action: "reinstate", Group: g.ID, User: uid})
+		return suspendEvent{Action: "reinstate", Group: g.ID, User: uid}, nil
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.viewOf(s.forCaller(p, out)))
 }
 
 // suspendee resolves the person of a suspension: "" for the group itself,

@@ -269,14 +269,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		writeErr(w, errForbidden)
 		return
 	}
-	err := s.update(r, p, func(tx store.Tx) error {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return err
-		}
-		if in.Version != 0 && in.Version != cur.Version {
-			return store.ErrVersion
-		}
+	s.editGroup(w, r, p, g.ID, in.Version, func(tx store.Tx, cur *policy.Group) error {
 		if in.Slug != nil {
 			cur.Slug = *in.Slug
 		}
@@ -295,13 +288,31 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p principal)
 		if in.Governance != nil {
 			cur.Governance = policy.Governance(*in.Governance)
 		}
-		if err := s.applyPlace(in, &cur); err != nil {
+		if err := s.applyPlace(in, cur); err != nil {
 			return err
 		}
 		if in.Kind != nil || in.Name != nil {
-			if err := s.checkPlacement(tx, cur); err != nil {
-				return err
-			}
+			return s.checkPlacement(tx, *cur)
+		}
+		return nil
+	})
+}
+
+// editGroup answers a change of group id: fn edits the stored group in
+// one write, after a check that version (0: any) is still the stored
+// one; the edited group is stored and answered.
+func (s *Server) editGroup(w http.ResponseWriter, r *http.Request, p principal, id policy.GroupID, version uint64, fn func(tx store.Tx, cur *policy.Group) error) {
+	var g policy.Group
+	err := s.update(r, p, func(tx store.Tx) error {
+		cur, err := tx.Group(id)
+		if err != nil {
+			return err
+		}
+		if version != 0 && version != cur.Version {
+			return store.ErrVersion
+		}
+		if err := fn(tx, &cur); err != nil {
+			return err
 		}
 		g, err = tx.UpdateGroup(cur)
 		return err
@@ -345,14 +356,7 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 		writeErr(w, err)
 		return
 	}
-	err := s.update(r, p, func(tx store.Tx) error {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return err
-		}
-		if in.Version != 0 && in.Version != cur.Version {
-			return store.ErrVersion
-		}
+	s.editGroup(w, r, p, g.ID, in.Version, func(tx store.Tx, cur *policy.Group) error {
 		cur.Parent = ""
 		if in.Parent != "" {
 			parent, err := s.lookupVisibleGroup(tx, p, in.Parent)
@@ -364,17 +368,8 @@ func (s *Server) moveGroup(w http.ResponseWriter, r *http.Request, p principal) 
 		if cur.Parent == "" && !p.admin || cur.Parent != "" && !s.can(p, policy.PermGroupsManage, cur.Parent) {
 			return errForbidden
 		}
-		if err := s.checkPlacement(tx, cur); err != nil {
-			return err
-		}
-		g, err = tx.UpdateGroup(cur)
-		return err
+		return s.checkPlacement(tx, *cur)
 	})
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.viewOf(g))
 }
 
 // groupMembers answers GET /api/v1/groups/{group}/members: the

@@ -260,6 +260,42 @@ func findMeeting(g policy.Group, id string) (int, error) {
 	return i, nil
 }
 
+// meetingAt reads group g from tx (so a write sees the latest) and finds
+// meeting id in it: the group and the meeting's index in g.Meetings.
+func meetingAt(tx store.Tx, g policy.GroupID, id string) (policy.Group, int, error) {
+	cur, err := tx.Group(g)
+	if err != nil {
+		return cur, -1, err
+	}
+	i, err := findMeeting(cur, id)
+	return cur, i, err
+}
+
+// sortMeetings orders meetings by start, keeping the order of those that
+// start together.
+func sortMeetings(ms []policy.Meeting) {
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Start.Before(ms[j].Start) })
+}
+
+// personBody decodes the body of a request only a person may make;
+// check refuses what is missing. On failure it has answered the request
+// and ok is false.
+func personBody[T any](s *Server, w http.ResponseWriter, r *http.Request, p principal, check func(T) error) (in T, ok bool) {
+	if err := p.person(); err != nil {
+		writeErr(w, err)
+		return in, false
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return in, false
+	}
+	if err := check(in); err != nil {
+		writeErr(w, err)
+		return in, false
+	}
+	return in, true
+}
+
 // getMeeting answers GET /api/v1/groups/{group}/meetings/{id}: the
 // meeting, its next ten occurrences, RSVP counts and, for meetings.edit,
 // who answered what.
@@ -324,7 +360,7 @@ func (s *Server) addMeeting(w http.ResponseWriter, r *http.Request, p principal)
 			return meetingView{}, err
 		}
 		cur.Meetings = append(cur.Meetings, m)
-		sort.SliceStable(cur.Meetings, func(i, j int) bool { return cur.Meetings[i].Start.Before(cur.Meetings[j].Start) })
+		sortMeetings(cur.Meetings)
 		_, err = tx.UpdateGroup(cur)
 		return s.viewMeeting(m, g.ID, nil, p), err
 	})
@@ -343,11 +379,7 @@ func (s *Server) patchMeeting(w http.ResponseWriter, r *http.Request, p principa
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (meetingView, error) {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return meetingView{}, err
-		}
-		i, err := findMeeting(cur, r.PathValue("id"))
+		cur, i, err := meetingAt(tx, g.ID, r.PathValue("id"))
 		if err != nil {
 			return meetingView{}, err
 		}
@@ -360,7 +392,7 @@ func (s *Server) patchMeeting(w http.ResponseWriter, r *http.Request, p principa
 			m.Sequence++
 			m.Updated = s.cfg.Now().UTC()
 			cur.Meetings[i] = m
-			sort.SliceStable(cur.Meetings, func(i, j int) bool { return cur.Meetings[i].Start.Before(cur.Meetings[j].Start) })
+			sortMeetings(cur.Meetings)
 			if _, err := tx.UpdateGroup(cur); err != nil {
 				return meetingView{}, err
 			}
@@ -381,11 +413,7 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p princip
 	}
 	id := r.PathValue("id")
 	write(s, w, r, p, http.StatusNoContent, func(tx store.Tx) (none, error) {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return none{}, err
-		}
-		i, err := findMeeting(cur, id)
+		cur, i, err := meetingAt(tx, g.ID, id)
 		if err != nil {
 			return none{}, err
 		}
@@ -401,19 +429,16 @@ func (s *Server) deleteMeeting(w http.ResponseWriter, r *http.Request, p princip
 // the caller's answer, audited. Going to a full meeting is 409 full; to a
 // cancelled one 409 cancelled.
 func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
-	if err := p.person(); err != nil {
-		writeErr(w, err)
-		return
-	}
-	var in struct {
+	type input struct {
 		Going *bool `json:"going"`
 	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	if in.Going == nil {
-		writeErr(w, badRequest("going (true or false) is required"))
+	in, ok := personBody(s, w, r, p, func(in input) error {
+		if in.Going == nil {
+			return badRequest("going (true or false) is required")
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	g, ok := s.withGroup(w, r, p, policy.PermMeetingsRead)
@@ -421,11 +446,7 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (meetingView, error) {
-		cur, err := tx.Group(g.ID)
-		if err != nil {
-			return meetingView{}, err
-		}
-		i, err := findMeeting(cur, r.PathValue("id"))
+		cur, i, err := meetingAt(tx, g.ID, r.PathValue("id"))
 		if err != nil {
 			return meetingView{}, err
 		}

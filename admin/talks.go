@@ -215,11 +215,7 @@ func Agenda(tx store.Tx, g policy.GroupID, m policy.Meeting, now time.Time) ([]p
 
 // meetingOf resolves {id} in g (read from tx, so a write sees the latest).
 func meetingOf(tx store.Tx, g policy.GroupID, id string) (policy.Group, policy.Meeting, error) {
-	cur, err := tx.Group(g)
-	if err != nil {
-		return cur, policy.Meeting{}, err
-	}
-	i, err := findMeeting(cur, id)
+	cur, i, err := meetingAt(tx, g, id)
 	if err != nil {
 		return cur, policy.Meeting{}, err
 	}
@@ -848,19 +844,16 @@ func (s *Server) changeTopic(w http.ResponseWriter, r *http.Request, p principal
 // voteTopic answers PUT …/topics/{topic}/vote {vote}: the caller's vote
 // for (true) or no longer for (false) the topic.
 func (s *Server) voteTopic(w http.ResponseWriter, r *http.Request, p principal) {
-	if err := p.person(); err != nil {
-		writeErr(w, err)
-		return
-	}
-	var in struct {
+	type input struct {
 		Vote *bool `json:"vote"`
 	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	if in.Vote == nil {
-		writeErr(w, &policy.FieldError{Field: "vote", Message: "vote is true or false"})
+	in, ok := personBody(s, w, r, p, func(in input) error {
+		if in.Vote == nil {
+			return &policy.FieldError{Field: "vote", Message: "vote is true or false"}
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	s.changeTopic(w, r, p, policy.PermMeetingsRead, func(t *policy.Topic) error {
