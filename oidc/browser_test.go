@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,25 +24,12 @@ type chrome struct {
 
 func newChrome(t *testing.T, exe, shots string, width, height int) *chrome {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // tests may run as root
-		chromedp.WindowSize(width, height),
-		chromedp.Flag("lang", "en-GB"),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	// A bound on a hung browser, not a performance assertion.
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	return &chrome{t: t, ctx: ctx, shot: shots}
+	return &chrome{t: t, ctx: browsertest.Open(t, exe, width, height), shot: shots}
 }
 
 func (c *chrome) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()
-	if err := chromedp.Do(c.ctx, steps...); err != nil {
-		c.t.Fatalf("%s: %v", what, err)
-	}
+	browsertest.Run(c.t, c.ctx, what, steps...)
 }
 
 func (c *chrome) text(sel string) string {
@@ -58,13 +43,7 @@ func (c *chrome) text(sel string) string {
 
 func (c *chrome) screenshot(name string) {
 	c.t.Helper()
-	png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		c.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(c.shot, name+".png"), png, 0o644); err != nil {
-		c.t.Fatal(err)
-	}
+	browsertest.Screenshot(c.t, c.ctx, c.shot, name)
 }
 
 // TestBrowserEmailFirst drives the pages in headless Chromium: an acme

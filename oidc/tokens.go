@@ -427,6 +427,92 @@ func activeUser(tx store.Tx, tenant policy.TenantID, id policy.UserID) (policy.U
 	return u, nil
 }
 
+// credential names a single-use credential (an authorization code or a
+// refresh token) for the checks both grants share.
+type credential struct {
+	what      string // in error descriptions: "code", "refresh token"
+	replayLog string // logged when a used one is presented again
+	revokedAs string // the reason recorded when its grant is revoked
+}
+
+var (
+	credCode    = credential{"code", "oidc: authorization code replayed; revoking its grant", "code replayed"}
+	credRefresh = credential{"refresh token", "oidc: refresh token reused; revoking its family", "refresh token reused"}
+)
+
+// redeem runs fn in one write transaction for the credential stored at
+// key and answers with the tokens fn issued, or with the OAuth error fn
+// set in out; the writes fn made are kept either way (a replay's
+// revocation must stand).
+func (p *Provider) redeem(ctx context.Context, c *ClientConfig, key string, fn func(tx store.Tx, out *issued) error) (*tokenResponse, error) {
+	var out issued
+	err := p.writes.DoAs(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
+		out = issued{}
+		return fn(tx, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.err != nil {
+		return nil, out.err
+	}
+	return p.tokenResponse(ctx, c, &out)
+}
+
+// clientBound is a stored credential that names the client it was issued to.
+type clientBound interface {
+	issuedTo() (client, instance string)
+}
+
+func (r *codeRecord) issuedTo() (string, string)    { return r.Client, r.ClientInst }
+func (r *refreshRecord) issuedTo() (string, string) { return r.Client, r.ClientInst }
+
+// openIssued loads the credential record at key into rec and checks it
+// was issued to c. An unknown credential or another client's sets
+// out.err (invalid_grant) and ok is false with a nil error.
+func openIssued(tx store.Tx, out *issued, c *ClientConfig, key string, rec clientBound, cred credential) (ok bool, err error) {
+	if err := getJSON(tx, key, rec); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			out.err = oerr(errInvalidGrant, "unknown %s", cred.what)
+			return false, nil
+		}
+		return false, err
+	}
+	if client, inst := rec.issuedTo(); client != c.ID || inst != c.Instance {
+		out.err = oerr(errInvalidGrant, "%s was issued to another client", cred.what)
+		return false, nil
+	}
+	return true, nil
+}
+
+// spendable checks a credential has not been used nor expired. A used
+// one is a replay: its grant is revoked (RFC 6749 §4.1.2, RFC 9700
+// §4.14.2). Either failure sets out.err and ok is false.
+func (p *Provider) spendable(tx store.Tx, out *issued, c *ClientConfig, used bool, expires time.Time, grant string, cred credential) (ok bool, err error) {
+	if used {
+		p.log.Warn(cred.replayLog, "client", c.ID, "grant", grant)
+		out.err = oerr(errInvalidGrant, "%s already used", cred.what)
+		return false, revokeGrant(tx, grant, cred.revokedAs)
+	}
+	if !p.now().Before(expires) {
+		out.err = oerr(errInvalidGrant, "%s expired", cred.what)
+		return false, nil
+	}
+	return true, nil
+}
+
+// grantUser returns the active user a grant is for. A user deleted or
+// inactive since sets out.err and ok is false with a nil error.
+func grantUser(tx store.Tx, out *issued, tenant policy.TenantID, id policy.UserID) (u policy.User, ok bool, err error) {
+	u, err = activeUser(tx, tenant, id)
+	var oe *oauthError
+	if errors.As(err, &oe) {
+		out.err = oe
+		return u, false, nil
+	}
+	return u, err == nil, err
+}
+
 // exchangeCode implements the authorization code grant (RFC 6749 §4.1.3)
 // with PKCE (RFC 7636 §4.6). A code is single-use: presenting it again
 // revokes every token issued from it (RFC 6749 §4.1.2).
@@ -445,29 +531,13 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 	redirectURI := f.Get("redirect_uri")
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	key := tokenKey(pfxCode, code)
-	var out issued
-	err := p.writes.DoAs(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
-		out = issued{}
+	return p.redeem(ctx, c, key, func(tx store.Tx, out *issued) error {
 		var cr codeRecord
-		if err := getJSON(tx, key, &cr); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				out.err = oerr(errInvalidGrant, "unknown code")
-				return nil
-			}
+		if ok, err := openIssued(tx, out, c, key, &cr, credCode); !ok {
 			return err
 		}
-		if cr.Client != c.ID || cr.ClientInst != c.Instance {
-			out.err = oerr(errInvalidGrant, "code was issued to another client")
-			return nil
-		}
-		if cr.Used {
-			p.log.Warn("oidc: authorization code replayed; revoking its grant", "client", c.ID, "grant", cr.Grant)
-			out.err = oerr(errInvalidGrant, "code already used")
-			return revokeGrant(tx, cr.Grant, "code replayed")
-		}
-		if !p.now().Before(cr.Expires) {
-			out.err = oerr(errInvalidGrant, "code expired")
-			return nil
+		if ok, err := p.spendable(tx, out, c, cr.Used, cr.Expires, cr.Grant, credCode); !ok {
+			return err
 		}
 		if redirectURI != cr.RedirectURI {
 			out.err = oerr(errInvalidGrant, "redirect_uri does not match the authorization request")
@@ -493,13 +563,8 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 		if err := putJSON(tx, key, used); err != nil {
 			return err
 		}
-		u, err := activeUser(tx, cr.Tenant, cr.User)
-		if err != nil {
-			var oe *oauthError
-			if errors.As(err, &oe) {
-				out.err = oe
-				return nil
-			}
+		u, ok, err := grantUser(tx, out, cr.Tenant, cr.User)
+		if !ok {
 			return err
 		}
 		// A code of a session that ended since (sign-out, revocation,
@@ -513,15 +578,8 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 		out.grant, out.user, out.scopes, out.nonce, out.authTime = cr.Grant, u, cr.Scopes, cr.Nonce, cr.AuthTime
 		out.session, out.amr, out.acr = cr.Session, cr.AMR, cr.ACR
 		g := grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant, Expires: cr.Expires}
-		return p.newTokens(tx, &out, c, GrantAuthorizationCode, g, access, refresh)
+		return p.newTokens(tx, out, c, GrantAuthorizationCode, g, access, refresh)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if out.err != nil {
-		return nil, out.err
-	}
-	return p.tokenResponse(ctx, c, &out)
 }
 
 // refresh implements the refresh token grant (RFC 6749 §6) with rotation:
@@ -541,20 +599,10 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 	}
 	access, refresh := accessPrefix+randomString(32), refreshPrefix+randomString(32)
 	key := tokenKey(pfxRefresh, rt)
-	var out issued
-	err := p.writes.DoAs(ctx, p.actorOf(ctx, key, clientActor(c.ID)), func(tx store.Tx) error {
-		out = issued{}
+	return p.redeem(ctx, c, key, func(tx store.Tx, out *issued) error {
 		var rr refreshRecord
-		if err := getJSON(tx, key, &rr); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				out.err = oerr(errInvalidGrant, "unknown refresh token")
-				return nil
-			}
+		if ok, err := openIssued(tx, out, c, key, &rr, credRefresh); !ok {
 			return err
-		}
-		if rr.Client != c.ID || rr.ClientInst != c.Instance {
-			out.err = oerr(errInvalidGrant, "refresh token was issued to another client")
-			return nil
 		}
 		var g grantRecord
 		if err := getJSON(tx, pfxGrant+rr.Grant, &g); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -564,14 +612,8 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 			out.err = oerr(errInvalidGrant, "refresh token revoked")
 			return nil
 		}
-		if rr.Used {
-			p.log.Warn("oidc: refresh token reused; revoking its family", "client", c.ID, "grant", rr.Grant)
-			out.err = oerr(errInvalidGrant, "refresh token already used")
-			return revokeGrant(tx, rr.Grant, "refresh token reused")
-		}
-		if !p.now().Before(rr.Expires) {
-			out.err = oerr(errInvalidGrant, "refresh token expired")
-			return nil
+		if ok, err := p.spendable(tx, out, c, rr.Used, rr.Expires, rr.Grant, credRefresh); !ok {
+			return err
 		}
 		scopes := rr.Scopes
 		if narrow != nil {
@@ -594,29 +636,20 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 		if err := putJSON(tx, key, rr); err != nil {
 			return err
 		}
-		u, err := activeUser(tx, rr.Tenant, rr.User)
+		u, ok, err := grantUser(tx, out, rr.Tenant, rr.User)
 		if err != nil {
-			var oe *oauthError
-			if errors.As(err, &oe) {
-				out.err = oe
-				return revokeGrant(tx, rr.Grant, "user inactive or deleted")
-			}
 			return err
+		}
+		if !ok {
+			return revokeGrant(tx, rr.Grant, "user inactive or deleted")
 		}
 		out.grant, out.user, out.scopes, out.authTime = rr.Grant, u, scopes, rr.AuthTime
 		out.session, out.amr = rr.Session, rr.AMR
 		if g.Client == "" {
 			g = grantRecord{Client: c.ID, User: u.ID, Tenant: u.Tenant}
 		}
-		return p.newTokens(tx, &out, c, GrantRefreshToken, g, access, refresh)
+		return p.newTokens(tx, out, c, GrantRefreshToken, g, access, refresh)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if out.err != nil {
-		return nil, out.err
-	}
-	return p.tokenResponse(ctx, c, &out)
 }
 
 // clientCredentials implements RFC 6749 §4.4: an access token for the

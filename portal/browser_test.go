@@ -3,7 +3,6 @@ package portal_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,25 +22,12 @@ type tab struct {
 
 func newTab(t *testing.T, exe, base, shots string, width, height int) *tab {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // tests may run as root
-		chromedp.WindowSize(width, height),
-		chromedp.Flag("lang", "en-GB"),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	// A bound on a hung browser, not a performance assertion.
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	return &tab{t: t, ctx: ctx, base: base, shot: shots}
+	return &tab{t: t, ctx: browsertest.Open(t, exe, width, height), base: base, shot: shots}
 }
 
 func (b *tab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
+	browsertest.Run(b.t, b.ctx, what, steps...)
 }
 
 // waitText waits until the element sel's text contains want.
@@ -71,13 +57,7 @@ func (b *tab) waitText(sel, want string) {
 // screenshot saves the whole page as name.png.
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(b.shot, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
+	browsertest.Screenshot(b.t, b.ctx, b.shot, name)
 }
 
 // signIn goes to the portal, is sent to Roster's sign-in pages and signs
