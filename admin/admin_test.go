@@ -311,13 +311,35 @@ func TestMembershipsRulesAndExplain(t *testing.T) {
 	}
 }
 
+// statusCase is one request of a table of requests by several callers
+// and the status it must get.
+type statusCase struct {
+	name, token, method, path, body string
+	status                          int
+}
+
+// runStatusCases makes each request in turn (a subtest each) and checks
+// its status; a refused one must write nothing.
+func (f *fixture) runStatusCases(t *testing.T, tests []statusCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastSeq(t)
+			st, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
+			if st != tt.status {
+				t.Fatalf("got %d %v, want %d", st, body, tt.status)
+			}
+			if st >= 400 && f.lastSeq(t) != before {
+				t.Errorf("a refused request wrote")
+			}
+		})
+	}
+}
+
 func TestDelegatedAdministration(t *testing.T) {
 	f := newFixture(t)
 	bob := f.ids["bob"]
-	tests := []struct {
-		name, token, method, path, body string
-		status                          int
-	}{
+	tests := []statusCase{
 		{"organizer adds a member to own group", "alice-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"member"}`, 201},
 		{"organizer adds a meeting to own group", "alice-token", "POST", "/api/v1/groups/lug-london/meetings", `{"title":"Meetup","start":"2026-12-03T18:00:00Z"}`, 201},
 		{"organizer may not assign other roles", "alice-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"admin"}`, 403},
@@ -332,18 +354,7 @@ func TestDelegatedAdministration(t *testing.T) {
 		{"member may not manage members", "bob-token", "DELETE", "/api/v1/groups/lug-london/memberships/" + bob + "/member", "", 403},
 		{"organizer removes the member", "alice-token", "DELETE", "/api/v1/groups/lug-london/memberships/" + bob + "/member", "", 204},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := f.lastSeq(t)
-			st, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
-			if st != tt.status {
-				t.Fatalf("got %d %v, want %d", st, body, tt.status)
-			}
-			if st >= 400 && f.lastSeq(t) != before {
-				t.Errorf("a refused request wrote")
-			}
-		})
-	}
+	f.runStatusCases(t, tests)
 	// Only groups bob may read are listed for him.
 	_, body := f.call(t, "bob-token", "GET", "/api/v1/groups", "")
 	if n := len(body["items"].([]any)); n != 0 {
@@ -404,10 +415,7 @@ func TestNoEscalation(t *testing.T) {
 	if st, body := f.call(t, adminToken, "POST", "/api/v1/groups/rug-europe/memberships", `{"user":"`+f.ids["alice"]+`","role":"regional-admin"}`); st != 201 {
 		t.Fatalf("setup: %d %v", st, body)
 	}
-	tests := []struct {
-		name, token, method, path, body string
-		status                          int
-	}{
+	tests := []statusCase{
 		{"steward may not make himself admin", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"admin"}`, 403},
 		{"steward may not give organizer", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + bob + `","role":"organizer"}`, 403},
 		{"steward may give steward", "bob-token", "POST", "/api/v1/groups/lug-london/memberships", `{"user":"` + carol + `","role":"steward"}`, 201},
@@ -421,18 +429,7 @@ func TestNoEscalation(t *testing.T) {
 		{"explain of oneself", "carol-token", "GET", "/api/v1/explain?user=" + carol + "&permission=group.read&group=lug-london", "", 200},
 		{"unknown kind refused", adminToken, "POST", "/api/v1/groups", `{"slug":"x","name":"X","kind":"galactic"}`, 400},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := f.lastSeq(t)
-			st, body := f.call(t, tt.token, tt.method, tt.path, tt.body)
-			if st != tt.status {
-				t.Fatalf("got %d %v, want %d", st, body, tt.status)
-			}
-			if st >= 400 && f.lastSeq(t) != before {
-				t.Errorf("a refused request wrote")
-			}
-		})
-	}
+	f.runStatusCases(t, tests)
 	if f.eng.Check(policy.UserID(bob), "groups.manage", policy.GroupID(f.ids["lug"])) {
 		t.Error("bob gained groups.manage")
 	}

@@ -40,6 +40,24 @@ func newRP(t *testing.T, e *env, clientID, secret string, scopes ...string) *rp 
 	}
 }
 
+// signIn runs the code flow with PKCE through steps (see login) and
+// returns the tokens, the verified ID token and its claims.
+func (r *rp) signIn(t *testing.T, state, nonce string, steps ...map[string]string) (*oauth2.Token, *gooidc.IDToken, idClaims) {
+	t.Helper()
+	v := oauth2.GenerateVerifier()
+	tok, err := r.oauth.Exchange(r.ctx, r.login(t, state, nonce, v, steps...), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := r.verifier.Verify(r.ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl idClaims
+	idt.Claims(&cl)
+	return tok, idt, cl
+}
+
 // login runs the browser part of the code flow and returns the code.
 func (r *rp) login(t *testing.T, state, nonce, verifier string, steps ...map[string]string) string {
 	t.Helper()
@@ -263,17 +281,7 @@ func TestClaimsPerClient(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.client, func(t *testing.T) {
 			r := newRP(t, e, tc.client, portalSecret, tc.scopes...)
-			v := oauth2.GenerateVerifier()
-			tok, err := r.oauth.Exchange(r.ctx, r.login(t, "s", "n", v, aliceSteps()...), oauth2.VerifierOption(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			idt, err := r.verifier.Verify(r.ctx, tok.Extra("id_token").(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cl idClaims
-			idt.Claims(&cl)
+			_, _, cl := r.signIn(t, "s", "n", aliceSteps()...)
 			if !slices.Equal(cl.Groups, tc.groups) || !slices.Equal(cl.Roles, tc.roles) {
 				t.Errorf("groups %v roles %v, want %v %v", cl.Groups, cl.Roles, tc.groups, tc.roles)
 			}

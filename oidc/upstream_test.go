@@ -72,22 +72,12 @@ func TestUpstreamSignIn(t *testing.T) {
 	})
 
 	r := newRP(t, main, "portal", portalSecret)
-	v := oauth2.GenerateVerifier()
-	code := r.login(t, "up-state", "up-nonce", v, upstreamSteps()...)
-	tok, err := r.oauth.Exchange(r.ctx, code, oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idt, err := r.verifier.Verify(r.ctx, tok.Extra("id_token").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cl idClaims
-	idt.Claims(&cl)
+	_, idt, cl := r.signIn(t, "up-state", "up-nonce", upstreamSteps()...)
 	if cl.Tenant != upstreamTenant || cl.PreferredUsername != "carol" || cl.Email != "carol@globex.example" || idt.Nonce != "up-nonce" {
 		t.Errorf("claims %+v nonce %q", cl, idt.Nonce)
 	}
 	var carol policy.User
+	var err error
 	st.View(context.Background(), func(tx store.Tx) error {
 		carol, err = tx.UserByUserName(upstreamTenant, "carol")
 		return err
@@ -97,8 +87,9 @@ func TestUpstreamSignIn(t *testing.T) {
 	}
 
 	// A second sign-in maps to the same user.
-	code = r.login(t, "up-state2", "up-nonce2", v, upstreamSteps()...)
-	tok, err = r.oauth.Exchange(r.ctx, code, oauth2.VerifierOption(v))
+	v := oauth2.GenerateVerifier()
+	code := r.login(t, "up-state2", "up-nonce2", v, upstreamSteps()...)
+	tok, err := r.oauth.Exchange(r.ctx, code, oauth2.VerifierOption(v))
 	if err != nil {
 		t.Fatal(err)
 	}
