@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 	"time"
@@ -249,43 +250,37 @@ func compare(op string, have, want any, exact bool) bool {
 			h, w = strings.ToLower(h), strings.ToLower(w)
 		}
 		switch op {
-		case "eq":
-			return h == w
 		case "co":
 			return strings.Contains(h, w)
 		case "sw":
 			return strings.HasPrefix(h, w)
 		case "ew":
 			return strings.HasSuffix(h, w)
-		case "gt":
-			return h > w
-		case "ge":
-			return h >= w
-		case "lt":
-			return h < w
-		case "le":
-			return h <= w
 		}
+		return compareOrdered(op, h, w)
 	case bool:
 		h, ok := have.(bool)
 		return ok && op == "eq" && h == w
 	case float64:
 		h, ok := toFloat(have)
-		if !ok {
-			return false
-		}
-		switch op {
-		case "eq":
-			return h == w
-		case "gt":
-			return h > w
-		case "ge":
-			return h >= w
-		case "lt":
-			return h < w
-		case "le":
-			return h <= w
-		}
+		return ok && compareOrdered(op, h, w)
+	}
+	return false
+}
+
+// compareOrdered applies eq, gt, ge, lt or le; any other op is false.
+func compareOrdered[T cmp.Ordered](op string, h, w T) bool {
+	switch op {
+	case "eq":
+		return h == w
+	case "gt":
+		return h > w
+	case "ge":
+		return h >= w
+	case "lt":
+		return h < w
+	case "le":
+		return h <= w
 	}
 	return false
 }

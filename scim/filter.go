@@ -196,33 +196,43 @@ func (p *parser) parseOr(depth int) (expr, error) {
 	if depth > maxFilterDepth {
 		return nil, p.errorf("nested too deeply")
 	}
-	l, err := p.parseAnd(depth)
+	return p.parseChain(depth, "or", p.parseAnd)
+}
+
+func (p *parser) parseAnd(depth int) (expr, error) {
+	return p.parseChain(depth, "and", p.parseUnary)
+}
+
+// parseChain parses operands joined by the keyword op, left-associative.
+func (p *parser) parseChain(depth int, op string, operand func(int) (expr, error)) (expr, error) {
+	l, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	for p.keyword("or") {
-		r, err := p.parseAnd(depth)
+	for p.keyword(op) {
+		r, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
-		l = &logicalExpr{Op: "or", L: l, R: r}
+		l = &logicalExpr{Op: op, L: l, R: r}
 	}
 	return l, nil
 }
 
-func (p *parser) parseAnd(depth int) (expr, error) {
-	l, err := p.parseUnary(depth)
+// parseNested parses a filter between the opening character at p.pos and
+// closing, one level deeper.
+func (p *parser) parseNested(depth int, closing byte) (expr, error) {
+	p.pos++
+	x, err := p.parseOr(depth + 1)
 	if err != nil {
 		return nil, err
 	}
-	for p.keyword("and") {
-		r, err := p.parseUnary(depth)
-		if err != nil {
-			return nil, err
-		}
-		l = &logicalExpr{Op: "and", L: l, R: r}
+	p.skipSpace()
+	if p.peek() != closing {
+		return nil, p.errorf("missing '%c'", closing)
 	}
-	return l, nil
+	p.pos++
+	return x, nil
 }
 
 func (p *parser) parseUnary(depth int) (expr, error) {
@@ -231,32 +241,16 @@ func (p *parser) parseUnary(depth int) (expr, error) {
 	if p.keyword("not") {
 		p.skipSpace()
 		if p.peek() == '(' {
-			p.pos++
-			x, err := p.parseOr(depth + 1)
+			x, err := p.parseNested(depth, ')')
 			if err != nil {
 				return nil, err
 			}
-			p.skipSpace()
-			if p.peek() != ')' {
-				return nil, p.errorf("missing ')'")
-			}
-			p.pos++
 			return &notExpr{X: x}, nil
 		}
 		p.pos = save // an attribute called "not"
 	}
 	if p.peek() == '(' {
-		p.pos++
-		x, err := p.parseOr(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace()
-		if p.peek() != ')' {
-			return nil, p.errorf("missing ')'")
-		}
-		p.pos++
-		return x, nil
+		return p.parseNested(depth, ')')
 	}
 	ap, err := p.parseAttrPath()
 	if err != nil {
@@ -266,16 +260,10 @@ func (p *parser) parseUnary(depth int) (expr, error) {
 		if ap.Sub != "" {
 			return nil, p.errorf("sub-attribute before '['")
 		}
-		p.pos++
-		f, err := p.parseOr(depth + 1)
+		f, err := p.parseNested(depth, ']')
 		if err != nil {
 			return nil, err
 		}
-		p.skipSpace()
-		if p.peek() != ']' {
-			return nil, p.errorf("missing ']'")
-		}
-		p.pos++
 		vp := &valuePathExpr{Path: ap, Filter: f}
 		// attr[filter].sub op value (a common extension, e.g. Entra's
 		// emails[type eq "work"].value eq "x"): fold the comparison
