@@ -35,7 +35,7 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 		if fresh[i] = u.ID == ""; fresh[i] {
 			// Assigned in order, so that the ids of a batch ascend
 			// like those of successive CreateUser calls.
-			u.ID = policy.UserID(newID())
+			u.ID = policy.UserID(store.NewID())
 		}
 		u.Created, u.Updated, u.Version = t.now, t.now, 1
 		out[i] = u
@@ -221,7 +221,7 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	fresh := make([]bool, len(gs))
 	for i, g := range gs {
 		if fresh[i] = g.ID == ""; fresh[i] {
-			g.ID = policy.DirGroupID(newID())
+			g.ID = policy.DirGroupID(store.NewID())
 		}
 		g.Created, g.Updated, g.Version = t.now, t.now, 1
 		out[i] = g

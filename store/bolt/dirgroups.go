@@ -70,17 +70,11 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	fresh := g.ID == ""
-	if fresh {
-		g.ID = policy.DirGroupID(newID())
-	}
-	if err := checkID("directory group", string(g.ID)); err != nil {
+	fresh, err := store.NewDirGroup(tenant, &g, checkID)
+	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := store.PrepareDirGroup(tenant, &g); err != nil {
-		return policy.DirGroup{}, err
-	}
-	if !fresh && t.idTaken(string(g.ID)) { // a new v7 id is unique (see newID)
+	if !fresh && t.idTaken(string(g.ID)) { // a new v7 id is unique (see store.NewID)
 		return policy.DirGroup{}, fmt.Errorf("bolt: directory group id %s: %w", g.ID, store.ErrExists)
 	}
 	idx := tb.Bucket(bktIdx)

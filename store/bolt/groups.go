@@ -32,17 +32,8 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := t.write(); err != nil {
 		return policy.Group{}, err
 	}
-	if g.ID == "" {
-		g.ID = policy.GroupID(newID())
-	}
-	if err := checkID("group", string(g.ID)); err != nil {
+	if err := store.NewGroup(&g, checkID); err != nil {
 		return policy.Group{}, err
-	}
-	if err := checkID("group", string(g.Parent)); err != nil {
-		return policy.Group{}, err
-	}
-	if err := policy.ValidateGroup(g); err != nil {
-		return policy.Group{}, fmt.Errorf("bolt: %w", err)
 	}
 	groups := t.root.Bucket(bktGroups)
 	if groups.Get([]byte(g.ID)) != nil {
@@ -112,14 +103,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.CheckVersion("group", g.ID, old.Version, g.Version); err != nil {
+	if err := store.ChangeGroup(old, g, checkID); err != nil {
 		return policy.Group{}, err
-	}
-	if err := checkID("group", string(g.Parent)); err != nil {
-		return policy.Group{}, err
-	}
-	if err := policy.ValidateGroup(g); err != nil {
-		return policy.Group{}, fmt.Errorf("bolt: %w", err)
 	}
 	idx := t.root.Bucket(bktIdx)
 	if g.Slug != old.Slug && idx.Bucket(bktGroupSlug).Get([]byte(g.Slug)) != nil {

@@ -18,7 +18,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 		return policy.Rule{}, err
 	}
 	if r.ID == "" {
-		r.ID = policy.RuleID(newID())
+		r.ID = policy.RuleID(store.NewID())
 	}
 	if err := checkID("rule", string(r.ID)); err != nil {
 		return policy.Rule{}, err

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
@@ -195,13 +194,6 @@ func checkID(kind, id string) error {
 	}
 	return nil
 }
-
-// newID returns a new record id: a version 7 UUID (RFC 9562 §5.7), whose
-// leading timestamp makes new keys sort after existing ones, so a bulk load
-// appends to the right edge of the B+trees instead of rewriting pages all
-// over them. Its 74 random bits under a millisecond timestamp make it
-// unique without a look-up: creates check only ids given by the caller.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // decodeAll decodes every record of b.
 func decodeAll[T any](b *bbolt.Bucket, what string) ([]T, error) {

@@ -44,17 +44,11 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	fresh := u.ID == ""
-	if fresh {
-		u.ID = policy.UserID(newID())
-	}
-	if err := checkID("user", string(u.ID)); err != nil {
+	fresh, err := store.NewUser(tenant, &u, checkID)
+	if err != nil {
 		return policy.User{}, err
 	}
-	if err := store.PrepareUser(tenant, &u); err != nil {
-		return policy.User{}, err
-	}
-	if !fresh && t.idTaken(string(u.ID)) { // a new v7 id is unique (see newID)
+	if !fresh && t.idTaken(string(u.ID)) { // a new v7 id is unique (see store.NewID)
 		return policy.User{}, fmt.Errorf("bolt: user id %s: %w", u.ID, store.ErrExists)
 	}
 	idx := tb.Bucket(bktIdx)

@@ -126,14 +126,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.dgScope(tenant); err != nil {
 		return policy.DirGroup{}, err
 	}
-	fresh := g.ID == ""
-	if fresh {
-		g.ID = policy.DirGroupID(newID())
-	}
-	if err := checkID("directory group", string(g.ID)); err != nil {
-		return policy.DirGroup{}, err
-	}
-	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+	fresh, err := store.NewDirGroup(tenant, &g, checkID)
+	if err != nil {
 		return policy.DirGroup{}, err
 	}
 	if !text(policy.FoldName(g.DisplayName)) {

@@ -44,17 +44,8 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := t.write(); err != nil {
 		return policy.Group{}, err
 	}
-	if g.ID == "" {
-		g.ID = policy.GroupID(newID())
-	}
-	if err := checkID("group", string(g.ID)); err != nil {
+	if err := store.NewGroup(&g, checkID); err != nil {
 		return policy.Group{}, err
-	}
-	if err := checkID("group", string(g.Parent)); err != nil {
-		return policy.Group{}, err
-	}
-	if err := policy.ValidateGroup(g); err != nil {
-		return policy.Group{}, fmt.Errorf("postgres: %w", err)
 	}
 	if err := checkID("group slug", g.Slug); err != nil {
 		return policy.Group{}, err
@@ -146,14 +137,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.CheckVersion("group", g.ID, old.Version, g.Version); err != nil {
+	if err := store.ChangeGroup(old, g, checkID); err != nil {
 		return policy.Group{}, err
-	}
-	if err := checkID("group", string(g.Parent)); err != nil {
-		return policy.Group{}, err
-	}
-	if err := policy.ValidateGroup(g); err != nil {
-		return policy.Group{}, fmt.Errorf("postgres: %w", err)
 	}
 	if err := checkID("group slug", g.Slug); err != nil {
 		return policy.Group{}, err
@@ -370,7 +355,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 		return policy.Rule{}, err
 	}
 	if r.ID == "" {
-		r.ID = policy.RuleID(newID())
+		r.ID = policy.RuleID(store.NewID())
 	}
 	if err := checkID("rule", string(r.ID)); err != nil {
 		return policy.Rule{}, err

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/roster-dev/roster/policy"
@@ -260,11 +259,6 @@ func limit(n int) any {
 	return n
 }
 
-// newID returns a new record id: a version 7 UUID (RFC 9562 §5.7), as
-// store/bolt makes them, so new rows append at the right edge of the
-// primary-key indexes.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
-
 // ---- tenants ----
 
 // tenantExists checks the tenant, ErrNotFound when there is none.
@@ -402,17 +396,11 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.tenantExists(tenant); err != nil {
 		return policy.User{}, err
 	}
-	fresh := u.ID == ""
-	if fresh {
-		u.ID = policy.UserID(newID())
-	}
-	if err := checkID("user", string(u.ID)); err != nil {
+	fresh, err := store.NewUser(tenant, &u, checkID)
+	if err != nil {
 		return policy.User{}, err
 	}
-	if err := store.PrepareUser(tenant, &u); err != nil {
-		return policy.User{}, err
-	}
-	if !fresh { // a new v7 id is unique (see newID)
+	if !fresh { // a new v7 id is unique (see store.NewID)
 		taken, err := t.idTaken(string(u.ID))
 		if err != nil {
 			return policy.User{}, err

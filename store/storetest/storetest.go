@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WriteRules", testWriteRules},
 		{"Groups", testGroups},
 		{"GroupCycles", testGroupCycles},
+		{"GroupRules", testGroupRules},
 		{"Roles", testRoles},
 		{"Rules", testRules},
 		{"Memberships", testMemberships},
