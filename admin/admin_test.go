@@ -136,6 +136,20 @@ func newFixtureOn(t *testing.T, st store.Store) *fixture {
 // call sends a request and returns the status and decoded JSON body.
 func (f *fixture) call(t *testing.T, token, method, path, body string) (int, map[string]any) {
 	t.Helper()
+	st, h, b := f.send(t, token, method, path, body)
+	var m map[string]any
+	if len(b) > 0 && h.Get("Content-Type") == "application/json" {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %s", method, path, b)
+		}
+	}
+	return st, m
+}
+
+// send sends a request (with token as bearer token unless empty, body
+// as JSON unless empty) and returns the status, headers and body.
+func (f *fixture) send(t *testing.T, token, method, path, body string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -153,13 +167,7 @@ func (f *fixture) call(t *testing.T, token, method, path, body string) (int, map
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(b) > 0 && resp.Header.Get("Content-Type") == "application/json" {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %s", method, path, b)
-		}
-	}
-	return resp.StatusCode, m
+	return resp.StatusCode, resp.Header, b
 }
 
 func errCode(m map[string]any) string {

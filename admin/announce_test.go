@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -128,17 +127,8 @@ func TestAnnouncementFeed(t *testing.T) {
 		}
 	}
 	get := func(token string) (int, string, []byte) {
-		req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/groups/lug-london/announcements.atom", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Content-Type"), b
+		st, h, b := f.send(t, token, "GET", "/api/v1/groups/lug-london/announcements.atom", "")
+		return st, h.Get("Content-Type"), b
 	}
 	if code, _, _ := get(""); code != http.StatusNotFound {
 		t.Errorf("a group that is not public: %d without a token", code)

@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"io"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,22 +14,13 @@ import (
 // it with a real iCalendar library.
 func (f *fixture) fetchFeed(t *testing.T, token, path string) (int, *ical.Calendar) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	st, h, b := f.send(t, token, "GET", path, "")
+	if st != 200 {
+		return st, nil
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return resp.StatusCode, nil
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/calendar") {
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/calendar") {
 		t.Errorf("%s: content type %q", path, ct)
 	}
-	b, _ := io.ReadAll(resp.Body)
 	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\r\n"), "\r\n") {
 		if len(l) > 75 {
 			t.Errorf("%s: line longer than 75 octets: %q", path, l)
@@ -285,18 +274,9 @@ func TestPublicAnswersKeepPrivateThingsPrivate(t *testing.T) {
 		t.Fatalf("meeting: %d %v", st, m)
 	}
 	feed := func(token string) string {
-		req, _ := http.NewRequest("GET", f.srv.URL+"/groups/lug-paris/meetings.ics", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("feed: %d %s", resp.StatusCode, b)
+		st, _, b := f.send(t, token, "GET", "/groups/lug-paris/meetings.ics", "")
+		if st != 200 {
+			t.Fatalf("feed: %d %s", st, b)
 		}
 		return string(b)
 	}

@@ -321,18 +321,9 @@ func TestPublicAgendaNamesOnlyConsentingSpeakers(t *testing.T) {
 	}
 	get := func(token, path string) string {
 		t.Helper()
-		req, _ := http.NewRequest("GET", w.srv.URL+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		st, _, b := w.send(t, token, "GET", path, "")
+		if st != 200 {
+			t.Fatalf("%s: %d %s", path, st, b)
 		}
 		return strings.ReplaceAll(string(b), "\r\n ", "") // unfolded (RFC 5545 §3.1)
 	}

@@ -12,6 +12,30 @@ import (
 	"github.com/roster-dev/roster/internal/browsertest"
 )
 
+// browserDemo is the demo server with what its browser tests need:
+// the browser and the folder for screenshots.
+type browserDemo struct {
+	*demo
+	exe, shots string
+}
+
+// startBrowserDemo finds Chromium (see browsertest.Chromium), starts the
+// demo with args (see startDemo) and picks the screenshot folder
+// (PORTAL_SCREENSHOTS).
+func startBrowserDemo(t *testing.T, args ...string) *browserDemo {
+	t.Helper()
+	exe := browsertest.Chromium(t)
+	d := startDemo(t, args...)
+	return &browserDemo{demo: d, exe: exe, shots: browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")}
+}
+
+// tab opens a browser with its own cookies and a width×height window on
+// the demo.
+func (d *browserDemo) tab(t *testing.T, width, height int) *tab {
+	t.Helper()
+	return newTab(t, d.exe, d.base, d.shots, width, height)
+}
+
 // tab is one headless Chromium with its own cookies, driven by chromedp.
 type tab struct {
 	t    *testing.T
@@ -28,6 +52,27 @@ func newTab(t *testing.T, exe, base, shots string, width, height int) *tab {
 func (b *tab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	browsertest.Run(b.t, b.ctx, what, steps...)
+}
+
+// findPeople searches a group page's people box for q and waits until
+// the results show want.
+func (b *tab) findPeople(q, want string) {
+	b.t.Helper()
+	b.run("search "+q,
+		chromedp.SendKeys(chromedp.CSS("#people-q"), q),
+		chromedp.Submit(chromedp.CSS("#people-q")),
+	)
+	b.waitText("fieldset", want)
+}
+
+// addMember submits a group page's add-member form for the person found
+// with role; what names the step.
+func (b *tab) addMember(what, role string) {
+	b.t.Helper()
+	b.run(what,
+		chromedp.SetValue(chromedp.CSS("#add-member-role"), role),
+		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
+	)
 }
 
 // waitText waits until the element sel's text contains want.
@@ -108,25 +153,16 @@ func (b *tab) signInHere(tenant, user string) {
 // the ISUG admin victor browses the tree, assigns a role and finds every
 // change in the audit trail. Screenshots of every main page are saved.
 func TestBrowser(t *testing.T) {
-	exe := browsertest.Chromium(t)
-	d := startDemo(t)
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t)
 
 	// The organizer.
-	alice := newTab(t, exe, d.base, shots, 1280, 900)
+	alice := d.tab(t, 1280, 900)
 	alice.signIn("vendor", "alice")
 	alice.screenshot("01-tree-alice")
 	alice.run("open lug-london", chromedp.Click(chromedp.CSS(`a[href="/portal/groups/lug-london"]`), chromedp.NodeVisible))
 	alice.waitText("h1", "LUG London")
-	alice.run("search people",
-		chromedp.SendKeys(chromedp.CSS("#people-q"), "peter"),
-		chromedp.Submit(chromedp.CSS("#people-q")),
-	)
-	alice.waitText("fieldset", "Peter")
-	alice.run("add peter as member",
-		chromedp.SetValue(chromedp.CSS("#add-member-role"), "member"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
-	)
+	alice.findPeople("peter", "Peter")
+	alice.addMember("add peter as member", "member")
 	alice.waitText(".flash", "Added vendor/peter as member")
 	alice.run("fill a meeting",
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-title"), "Spring meetup"),
@@ -156,15 +192,8 @@ func TestBrowser(t *testing.T) {
 	alice.screenshot("03-invalid-meeting")
 
 	// What the organizer may not do: give the organizer role.
-	alice.run("search bob",
-		chromedp.SendKeys(chromedp.CSS("#people-q"), "bob"),
-		chromedp.Submit(chromedp.CSS("#people-q")),
-	)
-	alice.waitText("fieldset", "bob@acme.example")
-	alice.run("try to make bob organizer",
-		chromedp.SetValue(chromedp.CSS("#add-member-role"), "organizer"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
-	)
+	alice.findPeople("bob", "bob@acme.example")
+	alice.addMember("try to make bob organizer", "organizer")
 	alice.waitText("#members .alert", "Refused: you may not give the role “organizer” in lug-london")
 	alice.screenshot("04-refused")
 
@@ -196,7 +225,7 @@ func TestBrowser(t *testing.T) {
 	alice.screenshot("07-explain")
 
 	// The ISUG admin.
-	victor := newTab(t, exe, d.base, shots, 1280, 900)
+	victor := d.tab(t, 1280, 900)
 	victor.signIn("vendor", "victor")
 	victor.waitText(".tree", "LUG Tokyo")
 	victor.screenshot("08-tree-victor")
@@ -207,10 +236,7 @@ func TestBrowser(t *testing.T) {
 	victor.waitText("#results-h", "1 group match")
 	victor.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london?q=bob"))
 	victor.waitText("fieldset", "bob@acme.example")
-	victor.run("make bob organizer",
-		chromedp.SetValue(chromedp.CSS("#add-member-role"), "organizer"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
-	)
+	victor.addMember("make bob organizer", "organizer")
 	victor.waitText(".flash", "Added acme/bob@acme.example as organizer")
 	victor.run("create a group",
 		chromedp.Navigate(d.base+"/portal/"),
@@ -236,7 +262,7 @@ func TestBrowser(t *testing.T) {
 
 	// Membership requests: tina (Globex) asks to join the request-only
 	// lug-london and joins the open sig-devops; alice approves her.
-	tina := newTab(t, exe, d.base, shots, 1280, 900)
+	tina := d.tab(t, 1280, 900)
 	tina.signIn("globex", "tina@globex.example")
 	tina.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	tina.waitText("#membership", "takes members on request")
@@ -277,7 +303,7 @@ func TestBrowser(t *testing.T) {
 	victor.waitText("table.audit", "joined (open group)")
 
 	// A phone.
-	phone := newTab(t, exe, d.base, shots, 390, 844)
+	phone := d.tab(t, 390, 844)
 	phone.signIn("vendor", "alice")
 	phone.run("group on a phone", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	phone.waitText("h1", "LUG London")
@@ -290,7 +316,7 @@ func TestBrowser(t *testing.T) {
 	}
 	phone.screenshot("11-group-phone")
 
-	entries, _ := os.ReadDir(shots)
+	entries, _ := os.ReadDir(d.shots)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
@@ -303,12 +329,10 @@ func TestBrowser(t *testing.T) {
 // tree until archived groups are shown, and unarchives it; the organizer
 // alice edits a meeting of her LUG.
 func TestBrowserAdminArchive(t *testing.T) {
-	exe := browsertest.Chromium(t)
-	d := startDemo(t)
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t)
 	secret := `(document.querySelector('#secret-value') || {value: ''}).value`
 
-	victor := newTab(t, exe, d.base, shots, 1280, 900)
+	victor := d.tab(t, 1280, 900)
 	victor.signIn("vendor", "victor")
 	victor.run("tokens and clients", chromedp.Click(chromedp.CSS(`nav a[href="/portal/admin"]`), chromedp.NodeVisible))
 	victor.waitText("h1", "SCIM tokens and clients")
@@ -326,7 +350,7 @@ func TestBrowserAdminArchive(t *testing.T) {
 	}
 	victor.waitText("#tenant-acme + .table-wrap", "okta-2026")
 	victor.screenshot("15-scim-token-created")
-	if st := scimStatus(t, d, "acme", token); st != 200 {
+	if st := scimStatus(t, d.demo, "acme", token); st != 200 {
 		t.Errorf("SCIM with the new token: %d", st)
 	}
 	victor.run("reload", chromedp.Navigate(d.base+"/portal/admin"))
@@ -337,7 +361,7 @@ func TestBrowserAdminArchive(t *testing.T) {
 	victor.run("revoke it", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke the token okta-2026 of acme"]`), chromedp.NodeVisible))
 	victor.waitText(".flash", "Revoked the SCIM token “okta-2026” of acme")
 	victor.screenshot("16-scim-token-revoked")
-	if st := scimStatus(t, d, "acme", token); st != 401 {
+	if st := scimStatus(t, d.demo, "acme", token); st != 401 {
 		t.Errorf("SCIM with the revoked token: %d, want 401", st)
 	}
 
@@ -365,7 +389,7 @@ func TestBrowserAdminArchive(t *testing.T) {
 	victor.waitText("table.audit", "group sig-security: unarchived")
 	victor.waitText("table.audit", "group sig-security: archived")
 
-	alice := newTab(t, exe, d.base, shots, 1280, 900)
+	alice := d.tab(t, 1280, 900)
 	alice.signIn("vendor", "alice")
 	alice.run("edit a meeting",
 		chromedp.Navigate(d.base+"/portal/groups/lug-london"),

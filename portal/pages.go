@@ -261,11 +261,30 @@ func fieldOf(f *formState, form, name, label, typ, def, help string) field {
 	return field{ID: form + "-" + name, Name: name, Label: label, Type: typ, Value: f.Val(form, name, def), Help: help, Error: f.Err(form, name)}
 }
 
+// parsePage parses the page name (templates/name.html) into the layout,
+// with the partial templates named by partials.
+func parsePage(name string, partials ...string) (*template.Template, error) {
+	files := []string{"templates/layout.html"}
+	for _, f := range append(partials, name) {
+		files = append(files, "templates/"+f+".html")
+	}
+	return template.New("layout.html").Funcs(funcs).ParseFS(templateFS, files...)
+}
+
+// mustPages adds the pages names, each with partials, to p.pages. The
+// templates are embedded, so one that does not parse is a programming
+// error: it panics.
+func (p *Portal) mustPages(names []string, partials ...string) {
+	for _, n := range names {
+		p.pages[n] = template.Must(parsePage(n, partials...))
+	}
+}
+
 func parsePages() (map[string]*template.Template, error) {
 	names := []string{"error", "tree", "group", "person", "explain", "audit", "sync", "admin", "meeting", "public", "publicmeeting", "publichome", "find"}
 	out := map[string]*template.Template{}
 	for _, n := range names {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html")
+		t, err := parsePage(n)
 		if err != nil {
 			return nil, fmt.Errorf("portal: template %s: %w", n, err)
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	demodata "github.com/roster-dev/roster/demo"
-	"github.com/roster-dev/roster/internal/browsertest"
 )
 
 // tileServer serves map tiles that a test can tell apart: a pale square
@@ -65,12 +64,10 @@ func tileServer(t *testing.T) (*httptest.Server, *int) {
 // ask; the organizers see the request. Then the same search from the
 // browser's position (granted, emulated at Reading).
 func TestBrowserFinder(t *testing.T) {
-	exe := browsertest.Chromium(t)
 	tiles, asked := tileServer(t)
-	d := startDemo(t, "--map-tiles", tiles.URL+"/{z}/{x}/{y}.png", "--map-attribution", "Test tiles <b>not bold</b>")
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t, "--map-tiles", tiles.URL+"/{z}/{x}/{y}.png", "--map-attribution", "Test tiles <b>not bold</b>")
 
-	v := newTab(t, exe, d.base, shots, 1280, 1000)
+	v := d.tab(t, 1280, 1000)
 	v.run("open the public home", chromedp.Navigate(d.base+"/portal/public"))
 	v.waitText("h1", "User groups")
 	v.waitText("#regions-h", "Regions")
@@ -203,7 +200,7 @@ func TestBrowserFinder(t *testing.T) {
 	}
 
 	// The browser's position, with consent (granted and emulated here).
-	g := newTab(t, exe, d.base, shots, 1280, 1000)
+	g := d.tab(t, 1280, 1000)
 	lat, lon, acc := 51.4543, -0.9781, 100.0 // Reading
 	g.run("start", chromedp.Navigate("about:blank"))
 	if _, err := chromedp.CallBrowser(g.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{Permission: &cdpbrowser.PermissionDescriptor{Name: "geolocation"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: d.base}); err != nil {

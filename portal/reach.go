@@ -15,9 +15,7 @@ import (
 )
 
 func (p *Portal) reachRoutes() {
-	for _, n := range []string{"announce", "announcement"} {
-		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
-	}
+	p.mustPages([]string{"announce", "announcement"})
 	p.mux.HandleFunc("GET /portal/groups/{slug}/announce", p.guard(p.announcePage))
 	p.mux.HandleFunc("POST /portal/groups/{slug}/announce", p.guard(p.sendAnnouncement))
 	p.mux.HandleFunc("GET /portal/groups/{slug}/announcements/{id}", p.guard(p.announcementPage))

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/roster-dev/roster/internal/browsertest"
 )
 
 // TestBrowserReach drives headless Chromium: an organizer sends an
@@ -15,11 +13,9 @@ import (
 // organizers. (The visitor's side, the public pages and the finder, is in
 // public_browser_test.go.)
 func TestBrowserReach(t *testing.T) {
-	exe := browsertest.Chromium(t)
-	d := startDemo(t)
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t)
 
-	alice := newTab(t, exe, d.base, shots, 1280, 900)
+	alice := d.tab(t, 1280, 900)
 	alice.signIn("vendor", "alice")
 	alice.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	alice.run("open the form", chromedp.Click(chromedp.CSS(`a[href="/portal/groups/lug-london/announce"]`), chromedp.NodeVisible))

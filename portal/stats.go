@@ -27,7 +27,7 @@ const (
 )
 
 func (p *Portal) statsRoutes() {
-	p.pages["stats"] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/stats.html"))
+	p.mustPages([]string{"stats"})
 	p.mux.HandleFunc("GET /portal/stats", p.guard(p.statsIndex))
 	p.mux.HandleFunc("GET /portal/stats/{slug}", p.guard(p.statsPage))
 	p.mux.HandleFunc("GET /portal/stats/{slug}/{file}", p.guard(p.statsCSV))

@@ -13,7 +13,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,10 +23,7 @@ import (
 )
 
 func (p *Portal) talkRoutes() {
-	for _, n := range []string{"talks", "feedback", "mytalks"} {
-		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/partial-agenda.html", "templates/"+n+".html"))
-	}
+	p.mustPages([]string{"talks", "feedback", "mytalks"}, "partial-agenda")
 	p.mux.HandleFunc("GET /portal/me/talks", p.guard(p.myTalksPage))
 	p.mux.HandleFunc("GET /portal/groups/{slug}/meetings/{id}/talks", p.guard(p.talksPage))
 	p.mux.HandleFunc("POST /portal/groups/{slug}/meetings/{id}/talks/{action}", p.guard(p.talksAction))

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/roster-dev/roster/internal/browsertest"
 )
 
 // mainText is the text of the page's main element.
@@ -30,11 +28,9 @@ func (b *tab) mainText() string {
 // comments nor laura's proposal still under review; alice sees the results
 // and the check-in list.
 func TestBrowserTalks(t *testing.T) {
-	exe := browsertest.Chromium(t)
-	d := startDemo(t)
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t)
 
-	bob := newTab(t, exe, d.base, shots, 1280, 1000)
+	bob := d.tab(t, 1280, 1000)
 	bob.signIn("acme", "bob@acme.example")
 	bob.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
 	bob.run("open the next meetup's talks", chromedp.Click(chromedp.CSS(`a[aria-label="Talks and agenda of LUG London meetup #11"]`), chromedp.NodeVisible))
@@ -77,7 +73,7 @@ func TestBrowserTalks(t *testing.T) {
 	bob.screenshot("talks-02-proposed")
 
 	// The organizer reviews and accepts.
-	alice := newTab(t, exe, d.base, shots, 1280, 1200)
+	alice := d.tab(t, 1280, 1200)
 	alice.signIn("vendor", "alice")
 	alice.run("open the talks", chromedp.Navigate(talksURL))
 	alice.waitText("#proposals", "Observability for storage arrays")

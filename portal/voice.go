@@ -14,7 +14,6 @@ package portal
 
 import (
 	"context"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,9 +21,7 @@ import (
 )
 
 func (p *Portal) voiceRoutes() {
-	for _, n := range []string{"productfeedback", "found"} {
-		p.pages[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
-	}
+	p.mustPages([]string{"productfeedback", "found"})
 	p.mux.HandleFunc("GET /portal/feedback", p.guard(p.productFeedbackPage))
 	p.mux.HandleFunc("GET /portal/feedback/{id}", p.guard(p.productFeedbackPage))
 	p.mux.HandleFunc("POST /portal/feedback/{action}", p.guard(p.productFeedbackAction))

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/roster-dev/roster/internal/browsertest"
 )
 
 // TestBrowserFeedbackAndFounding drives headless Chromium through the
@@ -18,12 +16,10 @@ import (
 // admin approves and the new LUG has its founder as organizer; the
 // analytics pages are drawn. Screenshots of each.
 func TestBrowserFeedbackAndFounding(t *testing.T) {
-	exe := browsertest.Chromium(t)
-	d := startDemo(t)
-	shots := browsertest.ScreenshotDir(t, "PORTAL_SCREENSHOTS", "portal-screenshots-")
+	d := startBrowserDemo(t)
 
 	// Bob (Acme) sends feedback; a form without a product changes nothing.
-	bob := newTab(t, exe, d.base, shots, 1280, 900)
+	bob := d.tab(t, 1280, 900)
 	bob.signIn("acme", "bob@acme.example")
 	bob.run("open feedback", chromedp.Navigate(d.base+"/portal/feedback"))
 	bob.waitText("h1", "Product feedback")
@@ -47,7 +43,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 
 	// Hans (the storage team) sees it without Bob's name, and not the
 	// cloud item; he answers.
-	hans := newTab(t, exe, d.base, shots, 1280, 900)
+	hans := d.tab(t, 1280, 900)
 	hans.signIn("vendor", "hans")
 	hans.run("open the inbox", chromedp.Navigate(d.base+"/portal/feedback#inbox"))
 	hans.waitText("#inbox", "Rebuilds take all night")
@@ -79,7 +75,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	}
 
 	// Tina (Globex) applies to found LUG Reading; London is near.
-	tina := newTab(t, exe, d.base, shots, 1280, 1000)
+	tina := d.tab(t, 1280, 1000)
 	tina.signIn("globex", "tina@globex.example")
 	tina.run("open found", chromedp.Navigate(d.base+"/portal/found"))
 	tina.waitText("h1", "Found a group")
@@ -109,7 +105,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	tina.waitText("#nearby", "LUG London")
 
 	// Quinn (RUG Europe admin) approves.
-	quinn := newTab(t, exe, d.base, shots, 1280, 900)
+	quinn := d.tab(t, 1280, 900)
 	quinn.signIn("vendor", "quinn")
 	quinn.run("open the application", chromedp.Navigate(appURL))
 	quinn.waitText("h1", "LUG Reading")
@@ -143,7 +139,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		t.Errorf("the new group's members through the API: %+v, want its founder as organizer", mem.Members)
 	}
 	// The analytics: the ISUG for its admin, London for its organizer.
-	victor := newTab(t, exe, d.base, shots, 1400, 1000)
+	victor := d.tab(t, 1400, 1000)
 	victor.signIn("vendor", "victor")
 	victor.run("open analytics", chromedp.Navigate(d.base+"/portal/stats"))
 	victor.run("open the isug", chromedp.Click(chromedp.CSS(`a[href="/portal/stats/isug"]`), chromedp.NodeVisible))
@@ -157,7 +153,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		t.Errorf("%d charts, want 7", charts)
 	}
 	victor.screenshot("analytics")
-	alicePage := newTab(t, exe, d.base, shots, 1280, 900)
+	alicePage := d.tab(t, 1280, 900)
 	alicePage.signIn("vendor", "alice")
 	alicePage.run("open london", chromedp.Navigate(d.base+"/portal/stats/lug-london"))
 	alicePage.waitText("h1", "LUG London: how it is doing")

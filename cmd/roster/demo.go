@@ -313,21 +313,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *in == "" {
 		return errors.New("restore: --in is required")
 	}
-	var path string
-	switch {
-	case *cfgPath != "":
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		if cfg.Store.Postgres != nil {
-			return errNotBbolt("restore")
-		}
-		path = cfg.Store.Bbolt.Path
-	case *data != "":
-		path = filepath.Join(*data, "roster.db")
-	default:
-		return errors.New("restore: --config or --data is required")
+	path, _, err := boltFile("restore", *cfgPath, *data)
+	if err != nil {
+		return err
 	}
 	if err := refusePostgresExport(*in); err != nil {
 		return err

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"time"
 
-	"github.com/roster-dev/roster/config"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
@@ -33,25 +31,15 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var path string
+	path, cfg, err := boltFile("doctor", *cfgPath, *data)
+	if err != nil {
+		return err
+	}
 	hier := policy.DefaultHierarchy()
-	switch {
-	case *cfgPath != "":
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
+	if cfg != nil {
 		if hier, err = cfg.Policy.Hierarchy(); err != nil {
 			return err
 		}
-		if cfg.Store.Postgres != nil {
-			return errNotBbolt("doctor")
-		}
-		path = cfg.Store.Bbolt.Path
-	case *data != "":
-		path = filepath.Join(*data, "roster.db")
-	default:
-		return errors.New("doctor: --config or --data is required")
 	}
 	st, err := bolt.Open(path, bolt.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil)), Timeout: time.Second})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,6 +32,27 @@ func openStore(ctx context.Context, sc config.StoreConfig, logger *slog.Logger) 
 		return nil, "", fmt.Errorf("open store %s: %w", sc.Bbolt.Path, err)
 	}
 	return s, sc.Bbolt.Path, nil
+}
+
+// boltFile resolves the bbolt file a command cmd works on: the one the
+// configuration at cfgPath names, or roster.db in the folder data. cfg is
+// the loaded configuration (nil with data). A PostgreSQL configuration
+// is refused (errNotBbolt).
+func boltFile(cmd, cfgPath, data string) (path string, cfg *config.Config, err error) {
+	switch {
+	case cfgPath != "":
+		if cfg, err = config.Load(cfgPath); err != nil {
+			return "", nil, err
+		}
+		if cfg.Store.Postgres != nil {
+			return "", nil, errNotBbolt(cmd)
+		}
+		return cfg.Store.Bbolt.Path, cfg, nil
+	case data != "":
+		return filepath.Join(data, "roster.db"), nil, nil
+	default:
+		return "", nil, fmt.Errorf("%s: --config or --data is required", cmd)
+	}
 }
 
 // errNotBbolt answers the commands that work on a bbolt file only.
