@@ -85,6 +85,10 @@ func (gt groupType) modify(tx store.Tx, r request, id string, change changeFunc)
 	return gt.res(r.tenant, up), up.Version, nil
 }
 
+func (gt groupType) each(tx store.Tx, t policy.TenantID, fn func(map[string]any) error) error {
+	return tx.ForEachDirGroup(t, func(g policy.DirGroup) error { return fn(gt.res(t, g)) })
+}
+
 func (gt groupType) remove(tx store.Tx, r request, id string) error {
 	cur, err := gt.load(tx, r.tenant, id)
 	if err != nil {

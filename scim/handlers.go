@@ -35,6 +35,8 @@ type resourceType interface {
 	modify(tx store.Tx, r request, id string, change changeFunc) (map[string]any, uint64, error)
 	// remove deletes record id after checking If-Match.
 	remove(tx store.Tx, r request, id string) error
+	// each renders every record of tenant t, in the store's order, until fn fails.
+	each(tx store.Tx, t policy.TenantID, fn func(map[string]any) error) error
 }
 
 // changeFunc maps a resource's current representation to the new one.

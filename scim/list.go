@@ -179,47 +179,39 @@ func (h *resourceHandler) list(r request, p listParams) (response, error) {
 				return nil
 			}
 		}
-		if h.kind == userKind {
-			if f == nil {
-				n, err := tx.CountUsers(r.tenant)
-				if err != nil {
-					return err
-				}
-				total = n
-				if count == 0 {
-					return nil
-				}
-				if plan.after != "" || start == 1 {
-					us, err := tx.Users(r.tenant, store.Page{After: plan.after, Limit: count})
-					for _, u := range us {
-						page = append(page, h.rs.shape(h.userRes(r.tenant, u), p.attrs, p.excluded))
-						last = string(u.ID)
-					}
-					return err
-				}
-				i := 0
-				return tx.ForEachUser(r.tenant, func(u policy.User) error {
-					i++
-					if i < start {
-						return nil
-					}
-					if len(page) >= count {
-						return errStop
-					}
+		if h.kind == userKind && f == nil {
+			n, err := tx.CountUsers(r.tenant)
+			if err != nil {
+				return err
+			}
+			total = n
+			if count == 0 {
+				return nil
+			}
+			if plan.after != "" || start == 1 {
+				us, err := tx.Users(r.tenant, store.Page{After: plan.after, Limit: count})
+				for _, u := range us {
 					page = append(page, h.rs.shape(h.userRes(r.tenant, u), p.attrs, p.excluded))
 					last = string(u.ID)
-					return nil
-				})
-			}
-			return tx.ForEachUser(r.tenant, func(u policy.User) error {
-				if res := h.userRes(r.tenant, u); f == nil || matches(f, res, core) {
-					add(res)
 				}
+				return err
+			}
+			i := 0
+			return tx.ForEachUser(r.tenant, func(u policy.User) error {
+				i++
+				if i < start {
+					return nil
+				}
+				if len(page) >= count {
+					return errStop
+				}
+				page = append(page, h.rs.shape(h.userRes(r.tenant, u), p.attrs, p.excluded))
+				last = string(u.ID)
 				return nil
 			})
 		}
-		return tx.ForEachDirGroup(r.tenant, func(g policy.DirGroup) error {
-			if res := h.groupRes(r.tenant, g); f == nil || matches(f, res, core) {
+		return h.rt.each(tx, r.tenant, func(res map[string]any) error {
+			if f == nil || matches(f, res, core) {
 				add(res)
 			}
 			return nil

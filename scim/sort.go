@@ -390,8 +390,5 @@ func (h *resourceHandler) sortKeys(tx store.Tx, t policy.TenantID, sorter *sortS
 		}
 		return out, nil
 	}
-	if h.kind == userKind {
-		return out, tx.ForEachUser(t, func(u policy.User) error { each(h.userRes(t, u)); return nil })
-	}
-	return out, tx.ForEachDirGroup(t, func(g policy.DirGroup) error { each(h.groupRes(t, g)); return nil })
+	return out, h.rt.each(tx, t, func(res map[string]any) error { each(res); return nil })
 }

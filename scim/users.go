@@ -86,6 +86,10 @@ func (ut userType) modify(tx store.Tx, r request, id string, change changeFunc) 
 	return ut.res(r.tenant, up), up.Version, nil
 }
 
+func (ut userType) each(tx store.Tx, t policy.TenantID, fn func(map[string]any) error) error {
+	return tx.ForEachUser(t, func(u policy.User) error { return fn(ut.res(t, u)) })
+}
+
 func (ut userType) remove(tx store.Tx, r request, id string) error {
 	cur, err := ut.load(tx, r.tenant, id)
 	if err != nil {
