@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/roster-dev/roster/mail"
 	"github.com/roster-dev/roster/policy"
 )
 
@@ -36,26 +36,7 @@ func (iw *icalWriter) line(name, value string) {
 	if iw.err != nil {
 		return
 	}
-	l := name + ":" + value
-	var b strings.Builder
-	width := 0
-	for _, r := range l {
-		n := utf8.RuneLen(r)
-		if width+n > 75 {
-			b.WriteString("\r\n ")
-			width = 1
-		}
-		b.WriteRune(r)
-		width += n
-	}
-	b.WriteString("\r\n")
-	_, iw.err = io.WriteString(iw.w, b.String())
-}
-
-// icalText escapes a TEXT value (§3.3.11).
-func icalText(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", "")
-	return r.Replace(s)
+	_, iw.err = io.WriteString(iw.w, mail.ICalLine(name, value))
 }
 
 const icalUTC = "20060102T150405Z"
@@ -69,7 +50,7 @@ func writeCalendar(w io.Writer, name string, events []calEvent, now time.Time) e
 	iw.line("PRODID", "-//Roster//Roster meetings//EN")
 	iw.line("CALSCALE", "GREGORIAN")
 	iw.line("METHOD", "PUBLISH")
-	iw.line("X-WR-CALNAME", icalText(name))
+	iw.line("X-WR-CALNAME", mail.ICalText(name))
 	// The years each zone must cover.
 	type span struct{ from, to time.Time }
 	zones := map[string]*span{}
@@ -150,7 +131,7 @@ func writeVEvent(iw *icalWriter, e calEvent, now time.Time) {
 			iw.line("RRULE", r.String())
 		}
 	}
-	iw.line("SUMMARY", icalText(e.Title))
+	iw.line("SUMMARY", mail.ICalText(e.Title))
 	desc := e.Description
 	if e.Group != "" {
 		if desc != "" {
@@ -168,7 +149,7 @@ func writeVEvent(iw *icalWriter, e calEvent, now time.Time) {
 		desc += "Agenda:\n" + policy.AgendaText(e.Agenda, e.Zone())
 	}
 	if desc != "" {
-		iw.line("DESCRIPTION", icalText(desc))
+		iw.line("DESCRIPTION", mail.ICalText(desc))
 	}
 	loc := e.Location
 	if e.Address != "" {
@@ -181,13 +162,13 @@ func writeVEvent(iw *icalWriter, e calEvent, now time.Time) {
 		loc = e.OnlineURL
 	}
 	if loc != "" {
-		iw.line("LOCATION", icalText(loc))
+		iw.line("LOCATION", mail.ICalText(loc))
 	}
 	if e.OnlineURL != "" {
 		iw.line("URL", e.OnlineURL)
 	}
 	if e.GroupSlug != "" {
-		iw.line("CATEGORIES", icalText(e.GroupSlug))
+		iw.line("CATEGORIES", mail.ICalText(e.GroupSlug))
 	}
 	iw.line("SEQUENCE", fmt.Sprint(e.Sequence))
 	if e.Cancelled {
@@ -263,7 +244,7 @@ func writeVTimezone(iw *icalWriter, tzid string, loc *time.Location, from, to ti
 		iw.line("TZOFFSETFROM", icalOffset(fromOff))
 		iw.line("TZOFFSETTO", icalOffset(toOff))
 		if name != "" && !strings.HasPrefix(name, "+") && !strings.HasPrefix(name, "-") {
-			iw.line("TZNAME", icalText(name))
+			iw.line("TZNAME", mail.ICalText(name))
 		}
 		iw.line("END", kind)
 	}

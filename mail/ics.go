@@ -16,20 +16,7 @@ import (
 // removes the event it already has instead of adding another.
 func invitation(m policy.Meeting, method, groupName, organizer, attendee, attendeeName string, now time.Time) []byte {
 	var b strings.Builder
-	line := func(name, value string) {
-		l := name + ":" + value
-		width := 0
-		for _, r := range l {
-			n := utf8.RuneLen(r)
-			if width+n > 75 {
-				b.WriteString("\r\n ")
-				width = 1
-			}
-			b.WriteRune(r)
-			width += n
-		}
-		b.WriteString("\r\n")
-	}
+	line := func(name, value string) { b.WriteString(ICalLine(name, value)) }
 	const utc, local = "20060102T150405Z", "20060102T150405"
 	zoned := m.TimeZone != "" && m.TimeZone != "UTC"
 	when := func(t time.Time) (string, string) {
@@ -64,14 +51,14 @@ func invitation(m policy.Meeting, method, groupName, organizer, attendee, attend
 			line("RRULE", r.String())
 		}
 	}
-	line("SUMMARY", icalText(m.Title))
+	line("SUMMARY", ICalText(m.Title))
 	desc := strings.TrimSpace(m.Description + "\n\n" + groupName)
 	if m.OnlineURL != "" {
 		desc += "\nOnline: " + m.OnlineURL
 	}
-	line("DESCRIPTION", icalText(desc))
+	line("DESCRIPTION", ICalText(desc))
 	if where := place(m); where != "" {
-		line("LOCATION", icalText(where))
+		line("LOCATION", ICalText(where))
 	}
 	if m.OnlineURL != "" {
 		line("URL", m.OnlineURL)
@@ -103,8 +90,27 @@ func place(m policy.Meeting) string {
 	return strings.Join(parts, ", ")
 }
 
-// icalText escapes a TEXT value (RFC 5545 §3.3.11).
-func icalText(s string) string {
+// ICalLine is the iCalendar content line name:value, folded at 75
+// octets and ended with CRLF (RFC 5545 §3.1). It does not escape value
+// (see ICalText).
+func ICalLine(name, value string) string {
+	var b strings.Builder
+	width := 0
+	for _, r := range name + ":" + value {
+		n := utf8.RuneLen(r)
+		if width+n > 75 {
+			b.WriteString("\r\n ")
+			width = 1
+		}
+		b.WriteRune(r)
+		width += n
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// ICalText escapes a TEXT value (RFC 5545 §3.3.11).
+func ICalText(s string) string {
 	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", "").Replace(s)
 }
 

@@ -194,36 +194,16 @@ func TestNegative(t *testing.T) {
 			wantOAuthError(t, st, out, 400, "invalid_grant")
 		}},
 		{"code replay revokes the first tokens", func(t *testing.T, e *env) {
-			code := e.code(t, "portal", verifier)
-			st, first := e.exchange(t, code, verifier)
-			if st != 200 {
-				t.Fatalf("first exchange: %d %v", st, first)
-			}
-			st, out := e.exchange(t, code, verifier)
-			wantOAuthError(t, st, out, 400, "invalid_grant")
-			if st, _ := e.userinfo(t, first["access_token"].(string)); st != 401 {
-				t.Errorf("access token of replayed code still works: %d", st)
-			}
-			st, out = e.refreshWith(t, first["refresh_token"].(string))
-			wantOAuthError(t, st, out, 400, "invalid_grant")
+			code, first := firstExchange(t, e, verifier)
+			wantReplayRevokes(t, e, code, verifier, first)
 		}},
 		{"code replay after cleanup still revokes", func(t *testing.T, e *env) {
-			code := e.code(t, "portal", verifier)
-			st, first := e.exchange(t, code, verifier)
-			if st != 200 {
-				t.Fatalf("first exchange: %d %v", st, first)
-			}
+			code, first := firstExchange(t, e, verifier)
 			e.clock.Advance(2 * time.Minute) // the code has expired, its tokens have not
 			if _, err := e.p.Cleanup(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			st, out := e.exchange(t, code, verifier)
-			wantOAuthError(t, st, out, 400, "invalid_grant")
-			if st, _ := e.userinfo(t, first["access_token"].(string)); st != 401 {
-				t.Errorf("access token of replayed code still works: %d", st)
-			}
-			st, out = e.refreshWith(t, first["refresh_token"].(string))
-			wantOAuthError(t, st, out, 400, "invalid_grant")
+			wantReplayRevokes(t, e, code, verifier, first)
 		}},
 		{"refresh reuse revokes the family", func(t *testing.T, e *env) {
 			_, first := e.exchange(t, e.code(t, "portal", verifier), verifier)
@@ -470,4 +450,29 @@ func TestNegative(t *testing.T) {
 			tc.run(t, newEnv(t, 0))
 		})
 	}
+}
+
+// firstExchange gets a code for portal and exchanges it (it must work):
+// the code and the token response.
+func firstExchange(t *testing.T, e *env, verifier string) (string, map[string]any) {
+	t.Helper()
+	code := e.code(t, "portal", verifier)
+	st, first := e.exchange(t, code, verifier)
+	if st != 200 {
+		t.Fatalf("first exchange: %d %v", st, first)
+	}
+	return code, first
+}
+
+// wantReplayRevokes presents code again: it must be refused
+// (invalid_grant) and the tokens first issued for it must stop working.
+func wantReplayRevokes(t *testing.T, e *env, code, verifier string, first map[string]any) {
+	t.Helper()
+	st, out := e.exchange(t, code, verifier)
+	wantOAuthError(t, st, out, 400, "invalid_grant")
+	if st, _ := e.userinfo(t, first["access_token"].(string)); st != 401 {
+		t.Errorf("access token of replayed code still works: %d", st)
+	}
+	st, out = e.refreshWith(t, first["refresh_token"].(string))
+	wantOAuthError(t, st, out, 400, "invalid_grant")
 }
