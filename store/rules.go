@@ -135,3 +135,38 @@ func checkGroup(g policy.Group, key KeyRule) error {
 	}
 	return nil
 }
+
+// ReplaceRole readies r to be stored over old, nil when there is no role
+// of that name: a new role gets version 1 whatever r says (OpCreate); a
+// replacement must carry old's version (ErrVersion otherwise) and gets the
+// next one (OpUpdate).
+func ReplaceRole(old *policy.Role, r *policy.Role) (policy.Op, error) {
+	if old == nil {
+		r.Version = 1
+		return policy.OpCreate, nil
+	}
+	if err := CheckVersion("role", r.Name, old.Version, r.Version); err != nil {
+		return "", err
+	}
+	r.Version = old.Version + 1
+	return policy.OpUpdate, nil
+}
+
+// PrepareMembership readies m for AddMembership: its origin defaults to
+// policy.OriginManual and any other origin is refused (policy.ErrInvalid),
+// since rule memberships are derived, not stored; its group, user and role
+// ids must pass the backend's key rule.
+func PrepareMembership(m *policy.Membership, key KeyRule) error {
+	if m.Origin == "" {
+		m.Origin = policy.OriginManual
+	}
+	if m.Origin != policy.OriginManual {
+		return fmt.Errorf("store: membership origin %q is not manual: %w", m.Origin, policy.ErrInvalid)
+	}
+	for _, id := range []string{string(m.Group), string(m.User), string(m.Role)} {
+		if err := key("membership", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -18,16 +18,8 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := t.write(); err != nil {
 		return policy.Membership{}, err
 	}
-	if m.Origin == "" {
-		m.Origin = policy.OriginManual
-	}
-	if m.Origin != policy.OriginManual {
-		return policy.Membership{}, fmt.Errorf("bolt: membership origin %q is not manual: %w", m.Origin, policy.ErrInvalid)
-	}
-	for _, id := range []string{string(m.Group), string(m.User), string(m.Role)} {
-		if err := checkID("membership", id); err != nil {
-			return policy.Membership{}, err
-		}
+	if err := store.PrepareMembership(&m, checkID); err != nil {
+		return policy.Membership{}, err
 	}
 	tenant := getBucket(t.root, bktIdx, bktUserTenant).Get([]byte(m.User))
 	if tenant == nil || m.User == "" {

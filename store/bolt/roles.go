@@ -22,19 +22,18 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 	}
 	roles := t.root.Bucket(bktRoles)
 	before := roles.Get([]byte(r.Name))
-	op := policy.OpCreate
+	var old *policy.Role
 	if before != nil {
 		before = bytes.Clone(before)
-		old, err := decode[policy.Role](before, "role")
+		o, err := decode[policy.Role](before, "role")
 		if err != nil {
 			return policy.Role{}, err
 		}
-		if err := store.CheckVersion("role", r.Name, old.Version, r.Version); err != nil {
-			return policy.Role{}, err
-		}
-		op, r.Version = policy.OpUpdate, old.Version+1
-	} else {
-		r.Version = 1
+		old = &o
+	}
+	op, err := store.ReplaceRole(old, &r)
+	if err != nil {
+		return policy.Role{}, err
 	}
 	v, err := encode(r, "role")
 	if err != nil {

@@ -264,18 +264,17 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 	if err != nil {
 		return policy.Role{}, err
 	}
-	op := policy.OpCreate
+	var old *policy.Role
 	if before != nil {
-		old, err := decode[policy.Role](before, "role")
+		o, err := decode[policy.Role](before, "role")
 		if err != nil {
 			return policy.Role{}, err
 		}
-		if err := store.CheckVersion("role", r.Name, old.Version, r.Version); err != nil {
-			return policy.Role{}, err
-		}
-		op, r.Version = policy.OpUpdate, old.Version+1
-	} else {
-		r.Version = 1
+		old = &o
+	}
+	op, err := store.ReplaceRole(old, &r)
+	if err != nil {
+		return policy.Role{}, err
 	}
 	v, err := encode(r, "role")
 	if err != nil {
@@ -472,16 +471,8 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := t.write(); err != nil {
 		return policy.Membership{}, err
 	}
-	if m.Origin == "" {
-		m.Origin = policy.OriginManual
-	}
-	if m.Origin != policy.OriginManual {
-		return policy.Membership{}, fmt.Errorf("postgres: membership origin %q is not manual: %w", m.Origin, policy.ErrInvalid)
-	}
-	for _, id := range []string{string(m.Group), string(m.User), string(m.Role)} {
-		if err := checkID("membership", id); err != nil {
-			return policy.Membership{}, err
-		}
+	if err := store.PrepareMembership(&m, checkID); err != nil {
+		return policy.Membership{}, err
 	}
 	var tenant string
 	found := false

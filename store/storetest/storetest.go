@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GroupCycles", testGroupCycles},
 		{"GroupRules", testGroupRules},
 		{"Roles", testRoles},
+		{"RoleAndMembershipRules", testRoleAndMembershipRules},
 		{"Rules", testRules},
 		{"Memberships", testMemberships},
 		{"CascadeDeleteUser", testCascadeDeleteUser},

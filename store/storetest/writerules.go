@@ -66,3 +66,62 @@ func testGroupRules(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testRoleAndMembershipRules pins store.ReplaceRole and
+// store.PrepareMembership: a new role starts at version 1 whatever it
+// says, a replacement needs the stored version and gets the next; a
+// membership's origin defaults to manual, any other origin or a NUL in an
+// id is refused, and refused writes change nothing.
+func testRoleAndMembershipRules(t *testing.T, s store.Store) {
+	f := setup(t, s)
+	us := createUsers(t, s, f.acme, "rule-holder")
+	var r policy.Role
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		r, err = tx.PutRole(policy.Role{Name: "reviewer", Version: 7})
+		return err
+	})
+	if r.Version != 1 {
+		t.Errorf("new role version = %d, want 1", r.Version)
+	}
+	seq := lastSeq(t, s)
+	stale := r
+	stale.Version, stale.Description = 5, "stale"
+	for _, tt := range []struct {
+		name  string
+		write func(tx store.Tx) error
+		want  error
+	}{
+		{"role with a stale version", func(tx store.Tx) error { _, err := tx.PutRole(stale); return err }, store.ErrVersion},
+		{"membership of rule origin", func(tx store.Tx) error {
+			_, err := tx.AddMembership(policy.Membership{User: us[0].ID, Group: f.isug.ID, Role: r.Name, Origin: policy.RuleOrigin("x")})
+			return err
+		}, policy.ErrInvalid},
+		{"membership with NUL in role", func(tx store.Tx) error {
+			_, err := tx.AddMembership(policy.Membership{User: us[0].ID, Group: f.isug.ID, Role: "re\x00viewer"})
+			return err
+		}, policy.ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantErr(t, tt.name, updateErr(t, s, tt.write), tt.want)
+		})
+	}
+	if got := auditAfter(t, s, seq); len(got) != 0 {
+		t.Errorf("refused writes left audit entries: %v", summary(got))
+	}
+	update(t, s, func(tx store.Tx) error {
+		m, err := tx.AddMembership(policy.Membership{User: us[0].ID, Group: f.isug.ID, Role: r.Name})
+		if err == nil && m.Origin != policy.OriginManual {
+			t.Errorf("membership origin = %q, want %q", m.Origin, policy.OriginManual)
+		}
+		if err != nil {
+			return err
+		}
+		r.Description = "reads talks"
+		got, err := tx.PutRole(r)
+		if err == nil && got.Version != 2 {
+			t.Errorf("replaced role version = %d, want 2", got.Version)
+		}
+		return err
+	})
+}
