@@ -99,3 +99,29 @@ func (gt groupType) remove(tx store.Tx, r request, id string) error {
 	}
 	return tx.DeleteDirGroup(r.tenant, cur.ID)
 }
+
+func (gt groupType) byIndex(tx store.Tx, t policy.TenantID, attr, val string) (cands []map[string]any, ok bool, err error) {
+	var gs []policy.DirGroup
+	switch attr {
+	case "displayname":
+		gs, err = tx.DirGroupsByName(t, val)
+	case "externalid":
+		var g policy.DirGroup
+		g, err = tx.DirGroupByExternalID(t, val)
+		gs = []policy.DirGroup{g}
+	case "id":
+		var g policy.DirGroup
+		g, err = tx.DirGroup(t, policy.DirGroupID(val))
+		gs = []policy.DirGroup{g}
+	}
+	if isNotFound(err) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	for _, g := range gs {
+		cands = append(cands, gt.res(t, g))
+	}
+	return cands, true, nil
+}

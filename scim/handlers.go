@@ -35,6 +35,9 @@ type resourceType interface {
 	modify(tx store.Tx, r request, id string, change changeFunc) (map[string]any, uint64, error)
 	// remove deletes record id after checking If-Match.
 	remove(tx store.Tx, r request, id string) error
+	// byIndex answers "attr eq val" (attr as indexedEquality names it)
+	// from the store's index; ok is false when that index is not there.
+	byIndex(tx store.Tx, t policy.TenantID, attr, val string) (cands []map[string]any, ok bool, err error)
 	// each renders every record of tenant t, in the store's order, until fn fails.
 	each(tx store.Tx, t policy.TenantID, fn func(map[string]any) error) error
 }

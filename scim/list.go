@@ -256,60 +256,7 @@ func (h *resourceHandler) indexLookup(tx store.Tx, t policy.TenantID, f expr) (c
 	if !ok {
 		return nil, false, nil
 	}
-	if h.kind == userKind {
-		var u policy.User
-		switch attr {
-		case "emails.value":
-			et, ok := tx.(store.EmailTx)
-			if !ok {
-				return nil, false, nil
-			}
-			us, err := et.UsersByEmail(t, val)
-			if isNotFound(err) {
-				return nil, true, nil
-			}
-			for _, u := range us {
-				cands = append(cands, h.userRes(t, u))
-			}
-			return cands, true, err
-		case "username":
-			u, err = tx.UserByUserName(t, val)
-		case "externalid":
-			u, err = tx.UserByExternalID(t, val)
-		case "id":
-			u, err = tx.User(t, policy.UserID(val))
-		}
-		if isNotFound(err) {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		return []map[string]any{h.userRes(t, u)}, true, nil
-	}
-	var gs []policy.DirGroup
-	switch attr {
-	case "displayname":
-		gs, err = tx.DirGroupsByName(t, val)
-	case "externalid":
-		var g policy.DirGroup
-		g, err = tx.DirGroupByExternalID(t, val)
-		gs = []policy.DirGroup{g}
-	case "id":
-		var g policy.DirGroup
-		g, err = tx.DirGroup(t, policy.DirGroupID(val))
-		gs = []policy.DirGroup{g}
-	}
-	if isNotFound(err) {
-		return nil, true, nil
-	}
-	if err != nil {
-		return nil, true, err
-	}
-	for _, g := range gs {
-		cands = append(cands, h.groupRes(t, g))
-	}
-	return cands, true, nil
+	return h.rt.byIndex(tx, t, attr, val)
 }
 
 // indexedEquality finds, in the and-chain at the top of f, a clause

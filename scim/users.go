@@ -100,3 +100,35 @@ func (ut userType) remove(tx store.Tx, r request, id string) error {
 	}
 	return tx.DeleteUser(r.tenant, cur.ID)
 }
+
+func (ut userType) byIndex(tx store.Tx, t policy.TenantID, attr, val string) (cands []map[string]any, ok bool, err error) {
+	var u policy.User
+	switch attr {
+	case "emails.value":
+		et, ok := tx.(store.EmailTx)
+		if !ok {
+			return nil, false, nil
+		}
+		us, err := et.UsersByEmail(t, val)
+		if isNotFound(err) {
+			return nil, true, nil
+		}
+		for _, u := range us {
+			cands = append(cands, ut.res(t, u))
+		}
+		return cands, true, err
+	case "username":
+		u, err = tx.UserByUserName(t, val)
+	case "externalid":
+		u, err = tx.UserByExternalID(t, val)
+	case "id":
+		u, err = tx.User(t, policy.UserID(val))
+	}
+	if isNotFound(err) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	return []map[string]any{ut.res(t, u)}, true, nil
+}
