@@ -13,15 +13,7 @@ import (
 // engine (the admin API's group members) agree with it, without waiting.
 func TestPostgresReadyMeansCaughtUp(t *testing.T) {
 	pgDSN(t)
-	dir := t.TempDir()
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	a := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrA, replicaConfig{}))
-	a.waitReady(t, "http://"+addrA)
-	b := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrB, replicaConfig{}))
-	b.waitReady(t, "http://"+addrB)
-	if code, body := api(t, "PUT", a.base+"/api/v1/tenants/vendor/local-accounts/alice", `{"password":"alice-password-1"}`); code >= 300 {
-		t.Fatalf("create alice: %d %s", code, body)
-	}
+	a, b := startReplicaPair(t)
 	for i := range 20 {
 		slug := fmt.Sprintf("sig-ready-%d", i)
 		code, body := api(t, "POST", a.base+"/api/v1/groups", fmt.Sprintf(`{"slug":%q,"name":"Ready %d","kind":"special-interest"}`, slug, i))
@@ -46,4 +38,21 @@ func TestPostgresReadyMeansCaughtUp(t *testing.T) {
 			t.Fatalf("B was ready but its engine lacks alice in %s: %d %s", slug, code, body)
 		}
 	}
+}
+
+// startReplicaPair starts two replicas A and B of the roster binary on
+// the same PostgreSQL store (writeReplicaConfig) and gives vendor's alice
+// a local account through A.
+func startReplicaPair(t *testing.T) (a, b *server) {
+	t.Helper()
+	dir := t.TempDir()
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	a = startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrA, replicaConfig{}))
+	a.waitReady(t, "http://"+addrA)
+	b = startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrB, replicaConfig{}))
+	b.waitReady(t, "http://"+addrB)
+	if code, body := api(t, "PUT", a.base+"/api/v1/tenants/vendor/local-accounts/alice", `{"password":"alice-password-1"}`); code >= 300 {
+		t.Fatalf("create alice: %d %s", code, body)
+	}
+	return a, b
 }

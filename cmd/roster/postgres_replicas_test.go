@@ -221,15 +221,7 @@ func TestPostgresSignInAcrossReplicas(t *testing.T) {
 // reaches the other's engine (the change feed reconnected).
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	dsn, pg := pgDSN(t)
-	dir := t.TempDir()
-	addrA, addrB := freeAddr(t), freeAddr(t)
-	a := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrA, replicaConfig{}))
-	a.waitReady(t, "http://"+addrA)
-	b := startServer(t, "serve", "--config", writeReplicaConfig(t, dir, addrB, replicaConfig{}))
-	b.waitReady(t, "http://"+addrB)
-	if code, body := api(t, "PUT", a.base+"/api/v1/tenants/vendor/local-accounts/alice", `{"password":"alice-password-1"}`); code >= 300 {
-		t.Fatalf("create alice: %d %s", code, body)
-	}
+	a, b := startReplicaPair(t)
 
 	// Load: each replica creates groups, one after another, until told
 	// to stop. Only the loader's goroutine touches its fields until

@@ -18,6 +18,19 @@ import (
 
 const testSCIMToken = "cmd-test-scim-token-acme-0123456789"
 
+// startSCIMServer starts the roster binary on a fresh data folder dir
+// with scimConfig (written to cfg) and waits until it is ready at base.
+func startSCIMServer(t *testing.T) (dir, cfg, base string, s *server) {
+	t.Helper()
+	dir = t.TempDir()
+	addr := freeAddr(t)
+	cfg = scimConfig(t, dir, addr)
+	base = "http://" + addr
+	s = startServer(t, "serve", "--config", cfg)
+	s.waitReady(t, base)
+	return dir, cfg, base, s
+}
+
 // scimConfig writes a configuration whose tenant acme pushes over SCIM.
 func scimConfig(t *testing.T, dir, addr string) string {
 	t.Helper()
@@ -67,12 +80,7 @@ func stopServer(t *testing.T, s *server) {
 // attribute nests 9,998 deep is refused with 400 invalidValue, and the
 // server restarts and serves users, the admin API and the audit.
 func TestSCIMDeepAttributeThenRestart(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := scimConfig(t, dir, addr)
-	base := "http://" + addr
-	s := startServer(t, "serve", "--config", cfg)
-	s.waitReady(t, base)
+	_, cfg, base, s := startSCIMServer(t)
 	users := base + "/scim/v2/acme/Users"
 	deep := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"deep@acme.example","x-extra":` +
 		strings.Repeat("[", 9997) + `"x"` + strings.Repeat("]", 9997) + `}`
@@ -109,12 +117,7 @@ func TestSCIMDeepAttributeThenRestart(t *testing.T) {
 // without its value, serves the rest and lists it; roster doctor lists it
 // too, and deletes it.
 func TestStartQuarantinesUnreadableRecord(t *testing.T) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := scimConfig(t, dir, addr)
-	base := "http://" + addr
-	s := startServer(t, "serve", "--config", cfg)
-	s.waitReady(t, base)
+	dir, cfg, base, s := startSCIMServer(t)
 	users := base + "/scim/v2/acme/Users"
 	var ids []string
 	for _, n := range []string{"good@acme.example", "bad@acme.example"} {
