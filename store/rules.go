@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/roster-dev/roster/policy"
@@ -116,14 +117,47 @@ func NewGroup(g *policy.Group, key KeyRule) error {
 	return checkGroup(*g, key)
 }
 
-// ChangeGroup checks an update of old to g: g made with old's version
+// ChangeGroup readies g to replace old: g made with old's version
 // (CheckVersion), its parent's id accepted by the backend's key rule, the
-// group valid.
-func ChangeGroup(old, g policy.Group, key KeyRule) error {
+// group valid. g then keeps old's Created time, is Updated now and gets
+// the next version.
+func ChangeGroup(old policy.Group, g *policy.Group, now time.Time, key KeyRule) error {
 	if err := CheckVersion("group", g.ID, old.Version, g.Version); err != nil {
 		return err
 	}
-	return checkGroup(g, key)
+	if err := checkGroup(*g, key); err != nil {
+		return err
+	}
+	g.Created, g.Updated, g.Version = old.Created, now, old.Version+1
+	return nil
+}
+
+// ChangeUser readies u to replace old in tenant: u made with old's version
+// (CheckVersion), then PrepareUser. u then keeps old's Created time, is
+// Updated now and gets the next version.
+func ChangeUser(tenant policy.TenantID, old policy.User, u *policy.User, now time.Time) error {
+	if err := CheckVersion("user", u.ID, old.Version, u.Version); err != nil {
+		return err
+	}
+	if err := PrepareUser(tenant, u); err != nil {
+		return err
+	}
+	u.Created, u.Updated, u.Version = old.Created, now, old.Version+1
+	return nil
+}
+
+// ChangeDirGroup readies g to replace old in tenant: g made with old's
+// version (CheckVersion), then PrepareDirGroup. g then keeps old's Created
+// time, is Updated now and gets the next version.
+func ChangeDirGroup(tenant policy.TenantID, old policy.DirGroup, g *policy.DirGroup, now time.Time) error {
+	if err := CheckVersion("directory group", g.ID, old.Version, g.Version); err != nil {
+		return err
+	}
+	if err := PrepareDirGroup(tenant, g); err != nil {
+		return err
+	}
+	g.Created, g.Updated, g.Version = old.Created, now, old.Version+1
+	return nil
 }
 
 func checkGroup(g policy.Group, key KeyRule) error {

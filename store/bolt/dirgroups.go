@@ -180,10 +180,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if before, err = encode(old, "directory group"); err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := store.CheckVersion("directory group", g.ID, old.Version, g.Version); err != nil {
-		return policy.DirGroup{}, err
-	}
-	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+	if err := store.ChangeDirGroup(tenant, old, &g, t.now); err != nil {
 		return policy.DirGroup{}, err
 	}
 	idx := tb.Bucket(bktIdx)
@@ -194,7 +191,6 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.checkNewMembers(g, oldU, oldG); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
 	v, err := putDG(tb, g, &old)
 	if err != nil {
 		return policy.DirGroup{}, err

@@ -103,7 +103,7 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.ChangeGroup(old, g, checkID); err != nil {
+	if err := store.ChangeGroup(old, &g, t.now, checkID); err != nil {
 		return policy.Group{}, err
 	}
 	idx := t.root.Bucket(bktIdx)
@@ -115,7 +115,6 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 			return policy.Group{}, fmt.Errorf("bolt: %w", err)
 		}
 	}
-	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
 	v, err := encode(g, "group")
 	if err != nil {
 		return policy.Group{}, err

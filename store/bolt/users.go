@@ -139,10 +139,7 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	if err := store.CheckVersion("user", u.ID, old.Version, u.Version); err != nil {
-		return policy.User{}, err
-	}
-	if err := store.PrepareUser(tenant, &u); err != nil {
+	if err := store.ChangeUser(tenant, old, &u, t.now); err != nil {
 		return policy.User{}, err
 	}
 	idx := tb.Bucket(bktIdx)
@@ -153,7 +150,6 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if u.ExternalID != "" && u.ExternalID != old.ExternalID && idx.Bucket(bktUserExt).Get([]byte(u.ExternalID)) != nil {
 		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
 	}
-	u.Created, u.Updated, u.Version = old.Created, t.now, old.Version+1
 	v, err := encodeUser(u)
 	if err != nil {
 		return policy.User{}, err

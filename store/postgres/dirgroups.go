@@ -230,10 +230,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	if err := store.CheckVersion("directory group", g.ID, old.Version, g.Version); err != nil {
-		return policy.DirGroup{}, err
-	}
-	if err := store.PrepareDirGroup(tenant, &g); err != nil {
+	if err := store.ChangeDirGroup(tenant, old, &g, t.now); err != nil {
 		return policy.DirGroup{}, err
 	}
 	if !text(policy.FoldName(g.DisplayName)) {
@@ -249,7 +246,6 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
 	v, err := encode(g, "directory group")
 	if err != nil {
 		return policy.DirGroup{}, err

@@ -137,7 +137,7 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.ChangeGroup(old, g, checkID); err != nil {
+	if err := store.ChangeGroup(old, &g, t.now, checkID); err != nil {
 		return policy.Group{}, err
 	}
 	if err := checkID("group slug", g.Slug); err != nil {
@@ -160,7 +160,6 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 			return policy.Group{}, fmt.Errorf("postgres: %w", err)
 		}
 	}
-	g.Created, g.Updated, g.Version = old.Created, t.now, old.Version+1
 	v, err := encode(g, "group")
 	if err != nil {
 		return policy.Group{}, err

@@ -489,16 +489,12 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	if err := store.CheckVersion("user", u.ID, old.Version, u.Version); err != nil {
-		return policy.User{}, err
-	}
-	if err := store.PrepareUser(tenant, &u); err != nil {
+	if err := store.ChangeUser(tenant, old, &u, t.now); err != nil {
 		return policy.User{}, err
 	}
 	if err := t.userKeysFree(tenant, u, policy.FoldUserName(old.UserName), old.ExternalID); err != nil {
 		return policy.User{}, err
 	}
-	u.Created, u.Updated, u.Version = old.Created, t.now, old.Version+1
 	v, err := encode(u, "user")
 	if err != nil {
 		return policy.User{}, err

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -64,6 +65,17 @@ func testGroupRules(t *testing.T, s store.Store) {
 			t.Errorf("group after refused writes = %+v, %v; want it unchanged", g, err)
 		}
 		return nil
+	})
+	// An accepted update keeps the creation time and takes the next version.
+	changed := a
+	changed.Name, changed.Created = "A2", a.Created.Add(-time.Hour)
+	update(t, s, func(tx store.Tx) error {
+		g, err := tx.UpdateGroup(changed)
+		if err == nil && (g.Version != a.Version+1 || !g.Created.Equal(a.Created) || g.Updated.Before(a.Updated)) {
+			t.Errorf("UpdateGroup = version %d created %v updated %v; want version %d, created %v, updated not before %v",
+				g.Version, g.Created, g.Updated, a.Version+1, a.Created, a.Updated)
+		}
+		return err
 	})
 }
 
