@@ -372,16 +372,9 @@ func TestDelegatedAdministration(t *testing.T) {
 
 func TestBackupStreamsADatabase(t *testing.T) {
 	f := newFixture(t)
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/backup", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || len(b) < 4096 {
-		t.Fatalf("backup: %d, %d bytes", resp.StatusCode, len(b))
+	code, _, b := f.send(t, adminToken, "GET", "/api/v1/backup", "")
+	if code != 200 || len(b) < 4096 {
+		t.Fatalf("backup: %d, %d bytes", code, len(b))
 	}
 	path := filepath.Join(t.TempDir(), "backup.db")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
@@ -536,14 +529,7 @@ func TestNoZeroTimes(t *testing.T) {
 	if st, m := f.call(t, adminToken, "POST", "/api/v1/groups/lug-london/meetings", `{"title":"Kick-off","start":"2027-01-12T18:00:00Z"}`); st != 201 {
 		t.Fatalf("add meeting: %d %v", st, m)
 	}
-	req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/groups/lug-london", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, _, b := f.send(t, adminToken, "GET", "/api/v1/groups/lug-london", "")
 	if strings.Contains(string(b), "0001-01-01") || !strings.Contains(string(b), "Kick-off") {
 		t.Fatalf("group answer: %s", b)
 	}
