@@ -87,34 +87,48 @@ func assignID[T ~string](id *T) (fresh bool) {
 
 // NewUser readies u for CreateUser in tenant: a new id when it has none
 // (fresh reports that: such an id needs no look-up), the id checked by the
-// backend's key rule, then PrepareUser.
-func NewUser(tenant policy.TenantID, u *policy.User, key KeyRule) (fresh bool, err error) {
+// backend's key rule, then PrepareUser; u is then Created and Updated now,
+// at version 1.
+func NewUser(tenant policy.TenantID, u *policy.User, now time.Time, key KeyRule) (fresh bool, err error) {
 	fresh = assignID(&u.ID)
 	if err := key("user", string(u.ID)); err != nil {
 		return fresh, err
 	}
-	return fresh, PrepareUser(tenant, u)
+	if err := PrepareUser(tenant, u); err != nil {
+		return fresh, err
+	}
+	u.Created, u.Updated, u.Version = now, now, 1
+	return fresh, nil
 }
 
 // NewDirGroup readies g for CreateDirGroup in tenant: a new id when it has
 // none (fresh reports that), the id checked by the backend's key rule,
-// then PrepareDirGroup.
-func NewDirGroup(tenant policy.TenantID, g *policy.DirGroup, key KeyRule) (fresh bool, err error) {
+// then PrepareDirGroup; g is then Created and Updated now, at version 1.
+func NewDirGroup(tenant policy.TenantID, g *policy.DirGroup, now time.Time, key KeyRule) (fresh bool, err error) {
 	fresh = assignID(&g.ID)
 	if err := key("directory group", string(g.ID)); err != nil {
 		return fresh, err
 	}
-	return fresh, PrepareDirGroup(tenant, g)
+	if err := PrepareDirGroup(tenant, g); err != nil {
+		return fresh, err
+	}
+	g.Created, g.Updated, g.Version = now, now, 1
+	return fresh, nil
 }
 
 // NewGroup readies g for CreateGroup: a new id when it has none, its id
-// and its parent's checked by the backend's key rule, the group validated.
-func NewGroup(g *policy.Group, key KeyRule) error {
+// and its parent's checked by the backend's key rule, the group validated;
+// g is then Created and Updated now, at version 1.
+func NewGroup(g *policy.Group, now time.Time, key KeyRule) error {
 	assignID(&g.ID)
 	if err := key("group", string(g.ID)); err != nil {
 		return err
 	}
-	return checkGroup(*g, key)
+	if err := checkGroup(*g, key); err != nil {
+		return err
+	}
+	g.Created, g.Updated, g.Version = now, now, 1
+	return nil
 }
 
 // ChangeGroup readies g to replace old: g made with old's version

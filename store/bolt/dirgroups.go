@@ -70,7 +70,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	fresh, err := store.NewDirGroup(tenant, &g, checkID)
+	fresh, err := store.NewDirGroup(tenant, &g, t.now, checkID)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
@@ -84,7 +84,6 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.checkNewMembers(g, nil, nil); err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.Created, g.Updated, g.Version = t.now, t.now, 1
 	v, err := putDG(tb, g, nil)
 	if err != nil {
 		return policy.DirGroup{}, err

@@ -32,7 +32,7 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := t.write(); err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.NewGroup(&g, checkID); err != nil {
+	if err := store.NewGroup(&g, t.now, checkID); err != nil {
 		return policy.Group{}, err
 	}
 	groups := t.root.Bucket(bktGroups)
@@ -46,7 +46,6 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := policy.CheckParent(g.ID, g.Parent, t.parentOf); err != nil {
 		return policy.Group{}, fmt.Errorf("bolt: %w", err)
 	}
-	g.Created, g.Updated, g.Version = t.now, t.now, 1
 	v, err := encode(g, "group")
 	if err != nil {
 		return policy.Group{}, err

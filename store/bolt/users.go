@@ -44,7 +44,7 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err != nil {
 		return policy.User{}, err
 	}
-	fresh, err := store.NewUser(tenant, &u, checkID)
+	fresh, err := store.NewUser(tenant, &u, t.now, checkID)
 	if err != nil {
 		return policy.User{}, err
 	}
@@ -59,7 +59,6 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if u.ExternalID != "" && idx.Bucket(bktUserExt).Get([]byte(u.ExternalID)) != nil {
 		return policy.User{}, fmt.Errorf("bolt: user externalId %q in tenant %q: %w", u.ExternalID, tenant, store.ErrExists)
 	}
-	u.Created, u.Updated, u.Version = t.now, t.now, 1
 	v, err := encodeUser(u)
 	if err != nil {
 		return policy.User{}, err

@@ -126,7 +126,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.dgScope(tenant); err != nil {
 		return policy.DirGroup{}, err
 	}
-	fresh, err := store.NewDirGroup(tenant, &g, checkID)
+	fresh, err := store.NewDirGroup(tenant, &g, t.now, checkID)
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
@@ -151,7 +151,6 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err != nil {
 		return policy.DirGroup{}, err
 	}
-	g.Created, g.Updated, g.Version = t.now, t.now, 1
 	v, err := encode(g, "directory group")
 	if err != nil {
 		return policy.DirGroup{}, err

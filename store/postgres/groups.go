@@ -44,7 +44,7 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := t.write(); err != nil {
 		return policy.Group{}, err
 	}
-	if err := store.NewGroup(&g, checkID); err != nil {
+	if err := store.NewGroup(&g, t.now, checkID); err != nil {
 		return policy.Group{}, err
 	}
 	if err := checkID("group slug", g.Slug); err != nil {
@@ -69,7 +69,6 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 		}
 		return policy.Group{}, fmt.Errorf("postgres: %w", err)
 	}
-	g.Created, g.Updated, g.Version = t.now, t.now, 1
 	v, err := encode(g, "group")
 	if err != nil {
 		return policy.Group{}, err

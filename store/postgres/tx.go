@@ -396,7 +396,7 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.tenantExists(tenant); err != nil {
 		return policy.User{}, err
 	}
-	fresh, err := store.NewUser(tenant, &u, checkID)
+	fresh, err := store.NewUser(tenant, &u, t.now, checkID)
 	if err != nil {
 		return policy.User{}, err
 	}
@@ -412,7 +412,6 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.userKeysFree(tenant, u, "", ""); err != nil {
 		return policy.User{}, err
 	}
-	u.Created, u.Updated, u.Version = t.now, t.now, 1
 	v, err := encode(u, "user")
 	if err != nil {
 		return policy.User{}, err

@@ -23,8 +23,9 @@ func testGroupRules(t *testing.T, s store.Store) {
 		b, err = tx.CreateGroup(policy.Group{Slug: "rules-b", Name: "B", Kind: policy.GroupLocal})
 		return err
 	})
-	if a.ID == "" || b.ID == "" || a.ID == b.ID || a.Version != 1 {
-		t.Fatalf("created groups %q v%d and %q: want distinct new ids, version 1", a.ID, a.Version, b.ID)
+	if a.ID == "" || b.ID == "" || a.ID == b.ID || a.Version != 1 || a.Created.IsZero() || !a.Updated.Equal(a.Created) {
+		t.Fatalf("created groups %q v%d (created %v, updated %v) and %q: want distinct new ids, version 1, created = updated",
+			a.ID, a.Version, a.Created, a.Updated, b.ID)
 	}
 	seq := lastSeq(t, s)
 	stale, renamed, nameless := a, a, a
