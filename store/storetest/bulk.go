@@ -104,24 +104,9 @@ func testBulkCreate(t *testing.T, s store.Store) {
 		{"another tenant's", []policy.User{withMail("ok1", "x-1"), badTenant, withMail("ok2", "x-2")}, 1, policy.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			seq := lastSeq(t, s)
-			var out []policy.User
-			var bulkErr error
-			update(t, s, func(tx store.Tx) error {
-				out, bulkErr = store.CreateUsers(tx, f.acme, tt.batch)
-				return nil // commit what was written
+			out := createRefused(t, s, tt.index, tt.want, func(tx store.Tx) ([]policy.User, error) {
+				return store.CreateUsers(tx, f.acme, tt.batch)
 			})
-			be, ok := store.AsBulkError(bulkErr)
-			if !ok || be.Index != tt.index || !errors.Is(bulkErr, tt.want) {
-				t.Fatalf("error %v, want a BulkError at %d wrapping %v", bulkErr, tt.index, tt.want)
-			}
-			if len(out) != tt.index {
-				t.Fatalf("returned %d users, want the %d before the refused one", len(out), tt.index)
-			}
-			cs := auditAfter(t, s, seq)
-			if len(cs) != tt.index {
-				t.Fatalf("%d audit entries, want %d: %v", len(cs), tt.index, summary(cs))
-			}
 			view(t, s, func(tx store.Tx) error {
 				for i, u := range tt.batch {
 					got, err := tx.UserByUserName(f.acme, u.UserName)
@@ -245,20 +230,9 @@ func testBulkCreateDirGroups(t *testing.T, s store.Store) {
 		{"contains itself", []policy.DirGroup{{ID: later, DisplayName: "a", MemberGroups: []policy.DirGroupID{later}}}, 0, policy.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			seq := lastSeq(t, s)
-			var out []policy.DirGroup
-			var bulkErr error
-			update(t, s, func(tx store.Tx) error {
-				out, bulkErr = store.CreateDirGroups(tx, f.acme, tt.batch)
-				return nil // commit what was written
+			out := createRefused(t, s, tt.index, tt.want, func(tx store.Tx) ([]policy.DirGroup, error) {
+				return store.CreateDirGroups(tx, f.acme, tt.batch)
 			})
-			be, ok := store.AsBulkError(bulkErr)
-			if !ok || be.Index != tt.index || !errors.Is(bulkErr, tt.want) {
-				t.Fatalf("error %v, want a BulkError at %d wrapping %v", bulkErr, tt.index, tt.want)
-			}
-			if len(out) != tt.index || len(auditAfter(t, s, seq)) != tt.index {
-				t.Fatalf("returned %d groups, %d audit entries; want the %d before the refused one", len(out), len(auditAfter(t, s, seq)), tt.index)
-			}
 			update(t, s, func(tx store.Tx) error {
 				for _, g := range tt.batch[tt.index+1:] {
 					if n, err := tx.DirGroupsByName(f.acme, g.DisplayName); err != nil || len(n) > 0 {
@@ -274,4 +248,30 @@ func testBulkCreateDirGroups(t *testing.T, s store.Store) {
 			})
 		})
 	}
+}
+
+// createRefused runs a batch holding one refused record through create,
+// committing what it wrote, and checks the outcome: a BulkError at index
+// wrapping want, the records before it returned and audited, nothing
+// more. It returns the records written.
+func createRefused[T any](t *testing.T, s store.Store, index int, want error, create func(store.Tx) ([]T, error)) []T {
+	t.Helper()
+	seq := lastSeq(t, s)
+	var out []T
+	var bulkErr error
+	update(t, s, func(tx store.Tx) error {
+		out, bulkErr = create(tx)
+		return nil // commit what was written
+	})
+	be, ok := store.AsBulkError(bulkErr)
+	if !ok || be.Index != index || !errors.Is(bulkErr, want) {
+		t.Fatalf("error %v, want a BulkError at %d wrapping %v", bulkErr, index, want)
+	}
+	if len(out) != index {
+		t.Fatalf("returned %d records, want the %d before the refused one", len(out), index)
+	}
+	if cs := auditAfter(t, s, seq); len(cs) != index {
+		t.Fatalf("%d audit entries, want %d: %v", len(cs), index, summary(cs))
+	}
+	return out
 }
