@@ -8,6 +8,7 @@ import (
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 func notFoundGroup(id any) error {
@@ -46,6 +47,12 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := policy.CheckParent(g.ID, g.Parent, t.parentOf); err != nil {
 		return policy.Group{}, fmt.Errorf("bolt: %w", err)
 	}
+	return t.putGroup(groups, nil, nil, g)
+}
+
+// putGroup writes g over old (nil for a new group, whose encoding before
+// is then nil too), its indexes and its audit entry.
+func (t *tx) putGroup(groups *bbolt.Bucket, old *policy.Group, before []byte, g policy.Group) (policy.Group, error) {
 	v, err := encode(g, "group")
 	if err != nil {
 		return policy.Group{}, err
@@ -53,10 +60,14 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if err := put(groups, []byte(g.ID), v); err != nil {
 		return policy.Group{}, err
 	}
-	if err := t.writeIndexes(nil, groupIndexes(nil, &g)); err != nil {
+	if err := t.writeIndexes(nil, groupIndexes(old, &g)); err != nil {
 		return policy.Group{}, err
 	}
-	return g, t.audit("", policy.KindGroup, policy.OpCreate, string(g.ID), nil, v)
+	op := policy.OpUpdate
+	if old == nil {
+		op = policy.OpCreate
+	}
+	return g, t.audit("", policy.KindGroup, op, string(g.ID), before, v)
 }
 
 // Group implements store.Tx.
@@ -114,17 +125,7 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 			return policy.Group{}, fmt.Errorf("bolt: %w", err)
 		}
 	}
-	v, err := encode(g, "group")
-	if err != nil {
-		return policy.Group{}, err
-	}
-	if err := put(groups, []byte(g.ID), v); err != nil {
-		return policy.Group{}, err
-	}
-	if err := t.writeIndexes(nil, groupIndexes(&old, &g)); err != nil {
-		return policy.Group{}, err
-	}
-	return g, t.audit("", policy.KindGroup, policy.OpUpdate, string(g.ID), before, v)
+	return t.putGroup(groups, &old, before, g)
 }
 
 // DeleteGroup implements store.Tx: refused with ErrInUse while the group
