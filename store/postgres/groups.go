@@ -80,26 +80,45 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	return g, t.audit("", policy.KindGroup, policy.OpCreate, string(g.ID), nil, v)
 }
 
-func (t *tx) groupData(id policy.GroupID) ([]byte, error) {
-	if id == "" || !text(string(id)) {
+// keyData reads the record that sql selects by key: nil when there is
+// none, or when key (empty, NUL, invalid UTF-8) cannot be one.
+func (t *tx) keyData(what, sql, key string) ([]byte, error) {
+	if key == "" || !text(key) {
 		return nil, nil
 	}
-	return t.data("group", `SELECT data FROM groups WHERE id = $1`, string(id))
+	return t.data(what, sql, key)
+}
+
+// byKey reads and decodes the record that sql selects by key, or returns
+// notFound().
+func byKey[T any](t *tx, what, sql, key string, notFound func() error) (T, error) {
+	var zero T
+	if err := t.read(); err != nil {
+		return zero, err
+	}
+	v, err := t.keyData(what, sql, key)
+	if err != nil {
+		return zero, err
+	}
+	if v == nil {
+		return zero, notFound()
+	}
+	return decode[T](v, what)
+}
+
+const (
+	groupByID  = `SELECT data FROM groups WHERE id = $1`
+	roleByName = `SELECT data FROM roles WHERE name = $1`
+	ruleByID   = `SELECT data FROM rules WHERE id = $1`
+)
+
+func (t *tx) groupData(id policy.GroupID) ([]byte, error) {
+	return t.keyData("group", groupByID, string(id))
 }
 
 // Group implements store.Tx.
 func (t *tx) Group(id policy.GroupID) (policy.Group, error) {
-	if err := t.read(); err != nil {
-		return policy.Group{}, err
-	}
-	v, err := t.groupData(id)
-	if err != nil {
-		return policy.Group{}, err
-	}
-	if v == nil {
-		return policy.Group{}, notFoundGroup(id)
-	}
-	return decode[policy.Group](v, "group")
+	return byKey[policy.Group](t, "group", groupByID, string(id), func() error { return notFoundGroup(id) })
 }
 
 // GroupBySlug implements store.Tx; slugs match exactly.
@@ -239,10 +258,7 @@ func (t *tx) Groups() ([]policy.Group, error) {
 // ---- roles ----
 
 func (t *tx) roleData(name policy.RoleName) ([]byte, error) {
-	if name == "" || !text(string(name)) {
-		return nil, nil
-	}
-	return t.data("role", `SELECT data FROM roles WHERE name = $1`, string(name))
+	return t.keyData("role", roleByName, string(name))
 }
 
 // PutRole implements store.Tx. A new role gets Version 1 whatever the
@@ -287,17 +303,9 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 
 // Role implements store.Tx.
 func (t *tx) Role(name policy.RoleName) (policy.Role, error) {
-	if err := t.read(); err != nil {
-		return policy.Role{}, err
-	}
-	v, err := t.roleData(name)
-	if err != nil {
-		return policy.Role{}, err
-	}
-	if v == nil {
-		return policy.Role{}, fmt.Errorf("postgres: role %q: %w", name, store.ErrNotFound)
-	}
-	return decode[policy.Role](v, "role")
+	return byKey[policy.Role](t, "role", roleByName, string(name), func() error {
+		return fmt.Errorf("postgres: role %q: %w", name, store.ErrNotFound)
+	})
 }
 
 // Roles implements store.Tx: all roles in name order.
@@ -411,20 +419,9 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 
 // Rule implements store.Tx.
 func (t *tx) Rule(id policy.RuleID) (policy.Rule, error) {
-	if err := t.read(); err != nil {
-		return policy.Rule{}, err
-	}
-	var v []byte
-	if id != "" && text(string(id)) {
-		var err error
-		if v, err = t.data("rule", `SELECT data FROM rules WHERE id = $1`, string(id)); err != nil {
-			return policy.Rule{}, err
-		}
-	}
-	if v == nil {
-		return policy.Rule{}, fmt.Errorf("postgres: rule %s: %w", id, store.ErrNotFound)
-	}
-	return decode[policy.Rule](v, "rule")
+	return byKey[policy.Rule](t, "rule", ruleByID, string(id), func() error {
+		return fmt.Errorf("postgres: rule %s: %w", id, store.ErrNotFound)
+	})
 }
 
 // DeleteRule implements store.Tx.
