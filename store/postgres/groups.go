@@ -261,6 +261,24 @@ func (t *tx) roleData(name policy.RoleName) ([]byte, error) {
 	return t.keyData("role", roleByName, string(name))
 }
 
+// groupAndRoleExist checks what a rule or a membership refers to: the
+// user group g and the role r (ErrNotFound when either is missing).
+func (t *tx) groupAndRoleExist(g policy.GroupID, r policy.RoleName) error {
+	if v, err := t.groupData(g); err != nil || v == nil {
+		if err == nil {
+			err = notFoundGroup(g)
+		}
+		return err
+	}
+	if v, err := t.roleData(r); err != nil || v == nil {
+		if err == nil {
+			err = fmt.Errorf("postgres: role %q: %w", r, store.ErrNotFound)
+		}
+		return err
+	}
+	return nil
+}
+
 // PutRole implements store.Tx. A new role gets Version 1 whatever the
 // input says; replacing a role needs the Version it was read with
 // (ErrVersion otherwise) and increments it.
@@ -384,16 +402,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if !ok {
 		return policy.Rule{}, notFoundDG(r.Tenant, r.DirGroup)
 	}
-	if v, err := t.groupData(r.Group); err != nil || v == nil {
-		if err == nil {
-			err = notFoundGroup(r.Group)
-		}
-		return policy.Rule{}, err
-	}
-	if v, err := t.roleData(r.Role); err != nil || v == nil {
-		if err == nil {
-			err = fmt.Errorf("postgres: role %q: %w", r.Role, store.ErrNotFound)
-		}
+	if err := t.groupAndRoleExist(r.Group, r.Role); err != nil {
 		return policy.Rule{}, err
 	}
 	var dup string
@@ -480,16 +489,7 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if !found {
 		return policy.Membership{}, fmt.Errorf("postgres: user %s: %w", m.User, store.ErrNotFound)
 	}
-	if v, err := t.groupData(m.Group); err != nil || v == nil {
-		if err == nil {
-			err = notFoundGroup(m.Group)
-		}
-		return policy.Membership{}, err
-	}
-	if v, err := t.roleData(m.Role); err != nil || v == nil {
-		if err == nil {
-			err = fmt.Errorf("postgres: role %q: %w", m.Role, store.ErrNotFound)
-		}
+	if err := t.groupAndRoleExist(m.Group, m.Role); err != nil {
 		return policy.Membership{}, err
 	}
 	cur, err := t.data("membership", `SELECT data FROM memberships WHERE group_id = $1 AND user_id = $2 AND role = $3`,
