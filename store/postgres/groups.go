@@ -57,17 +57,8 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 	if taken {
 		return policy.Group{}, fmt.Errorf("postgres: group id %s: %w", g.ID, store.ErrExists)
 	}
-	if taken, err = t.exists("group slug", `SELECT 1 FROM groups WHERE slug = $1`, g.Slug); err != nil {
+	if err := t.groupPlaceFree(g, nil); err != nil {
 		return policy.Group{}, err
-	}
-	if taken {
-		return policy.Group{}, fmt.Errorf("postgres: group slug %q: %w", g.Slug, store.ErrExists)
-	}
-	if err := policy.CheckParent(g.ID, g.Parent, t.parentOf); err != nil {
-		if t.err != nil {
-			return policy.Group{}, t.err
-		}
-		return policy.Group{}, fmt.Errorf("postgres: %w", err)
 	}
 	v, err := encode(g, "group")
 	if err != nil {
@@ -111,6 +102,30 @@ const (
 	roleByName = `SELECT data FROM roles WHERE name = $1`
 	ruleByID   = `SELECT data FROM rules WHERE id = $1`
 )
+
+// groupPlaceFree checks g's slug is not another group's (ErrExists) and
+// its parent makes no cycle, each only when it differs from old's (nil for
+// a new group).
+func (t *tx) groupPlaceFree(g policy.Group, old *policy.Group) error {
+	if old == nil || g.Slug != old.Slug {
+		taken, err := t.exists("group slug", `SELECT 1 FROM groups WHERE slug = $1`, g.Slug)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return fmt.Errorf("postgres: group slug %q: %w", g.Slug, store.ErrExists)
+		}
+	}
+	if old == nil || g.Parent != old.Parent {
+		if err := policy.CheckParent(g.ID, g.Parent, t.parentOf); err != nil {
+			if t.err != nil {
+				return t.err
+			}
+			return fmt.Errorf("postgres: %w", err)
+		}
+	}
+	return nil
+}
 
 func (t *tx) groupData(id policy.GroupID) ([]byte, error) {
 	return t.keyData("group", groupByID, string(id))
@@ -161,22 +176,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 	if err := checkID("group slug", g.Slug); err != nil {
 		return policy.Group{}, err
 	}
-	if g.Slug != old.Slug {
-		taken, err := t.exists("group slug", `SELECT 1 FROM groups WHERE slug = $1`, g.Slug)
-		if err != nil {
-			return policy.Group{}, err
-		}
-		if taken {
-			return policy.Group{}, fmt.Errorf("postgres: group slug %q: %w", g.Slug, store.ErrExists)
-		}
-	}
-	if g.Parent != old.Parent {
-		if err := policy.CheckParent(g.ID, g.Parent, t.parentOf); err != nil {
-			if t.err != nil {
-				return policy.Group{}, t.err
-			}
-			return policy.Group{}, fmt.Errorf("postgres: %w", err)
-		}
+	if err := t.groupPlaceFree(g, &old); err != nil {
+		return policy.Group{}, err
 	}
 	v, err := encode(g, "group")
 	if err != nil {
