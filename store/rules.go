@@ -218,3 +218,14 @@ func PrepareMembership(m *policy.Membership, key KeyRule) error {
 	}
 	return nil
 }
+
+// NewRule readies r for CreateRule: a new id when it has none, checked by
+// the backend's key rule; r is then Created now, at version 1.
+func NewRule(r *policy.Rule, now time.Time, key KeyRule) error {
+	assignID(&r.ID)
+	if err := key("rule", string(r.ID)); err != nil {
+		return err
+	}
+	r.Created, r.Version = now, 1
+	return nil
+}

@@ -17,10 +17,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err := t.write(); err != nil {
 		return policy.Rule{}, err
 	}
-	if r.ID == "" {
-		r.ID = policy.RuleID(store.NewID())
-	}
-	if err := checkID("rule", string(r.ID)); err != nil {
+	if err := store.NewRule(&r, t.now, checkID); err != nil {
 		return policy.Rule{}, err
 	}
 	rules := t.root.Bucket(bktRules)
@@ -58,7 +55,6 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err != nil {
 		return policy.Rule{}, err
 	}
-	r.Created, r.Version = t.now, 1
 	v, err := encode(r, "rule")
 	if err != nil {
 		return policy.Rule{}, err

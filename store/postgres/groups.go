@@ -378,10 +378,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err := t.write(); err != nil {
 		return policy.Rule{}, err
 	}
-	if r.ID == "" {
-		r.ID = policy.RuleID(store.NewID())
-	}
-	if err := checkID("rule", string(r.ID)); err != nil {
+	if err := store.NewRule(&r, t.now, checkID); err != nil {
 		return policy.Rule{}, err
 	}
 	taken, err := t.exists("rule", `SELECT 1 FROM rules WHERE id = $1`, string(r.ID))
@@ -415,7 +412,6 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if found {
 		return policy.Rule{}, fmt.Errorf("postgres: rule %s already binds %s to %s as %s: %w", dup, r.DirGroup, r.Group, r.Role, store.ErrExists)
 	}
-	r.Created, r.Version = t.now, 1
 	v, err := encode(r, "rule")
 	if err != nil {
 		return policy.Rule{}, err

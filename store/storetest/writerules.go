@@ -80,8 +80,8 @@ func testGroupRules(t *testing.T, s store.Store) {
 	})
 }
 
-// testRoleAndMembershipRules pins store.ReplaceRole and
-// store.PrepareMembership: a new role starts at version 1 whatever it
+// testRoleAndMembershipRules pins store.ReplaceRole, store.NewRule's key
+// check and store.PrepareMembership: a new role starts at version 1 whatever it
 // says, a replacement needs the stored version and gets the next; a
 // membership's origin defaults to manual, any other origin or a NUL in an
 // id is refused, and refused writes change nothing.
@@ -108,6 +108,10 @@ func testRoleAndMembershipRules(t *testing.T, s store.Store) {
 		{"role with a stale version", func(tx store.Tx) error { _, err := tx.PutRole(stale); return err }, store.ErrVersion},
 		{"membership of rule origin", func(tx store.Tx) error {
 			_, err := tx.AddMembership(policy.Membership{User: us[0].ID, Group: f.isug.ID, Role: r.Name, Origin: policy.RuleOrigin("x")})
+			return err
+		}, policy.ErrInvalid},
+		{"rule with NUL in id", func(tx store.Tx) error {
+			_, err := tx.CreateRule(policy.Rule{ID: "r\x00", Tenant: f.acme, DirGroup: "dg", Group: f.isug.ID, Role: r.Name})
 			return err
 		}, policy.ErrInvalid},
 		{"membership with NUL in role", func(tx store.Tx) error {
