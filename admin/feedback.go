@@ -17,8 +17,10 @@ package admin
 // does not exist. The vendor never sees the name and company of a partner
 // company's member who has not chosen to show them (policy.RedactFeedback),
 // neither in answers nor in the audit log and its outbound events
-// ("feedback/<id>"). The author of an item sent from a group is told of a
-// new status or answer by mail.
+// ("feedback/<id>"): those entries carry the item as the vendor sees it,
+// no tenant, and anonymousActor as the actor of the author's own writes.
+// The author of an item sent from a group is told of a new status or
+// answer by mail.
 
 import (
 	"encoding/json"
@@ -88,7 +90,7 @@ func (v feedbackViewer) sees(f policy.Feedback) bool {
 // view returns f as the caller sees it: the author sees it all; the vendor
 // sees the author only with their consent or when they are the vendor's.
 func (v feedbackViewer) view(tx store.Tx, f policy.Feedback) policy.Feedback {
-	kind := policy.TenantPartner
+	kind := policy.TenantPartner // an unknown tenant redacts
 	if t, err := tx.Tenant(f.Tenant); err == nil {
 		f.Company, kind = t.Name, t.Kind
 	}
@@ -116,9 +118,10 @@ func productFeedbackRecord(tx store.Tx, id string) (policy.Feedback, error) {
 	return f, json.Unmarshal(b, &f)
 }
 
-// storeProductFeedback stores f and records it for the audit log and the outbound
-// events, as the vendor may see it.
-func storeProductFeedback(tx store.Tx, f policy.Feedback, op policy.Op, tenant policy.TenantID) error {
+// storeProductFeedback stores f and records it for the audit log and the
+// outbound events as the vendor may see it: under the author's tenant only
+// when the vendor may know it.
+func storeProductFeedback(tx store.Tx, f policy.Feedback, op policy.Op) error {
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
@@ -127,8 +130,30 @@ func storeProductFeedback(tx store.Tx, f policy.Feedback, op policy.Op, tenant p
 		return err
 	}
 	vendorView := feedbackViewer{scope: policy.ProductScope{All: true}}.view(tx, f)
-	return tx.Record(tenant, op, "feedback/"+f.ID, vendorView)
+	return tx.Record(vendorView.Tenant, op, "feedback/"+f.ID, vendorView)
 }
+
+// anonymousActor is the audit actor of the writes an author makes to an
+// item the vendor may not attribute (policy.RedactFeedback): the actor of
+// an audit entry is shown to the operator, who answers for the vendor.
+const anonymousActor = "feedback:anonymous"
+
+// feedbackActor returns the audit actor of p's write that leaves item f
+// as given: p, unless p is its author and the vendor may not name them.
+func feedbackActor(tx store.Tx, p principal, f policy.Feedback) string {
+	if !(feedbackViewer{p: p}).author(f) {
+		return p.actor()
+	}
+	if (feedbackViewer{scope: policy.ProductScope{All: true}}).view(tx, f).Author == "" {
+		return anonymousActor
+	}
+	return p.actor()
+}
+
+// errFeedbackMoved answers a write whose audit actor, chosen before the
+// write, no longer fits the item (its author's tenant changed kind, or
+// their choice to show who they are changed, meanwhile).
+var errFeedbackMoved = &Error{Status: http.StatusConflict, Code: "conflict", Message: "the item changed meanwhile: read it again"}
 
 // feedbackInput is the body of POST and PATCH /api/v1/feedback.
 type feedbackInput struct {
@@ -171,8 +196,16 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, p principa
 		writeErr(w, err)
 		return
 	}
-	write(s, w, r, p, http.StatusCreated, func(tx store.Tx) (policy.Feedback, error) {
+	var actor string
+	if err := s.view(r, func(tx store.Tx) error { actor = feedbackActor(tx, p, f); return nil }); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeAs(s, w, r, actor, http.StatusCreated, func(tx store.Tx) (policy.Feedback, error) {
 		f := f
+		if feedbackActor(tx, p, f) != actor {
+			return f, errFeedbackMoved
+		}
 		if ref := deref(in.Group); ref != "" {
 			g, err := lookupGroup(tx, ref)
 			if err != nil || !s.can(p, policy.PermGroupRead, g.ID) {
@@ -180,7 +213,7 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, p principa
 			}
 			f.Group = g.ID
 		}
-		if err := storeProductFeedback(tx, f, policy.OpCreate, p.tenant); err != nil {
+		if err := storeProductFeedback(tx, f, policy.OpCreate); err != nil {
 			return f, err
 		}
 		return feedbackViewer{p: p}.view(tx, f), nil
@@ -263,7 +296,25 @@ func (s *Server) patchProductFeedback(w http.ResponseWriter, r *http.Request, p 
 		writeErr(w, badRequest("product, category, title, body and group cannot change: send a new item"))
 		return
 	}
-	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (policy.Feedback, error) {
+	// The audit actor: the author's write to an item that stays
+	// anonymous is anonymous.
+	actor := p.actor()
+	err := s.view(r, func(tx store.Tx) error {
+		f, err := productFeedbackRecord(tx, r.PathValue("id"))
+		if err != nil {
+			return nil // answered inside the write
+		}
+		if in.ShowIdentity != nil {
+			f.ShowIdentity = *in.ShowIdentity
+		}
+		actor = feedbackActor(tx, p, f)
+		return nil
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeAs(s, w, r, actor, http.StatusOK, func(tx store.Tx) (policy.Feedback, error) {
 		f, err := productFeedbackRecord(tx, r.PathValue("id"))
 		if err != nil {
 			return f, err
@@ -303,9 +354,12 @@ func (s *Server) patchProductFeedback(w http.ResponseWriter, r *http.Request, p 
 		if err := policy.ValidateFeedback(f, s.cfg.Products); err != nil {
 			return policy.Feedback{}, err
 		}
+		if feedbackActor(tx, p, f) != actor {
+			return policy.Feedback{}, errFeedbackMoved
+		}
 		f.Updated = s.cfg.Now().UTC()
 		f.Version++
-		if err := storeProductFeedback(tx, f, policy.OpUpdate, f.Tenant); err != nil {
+		if err := storeProductFeedback(tx, f, policy.OpUpdate); err != nil {
 			return f, err
 		}
 		if triage && (in.Status != nil || in.Answer != nil) {
@@ -361,7 +415,7 @@ func PutFeedback(tx store.Tx, f policy.Feedback, products []string) error {
 	if err := policy.ValidateFeedback(f, products); err != nil {
 		return err
 	}
-	return storeProductFeedback(tx, f, policy.OpCreate, f.Tenant)
+	return storeProductFeedback(tx, f, policy.OpCreate)
 }
 
 // feedbackOptions answers GET /api/v1/feedback/options: what a form
