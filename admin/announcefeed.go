@@ -10,11 +10,14 @@ package admin
 // archived), whose announcements to its members are no secret. An
 // announcement written up to the parent's organizers is not in the feed.
 // Entries are the newest 50, their content the Markdown rendered and
-// sanitised as in the mail.
+// sanitised as in the mail. Without a token an entry names its author only
+// if they agreed to be shown publicly (policy.Profile.Public), as the
+// public pages do; otherwise its author is the group.
 
 import (
 	"encoding/xml"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/roster-dev/roster/mail"
@@ -59,7 +62,8 @@ type atomContent struct {
 
 func (s *Server) announcementFeed(w http.ResponseWriter, r *http.Request) {
 	var g policy.Group
-	if r.Header.Get("Authorization") != "" {
+	anonymous := r.Header.Get("Authorization") == ""
+	if !anonymous {
 		p, err := s.authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
@@ -82,7 +86,22 @@ func (s *Server) announcementFeed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var js []mail.Job
-	if err := s.view(r, func(tx store.Tx) (err error) { js, err = mail.Jobs(tx, g.ID, mail.KindAnnouncement); return }); err != nil {
+	shown := map[string]bool{} // author (actor) → may be named here
+	err := s.view(r, func(tx store.Tx) (err error) {
+		if js, err = mail.Jobs(tx, g.ID, mail.KindAnnouncement); err != nil {
+			return err
+		}
+		for _, j := range js {
+			if _, ok := shown[j.Author]; ok {
+				continue
+			}
+			if shown[j.Author], err = s.authorShown(tx, j.Author, anonymous); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -106,7 +125,7 @@ func (s *Server) announcementFeed(w http.ResponseWriter, r *http.Request) {
 			f.Updated = at
 		}
 		author := j.AuthorName
-		if author == "" {
+		if author == "" || !shown[j.Author] {
 			author = g.Name
 		}
 		f.Entries = append(f.Entries, atomEntry{ID: "urn:roster:announcement:" + j.ID, Title: j.Subject, Updated: at, Published: at,
@@ -118,4 +137,24 @@ func (s *Server) announcementFeed(w http.ResponseWriter, r *http.Request) {
 	enc := xml.NewEncoder(w)
 	enc.Indent("", " ")
 	_ = enc.Encode(f)
+}
+
+// authorShown reports whether the feed may name the author of an
+// announcement (its actor, "user:<tenant>/<id>"): always for a reader with
+// a token; for an anonymous one only a person who agreed to be shown
+// publicly.
+func (s *Server) authorShown(tx store.Tx, actor string, anonymous bool) (bool, error) {
+	if !anonymous {
+		return true, nil
+	}
+	rest, ok := strings.CutPrefix(actor, "user:")
+	if !ok {
+		return false, nil
+	}
+	_, id, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return false, nil
+	}
+	pr, err := getProfile(tx, policy.UserID(id))
+	return pr.Public, err
 }
