@@ -84,7 +84,8 @@ func (b bulkResult) json() map[string]any {
 // bulkId or to a failed POST fail with 409. failOnErrors stops the
 // processing after that many errors; the answer lists the operations
 // processed. More than BulkMaxOperations operations or BulkMaxBytes bytes
-// is 413, and nothing is done.
+// is 413, and nothing is done; an operation whose data is larger than
+// MaxBodyBytes fails with 413 on its own, as its own request would.
 //
 // Operations share store transactions, bulkTxOps at a time: an operation
 // that fails inside one rolls it back, the operations before it are
@@ -414,7 +415,9 @@ func (d *bulkDriver) runOp(op *bulkOp, bt *bulkTx) bulkResult {
 		return fail(errorf(scimerr.ScimErrorInvalidValue, "bad path %q", op.path))
 	}
 	if rd != nil {
-		sub.Body = readCloser{rd}
+		// Each operation's data is bounded as its own request's body
+		// would be (Config.MaxBodyBytes): the Bulk limit is the sum's.
+		sub.Body = http.MaxBytesReader(nil, readCloser{rd}, d.s.maxBody)
 		sub.Header.Set("Content-Type", "application/scim+json")
 	}
 	if op.version != "" {
