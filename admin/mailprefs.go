@@ -5,10 +5,11 @@ package admin
 // mail.Handler):
 //
 //	GET /api/v1/me/mail   {none, groups:[{group, slug, name, mode}]}  for each group of the caller
-//	PUT /api/v1/me/mail   {none, groups:{"<group id>": "all"|"digest"|"none"}}
+//	PUT /api/v1/me/mail   {none, groups:{"<group id>": "all"|"digest"|"none"}}  the caller's groups only
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -81,12 +82,22 @@ func (s *Server) putMailPrefs(w http.ResponseWriter, r *http.Request, p principa
 		return
 	}
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (mailPrefsView, error) {
+		mine := map[policy.GroupID]bool{}
+		for _, m := range s.cfg.Engine.EffectiveGroups(p.user) {
+			mine[m.Group] = true
+		}
 		err := mail.SetPrefs(tx, p.user, func(pr *mail.Prefs) error {
 			pr.None = in.None
 			if pr.Groups == nil {
 				pr.Groups = map[policy.GroupID]string{}
 			}
 			for g, m := range in.Groups {
+				// Only the caller's groups, and those they chose for
+				// before (a group left since can be reset): the record
+				// stays as small as their groups.
+				if _, chosen := pr.Groups[g]; !mine[g] && !chosen {
+					return &policy.FieldError{Field: "groups", Message: fmt.Sprintf("%q is not one of your groups", g)}
+				}
 				pr.Groups[g] = m // SetPrefs refuses a mode it does not know
 			}
 			return nil
