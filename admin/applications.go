@@ -375,7 +375,7 @@ func (s *Server) tellFounders(tx store.Tx, p principal, a policy.Application, su
 	for _, f := range a.Founders() {
 		users = append(users, f.User)
 	}
-	_, err = mail.QueueDirect(tx, mail.Direct{Group: parent, Users: users, Subject: subject, Body: body, Author: p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
+	_, err = mail.QueueDirect(tx, mail.Direct{Group: parent, Users: users, Subject: mail.Subject(subject), Body: body, Author: p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
 	return err
 }
 
@@ -523,7 +523,7 @@ func (s *Server) found(tx store.Tx, p principal, a policy.Application) (policy.G
 		}
 	}
 	_, err = mail.Queue(tx, mail.Announcement{Group: parent, Groups: []policy.GroupID{parent.ID},
-		Subject: "New group: " + g.Name,
+		Subject: mail.Subject("New group: " + g.Name),
 		Body:    fmt.Sprintf("%s is founded in %s. %s\n\nJoin it at /groups/%s.", g.Name, loc.City, a.Remit, g.Slug),
 		Author:  p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
 	return g, err

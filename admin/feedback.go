@@ -389,7 +389,7 @@ func (s *Server) tellAuthor(tx store.Tx, p principal, f policy.Feedback) error {
 	if f.Answer != "" {
 		body += "\n\n" + f.AnsweredBy + " answered:\n\n" + f.Answer
 	}
-	_, err = mail.QueueDirect(tx, mail.Direct{Group: g, Users: []policy.UserID{f.Author}, Subject: "Your feedback: " + f.Title,
+	_, err = mail.QueueDirect(tx, mail.Direct{Group: g, Users: []policy.UserID{f.Author}, Subject: mail.Subject("Your feedback: " + f.Title),
 		Body: body, Author: p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
 	return err
 }

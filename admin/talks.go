@@ -611,10 +611,7 @@ func (s *Server) tellSpeakers(tx store.Tx, p principal, g policy.Group, m policy
 		subj = "Your talk “" + t.Title + "” was not accepted"
 		body = fmt.Sprintf("Thank you for proposing “%s” to %s (%s, %s). The organizers could not fit it on this agenda; do propose it again.", t.Title, m.Title, g.Name, when)
 	}
-	if len(subj) > mail.MaxSubjectBytes {
-		subj = subj[:mail.MaxSubjectBytes-3] + "…"
-	}
-	_, err := mail.QueueDirect(tx, mail.Direct{Group: g, Users: users, Subject: subj, Body: body, Author: p.actor()}, s.cfg.Now())
+	_, err := mail.QueueDirect(tx, mail.Direct{Group: g, Users: users, Subject: mail.Subject(subj), Body: body, Author: p.actor()}, s.cfg.Now())
 	return err
 }
 

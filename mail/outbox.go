@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -225,6 +227,28 @@ const (
 	MaxSubjectBytes = 200
 	MaxBodyBytes    = 64 << 10
 )
+
+// Subject makes a subject line of s, which may quote a title or a name of
+// any length: control characters (line breaks) become spaces, and a
+// longer line is cut at a letter's boundary to MaxSubjectBytes, ending
+// with "…". Queue and QueueDirect take what it returns.
+func Subject(s string) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)) // invalid UTF-8 becomes U+FFFD
+	if len(s) <= MaxSubjectBytes {
+		return s
+	}
+	const ellipsis = "…"
+	cut := MaxSubjectBytes - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimSpace(s[:cut]) + ellipsis
+}
 
 // ErrInvalid wraps policy.ErrInvalid for an announcement the outbox
 // refuses (no subject, too long…).
