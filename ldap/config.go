@@ -318,15 +318,24 @@ const (
 	disabledNsAccount               // FreeIPA nsAccountLock=TRUE
 )
 
-var presets = map[Flavor]preset{
-	FlavorOpenLDAP: {
-		userFilter:  "(objectClass=inetOrgPerson)",
+// groupOfNames is the preset of the RFC 4519 directories (OpenLDAP,
+// FreeIPA, 389-ds): users named by uid, groups of names listing their
+// members in member. They differ only in the users' object class, the
+// attribute that holds an entry's stable id, and how an account is marked
+// disabled.
+func groupOfNames(userClass, id string, disabled disabledCheck) preset {
+	return preset{
+		userFilter:  "(objectClass=" + userClass + ")",
 		groupFilter: "(objectClass=groupOfNames)",
-		attrs: AttributeMap{ID: "entryUUID", UserName: "uid", Email: "mail", DisplayName: "cn",
+		attrs: AttributeMap{ID: id, UserName: "uid", Email: "mail", DisplayName: "cn",
 			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
 		membership: MembershipMember,
-		disabled:   disabledPPolicy,
-	},
+		disabled:   disabled,
+	}
+}
+
+var presets = map[Flavor]preset{
+	FlavorOpenLDAP: groupOfNames("inetOrgPerson", "entryUUID", disabledPPolicy),
 	FlavorActiveDirectory: {
 		userFilter:  "(&(objectCategory=person)(objectClass=user))",
 		groupFilter: "(objectClass=group)",
@@ -336,22 +345,8 @@ var presets = map[Flavor]preset{
 		memberRange: 1500,
 		disabled:    disabledUACBit2,
 	},
-	FlavorFreeIPA: {
-		userFilter:  "(objectClass=person)",
-		groupFilter: "(objectClass=groupOfNames)",
-		attrs: AttributeMap{ID: "ipaUniqueID", UserName: "uid", Email: "mail", DisplayName: "cn",
-			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
-		membership: MembershipMember,
-		disabled:   disabledNsAccount,
-	},
-	Flavor389DS: {
-		userFilter:  "(objectClass=person)",
-		groupFilter: "(objectClass=groupOfNames)",
-		attrs: AttributeMap{ID: "nsUniqueId", UserName: "uid", Email: "mail", DisplayName: "cn",
-			GivenName: "givenName", FamilyName: "sn", GroupName: "cn"},
-		membership: MembershipMember,
-		disabled:   disabledNsAccount,
-	},
+	FlavorFreeIPA: groupOfNames("person", "ipaUniqueID", disabledNsAccount),
+	Flavor389DS:   groupOfNames("person", "nsUniqueId", disabledNsAccount),
 }
 
 // GuardLimit bounds one kind of removal: a share of the records this

@@ -705,7 +705,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, lr *loginRe
 	code := codePrefix + randomString(32)
 	now := p.now()
 	cr := codeRecord{
-		Grant: randomString(16), Client: lr.Client, ClientInst: lr.ClientInst, User: u.ID, Tenant: u.Tenant, Scopes: lr.Scopes,
+		tokenGrant:  tokenGrant{Grant: randomString(16), Client: lr.Client, ClientInst: lr.ClientInst, User: u.ID, Tenant: u.Tenant, Scopes: lr.Scopes},
 		RedirectURI: lr.RedirectURI, Nonce: lr.Nonce, Challenge: lr.Challenge, AuthTime: authTime,
 		Session: sid, AMR: amr, ACR: acr, Expires: now.Add(p.cfg.CodeLifetime),
 	}

@@ -91,8 +91,8 @@ func (e *env) issueCodes(tb testing.TB, client string, n int) []string {
 	err := e.st.Update(context.Background(), "bench", func(tx store.Tx) error {
 		for i := range codes {
 			codes[i] = codePrefix + randomString(32)
-			cr := codeRecord{Grant: randomString(16), Client: client, User: e.users["alice"].ID, Tenant: testTenant,
-				Scopes:      []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroups, ScopeRoles, ScopeOfflineAccess},
+			cr := codeRecord{tokenGrant: tokenGrant{Grant: randomString(16), Client: client, User: e.users["alice"].ID, Tenant: testTenant,
+				Scopes: []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroups, ScopeRoles, ScopeOfflineAccess}},
 				RedirectURI: rpRedirect, AuthTime: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}
 			if err := putJSON(tx, tokenKey(pfxCode, codes[i]), cr); err != nil {
 				return err

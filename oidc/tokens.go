@@ -58,17 +58,25 @@ type grantRecord struct {
 	Expires    time.Time       `json:"exp"`
 }
 
+// tokenGrant is what a code and every token issued from it carry: their
+// grant, the client (and its Instance) they were issued to, whose they are
+// and the scopes they allow. Embedded, its fields stand in the record's
+// JSON as the record's own.
+type tokenGrant struct {
+	Grant      string          `json:"grant"`
+	Client     string          `json:"client"`
+	ClientInst string          `json:"ci,omitempty"`
+	User       policy.UserID   `json:"user,omitempty"`
+	Tenant     policy.TenantID `json:"tenant,omitempty"`
+	Scopes     []string        `json:"scopes"`
+}
+
 type codeRecord struct {
-	Grant       string          `json:"grant"`
-	Client      string          `json:"client"`
-	ClientInst  string          `json:"ci,omitempty"`
-	User        policy.UserID   `json:"user"`
-	Tenant      policy.TenantID `json:"tenant"`
-	Scopes      []string        `json:"scopes"`
-	RedirectURI string          `json:"redirectURI"`
-	Nonce       string          `json:"nonce,omitempty"`
-	Challenge   string          `json:"challenge,omitempty"`
-	AuthTime    time.Time       `json:"authTime"`
+	tokenGrant
+	RedirectURI string    `json:"redirectURI"`
+	Nonce       string    `json:"nonce,omitempty"`
+	Challenge   string    `json:"challenge,omitempty"`
+	AuthTime    time.Time `json:"authTime"`
 	// Session is the browser session the code was issued in (the sid
 	// claim); AMR and ACR how the user authenticated.
 	Session string    `json:"sid,omitempty"`
@@ -79,29 +87,19 @@ type codeRecord struct {
 }
 
 type accessRecord struct {
-	Grant      string          `json:"grant"`
-	Client     string          `json:"client"`
-	ClientInst string          `json:"ci,omitempty"`
-	User       policy.UserID   `json:"user,omitempty"`
-	Tenant     policy.TenantID `json:"tenant,omitempty"`
-	Scopes     []string        `json:"scopes"`
-	Issued     time.Time       `json:"iat"`
-	Expires    time.Time       `json:"exp"`
+	tokenGrant
+	Issued  time.Time `json:"iat"`
+	Expires time.Time `json:"exp"`
 }
 
 type refreshRecord struct {
-	Grant      string          `json:"grant"`
-	Client     string          `json:"client"`
-	ClientInst string          `json:"ci,omitempty"`
-	User       policy.UserID   `json:"user"`
-	Tenant     policy.TenantID `json:"tenant"`
-	Scopes     []string        `json:"scopes"`
-	AuthTime   time.Time       `json:"authTime"`
-	Session    string          `json:"sid,omitempty"`
-	AMR        []string        `json:"amr,omitempty"`
-	Issued     time.Time       `json:"iat"`
-	Expires    time.Time       `json:"exp"`
-	Used       bool            `json:"used,omitempty"`
+	tokenGrant
+	AuthTime time.Time `json:"authTime"`
+	Session  string    `json:"sid,omitempty"`
+	AMR      []string  `json:"amr,omitempty"`
+	Issued   time.Time `json:"iat"`
+	Expires  time.Time `json:"exp"`
+	Used     bool      `json:"used,omitempty"`
 }
 
 func getJSON(tx store.Tx, key string, v any) error {
@@ -379,16 +377,15 @@ func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, grantTyp
 	now := p.now()
 	out.access = access
 	out.expires = now.Add(p.cfg.AccessTokenLifetime)
-	ar := accessRecord{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant,
-		Scopes: out.scopes, Issued: now, Expires: out.expires}
+	tg := tokenGrant{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant, Scopes: out.scopes}
+	ar := accessRecord{tokenGrant: tg, Issued: now, Expires: out.expires}
 	if err := putJSON(tx, tokenKey(pfxAccess, access), ar); err != nil {
 		return err
 	}
 	g.Expires = maxTime(g.Expires, out.expires)
 	if refresh != "" && slices.Contains(out.scopes, ScopeOfflineAccess) && c.allowsGrant(GrantRefreshToken) {
 		out.refresh = refresh
-		rr := refreshRecord{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant,
-			Scopes: out.scopes, AuthTime: out.authTime, Session: out.session, AMR: out.amr, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
+		rr := refreshRecord{tokenGrant: tg, AuthTime: out.authTime, Session: out.session, AMR: out.amr, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
 		if err := putJSON(tx, tokenKey(pfxRefresh, refresh), rr); err != nil {
 			return err
 		}

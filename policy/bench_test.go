@@ -80,46 +80,33 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(base, "heap-MB")
 }
 
-func BenchmarkEffectiveGroups(b *testing.B) {
-	e := largeEngine()
-	qs := queries(b, e, 4096)
+// inTurn calls fn on items in turn, one item per benchmark iteration.
+func inTurn[T any](b *testing.B, items []T, fn func(T)) {
 	i := 0
 	for b.Loop() {
-		e.EffectiveGroups(qs[i%len(qs)].u)
+		fn(items[i%len(items)])
 		i++
 	}
+}
+
+func BenchmarkEffectiveGroups(b *testing.B) {
+	e := largeEngine()
+	inTurn(b, queries(b, e, 4096), func(q query) { e.EffectiveGroups(q.u) })
 }
 
 func BenchmarkCheck(b *testing.B) {
 	e := largeEngine()
-	qs := queries(b, e, 4096)
-	i := 0
-	for b.Loop() {
-		q := qs[i%len(qs)]
-		e.Check(q.u, q.p, q.g)
-		i++
-	}
+	inTurn(b, queries(b, e, 4096), func(q query) { e.Check(q.u, q.p, q.g) })
 }
 
 func BenchmarkExplain(b *testing.B) {
 	e := largeEngine()
-	qs := queries(b, e, 4096)
-	i := 0
-	for b.Loop() {
-		q := qs[i%len(qs)]
-		e.Explain(q.u, q.p, q.g)
-		i++
-	}
+	inTurn(b, queries(b, e, 4096), func(q query) { e.Explain(q.u, q.p, q.g) })
 }
 
 func BenchmarkMembers(b *testing.B) {
 	e := largeEngine()
-	w := largeWorld()
-	i := 0
-	for b.Loop() {
-		e.Members(w.Groups[i%len(w.Groups)].ID)
-		i++
-	}
+	inTurn(b, largeWorld().Groups, func(g policy.Group) { e.Members(g.ID) })
 }
 
 func BenchmarkCharter(b *testing.B) {
@@ -130,11 +117,7 @@ func BenchmarkCharter(b *testing.B) {
 			locals = append(locals, g.ID)
 		}
 	}
-	i := 0
-	for b.Loop() {
-		e.Charter(locals[i%len(locals)])
-		i++
-	}
+	inTurn(b, locals, func(g policy.GroupID) { e.Charter(g) })
 }
 
 // BenchmarkApply measures one change-feed batch: a user moved between two
@@ -148,13 +131,11 @@ func BenchmarkApply(b *testing.B) {
 	for i := range batches {
 		batches[i] = []policy.Change{m.step(), m.step()}
 	}
-	i := 0
-	for b.Loop() {
-		if err := e.Apply(batches[i%len(batches)]); err != nil {
+	inTurn(b, batches, func(batch []policy.Change) {
+		if err := e.Apply(batch); err != nil {
 			b.Fatal(err)
 		}
-		i++
-	}
+	})
 }
 
 // BenchmarkLatency samples single calls and reports their p50 and p99 (in

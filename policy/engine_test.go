@@ -341,27 +341,25 @@ func TestGroupsSpanTenants(t *testing.T) {
 	}
 }
 
+// mustFind returns the first item that matches, or ends the test.
+func mustFind[T any](t *testing.T, items []T, match func(T) bool) T {
+	t.Helper()
+	i := slices.IndexFunc(items, match)
+	if i < 0 {
+		t.Fatalf("no %T matches", items)
+	}
+	return items[i]
+}
+
 // TestApplyScenarios checks targeted incremental changes against the
 // expected effective memberships.
 func TestApplyScenarios(t *testing.T) {
 	base := fixture()
 	dir := func(id D) policy.DirGroup {
-		for _, d := range base.DirGroups {
-			if d.ID == id {
-				return d
-			}
-		}
-		t.Fatalf("no dir group %s", id)
-		return policy.DirGroup{}
+		return mustFind(t, base.DirGroups, func(d policy.DirGroup) bool { return d.ID == id })
 	}
 	user := func(id U) policy.User {
-		for _, u := range base.Users {
-			if u.ID == id {
-				return u
-			}
-		}
-		t.Fatalf("no user %s", id)
-		return policy.User{}
+		return mustFind(t, base.Users, func(u policy.User) bool { return u.ID == id })
 	}
 	londonWithout := func(u U) policy.DirGroup {
 		d := dir("d-london-org")

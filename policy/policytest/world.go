@@ -230,28 +230,18 @@ func Generate(c Config) policy.World {
 }
 
 func (c Config) withDefaults() Config {
-	d := Large
-	if c.Tenants <= 0 {
-		c.Tenants = d.Tenants
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if c.Users <= 0 {
-		c.Users = d.Users
-	}
-	if c.Groups <= 0 {
-		c.Groups = d.Groups
-	}
-	if c.Depth <= 0 {
-		c.Depth = d.Depth
-	}
-	if c.DirGroups <= 0 {
-		c.DirGroups = d.DirGroups
-	}
-	if c.Rules <= 0 {
-		c.Rules = d.Rules
-	}
-	if c.Memberships <= 0 {
-		c.Memberships = d.Memberships
-	}
+	def(&c.Tenants, Large.Tenants)
+	def(&c.Users, Large.Users)
+	def(&c.Groups, Large.Groups)
+	def(&c.Depth, Large.Depth)
+	def(&c.DirGroups, Large.DirGroups)
+	def(&c.Rules, Large.Rules)
+	def(&c.Memberships, Large.Memberships)
 	return c
 }
 
