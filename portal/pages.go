@@ -690,7 +690,7 @@ func (p *Portal) membersCSV(w http.ResponseWriter, r *http.Request, s *session) 
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write([]string{"user", "tenant", "userName", "displayName", "role", "origins"})
 	for _, m := range ms.Members {
-		_ = cw.Write([]string{m.User, m.Tenant, cell(m.UserName), cell(m.DisplayName), m.Role, strings.Join(m.Origins, " ")})
+		_ = cw.Write(csvRow([]string{m.User, m.Tenant, m.UserName, m.DisplayName, m.Role, strings.Join(m.Origins, " ")}))
 	}
 	cw.Flush()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -701,14 +701,6 @@ func (p *Portal) membersCSV(w http.ResponseWriter, r *http.Request, s *session) 
 		return r
 	}, slug)+`-members.csv"`)
 	_, _ = w.Write(buf.Bytes())
-}
-
-// cell defuses a value a spreadsheet would run as a formula.
-func cell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
 
 func (p *Portal) me(w http.ResponseWriter, r *http.Request, s *session) {

@@ -252,12 +252,22 @@ func (p *Portal) statsPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // csvCell keeps a spreadsheet from reading a cell as a formula (OWASP
-// CSV injection).
+// CSV injection): a value starting with = + - @, a tab or a carriage
+// return is written after a quote.
 func csvCell(v string) string {
 	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
 		return "'" + v
 	}
 	return v
+}
+
+// csvRow is row with every cell defused (csvCell), for the CSV exports.
+func csvRow(row []string) []string {
+	out := make([]string, len(row))
+	for i, v := range row {
+		out[i] = csvCell(v)
+	}
+	return out
 }
 
 func (p *Portal) statsCSV(w http.ResponseWriter, r *http.Request, s *session) {
@@ -282,13 +292,9 @@ func (p *Portal) statsCSV(w http.ResponseWriter, r *http.Request, s *session) {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, d.G.Slug, t.ID))
 		cw := csv.NewWriter(w)
-		_ = cw.Write(t.Head)
+		_ = cw.Write(csvRow(t.Head))
 		for _, row := range t.Rows {
-			out := make([]string, len(row))
-			for i, v := range row {
-				out[i] = csvCell(v)
-			}
-			_ = cw.Write(out)
+			_ = cw.Write(csvRow(row))
 		}
 		cw.Flush()
 		return
