@@ -167,13 +167,7 @@ func TestProductTeamRoleNamesConfiguredProducts(t *testing.T) {
 func TestFeedbackAuthorIsTold(t *testing.T) {
 	f := feedbackFixture(t)
 	// carol sends from a group she is in.
-	err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
-		_, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids["carol"]), Group: policy.GroupID(f.ids["lug"]), Role: "member", Origin: policy.OriginManual})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.addMember(t, "carol", "lug", "member")
 	_, m := f.call(t, "carol-token", "POST", "/api/v1/feedback", `{"product":"db","category":"question","title":"LTS?","body":"Is there one?","group":"lug-london"}`)
 	if m["group"] != f.ids["lug"] {
 		t.Fatalf("sent %v", m)

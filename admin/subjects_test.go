@@ -13,6 +13,19 @@ import (
 	"github.com/roster-dev/roster/store"
 )
 
+// addMember gives the fixture's user the role in group (names of f.ids)
+// by a manual membership.
+func (f *fixture) addMember(t *testing.T, user, group string, role policy.RoleName) {
+	t.Helper()
+	err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids[user]), Group: policy.GroupID(f.ids[group]), Role: role, Origin: policy.OriginManual})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mailSubjects lists the subjects of the mail jobs in the outbox.
 func mailSubjects(t *testing.T, f *fixture) []string {
 	t.Helper()
@@ -58,13 +71,7 @@ func TestMailSubjectsOfLongNames(t *testing.T) {
 
 	t.Run("feedback answered", func(t *testing.T) {
 		f := feedbackFixture(t)
-		err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
-			_, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids["carol"]), Group: policy.GroupID(f.ids["lug"]), Role: "member", Origin: policy.OriginManual})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f.addMember(t, "carol", "lug", "member")
 		st, m := f.call(t, "carol-token", "POST", "/api/v1/feedback", `{"product":"db","category":"idea","title":"`+long+`","body":"B","group":"lug-london"}`)
 		if st != http.StatusCreated {
 			t.Fatalf("send: %d %v", st, m)
