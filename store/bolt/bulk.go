@@ -310,6 +310,10 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	// Member keys get their positions in order, as writeMemberKeys
 	// gives them one CreateDirGroup after another.
 	mb := tb.Bucket(bktDGMembers)
+	// The new groups' ids are time-ordered and newer than every stored
+	// one, so their records, member keys and tenant index entries append
+	// at the right edge: fill pages before splitting (as for users).
+	dgs.FillPercent, mb.FillPercent, dgTenant.FillPercent = 1.0, 1.0, 0.9
 	seq := mb.Sequence()
 	var recs, extKV, nameKV, tenantKV, memberKV, reverseKV []kv
 	tn := []byte(tenant)
