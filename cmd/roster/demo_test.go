@@ -59,16 +59,8 @@ func TestDemo(t *testing.T) {
 	// The token is the last line (stdout); the notice before it is stderr.
 	lines := strings.Split(strings.TrimSpace(cli("scim-token", "create", "--tenant", "acme", "--name", "okta")), "\n")
 	tok := lines[len(lines)-1]
-	req, _ := http.NewRequest("GET", base+"/scim/v2/acme/Users?filter="+url.QueryEscape(`userName eq "BOB@acme.example"`), nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"totalResults":1`) {
-		t.Errorf("SCIM lookup with a CLI-made token: %d %s", resp.StatusCode, b)
+	if st, b := mustSend(t, "GET", base+"/scim/v2/acme/Users?filter="+url.QueryEscape(`userName eq "BOB@acme.example"`), tok, "", nil); st != 200 || !strings.Contains(string(b), `"totalResults":1`) {
+		t.Errorf("SCIM lookup with a CLI-made token: %d %s", st, b)
 	}
 	// Backup, change, restore: the change is gone.
 	if st, b := api(t, "POST", base+"/api/v1/groups", `{"slug":"before-backup","name":"Marker before","kind":"special-interest"}`); st != 201 {
@@ -201,17 +193,12 @@ func TestDelegatedAdminWithAccessToken(t *testing.T) {
 	}
 
 	call := func(method, path, body string) int {
-		req, _ := http.NewRequest(method, base+"/api/v1"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		ct := ""
 		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			ct = "application/json"
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		st, _ := mustSend(t, method, base+"/api/v1"+path, tok.AccessToken, ct, strings.NewReader(body))
+		return st
 	}
 	tests := []struct {
 		name, method, path, body string
@@ -232,15 +219,8 @@ func TestDelegatedAdminWithAccessToken(t *testing.T) {
 		}
 	}
 	// A bogus token is refused outright.
-	req, _ := http.NewRequest("GET", base+"/api/v1/groups", nil)
-	req.Header.Set("Authorization", "Bearer rat_forged")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 {
-		t.Errorf("forged token: %d", resp.StatusCode)
+	if st, _ := mustSend(t, "GET", base+"/api/v1/groups", "rat_forged", "", nil); st != 401 {
+		t.Errorf("forged token: %d", st)
 	}
 }
 
@@ -304,15 +284,8 @@ clients:
 		{"portal", "portal-secret-0123456789", 200},
 		{"wiki", "wiki-secret-0123456789", 401},
 	} {
-		req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
-		req.Header.Set("Authorization", "Bearer "+signIn(tt.client, tt.secret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tt.want {
-			t.Errorf("token of %s: %d, want %d", tt.client, resp.StatusCode, tt.want)
+		if st, _ := mustSend(t, "GET", base+"/api/v1/me", signIn(tt.client, tt.secret), "", nil); st != tt.want {
+			t.Errorf("token of %s: %d, want %d", tt.client, st, tt.want)
 		}
 	}
 }

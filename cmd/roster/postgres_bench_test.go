@@ -119,10 +119,7 @@ tenants:
 clients:
   - {id: tool, name: Tool, public: true, redirectURIs: ["http://127.0.0.1:9/cb"]}
 `, addr, addrs[0], storeCfg, benchSCIMToken)
-		p := filepath.Join(dir, fmt.Sprintf("roster-%d.yaml", i))
-		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-			b.Fatal(err)
-		}
+		p := writeFile(b, filepath.Join(dir, fmt.Sprintf("roster-%d.yaml", i)), cfg)
 		procs = append(procs, startBench(b, p, addr))
 	}
 	return procs

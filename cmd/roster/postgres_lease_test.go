@@ -46,11 +46,7 @@ tenants:
     name: Acme Corp
     kind: partner
 %s%s`, addr, rc.issuer, rc.vendor, rc.acme, rc.extra)
-	p := filepath.Join(dir, "roster-"+strings.ReplaceAll(addr, ":", "-")+".yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, filepath.Join(dir, "roster-"+strings.ReplaceAll(addr, ":", "-")+".yaml"), cfg)
 }
 
 // pgDSN starts a private PostgreSQL and returns the DSN of a fresh

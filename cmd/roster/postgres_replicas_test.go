@@ -21,18 +21,10 @@ const replicaSCIMToken = "acme-scim-token-0123456789abcdef"
 // acmeSCIM sends a SCIM request of tenant acme.
 func acmeSCIM(t *testing.T, method, u, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+replicaSCIMToken)
-	req.Header.Set("Content-Type", "application/scim+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	st, b := scimSend(t, method, u, replicaSCIMToken, body)
 	var out map[string]any
-	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &out)
-	return resp.StatusCode, out
+	return st, out
 }
 
 // tokenCall posts a token request of the public client tool.
@@ -66,21 +58,14 @@ func groupsClaim(t testing.TB, base, access string) []string {
 // groups claim of a 200 answer, and the body.
 func userinfo(t testing.TB, base, access string) (int, []string, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+access)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	st, b := mustSend(t, "GET", base+"/userinfo", access, "", nil)
 	var out struct {
 		Groups []string `json:"groups"`
 	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK && json.Unmarshal(b, &out) != nil {
+	if st == http.StatusOK && json.Unmarshal(b, &out) != nil {
 		t.Fatalf("userinfo at %s: %s", base, b)
 	}
-	return resp.StatusCode, out.Groups, b
+	return st, out.Groups, b
 }
 
 // ready asks base's /readyz: 200 means its engine holds every change

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,11 +37,7 @@ tenants:
   - {id: vendor, name: Vendor Inc, kind: vendor}
   - {id: acme, name: Acme Corp, kind: partner}
 `, addr, addr, migrate)
-	p := filepath.Join(dir, "roster-"+strings.ReplaceAll(addr, ":", "-")+".yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, filepath.Join(dir, "roster-"+strings.ReplaceAll(addr, ":", "-")+".yaml"), cfg)
 }
 
 // TestPostgresReplicas: `roster migrate` prepares the database a manual

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,25 +43,12 @@ tenants:
   - {id: vendor, name: Vendor Inc, kind: vendor}
   - {id: acme, name: Acme Corp, kind: partner, scim: {tokens: [%q]}}
 `, addr, addr, filepath.Join(dir, "roster.db"), testSCIMToken)
-	p := filepath.Join(dir, "roster.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, filepath.Join(dir, "roster.yaml"), cfg)
 }
 
 func scimCall(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testSCIMToken)
-	req.Header.Set("Content-Type", "application/scim+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return scimSend(t, method, url, testSCIMToken, body)
 }
 
 func stopServer(t *testing.T, s *server) {

@@ -65,8 +65,14 @@ tenants:
   - {id: vendor, name: Vendor Inc, kind: vendor}
   - {id: acme, name: Acme Corp, kind: partner}
 %s`, addr, addr, filepath.Join(dir, "roster.db"), extra)
-	p := filepath.Join(dir, "roster.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+	return writeFile(t, filepath.Join(dir, "roster.yaml"), cfg)
+}
+
+// writeFile writes a configuration file (private: it may hold secrets)
+// and returns its path.
+func writeFile(t testing.TB, p, content string) string {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -136,24 +142,60 @@ func (s *server) waitReady(t testing.TB, base string) {
 	t.Fatalf("server not ready\n%s", s.output())
 }
 
-func api(t testing.TB, method, url, body string) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+// send makes a request with a bearer token (none when token is empty) and
+// a body of content type ct (no header when ct is empty): the status and
+// the body of the answer.
+func send(method, url, token, ct string, body io.Reader) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return 0, nil, err
 	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, nil
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
+}
+
+// mustSend is send that ends the test when the request cannot be made.
+func mustSend(t testing.TB, method, url, token, ct string, body io.Reader) (int, []byte) {
+	t.Helper()
+	st, b, err := send(method, url, token, ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, b
+}
+
+// scimSend sends a SCIM request with token: a body (possibly empty) of
+// type application/scim+json.
+func scimSend(t testing.TB, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	return mustSend(t, method, url, token, "application/scim+json", strings.NewReader(body))
+}
+
+// api calls the admin API with the test's admin token; a server that does
+// not answer is status 0.
+func api(t testing.TB, method, url, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	ct := ""
+	if body != "" {
+		rd, ct = strings.NewReader(body), "application/json"
+	}
+	st, b, err := send(method, url, testAdminToken, ct, rd)
+	if err != nil {
+		return 0, nil
+	}
+	return st, b
 }
 
 // TestKillDuringWritesLosesNothing streams admin API writes into a
@@ -328,17 +370,8 @@ func TestServerTimeouts(t *testing.T) {
 
 func getWithToken(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	st, b := mustSend(t, "GET", url, token, "", nil)
+	return st, string(b)
 }
 
 // TestBadSectionTouchesNoStore: a mistake in a protocol section stops

@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 )
 
@@ -42,16 +39,7 @@ func TestSCIMDeactivationEndsSession(t *testing.T) {
 	}
 
 	scim := func(method, path, body string) (int, []byte) {
-		req, _ := http.NewRequest(method, base+"/scim/v2/acme"+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok.Token)
-		req.Header.Set("Content-Type", "application/scim+json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return scimSend(t, method, base+"/scim/v2/acme"+path, tok.Token, body)
 	}
 	st, b = scim("GET", "/Users?filter="+url.QueryEscape(`userName eq "ada"`), "")
 	var list struct{ Resources []struct{ ID string } }
