@@ -19,12 +19,5 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 # Keep the package from starting (and enabling) its own cluster service.
-created_policy=
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  created_policy=1
-fi
-trap '[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-quiet.sh"
+apt_install_no_services --no-install-recommends postgresql

@@ -17,17 +17,8 @@ if [ "$(id -u)" != 0 ]; then
   echo "samba.sh: samba missing and not root; install it with: apt-get install samba samba-ad-dc samba-ad-provision samba-dsdb-modules" >&2
   exit 1
 fi
-# policy-rc.d exit 101 = "action forbidden": invoke-rc.d starts no service.
-own_policy=
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  own_policy=1
-fi
-cleanup() { if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; }
-trap cleanup EXIT
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y samba samba-ad-dc samba-ad-provision samba-dsdb-modules
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-quiet.sh"
+apt_install_no_services samba samba-ad-dc samba-ad-provision samba-dsdb-modules
 if pgrep -x samba >/dev/null || pgrep -x smbd >/dev/null || pgrep -x nmbd >/dev/null; then
   echo "samba.sh: the install started a system samba daemon; stop it before running the tests" >&2
   exit 1
