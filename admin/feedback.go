@@ -266,20 +266,30 @@ func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p p
 // getProductFeedback answers GET /api/v1/feedback/{id}.
 func (s *Server) getProductFeedback(w http.ResponseWriter, r *http.Request, p principal) {
 	read(s, w, r, func(tx store.Tx) (policy.Feedback, error) {
-		f, err := productFeedbackRecord(tx, r.PathValue("id"))
+		f, v, err := s.seenFeedback(tx, p, r.PathValue("id"))
 		if err != nil {
 			return f, err
-		}
-		scope, err := s.triageScope(tx, p)
-		if err != nil {
-			return f, err
-		}
-		v := feedbackViewer{p: p, scope: scope}
-		if !v.sees(f) {
-			return policy.Feedback{}, errNoFeedback
 		}
 		return v.view(tx, f), nil
 	})
+}
+
+// seenFeedback reads item id and the viewer p is of it; an item p may not
+// see is errNoFeedback.
+func (s *Server) seenFeedback(tx store.Tx, p principal, id string) (policy.Feedback, feedbackViewer, error) {
+	f, err := productFeedbackRecord(tx, id)
+	if err != nil {
+		return f, feedbackViewer{}, err
+	}
+	scope, err := s.triageScope(tx, p)
+	if err != nil {
+		return f, feedbackViewer{}, err
+	}
+	v := feedbackViewer{p: p, scope: scope}
+	if !v.sees(f) {
+		return policy.Feedback{}, v, errNoFeedback
+	}
+	return f, v, nil
 }
 
 // patchProductFeedback answers PATCH /api/v1/feedback/{id}: the product team
@@ -315,19 +325,12 @@ func (s *Server) patchProductFeedback(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	writeAs(s, w, r, actor, http.StatusOK, func(tx store.Tx) (policy.Feedback, error) {
-		f, err := productFeedbackRecord(tx, r.PathValue("id"))
+		f, v, err := s.seenFeedback(tx, p, r.PathValue("id"))
 		if err != nil {
 			return f, err
 		}
-		scope, err := s.triageScope(tx, p)
-		if err != nil {
-			return f, err
-		}
-		v := feedbackViewer{p: p, scope: scope}
-		triage := scope.Covers(f.Product)
+		triage := v.scope.Covers(f.Product)
 		switch {
-		case !v.sees(f):
-			return policy.Feedback{}, errNoFeedback
 		case !triage && (in.Status != nil || in.Tags != nil || in.Answer != nil):
 			return policy.Feedback{}, errForbidden
 		case in.ShowIdentity != nil && !v.author(f):

@@ -463,14 +463,7 @@ func (s *Source) Approve(ctx context.Context, opts ApproveOptions) (RunStatus, e
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	r := s.newRun(Approval)
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if r.state, err = s.loadState(tx); err != nil {
-			return err
-		}
-		r.pending, err = s.loadHeld(tx)
-		return err
-	})
+	err := s.readRun(ctx, r)
 	if err != nil {
 		return r.st, err
 	}

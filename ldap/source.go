@@ -358,6 +358,28 @@ func (s *Source) loadState(tx store.Tx) (syncState, error) {
 	return st, nil
 }
 
+// readState reads the sync state in a read transaction of its own.
+func (s *Source) readState(ctx context.Context) (syncState, error) {
+	var st syncState
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		st, err = s.loadState(tx)
+		return err
+	})
+	return st, err
+}
+
+// readRun reads the sync state and the held removals into r, in one read
+// transaction.
+func (s *Source) readRun(ctx context.Context, r *run) error {
+	return s.st.View(ctx, func(tx store.Tx) (err error) {
+		if r.state, err = s.loadState(tx); err != nil {
+			return err
+		}
+		r.pending, err = s.loadHeld(tx)
+		return err
+	})
+}
+
 func (s *Source) putState(tx store.Tx, st syncState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -370,12 +392,7 @@ func (s *Source) putState(tx store.Tx, st syncState) error {
 // Guard reflecting the current approval state. Before the first run it
 // returns a zero status naming the tenant and directory.
 func (s *Source) Status(ctx context.Context) (RunStatus, error) {
-	var st syncState
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		st, err = s.loadState(tx)
-		return err
-	})
+	st, err := s.readState(ctx)
 	if err != nil {
 		return RunStatus{}, err
 	}
@@ -431,12 +448,8 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		wait = s.dir.Interval
 		mode := Incremental
-		var st syncState
-		if err := s.st.View(ctx, func(tx store.Tx) error {
-			var err error
-			st, err = s.loadState(tx)
-			return err
-		}); err != nil {
+		st, err := s.readState(ctx)
+		if err != nil {
 			s.log.Error("ldap sync: read state", "err", err)
 		}
 		if st.LastFull.IsZero() || s.now().Sub(st.LastFull) >= s.dir.FullSyncInterval {
@@ -503,14 +516,7 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 	r := s.newRun(mode)
 	r.dry = opts.dry
 	r.changes = opts.changes
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if r.state, err = s.loadState(tx); err != nil {
-			return err
-		}
-		r.pending, err = s.loadHeld(tx)
-		return err
-	})
+	err := s.readRun(ctx, r)
 	if err == nil && revalidate {
 		if r.pending.empty() {
 			return r.st, fmt.Errorf("ldap[%s]: %w", s.dir.ID, ErrNothingPending)

@@ -330,23 +330,15 @@ func (s *Source) Persist(ctx context.Context, opts PersistOptions) error {
 
 // persistOnce runs the two persistent searches until one fails.
 func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
-	var st syncState
-	if err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		st, err = s.loadState(tx)
-		return err
-	}); err != nil {
+	st, err := s.readState(ctx)
+	if err != nil {
 		return err
 	}
 	if st.LastFull.IsZero() || st.UsersCookie == nil || st.GroupsCookie == nil {
 		if _, err := s.runWith(ctx, Full, runOptions{}); err != nil {
 			return err
 		}
-		if err := s.st.View(ctx, func(tx store.Tx) error {
-			var err error
-			st, err = s.loadState(tx)
-			return err
-		}); err != nil {
+		if st, err = s.readState(ctx); err != nil {
 			return err
 		}
 		if st.UsersCookie == nil || st.GroupsCookie == nil {

@@ -188,22 +188,25 @@ func TestUnsubscribeOneClick(t *testing.T) {
 	}
 	local := srv.URL + u.RequestURI()
 
-	resp, err := http.Get(local) // a link scanner
-	if err != nil {
-		t.Fatal(err)
+	// status is the status of an answer whose body is not read.
+	status := func(resp *http.Response, err error) int {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %d", resp.StatusCode)
+	oneClick := func(u string) int {
+		t.Helper()
+		return status(http.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click")))
+	}
+	if st := status(http.Get(local)); st != http.StatusOK { // a link scanner
+		t.Fatalf("GET %d", st)
 	}
 	forged := srv.URL + "/mail/unsubscribe?t=" + strings.Replace(u.Query().Get("t"), ".", ".x", 1)
-	resp, err = http.Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("forged token: %d", resp.StatusCode)
+	if st := oneClick(forged); st != http.StatusBadRequest {
+		t.Errorf("forged token: %d", st)
 	}
 
 	mp.clear()
@@ -213,13 +216,8 @@ func TestUnsubscribeOneClick(t *testing.T) {
 		t.Fatalf("a GET unsubscribed bob: %v", got)
 	}
 
-	resp, err = http.Post(local, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("one-click POST %d", resp.StatusCode)
+	if st := oneClick(local); st != http.StatusOK {
+		t.Fatalf("one-click POST %d", st)
 	}
 	mp.clear()
 	w.announce("lug", "Third")
@@ -228,11 +226,7 @@ func TestUnsubscribeOneClick(t *testing.T) {
 		t.Fatalf("after unsubscribe: %v, want %v", got, want)
 	}
 	// The preferences page shows the choice and can undo it.
-	resp, err = http.PostForm(srv.URL+"/mail/preferences?"+u.RawQuery, url.Values{"mode": {"all"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	status(http.PostForm(srv.URL+"/mail/preferences?"+u.RawQuery, url.Values{"mode": {"all"}}))
 	mp.clear()
 	w.announce("lug", "Fourth")
 	process(t, s)

@@ -326,12 +326,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 // unless it is a resource server (ClientConfig.ResourceServer), which may
 // introspect the access tokens of every client.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	if !p.parseTokenForm(w, r) {
-		return
-	}
-	c, err := p.authenticateClient(r)
-	if err != nil {
-		p.writeOAuthError(w, err)
+	c, ok := p.formClient(w, r)
+	if !ok {
 		return
 	}
 	if c.Public {
@@ -429,12 +425,8 @@ func (p *Provider) lookupUser(ctx context.Context, t policy.TenantID, id policy.
 // answer 200 without effect (§2.2). A revocation is audited on behalf of
 // the token's user (the client, for its own client-credentials tokens).
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	if !p.parseTokenForm(w, r) {
-		return
-	}
-	c, err := p.authenticateClient(r)
-	if err != nil {
-		p.writeOAuthError(w, err)
+	c, ok := p.formClient(w, r)
+	if !ok {
 		return
 	}
 	tok := r.PostForm.Get("token")
@@ -453,7 +445,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	err = p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
+	err := p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
 		if strings.HasPrefix(tok, refreshPrefix) {
 			var rr refreshRecord
 			if err := getJSON(tx, key, &rr); err != nil {

@@ -309,6 +309,21 @@ func (p *Provider) parseTokenForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// formClient parses the form of a revocation or introspection request
+// (parseTokenForm) and authenticates its client; on failure it has
+// answered with the OAuth error and reports false.
+func (p *Provider) formClient(w http.ResponseWriter, r *http.Request) (*ClientConfig, bool) {
+	if !p.parseTokenForm(w, r) {
+		return nil, false
+	}
+	c, err := p.authenticateClient(r)
+	if err != nil {
+		p.writeOAuthError(w, err)
+		return nil, false
+	}
+	return c, true
+}
+
 // tokenResponse is the successful token response (RFC 6749 §5.1, OIDC Core
 // §3.1.3.3).
 type tokenResponse struct {
