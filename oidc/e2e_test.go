@@ -101,20 +101,20 @@ func (e *env) postForm(t *testing.T, path string, basicUser, basicPass string, v
 	if basicUser != "" {
 		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPass))
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return e.doJSON(t, req)
 }
 
 func (e *env) userinfo(t *testing.T, token string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	return e.doJSON(t, req)
+}
+
+// doJSON sends req to the provider: the status and the JSON object of the
+// answer (nil when it is none).
+func (e *env) doJSON(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
 
@@ -259,13 +260,7 @@ func TestNegative(t *testing.T) {
 		{"deactivated user cannot refresh", func(t *testing.T, e *env) {
 			_, tok := e.exchange(t, e.code(t, "portal", verifier), verifier)
 			err := e.st.Update(context.Background(), "test", func(tx store.Tx) error {
-				u, err := tx.User(testTenant, e.users["alice"].ID)
-				if err != nil {
-					return err
-				}
-				u.Active = false
-				_, err = tx.UpdateUser(testTenant, u)
-				return err
+				return deactivateUser(tx, e.users["alice"].ID)
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -475,4 +470,16 @@ func wantReplayRevokes(t *testing.T, e *env, code, verifier string, first map[st
 	}
 	st, out = e.refreshWith(t, first["refresh_token"].(string))
 	wantOAuthError(t, st, out, 400, "invalid_grant")
+}
+
+// deactivateUser marks a user of the test tenant inactive, as a directory
+// would.
+func deactivateUser(tx store.Tx, id policy.UserID) error {
+	u, err := tx.User(testTenant, id)
+	if err != nil {
+		return err
+	}
+	u.Active = false
+	_, err = tx.UpdateUser(testTenant, u)
+	return err
 }

@@ -331,13 +331,7 @@ func TestDeactivationEndsSession(t *testing.T) {
 				if how == "deleted" {
 					return tx.DeleteUser(testTenant, alice.ID)
 				}
-				u, err := tx.User(testTenant, alice.ID)
-				if err != nil {
-					return err
-				}
-				u.Active = false
-				_, err = tx.UpdateUser(testTenant, u)
-				return err
+				return deactivateUser(tx, alice.ID)
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -365,12 +359,11 @@ func TestDeactivationCheckedAtUse(t *testing.T) {
 	if _, err := b.signIn(e.authorizeURL(authParams("portal")), aliceSteps()...); err != nil {
 		t.Fatal(err)
 	}
-	e.st.Update(context.Background(), "ldap:corp", func(tx store.Tx) error {
-		u, _ := tx.User(testTenant, e.users["alice"].ID)
-		u.Active = false
-		_, err := tx.UpdateUser(testTenant, u)
-		return err
-	})
+	if err := e.st.Update(context.Background(), "ldap:corp", func(tx store.Tx) error {
+		return deactivateUser(tx, e.users["alice"].ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	_, loc := e.authorize(t, b, "london", "prompt", "none")
 	if loc == nil || loc.Query().Get("error") != "login_required" {
 		t.Errorf("prompt=none after deactivation: %v", loc)

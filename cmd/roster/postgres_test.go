@@ -44,13 +44,7 @@ tenants:
 // configuration refuses to start on; two `roster serve` processes share
 // it, and a change made through one reaches the other's policy engine.
 func TestPostgresReplicas(t *testing.T) {
-	pg := pgServer(t)
-	dsn, err := pg.NewDatabase(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("ROSTER_DATABASE_URL", dsn)
-	t.Setenv("ROSTER_ADMIN_TOKEN", testAdminToken)
+	pgDSN(t)
 	dir := t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	cfgA, cfgB := writePGConfig(t, dir, addrA, "manual"), writePGConfig(t, dir, addrB, "auto")
