@@ -1,7 +1,6 @@
 package outbound
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonreq"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -42,24 +42,12 @@ type scimClient struct {
 
 // do sends a request; a status other than 2xx is a *StatusError.
 func (c *scimClient) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	req, err := jsonreq.New(ctx, method, c.base+path, c.token, scimJSON, in)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", scimJSON)
 	req.Header.Set("User-Agent", "roster-outbound")
-	if in != nil {
-		req.Header.Set("Content-Type", scimJSON)
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("outbound: scim %s %s: %w", method, path, err)

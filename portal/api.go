@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/roster-dev/roster/internal/jsonreq"
 )
 
 // apiError is an error answer of the admin API.
@@ -80,21 +81,9 @@ func (a api) do(ctx context.Context, method, path string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.p.cfg.API+"/api/v1"+path, body)
+	req, err := jsonreq.New(ctx, method, a.p.cfg.API+"/api/v1"+path, tok, "application/json", in)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := a.p.cfg.HTTPClient.Do(req)
 	if err != nil {
