@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -52,6 +53,31 @@ func (l *latencies) start(bt *store.Batcher) {
 	l.batcher = bt
 	l.cpu0 = cpuTime()
 	l.batches0, l.ops0 = bt.Batches.Load(), bt.Ops.Load()
+}
+
+// measure times one request per iteration from *benchClients goroutines
+// and reports their latencies (latencies.report). Each goroutine gets its
+// request from newRequest (so it may hold its own state) and makes it once
+// per iteration; a request that fails stops its goroutine and fails the
+// benchmark.
+func measure(b *testing.B, bt *store.Batcher, newRequest func() func() error) {
+	var lat latencies
+	setClients(b)
+	b.ResetTimer()
+	lat.start(bt)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		request := newRequest()
+		for pb.Next() {
+			t0 := time.Now()
+			if err := request(); err != nil {
+				b.Error(err)
+				return
+			}
+			lat.add(time.Since(t0))
+		}
+	})
+	lat.report(b, time.Since(start))
 }
 
 func cpuTime() time.Duration {
@@ -145,24 +171,14 @@ func BenchmarkTokenCodeExchange(b *testing.B) {
 		e := benchEnv(b)
 		codes := e.issueCodes(b, client, b.N)
 		var next atomic.Int64
-		var lat latencies
 		hc := benchClient()
-		setClients(b)
-		b.ResetTimer()
-		lat.start(e.p.writes)
-		start := time.Now()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+		measure(b, e.p.writes, func() func() error {
+			return func() error {
 				code := codes[next.Add(1)-1]
-				t0 := time.Now()
-				if _, err := postToken(hc, e, client, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}}); err != nil {
-					b.Error(err)
-					return
-				}
-				lat.add(time.Since(t0))
+				_, err := postToken(hc, e, client, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpRedirect}})
+				return err
 			}
 		})
-		lat.report(b, time.Since(start))
 	})
 }
 
@@ -189,33 +205,24 @@ func benchRefresh(b *testing.B, client, scope string) {
 		}
 		families <- out["refresh_token"].(string)
 	}
-	var lat latencies
-	setClients(b)
-	b.ResetTimer()
-	lat.start(e.p.writes)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
+	measure(b, e.p.writes, func() func() error {
 		rt := <-families
-		for pb.Next() {
-			t0 := time.Now()
+		return func() error {
 			v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
 			if scope != "" {
 				v.Set("scope", scope)
 			}
 			out, err := postToken(hc, e, client, v)
 			if err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			if _, ok := out["id_token"]; ok == (scope != "") {
-				b.Errorf("id_token present: %v", ok)
-				return
+				return fmt.Errorf("id_token present: %v", ok)
 			}
-			lat.add(time.Since(t0))
 			rt = out["refresh_token"].(string)
+			return nil
 		}
 	})
-	lat.report(b, time.Since(start))
 }
 
 // BenchmarkUserinfo measures userinfo (token lookup, user load, group
@@ -228,32 +235,23 @@ func BenchmarkUserinfo(b *testing.B) {
 		b.Fatal(err)
 	}
 	at := out["access_token"].(string)
-	var lat latencies
-	setClients(b)
-	b.ResetTimer()
-	lat.start(e.p.writes)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			t0 := time.Now()
+	measure(b, e.p.writes, func() func() error {
+		return func() error {
 			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/userinfo", nil)
 			req.Header.Set("Authorization", "Bearer "+at)
 			resp, err := hc.Do(req)
 			if err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			var m map[string]any
 			json.NewDecoder(resp.Body).Decode(&m)
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
-				b.Errorf("userinfo: %d", resp.StatusCode)
-				return
+				return fmt.Errorf("userinfo: %d", resp.StatusCode)
 			}
-			lat.add(time.Since(t0))
+			return nil
 		}
 	})
-	lat.report(b, time.Since(start))
 }
 
 // BenchmarkSign measures signing an ID-token-sized payload with the
@@ -294,31 +292,22 @@ func BenchmarkAuthorizeFromSession(b *testing.B) {
 	authURL := e.authorizeURL(authParams("portal"))
 	hc := benchClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	var lat latencies
 	var next atomic.Int64
-	setClients(b)
-	b.ResetTimer()
-	lat.start(e.p.writes)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
+	measure(b, e.p.writes, func() func() error {
 		cookie := cookies[int(next.Add(1))%len(cookies)]
-		for pb.Next() {
-			t0 := time.Now()
+		return func() error {
 			req, _ := http.NewRequest(http.MethodGet, authURL, nil)
 			req.Header.Set("Cookie", cookie)
 			resp, err := hc.Do(req)
 			if err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			resp.Body.Close()
 			loc, _ := resp.Location()
 			if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
-				b.Errorf("authorize: %d %v", resp.StatusCode, loc)
-				return
+				return fmt.Errorf("authorize: %d %v", resp.StatusCode, loc)
 			}
-			lat.add(time.Since(t0))
+			return nil
 		}
 	})
-	lat.report(b, time.Since(start))
 }
