@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -41,6 +42,9 @@ func (t *target) events(ctx context.Context, entries []policy.Change) ([]*Event,
 	var out []*Event
 	for _, e := range entries {
 		evs, err := t.factEvents(e)
+		if e.Op == policy.OpCreateBatch {
+			evs, err = t.batchEvents(ctx, e)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -61,6 +65,37 @@ func (t *target) events(ctx context.Context, entries []policy.Change) ([]*Event,
 		return nil, err
 	}
 	return append(out, eff...), nil
+}
+
+// batchEvents returns the events of an entry that names records created
+// together (policy.OpCreateBatch, a directory's first load): for users,
+// one user.created each, with the record as the store holds it now (the
+// entry does not copy it); a user deleted since has none.
+func (t *target) batchEvents(ctx context.Context, e policy.Change) ([]*Event, error) {
+	if e.Kind != policy.KindUser || !t.cfg.wants(CategoryUser) {
+		return nil, nil
+	}
+	var out []*Event
+	err := t.svc.cfg.Store.View(ctx, func(tx store.Tx) error {
+		for _, id := range e.BatchIDs() {
+			u, err := tx.User(e.Tenant, policy.UserID(id))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, &Event{
+				ID:   fmt.Sprintf("msg_%d_%d", e.Seq, len(out)),
+				Type: "user.created", Timestamp: e.Time, Seq: e.Seq, Subject: "user:" + id, Data: u, fact: true,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbound: users of audit entry %d: %w", e.Seq, err)
+	}
+	return out, nil
 }
 
 // factEvents returns the events of one audit entry.
@@ -222,6 +257,12 @@ func (t *target) effectiveEvents(ctx context.Context, entries []policy.Change, p
 	for _, e := range entries {
 		switch e.Kind {
 		case policy.KindUser:
+			if e.Op == policy.OpCreateBatch {
+				for _, id := range e.BatchIDs() {
+					users[policy.UserID(id)] = true
+				}
+				continue
+			}
 			users[policy.UserID(e.ID)] = true
 		case policy.KindMembership:
 			for _, r := range []json.RawMessage{e.Before, e.After} {

@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -352,5 +353,44 @@ func TestWebhookFeedbackAndApplications(t *testing.T) {
 	}
 	if d := rcv.events()[3].Data.(map[string]any); d["subject"] != "Conference" || d["body"] != "**Come.**" {
 		t.Errorf("announcement data %v", d)
+	}
+}
+
+// TestWebhookBulkLoad: users created together (store.CreateUsers, a
+// directory's first load, audited as one entry naming them) each give a
+// user.created event with their record; one deleted before delivery gives
+// none, its deletion a user.removed.
+func TestWebhookBulkLoad(t *testing.T) {
+	rcv := newReceiver(t, testSecret, nil)
+	e := newEnv(t)
+	e.start(webhookTarget("chat", rcv.url()))
+	e.stop() // the target's cursor starts here; the users are written while it is stopped
+	var made []policy.User
+	e.update(func(tx store.Tx) error {
+		var us []policy.User
+		for _, n := range []string{"ann", "ben", "cat"} {
+			us = append(us, policy.User{UserName: n, DisplayName: n, Active: true, Source: "ldap:corp"})
+		}
+		var err error
+		made, err = store.CreateUsers(tx, "acme", us)
+		return err
+	})
+	e.update(func(tx store.Tx) error { return tx.DeleteUser("acme", made[1].ID) })
+	e.start(webhookTarget("chat", rcv.url()))
+	removed := func(ev Event) bool { return ev.Type == "user.removed" && ev.Subject == "user:"+string(made[1].ID) }
+	waitFor(t, "the deletion", func() bool { return rcv.has(removed) })
+	var created []string
+	for _, ev := range rcv.events() {
+		if ev.Type != "user.created" {
+			continue
+		}
+		data, _ := ev.Data.(map[string]any)
+		if data["userName"] == nil || ev.Subject != "user:"+fmt.Sprint(data["id"]) {
+			t.Errorf("event %+v", ev)
+		}
+		created = append(created, fmt.Sprint(data["userName"]))
+	}
+	if !slices.Equal(created, []string{"ann", "cat"}) {
+		t.Errorf("user.created for %v, want ann, cat", created)
 	}
 }

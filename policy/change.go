@@ -36,7 +36,34 @@ const (
 	// lists only ids that were, each with its Kind; Before is empty. It
 	// costs what the change costs, not what the group weighs.
 	OpMembers Op = "members"
+	// OpCreateBatch is the audit entry of records of one Kind created
+	// together by a bulk load (store.BulkTx: a directory's first load):
+	// ID is empty and After holds a CreatedBatch naming them in order.
+	// The records are not copied into the log (a first load would copy
+	// the whole directory): each is in the store, at version 1 until it
+	// changes, and the entries of its later changes carry it as Before.
+	// The change feed (store.Store.Subscribe) still receives one OpCreate
+	// per record, with the record, under the batch entry's Seq.
+	OpCreateBatch Op = "create-batch"
 )
+
+// CreatedBatch is the After of an OpCreateBatch entry.
+type CreatedBatch struct {
+	IDs []string `json:"ids"`
+}
+
+// BatchIDs returns the ids an OpCreateBatch entry names (nil for any other
+// entry, or one whose After does not decode).
+func (c Change) BatchIDs() []string {
+	if c.Op != OpCreateBatch {
+		return nil
+	}
+	var b CreatedBatch
+	if json.Unmarshal(c.After, &b) != nil {
+		return nil
+	}
+	return b.IDs
+}
 
 // Change is one entry of the append-only audit log, which doubles as the
 // change feed that keeps the Engine current. Before and After hold the JSON

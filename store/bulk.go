@@ -14,11 +14,14 @@ import (
 // load). Callers find it by type assertion, or call CreateUsers, which
 // falls back to one CreateUser per record.
 type BulkTx interface {
-	// CreateUsers creates the users in order, exactly as as many calls
-	// to CreateUser would (the same checks, indexes and one audit entry
-	// each, in order), and returns them as stored. When one is refused
-	// it returns the users created before it and a *BulkError naming it;
-	// those are written in the transaction, the ones after it are not.
+	// CreateUsers creates the users in order, as as many calls to
+	// CreateUser would (the same checks and indexes, in order), and
+	// returns them as stored. The audit log gets one entry of Op
+	// policy.OpCreateBatch naming them in order instead of a copy of
+	// each record; the change feed gets one OpCreate per user. When one
+	// is refused it returns the users created before it and a *BulkError
+	// naming it; those are written in the transaction, the ones after it
+	// are not.
 	CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.User, error)
 	// CreateDirGroups is CreateUsers for directory groups: as many calls
 	// to CreateDirGroup, in order, so that a group may list groups

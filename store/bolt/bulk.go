@@ -15,8 +15,9 @@ import (
 
 var _ store.BulkTx = (*tx)(nil)
 
-// CreateUsers implements store.BulkTx: the same checks, records, index
-// entries and audit entries as one CreateUser per user, written faster.
+// CreateUsers implements store.BulkTx: the same checks, records and index
+// entries as one CreateUser per user, written faster, and one audit entry
+// (policy.OpCreateBatch) naming them.
 // The checks that need no store (tenant, id, policy validation) and the
 // JSON encoding run on every CPU; each index's entries are then put in key
 // order, so that bbolt walks its B+tree from left to right rather than
@@ -139,10 +140,12 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 			return nil, err
 		}
 	}
+	ids := make([]string, len(out))
 	for i := range out {
-		if err := t.audit(tenant, policy.KindUser, policy.OpCreate, string(out[i].ID), nil, enc[i]); err != nil {
-			return nil, err
-		}
+		ids[i] = string(out[i].ID)
+	}
+	if err := t.auditBatch(tenant, policy.KindUser, ids, enc); err != nil {
+		return nil, err
 	}
 	if refused != nil {
 		return out, refused
@@ -205,10 +208,10 @@ func putSorted(b *bbolt.Bucket, kvs []kv) error {
 }
 
 // CreateDirGroups implements store.BulkTx: the same checks, records,
-// member keys, index entries and audit entries as one CreateDirGroup per
-// group, in order (a group may list groups created before it in the same
+// member keys and index entries as one CreateDirGroup per group, in order (a group may list groups created before it in the same
 // call). Validation and encoding run on every CPU; the member keys, the
-// reverse index and the other indexes are each put in key order.
+// reverse index and the other indexes are each put in key order. One
+// audit entry (policy.OpCreateBatch) names the groups.
 func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]policy.DirGroup, error) {
 	if err := t.write(); err != nil {
 		return nil, err
@@ -350,10 +353,12 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	if err := mb.SetSequence(seq); err != nil {
 		return nil, fmt.Errorf("bolt: member sequence: %w", err)
 	}
+	ids := make([]string, len(out))
 	for i := range out {
-		if err := t.audit(tenant, policy.KindDirGroup, policy.OpCreate, string(out[i].ID), nil, full[i]); err != nil {
-			return nil, err
-		}
+		ids[i] = string(out[i].ID)
+	}
+	if err := t.auditBatch(tenant, policy.KindDirGroup, ids, full); err != nil {
+		return nil, err
 	}
 	if refused != nil {
 		return out, refused

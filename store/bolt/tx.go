@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,6 +93,33 @@ func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id st
 		return fmt.Errorf("bolt: write audit entry: %w", err)
 	}
 	t.changes = append(t.changes, c)
+	return nil
+}
+
+// auditBatch appends the one audit entry (policy.OpCreateBatch) of the
+// records of kind a bulk write created, ids in order, and one OpCreate per
+// record, with its encoding recs[i], to the batch of the transaction (the
+// change feed), all under the entry's Seq.
+func (t *tx) auditBatch(tenant policy.TenantID, kind policy.Kind, ids []string, recs [][]byte) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	after, err := json.Marshal(policy.CreatedBatch{IDs: ids})
+	if err != nil {
+		return fmt.Errorf("bolt: encode audit entry: %w", err)
+	}
+	if err := t.audit(tenant, kind, policy.OpCreateBatch, "", nil, after); err != nil {
+		return err
+	}
+	entry := t.changes[len(t.changes)-1]
+	t.changes = t.changes[:len(t.changes)-1]
+	t.changes = slices.Grow(t.changes, len(ids))
+	for i, id := range ids {
+		t.changes = append(t.changes, policy.Change{
+			Seq: entry.Seq, Time: entry.Time, Actor: entry.Actor, Tenant: tenant,
+			Kind: kind, Op: policy.OpCreate, ID: id, After: recs[i],
+		})
+	}
 	return nil
 }
 

@@ -14,7 +14,9 @@ import (
 
 // testBulkCreate: store.CreateUsers (a backend's store.BulkTx, or the
 // fallback of one CreateUser each) writes what as many CreateUser calls
-// would — records, indexes, one audit entry per user in order — and a
+// would — records, indexes, one audit entry per user in order (or one
+// naming them, policy.OpCreateBatch, from a store.BulkTx), every user in
+// the change feed — and a
 // refused user stops the batch after the users before it, with a
 // *store.BulkError naming it and wrapping CreateUser's error.
 func testBulkCreate(t *testing.T, s store.Store) {
@@ -28,11 +30,14 @@ func testBulkCreate(t *testing.T, s store.Store) {
 	}
 	seq := lastSeq(t, s)
 	var made []policy.User
+	var fed []policy.Change
+	cancel := s.Subscribe(func(cs []policy.Change) { fed = append(fed, cs...) })
 	update(t, s, func(tx store.Tx) error {
 		var err error
 		made, err = store.CreateUsers(tx, f.acme, []policy.User{withMail("zoe", "e-3"), withMail("adam", "e-1"), withMail("mia", "e-2")})
 		return err
 	})
+	cancel()
 	if len(made) != 3 {
 		t.Fatalf("CreateUsers returned %d users, want 3", len(made))
 	}
@@ -69,18 +74,26 @@ func testBulkCreate(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	cs := auditAfter(t, s, seq)
-	if len(cs) != 3 {
-		t.Fatalf("got %d audit entries, want one per user: %v", len(cs), summary(cs))
+	ids := make([]string, len(made))
+	for i, u := range made {
+		ids[i] = string(u.ID)
 	}
-	for i, c := range cs {
+	checkUser := func(what string, i int, c policy.Change) {
 		var after policy.User
 		if err := json.Unmarshal(c.After, &after); err != nil {
-			t.Fatalf("audit entry %d: %v", i, err)
+			t.Fatalf("%s %d: %v", what, i, err)
 		}
 		if c.Kind != policy.KindUser || c.Op != policy.OpCreate || c.ID != string(made[i].ID) || after.UserName != made[i].UserName {
-			t.Fatalf("audit entry %d = %s %s %s (%s), want the create of %s", i, c.Kind, c.Op, c.ID, after.UserName, made[i].UserName)
+			t.Fatalf("%s %d = %s %s %s (%s), want the create of %s", what, i, c.Kind, c.Op, c.ID, after.UserName, made[i].UserName)
 		}
+	}
+	checkCreated(t, s, auditAfter(t, s, seq), policy.KindUser, ids, func(i int, c policy.Change) { checkUser("audit entry", i, c) })
+	// The change feed carries every record, whatever the log keeps.
+	if len(fed) != len(made) {
+		t.Fatalf("change feed: %v, want one create per user", summary(fed))
+	}
+	for i, c := range fed {
+		checkUser("change", i, c)
 	}
 
 	// Refusals: the batch stops at the refused user, the users before it
@@ -153,7 +166,7 @@ var errRollback = errors.New("storetest: roll back")
 
 // testBulkCreateDirGroups: store.CreateDirGroups writes what as many
 // CreateDirGroup calls would — records, member lists in order, the reverse
-// index, one audit entry per group — lets a group list a group created
+// index, one audit entry per group (or one naming them) — lets a group list a group created
 // before it in the same call, and stops at a refused group with a
 // *store.BulkError.
 func testBulkCreateDirGroups(t *testing.T, s store.Store) {
@@ -197,11 +210,11 @@ func testBulkCreateDirGroups(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	cs := auditAfter(t, s, seq)
-	if len(cs) != 3 {
-		t.Fatalf("got %d audit entries, want one per group: %v", len(cs), summary(cs))
+	ids := make([]string, len(made))
+	for i, g := range made {
+		ids[i] = string(g.ID)
 	}
-	for i, c := range cs {
+	checkCreated(t, s, auditAfter(t, s, seq), policy.KindDirGroup, ids, func(i int, c policy.Change) {
 		var after policy.DirGroup
 		if err := json.Unmarshal(c.After, &after); err != nil {
 			t.Fatalf("audit entry %d: %v", i, err)
@@ -210,7 +223,7 @@ func testBulkCreateDirGroups(t *testing.T, s store.Store) {
 			after.DisplayName != made[i].DisplayName || len(after.MemberUsers) != len(made[i].MemberUsers) {
 			t.Fatalf("audit entry %d = %s %s %s %+v, want the create of %s", i, c.Kind, c.Op, c.ID, after, made[i].DisplayName)
 		}
-	}
+	})
 
 	later := id()
 	for _, tt := range []struct {
@@ -270,8 +283,39 @@ func createRefused[T any](t *testing.T, s store.Store, index int, want error, cr
 	if len(out) != index {
 		t.Fatalf("returned %d records, want the %d before the refused one", len(out), index)
 	}
-	if cs := auditAfter(t, s, seq); len(cs) != index {
-		t.Fatalf("%d audit entries, want %d: %v", len(cs), index, summary(cs))
+	if cs := auditAfter(t, s, seq); len(cs) != index && (!bulk(t, s) || len(cs) != min(index, 1) || len(cs) == 1 && len(cs[0].BatchIDs()) != index) {
+		t.Fatalf("%d audit entries, want %d (or one naming them, from a store.BulkTx): %v", len(cs), index, summary(cs))
 	}
 	return out
+}
+
+// bulk reports whether the transactions of s implement store.BulkTx.
+func bulk(t *testing.T, s store.Store) bool {
+	t.Helper()
+	var ok bool
+	view(t, s, func(tx store.Tx) error {
+		_, ok = tx.(store.BulkTx)
+		return nil
+	})
+	return ok
+}
+
+// checkCreated checks that the audit entries cs record the creation of
+// the records ids of kind, in order: one policy.OpCreate entry each,
+// which check inspects, or, from a backend with store.BulkTx, one
+// policy.OpCreateBatch entry naming them.
+func checkCreated(t *testing.T, s store.Store, cs []policy.Change, kind policy.Kind, ids []string, check func(i int, c policy.Change)) {
+	t.Helper()
+	if bulk(t, s) {
+		if len(cs) != 1 || cs[0].Kind != kind || cs[0].Op != policy.OpCreateBatch || cs[0].ID != "" || !slices.Equal(cs[0].BatchIDs(), ids) {
+			t.Fatalf("audit entries %v, want one %s entry naming %v", summary(cs), policy.OpCreateBatch, ids)
+		}
+		return
+	}
+	if len(cs) != len(ids) {
+		t.Fatalf("got %d audit entries, want one per record: %v", len(cs), summary(cs))
+	}
+	for i, c := range cs {
+		check(i, c)
+	}
 }
