@@ -16,6 +16,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -66,12 +67,7 @@ func openBolt(t *testing.T) store.Store {
 // newFixtureOn is newFixture over the store st (see backends_test.go).
 func newFixtureOn(t *testing.T, st store.Store) *fixture {
 	t.Helper()
-	eng := policy.NewEngine(policy.EngineConfig{})
-	st.Subscribe(func(cs []policy.Change) {
-		if err := eng.Apply(cs); err != nil {
-			t.Errorf("apply: %v", err)
-		}
-	})
+	eng := storetest.Engine(t, st, policy.EngineConfig{})
 	ids := map[string]string{}
 	ctx := context.Background()
 	err := st.Update(ctx, "test", func(tx store.Tx) error {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 // adPassword is the password of every fixture user of testdata/ad.ldif.
@@ -257,25 +257,10 @@ member: CN=backend,`+groups+`
 	})
 
 	step("binding rule on the primary group", func(t *testing.T) {
-		eng := policy.NewEngine(policy.EngineConfig{})
-		var mu sync.Mutex
-		var applyErr error
-		cancel := st.Subscribe(func(c []policy.Change) {
-			if err := eng.Apply(c); err != nil {
-				mu.Lock()
-				applyErr = err
-				mu.Unlock()
-			}
-		})
-		defer cancel()
 		// The engine starts from what the store holds, as cmd/roster's does.
-		w, err := store.Snapshot(t.Context(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Load(w)
+		eng := storetest.Engine(t, st, policy.EngineConfig{})
 		var staff policy.Group
-		err = st.Update(t.Context(), "admin", func(tx store.Tx) error {
+		err := st.Update(t.Context(), "admin", func(tx store.Tx) error {
 			if _, err := tx.PutRole(policy.Role{Name: "member"}); err != nil {
 				return err
 			}
@@ -300,11 +285,6 @@ member: CN=backend,`+groups+`
 			if !found {
 				t.Errorf("%s: not a member of staff through Domain Users; effective %v", n, eng.EffectiveGroups(sn.users[n].ID))
 			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if applyErr != nil {
-			t.Fatalf("engine apply: %v", applyErr)
 		}
 	})
 

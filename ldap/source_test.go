@@ -19,6 +19,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 const tenant policy.TenantID = "acme"
@@ -367,18 +368,7 @@ member: uid=robert,ou=people,dc=example,dc=com
 
 func TestBindingRuleThroughEngine(t *testing.T) {
 	e := newEnv(t, ldaptest.Options{})
-	eng := policy.NewEngine(policy.EngineConfig{})
-	var mu sync.Mutex
-	var applyErr error
-	eng.Load(policy.World{Tenants: []policy.Tenant{{ID: tenant, Name: "Acme", Kind: policy.TenantPartner}}})
-	cancel := e.st.Subscribe(func(c []policy.Change) {
-		if err := eng.Apply(c); err != nil {
-			mu.Lock()
-			applyErr = err
-			mu.Unlock()
-		}
-	})
-	defer cancel()
+	eng := storetest.Engine(t, e.st, policy.EngineConfig{})
 	s := e.source(t, nil)
 	mustSync(t, s, ldap.Full)
 	sn := e.snap(t)
@@ -425,11 +415,6 @@ member: uid=carol,ou=people,dc=example,dc=com
 	}
 	if !inLUG("alice") {
 		t.Error("alice lost her membership")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if applyErr != nil {
-		t.Fatalf("engine apply: %v", applyErr)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 func envInt(name string, def int) int {
@@ -90,13 +91,7 @@ func BenchmarkAnnouncement100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	eng := policy.NewEngine(policy.EngineConfig{Charter: policy.DefaultCharter})
-	snap, err := store.Snapshot(ctx, st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng.Load(snap)
-	defer st.Subscribe(func(cs []policy.Change) { _ = eng.Apply(cs) })()
+	eng := storetest.Engine(b, st, policy.EngineConfig{Charter: policy.DefaultCharter})
 	b.Logf("world of %d members built in %v", members, time.Since(start).Round(time.Millisecond))
 	sender := &SMTP{Host: "127.0.0.1", Port: mp.smtpPort, TLS: TLSNone}
 	s, err := New(Config{Store: st, Engine: eng, Sender: sender, From: netmail.Address{Address: "groups@roster.example"}, BaseURL: "https://roster.example",

@@ -25,6 +25,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 // mailpit is a running Mailpit on the loopback (internal/mailpit).
@@ -263,17 +264,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.eng = policy.NewEngine(policy.EngineConfig{Charter: policy.DefaultCharter})
-	t.Cleanup(st.Subscribe(func(cs []policy.Change) {
-		if err := w.eng.Apply(cs); err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	}))
-	snap, err := store.Snapshot(context.Background(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.eng.Load(snap)
+	w.eng = storetest.Engine(t, st, policy.EngineConfig{Charter: policy.DefaultCharter})
 	return w
 }
 

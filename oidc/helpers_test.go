@@ -21,6 +21,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 // clock is an injectable Now.
@@ -78,13 +79,7 @@ func openStore(t testing.TB) (store.Store, *policy.Engine) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := policy.NewEngine(policy.EngineConfig{})
-	st.Subscribe(func(cs []policy.Change) {
-		if err := eng.Apply(cs); err != nil {
-			t.Errorf("engine.Apply: %v", err)
-		}
-	})
-	return st, eng
+	return st, storetest.Engine(t, st, policy.EngineConfig{})
 }
 
 // seed writes the test world: tenant acme with alice (organizer of

@@ -22,6 +22,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 // rawPost posts body to path and returns the status and the body; a
@@ -133,8 +134,7 @@ func TestIssue15FloodKeepsStoreFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := policy.NewEngine(policy.EngineConfig{})
-	st.Subscribe(func(cs []policy.Change) { eng.Apply(cs) })
+	eng := storetest.Engine(t, st, policy.EngineConfig{})
 	users := seed(t, st, 0)
 	e := startProvider(t, st, eng, users)
 	ctx := context.Background()

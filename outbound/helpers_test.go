@@ -18,6 +18,7 @@ import (
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 const testSecret = "test-webhook-secret-0123456789"
@@ -62,17 +63,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := policy.NewEngine(policy.EngineConfig{Charter: policy.DefaultCharter})
-	t.Cleanup(st.Subscribe(func(cs []policy.Change) {
-		if err := eng.Apply(cs); err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	}))
-	w, err := store.Snapshot(context.Background(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Load(w)
+	eng := storetest.Engine(t, st, policy.EngineConfig{Charter: policy.DefaultCharter})
 	return &env{t: t, st: st, eng: eng}
 }
 

@@ -3,23 +3,14 @@ package scim
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/storetest"
 )
 
 // world reads every fact of the store, for policy.Engine.Load.
-func world(t *testing.T, st store.Store) policy.World {
-	t.Helper()
-	w, err := store.Snapshot(context.Background(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
 // TestEngineFollowsSCIM: SCIM changes flow through the store's change feed
 // into binding rules at once.
 func TestEngineFollowsSCIM(t *testing.T) {
@@ -45,23 +36,8 @@ func TestEngineFollowsSCIM(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eng := policy.NewEngine(policy.EngineConfig{})
-	var mu sync.Mutex
-	mu.Lock()
-	eng.Load(world(t, e.st))
-	cancel := e.st.Subscribe(func(ch []policy.Change) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err := eng.Apply(ch); err != nil {
-			t.Errorf("Apply: %v", err)
-		}
-	})
-	mu.Unlock()
-	defer cancel()
-
+	eng := storetest.Engine(t, e.st, policy.EngineConfig{})
 	isMember := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		return slices.ContainsFunc(eng.Members(lug.ID), func(m policy.EffectiveMember) bool { return m.User == policy.UserID(alice) })
 	}
 	if isMember() {

@@ -31,13 +31,8 @@ func (a *app) engineCaughtUp(ctx context.Context) error {
 			return fmt.Errorf("change feed: %w", err)
 		}
 	}
-	if f := a.engineFeed; f != nil {
-		f.mu.Lock()
-		loading := f.loading
-		f.mu.Unlock()
-		if loading {
-			return errEngineLoading
-		}
+	if f := a.engineFeed; f != nil && f.Loading() {
+		return errEngineLoading
 	}
 	return nil
 }

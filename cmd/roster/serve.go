@@ -92,7 +92,7 @@ type app struct {
 	// syncer is the store's cross-process feed (PostgreSQL), nil for
 	// bbolt; engineFeed feeds the policy engine (ready.go).
 	syncer     feedSyncer
-	engineFeed *feed
+	engineFeed *store.Follower
 }
 
 // openApp opens the store, seeds configuration facts, loads the engine and
@@ -207,78 +207,24 @@ func sameRole(a, b policy.Role) bool {
 	return true
 }
 
-// feed keeps the policy engine in step with the store's change feed. While
-// the engine (re)loads from a snapshot, incoming changes are buffered and
-// replayed after the load: every change carries the full record, so
-// replaying changes the snapshot already holds is harmless, and the last
-// change of each record wins.
-type feed struct {
-	a       *app
-	mu      sync.Mutex
-	loading bool
-	pending []policy.Change
-	errors  prometheus.Counter
-	reloads sync.WaitGroup // reloads in flight, waited for on close
-}
-
-func (f *feed) deliver(cs []policy.Change) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.loading {
-		f.pending = append(f.pending, cs...)
-		return
-	}
-	if err := f.a.engine.Apply(cs); err != nil {
-		// The engine is now behind the store: count it and rebuild it.
-		f.errors.Inc()
-		f.a.log.Error("policy engine could not apply changes; reloading", "err", err)
-		f.loading = true
-		f.reloads.Add(1)
-		go func() {
-			defer f.reloads.Done()
-			if err := f.load(context.Background()); err != nil {
-				f.a.log.Error("policy engine reload failed", "err", err)
-			}
-		}()
-	}
-}
-
-// load (re)loads the engine from a snapshot.
-func (f *feed) load(ctx context.Context) error {
-	f.mu.Lock()
-	f.loading = true
-	f.mu.Unlock()
-	w, err := store.Snapshot(ctx, f.a.store)
+// loadEngine keeps the policy engine in step with the store's change feed
+// (store.Follower: loaded from a snapshot, then fed every commit, reloaded
+// when it falls behind).
+func (a *app) loadEngine(ctx context.Context) error {
+	errs := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "roster_policy_apply_errors_total", Help: "Change batches the policy engine could not apply (each triggers a reload).",
+	})
+	a.reg.MustRegister(errs)
+	f, err := store.Follow(ctx, a.store, a.engine, store.FollowConfig{
+		Logger:       a.log,
+		OnApplyError: func(error) { errs.Inc() },
+	})
 	if err != nil {
-		f.mu.Lock()
-		f.loading = false
-		f.mu.Unlock()
 		return err
 	}
-	start := time.Now()
-	f.a.engine.Load(w)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	pending := f.pending
-	f.pending, f.loading = nil, false
-	if err := f.a.engine.Apply(pending); err != nil {
-		f.errors.Inc()
-		return fmt.Errorf("replay %d changes after load: %w", len(pending), err)
-	}
-	f.a.log.Info("policy engine loaded", "users", len(w.Users), "dirgroups", len(w.DirGroups), "groups", len(w.Groups), "rules", len(w.Rules), "replayed", len(pending), "took", time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// loadEngine subscribes the engine to the change feed and loads it with a
-// snapshot of the store.
-func (a *app) loadEngine(ctx context.Context) error {
-	f := &feed{a: a, loading: true, errors: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "roster_policy_apply_errors_total", Help: "Change batches the policy engine could not apply (each triggers a reload).",
-	})}
-	a.reg.MustRegister(f.errors)
 	a.engineFeed = f
-	a.closers = append(a.closers, f.reloads.Wait, a.store.Subscribe(f.deliver))
-	return f.load(ctx)
+	a.closers = append(a.closers, f.Close)
+	return nil
 }
 
 // routes builds the HTTP surface: health, metrics, admin API and the
