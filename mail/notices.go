@@ -3,7 +3,6 @@ package mail
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -87,16 +86,16 @@ func noticesOf(cs []policy.Change) []Job {
 		if c.Kind != policy.KindGroup || c.Op == policy.OpDelete {
 			continue
 		}
-		var before, after policy.Group
-		if len(c.Before) > 0 {
-			_ = json.Unmarshal(c.Before, &before)
-		}
-		if err := json.Unmarshal(c.After, &after); err != nil {
+		bp, ap, err := policy.Records[policy.Group](c)
+		if err != nil || ap == nil {
 			continue
 		}
+		after := *ap
 		prev := map[string]policy.Meeting{}
-		for _, m := range before.Meetings {
-			prev[m.ID] = m
+		if bp != nil {
+			for _, m := range bp.Meetings {
+				prev[m.ID] = m
+			}
 		}
 		add := func(m policy.Meeting, change, subject string) {
 			if _, upcoming := m.Next(c.Time); !upcoming {

@@ -133,12 +133,16 @@ func (t *target) factEvents(e policy.Change) ([]*Event, error) {
 			add("membership", "user:"+userOf(rec), json.RawMessage(rec))
 		}
 	case policy.KindGroup:
-		var before, after policy.Group
-		if err := decodeIf(e.Before, &before); err != nil {
-			return nil, err
+		bp, ap, err := policy.Records[policy.Group](e)
+		if err != nil {
+			return nil, fmt.Errorf("outbound: %w", err)
 		}
-		if err := decodeIf(e.After, &after); err != nil {
-			return nil, err
+		var before, after policy.Group
+		if bp != nil {
+			before = *bp
+		}
+		if ap != nil {
+			after = *ap
 		}
 		cur := after
 		if e.Op == policy.OpDelete {
@@ -157,16 +161,6 @@ func (t *target) factEvents(e policy.Change) ([]*Event, error) {
 		}
 	}
 	return out, nil
-}
-
-func decodeIf(b json.RawMessage, v any) error {
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("outbound: decode audit record: %w", err)
-	}
-	return nil
 }
 
 func userOf(rec json.RawMessage) string {

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -286,75 +285,91 @@ func (e *Engine) Apply(changes []Change) error {
 }
 
 func decodeChange(c Change) (decoded, bool, error) {
-	d := decoded{kind: c.Kind, id: c.ID}
-	var target any
-	switch c.Kind {
-	case KindTenant:
-		target = &d.tenant
-	case KindUser:
-		target = &d.user
-	case KindDirGroup:
-		target = &d.dir
-	case KindGroup:
-		target = &d.group
-	case KindRole:
-		target = &d.role
-	case KindRule:
-		target = &d.rule
-	case KindMembership:
-		target = &d.member
-	default:
+	d := decoded{kind: c.Kind, id: c.ID, del: c.Op == OpDelete}
+	if !known(c.Kind) {
 		return d, false, nil
 	}
 	switch c.Op {
+	case OpCreate, OpUpdate, OpDelete:
 	case OpMembers:
-		if c.Kind != KindDirGroup {
-			return d, false, fmt.Errorf("policy: %s on %s", c.Op, c.Kind)
+		delta, err := c.MembersDelta()
+		if err != nil {
+			return d, false, err
 		}
-		d.delta = &MembersChange{}
-		if err := json.Unmarshal(c.After, d.delta); err != nil {
-			return d, false, fmt.Errorf("policy: decode members change: %w", err)
-		}
-	case OpCreate, OpUpdate:
-		if isNull(c.After) {
-			return d, false, fmt.Errorf("policy: %s without after", c.Op)
-		}
-		if err := json.Unmarshal(c.After, target); err != nil {
-			return d, false, fmt.Errorf("policy: decode after: %w", err)
-		}
-		if c.Op == OpUpdate && c.Kind == KindMembership && !isNull(c.Before) {
-			// An update that changes the key removes the old membership.
-			var old Membership
-			if err := json.Unmarshal(c.Before, &old); err != nil {
-				return d, false, fmt.Errorf("policy: decode before: %w", err)
-			}
-			if (mkey{old.Group, old.User, old.Role}) != (mkey{d.member.Group, d.member.User, d.member.Role}) {
-				d.id = MembershipKey(old.Group, old.User, old.Role)
-			}
-		}
-	case OpDelete:
-		d.del = true
-		if !isNull(c.Before) {
-			if err := json.Unmarshal(c.Before, target); err != nil {
-				return d, false, fmt.Errorf("policy: decode before: %w", err)
-			}
-		}
-		if c.Kind == KindMembership && d.member.Group == "" {
-			parts := strings.Split(c.ID, "/")
-			if len(parts) != 3 {
-				return d, false, fmt.Errorf("policy: membership key %q is not group/user/role", c.ID)
-			}
-			d.member = Membership{Group: GroupID(parts[0]), User: UserID(parts[1]), Role: RoleName(parts[2])}
-		}
+		d.delta = &delta
+		return d, true, nil
 	default:
 		return d, false, fmt.Errorf("policy: unknown op %q", c.Op)
 	}
-	return d, true, nil
+	var err error
+	switch c.Kind {
+	case KindTenant:
+		err = decodeInto(c, &d.tenant)
+	case KindUser:
+		err = decodeInto(c, &d.user)
+	case KindDirGroup:
+		err = decodeInto(c, &d.dir)
+	case KindGroup:
+		err = decodeInto(c, &d.group)
+	case KindRole:
+		err = decodeInto(c, &d.role)
+	case KindRule:
+		err = decodeInto(c, &d.rule)
+	case KindMembership:
+		err = decodeMembership(c, &d)
+	}
+	return d, err == nil, err
 }
 
-func isNull(b json.RawMessage) bool {
-	s := strings.TrimSpace(string(b))
-	return s == "" || s == "null"
+// known reports whether the engine keeps records of kind k.
+func known(k Kind) bool {
+	switch k {
+	case KindTenant, KindUser, KindDirGroup, KindGroup, KindRole, KindRule, KindMembership:
+		return true
+	}
+	return false
+}
+
+// decodeInto sets *v to the record a change leaves (After) or, for a
+// delete, the one it removed (Before, when given).
+func decodeInto[T Record](c Change, v *T) error {
+	before, after, err := Records[T](c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Op == OpDelete:
+		if before != nil {
+			*v = *before
+		}
+	case after == nil:
+		return fmt.Errorf("policy: %s without after", c.Op)
+	default:
+		*v = *after
+	}
+	return nil
+}
+
+// decodeMembership decodes a membership change. An update that changes
+// the key removes the old membership; a delete without Before names the
+// membership by its key.
+func decodeMembership(c Change, d *decoded) error {
+	if err := decodeInto(c, &d.member); err != nil {
+		return err
+	}
+	if c.Op == OpUpdate {
+		if old, _, _ := Records[Membership](c); old != nil && (mkey{old.Group, old.User, old.Role}) != (mkey{d.member.Group, d.member.User, d.member.Role}) {
+			d.id = MembershipKey(old.Group, old.User, old.Role)
+		}
+	}
+	if c.Op == OpDelete && d.member.Group == "" {
+		g, u, r, err := ParseMembershipKey(c.ID)
+		if err != nil {
+			return err
+		}
+		d.member = Membership{Group: g, User: u, Role: r}
+	}
+	return nil
 }
 
 // apply applies one decoded change; the caller holds e.mu for writing.

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -84,4 +86,90 @@ type Change struct {
 // Change ID of membership entries: "<group>/<user>/<role>".
 func MembershipKey(g GroupID, u UserID, r RoleName) string {
 	return string(g) + "/" + string(u) + "/" + string(r)
+}
+
+// ParseMembershipKey splits a MembershipKey into its group, user and role.
+func ParseMembershipKey(key string) (GroupID, UserID, RoleName, error) {
+	g, rest, ok1 := strings.Cut(key, "/")
+	u, r, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || strings.Contains(r, "/") {
+		return "", "", "", fmt.Errorf("policy: membership key %q is not group/user/role", key)
+	}
+	return GroupID(g), UserID(u), RoleName(r), nil
+}
+
+// Record is a type of record the change feed carries: the one a Change's
+// Kind names.
+type Record interface {
+	Tenant | User | DirGroup | Group | Role | Rule | Membership
+}
+
+// KindOf returns the Kind of change entries about records of type T.
+func KindOf[T Record]() Kind {
+	var zero T
+	switch any(zero).(type) {
+	case Tenant:
+		return KindTenant
+	case User:
+		return KindUser
+	case DirGroup:
+		return KindDirGroup
+	case Group:
+		return KindGroup
+	case Role:
+		return KindRole
+	case Rule:
+		return KindRule
+	default: // Membership: the type set allows nothing else
+		return KindMembership
+	}
+}
+
+// Records decodes c's Before and After as T, the record type its Kind
+// names: the typed reading of the change feed. A side the change does not
+// carry (the before of a create, the after of a delete, either side of an
+// OpMembers delta) is nil. It fails when c is about another kind of record
+// or a side does not decode.
+func Records[T Record](c Change) (before, after *T, err error) {
+	if k := KindOf[T](); c.Kind != k {
+		return nil, nil, fmt.Errorf("policy: change %d is about a %s, not a %s", c.Seq, c.Kind, k)
+	}
+	if c.Op == OpMembers {
+		return nil, nil, nil
+	}
+	side := func(b json.RawMessage, what string) (*T, error) {
+		if isNull(b) {
+			return nil, nil
+		}
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("policy: decode %s of change %d: %w", what, c.Seq, err)
+		}
+		return v, nil
+	}
+	if before, err = side(c.Before, "before"); err != nil {
+		return nil, nil, err
+	}
+	if after, err = side(c.After, "after"); err != nil {
+		return nil, nil, err
+	}
+	return before, after, nil
+}
+
+// MembersDelta decodes the delta an OpMembers change carries.
+func (c Change) MembersDelta() (MembersChange, error) {
+	var d MembersChange
+	if c.Op != OpMembers || c.Kind != KindDirGroup {
+		return d, fmt.Errorf("policy: change %d is %s %s, not a members change", c.Seq, c.Op, c.Kind)
+	}
+	if err := json.Unmarshal(c.After, &d); err != nil {
+		return d, fmt.Errorf("policy: decode members change %d: %w", c.Seq, err)
+	}
+	return d, nil
+}
+
+// isNull reports whether b holds no record (empty or JSON null).
+func isNull(b json.RawMessage) bool {
+	s := strings.TrimSpace(string(b))
+	return s == "" || s == "null"
 }
