@@ -21,10 +21,10 @@ func (r *run) full(ctx context.Context) error {
 	// Maps sized for the directory as the last full run saw it.
 	nu, ng := r.state.UserCount, r.state.GroupCount
 	r.seenUsers = make(map[string]bool, nu)
-	r.index = make(map[string]string, nu+ng)
+	r.index = make(map[string]entryRef, nu+ng)
 	r.oldUsers = make(map[string]userRef, nu)
 	r.userID = make(map[string]policy.UserID, nu)
-	r.dnKind = make(map[string]string, nu+ng)
+	r.dnKind = make(map[string]entryRef, nu+ng)
 	if s.dir.Membership == MembershipMemberUID {
 		r.userByName = make(map[string]string, nu)
 	}
@@ -58,7 +58,7 @@ func (r *run) full(ctx context.Context) error {
 			return err
 		}
 		return tx.ScanRecords(DNNamespace, prefix, func(k string, v []byte) error {
-			r.index[k[len(prefix):]] = string(v)
+			r.index[k[len(prefix):]] = parseEntryRef(string(v))
 			return nil
 		})
 	})
@@ -227,17 +227,17 @@ func (r *run) syncIndex(ctx context.Context) error {
 	var ops []op
 	for _, n := range sortedKeys(r.dnKind) {
 		if v := r.dnKind[n]; r.index[n] != v {
-			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v})
+			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v.String()})
 		}
 	}
 	// Entries the guard holds stay in the index, as in the store.
-	keep := map[string]bool{}
+	keep := map[entryRef]bool{}
 	if r.held != nil {
 		for _, u := range r.held.DeleteUsers {
-			keep["u:"+u.ExternalID] = true
+			keep[userEntry(u.ExternalID)] = true
 		}
 		for _, g := range r.held.DeleteGroups {
-			keep["g:"+g.ExternalID] = true
+			keep[groupEntry(g.ExternalID)] = true
 		}
 	}
 	for _, n := range sortedKeys(r.index) {

@@ -36,7 +36,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		}
 		seen[g.ext] = true
 		uniq = append(uniq, g)
-		r.dnKind[g.norm] = "g:" + g.ext
+		r.dnKind[g.norm] = groupEntry(g.ext)
 		r.groupsMark = laterMark(r.groupsMark, g.mark)
 	}
 	r.seenGroups = seen
@@ -162,8 +162,8 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	var updates []op
 	for _, p := range plans {
 		id := p.group.ID
-		p.delta.delUsers = slices.DeleteFunc(p.delta.delUsers, func(u policy.UserID) bool { return !r.allowed(removalKey(id, 'u', string(u))) })
-		p.delta.delGroups = slices.DeleteFunc(p.delta.delGroups, func(g policy.DirGroupID) bool { return !r.allowed(removalKey(id, 'g', string(g))) })
+		p.delta.delUsers = slices.DeleteFunc(p.delta.delUsers, func(u policy.UserID) bool { return !r.allowed(removeUserKey(id, u)) })
+		p.delta.delGroups = slices.DeleteFunc(p.delta.delGroups, func(g policy.DirGroupID) bool { return !r.allowed(removeGroupKey(id, g)) })
 		if !p.header && p.delta.empty() {
 			if !p.quiet {
 				r.st.Groups.Unchanged++
@@ -182,7 +182,7 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 	r.phase(PhaseRemovals)
 	var gdel, udel []op
 	for _, g := range c.DeleteGroups {
-		if r.allowed("g:" + string(g.ID)) {
+		if r.allowed(deleteGroupKey(g.ID)) {
 			gdel = append(gdel, op{kind: opDeleteGroup, group: policy.DirGroup{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.Name}, members: g.Members})
 		}
 	}
@@ -190,13 +190,13 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		return err
 	}
 	for _, u := range c.DeleteUsers {
-		if r.allowed("d:" + string(u.ID)) {
+		if r.allowed(deleteUserKey(u.ID)) {
 			udel = append(udel, op{kind: opDeleteUser, user: policy.User{ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName},
 				members: implicit[u.ID]})
 		}
 	}
 	for _, u := range r.deactivate {
-		if r.allowed("x:" + string(u.ID)) {
+		if r.allowed(deactivateKey(u.ID)) {
 			udel = append(udel, op{kind: opUpdateUser, user: u, deactivates: true})
 			continue
 		}
@@ -217,10 +217,10 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 // user). It returns the number of such implicit removals per user.
 func (r *run) knownDeletions(ctx context.Context, c *heldChange, plans []groupPlan) (map[policy.UserID]int, error) {
 	s := r.s
-	planned := map[string]bool{}
+	planned := map[heldKey]bool{}
 	for _, p := range plans {
 		for _, u := range p.delta.delUsers {
-			planned[removalKey(p.group.ID, 'u', string(u))] = true
+			planned[removeUserKey(p.group.ID, u)] = true
 		}
 	}
 	r.deletedIDs = map[policy.UserID]bool{}
@@ -244,7 +244,7 @@ func (r *run) knownDeletions(ctx context.Context, c *heldChange, plans []groupPl
 				return err
 			}
 			for _, gid := range gs {
-				if planned[removalKey(gid, 'u', string(u.id))] {
+				if planned[removeUserKey(gid, u.id)] {
 					continue
 				}
 				g, err := tx.DirGroup(s.tenant, gid)
@@ -473,10 +473,10 @@ func (r *run) creationOrder(uniq []dirGroup) []int {
 		if r.s.dir.Membership != MembershipMemberUID {
 			for _, m := range uniq[i].members {
 				kv := r.dnKind[m]
-				if len(kv) < 3 || kv[0] != 'g' {
+				if kv.kind != entryGroup {
 					continue
 				}
-				if j, ok := isNew[kv[2:]]; ok && state[j] == 0 {
+				if j, ok := isNew[kv.ext]; ok && state[j] == 0 {
 					visit(j)
 				}
 			}
@@ -525,19 +525,19 @@ func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
 		Attributes:  map[string]any{attrDN: g.dn},
 	}
 	for _, m := range g.members {
-		var kv string
+		var kv entryRef
 		if r.s.dir.Membership == MembershipMemberUID {
 			if ext, ok := r.userByName[policy.FoldUserName(m)]; ok {
-				kv = "u:" + ext
+				kv = userEntry(ext)
 			}
 		} else {
 			kv = r.dnKind[m] // normalized by memberValues
 		}
-		if len(kv) < 3 {
+		if kv.kind == 0 {
 			continue
 		}
-		ext := kv[2:]
-		if kv[0] == 'u' {
+		ext := kv.ext
+		if kv.kind == entryUser {
 			if id, ok := r.userID[ext]; ok {
 				d.MemberUsers = append(d.MemberUsers, id)
 			}

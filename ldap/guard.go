@@ -90,10 +90,6 @@ type heldRemoval struct {
 	Groups []policy.DirGroupID `json:"groups,omitempty"`
 }
 
-func removalKey(g policy.DirGroupID, kind byte, m string) string {
-	return "r:" + string(g) + "/" + string(kind) + ":" + m
-}
-
 func (c *heldChange) empty() bool {
 	return c == nil || len(c.DeleteUsers)+len(c.Deactivate)+len(c.DeleteGroups)+len(c.Removals) == 0
 }
@@ -114,45 +110,45 @@ func (c *heldChange) memberships() int {
 }
 
 // keys returns the set of the change's item keys.
-func (c *heldChange) keys() map[string]bool {
+func (c *heldChange) keys() map[heldKey]bool {
 	if c == nil {
 		return nil
 	}
-	k := make(map[string]bool, len(c.DeleteUsers)+len(c.Deactivate)+len(c.DeleteGroups)+c.memberships())
-	_ = c.filter(func(key string) bool { k[key] = true; return false })
+	k := make(map[heldKey]bool, len(c.DeleteUsers)+len(c.Deactivate)+len(c.DeleteGroups)+c.memberships())
+	_ = c.filter(func(key heldKey) bool { k[key] = true; return false })
 	return k
 }
 
 // filter returns the items of c whose key keep accepts.
-func (c *heldChange) filter(keep func(key string) bool) *heldChange {
+func (c *heldChange) filter(keep func(key heldKey) bool) *heldChange {
 	out := &heldChange{}
 	if c == nil {
 		return out
 	}
 	for _, u := range c.DeleteUsers {
-		if keep("d:" + string(u.ID)) {
+		if keep(deleteUserKey(u.ID)) {
 			out.DeleteUsers = append(out.DeleteUsers, u)
 		}
 	}
 	for _, u := range c.Deactivate {
-		if keep("x:" + string(u.ID)) {
+		if keep(deactivateKey(u.ID)) {
 			out.Deactivate = append(out.Deactivate, u)
 		}
 	}
 	for _, g := range c.DeleteGroups {
-		if keep("g:" + string(g.ID)) {
+		if keep(deleteGroupKey(g.ID)) {
 			out.DeleteGroups = append(out.DeleteGroups, g)
 		}
 	}
 	for _, r := range c.Removals {
 		nr := heldRemoval{Group: r.Group, Name: r.Name}
 		for _, u := range r.Users {
-			if keep(removalKey(r.Group, 'u', string(u))) {
+			if keep(removeUserKey(r.Group, u)) {
 				nr.Users = append(nr.Users, u)
 			}
 		}
 		for _, g := range r.Groups {
-			if keep(removalKey(r.Group, 'g', string(g))) {
+			if keep(removeGroupKey(r.Group, g)) {
 				nr.Groups = append(nr.Groups, g)
 			}
 		}
@@ -173,7 +169,7 @@ func union(a, b *heldChange) *heldChange {
 		return a
 	}
 	ka := a.keys()
-	extra := b.filter(func(k string) bool { return !ka[k] })
+	extra := b.filter(func(k heldKey) bool { return !ka[k] })
 	out := *a
 	out.DeleteUsers = append(slices.Clip(a.DeleteUsers), extra.DeleteUsers...)
 	out.Deactivate = append(slices.Clip(a.Deactivate), extra.Deactivate...)
@@ -201,9 +197,9 @@ type windowEntry struct {
 func (r *run) decide(ctx context.Context, c *heldChange) error {
 	approved := r.approved.keys()
 	pending := r.pending.keys()
-	rest := c.filter(func(k string) bool { return !approved[k] })
-	carried := rest.filter(func(k string) bool { return pending[k] })
-	fresh := rest.filter(func(k string) bool { return !pending[k] })
+	rest := c.filter(func(k heldKey) bool { return !approved[k] })
+	carried := rest.filter(func(k heldKey) bool { return pending[k] })
+	fresh := rest.filter(func(k heldKey) bool { return !pending[k] })
 	reasons, err := r.weigh(ctx, fresh)
 	if err != nil {
 		return err
@@ -234,7 +230,7 @@ func (r *run) decide(ctx context.Context, c *heldChange) error {
 }
 
 // allowed reports whether the run may apply the removal with key k.
-func (r *run) allowed(k string) bool { return !r.heldKeys[k] }
+func (r *run) allowed(k heldKey) bool { return !r.heldKeys[k] }
 
 // weigh returns why the change exceeds the guard's limits, if it does.
 func (r *run) weigh(ctx context.Context, c *heldChange) ([]string, error) {

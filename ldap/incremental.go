@@ -90,11 +90,11 @@ func (r *run) applyChanged(ctx context.Context, c *searchConn, users []dirUser, 
 	// What the store knows about the changed entries and the members of
 	// the changed groups.
 	for _, u := range users {
-		r.dnKind[u.norm] = "u:" + u.user.ExternalID
+		r.dnKind[u.norm] = userEntry(u.user.ExternalID)
 		r.userByName[policy.FoldUserName(u.user.UserName)] = u.user.ExternalID
 	}
 	for _, g := range groups {
-		r.dnKind[g.norm] = "g:" + g.ext
+		r.dnKind[g.norm] = groupEntry(g.ext)
 	}
 	prefix := s.dnPrefix()
 	err := s.st.View(ctx, func(tx store.Tx) error {
@@ -171,19 +171,20 @@ func (r *run) applyChanged(ctx context.Context, c *searchConn, users []dirUser, 
 				} else if err != nil {
 					return err
 				}
-				kv := string(v)
+				kv := parseEntryRef(string(v))
 				r.dnKind[n] = kv
-				if len(kv) < 2 {
-					continue
-				}
-				if kv[0] == 'u' {
-					if _, ok := r.userID[kv[2:]]; !ok {
-						if err := lookupUser(kv[2:]); err != nil {
+				switch kv.kind {
+				case entryUser:
+					if _, ok := r.userID[kv.ext]; !ok {
+						if err := lookupUser(kv.ext); err != nil {
 							return err
 						}
 					}
-				} else if _, ok := r.groupID[kv[2:]]; !ok {
-					if err := lookupGroup(kv[2:]); err != nil {
+				case entryGroup:
+					if _, ok := r.groupID[kv.ext]; ok {
+						continue
+					}
+					if err := lookupGroup(kv.ext); err != nil {
 						return err
 					}
 				}
@@ -214,13 +215,13 @@ func (r *run) applyChanged(ctx context.Context, c *searchConn, users []dirUser, 
 	// DN index: new DNs in, DNs left behind by renames out.
 	ops = ops[:0]
 	for _, u := range users {
-		ops = append(ops, op{kind: opPutDN, key: prefix + u.norm, val: "u:" + u.user.ExternalID})
+		ops = append(ops, op{kind: opPutDN, key: prefix + u.norm, val: userEntry(u.user.ExternalID).String()})
 		if dn, ok := r.oldDN[u.user.ExternalID]; ok {
 			ops = r.dropOldDN(ops, dn, u.norm)
 		}
 	}
 	for _, g := range groups {
-		ops = append(ops, op{kind: opPutDN, key: prefix + g.norm, val: "g:" + g.ext})
+		ops = append(ops, op{kind: opPutDN, key: prefix + g.norm, val: groupEntry(g.ext).String()})
 		if old, ok := r.oldGroups[g.ext]; ok {
 			oldDN, _ := old.Attributes[attrDN].(string)
 			ops = r.dropOldDN(ops, oldDN, g.norm)
@@ -228,10 +229,10 @@ func (r *run) applyChanged(ctx context.Context, c *searchConn, users []dirUser, 
 	}
 	// The DNs of deleted entries, unless the deletion is held.
 	for _, ext := range sortedKeys(r.deleted) {
-		if u, ok := r.oldUsers[ext]; ok && r.allowed("d:"+string(u.id)) {
+		if u, ok := r.oldUsers[ext]; ok && r.allowed(deleteUserKey(u.id)) {
 			ops = r.dropOldDN(ops, r.oldDN[ext], "")
 		}
-		if g, ok := r.oldGroups[ext]; ok && r.allowed("g:"+string(g.ID)) {
+		if g, ok := r.oldGroups[ext]; ok && r.allowed(deleteGroupKey(g.ID)) {
 			dn, _ := g.Attributes[attrDN].(string)
 			ops = r.dropOldDN(ops, dn, "")
 		}

@@ -104,8 +104,8 @@ func (r *run) keepPrimaryMembers(tx store.Tx, users []dirUser, groups []dirGroup
 		}
 		listed := make(map[policy.UserID]bool, len(g.members))
 		for _, m := range g.members {
-			if kv := r.dnKind[m]; len(kv) > 2 && kv[0] == 'u' {
-				if id, ok := r.userID[kv[2:]]; ok {
+			if kv := r.dnKind[m]; kv.kind == entryUser {
+				if id, ok := r.userID[kv.ext]; ok {
 					listed[id] = true
 				}
 			}

@@ -486,7 +486,7 @@ func (s *Source) newRun(mode Mode) *run {
 		userID:     map[string]policy.UserID{},
 		groupID:    map[string]policy.DirGroupID{},
 		curGroups:  map[string]policy.DirGroup{},
-		dnKind:     map[string]string{},
+		dnKind:     map[string]entryRef{},
 		userByName: map[string]string{},
 		primary:    map[string][]string{},
 		primaryIDs: map[string][]policy.UserID{},
@@ -698,11 +698,12 @@ type run struct {
 	// written (see groupIDOf).
 	finalGroups map[string]bool
 	txGroupID   map[string]policy.DirGroupID
-	// dnKind maps normalized DNs of entries read in this run to "u:<ext>"
-	// or "g:<ext>"; userByName maps folded userNames to external ids.
-	dnKind     map[string]string
+	// dnKind maps normalized DNs of entries read in this run to the user
+	// or group each names; userByName maps folded userNames to external
+	// ids.
+	dnKind     map[string]entryRef
 	userByName map[string]string
-	index      map[string]string // DN index as stored (full runs)
+	index      map[string]entryRef // DN index as stored (full runs)
 	// primary maps a group SID to the external ids of the users read in
 	// this run whose primary group it is (Active Directory); primaryIDs
 	// to those of its stored primary members an incremental run did not
@@ -716,7 +717,7 @@ type run struct {
 	// the run started, the part of it a revalidating approval lets apply,
 	// what this run holds, and whether it got as far as deciding.
 	pending, approved, held *heldChange
-	heldKeys                map[string]bool
+	heldKeys                map[heldKey]bool
 	decided                 bool
 	conn                    *searchConn // an incremental run's connection
 	// vanished says why the directory's answer looks like a vanished

@@ -183,11 +183,11 @@ func (r *run) readSyncrepl(ctx context.Context) (*syncChanges, error) {
 	defer c.Close()
 	ch := &syncChanges{deleted: map[string]bool{}, usersCookie: r.state.UsersCookie, groupsCookie: r.state.GroupsCookie}
 	var presentUsers, presentGroups map[string]bool
-	collect := func(kind byte, present *map[string]bool, cookie *[]byte) func(syncEvent) error {
+	collect := func(kind entryKind, present *map[string]bool, cookie *[]byte) func(syncEvent) error {
 		return func(ev syncEvent) error {
 			switch {
 			case ev.entry != nil:
-				if kind == 'u' {
+				if kind == entryUser {
 					if du, ok := s.mapUser(ev.entry); ok {
 						ch.users = append(ch.users, du)
 					}
@@ -214,10 +214,10 @@ func (r *run) readSyncrepl(ctx context.Context) (*syncChanges, error) {
 		}
 	}
 	var uc, gc []byte = ch.usersCookie, ch.groupsCookie
-	if err := s.syncSearch(ctx, c, s.dir.Users.BaseDN, s.dir.Users.Filter, s.userAttrs(), goldap.SyncRequestModeRefreshOnly, uc, collect('u', &presentUsers, &ch.usersCookie)); err != nil {
+	if err := s.syncSearch(ctx, c, s.dir.Users.BaseDN, s.dir.Users.Filter, s.userAttrs(), goldap.SyncRequestModeRefreshOnly, uc, collect(entryUser, &presentUsers, &ch.usersCookie)); err != nil {
 		return nil, err
 	}
-	if err := s.syncSearch(ctx, c, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), goldap.SyncRequestModeRefreshOnly, gc, collect('g', &presentGroups, &ch.groupsCookie)); err != nil {
+	if err := s.syncSearch(ctx, c, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), goldap.SyncRequestModeRefreshOnly, gc, collect(entryGroup, &presentGroups, &ch.groupsCookie)); err != nil {
 		return nil, err
 	}
 	ch.refreshed()
@@ -348,12 +348,12 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type msg struct {
-		kind byte
+		kind entryKind
 		ev   syncEvent
 	}
 	events := make(chan msg, 256)
 	errs := make(chan error, 2)
-	follow := func(kind byte, base, filter string, attrs []string, cookie []byte) {
+	follow := func(kind entryKind, base, filter string, attrs []string, cookie []byte) {
 		c, err := s.dialSync(cctx)
 		if err != nil {
 			errs <- err
@@ -373,15 +373,15 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 		}
 		errs <- err
 	}
-	go follow('u', s.dir.Users.BaseDN, s.dir.Users.Filter, s.userAttrs(), st.UsersCookie)
-	go follow('g', s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), st.GroupsCookie)
+	go follow(entryUser, s.dir.Users.BaseDN, s.dir.Users.Filter, s.userAttrs(), st.UsersCookie)
+	go follow(entryGroup, s.dir.Groups.BaseDN, s.dir.Groups.Filter, s.groupAttrs(), st.GroupsCookie)
 	s.log.Info("ldap sync: following the directory (syncrepl refreshAndPersist)")
 
 	// Changes are gathered from the first event of a burst for Settle,
 	// and during the refresh stage until both searches finished it.
 	ch := &syncChanges{deleted: map[string]bool{}, usersCookie: st.UsersCookie, groupsCookie: st.GroupsCookie}
 	var presentU, presentG map[string]bool
-	refreshing := map[byte]bool{'u': true, 'g': true}
+	refreshing := map[entryKind]bool{entryUser: true, entryGroup: true}
 	var settle <-chan time.Time
 	pending := false
 	flush := func() error {
@@ -414,12 +414,12 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 		case m := <-events:
 			ev := m.ev
 			present := &presentU
-			if m.kind == 'g' {
+			if m.kind == entryGroup {
 				present = &presentG
 			}
 			switch {
 			case ev.entry != nil:
-				if m.kind == 'u' {
+				if m.kind == entryUser {
 					if du, ok := s.mapUser(ev.entry); ok {
 						ch.users = append(ch.users, du)
 					}
@@ -446,7 +446,7 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 			}
 			if ev.cookie != nil {
 				cur := &ch.usersCookie
-				if m.kind == 'g' {
+				if m.kind == entryGroup {
 					cur = &ch.groupsCookie
 				}
 				if !bytes.Equal(*cur, ev.cookie) {

@@ -20,8 +20,8 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	}
 	// The strings kept in the run's maps are copies: those of the entry
 	// share one buffer with the whole entry (see decodeEntry).
-	v := "u:" + du.user.ExternalID
-	ext := v[2:]
+	ext := strings.Clone(du.user.ExternalID)
+	v := userEntry(ext)
 	du.user.ExternalID = ext
 	norm := strings.Clone(du.norm)
 	r.seenUsers[ext] = true
@@ -36,7 +36,7 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	r.usersMark = laterMark(r.usersMark, du.mark)
 	if r.index != nil && r.index[norm] != v {
 		// A full run writes the DN index along with the users.
-		ops = append(ops, op{kind: opPutDN, key: r.s.dnPrefix() + norm, val: v})
+		ops = append(ops, op{kind: opPutDN, key: r.s.dnPrefix() + norm, val: v.String()})
 		r.index[norm] = v
 	}
 	old, ok := r.oldUsers[ext]
