@@ -264,7 +264,7 @@ func (p *Provider) loadLogin(ctx context.Context, r *http.Request, id string) (*
 	if id == "" || len(id) > 64 {
 		return nil, errSignIn("This sign-in link is not valid.")
 	}
-	lr, ok := p.logins.get(id)
+	lr, ok := p.logins.get(id, p.now())
 	if !ok {
 		return nil, errSignIn("This sign-in request is unknown or already finished. Go back to the application and start again.")
 	}

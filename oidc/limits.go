@@ -252,7 +252,7 @@ func (pl *pendingLogins) addLocked(lr loginRequest, addr string) (evicted []stri
 
 // get returns a copy of the request with that id (with a shared store,
 // also one another replica started).
-func (pl *pendingLogins) get(id string) (loginRequest, bool) {
+func (pl *pendingLogins) get(id string, now time.Time) (loginRequest, bool) {
 	pl.mu.Lock()
 	e, ok := pl.byID[id]
 	var lr loginRequest
@@ -269,7 +269,7 @@ func (pl *pendingLogins) get(id string) (loginRequest, bool) {
 		}
 		return lr, true
 	}
-	return pl.adopt(id, time.Now())
+	return pl.adopt(id, now)
 }
 
 // adoptFresh returns the stored copy of a request this replica also holds,

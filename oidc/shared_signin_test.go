@@ -18,7 +18,7 @@ func TestSharedPendingSignIns(t *testing.T) {
 	lr := loginRequest{ID: "req-1", Client: "tool", CSRF: "c", Expires: now.Add(10 * time.Minute)}
 	a.add(lr, "203.0.113.7", now)
 
-	got, ok := b.get("req-1")
+	got, ok := b.get("req-1", now)
 	if !ok || got.Client != "tool" {
 		t.Fatalf("B does not see A's request: %v %+v", ok, got)
 	}
@@ -26,7 +26,7 @@ func TestSharedPendingSignIns(t *testing.T) {
 	if !b.update(got) {
 		t.Fatal("B cannot move the request on")
 	}
-	if back, ok := a.get("req-1"); !ok || back.Identifier != "ada@acme.example" {
+	if back, ok := a.get("req-1", now); !ok || back.Identifier != "ada@acme.example" {
 		t.Fatalf("A does not see B's step: %+v", back)
 	}
 	if !b.take("req-1") {
@@ -35,7 +35,7 @@ func TestSharedPendingSignIns(t *testing.T) {
 	if a.take("req-1") {
 		t.Fatal("A finished it again")
 	}
-	if _, ok := a.get("req-1"); ok {
+	if _, ok := a.get("req-1", now); ok {
 		t.Fatal("a finished request is still found")
 	}
 

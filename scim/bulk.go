@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -381,7 +382,7 @@ func (d *bulkDriver) runOp(op *bulkOp, bt *bulkTx) bulkResult {
 	if op.err != nil {
 		return fail(op.err)
 	}
-	if d.cyclic[indexOf(d.ops, op)] {
+	if d.cyclic[slices.Index(d.ops, op)] {
 		return fail(errorf(scimerr.ScimError{Status: http.StatusConflict}, "bulkId references of this operation form a cycle"))
 	}
 	path, data, err := d.resolve(op)
@@ -453,15 +454,6 @@ func (d *bulkDriver) runOp(op *bulkOp, bt *bulkTx) bulkResult {
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
-
-func indexOf(ops []*bulkOp, op *bulkOp) int {
-	for i, o := range ops {
-		if o == op {
-			return i
-		}
-	}
-	return -1
-}
 
 // resolve replaces the bulkId references of op by the ids of the
 // resources created; one that names no resource created (unknown, or its

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,15 +197,7 @@ func (a *app) seed(ctx context.Context) error {
 }
 
 func sameRole(a, b policy.Role) bool {
-	if a.Description != b.Description || a.Inherit != b.Inherit || len(a.Permissions) != len(b.Permissions) {
-		return false
-	}
-	for i := range a.Permissions {
-		if a.Permissions[i] != b.Permissions[i] {
-			return false
-		}
-	}
-	return true
+	return a.Description == b.Description && a.Inherit == b.Inherit && slices.Equal(a.Permissions, b.Permissions)
 }
 
 // loadEngine keeps the policy engine in step with the store's change feed
