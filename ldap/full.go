@@ -142,11 +142,17 @@ func (r *run) full(ctx context.Context) error {
 		})
 	}()
 
-	// Creates and updates are written while the directory is read; each
-	// batch leaves the store consistent.
+	// Creates and updates are written while the directory is read, by a
+	// writer goroutine: a batch is written while the next one is mapped
+	// and diffed, so reading, decoding and diffing use the other CPU.
+	// Batches are written one after another, in order, one transaction
+	// each, as before; each leaves the store consistent.
 	// Room for a batch of creates and their DN index entries, and a
-	// page more: the list never grows (an op is large).
+	// page more: the lists never grow (an op is large). Two of them: one
+	// being filled, one being written.
 	ops := make([]op, 0, 2*r.batch+2*s.dir.PageSize)
+	spare := make([]op, 0, cap(ops))
+	var w writer
 	var applyErr error
 	for page := range pages {
 		if applyErr != nil {
@@ -167,14 +173,21 @@ func (r *run) full(ctx context.Context) error {
 		n := r.st.UsersRead
 		s.prog.update(func(p *Progress) { p.UsersRead = n })
 		if len(ops) >= 2*r.batch {
-			applyErr = r.apply(cctx, ops)
-			ops = ops[:0]
-			if applyErr != nil {
+			// The previous batch must be written first (in order);
+			// its buffer then takes the next batch.
+			if applyErr = w.wait(); applyErr == nil {
+				batch := ops
+				w.start(func() error { return r.apply(cctx, batch) })
+				ops, spare = spare[:0], ops
+			} else {
 				cancel()
 			}
 		}
 	}
 	uerr := <-udone
+	if err := w.wait(); applyErr == nil {
+		applyErr = err
+	}
 	if applyErr == nil && uerr == nil {
 		applyErr = r.apply(ctx, ops)
 	}
@@ -246,4 +259,25 @@ func (r *run) syncIndex(ctx context.Context) error {
 		}
 	}
 	return r.apply(ctx, ops)
+}
+
+// writer runs one write at a time on its own goroutine (see full).
+type writer struct {
+	done chan error // nil when no write is running
+}
+
+// start runs fn on a new goroutine. A write must not be running (wait).
+func (w *writer) start(fn func() error) {
+	w.done = make(chan error, 1)
+	go func() { w.done <- fn() }()
+}
+
+// wait waits for the running write, if any, and returns its error.
+func (w *writer) wait() error {
+	if w.done == nil {
+		return nil
+	}
+	err := <-w.done
+	w.done = nil
+	return err
 }

@@ -680,6 +680,7 @@ type run struct {
 	batch int // records per store.Update
 	ramp  int // weight written in this phase of a first load (see apply)
 	st    RunStatus
+	errMu sync.Mutex // recordErr: a full run's writer reports while its reader does
 	state syncState
 
 	oldUsers  map[string]userRef         // this source's users by external id
@@ -747,6 +748,8 @@ type run struct {
 }
 
 func (r *run) recordErr(kind *Counts, msg string) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
 	kind.Failed++
 	if len(r.st.Errors) < 100 {
 		r.st.Errors = append(r.st.Errors, msg)
