@@ -157,3 +157,73 @@ func TestExtensionComparisons(t *testing.T) {
 		}
 	}
 }
+
+// TestNeverReturnedNotQueryable: a filter or sortBy on an attribute whose
+// returned is never (password, a writeOnly extension attribute, on Users
+// and on Groups) is refused 400 invalidFilter on GET and POST /.search, so
+// that no list answer reveals what a resource never shows.
+func TestNeverReturnedNotQueryable(t *testing.T) {
+	const grpExt = "urn:acme:params:scim:schemas:extension:vault:2.0:Group"
+	e := newEnvWith(t, func(c *Config) {
+		c.Tenants["acme"] = TenantConfig{Tokens: []string{acmeToken}, Extensions: []Extension{
+			{URN: retExt, Attributes: []ExtensionAttribute{{Name: "pin", Mutability: "writeOnly", Returned: "never"}, {Name: "site"}}},
+			{URN: grpExt, ResourceType: "Group", Attributes: []ExtensionAttribute{{Name: "secret", Mutability: "writeOnly", Returned: "never"},
+				{Name: "keys", Type: "complex", MultiValued: true, SubAttributes: []ExtensionAttribute{{Name: "value", Returned: "never"}, {Name: "label"}}}}},
+		}}
+	})
+	if r := e.acme(t, "POST", "/Users", `{"schemas":["`+UserSchema+`","`+retExt+`"],"userName":"ada@example.com","password":"hunter2","`+retExt+`":{"pin":"1234","site":"x"}}`); r.status != http.StatusCreated {
+		t.Fatalf("POST user: %d %s", r.status, r.raw)
+	}
+	if r := e.acme(t, "POST", "/Groups", `{"schemas":["`+GroupSchema+`","`+grpExt+`"],"displayName":"g","`+grpExt+`":{"secret":"s3","keys":[{"value":"k","label":"l"}]}}`); r.status != http.StatusCreated {
+		t.Fatalf("POST group: %d %s", r.status, r.raw)
+	}
+	tests := []struct {
+		name, resource, filter, sortBy string
+		refused                        bool
+	}{
+		{"password eq", "Users", `password eq "hunter2"`, "", true},
+		{"password pr", "Users", `password pr`, "", true},
+		{"password sw inside or", "Users", `userName pr or password sw "h"`, "", true},
+		{"password under not", "Users", `not (password eq "x")`, "", true},
+		{"password with its URN", "Users", UserSchema + `:password eq "hunter2"`, "", true},
+		{"extension never", "Users", retExt + `:pin eq "1234"`, "", true},
+		{"sort by password", "Users", "", "password", true},
+		{"sort by extension never", "Users", "", retExt + ":pin", true},
+		{"group never", "Groups", grpExt + `:secret eq "s3"`, "", true},
+		{"group never sub-attribute", "Groups", grpExt + `:keys.value eq "k"`, "", true},
+		{"group never in a value filter", "Groups", grpExt + `:keys[value eq "k"]`, "", true},
+		{"group sort by never", "Groups", "", grpExt + ":secret", true},
+		{"group sort by never multi-valued value", "Groups", "", grpExt + ":keys", true},
+		{"allowed: extension default", "Users", retExt + `:site eq "x"`, retExt + ":site", false},
+		{"allowed: userName", "Users", `userName eq "ada@example.com"`, "userName", false},
+		{"allowed: group sub-attribute", "Groups", grpExt + `:keys.label eq "l"`, "displayName", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q []string
+			body := map[string]any{"schemas": []string{searchRequestSchema}}
+			if tt.filter != "" {
+				q = append(q, "filter="+tt.filter)
+				body["filter"] = tt.filter
+			}
+			if tt.sortBy != "" {
+				q = append(q, "sortBy="+tt.sortBy)
+				body["sortBy"] = tt.sortBy
+			}
+			for _, r := range []reply{
+				e.acme(t, "GET", "/"+tt.resource+"?"+strings.Join(q, "&"), nil),
+				e.acme(t, "POST", "/"+tt.resource+"/.search", body),
+			} {
+				if tt.refused {
+					if r.status != http.StatusBadRequest || r.body["scimType"] != "invalidFilter" || !listsSchema(r.body, "urn:ietf:params:scim:api:messages:2.0:Error") {
+						t.Errorf("%d %s, want 400 invalidFilter", r.status, r.raw)
+					}
+					continue
+				}
+				if r.status != http.StatusOK || r.body["totalResults"] != float64(1) {
+					t.Errorf("%d %s, want 200 with one result", r.status, r.raw)
+				}
+			}
+		})
+	}
+}

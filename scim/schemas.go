@@ -174,6 +174,9 @@ func (rs *resourceSchema) checkFilter(f expr, within *attrDef) error {
 			if e.Path.URI != "" || e.Path.Sub != "" || leaf == nil {
 				return errorf(scimerr.ScimErrorInvalidFilter, "%s has no sub-attribute %q", within.Name, e.Path)
 			}
+			if within.Returned == "never" || leaf.Returned == "never" {
+				return errNeverReturned("filter", e.Path)
+			}
 			e.annotate(leaf)
 			return nil
 		}
@@ -181,12 +184,29 @@ func (rs *resourceSchema) checkFilter(f expr, within *attrDef) error {
 		if !ok || top == nil {
 			return errorf(scimerr.ScimErrorInvalidFilter, "no attribute %q in the served schemas", e.Path)
 		}
+		if neverReturned(top, sub) {
+			return errNeverReturned("filter", e.Path)
+		}
 		if sub == nil {
 			sub = top
 		}
 		e.annotate(sub)
 	}
 	return nil
+}
+
+// neverReturned reports whether an attribute (top, or its sub-attribute
+// sub when not nil) is one whose "returned" is "never" (RFC 7643 §7, e.g.
+// password): such an attribute may be neither filtered nor sorted on, or
+// the answers would reveal what the server never returns.
+func neverReturned(top, sub *attrDef) bool {
+	return top.Returned == "never" || sub != nil && sub.Returned == "never"
+}
+
+// errNeverReturned is the invalidFilter error for a filter or sortBy
+// (what) on a returned:never attribute.
+func errNeverReturned(what string, path fmt.Stringer) error {
+	return errorf(scimerr.ScimErrorInvalidFilter, "%s: attribute %q is never returned and cannot be filtered or sorted on", what, path)
 }
 
 // annotate records how the schema says the values of e's attribute

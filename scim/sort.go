@@ -72,6 +72,9 @@ func (rs *resourceSchema) parseSort(sortBy, sortOrder string) (*sortSpec, error)
 	if s.leaf.Type == "complex" {
 		return nil, errorf(scimerr.ScimErrorInvalidValue, "sortBy: %q is not a simple attribute", sortBy)
 	}
+	if neverReturned(top, s.leaf) {
+		return nil, errNeverReturned("sortBy", ap)
+	}
 	return s, nil
 }
 
