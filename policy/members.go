@@ -65,8 +65,8 @@ func uniqueRefs(s []MemberRef) []MemberRef {
 // back (SCIM, the admin API) in the order it was written; the Engine keeps
 // its own sorted copy for lookups. s itself is not modified.
 func UniqueMembers[T ~string](s []T) []T {
-	if len(s) < 2 {
-		return s
+	if len(s) < 2 || ascending(s) {
+		return s // no duplicates: nothing to drop
 	}
 	seen := make(map[T]struct{}, len(s))
 	out := make([]T, 0, len(s))
@@ -77,6 +77,18 @@ func UniqueMembers[T ~string](s []T) []T {
 		}
 	}
 	return out
+}
+
+// ascending reports whether s is in strictly ascending order (and so has
+// no duplicates): the sorted lists of a directory sync, checked in one pass
+// instead of a map.
+func ascending[T ~string](s []T) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // ApplyMembers returns the member lists of g with c applied: removed ids

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -188,6 +189,23 @@ func inTenantSorted[T ~string](b *bbolt.Bucket, ids []T, tenant policy.TenantID)
 	return in
 }
 
+// keyArena cuts keys from one growing buffer: a bulk write's many small
+// keys in a few allocations. A key stays valid when the buffer grows (it
+// keeps the old array).
+type keyArena struct{ buf []byte }
+
+// key is key(parts...) in the arena.
+func (a *keyArena) key(parts ...string) []byte {
+	start := len(a.buf)
+	for i, p := range parts {
+		if i > 0 {
+			a.buf = append(a.buf, 0)
+		}
+		a.buf = append(a.buf, p...)
+	}
+	return a.buf[start:len(a.buf):len(a.buf)]
+}
+
 // keyFits refuses, as put does, a key too long for bbolt.
 func keyFits(k []byte) error {
 	if len(k) > bbolt.MaxKeySize {
@@ -257,7 +275,11 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	userTenant, dgTenant := root.Bucket(bktUserTenant), root.Bucket(bktDGTenant)
 	inTenant := func(b *bbolt.Bucket, id string) bool { return id != "" && string(b.Get([]byte(id))) == string(tenant) }
 	// The member users of all the groups, looked up in one pass.
-	var memberUsers []policy.UserID
+	nu := 0
+	for i := range out {
+		nu += len(out[i].MemberUsers)
+	}
+	memberUsers := make([]policy.UserID, 0, nu)
 	for i := range out {
 		if pureErr[i] == nil {
 			memberUsers = append(memberUsers, out[i].MemberUsers...)
@@ -318,8 +340,35 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	// at the right edge: fill pages before splitting (as for users).
 	dgs.FillPercent, mb.FillPercent, dgTenant.FillPercent = 1.0, 1.0, 0.9
 	seq := mb.Sequence()
-	var recs, extKV, nameKV, tenantKV, memberKV, reverseKV []kv
+	// A first load's groups hold hundreds of thousands of memberships:
+	// their keys and positions are cut from a few buffers (keyArena)
+	// rather than allocated one by one. The member lists are unique
+	// (PrepareDirGroup), so each member is one addition, users first, as
+	// policy.MembersDiff from an empty group lists them.
+	nm, size := 0, 0
+	for i := range out {
+		g := &out[i]
+		// Both keys name the member and the group: id, NUL, tag, NUL,
+		// member; member, NUL, id.
+		for _, u := range g.MemberUsers {
+			size += 2*len(u) + 2*len(g.ID) + len(tagUser) + 3
+		}
+		for _, m := range g.MemberGroups {
+			size += 2*len(m) + 2*len(g.ID) + len(tagGroup) + 3
+		}
+		nm += len(g.MemberUsers) + len(g.MemberGroups)
+	}
+	recs, extKV, nameKV, tenantKV := make([]kv, 0, n), make([]kv, 0, n), make([]kv, 0, n), make([]kv, 0, n)
+	memberKV, reverseKV := make([]kv, 0, nm), make([]kv, 0, nm)
+	keys := keyArena{buf: make([]byte, 0, size)}
+	pos := make([]byte, 0, 8*nm)
 	tn := []byte(tenant)
+	member := func(g policy.DirGroupID, tag, id string) {
+		seq++
+		pos = binary.BigEndian.AppendUint64(pos, seq)
+		memberKV = append(memberKV, kv{keys.key(string(g), tag, id), pos[len(pos)-8:]})
+		reverseKV = append(reverseKV, kv{keys.key(id, string(g)), nil})
+	}
 	for i := range out {
 		g := &out[i]
 		id := []byte(g.ID)
@@ -329,10 +378,11 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 		}
 		nameKV = append(nameKV, kv{key(policy.FoldName(g.DisplayName), string(g.ID)), id})
 		tenantKV = append(tenantKV, kv{id, tn})
-		for _, a := range policy.MembersDiff(policy.DirGroup{}, g.MemberUsers, g.MemberGroups).Add {
-			seq++
-			memberKV = append(memberKV, kv{memberKey(g.ID, a.Kind, a.ID), be8(seq)})
-			reverseKV = append(reverseKV, kv{key(a.ID, string(g.ID)), nil})
+		for _, u := range g.MemberUsers {
+			member(g.ID, tagUser, string(u))
+		}
+		for _, m := range g.MemberGroups {
+			member(g.ID, tagGroup, string(m))
 		}
 	}
 	for _, w := range []struct {
