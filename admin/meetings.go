@@ -485,11 +485,13 @@ func (s *Server) rsvp(w http.ResponseWriter, r *http.Request, p principal) {
 	})
 }
 
-// groupFeed serves GET /groups/{group}/meetings.ics: public for an open
-// or a public group (without the online link, and naming only speakers
-// who agreed to be shown); for any other group only with a bearer token
-// of someone who may read its meetings (members subscribe to their
-// personal feed instead).
+// groupFeed serves GET /groups/{group}/meetings.ics: without sign-in
+// only for a public group (policy.Group.Public, not archived; without the
+// online link, and naming only speakers who agreed to be shown); for any
+// other group, an open one included, only with a bearer token of someone
+// who may see its meetings, the rule of the meeting pages (members
+// subscribe to their personal feed instead). The online link and every
+// speaker are for those who may read the group's meetings.
 // Any other caller gets 404, as for a group that does not exist.
 func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 	var g policy.Group
@@ -500,8 +502,9 @@ func (s *Server) groupFeed(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		p, err := s.authenticate(r)
-		reader = err == nil && s.can(p, policy.PermMeetingsRead, g.ID)
-		if g.Join != policy.JoinOpen && !isPublic(g) && !reader {
+		signedIn := err == nil
+		reader = signedIn && s.can(p, policy.PermMeetingsRead, g.ID)
+		if !isPublic(g) && !(signedIn && s.readable(p, g) && s.seesMeetings(p, g)) {
 			return errNoGroup
 		}
 		for _, m := range g.Meetings {

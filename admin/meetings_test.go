@@ -201,11 +201,16 @@ func TestMeetings(t *testing.T) {
 	if st, m := f.call(t, "bob-token", "PUT", mpath+"/rsvp", `{"going":true}`); st != 409 || errCode(m) != "cancelled" {
 		t.Errorf("RSVP to a cancelled meeting: %d %v", st, m)
 	}
-	// An open group's feed is public.
+	// An open group's feed is not for anonymous callers; a public group's
+	// is.
 	f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-london", `{"join":"open"}`)
+	if st, _ = f.fetchFeed(t, "", "/groups/lug-london/meetings.ics"); st != 404 {
+		t.Fatalf("anonymous feed of an open group that is not public: %d, want 404", st)
+	}
+	f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-london", `{"public":true}`)
 	st, cal = f.fetchFeed(t, "", "/groups/lug-london/meetings.ics")
 	if st != 200 {
-		t.Fatalf("public feed of an open group: %d", st)
+		t.Fatalf("public feed of a public group: %d", st)
 	}
 	ev = cal.Events()[0]
 	if s, _ := ev.Status(); s != ical.EventCancelled || ev.Props.Get(ical.PropSequence).Value != "2" || ev.Props.Get(ical.PropUID).Value != id+"@roster" {
@@ -262,28 +267,54 @@ func TestMeetings(t *testing.T) {
 	}
 }
 
-// TestPublicAnswersKeepPrivateThingsPrivate: the feed of an open group is
-// public, but the link to join a meeting online is for those who may read
-// its meetings.
+// TestPublicAnswersKeepPrivateThingsPrivate: a group's feed is served
+// without sign-in only when the group is public (an open group is not
+// public), and the link to join a meeting online is for those who may
+// read its meetings.
 func TestPublicAnswersKeepPrivateThingsPrivate(t *testing.T) {
 	f := newFixture(t)
-	if st, m := f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-paris", `{"join":"open"}`); st != 200 {
-		t.Fatalf("open lug-paris: %d %v", st, m)
-	}
 	if st, m := f.call(t, adminToken, "POST", "/api/v1/groups/lug-paris/meetings", `{"title":"Online night","start":"2031-01-14T18:30","timeZone":"Europe/Paris","onlineUrl":"https://meet.example/secret-room"}`); st != 201 {
 		t.Fatalf("meeting: %d %v", st, m)
 	}
-	feed := func(token string) string {
-		st, _, b := f.send(t, token, "GET", "/groups/lug-paris/meetings.ics", "")
-		if st != 200 {
-			t.Fatalf("feed: %d %s", st, b)
-		}
-		return string(b)
+	const (
+		hidden = iota // 404, nothing of the group
+		shown         // the meeting, without the online link
+		full          // the meeting with its online link
+	)
+	tests := []struct {
+		name, patch string // the group's settings
+		token       string // the caller: "" anonymous
+		want        int
+	}{
+		{"closed, anonymous", `{"join":"request","public":false}`, "", hidden},
+		{"closed, bad token", `{"join":"request","public":false}`, "no-such-token", hidden},
+		{"closed, signed-in outsider", `{"join":"request","public":false}`, "bob-token", hidden},
+		{"closed, reader", `{"join":"request","public":false}`, adminToken, full},
+		{"open, anonymous", `{"join":"open","public":false}`, "", hidden},
+		{"open, bad token", `{"join":"open","public":false}`, "no-such-token", hidden},
+		{"open, signed-in outsider", `{"join":"open","public":false}`, "bob-token", shown},
+		{"open, reader", `{"join":"open","public":false}`, adminToken, full},
+		{"public, anonymous", `{"join":"request","public":true}`, "", shown},
+		{"public, signed-in outsider", `{"join":"request","public":true}`, "bob-token", shown},
+		{"public, reader", `{"join":"request","public":true}`, adminToken, full},
 	}
-	if anon := feed(""); !strings.Contains(anon, "Online night") || strings.Contains(anon, "secret-room") {
-		t.Errorf("the public feed gives away the online link:\n%s", anon)
-	}
-	if member := feed(adminToken); !strings.Contains(member, "secret-room") {
-		t.Errorf("a reader's feed lacks the online link:\n%s", member)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if st, m := f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-paris", tt.patch); st != 200 {
+				t.Fatalf("patch %s: %d %v", tt.patch, st, m)
+			}
+			st, _, b := f.send(t, tt.token, "GET", "/groups/lug-paris/meetings.ics", "")
+			body := string(b)
+			switch {
+			case tt.want == hidden && (st != 404 || strings.Contains(body, "Online night") || strings.Contains(body, "Paris")):
+				t.Errorf("%d, want 404 and nothing of the group:\n%s", st, body)
+			case tt.want != hidden && (st != 200 || !strings.Contains(body, "Online night")):
+				t.Errorf("%d, want 200 with the meeting:\n%s", st, body)
+			case tt.want == shown && strings.Contains(body, "secret-room"):
+				t.Errorf("the online link is given away:\n%s", body)
+			case tt.want == full && !strings.Contains(body, "secret-room"):
+				t.Errorf("a reader's feed lacks the online link:\n%s", body)
+			}
+		})
 	}
 }
