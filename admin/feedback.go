@@ -221,8 +221,10 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, p principa
 }
 
 // listProductFeedback answers GET /api/v1/feedback: the items the caller may see,
-// newest first, filtered by ?product=, ?status=, ?group= (id or slug);
-// ?mine=true keeps the caller's own.
+// newest first, filtered by ?product=, ?status=, ?group= (id, or slug of a
+// group the caller may see); ?mine=true keeps the caller's own. Filters
+// match the items as the caller sees them, so ?group= never selects an
+// item whose group is redacted (policy.RedactFeedback).
 func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p principal) {
 	q := r.URL.Query()
 	filter := policy.FeedbackFilter{Product: q.Get("product"), Status: policy.FeedbackStatus(q.Get("status"))}
@@ -235,8 +237,10 @@ func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p p
 		out := list[policy.Feedback]{Items: []policy.Feedback{}}
 		if ref := q.Get("group"); ref != "" {
 			g, err := lookupGroup(tx, ref)
-			if err != nil {
-				return out, nil // no such group: nothing from it
+			// A group p may not see is named by the id items show,
+			// never found by its slug: no answer tells that it exists.
+			if err != nil || !s.readable(p, g) && ref != string(g.ID) {
+				return out, nil // no such group, as far as p knows: nothing from it
 			}
 			filter.Group = g.ID
 		}
@@ -253,8 +257,13 @@ func (s *Server) listProductFeedback(w http.ResponseWriter, r *http.Request, p p
 			if err := json.Unmarshal(b, &f); err != nil {
 				return err
 			}
-			if filter.Match(f) && v.sees(f) {
-				out.Items = append(out.Items, v.view(tx, f))
+			if !v.sees(f) || !filter.Match(f) {
+				return nil
+			}
+			// The filter applies to the item as p sees it: a group
+			// that the view hides may not select it.
+			if seen := v.view(tx, f); filter.Match(seen) {
+				out.Items = append(out.Items, seen)
 			}
 			return nil
 		})

@@ -183,3 +183,80 @@ func TestFeedbackAuthorIsTold(t *testing.T) {
 		t.Errorf("mail jobs %v", jobs)
 	}
 }
+
+// TestFeedbackFiltersRevealNothing: a filter selects only on what the
+// caller's view of an item shows. The product team does not see the group
+// a partner's member sent an anonymous item from, so ?group= does not
+// select it (which would tell them who sent it); once she shows who she
+// is, it does. Nobody learns of items of a group by naming the group.
+func TestFeedbackFiltersRevealNothing(t *testing.T) {
+	f := feedbackFixture(t)
+	if err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		_, err := tx.AddMembership(policy.Membership{User: policy.UserID(f.ids["carol"]), Group: policy.GroupID(f.ids["paris"]), Role: "member", Origin: policy.OriginManual})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, m := f.call(t, "carol-token", "POST", "/api/v1/feedback", `{"product":"db","category":"idea","title":"Anonymous idea","body":"From Paris.","group":"lug-paris"}`)
+	if st != 201 || m["group"] != f.ids["paris"] {
+		t.Fatalf("carol sends: %d %v", st, m)
+	}
+	carols := m["id"].(string)
+	st, m = f.call(t, "alice-token", "POST", "/api/v1/feedback", `{"product":"db","category":"idea","title":"Vendor idea","body":"From London.","group":"lug-london"}`)
+	if st != 201 {
+		t.Fatalf("alice sends: %d %v", st, m)
+	}
+	alices := m["id"].(string)
+	ids := func(m map[string]any) string {
+		var out []string
+		for _, it := range items(m) {
+			out = append(out, it["id"].(string))
+			if it["id"] == carols && it["showIdentity"] != true && it["group"] != nil && it["author"] != f.ids["carol"] {
+				t.Errorf("the anonymous item shows its group: %v", it)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		name, token, query, want string
+	}{
+		{"team, all", "bob-token", "", alices + "," + carols},
+		{"team, the anonymous item's group by slug", "bob-token", "?group=lug-paris", ""},
+		{"team, the anonymous item's group by id", "bob-token", "?group=" + f.ids["paris"], ""},
+		{"team, group and product", "bob-token", "?group=lug-paris&product=db", ""},
+		{"team, a vendor employee's group by id", "bob-token", "?group=" + f.ids["lug"], alices},
+		{"team, a group it may not see by slug", "bob-token", "?group=lug-london", ""},
+		{"team, no such group", "bob-token", "?group=lug-nowhere", ""},
+		{"admin token, the anonymous item's group", adminToken, "?group=lug-paris", ""},
+		{"author, her own by group", "carol-token", "?group=lug-paris", carols},
+		{"author, mine by group", "carol-token", "?mine=true&group=lug-paris", carols},
+		{"organizer of another group", "alice-token", "?group=lug-paris", ""},
+		{"organizer, her own group", "alice-token", "?group=lug-london", alices},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, m := f.call(t, tt.token, "GET", "/api/v1/feedback"+tt.query, "")
+			if got := ids(m); st != 200 || got != tt.want {
+				t.Errorf("%d, items %q, want %q", st, got, tt.want)
+			}
+		})
+	}
+	// A group the team may see is found by its slug too.
+	if st, m = f.call(t, adminToken, "PATCH", "/api/v1/groups/lug-london", `{"join":"open"}`); st != 200 {
+		t.Fatalf("open lug-london: %d %v", st, m)
+	}
+	if st, m = f.call(t, "bob-token", "GET", "/api/v1/feedback?group=lug-london", ""); ids(m) != alices {
+		t.Errorf("a group the team may see, by slug: %d %v", st, m)
+	}
+	// The item itself does not show its group to the team either.
+	if _, m = f.call(t, "bob-token", "GET", "/api/v1/feedback/"+carols, ""); m["group"] != nil || m["author"] != nil {
+		t.Errorf("the team reads the anonymous item with its group: %v", m)
+	}
+	// Once she shows who she is, the group is hers to show too.
+	if st, m = f.call(t, "carol-token", "PATCH", "/api/v1/feedback/"+carols, `{"showIdentity":true}`); st != 200 {
+		t.Fatalf("show identity: %d %v", st, m)
+	}
+	if st, m = f.call(t, "bob-token", "GET", "/api/v1/feedback?group="+f.ids["paris"], ""); ids(m) != carols || items(m)[0]["group"] != f.ids["paris"] {
+		t.Errorf("after consent, by group: %d %v", st, m)
+	}
+}

@@ -146,17 +146,21 @@ func TriageScope(roles []Role) ProductScope {
 }
 
 // RedactFeedback returns f as the vendor may see it: without the author,
-// their tenant, name and company when the author belongs to a partner
-// company and has not chosen to show them.
+// their tenant, name and company, and without the group they sent it from
+// (a small group, or a company's own, names its members as well), when
+// the author belongs to a partner company and has not chosen to show
+// them.
 func RedactFeedback(f Feedback, authorKind TenantKind) Feedback {
 	if authorKind == TenantVendor || f.ShowIdentity {
 		return f
 	}
-	f.Author, f.Tenant, f.AuthorName, f.Company = "", "", "", ""
+	f.Author, f.Tenant, f.AuthorName, f.Company, f.Group = "", "", "", "", ""
 	return f
 }
 
-// FeedbackFilter selects feedback items; empty fields select all.
+// FeedbackFilter selects feedback items; empty fields select all. Match
+// it against an item as the caller sees it (after RedactFeedback), so
+// that no filter tells what the view does not show.
 type FeedbackFilter struct {
 	Product string
 	Status  FeedbackStatus

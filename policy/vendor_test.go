@@ -53,12 +53,12 @@ func TestTriageScopeAndRedaction(t *testing.T) {
 			t.Errorf("TriageScope(%v) = %+v, want %+v", tc.roles, got, tc.want)
 		}
 	}
-	f := Feedback{Author: "u", Tenant: "acme", AuthorName: "Bob", Company: "Acme"}
-	if r := RedactFeedback(f, TenantPartner); r.Author != "" || r.Company != "" || r.AuthorName != "" || r.Tenant != "" {
+	f := Feedback{Author: "u", Tenant: "acme", AuthorName: "Bob", Company: "Acme", Group: "g"}
+	if r := RedactFeedback(f, TenantPartner); r.Author != "" || r.Company != "" || r.AuthorName != "" || r.Tenant != "" || r.Group != "" {
 		t.Errorf("partner without consent: %+v", r)
 	}
 	f.ShowIdentity = true
-	if r := RedactFeedback(f, TenantPartner); r.AuthorName != "Bob" {
+	if r := RedactFeedback(f, TenantPartner); r.AuthorName != "Bob" || r.Group != "g" {
 		t.Errorf("partner with consent: %+v", r)
 	}
 	f.ShowIdentity = false
