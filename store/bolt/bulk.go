@@ -216,7 +216,10 @@ func keyFits(k []byte) error {
 
 // putSorted puts kvs into b in key order.
 func putSorted(b *bbolt.Bucket, kvs []kv) error {
-	slices.SortFunc(kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	byKey := func(a, b kv) int { return bytes.Compare(a.k, b.k) }
+	if !slices.IsSortedFunc(kvs, byKey) {
+		slices.SortFunc(kvs, byKey)
+	}
 	for _, e := range kvs {
 		if err := put(b, e.k, e.v); err != nil {
 			return err
@@ -363,9 +366,8 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	keys := keyArena{buf: make([]byte, 0, size)}
 	pos := make([]byte, 0, 8*nm)
 	tn := []byte(tenant)
-	member := func(g policy.DirGroupID, tag, id string) {
-		seq++
-		pos = binary.BigEndian.AppendUint64(pos, seq)
+	member := func(g policy.DirGroupID, tag, id string, at uint64) {
+		pos = binary.BigEndian.AppendUint64(pos, at)
 		memberKV = append(memberKV, kv{keys.key(string(g), tag, id), pos[len(pos)-8:]})
 		reverseKV = append(reverseKV, kv{keys.key(id, string(g)), nil})
 	}
@@ -378,12 +380,17 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 		}
 		nameKV = append(nameKV, kv{key(policy.FoldName(g.DisplayName), string(g.ID)), id})
 		tenantKV = append(tenantKV, kv{id, tn})
-		for _, u := range g.MemberUsers {
-			member(g.ID, tagUser, string(u))
+		// Positions: users first, then groups. Keys: tagGroup sorts
+		// before tagUser, so with sorted lists (a sync's) the member keys
+		// of a batch come out in key order and need no sort.
+		nu := uint64(len(g.MemberUsers))
+		for k, m := range g.MemberGroups {
+			member(g.ID, tagGroup, string(m), seq+nu+uint64(k)+1)
 		}
-		for _, m := range g.MemberGroups {
-			member(g.ID, tagGroup, string(m))
+		for k, u := range g.MemberUsers {
+			member(g.ID, tagUser, string(u), seq+uint64(k)+1)
 		}
+		seq += nu + uint64(len(g.MemberGroups))
 	}
 	for _, w := range []struct {
 		b   *bbolt.Bucket
