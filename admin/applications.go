@@ -1,9 +1,12 @@
 package admin
 
-// Founding a LUG: a member applies (policy.Application), the reviewers of
-// the group it will sit under (applications.review there, e.g. the RUG's
-// admins) ask questions and approve or decline; approval creates the group
-// with its founders as organizers, its location and remit set, and
+// Founding a LUG: a member applies (policy.Application), naming
+// co-founders, who are told by mail and each accept or decline their place
+// (until the application is decided); the reviewers of the group it will
+// sit under (applications.review there, e.g. the RUG's admins) see who
+// accepted, ask questions and approve or decline; approval creates the
+// group with the applicant and the co-founders who accepted as organizers
+// (policy.Application.Organizers), its location and remit set, and
 // announces it to the members of the group above. Applications are
 // records (namespace "applications", key: a UUIDv7); every step is an
 // audit entry "application/<id>" (and so an outbound event), and the
@@ -15,6 +18,7 @@ package admin
 //	GET  /api/v1/applications                        ?status=  the caller's own and those they review
 //	GET  /api/v1/applications/{id}
 //	POST /api/v1/applications/{id}/messages          {text}: a question, or the founders' answer
+//	PUT  /api/v1/applications/{id}/confirmation      {answer: accepted|declined}: a co-founder's own answer
 //	PATCH /api/v1/applications/{id}                  {status: approved|declined, reason}
 //
 // Nobody else sees an application: it answers 404, as one that does not
@@ -50,6 +54,7 @@ func (s *Server) applicationRoutes() {
 	s.handle("GET /api/v1/applications", s.listApplications)
 	s.handle("GET /api/v1/applications/{id}", s.getApplication)
 	s.handle("POST /api/v1/applications/{id}/messages", s.applicationMessage)
+	s.handle("PUT /api/v1/applications/{id}/confirmation", s.confirmCoFounder)
 	s.handle("PATCH /api/v1/applications/{id}", s.decideApplication)
 }
 
@@ -61,6 +66,18 @@ type applicationView struct {
 	Nearby []policy.NearbyGroup `json:"nearby"`
 	// Reviewer: the caller may ask, approve and decline.
 	Reviewer bool `json:"reviewer"`
+	// MyAnswer is the caller's answer when they are a named co-founder
+	// (pending until they answer); empty otherwise.
+	MyAnswer policy.CoFounderAnswer `json:"myAnswer,omitempty"`
+}
+
+// viewFor is a as p sees it in a list (without the nearby groups).
+func (s *Server) viewFor(p principal, a policy.Application) applicationView {
+	v := applicationView{Application: a, Reviewer: s.reviewsUnder(p, a.Parent), Nearby: []policy.NearbyGroup{}}
+	if i := a.CoFounder(p.user); i >= 0 && !p.admin {
+		v.MyAnswer = a.CoFounders[i].Answer
+	}
+	return v
 }
 
 func (s *Server) travelKm() float64 {
@@ -163,19 +180,35 @@ func (s *Server) seesApplication(p principal, a policy.Application) bool {
 }
 
 func applicationRecord(tx store.Tx, id string) (policy.Application, error) {
-	var a policy.Application
 	b, err := tx.GetRecord(nsApplications, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return a, errNoApplication
+		return policy.Application{}, errNoApplication
 	}
 	if err != nil {
+		return policy.Application{}, err
+	}
+	return decodeApplication(b)
+}
+
+// decodeApplication reads a stored application; a co-founder of a record
+// written before co-founders answered is pending.
+func decodeApplication(b []byte) (policy.Application, error) {
+	var a policy.Application
+	if err := json.Unmarshal(b, &a); err != nil {
 		return a, err
 	}
-	return a, json.Unmarshal(b, &a)
+	for i := range a.CoFounders {
+		if a.CoFounders[i].Answer == "" {
+			a.CoFounders[i].Answer = policy.CoFounderPending
+		}
+	}
+	return a, nil
 }
 
 // storeApplication writes a and its audit entry (step names what
-// happened: applied, asked, answered, approved, declined).
+// happened: applied, asked, answered, co-founder accepted, co-founder
+// declined, approved, declined; the entry counts the co-founders and
+// those who accepted).
 func storeApplication(tx store.Tx, a policy.Application, p principal, op policy.Op, step string) error {
 	if err := policy.ValidateApplication(a); err != nil {
 		return err
@@ -190,11 +223,12 @@ func storeApplication(tx store.Tx, a policy.Application, p principal, op policy.
 	return tx.Record(p.tenant, op, "application/"+a.ID, map[string]any{
 		"step": step, "id": a.ID, "name": a.Name, "slug": a.Slug, "parent": a.Parent, "city": a.Location.City,
 		"country": a.Location.Country, "status": a.Status, "group": a.Group, "founders": len(a.Founders()),
+		"coFounders": len(a.CoFounders), "accepted": len(a.Organizers()) - 1,
 	})
 }
 
 func (s *Server) viewApplication(tx store.Tx, p principal, a policy.Application) (applicationView, error) {
-	v := applicationView{Application: a, Reviewer: s.reviewsUnder(p, a.Parent), Nearby: []policy.NearbyGroup{}}
+	v := s.viewFor(p, a)
 	if c := a.Location.Coordinates; c != nil && !a.Status.Final() {
 		var err error
 		v.Nearby, err = s.nearby(tx, p, geo.Point{Lat: c.Lat, Lon: c.Lon})
@@ -309,9 +343,13 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, p principal) {
 			if err != nil {
 				return applicationView{}, err
 			}
+			f.Answer = policy.CoFounderPending
 			a.CoFounders = append(a.CoFounders, f)
 		}
 		if err := storeApplication(tx, a, p, policy.OpCreate, "applied"); err != nil {
+			return applicationView{}, err
+		}
+		if err := s.askCoFounders(tx, p, parent, a); err != nil {
 			return applicationView{}, err
 		}
 		return s.viewApplication(tx, p, a)
@@ -329,12 +367,12 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, p prin
 	read(s, w, r, func(tx store.Tx) (list[applicationView], error) {
 		out := list[applicationView]{Items: []applicationView{}}
 		err := tx.ScanRecords(nsApplications, "", func(_ string, b []byte) error {
-			var a policy.Application
-			if err := json.Unmarshal(b, &a); err != nil {
+			a, err := decodeApplication(b)
+			if err != nil {
 				return err
 			}
 			if (status == "" || a.Status == status) && s.seesApplication(p, a) {
-				out.Items = append(out.Items, applicationView{Application: a, Reviewer: s.reviewsUnder(p, a.Parent), Nearby: []policy.NearbyGroup{}})
+				out.Items = append(out.Items, s.viewFor(p, a))
 			}
 			return nil
 		})
@@ -365,18 +403,80 @@ func (s *Server) getApplication(w http.ResponseWriter, r *http.Request, p princi
 
 var errDecided = &Error{Status: http.StatusConflict, Code: "decided", Message: "the application has been decided"}
 
-// tellFounders queues a mail to the founders about a reviewer's step.
+// tellFounders queues a mail to the founders (the applicant and the
+// co-founders who accepted) about a reviewer's step.
 func (s *Server) tellFounders(tx store.Tx, p principal, a policy.Application, subject, body string) error {
 	parent, err := tx.Group(a.Parent)
 	if err != nil {
 		return err
 	}
 	var users []policy.UserID
-	for _, f := range a.Founders() {
+	for _, f := range a.Organizers() {
 		users = append(users, f.User)
 	}
 	_, err = mail.QueueDirect(tx, mail.Direct{Group: parent, Users: users, Subject: mail.Subject(subject), Body: body, Author: p.actor(), AuthorName: s.displayName(tx, p)}, s.cfg.Now())
 	return err
+}
+
+// askCoFounders queues a mail to the co-founders a new application names,
+// asking each to accept or decline their place.
+func (s *Server) askCoFounders(tx store.Tx, p principal, parent policy.Group, a policy.Application) error {
+	if len(a.CoFounders) == 0 {
+		return nil
+	}
+	var users []policy.UserID
+	for _, f := range a.CoFounders {
+		users = append(users, f.User)
+	}
+	name := s.displayName(tx, p)
+	body := fmt.Sprintf("%s applies to found %s in %s and names you as a co-founder. You become one of its organizers only if you accept: "+
+		"answer at /portal/applications/%s.", name, a.Name, a.Location.City, a.ID)
+	_, err := mail.QueueDirect(tx, mail.Direct{Group: parent, Users: users, Subject: mail.Subject("Will you co-found " + a.Name + "?"),
+		Body: body, Author: p.actor(), AuthorName: name}, s.cfg.Now())
+	return err
+}
+
+// confirmCoFounder answers PUT /api/v1/applications/{id}/confirmation
+// {answer: accepted|declined, version?}: a named co-founder accepts or
+// declines their place, until the application is decided. Only they may
+// answer for themselves; anyone else who sees the application gets 403.
+func (s *Server) confirmCoFounder(w http.ResponseWriter, r *http.Request, p principal) {
+	var in struct {
+		Answer  string `json:"answer"`
+		Version uint64 `json:"version"`
+	}
+	if err := s.body(w, r)(&in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	answer := policy.CoFounderAnswer(in.Answer)
+	if answer != policy.CoFounderAccepted && answer != policy.CoFounderDeclined {
+		writeErr(w, &policy.FieldError{Field: "answer", Message: "accepted or declined"})
+		return
+	}
+	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (applicationView, error) {
+		a, err := s.withApplication(tx, r, p)
+		if err != nil {
+			return applicationView{}, err
+		}
+		i := a.CoFounder(p.user)
+		switch {
+		case i < 0 || p.admin || a.CoFounders[i].Tenant != p.tenant:
+			return applicationView{}, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "only a named co-founder answers for themselves", Field: "answer"}
+		case a.Status.Final():
+			return applicationView{}, errDecided
+		case in.Version != 0 && in.Version != a.Version:
+			return applicationView{}, store.ErrVersion
+		}
+		now := s.cfg.Now().UTC()
+		a.CoFounders[i].Answer, a.CoFounders[i].Answered = answer, now
+		a.Updated = now
+		a.Version++
+		if err := storeApplication(tx, a, p, policy.OpUpdate, "co-founder "+string(answer)); err != nil {
+			return applicationView{}, err
+		}
+		return s.viewApplication(tx, p, a)
+	})
 }
 
 // applicationMessage answers POST /api/v1/applications/{id}/messages
@@ -444,8 +544,8 @@ func (s *Server) founderRole() policy.RoleName {
 }
 
 // decideApplication answers PATCH /api/v1/applications/{id} {status,
-// reason}: a reviewer approves (the group is created with the founders as
-// organizers and announced to the members of the group above) or
+// reason}: a reviewer approves (the group is created with the applicant
+// and the co-founders who accepted as organizers and announced to the members of the group above) or
 // declines.
 func (s *Server) decideApplication(w http.ResponseWriter, r *http.Request, p principal) {
 	var in struct {
@@ -499,8 +599,10 @@ func (s *Server) decideApplication(w http.ResponseWriter, r *http.Request, p pri
 	})
 }
 
-// found creates the group of an approved application, makes its founders
-// organizers and announces it to the members of the group above.
+// found creates the group of an approved application, makes the applicant
+// and the co-founders who accepted its organizers (a co-founder who
+// declined or never answered is not) and announces it to the members of
+// the group above.
 func (s *Server) found(tx store.Tx, p principal, a policy.Application) (policy.Group, error) {
 	parent, err := tx.Group(a.Parent)
 	if err != nil {
@@ -517,7 +619,7 @@ func (s *Server) found(tx store.Tx, p principal, a policy.Application) (policy.G
 		}
 		return g, err
 	}
-	for _, f := range a.Founders() {
+	for _, f := range a.Organizers() {
 		if _, err := tx.AddMembership(policy.Membership{User: f.User, Group: g.ID, Role: s.founderRole(), Origin: policy.OriginManual}); err != nil {
 			return g, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/roster-dev/roster/policy"
@@ -75,6 +76,10 @@ func TestFoundingALUG(t *testing.T) {
 	if st, m = f.call(t, "carol-token", "POST", path+"/messages", `{"text":"At the library."}`); st != 200 || m["status"] != "pending" || len(m["messages"].([]any)) != 2 {
 		t.Fatalf("answer: %d %v", st, m)
 	}
+	// Bob accepts his place as co-founder.
+	if st, m = f.call(t, "bob-token", "PUT", path+"/confirmation", `{"answer":"accepted"}`); st != 200 || m["myAnswer"] != "accepted" {
+		t.Fatalf("bob accepts: %d %v", st, m)
+	}
 	// A founder cannot approve their own application.
 	if st, m = f.call(t, "carol-token", "PATCH", path, `{"status":"approved"}`); st != 403 {
 		t.Fatalf("founder approves: %d %v", st, m)
@@ -113,7 +118,7 @@ func TestFoundingALUG(t *testing.T) {
 		}
 		return nil
 	})
-	if want := "[applied asked answered approved]"; fmt.Sprint(steps) != want {
+	if want := "[applied asked answered co-founder accepted approved]"; fmt.Sprint(steps) != want {
 		t.Errorf("audited steps %v, want %s", steps, want)
 	}
 }
@@ -170,5 +175,133 @@ func TestApplicationBadInputChangesNothing(t *testing.T) {
 		if f.lastSeq(t) != before {
 			t.Errorf("%s: changed the store", c.name)
 		}
+	}
+}
+
+// TestCoFoundersConsent: a named co-founder becomes an organizer only by
+// accepting. Each answers for themselves only (until the decision); the
+// reviewer sees who answered what; approval makes the applicant and the
+// co-founders who accepted organizers, not one who declined or never
+// answered; every answer is audited, the co-founders are asked by mail.
+func TestCoFoundersConsent(t *testing.T) {
+	f := applicationFixture(t)
+	if err := f.st.Update(context.Background(), "test", func(tx store.Tx) error {
+		for _, n := range []string{"dave", "erin"} {
+			u, err := tx.CreateUser("vendor", policy.User{UserName: n, Active: true, Source: "local"})
+			if err != nil {
+				return err
+			}
+			f.ids[n] = string(u.ID)
+			f.tokens[n+"-token"] = u.ID
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, m := f.call(t, "carol-token", "POST", "/api/v1/applications", `{"name":"LUG Reading","slug":"lug-reading","parent":"rug-europe","city":"Reading","country":"GB","remit":"R","coFounders":["bob","dave","erin"]}`)
+	if st != 201 {
+		t.Fatalf("apply: %d %v", st, m)
+	}
+	id := m["id"].(string)
+	path := "/api/v1/applications/" + id
+	answers := func(m map[string]any) string {
+		var out []string
+		for _, c := range m["coFounders"].([]any) {
+			c := c.(map[string]any)
+			out = append(out, fmt.Sprint(c["userName"], "=", c["answer"]))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := answers(m); got != "bob=pending dave=pending erin=pending" {
+		t.Errorf("after applying: %s", got)
+	}
+	// The co-founders see the request to answer, in the list too.
+	if _, m := f.call(t, "dave-token", "GET", "/api/v1/applications", ""); len(items(m)) != 1 || items(m)[0]["myAnswer"] != "pending" {
+		t.Errorf("dave's list: %v", m)
+	}
+	for _, c := range []struct {
+		name, token, body string
+		status            int
+		want              string // the answers after, "" when refused
+	}{
+		{"bob accepts", "bob-token", `{"answer":"accepted"}`, 200, "bob=accepted dave=pending erin=pending"},
+		{"erin accepts", "erin-token", `{"answer":"accepted"}`, 200, "bob=accepted dave=pending erin=accepted"},
+		{"erin changes her mind", "erin-token", `{"answer":"declined"}`, 200, "bob=accepted dave=pending erin=declined"},
+		{"the applicant is no co-founder", "carol-token", `{"answer":"accepted"}`, 403, ""},
+		{"the reviewer cannot answer for them", "alice-token", `{"answer":"accepted"}`, 403, ""},
+		{"an admin token cannot either", adminToken, `{"answer":"accepted"}`, 403, ""},
+		{"a bad answer", "dave-token", `{"answer":"maybe"}`, 400, ""},
+		{"no answer", "dave-token", `{}`, 400, ""},
+		{"a stale version", "dave-token", `{"answer":"accepted","version":1}`, 412, ""},
+	} {
+		before := f.lastSeq(t)
+		st, m := f.call(t, c.token, "PUT", path+"/confirmation", c.body)
+		if st != c.status {
+			t.Errorf("%s: %d %v, want %d", c.name, st, m, c.status)
+			continue
+		}
+		if c.want == "" {
+			if f.lastSeq(t) != before {
+				t.Errorf("%s: a refused answer changed the store", c.name)
+			}
+			continue
+		}
+		if got := answers(m); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	// The reviewer sees who confirmed.
+	if _, m := f.call(t, "alice-token", "GET", path, ""); answers(m) != "bob=accepted dave=pending erin=declined" || m["reviewer"] != true || m["myAnswer"] != nil {
+		t.Errorf("the reviewer's view: %s %v", answers(m), m)
+	}
+	if st, m := f.call(t, "alice-token", "PATCH", path, `{"status":"approved"}`); st != 200 {
+		t.Fatalf("approve: %d %v", st, m)
+	} else {
+		gid := policy.GroupID(m["group"].(string))
+		for u, want := range map[string]bool{"carol": true, "bob": true, "dave": false, "erin": false} {
+			if got := f.eng.Check(policy.UserID(f.ids[u]), policy.PermMembersManage, gid); got != want {
+				t.Errorf("%s organizer of the new group: %v, want %v", u, got, want)
+			}
+		}
+		_, mem := f.call(t, adminToken, "GET", "/api/v1/groups/lug-reading/members", "")
+		if ms, _ := mem["members"].([]any); len(ms) != 2 {
+			t.Errorf("the new group's members: %v, want carol and bob", mem["members"])
+		}
+	}
+	// Once decided, nobody answers any more.
+	if st, m := f.call(t, "dave-token", "PUT", path+"/confirmation", `{"answer":"accepted"}`); st != 409 {
+		t.Errorf("answer after the decision: %d %v", st, m)
+	}
+	// Audited: each answer a step, with who gave it; the co-founders were
+	// asked by mail.
+	var steps []string
+	asked := false
+	_ = f.st.View(context.Background(), func(tx store.Tx) error {
+		cs, _ := tx.Audit(0, 0)
+		for _, c := range cs {
+			if c.ID == "application/"+id {
+				var d struct {
+					Step     string
+					Accepted int
+				}
+				_ = json.Unmarshal(c.After, &d)
+				steps = append(steps, fmt.Sprintf("%s(%d)", d.Step, d.Accepted))
+				if strings.HasPrefix(d.Step, "co-founder") && !strings.Contains(c.Actor, f.ids["bob"]) && !strings.Contains(c.Actor, f.ids["erin"]) {
+					t.Errorf("an answer audited under %q", c.Actor)
+				}
+			}
+		}
+		return tx.ScanRecords("mail", "job/", func(_ string, b []byte) error {
+			if j := string(b); strings.Contains(j, "Will you co-found LUG Reading?") {
+				asked = strings.Contains(j, f.ids["bob"]) && strings.Contains(j, f.ids["dave"]) && strings.Contains(j, f.ids["erin"])
+			}
+			return nil
+		})
+	})
+	if want := "[applied(0) co-founder accepted(1) co-founder accepted(2) co-founder declined(1) approved(1)]"; fmt.Sprint(steps) != want {
+		t.Errorf("audited steps %v, want %s", steps, want)
+	}
+	if !asked {
+		t.Error("no mail asked each co-founder")
 	}
 }

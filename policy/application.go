@@ -27,11 +27,27 @@ func (s ApplicationStatus) Final() bool {
 // MaxCoFounders bounds the co-founders an application names.
 const MaxCoFounders = 20
 
-// Founder names one founder: a user of a tenant (from any company).
+// CoFounderAnswer is a named co-founder's answer to being named: nobody
+// becomes an organizer of a group they did not agree to found.
+type CoFounderAnswer string
+
+// Co-founder answers. A co-founder is pending until they answer, and may
+// change their answer until the application is decided.
+const (
+	CoFounderPending  CoFounderAnswer = "pending"
+	CoFounderAccepted CoFounderAnswer = "accepted"
+	CoFounderDeclined CoFounderAnswer = "declined"
+)
+
+// Founder names one founder: a user of a tenant (from any company). Answer
+// and Answered are a co-founder's (the applicant's own consent is the
+// application).
 type Founder struct {
-	Tenant   TenantID `json:"tenant"`
-	User     UserID   `json:"user"`
-	UserName string   `json:"userName,omitempty"`
+	Tenant   TenantID        `json:"tenant"`
+	User     UserID          `json:"user"`
+	UserName string          `json:"userName,omitempty"`
+	Answer   CoFounderAnswer `json:"answer,omitempty"`
+	Answered time.Time       `json:"answered,omitzero"`
 }
 
 // ApplicationMessage is one question or answer on an application.
@@ -93,10 +109,16 @@ func ValidateApplication(a Application) error {
 	if err := ValidateLocation(a.Location); err != nil {
 		return err
 	}
+	if a.Founder.Answer != "" {
+		return invalid("founder", "only a co-founder answers")
+	}
 	seen := []UserID{a.Founder.User}
 	for _, c := range a.CoFounders {
 		if slices.Contains(seen, c.User) {
 			return invalid("coFounders", "%s is named twice", c.UserName)
+		}
+		if !slices.Contains([]CoFounderAnswer{CoFounderPending, CoFounderAccepted, CoFounderDeclined}, c.Answer) {
+			return invalid("answer", "%q is not one of pending, accepted, declined", c.Answer)
 		}
 		seen = append(seen, c.User)
 	}
@@ -143,6 +165,23 @@ func NearbyGroups(groups []Group, at Coordinates, radiusKm float64, dist func(a,
 // Founders returns the founder and the co-founders.
 func (a Application) Founders() []Founder {
 	return append([]Founder{a.Founder}, a.CoFounders...)
+}
+
+// Organizers returns the founders an approval makes organizers: the
+// applicant and the co-founders who accepted, never one who did not.
+func (a Application) Organizers() []Founder {
+	out := []Founder{a.Founder}
+	for _, c := range a.CoFounders {
+		if c.Answer == CoFounderAccepted {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CoFounder returns the index in CoFounders of u, or -1.
+func (a Application) CoFounder(u UserID) int {
+	return slices.IndexFunc(a.CoFounders, func(f Founder) bool { return f.User == u })
 }
 
 // HasFounder reports whether u is one of the application's founders.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -80,14 +81,36 @@ func TestValidateApplicationAndNearby(t *testing.T) {
 		{"no city", func(a *Application) { a.Location.City = "" }, false},
 		{"bad country", func(a *Application) { a.Location.Country = "gb" }, false},
 		{"no remit", func(a *Application) { a.Remit = " " }, false},
-		{"founder twice", func(a *Application) { a.CoFounders = []Founder{{User: "u1"}} }, false},
-		{"co-founder twice", func(a *Application) { a.CoFounders = []Founder{{User: "u2"}, {User: "u2"}} }, false},
+		{"founder twice", func(a *Application) { a.CoFounders = []Founder{{User: "u1", Answer: CoFounderPending}} }, false},
+		{"co-founder twice", func(a *Application) {
+			a.CoFounders = []Founder{{User: "u2", Answer: CoFounderPending}, {User: "u2", Answer: CoFounderAccepted}}
+		}, false},
+		{"co-founders answered", func(a *Application) {
+			a.CoFounders = []Founder{{User: "u2", Answer: CoFounderPending}, {User: "u3", Answer: CoFounderAccepted}, {User: "u4", Answer: CoFounderDeclined}}
+		}, true},
+		{"a co-founder without an answer", func(a *Application) { a.CoFounders = []Founder{{User: "u2"}} }, false},
+		{"a co-founder's unknown answer", func(a *Application) { a.CoFounders = []Founder{{User: "u2", Answer: "maybe"}} }, false},
+		{"the applicant answers", func(a *Application) { a.Founder.Answer = CoFounderAccepted }, false},
 	} {
 		a := ok
 		tc.edit(&a)
 		if err := ValidateApplication(a); (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
+	}
+	// Only the applicant and the co-founders who accepted become
+	// organizers.
+	a := ok
+	a.CoFounders = []Founder{{User: "u2", Answer: CoFounderPending}, {User: "u3", Answer: CoFounderAccepted}, {User: "u4", Answer: CoFounderDeclined}}
+	var orgs []UserID
+	for _, f := range a.Organizers() {
+		orgs = append(orgs, f.User)
+	}
+	if !slices.Equal(orgs, []UserID{"u1", "u3"}) {
+		t.Errorf("Organizers = %v, want [u1 u3]", orgs)
+	}
+	if a.CoFounder("u4") != 2 || a.CoFounder("u1") != -1 {
+		t.Errorf("CoFounder: u4 at %d, u1 at %d", a.CoFounder("u4"), a.CoFounder("u1"))
 	}
 	at := func(lat, lon float64) *Location {
 		return &Location{City: "x", Coordinates: &Coordinates{Lat: lat, Lon: lon}}
