@@ -185,19 +185,19 @@ func checkGroup(g policy.Group, key KeyRule) error {
 }
 
 // ReplaceRole readies r to be stored over old, nil when there is no role
-// of that name: a new role gets version 1 whatever r says (OpCreate); a
-// replacement must carry old's version (ErrVersion otherwise) and gets the
-// next one (OpUpdate).
-func ReplaceRole(old *policy.Role, r *policy.Role) (policy.Op, error) {
+// of that name: a new role gets version 1 whatever r says; a replacement
+// must carry old's version (ErrVersion otherwise) and gets the next one.
+// Which audit entry it makes is Journal.Put's rule.
+func ReplaceRole(old *policy.Role, r *policy.Role) error {
 	if old == nil {
 		r.Version = 1
-		return policy.OpCreate, nil
+		return nil
 	}
 	if err := CheckVersion("role", r.Name, old.Version, r.Version); err != nil {
-		return "", err
+		return err
 	}
 	r.Version = old.Version + 1
-	return policy.OpUpdate, nil
+	return nil
 }
 
 // PrepareMembership readies m for AddMembership: its origin defaults to

@@ -197,7 +197,8 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t := &tx{ctx: ctx, s: s, actor: actor, now: s.now().UTC()}
+	now := s.now().UTC()
+	t := &tx{ctx: ctx, s: s, now: now, journal: store.NewJournal(actor, now)}
 	err := s.db.Update(func(btx *bbolt.Tx) error {
 		t.btx, t.root = btx, rootBucket(btx)
 		if err := fn(t); err != nil {
@@ -207,14 +208,17 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 			return err
 		}
 		// Refuse to commit work whose caller has gone away.
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return t.commit()
 	})
 	t.done = true
 	if err != nil {
 		return store.StorageError(err)
 	}
-	if len(t.changes) > 0 {
-		s.deliver(t.changes)
+	if len(t.batch) > 0 {
+		s.deliver(t.batch)
 	}
 	return nil
 }

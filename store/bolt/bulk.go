@@ -145,7 +145,7 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	for i := range out {
 		ids[i] = string(out[i].ID)
 	}
-	if err := t.auditBatch(tenant, policy.KindUser, ids, enc); err != nil {
+	if err := t.journal.CreatedBatch(policy.KindUser, tenant, ids, enc); err != nil {
 		return nil, err
 	}
 	if refused != nil {
@@ -414,7 +414,7 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	for i := range out {
 		ids[i] = string(out[i].ID)
 	}
-	if err := t.auditBatch(tenant, policy.KindDirGroup, ids, full); err != nil {
+	if err := t.journal.CreatedBatch(policy.KindDirGroup, tenant, ids, full); err != nil {
 		return nil, err
 	}
 	if refused != nil {

@@ -46,9 +46,7 @@ func (t *tx) flush() error {
 		if err != nil {
 			return err
 		}
-		if err := t.audit(rw.Tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, after); err != nil {
-			return err
-		}
+		t.journal.Cascaded(rw, before, after)
 	}
 	return nil
 }

@@ -91,7 +91,8 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.writeIndexes(tb, dgIndexes(nil, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	return g, t.audit(tenant, policy.KindDirGroup, policy.OpCreate, string(g.ID), nil, v)
+	t.journal.Created(policy.KindDirGroup, tenant, string(g.ID), v)
+	return g, nil
 }
 
 // DirGroup implements store.Tx.
@@ -197,7 +198,8 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.writeIndexes(tb, dgIndexes(&old, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	return g, t.audit(tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v)
+	t.journal.Updated(policy.KindDirGroup, tenant, string(g.ID), before, v)
+	return g, nil
 }
 
 // DeleteDirGroup implements store.Tx: the rules bound to the group are
@@ -242,7 +244,8 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if err := del(dgs, []byte(id)); err != nil {
 		return err
 	}
-	return t.audit(tenant, policy.KindDirGroup, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindDirGroup, tenant, string(id), before)
+	return nil
 }
 
 // DirGroups implements store.Tx: the tenant's directory groups in id order.

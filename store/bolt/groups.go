@@ -63,11 +63,8 @@ func (t *tx) putGroup(groups *bbolt.Bucket, old *policy.Group, before []byte, g 
 	if err := t.writeIndexes(nil, groupIndexes(old, &g)); err != nil {
 		return policy.Group{}, err
 	}
-	op := policy.OpUpdate
-	if old == nil {
-		op = policy.OpCreate
-	}
-	return g, t.audit("", policy.KindGroup, op, string(g.ID), before, v)
+	t.journal.Put(policy.KindGroup, "", string(g.ID), before, v)
+	return g, nil
 }
 
 // Group implements store.Tx.
@@ -166,7 +163,8 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	if err := del(groups, []byte(id)); err != nil {
 		return err
 	}
-	return t.audit("", policy.KindGroup, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindGroup, "", string(id), before)
+	return nil
 }
 
 // Groups implements store.Tx: all user groups in id order.

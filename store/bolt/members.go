@@ -247,12 +247,8 @@ func (t *tx) ChangeMembers(tenant policy.TenantID, id policy.DirGroupID, u store
 	if err := put(dgs, []byte(id), h); err != nil {
 		return store.MemberResult{}, err
 	}
-	delta, err := encode(c, "members change")
-	if err != nil {
-		return store.MemberResult{}, err
-	}
 	res.Version, res.Updated = g.Version, g.Updated
-	return res, t.audit(tenant, policy.KindDirGroup, policy.OpMembers, string(id), nil, delta)
+	return res, t.journal.MembersChanged(tenant, id, c)
 }
 
 var _ store.MemberChanger = (*tx)(nil)

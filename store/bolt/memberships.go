@@ -47,8 +47,8 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := t.writeIndexes(nil, membershipIndexes(nil, &m)); err != nil {
 		return policy.Membership{}, err
 	}
-	return m, t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpCreate,
-		policy.MembershipKey(m.Group, m.User, m.Role), nil, v)
+	t.journal.MembershipCreated(policy.TenantID(tenant), m, v)
+	return m, nil
 }
 
 // RemoveMembership implements store.Tx.
@@ -74,7 +74,8 @@ func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleNa
 	if err := t.writeIndexes(nil, membershipIndexes(&policy.Membership{Group: g, User: u, Role: r}, nil)); err != nil {
 		return err
 	}
-	return t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpDelete, policy.MembershipKey(g, u, r), before, nil)
+	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before)
+	return nil
 }
 
 // MembershipsOfGroup implements store.Tx, ordered by user then role. An

@@ -135,7 +135,8 @@ func (s *Store) quarantineUnreadable(ctx context.Context) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	err = s.db.Update(func(btx *bbolt.Tx) error {
-		t := &tx{ctx: ctx, s: s, btx: btx, root: rootBucket(btx), actor: quarantineActor, now: s.now().UTC()}
+		now := s.now().UTC()
+		t := &tx{ctx: ctx, s: s, btx: btx, root: rootBucket(btx), now: now, journal: store.NewJournal(quarantineActor, now)}
 		defer func() { t.done = true }()
 		// Read again inside the write: another process may have won.
 		bad, err := findUnreadable(ctx, t.root)
@@ -150,8 +151,10 @@ func (s *Store) quarantineUnreadable(ctx context.Context) (int, error) {
 			s.log.Warn("bolt: record could not be read and was quarantined; the rest is served",
 				"kind", q.Kind, "tenant", q.Tenant, "key", q.Key, "reason", q.Reason, "size", q.Size, "quarantine", q.ID)
 		}
-		_, err = rebuildIndexes(ctx, t.root)
-		return err
+		if _, err = rebuildIndexes(ctx, t.root); err != nil {
+			return err
+		}
+		return t.commit()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("bolt: quarantine: %w", err)
@@ -192,7 +195,8 @@ func (t *tx) quarantine(u unreadable) (store.Quarantined, error) {
 	if err != nil {
 		return store.Quarantined{}, err
 	}
-	return q, t.audit(u.src.tenant, policy.KindEvent, store.OpQuarantine, q.ID, nil, detail)
+	t.journal.Event(u.src.tenant, store.OpQuarantine, q.ID, detail)
+	return q, nil
 }
 
 // entry reads quarantine entry id.
@@ -308,7 +312,8 @@ func (t *tx) RepairQuarantined(id string, value []byte) error {
 			auditID = policy.MembershipKey(policy.GroupID(p[0]), policy.UserID(p[1]), policy.RoleName(p[2]))
 		}
 	}
-	return t.audit(e.Tenant, e.Kind, policy.OpCreate, auditID, nil, bytes.Clone(v))
+	t.journal.Created(e.Kind, e.Tenant, auditID, bytes.Clone(v))
+	return nil
 }
 
 // DeleteQuarantined implements store.Tx. A quarantined user or directory
@@ -361,5 +366,6 @@ func (t *tx) DeleteQuarantined(id string) error {
 	if err != nil {
 		return err
 	}
-	return t.audit(e.Tenant, policy.KindEvent, store.OpQuarantineDelete, id, nil, detail)
+	t.journal.Event(e.Tenant, store.OpQuarantineDelete, id, detail)
+	return nil
 }

@@ -87,7 +87,8 @@ func (t *tx) Record(tenant policy.TenantID, op policy.Op, id string, detail any)
 	if err != nil {
 		return err
 	}
-	return t.audit(tenant, policy.KindEvent, op, id, nil, v)
+	t.journal.Event(tenant, op, id, v)
+	return nil
 }
 
 // Audit implements store.Tx.

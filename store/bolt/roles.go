@@ -31,8 +31,7 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		}
 		old = &o
 	}
-	op, err := store.ReplaceRole(old, &r)
-	if err != nil {
+	if err := store.ReplaceRole(old, &r); err != nil {
 		return policy.Role{}, err
 	}
 	v, err := encode(r, "role")
@@ -42,7 +41,8 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 	if err := put(roles, []byte(r.Name), v); err != nil {
 		return policy.Role{}, err
 	}
-	return r, t.audit("", policy.KindRole, op, string(r.Name), before, v)
+	t.journal.Put(policy.KindRole, "", string(r.Name), before, v)
+	return r, nil
 }
 
 // Role implements store.Tx.
@@ -100,5 +100,6 @@ func (t *tx) DeleteRole(name policy.RoleName) error {
 	if err := del(roles, []byte(name)); err != nil {
 		return err
 	}
-	return t.audit("", policy.KindRole, policy.OpDelete, string(name), before, nil)
+	t.journal.Deleted(policy.KindRole, "", string(name), before)
+	return nil
 }

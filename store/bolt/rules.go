@@ -65,7 +65,8 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err := t.writeIndexes(nil, ruleIndexes(nil, &r)); err != nil {
 		return policy.Rule{}, err
 	}
-	return r, t.audit(r.Tenant, policy.KindRule, policy.OpCreate, string(r.ID), nil, v)
+	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v)
+	return r, nil
 }
 
 // Rule implements store.Tx.
@@ -105,7 +106,8 @@ func (t *tx) deleteRule(id policy.RuleID) error {
 	if err := del(rules, []byte(id)); err != nil {
 		return err
 	}
-	return t.audit(r.Tenant, policy.KindRule, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindRule, r.Tenant, string(id), before)
+	return nil
 }
 
 // Rules implements store.Tx: all rules in id order.

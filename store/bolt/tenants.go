@@ -34,9 +34,7 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 	}
 	b := t.root.Bucket(bktTenants)
 	before := b.Get([]byte(tn.ID))
-	op := policy.OpCreate
 	if before != nil {
-		op = policy.OpUpdate
 		before = bytes.Clone(before)
 	}
 	v, err := encode(tn, "tenant")
@@ -55,7 +53,8 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 			return err
 		}
 	}
-	return t.audit(tn.ID, policy.KindTenant, op, string(tn.ID), before, v)
+	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v)
+	return nil
 }
 
 // Tenant implements store.Tx.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,14 +22,17 @@ var errTxDone = errors.New("bolt: transaction has ended")
 
 // tx implements store.Tx on one bbolt transaction.
 type tx struct {
-	ctx     context.Context
-	s       *Store
-	btx     *bbolt.Tx
-	root    *bbolt.Bucket
-	actor   string
-	now     time.Time
-	changes []policy.Change
-	done    bool
+	ctx  context.Context
+	s    *Store
+	btx  *bbolt.Tx
+	root *bbolt.Bucket
+	now  time.Time
+	done bool
+
+	// journal makes the audit entries and the change feed's batch
+	// (nil in a View); batch is that batch once committed.
+	journal *store.Journal
+	batch   []policy.Change
 
 	// cascade holds directory groups that lost members through a cascade
 	// (DeleteUser, DeleteDirGroup). They are rewritten once, by flush,
@@ -46,7 +48,7 @@ var (
 
 // SetActor implements store.ActorTx: the audit entries written from now on
 // in this transaction name actor.
-func (t *tx) SetActor(actor string) { t.actor = actor }
+func (t *tx) SetActor(actor string) { t.journal.SetActor(actor) }
 
 // read checks that the transaction may still be used.
 func (t *tx) read() error {
@@ -67,60 +69,41 @@ func (t *tx) write() error {
 	return nil
 }
 
-// audit appends one entry to the audit log and to the batch of the
-// transaction. It keeps before and after, which must be compact JSON owned
-// by the caller (never a slice of the mapped file; see appendChange): a new
-// record's encoding is written once and shared by the record, its audit
-// entry and the change feed.
-func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id string, before, after []byte) error {
-	b := t.root.Bucket(bktAudit)
+// auditLog is the bbolt half of the audit log (store.AuditLog): each
+// entry is numbered with the audit bucket's NextSequence and stored under
+// its 8-byte big-endian number.
+type auditLog struct{ root *bbolt.Bucket }
+
+// Append implements store.AuditLog. Before and After are written as they
+// are (see appendChange).
+func (l auditLog) Append(entries []policy.Change) error {
+	b := l.root.Bucket(bktAudit)
 	// The audit log is append-only: fill its pages before splitting.
 	b.FillPercent = 1.0
-	seq, err := b.NextSequence()
-	if err != nil {
-		return fmt.Errorf("bolt: audit sequence: %w", err)
+	for i := range entries {
+		c := &entries[i]
+		seq, err := b.NextSequence()
+		if err != nil {
+			return fmt.Errorf("bolt: audit sequence: %w", err)
+		}
+		c.Seq = seq
+		v, err := appendChange(make([]byte, 0, 160+len(c.Actor)+len(c.ID)+len(c.Before)+len(c.After)), *c)
+		if err != nil {
+			return fmt.Errorf("bolt: encode audit entry: %w", err)
+		}
+		if err := b.Put(be8(seq), v); err != nil {
+			return fmt.Errorf("bolt: write audit entry: %w", err)
+		}
 	}
-	c := policy.Change{
-		Seq: seq, Time: t.now, Actor: t.actor, Tenant: tenant,
-		Kind: kind, Op: op, ID: id,
-		Before: before, After: after,
-	}
-	v, err := appendChange(make([]byte, 0, 160+len(t.actor)+len(id)+len(before)+len(after)), c)
-	if err != nil {
-		return fmt.Errorf("bolt: encode audit entry: %w", err)
-	}
-	if err := b.Put(be8(seq), v); err != nil {
-		return fmt.Errorf("bolt: write audit entry: %w", err)
-	}
-	t.changes = append(t.changes, c)
 	return nil
 }
 
-// auditBatch appends the one audit entry (policy.OpCreateBatch) of the
-// records of kind a bulk write created, ids in order, and one OpCreate per
-// record, with its encoding recs[i], to the batch of the transaction (the
-// change feed), all under the entry's Seq.
-func (t *tx) auditBatch(tenant policy.TenantID, kind policy.Kind, ids []string, recs [][]byte) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	after, err := json.Marshal(policy.CreatedBatch{IDs: ids})
-	if err != nil {
-		return fmt.Errorf("bolt: encode audit entry: %w", err)
-	}
-	if err := t.audit(tenant, kind, policy.OpCreateBatch, "", nil, after); err != nil {
-		return err
-	}
-	entry := t.changes[len(t.changes)-1]
-	t.changes = t.changes[:len(t.changes)-1]
-	t.changes = slices.Grow(t.changes, len(ids))
-	for i, id := range ids {
-		t.changes = append(t.changes, policy.Change{
-			Seq: entry.Seq, Time: entry.Time, Actor: entry.Actor, Tenant: tenant,
-			Kind: kind, Op: policy.OpCreate, ID: id, After: recs[i],
-		})
-	}
-	return nil
+// commit stores the transaction's audit entries and keeps the batch for
+// the change feed: the last write of an Update.
+func (t *tx) commit() error {
+	var err error
+	t.batch, err = t.journal.Commit(auditLog{t.root})
+	return err
 }
 
 func decode[T any](v []byte, what string) (T, error) {

@@ -70,7 +70,8 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.writeIndexes(tb, userIndexes(nil, &u)); err != nil {
 		return policy.User{}, err
 	}
-	return u, t.audit(tenant, policy.KindUser, policy.OpCreate, string(u.ID), nil, v)
+	t.journal.Created(policy.KindUser, tenant, string(u.ID), v)
+	return u, nil
 }
 
 // User implements store.Tx.
@@ -159,7 +160,8 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.writeIndexes(tb, userIndexes(&old, &u)); err != nil {
 		return policy.User{}, err
 	}
-	return u, t.audit(tenant, policy.KindUser, policy.OpUpdate, string(u.ID), before, v)
+	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v)
+	return u, nil
 }
 
 // DeleteUser implements store.Tx. The user's manual memberships are
@@ -201,7 +203,8 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if err := del(users, []byte(id)); err != nil {
 		return err
 	}
-	return t.audit(tenant, policy.KindUser, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindUser, tenant, string(id), before)
+	return nil
 }
 
 // Users implements store.Tx: the tenant's users in id order.

@@ -68,7 +68,8 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 		string(g.ID), g.Slug, nullable(string(g.Parent)), v); err != nil {
 		return policy.Group{}, err
 	}
-	return g, t.audit("", policy.KindGroup, policy.OpCreate, string(g.ID), nil, v)
+	t.journal.Created(policy.KindGroup, "", string(g.ID), v)
+	return g, nil
 }
 
 // keyData reads the record that sql selects by key: nil when there is
@@ -187,7 +188,8 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 		string(g.ID), g.Slug, nullable(string(g.Parent)), v); err != nil {
 		return policy.Group{}, err
 	}
-	return g, t.audit("", policy.KindGroup, policy.OpUpdate, string(g.ID), before, v)
+	t.journal.Updated(policy.KindGroup, "", string(g.ID), before, v)
+	return g, nil
 }
 
 // DeleteGroup implements store.Tx: refused with ErrInUse while the group
@@ -228,10 +230,7 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	}
 	slices.SortFunc(gone, func(a, b ms) int { return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.role, b.role)) })
 	for _, m := range gone {
-		if err := t.audit(policy.TenantID(m.tenant), policy.KindMembership, policy.OpDelete,
-			policy.MembershipKey(id, policy.UserID(m.user), policy.RoleName(m.role)), m.data, nil); err != nil {
-			return err
-		}
+		t.journal.MembershipDeleted(policy.TenantID(m.tenant), id, policy.UserID(m.user), policy.RoleName(m.role), m.data)
 	}
 	rules, err := t.strings("rules of group", `SELECT id FROM rules WHERE group_id = $1 ORDER BY id`, string(id))
 	if err != nil {
@@ -245,7 +244,8 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	if _, err := t.exec("delete group", `DELETE FROM groups WHERE id = $1`, string(id)); err != nil {
 		return err
 	}
-	return t.audit("", policy.KindGroup, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindGroup, "", string(id), before)
+	return nil
 }
 
 // Groups implements store.Tx: all user groups in id order.
@@ -305,8 +305,7 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		}
 		old = &o
 	}
-	op, err := store.ReplaceRole(old, &r)
-	if err != nil {
+	if err := store.ReplaceRole(old, &r); err != nil {
 		return policy.Role{}, err
 	}
 	v, err := encode(r, "role")
@@ -317,7 +316,8 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, string(r.Name), v); err != nil {
 		return policy.Role{}, err
 	}
-	return r, t.audit("", policy.KindRole, op, string(r.Name), before, v)
+	t.journal.Put(policy.KindRole, "", string(r.Name), before, v)
+	return r, nil
 }
 
 // Role implements store.Tx.
@@ -366,7 +366,8 @@ func (t *tx) DeleteRole(name policy.RoleName) error {
 	if _, err := t.exec("delete role", `DELETE FROM roles WHERE name = $1`, string(name)); err != nil {
 		return err
 	}
-	return t.audit("", policy.KindRole, policy.OpDelete, string(name), before, nil)
+	t.journal.Deleted(policy.KindRole, "", string(name), before)
+	return nil
 }
 
 // ---- rules ----
@@ -420,7 +421,8 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 		string(r.ID), string(r.Tenant), string(r.DirGroup), string(r.Group), string(r.Role), v); err != nil {
 		return policy.Rule{}, err
 	}
-	return r, t.audit(r.Tenant, policy.KindRule, policy.OpCreate, string(r.ID), nil, v)
+	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v)
+	return r, nil
 }
 
 // Rule implements store.Tx.
@@ -451,7 +453,8 @@ func (t *tx) deleteRule(id policy.RuleID) error {
 	if !found {
 		return fmt.Errorf("postgres: rule %s: %w", id, store.ErrNotFound)
 	}
-	return t.audit(policy.TenantID(tenant), policy.KindRule, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindRule, policy.TenantID(tenant), string(id), before)
+	return nil
 }
 
 // Rules implements store.Tx: all rules in id order.
@@ -506,8 +509,8 @@ func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 		string(m.Group), string(m.User), string(m.Role), tenant, v); err != nil {
 		return policy.Membership{}, err
 	}
-	return m, t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpCreate,
-		policy.MembershipKey(m.Group, m.User, m.Role), nil, v)
+	t.journal.MembershipCreated(policy.TenantID(tenant), m, v)
+	return m, nil
 }
 
 // RemoveMembership implements store.Tx.
@@ -532,7 +535,8 @@ func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleNa
 	if !found {
 		return fmt.Errorf("postgres: membership %s: %w", policy.MembershipKey(g, u, r), store.ErrNotFound)
 	}
-	return t.audit(policy.TenantID(tenant), policy.KindMembership, policy.OpDelete, policy.MembershipKey(g, u, r), before, nil)
+	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before)
+	return nil
 }
 
 // MembershipsOfGroup implements store.Tx, ordered by user then role. An

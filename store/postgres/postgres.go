@@ -230,8 +230,8 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 		}
 		t, err := s.try(ctx, actor, fn)
 		if err == nil {
-			if len(t.changes) > 0 {
-				s.feed.local(t.changes)
+			if len(t.batch) > 0 {
+				s.feed.local(t.batch)
 			}
 			return nil
 		}
@@ -257,8 +257,8 @@ func (s *Store) try(ctx context.Context, actor string, fn func(store.Tx) error) 
 	if err != nil {
 		return nil, s.connErr("begin", err)
 	}
-	t := &tx{ctx: ctx, s: s, pg: ptx, writable: true, actor: actor,
-		now: s.now().UTC().Truncate(time.Microsecond)}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	t := &tx{ctx: ctx, s: s, pg: ptx, writable: true, now: now, journal: store.NewJournal(actor, now)}
 	defer func() {
 		t.done = true
 		_ = ptx.Rollback(context.WithoutCancel(ctx)) // no-op after Commit
@@ -273,8 +273,8 @@ func (s *Store) try(ctx context.Context, actor string, fn func(store.Tx) error) 
 	if err == nil {
 		err = ctx.Err() // refuse to commit work whose caller has gone away
 	}
-	if err == nil && len(t.changes) > 0 {
-		err = t.writeAudit()
+	if err == nil {
+		err = t.commit()
 	}
 	if err != nil {
 		return t, err

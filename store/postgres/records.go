@@ -140,7 +140,8 @@ func (t *tx) Record(tenant policy.TenantID, op policy.Op, id string, detail any)
 	if err != nil {
 		return err
 	}
-	return t.audit(tenant, policy.KindEvent, op, id, nil, v)
+	t.journal.Event(tenant, op, id, v)
+	return nil
 }
 
 // Audit implements store.Tx. Inside Update it does not list the entries of
@@ -245,7 +246,8 @@ func (t *tx) DeleteQuarantined(id string) error {
 	if err != nil {
 		return err
 	}
-	return t.audit(q.Tenant, policy.KindEvent, store.OpQuarantineDelete, id, nil, detail)
+	t.journal.Event(q.Tenant, store.OpQuarantineDelete, id, detail)
+	return nil
 }
 
 // ---- backup ----

@@ -34,10 +34,13 @@ type tx struct {
 	s        *Store
 	pg       pgx.Tx
 	writable bool
-	actor    string
 	now      time.Time
-	changes  []policy.Change
 	done     bool
+
+	// journal makes the audit entries and the change feed's batch
+	// (nil in a View); batch is that batch once committed.
+	journal *store.Journal
+	batch   []policy.Change
 
 	// err is the first failed statement: PostgreSQL has aborted the
 	// transaction. retry says that failure was a serialization conflict.
@@ -61,7 +64,7 @@ var (
 // in this transaction name actor (a store.Batcher's group commit keeps
 // each operation's own actor). A retried transaction starts again with
 // Update's actor.
-func (t *tx) SetActor(actor string) { t.actor = actor }
+func (t *tx) SetActor(actor string) { t.journal.SetActor(actor) }
 
 // read checks that the transaction may still be used.
 func (t *tx) read() error {
@@ -162,21 +165,16 @@ func list[T any](t *tx, what, sql string, args ...any) ([]T, error) {
 	return out, nil
 }
 
-// audit appends one entry to the transaction's batch; writeAudit stores
-// the batch at commit.
-func (t *tx) audit(tenant policy.TenantID, kind policy.Kind, op policy.Op, id string, before, after []byte) error {
-	t.changes = append(t.changes, policy.Change{
-		Time: t.now, Actor: t.actor, Tenant: tenant,
-		Kind: kind, Op: op, ID: id,
-		Before: before, After: after,
-	})
-	return nil
-}
+// auditLog is the PostgreSQL half of the audit log (store.AuditLog): the
+// entries are numbered under the audit lock from audit_seq, written with
+// COPY, and announced to the listeners of other processes (NOTIFY,
+// delivered on commit).
+type auditLog struct{ t *tx }
 
-// writeAudit takes the audit lock, numbers the batch, writes it and
-// notifies the listeners of other processes (delivered on commit).
-func (t *tx) writeAudit() error {
-	n := int64(len(t.changes))
+// Append implements store.AuditLog.
+func (l auditLog) Append(entries []policy.Change) error {
+	t := l.t
+	n := int64(len(entries))
 	if _, err := t.exec("audit lock", `SELECT pg_advisory_xact_lock($1)`, auditLock); err != nil {
 		return err
 	}
@@ -186,8 +184,8 @@ func (t *tx) writeAudit() error {
 	}
 	first := last - n + 1
 	rows := make([][]any, n)
-	for i := range t.changes {
-		c := &t.changes[i]
+	for i := range entries {
+		c := &entries[i]
 		c.Seq = uint64(first + int64(i))
 		rows[i] = []any{first + int64(i), first, c.Time, c.Actor, string(c.Tenant), string(c.Kind), string(c.Op), c.ID,
 			nilIfEmpty(c.Before), nilIfEmpty(c.After)}
@@ -199,6 +197,14 @@ func (t *tx) writeAudit() error {
 		return t.fail("write audit", err)
 	}
 	_, err = t.exec("notify", `SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(last, 10))
+	return err
+}
+
+// commit stores the transaction's audit entries and keeps the batch for
+// the change feed: the last statement of an attempt before COMMIT.
+func (t *tx) commit() error {
+	var err error
+	t.batch, err = t.journal.Commit(auditLog{t})
 	return err
 }
 
@@ -299,10 +305,6 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	op := policy.OpCreate
-	if before != nil {
-		op = policy.OpUpdate
-	}
 	v, err := encode(tn, "tenant")
 	if err != nil {
 		return err
@@ -311,7 +313,8 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, string(tn.ID), v); err != nil {
 		return err
 	}
-	return t.audit(tn.ID, policy.KindTenant, op, string(tn.ID), before, v)
+	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v)
+	return nil
 }
 
 // Tenant implements store.Tx.
@@ -420,7 +423,8 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		string(u.ID), string(tenant), policy.FoldUserName(u.UserName), nullable(u.ExternalID), v); err != nil {
 		return policy.User{}, err
 	}
-	return u, t.audit(tenant, policy.KindUser, policy.OpCreate, string(u.ID), nil, v)
+	t.journal.Created(policy.KindUser, tenant, string(u.ID), v)
+	return u, nil
 }
 
 // userBy reads one user of the tenant by a column.
@@ -502,7 +506,8 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		string(u.ID), policy.FoldUserName(u.UserName), nullable(u.ExternalID), v); err != nil {
 		return policy.User{}, err
 	}
-	return u, t.audit(tenant, policy.KindUser, policy.OpUpdate, string(u.ID), before, v)
+	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v)
+	return u, nil
 }
 
 // DeleteUser implements store.Tx. The user's manual memberships are
@@ -540,7 +545,8 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if _, err := t.exec("delete user", `DELETE FROM users WHERE id = $1`, string(id)); err != nil {
 		return err
 	}
-	return t.audit(tenant, policy.KindUser, policy.OpDelete, string(id), before, nil)
+	t.journal.Deleted(policy.KindUser, tenant, string(id), before)
+	return nil
 }
 
 // dropMember removes member from every directory group of the tenant that
@@ -581,9 +587,7 @@ func (t *tx) flush() error {
 		if _, err := t.exec("update directory group", `UPDATE dirgroups SET data = $2 WHERE id = $1`, string(g.ID), v); err != nil {
 			return err
 		}
-		if err := t.audit(rw.Tenant, policy.KindDirGroup, policy.OpUpdate, string(g.ID), before, v); err != nil {
-			return err
-		}
+		t.journal.Cascaded(rw, before, v)
 	}
 	return nil
 }
