@@ -48,7 +48,11 @@ var (
 
 // SetActor implements store.ActorTx: the audit entries written from now on
 // in this transaction name actor.
-func (t *tx) SetActor(actor string) { t.journal.SetActor(actor) }
+func (t *tx) SetActor(actor string) {
+	if t.journal != nil { // nil in a View, which writes nothing
+		t.journal.SetActor(actor)
+	}
+}
 
 // read checks that the transaction may still be used.
 func (t *tx) read() error {

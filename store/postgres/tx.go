@@ -64,7 +64,11 @@ var (
 // in this transaction name actor (a store.Batcher's group commit keeps
 // each operation's own actor). A retried transaction starts again with
 // Update's actor.
-func (t *tx) SetActor(actor string) { t.journal.SetActor(actor) }
+func (t *tx) SetActor(actor string) {
+	if t.journal != nil { // nil in a View, which writes nothing
+		t.journal.SetActor(actor)
+	}
+}
 
 // read checks that the transaction may still be used.
 func (t *tx) read() error {

@@ -67,6 +67,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Rollback", testRollback},
 		{"Audit", testAudit},
+		{"AuditRules", testAuditRules},
+		{"AuditBulk", testAuditBulk},
 		{"Subscribe", testSubscribe},
 		{"Records", testRecords},
 		{"BatcherKeepsEachActor", testBatcherKeepsEachActor},
