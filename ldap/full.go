@@ -67,6 +67,7 @@ func (r *run) full(ctx context.Context) error {
 	}
 	if len(r.oldUsers) == 0 {
 		r.batch = s.bulk // a first load
+		r.firstLoad = r.dry == nil
 	}
 	r.nUsers, r.nGroups = len(r.oldUsers), len(r.oldGroups)
 	for _, m := range r.oldMembers {
