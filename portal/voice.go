@@ -217,8 +217,12 @@ type application struct {
 		UserName string `json:"userName"`
 	} `json:"founder"`
 	CoFounders []struct {
-		UserName string `json:"userName"`
+		UserName string    `json:"userName"`
+		Answer   string    `json:"answer"`
+		Answered time.Time `json:"answered"`
 	} `json:"coFounders"`
+	// MyAnswer is the caller's answer when they are a named co-founder.
+	MyAnswer string `json:"myAnswer"`
 	Status   string `json:"status"`
 	Messages []struct {
 		Name     string    `json:"name"`
@@ -359,6 +363,12 @@ func (p *Portal) foundAction(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		o.doing = "write on this application"
 		o.done(a.do(ctx, http.MethodPost, "/applications/"+esc(id)+"/messages", map[string]any{"text": text}, nil), "Sent.")
+	case id != "" && (action == "accept-place" || action == "decline-place"):
+		o.form = "confirm"
+		answer := map[string]string{"accept-place": "accepted", "decline-place": "declined"}[action]
+		o.doing = "answer as a co-founder"
+		o.done(a.do(ctx, http.MethodPut, "/applications/"+esc(id)+"/confirmation", map[string]any{"answer": answer}, nil),
+			map[string]string{"accept-place": "You accepted: you become one of its organizers if it is approved.", "decline-place": "You declined: you will not be one of its organizers."}[action])
 	case id != "" && (action == "approve" || action == "decline"):
 		o.form = "decide"
 		status := map[string]string{"approve": "approved", "decline": "declined"}[action]

@@ -12,8 +12,10 @@ import (
 // TestBrowserFeedbackAndFounding drives headless Chromium through the
 // members' voice: a partner's member sends product feedback (a bad form
 // first), the product team answers it, the member sees the answer; a
-// member applies to found a LUG, sees the nearby-group warning, the RUG
-// admin approves and the new LUG has its founder as organizer; the
+// member applies to found a LUG naming two co-founders, sees the
+// nearby-group warning, one co-founder accepts in the portal and the other
+// never answers, the RUG admin sees who accepted and approves, and the new
+// LUG has its founder and the co-founder who accepted as organizers; the
 // analytics pages are drawn. Screenshots of each.
 func TestBrowserFeedbackAndFounding(t *testing.T) {
 	d := startBrowserDemo(t)
@@ -86,6 +88,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#apply-city"), "Reading"),
 		chromedp.SendKeys(chromedp.CSS("#apply-country"), "GB"),
 		chromedp.SendKeys(chromedp.CSS("#apply-remit"), "Storage and OS users of the Thames Valley, monthly."),
+		chromedp.SendKeys(chromedp.CSS("#apply-coFounders"), "acme/bob@acme.example, vendor/hans"),
 		chromedp.Click(chromedp.CSS("#check")),
 	)
 	tina.waitText("#nearby", "LUG London")
@@ -104,11 +107,33 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	appURL := location(t, tina)
 	tina.waitText("#nearby", "LUG London")
 
-	// Quinn (RUG Europe admin) approves.
+	// Bob, named as a co-founder, sees the request among his
+	// applications and accepts; Hans never answers.
+	bob.run("open his applications", chromedp.Navigate(d.base+"/portal/found"))
+	bob.waitText("#applications", "co-founder: answer")
+	bob.run("open the request", chromedp.Click(chromedp.CSS(`#applications a[href$="#confirm"]`), chromedp.NodeVisible))
+	bob.waitText("#confirm", "names you as a co-founder")
+	bob.waitText("#my-answer", "pending")
+	bob.screenshot("found-cofounder-asked")
+	bob.run("accept", chromedp.Click(chromedp.CSS("#accept-place"), chromedp.NodeVisible))
+	bob.waitText(".flash", "You accepted")
+	bob.waitText("#my-answer", "accepted")
+	bob.screenshot("found-cofounder-accepted")
+	// Tina, the applicant, has nothing to answer.
+	tina.run("reload", chromedp.Navigate(appURL))
+	tina.waitText("#cofounders", "bob@acme.example: accepted")
+	if n, err := chromedp.Run(tina.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#confirm").length`)); err != nil || n != 0 {
+		t.Errorf("the applicant is asked to confirm (%d, %v)", n, err)
+	}
+
+	// Quinn (RUG Europe admin) sees who accepted and approves.
 	quinn := d.tab(t, 1280, 900)
 	quinn.signIn("vendor", "quinn")
 	quinn.run("open the application", chromedp.Navigate(appURL))
 	quinn.waitText("h1", "LUG Reading")
+	quinn.waitText("#cofounders", "bob@acme.example: accepted")
+	quinn.waitText("#cofounders", "hans: pending")
+	quinn.screenshot("found-review-cofounders")
 	quinn.run("approve",
 		chromedp.SendKeys(chromedp.CSS("#decide-reason"), "Welcome aboard!"),
 		chromedp.Click(chromedp.CSS("#approve")),
@@ -135,8 +160,16 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		} `json:"members"`
 	}
 	d.adminGet(t, "/groups/lug-reading/members", &mem)
-	if len(mem.Members) != 1 || mem.Members[0].Role != "organizer" {
-		t.Errorf("the new group's members through the API: %+v, want its founder as organizer", mem.Members)
+	if len(mem.Members) != 2 || mem.Members[0].Role != "organizer" || mem.Members[1].Role != "organizer" {
+		t.Errorf("the new group's members through the API: %+v, want its founder and bob as organizers", mem.Members)
+	}
+	d.adminGet(t, "/explain?user=acme/bob@acme.example&permission=members.manage&group=lug-reading", &ex)
+	if !ex.Allowed {
+		t.Errorf("bob, who accepted, is not the new group's organizer: %+v", ex)
+	}
+	d.adminGet(t, "/explain?user=vendor/hans&permission=members.manage&group=lug-reading", &ex)
+	if ex.Allowed {
+		t.Errorf("hans, who never accepted, is the new group's organizer: %+v", ex)
 	}
 	// The analytics: the ISUG for its admin, London for its organizer.
 	victor := d.tab(t, 1400, 1000)
