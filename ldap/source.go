@@ -596,8 +596,8 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 		s.onRun(r.st)
 	}
 	st, first := r.st, r.firstLoad
-	if first && err == nil {
-		// A first load leaves hundreds of MiB of the heap free (its
+	if first && err == nil && st.Users.Created+st.Groups.Created >= s.bulk {
+		// A large first load leaves hundreds of MiB of the heap free (its
 		// batches, bbolt's node copies and commit buffers, the maps of
 		// the run, unused from here on), which the runtime would return
 		// over minutes: return them now, so that the process does not

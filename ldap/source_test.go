@@ -679,3 +679,63 @@ sn: Last
 		t.Fatalf("engineers' users = %v", u)
 	}
 }
+
+// TestFirstLoadInManyBatches: a first load written in many batches (each
+// written while the next is read and diffed) stores what a load in one
+// batch stores, and a user the store refuses in a middle batch is
+// reported while the rest of its batch and the later ones are written.
+func TestFirstLoadInManyBatches(t *testing.T) {
+	var gen bytes.Buffer
+	if err := ldaptest.Generate(&gen, ldaptest.GenOptions{Users: 3000, Groups: 60, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	// An entry read before the generated users that takes the userName
+	// of user 2500: the store refuses that user when it comes, in the
+	// ninth of ten batches.
+	taken := ldaptest.UserName(2500)
+	first := "dn: " + ldaptest.UserDN(0) + "\n"
+	ldif := gen.String()
+	at := strings.Index(ldif, first)
+	if at < 0 {
+		t.Fatal("generated LDIF without user 0")
+	}
+	ldif = ldif[:at] + "dn: cn=early bird,ou=people," + ldaptest.DefaultSuffix +
+		"\nobjectClass: inetOrgPerson\ncn: early bird\nsn: Bird\nuid: " + taken + "\n\n" + ldif[at:]
+	e := newEnv(t, ldaptest.Options{LDIF: []string{ldif}})
+	e.dir.Users.BaseDN = "ou=people," + e.srv.Suffix
+	e.dir.PageSize = 100
+
+	rs, err := e.source(t, func(c *ldap.Config) { c.BatchSize, c.BulkBatchSize = 100, 300 }).Sync(t.Context(), ldap.Full)
+	if err != nil {
+		t.Fatalf("sync: %v (status %+v)", err, rs)
+	}
+	if rs.Users.Created != 3000 || rs.Users.Failed != 1 || rs.Groups.Created != 60 {
+		t.Fatalf("users %+v, groups %+v", rs.Users, rs.Groups)
+	}
+	if len(rs.Errors) != 1 || !strings.Contains(rs.Errors[0], taken) {
+		t.Fatalf("errors = %q, want one naming %s", rs.Errors, taken)
+	}
+
+	// The same directory in one batch, into another store.
+	one := &env{srv: e.srv, st: openStore(t), dir: e.dir}
+	if rs, err := one.source(t, nil).Sync(t.Context(), ldap.Full); err != nil || rs.Users.Created != 3000 {
+		t.Fatalf("one batch: %v, users %+v", err, rs.Users)
+	}
+	got, want := e.snap(t), one.snap(t)
+	if !slices.Equal(userNames(got), userNames(want)) {
+		t.Fatalf("users differ: %d stored in batches, %d in one", len(got.users), len(want.users))
+	}
+	if got.users[taken].FamilyName != "Bird" {
+		t.Fatalf("%s = %+v, want the early bird", taken, got.users[taken])
+	}
+	if len(got.groups) != len(want.groups) {
+		t.Fatalf("%d groups stored in batches, %d in one", len(got.groups), len(want.groups))
+	}
+	for name := range want.groups {
+		gu, gg := got.members(t, name)
+		wu, wg := want.members(t, name)
+		if !slices.Equal(gu, wu) || !slices.Equal(gg, wg) {
+			t.Fatalf("group %s: members %v %v in batches, %v %v in one", name, gu, gg, wu, wg)
+		}
+	}
+}
