@@ -481,7 +481,8 @@ func (s *Server) confirmCoFounder(w http.ResponseWriter, r *http.Request, p prin
 
 // applicationMessage answers POST /api/v1/applications/{id}/messages
 // {text}: a reviewer's question (the status becomes questions, the
-// founders are told) or a founder's answer (pending again).
+// founders are told) or a founder's answer (pending again); a co-founder
+// answers only once they accepted their place.
 func (s *Server) applicationMessage(w http.ResponseWriter, r *http.Request, p principal) {
 	text, ok := s.textBody(w, r, "message", policy.MaxTextBytes)
 	if !ok {
@@ -496,6 +497,10 @@ func (s *Server) applicationMessage(w http.ResponseWriter, r *http.Request, p pr
 			return applicationView{}, errDecided
 		}
 		reviewer := s.reviewsUnder(p, a.Parent) && !a.HasFounder(p.user)
+		if i := a.CoFounder(p.user); !reviewer && i >= 0 && a.CoFounders[i].Answer != policy.CoFounderAccepted {
+			// Only founders who agreed answer for the application.
+			return applicationView{}, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "accept your place as co-founder before answering for the application"}
+		}
 		now := s.cfg.Now().UTC()
 		a.Messages = append(a.Messages, policy.ApplicationMessage{Author: p.user, Name: s.displayName(tx, p), Reviewer: reviewer, Text: text, Time: now})
 		step := "answered"

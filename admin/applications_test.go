@@ -233,9 +233,15 @@ func TestCoFoundersConsent(t *testing.T) {
 		{"a bad answer", "dave-token", `{"answer":"maybe"}`, 400, ""},
 		{"no answer", "dave-token", `{}`, 400, ""},
 		{"a stale version", "dave-token", `{"answer":"accepted","version":1}`, 412, ""},
+		{"a co-founder who did not accept answers for the application", "dave-token", `{"text":"We meet on Mondays."}`, 403, ""},
+		{"nor one who declined", "erin-token", `{"text":"We meet on Mondays."}`, 403, ""},
 	} {
 		before := f.lastSeq(t)
-		st, m := f.call(t, c.token, "PUT", path+"/confirmation", c.body)
+		method, at := "PUT", path+"/confirmation"
+		if strings.Contains(c.body, `"text"`) {
+			method, at = "POST", path+"/messages"
+		}
+		st, m := f.call(t, c.token, method, at, c.body)
 		if st != c.status {
 			t.Errorf("%s: %d %v, want %d", c.name, st, m, c.status)
 			continue

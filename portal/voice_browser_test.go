@@ -115,10 +115,23 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	bob.waitText("#confirm", "names you as a co-founder")
 	bob.waitText("#my-answer", "pending")
 	bob.screenshot("found-cofounder-asked")
+	messageForms := func(b *tab) int {
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action$="/message"]').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := messageForms(bob); n != 0 {
+		t.Errorf("a co-founder who has not accepted may answer for the application (%d forms)", n)
+	}
 	bob.run("accept", chromedp.Click(chromedp.CSS("#accept-place"), chromedp.NodeVisible))
 	bob.waitText(".flash", "You accepted")
 	bob.waitText("#my-answer", "accepted")
 	bob.screenshot("found-cofounder-accepted")
+	if n := messageForms(bob); n != 1 {
+		t.Errorf("a co-founder who accepted may not answer the reviewers (%d forms)", n)
+	}
 	// Tina, the applicant, has nothing to answer.
 	tina.run("reload", chromedp.Navigate(appURL))
 	tina.waitText("#cofounders", "bob@acme.example: accepted")
