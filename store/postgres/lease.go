@@ -26,6 +26,12 @@ func leaseKey(name string) int32 {
 // and how often its holder checks that it still has it.
 const defaultLeaseEvery = 2 * time.Second
 
+// minLeaseCheck is the least time a holder's connection check may take
+// before the holder gives the lease up: a busy database or machine must not
+// cost a healthy holder its lease (a session the database ended fails the
+// check at once, whatever this is).
+const minLeaseCheck = 5 * time.Second
+
 // Lead runs fn while this process holds the lease name, for work that must
 // run once across all the replicas on the database (scheduled directory
 // syncs, key rotation, expiry sweeps). It waits until it can take the
@@ -38,7 +44,8 @@ const defaultLeaseEvery = 2 * time.Second
 // partition, its TCP keepalive expire), or the server restarts. The holder
 // checks its connection every Options.LeaseEvery; when the check fails the
 // lease may already be another replica's, so fn's context is cancelled and
-// Lead waits for fn to return before it tries to take the lease again.
+// Lead waits for fn to return, and two LeaseEvery more so that a waiting
+// replica takes over, before it tries to take the lease again.
 // Two holders can therefore overlap by at most one check interval, and
 // only when the database drops a holder that is still alive: the leased
 // jobs write in transactions and converge, so an overlap costs work, not
@@ -76,6 +83,13 @@ func (s *Store) Lead(ctx context.Context, name string, fn func(ctx context.Conte
 			return nil
 		}
 		s.log.Warn("postgres: lease lost; its work stopped until it is taken again", "lease", name, "err", lost)
+		// The replicas waiting try every LeaseEvery: one that lost its
+		// session gives them two turns before it tries again itself.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * s.leaseEvery):
+		}
 	}
 }
 
@@ -121,7 +135,7 @@ func (s *Store) hold(ctx context.Context, conn *pgx.Conn, fn func(context.Contex
 			return nil
 		case <-t.C:
 		}
-		cctx, ccancel := context.WithTimeout(ctx, s.leaseEvery)
+		cctx, ccancel := context.WithTimeout(ctx, max(s.leaseEvery, minLeaseCheck))
 		_, err := conn.Exec(cctx, `SELECT 1`)
 		ccancel()
 		if err != nil && ctx.Err() == nil {

@@ -47,7 +47,7 @@ func wait(t *testing.T, ch chan struct{}, what string) {
 func openLease(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Migrate: true, MaxConns: 4,
-		LeaseEvery: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		LeaseEvery: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(newTestWriter(t), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/roster-dev/roster/store"
@@ -17,7 +18,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // open opens a store on a fresh database, migrating it.
 func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Migrate: true, MaxConns: 8, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Migrate: true, MaxConns: 8, Logger: slog.New(slog.NewTextHandler(newTestWriter(t), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +31,31 @@ func TestConformance(t *testing.T) {
 }
 
 // testWriter sends log lines to the test's log.
-type testWriter struct{ t *testing.T }
+// testWriter passes a store's log lines to t.Log until the test and its
+// cleanups are over; a background goroutine that logs later (a lease loop
+// a failed test left running) is dropped instead of panicking the binary.
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	over bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+// newTestWriter must be called before the store it serves is opened, so
+// its cleanup runs after the store's Close.
+func newTestWriter(t *testing.T) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.over = true; w.mu.Unlock() })
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.over {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 // TestTxIsActorTx: the postgres Tx switches actors inside a transaction,
 // so a Batcher's group commit keeps each operation's actor in one
