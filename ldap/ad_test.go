@@ -36,16 +36,7 @@ func TestActiveDirectory(t *testing.T) {
 	dc.MustModify(t, strings.ReplaceAll(fixture(t, "ad.ldif"), "{{unicodePwd}}", ldaptest.UnicodePwd(adPassword)))
 	t.Logf("samba: fixture loaded after %s", time.Since(t0).Round(time.Millisecond))
 
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Update(t.Context(), "test", func(tx store.Tx) error {
-		return tx.PutTenant(policy.Tenant{ID: tenant, Name: "Acme", Kind: policy.TenantPartner})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t)
 	// The whole domain is searched, as a real configuration would: the
 	// built-in accounts and groups, the domain controller's computer
 	// account and the continuation references come along.
@@ -468,8 +459,9 @@ member: CN=%[2]s,%[1]s
 	t.Logf("samba: whole test %s", time.Since(t0).Round(time.Millisecond))
 }
 
-// dnByGUID asks the DC for the DN of the object with the given GUID.
-func dnByGUID(t *testing.T, dc *ldaptest.Samba, guid string) string {
+// adminConn dials the DC over LDAPS, trusting its CA, and binds as the
+// domain administrator.
+func adminConn(t *testing.T, dc *ldaptest.Samba) *goldap.Conn {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(dc.CAPEM)
@@ -477,10 +469,18 @@ func dnByGUID(t *testing.T, dc *ldaptest.Samba, guid string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if err := c.Bind(dc.AdminDN, dc.AdminPassword); err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
+	return c
+}
+
+// dnByGUID asks the DC for the DN of the object with the given GUID.
+func dnByGUID(t *testing.T, dc *ldaptest.Samba, guid string) string {
+	t.Helper()
+	c := adminConn(t, dc)
+	defer c.Close()
 	res, err := c.Search(goldap.NewSearchRequest("<GUID="+guid+">", goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
 	if err != nil {
@@ -506,16 +506,8 @@ func containsAll(have, want []string) bool {
 // its objectSid.
 func ridOf(t *testing.T, dc *ldaptest.Samba, dn string) string {
 	t.Helper()
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(dc.CAPEM)
-	c, err := goldap.DialURL(dc.LDAPSURL, goldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := adminConn(t, dc)
 	defer c.Close()
-	if err := c.Bind(dc.AdminDN, dc.AdminPassword); err != nil {
-		t.Fatal(err)
-	}
 	res, err := c.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		0, 0, false, "(objectClass=*)", []string{"objectSid"}, nil))
 	if err != nil || len(res.Entries) != 1 {

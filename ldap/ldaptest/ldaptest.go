@@ -94,6 +94,16 @@ func Installed() bool {
 	return true
 }
 
+// needServer skips t because of err, a reason the server cannot run
+// here, unless the environment variable CI is set: then t fails.
+func needServer(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(err)
+	}
+	t.Skipf("%v; skipping (CI unset)", err)
+}
+
 func lookPath(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
@@ -113,10 +123,7 @@ func lookPath(name string) (string, error) {
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if !Installed() {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ldaptest: slapd/ldap-utils not installed (run scripts/deps/slapd.sh)")
-		}
-		t.Skip("ldaptest: slapd not installed; skipping (CI unset)")
+		needServer(t, errors.New("ldaptest: slapd/ldap-utils not installed (run scripts/deps/slapd.sh)"))
 	}
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
@@ -448,7 +455,13 @@ func ldapModify(ctx context.Context, url, dn, password string, env []string, ldi
 // MustModify is Modify for tests.
 func (s *Server) MustModify(t testing.TB, ldif string) {
 	t.Helper()
-	if err := s.Modify(context.Background(), ldif); err != nil {
+	mustModify(t, s.Modify, ldif)
+}
+
+// mustModify applies ldif with modify and fails t when it cannot.
+func mustModify(t testing.TB, modify func(context.Context, string) error, ldif string) {
+	t.Helper()
+	if err := modify(t.Context(), ldif); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -92,10 +92,7 @@ func SambaInstalled() error {
 func NewSamba(t testing.TB) *Samba {
 	t.Helper()
 	if err := SambaInstalled(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("%v; skipping (CI unset)", err)
+		needServer(t, err)
 	}
 	var stderr io.Writer
 	if testing.Verbose() {
@@ -327,9 +324,7 @@ func (s *Samba) Modify(ctx context.Context, ldif string) error {
 // MustModify is Modify for tests.
 func (s *Samba) MustModify(t testing.TB, ldif string) {
 	t.Helper()
-	if err := s.Modify(t.Context(), ldif); err != nil {
-		t.Fatal(err)
-	}
+	mustModify(t, s.Modify, ldif)
 }
 
 // UnicodePwd returns the base64 LDIF value of AD's unicodePwd attribute
