@@ -57,6 +57,18 @@ func (o outcome) invalid(errs map[string]string) {
 	o.show(http.StatusUnprocessableEntity, &formState{Form: o.form, Values: o.r.PostForm, Errors: errs, Alert: "Nothing was changed: correct the fields marked below."})
 }
 
+// ready reports whether c found the form correct; if not, it has shown
+// the form again with the errors. A correct form's action is doing
+// (named in a refusal) and goes back to section of the page (#members).
+func (o *outcome) ready(c *checker, doing, section string) bool {
+	if !c.ok() {
+		o.invalid(c.errors)
+		return false
+	}
+	o.doing, o.back = doing, o.back+section
+	return true
+}
+
 func (o outcome) done(err error, msg string) {
 	if err == nil {
 		o.s.setFlash(msg)
@@ -155,11 +167,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		default:
 			c.errors["join"] = "Choose open, on request or closed."
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "rename or describe "+slug, "#about") {
 			return
 		}
-		o.doing, o.back = "rename or describe "+slug, o.back+"#about"
 		o.done(a.do(ctx, http.MethodPatch, gpath, in, nil), "Saved the name, description, who may join and the public page.")
 	case "archive", "unarchive":
 		o.doing, o.back = action+" "+slug, o.back+"#about"
@@ -173,11 +183,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.done(a.do(ctx, http.MethodPost, gpath+"/join", nil, nil), "Welcome: you are now a member of this group.")
 	case "ask":
 		msg := c.text("message", "Message", false, 500)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "ask to join "+slug, "#membership") {
 			return
 		}
-		o.doing, o.back = "ask to join "+slug, o.back+"#membership"
 		o.done(a.do(ctx, http.MethodPost, gpath+"/join-requests", map[string]any{"message": msg}, nil), "Asked: the organizers will approve or decline your request.")
 	case "leave":
 		o.doing, o.back = "leave "+slug, o.back+"#membership"
@@ -185,11 +193,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 	case "approve", "decline":
 		user := c.text("user", "Person", true, 64)
 		reason := c.text("reason", "Reason", false, 500)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "decide membership requests in "+slug, "#requests") {
 			return
 		}
-		o.doing, o.back = "decide membership requests in "+slug, o.back+"#requests"
 		msg := "Approved: they are now a member."
 		if action == "decline" {
 			msg = "Declined the request."
@@ -197,11 +203,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.done(a.do(ctx, http.MethodPost, gpath+"/join-requests/"+esc(user)+"/"+action, map[string]any{"reason": reason}, nil), msg)
 	case "move":
 		parent := c.text("parent", "New parent", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "move "+slug+" below "+parent, "#about") {
 			return
 		}
-		o.doing, o.back = "move "+slug+" below "+parent, o.back+"#about"
 		o.done(a.do(ctx, http.MethodPost, gpath+"/move", map[string]any{"parent": parent}, nil), "Moved "+slug+" below "+parent+".")
 	case "add-member":
 		who := c.text("user", "Person", true, 300)
@@ -212,11 +216,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		} else if who != "" {
 			c.errors["user"] = "Choose a person from the search, or type company/user name (e.g. acme/bob@acme.example)."
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "give the role “"+roleName+"” in "+slug, "#members") {
 			return
 		}
-		o.doing, o.back = "give the role “"+roleName+"” in "+slug, o.back+"#members"
 		err := a.do(ctx, http.MethodPost, gpath+"/memberships", in, nil)
 		if statusOf(err) == http.StatusBadRequest {
 			o.invalid(map[string]string{"user": "No such person: " + who + "."})
@@ -226,11 +228,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 	case "remove-member":
 		user := c.text("user", "Person", true, 64)
 		roleName := c.text("role", "Role", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "take the role “"+roleName+"” in "+slug, "#members") {
 			return
 		}
-		o.doing, o.back = "take the role “"+roleName+"” in "+slug, o.back+"#members"
 		o.done(a.do(ctx, http.MethodDelete, gpath+"/memberships/"+esc(user)+"/"+esc(roleName), nil, nil), "Removed the role "+roleName+".")
 	case "add-meeting":
 		in, ok := meetingForm(c)
@@ -250,11 +250,9 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		if going != "yes" && going != "no" {
 			c.errors["going"] = "Answer going or not going."
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "answer for the meetings of "+slug, "#meetings") {
 			return
 		}
-		o.doing, o.back = "answer for the meetings of "+slug, o.back+"#meetings"
 		msg := "Noted: you are going."
 		if going == "no" {
 			msg = "Noted: you are not going."
@@ -262,29 +260,23 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.done(a.do(ctx, http.MethodPut, gpath+"/meetings/"+esc(id)+"/rsvp", map[string]any{"going": going == "yes"}, nil), msg)
 	case "cancel-meeting":
 		id := c.text("id", "Meeting", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "edit the meetings of "+slug, "#meetings") {
 			return
 		}
-		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
 		o.done(a.do(ctx, http.MethodPatch, gpath+"/meetings/"+esc(id), map[string]any{"cancelled": true}, nil), "Cancelled the meeting; calendars that subscribed will show it cancelled.")
 	case "delete-meeting":
 		id := c.text("id", "Meeting", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "edit the meetings of "+slug, "#meetings") {
 			return
 		}
-		o.doing, o.back = "edit the meetings of "+slug, o.back+"#meetings"
 		o.done(a.do(ctx, http.MethodDelete, gpath+"/meetings/"+esc(id), nil, nil), "Deleted the meeting.")
 	case "add-rule":
 		tenant := c.text("tenant", "Company", true, 64)
 		dir := c.text("dirGroup", "Directory group", true, 300)
 		roleName := c.text("role", "Role", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "bind directory groups to the role “"+roleName+"” in "+slug, "#rules") {
 			return
 		}
-		o.doing, o.back = "bind directory groups to the role “"+roleName+"” in "+slug, o.back+"#rules"
 		err := a.do(ctx, http.MethodPost, gpath+"/rules", map[string]any{"tenant": tenant, "dirGroup": dir, "role": roleName}, nil)
 		if statusOf(err) == http.StatusBadRequest {
 			var ae *apiError
@@ -295,6 +287,19 @@ func (p *Portal) groupAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.done(err, "Members of “"+dir+"” ("+tenant+") now hold "+roleName+" here.")
 	default:
 		p.fail(w, r, http.StatusNotFound, "There is no such action.")
+	}
+}
+
+// repeatChoices are the options (value, label) of a meeting form's
+// "Repeats"; meetingForm turns each value into an RRULE.
+func repeatChoices() [][2]string {
+	return [][2]string{
+		{"", "Once"},
+		{"weekly", "Every week"},
+		{"fortnightly", "Every other week"},
+		{"monthly-weekday", "Monthly on the same weekday (e.g. 2nd Tuesday)"},
+		{"monthly-day", "Monthly on the same date"},
+		{"custom", "By the rule below"},
 	}
 }
 

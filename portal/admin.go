@@ -120,11 +120,9 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *session)
 		if c.errors["name"] == "" && !tokenNameRE.MatchString(name) {
 			c.errors["name"] = "Use letters, digits, dots, dashes and underscores (e.g. okta-2026)."
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "create SCIM tokens for "+tenant, "#tenant-"+tenant) {
 			return
 		}
-		o.doing, o.back = "create SCIM tokens for "+tenant, o.back+"#tenant-"+tenant
 		var out struct {
 			Token string `json:"token"`
 		}
@@ -140,11 +138,9 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *session)
 	case "revoke-token":
 		tenant := c.text("tenant", "Company", true, 64)
 		name := c.text("name", "Token name", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "revoke SCIM tokens of "+tenant, "#tenant-"+tenant) {
 			return
 		}
-		o.doing, o.back = "revoke SCIM tokens of "+tenant, o.back+"#tenant-"+tenant
 		o.done(a.do(ctx, http.MethodDelete, "/tenants/"+esc(tenant)+"/scim-tokens/"+esc(name), nil, nil),
 			"Revoked the SCIM token “"+name+"” of "+tenant+": it stopped working at once.")
 	case "create-client":
@@ -161,11 +157,9 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *session)
 			uris = append(uris, u)
 		}
 		public := c.form.Get("public") == "yes"
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "create OIDC clients", "#clients") {
 			return
 		}
-		o.doing, o.back = "create OIDC clients", o.back+"#clients"
 		var out struct {
 			Secret string `json:"secret"`
 		}
@@ -185,11 +179,9 @@ func (p *Portal) adminAction(w http.ResponseWriter, r *http.Request, s *session)
 		o.done(err, "Created the client “"+id+"”.")
 	case "delete-client":
 		id := c.text("id", "Client id", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "delete OIDC clients", "#clients") {
 			return
 		}
-		o.doing, o.back = "delete OIDC clients", o.back+"#clients"
 		o.done(a.do(ctx, http.MethodDelete, "/clients/"+esc(id), nil, nil), "Deleted the client “"+id+"” and revoked its tokens.")
 	default:
 		p.fail(w, r, http.StatusNotFound, "There is no such action.")

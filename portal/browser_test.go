@@ -36,6 +36,16 @@ func (d *browserDemo) tab(t *testing.T, width, height int) *tab {
 	return newTab(t, d.exe, d.base, d.shots, width, height)
 }
 
+// signedIn opens a width×height tab, signs in as user of tenant and goes
+// to path.
+func (d *browserDemo) signedIn(t *testing.T, width, height int, tenant, user, path string) *tab {
+	t.Helper()
+	b := d.tab(t, width, height)
+	b.signIn(tenant, user)
+	b.run("open "+path, chromedp.Navigate(d.base+path))
+	return b
+}
+
 // tab is one headless Chromium with its own cookies, driven by chromedp.
 type tab struct {
 	t    *testing.T
@@ -69,10 +79,14 @@ func (b *tab) findPeople(q, want string) {
 // with role; what names the step.
 func (b *tab) addMember(what, role string) {
 	b.t.Helper()
-	b.run(what,
-		chromedp.SetValue(chromedp.CSS("#add-member-role"), role),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-member"] button[type=submit]`)),
-	)
+	b.submit(what, "/add-member", chromedp.SetValue(chromedp.CSS("#add-member-role"), role))
+}
+
+// submit runs the steps fill, then clicks the submit button of the form
+// whose action ends in action; what names the step.
+func (b *tab) submit(what, action string, fill ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.run(what, append(fill, chromedp.Click(chromedp.CSS(`form[action$="`+action+`"] button[type=submit]`)))...)
 }
 
 // waitText waits until the element sel's text contains want.
@@ -164,7 +178,7 @@ func TestBrowser(t *testing.T) {
 	alice.findPeople("peter", "Peter")
 	alice.addMember("add peter as member", "member")
 	alice.waitText(".flash", "Added vendor/peter as member")
-	alice.run("fill a meeting",
+	alice.submit("fill a meeting", "/add-meeting",
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-title"), "Spring meetup"),
 		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-03-11T18:30"),
 		chromedp.SetValue(chromedp.CSS("#add-meeting-end"), "2031-03-11T21:00"),
@@ -173,7 +187,6 @@ func TestBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#add-meeting-repeat"), "monthly-weekday"),
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-count"), "6"),
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-capacity"), "40"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
 	)
 	alice.waitText(".flash", "Added the meeting “Spring meetup”")
 	alice.waitText("#meetings", "Spring meetup")
@@ -182,10 +195,9 @@ func TestBrowser(t *testing.T) {
 
 	// Bad input: the message stands next to the field, nothing changes.
 	before := d.auditSeq(t)
-	alice.run("a meeting without a title",
+	alice.submit("a meeting without a title", "/add-meeting",
 		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-04-08T18:30"),
 		chromedp.SetValue(chromedp.CSS("#add-meeting-tz"), "Mars/Olympus"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
 	)
 	alice.waitText("#add-meeting-title-error", "Title is required")
 	alice.waitText("#add-meeting-tz-error", "IANA time zone")
@@ -198,7 +210,7 @@ func TestBrowser(t *testing.T) {
 	alice.screenshot("04-refused")
 
 	// A form posted without its CSRF token is refused.
-	alice.run("drop the CSRF token and post",
+	alice.submit("drop the CSRF token and post", "/add-meeting",
 		chromedp.Navigate(d.base+"/portal/groups/lug-london"),
 		chromedp.WaitVisible(chromedp.CSS("#add-meeting-title")),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -207,7 +219,6 @@ func TestBrowser(t *testing.T) {
 		}),
 		chromedp.SendKeys(chromedp.CSS("#add-meeting-title"), "Forged"),
 		chromedp.SetValue(chromedp.CSS("#add-meeting-start"), "2031-05-13T18:30"),
-		chromedp.Click(chromedp.CSS(`form[action$="/add-meeting"] button[type=submit]`)),
 	)
 	alice.waitText(".alert", "security token is missing")
 	alice.screenshot("05-csrf-refused")
@@ -262,13 +273,10 @@ func TestBrowser(t *testing.T) {
 
 	// Membership requests: tina (Globex) asks to join the request-only
 	// lug-london and joins the open sig-devops; alice approves her.
-	tina := d.tab(t, 1280, 900)
-	tina.signIn("globex", "tina@globex.example")
-	tina.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	tina := d.signedIn(t, 1280, 900, "globex", "tina@globex.example", "/portal/groups/lug-london")
 	tina.waitText("#membership", "takes members on request")
-	tina.run("ask to join",
+	tina.submit("ask to join", "/ask",
 		chromedp.SendKeys(chromedp.CSS("#ask-message"), "I organise the Sydney group and work in London this year."),
-		chromedp.Click(chromedp.CSS(`form[action$="/ask"] button[type=submit]`)),
 	)
 	tina.waitText(".flash", "Asked")
 	tina.waitText("#membership", "pending")
@@ -303,9 +311,7 @@ func TestBrowser(t *testing.T) {
 	victor.waitText("table.audit", "joined (open group)")
 
 	// A phone.
-	phone := d.tab(t, 390, 844)
-	phone.signIn("vendor", "alice")
-	phone.run("group on a phone", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	phone := d.signedIn(t, 390, 844, "vendor", "alice", "/portal/groups/lug-london")
 	phone.waitText("h1", "LUG London")
 	overflow, err := chromedp.Run(phone.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
 	if err != nil {
@@ -337,10 +343,9 @@ func TestBrowserAdminArchive(t *testing.T) {
 	victor.run("tokens and clients", chromedp.Click(chromedp.CSS(`nav a[href="/portal/admin"]`), chromedp.NodeVisible))
 	victor.waitText("h1", "SCIM tokens and clients")
 	victor.waitText("#clients", "from the configuration")
-	victor.run("create a token",
+	victor.submit("create a token", "/create-token",
 		chromedp.SetValue(chromedp.CSS("#create-token-tenant"), "acme"),
 		chromedp.SendKeys(chromedp.CSS("#create-token-name"), "okta-2026"),
-		chromedp.Click(chromedp.CSS(`form[action$="/create-token"] button[type=submit]`)),
 	)
 	victor.waitText(".flash", "Created the SCIM token “okta-2026” for acme")
 	victor.waitText(".secret", "only this once")

@@ -148,6 +148,8 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
+	// repeatChoices are the options of a meeting form's "Repeats".
+	"repeatChoices": repeatChoices,
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -15,19 +15,15 @@ import (
 func TestBrowserReach(t *testing.T) {
 	d := startBrowserDemo(t)
 
-	alice := d.tab(t, 1280, 900)
-	alice.signIn("vendor", "alice")
-	alice.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	alice := d.signedIn(t, 1280, 900, "vendor", "alice", "/portal/groups/lug-london")
 	alice.run("open the form", chromedp.Click(chromedp.CSS(`a[href="/portal/groups/lug-london/announce"]`), chromedp.NodeVisible))
 	alice.waitText("h1", "Send an announcement")
-	alice.run("submit without a body",
+	alice.submit("submit without a body", "/announce",
 		chromedp.SendKeys(chromedp.CSS("#announce-subject"), "Spring meetup: venue confirmed"),
-		chromedp.Click(chromedp.CSS(`form[action$="/announce"] button[type=submit]`)),
 	)
 	alice.waitText(".field-error", "Write the message.")
-	alice.run("write and send",
+	alice.submit("write and send", "/announce",
 		chromedp.SendKeys(chromedp.CSS("#announce-body"), "We meet at the **Vendor Inc office**.\n\n- pizza from 18:30\n- talks at 19:00\n\n<script>document.title='pwned'</script>"),
-		chromedp.Click(chromedp.CSS(`form[action$="/announce"] button[type=submit]`)),
 	)
 	alice.waitText(".flash", "is on its way to")
 	alice.waitText(".archive", "Spring meetup: venue confirmed")

@@ -253,20 +253,16 @@ func (p *Portal) talksAction(w http.ResponseWriter, r *http.Request, s *session)
 		if err != nil {
 			c.errors["order"] = "Enter a whole number (lower comes first)."
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "order the agenda", "#agenda") {
 			return
 		}
-		o.doing, o.back = "order the agenda", o.back+"#agenda"
 		o.done(a.do(ctx, http.MethodPatch, mpath+"/talks/"+esc(talkID), map[string]any{"order": n}, nil), "Moved the talk on the agenda.")
 	case "comment":
 		o.form = "comment-" + talkID
 		text := c.text("text", "Comment", true, 2000)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "comment on this talk", "#proposals") {
 			return
 		}
-		o.doing, o.back = "comment on this talk", o.back+"#proposals"
 		o.done(a.do(ctx, http.MethodPost, mpath+"/talks/"+esc(talkID)+"/comments", map[string]any{"text": text}, nil), "Comment added; only the organizers see it.")
 	case "program":
 		in := map[string]any{"callOpen": r.PostForm.Get("callOpen") == "on"}
@@ -295,19 +291,15 @@ func (p *Portal) talksAction(w http.ResponseWriter, r *http.Request, s *session)
 			}
 			in["feedbackDays"] = n
 		}
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "run the call for talks of this meeting", "#call") {
 			return
 		}
-		o.doing, o.back = "run the call for talks of this meeting", o.back+"#call"
 		o.done(a.do(ctx, http.MethodPut, mpath+"/program", in, nil), "Saved the call for talks.")
 	case "topic":
 		title := c.text("title", "Topic", true, 200)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "suggest topics for this meeting", "#topics") {
 			return
 		}
-		o.doing, o.back = "suggest topics for this meeting", o.back+"#topics"
 		o.done(a.do(ctx, http.MethodPost, mpath+"/topics", map[string]any{"title": title}, nil), "Suggested “"+title+"”.")
 	case "vote", "unvote", "pick", "unpick":
 		topicID := c.text("topic", "Topic", true, 64)
@@ -490,11 +482,9 @@ func (p *Portal) feedbackAction(w http.ResponseWriter, r *http.Request, s *sessi
 		o.done(a.do(ctx, http.MethodPut, mpath+"/feedback", in, nil), "Thank you: your feedback is saved (you may change it while the form is open).")
 	case "checkin", "uncheck":
 		user := c.text("user", "Person", true, 64)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "keep the check-in list", "#checkins") {
 			return
 		}
-		o.doing, o.back = "keep the check-in list", o.back+"#checkins"
 		method := http.MethodPut
 		if action == "uncheck" {
 			method = http.MethodDelete

@@ -30,9 +30,7 @@ func (b *tab) mainText() string {
 func TestBrowserTalks(t *testing.T) {
 	d := startBrowserDemo(t)
 
-	bob := d.tab(t, 1280, 1000)
-	bob.signIn("acme", "bob@acme.example")
-	bob.run("open lug-london", chromedp.Navigate(d.base+"/portal/groups/lug-london"))
+	bob := d.signedIn(t, 1280, 1000, "acme", "bob@acme.example", "/portal/groups/lug-london")
 	bob.run("open the next meetup's talks", chromedp.Click(chromedp.CSS(`a[aria-label="Talks and agenda of LUG London meetup #11"]`), chromedp.NodeVisible))
 	bob.waitText("h1", "LUG London meetup #11: talks and agenda")
 	bob.waitText("#call", "Formats: lightning (5 min), talk (30 min)")
@@ -46,16 +44,14 @@ func TestBrowserTalks(t *testing.T) {
 
 	// Bad input: the portal's own check, then the admin API's, each next
 	// to its field; nothing is proposed.
-	bob.run("propose without a title",
+	bob.submit("propose without a title", "/talks/propose",
 		chromedp.SendKeys(chromedp.CSS("#propose-abstract"), "Rolling upgrades of a 12-node cluster, live."),
 		chromedp.SetValue(chromedp.CSS("#propose-format"), "talk"),
-		chromedp.Click(chromedp.CSS(`form[action$="/talks/propose"] button[type=submit]`)),
 	)
 	bob.waitText("#propose-title-error", "Title is required.")
-	bob.run("name a co-speaker who does not exist",
+	bob.submit("name a co-speaker who does not exist", "/talks/propose",
 		chromedp.SendKeys(chromedp.CSS("#propose-title"), "Zero-downtime upgrades"),
 		chromedp.SendKeys(chromedp.CSS("#propose-coSpeakers"), "acme/nobody"),
-		chromedp.Click(chromedp.CSS(`form[action$="/talks/propose"] button[type=submit]`)),
 	)
 	bob.waitText("#propose-coSpeakers-error", `No such person "acme/nobody"`)
 	bob.waitText(".alert", "Nothing was changed")
@@ -63,9 +59,8 @@ func TestBrowserTalks(t *testing.T) {
 	if body := bob.mainText(); strings.Contains(body, "Zero-downtime upgrades — ") {
 		t.Errorf("a refused proposal is listed:\n%s", body)
 	}
-	bob.run("propose with charlotte",
+	bob.submit("propose with charlotte", "/talks/propose",
 		chromedp.SetValue(chromedp.CSS("#propose-coSpeakers"), "vendor/charlotte"),
-		chromedp.Click(chromedp.CSS(`form[action$="/talks/propose"] button[type=submit]`)),
 	)
 	bob.waitText(".flash", "Proposed “Zero-downtime upgrades”")
 	bob.waitText("#proposals", "Zero-downtime upgrades proposed")
@@ -132,11 +127,10 @@ func TestBrowserTalks(t *testing.T) {
 		t.Errorf("the form asks a speaker to rate his own talk, or not the others':\n%s", form)
 	}
 	bob.screenshot("talks-04-feedback-refused")
-	bob.run("rate",
+	bob.submit("rate", "/feedback/rate",
 		chromedp.Click(chromedp.CSS(`input[name=overall][value="4"]`)),
 		chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] fieldset:nth-of-type(2) input[value="5"]`)),
 		chromedp.SendKeys(chromedp.CSS("#rate-comment"), "More lightning talks, please."),
-		chromedp.Click(chromedp.CSS(`form[action$="/feedback/rate"] button[type=submit]`)),
 	)
 	bob.waitText(".flash", "Thank you: your feedback is saved")
 	bob.waitText(`form[action$="/feedback/rate"] button`, "Change my feedback")

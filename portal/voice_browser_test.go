@@ -21,9 +21,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	d := startBrowserDemo(t)
 
 	// Bob (Acme) sends feedback; a form without a product changes nothing.
-	bob := d.tab(t, 1280, 900)
-	bob.signIn("acme", "bob@acme.example")
-	bob.run("open feedback", chromedp.Navigate(d.base+"/portal/feedback"))
+	bob := d.signedIn(t, 1280, 900, "acme", "bob@acme.example", "/portal/feedback")
 	bob.waitText("h1", "Product feedback")
 	before := d.auditSeq(t)
 	bob.run("send without a product",
@@ -45,9 +43,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 
 	// Hans (the storage team) sees it without Bob's name, and not the
 	// cloud item; he answers.
-	hans := d.tab(t, 1280, 900)
-	hans.signIn("vendor", "hans")
-	hans.run("open the inbox", chromedp.Navigate(d.base+"/portal/feedback#inbox"))
+	hans := d.signedIn(t, 1280, 900, "vendor", "hans", "/portal/feedback#inbox")
 	hans.waitText("#inbox", "Rebuilds take all night")
 	inbox, err := chromedp.Run(hans.ctx, chromedp.Text(chromedp.CSS("#inbox"), chromedp.NodeVisible))
 	if err != nil {
@@ -58,10 +54,9 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	}
 	hans.run("open the item", chromedp.Navigate(itemURL))
 	hans.waitText("h1", "Rebuilds take all night")
-	hans.run("answer",
+	hans.submit("answer", "/answer",
 		chromedp.SetValue(chromedp.CSS("#answer-status"), "planned"),
 		chromedp.SendKeys(chromedp.CSS("#answer-answer"), "Parallel rebuilds ship in 9.2 this spring."),
-		chromedp.Click(chromedp.CSS(`form[action$="/answer"] button[type=submit]`)),
 	)
 	hans.waitText(".flash", "the member sees it")
 
@@ -77,9 +72,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 	}
 
 	// Tina (Globex) applies to found LUG Reading; London is near.
-	tina := d.tab(t, 1280, 1000)
-	tina.signIn("globex", "tina@globex.example")
-	tina.run("open found", chromedp.Navigate(d.base+"/portal/found"))
+	tina := d.signedIn(t, 1280, 1000, "globex", "tina@globex.example", "/portal/found")
 	tina.waitText("h1", "Found a group")
 	tina.run("fill in",
 		chromedp.SendKeys(chromedp.CSS("#apply-name"), "LUG Reading"),
@@ -185,9 +178,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		t.Errorf("hans, who never accepted, is the new group's organizer: %+v", ex)
 	}
 	// The analytics: the ISUG for its admin, London for its organizer.
-	victor := d.tab(t, 1400, 1000)
-	victor.signIn("vendor", "victor")
-	victor.run("open analytics", chromedp.Navigate(d.base+"/portal/stats"))
+	victor := d.signedIn(t, 1400, 1000, "vendor", "victor", "/portal/stats")
 	victor.run("open the isug", chromedp.Click(chromedp.CSS(`a[href="/portal/stats/isug"]`), chromedp.NodeVisible))
 	victor.waitText("h1", "International Systems User Group: how it is doing")
 	victor.waitText("#groups", "RUG Europe")
@@ -199,9 +190,7 @@ func TestBrowserFeedbackAndFounding(t *testing.T) {
 		t.Errorf("%d charts, want 7", charts)
 	}
 	victor.screenshot("analytics")
-	alicePage := d.tab(t, 1280, 900)
-	alicePage.signIn("vendor", "alice")
-	alicePage.run("open london", chromedp.Navigate(d.base+"/portal/stats/lug-london"))
+	alicePage := d.signedIn(t, 1280, 900, "vendor", "alice", "/portal/stats/lug-london")
 	alicePage.waitText("h1", "LUG London: how it is doing")
 	alicePage.screenshot("analytics-lug")
 	if st, _ := alice.get("/portal/stats/isug"); st != http.StatusNotFound && st != http.StatusForbidden {
