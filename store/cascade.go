@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -56,6 +57,29 @@ func (c *Cascade) rewrite(tenant policy.TenantID, id policy.DirGroupID) *Cascade
 	c.pending[r] = rw
 	c.order = append(c.order, r)
 	return rw
+}
+
+// Flush makes the marked rewrites (Take), in the order their groups were
+// first marked. Each group is read through tx (Tx.DirGroup); one deleted
+// since it was marked is skipped: nothing is written for it, no audit
+// entry, no version. Otherwise write stores g, rw.Apply(old, now), over
+// old and records it (Journal.Cascaded); the backend only writes. A
+// backend calls Flush before each directory-group read or write and before
+// commit (a read Flush makes itself finds nothing left to flush).
+func (c *Cascade) Flush(tx Tx, now time.Time, write func(rw *CascadeRewrite, old, g policy.DirGroup) error) error {
+	for _, rw := range c.Take() {
+		old, err := tx.DirGroup(rw.Tenant, rw.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if err := write(rw, old, rw.Apply(old, now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Take returns the marked rewrites, in the order their groups were first

@@ -1,12 +1,15 @@
 package store_test
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
+	"github.com/roster-dev/roster/store/bolt"
 )
 
 // TestCascade pins the rewrite a cascade makes: groups in the order they
@@ -65,5 +68,62 @@ func TestCascade(t *testing.T) {
 				t.Errorf("Apply modified its input: %v %v", in.MemberUsers, in.MemberGroups)
 			}
 		})
+	}
+}
+
+// TestCascadeFlush pins Cascade.Flush on a real store: each marked group
+// is read through the Tx and handed to write once, in first-marked order,
+// with its rewrite applied; a group that is not stored (deleted since it
+// was marked) is skipped, so nothing is written for it. Through the Tx
+// methods both backends flush before every directory-group delete, so the
+// conformance suite cannot mark a group and then lose it; this test marks
+// one by hand.
+func TestCascadeFlush(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err = s.Update(context.Background(), "test", func(tx store.Tx) error {
+		if err := tx.PutTenant(policy.Tenant{ID: "t1", Name: "T1", Kind: policy.TenantPartner}); err != nil {
+			return err
+		}
+		u, err := tx.CreateUser("t1", policy.User{UserName: "u", Active: true})
+		if err != nil {
+			return err
+		}
+		g, err := tx.CreateDirGroup("t1", policy.DirGroup{DisplayName: "g", MemberUsers: []policy.UserID{u.ID}})
+		if err != nil {
+			return err
+		}
+		var c store.Cascade
+		c.DropUser("t1", "gone", u.ID)
+		c.DropUser("t1", g.ID, u.ID)
+		c.DropUser("t1", "gone-too", u.ID)
+		var wrote []policy.DirGroupID
+		err = c.Flush(tx, now, func(rw *store.CascadeRewrite, old, ng policy.DirGroup) error {
+			wrote = append(wrote, rw.ID)
+			if old.Version != 1 || !slices.Equal(old.MemberUsers, []policy.UserID{u.ID}) {
+				t.Errorf("write got old %+v, want the stored group", old)
+			}
+			if ng.Version != 2 || len(ng.MemberUsers) != 0 || !ng.Updated.Equal(now) {
+				t.Errorf("write got new %+v, want version 2, no members, updated now", ng)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(wrote, []policy.DirGroupID{g.ID}) {
+			t.Errorf("Flush wrote %v, want only %s", wrote, g.ID)
+		}
+		if left := c.Take(); left != nil {
+			t.Errorf("Flush left %v marked", left)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

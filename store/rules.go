@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -217,6 +218,31 @@ func PrepareMembership(m *policy.Membership, key KeyRule) error {
 		}
 	}
 	return nil
+}
+
+// AddMembership is the rule of Tx.AddMembership, above the backends: m is
+// readied (PrepareMembership); a membership tx already holds (Tx.Membership)
+// is returned as stored and nothing is written: no audit entry, no record
+// in the change feed, its Created time kept. Otherwise m, Created now, goes
+// to insert, which checks that its user, group and role exist and stores
+// it with its index and its audit entry; AddMembership returns it as
+// inserted. A backend's AddMembership is this call.
+func AddMembership(tx Tx, m policy.Membership, now time.Time, key KeyRule, insert func(policy.Membership) error) (policy.Membership, error) {
+	if err := PrepareMembership(&m, key); err != nil {
+		return policy.Membership{}, err
+	}
+	held, err := tx.Membership(m.Group, m.User, m.Role)
+	if err == nil {
+		return held, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return policy.Membership{}, err
+	}
+	m.Created = now
+	if err := insert(m); err != nil {
+		return policy.Membership{}, err
+	}
+	return m, nil
 }
 
 // NewRule readies r for CreateRule: a new id when it has none, checked by

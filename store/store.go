@@ -152,9 +152,12 @@ type Tx interface {
 	DeleteRule(id policy.RuleID) error
 	Rules() ([]policy.Rule, error)
 
-	// Manual memberships. AddMembership is idempotent; RemoveMembership
-	// of an absent membership returns ErrNotFound.
+	// Manual memberships. AddMembership is idempotent (store.AddMembership
+	// is its rule); RemoveMembership of an absent membership returns
+	// ErrNotFound. Membership returns the membership (g, u, r) as stored,
+	// ErrNotFound when it is not held.
 	AddMembership(m policy.Membership) (policy.Membership, error)
+	Membership(g policy.GroupID, u policy.UserID, r policy.RoleName) (policy.Membership, error)
 	RemoveMembership(g policy.GroupID, u policy.UserID, r policy.RoleName) error
 	MembershipsOfGroup(g policy.GroupID) ([]policy.Membership, error)
 	MembershipsOfUser(u policy.UserID) ([]policy.Membership, error)

@@ -4,6 +4,7 @@ package bolt
 
 import (
 	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -22,18 +23,12 @@ func (t *tx) dropMember(tb *bbolt.Bucket, member string, mark func(g policy.DirG
 	return nil
 }
 
-// flush rewrites the directory groups that lost members through cascades.
+// flush makes the rewrites of the directory groups that lost members
+// through cascades (store.Cascade.Flush decides which, skipping a group
+// deleted meanwhile); it only writes them.
 func (t *tx) flush() error {
-	for _, rw := range t.cascade.Take() {
+	return t.cascade.Flush(t, t.now, func(rw *store.CascadeRewrite, old, g policy.DirGroup) error {
 		tb, err := t.tenantBucket(rw.Tenant)
-		if err != nil {
-			return err
-		}
-		v := tb.Bucket(bktDirGroups).Get([]byte(rw.ID))
-		if v == nil {
-			continue // deleted meanwhile
-		}
-		old, err := decodeDG(tb, v)
 		if err != nil {
 			return err
 		}
@@ -41,12 +36,11 @@ func (t *tx) flush() error {
 		if err != nil {
 			return err
 		}
-		g := rw.Apply(old, t.now)
 		after, err := putDG(tb, g, &old)
 		if err != nil {
 			return err
 		}
 		t.journal.Cascaded(rw, before, after)
-	}
-	return nil
+		return nil
+	})
 }

@@ -10,45 +10,56 @@ import (
 	"github.com/roster-dev/roster/store"
 )
 
-// AddMembership implements store.Tx. The user (in any tenant), the group
-// and the role must exist. Origin defaults to policy.OriginManual; any other
-// origin is refused, since rule memberships are derived, not stored. Adding
-// an existing membership returns it unchanged and writes nothing.
+// AddMembership implements store.Tx with store.AddMembership's rule:
+// adding a membership already held returns it unchanged and writes
+// nothing. The user (in any tenant), the group and the role must exist.
 func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := t.write(); err != nil {
 		return policy.Membership{}, err
 	}
-	if err := store.PrepareMembership(&m, checkID); err != nil {
-		return policy.Membership{}, err
-	}
+	return store.AddMembership(t, m, t.now, checkID, t.insertMembership)
+}
+
+// insertMembership stores the new membership m, its index entry and its
+// audit entry, once its user, group and role are found.
+func (t *tx) insertMembership(m policy.Membership) error {
 	tenant := getBucket(t.root, bktIdx, bktUserTenant).Get([]byte(m.User))
 	if tenant == nil || m.User == "" {
-		return policy.Membership{}, fmt.Errorf("bolt: user %s: %w", m.User, store.ErrNotFound)
+		return fmt.Errorf("bolt: user %s: %w", m.User, store.ErrNotFound)
 	}
 	if m.Group == "" || t.root.Bucket(bktGroups).Get([]byte(m.Group)) == nil {
-		return policy.Membership{}, notFoundGroup(m.Group)
+		return notFoundGroup(m.Group)
 	}
 	if m.Role == "" || t.root.Bucket(bktRoles).Get([]byte(m.Role)) == nil {
-		return policy.Membership{}, fmt.Errorf("bolt: role %q: %w", m.Role, store.ErrNotFound)
+		return fmt.Errorf("bolt: role %q: %w", m.Role, store.ErrNotFound)
 	}
-	ms := t.root.Bucket(bktMemberships)
-	k := key(string(m.Group), string(m.User), string(m.Role))
-	if v := ms.Get(k); v != nil {
-		return decode[policy.Membership](v, "membership")
-	}
-	m.Created = t.now
 	v, err := encode(m, "membership")
 	if err != nil {
-		return policy.Membership{}, err
+		return err
 	}
-	if err := put(ms, k, v); err != nil {
-		return policy.Membership{}, err
+	if err := put(t.root.Bucket(bktMemberships), key(string(m.Group), string(m.User), string(m.Role)), v); err != nil {
+		return err
 	}
 	if err := t.writeIndexes(nil, membershipIndexes(nil, &m)); err != nil {
-		return policy.Membership{}, err
+		return err
 	}
 	t.journal.MembershipCreated(policy.TenantID(tenant), m, v)
-	return m, nil
+	return nil
+}
+
+// Membership implements store.Tx.
+func (t *tx) Membership(g policy.GroupID, u policy.UserID, r policy.RoleName) (policy.Membership, error) {
+	if err := t.read(); err != nil {
+		return policy.Membership{}, err
+	}
+	var v []byte
+	if g != "" && u != "" && r != "" {
+		v = t.root.Bucket(bktMemberships).Get(key(string(g), string(u), string(r)))
+	}
+	if v == nil {
+		return policy.Membership{}, fmt.Errorf("bolt: membership %s: %w", policy.MembershipKey(g, u, r), store.ErrNotFound)
+	}
+	return decode[policy.Membership](v, "membership")
 }
 
 // RemoveMembership implements store.Tx.

@@ -467,50 +467,62 @@ func (t *tx) Rules() ([]policy.Rule, error) {
 
 // ---- manual memberships ----
 
-// AddMembership implements store.Tx. The user (in any tenant), the group
-// and the role must exist. Origin defaults to policy.OriginManual; any other
-// origin is refused, since rule memberships are derived, not stored. Adding
-// an existing membership returns it unchanged and writes nothing.
+// AddMembership implements store.Tx with store.AddMembership's rule:
+// adding a membership already held returns it unchanged and writes
+// nothing. The user (in any tenant), the group and the role must exist.
 func (t *tx) AddMembership(m policy.Membership) (policy.Membership, error) {
 	if err := t.write(); err != nil {
 		return policy.Membership{}, err
 	}
-	if err := store.PrepareMembership(&m, checkID); err != nil {
-		return policy.Membership{}, err
-	}
+	return store.AddMembership(t, m, t.now, checkID, t.insertMembership)
+}
+
+// insertMembership stores the new membership m and its audit entry, once
+// its user, group and role are found.
+func (t *tx) insertMembership(m policy.Membership) error {
 	var tenant string
 	found := false
 	if m.User != "" {
 		var err error
 		if found, err = t.one("user tenant", `SELECT tenant FROM users WHERE id = $1`, []any{string(m.User)}, &tenant); err != nil {
-			return policy.Membership{}, err
+			return err
 		}
 	}
 	if !found {
-		return policy.Membership{}, fmt.Errorf("postgres: user %s: %w", m.User, store.ErrNotFound)
+		return fmt.Errorf("postgres: user %s: %w", m.User, store.ErrNotFound)
 	}
 	if err := t.groupAndRoleExist(m.Group, m.Role); err != nil {
-		return policy.Membership{}, err
+		return err
 	}
-	cur, err := t.data("membership", `SELECT data FROM memberships WHERE group_id = $1 AND user_id = $2 AND role = $3`,
-		string(m.Group), string(m.User), string(m.Role))
-	if err != nil {
-		return policy.Membership{}, err
-	}
-	if cur != nil {
-		return decode[policy.Membership](cur, "membership")
-	}
-	m.Created = t.now
 	v, err := encode(m, "membership")
 	if err != nil {
-		return policy.Membership{}, err
+		return err
 	}
 	if _, err := t.exec("add membership", `INSERT INTO memberships (group_id, user_id, role, tenant, data) VALUES ($1, $2, $3, $4, $5)`,
 		string(m.Group), string(m.User), string(m.Role), tenant, v); err != nil {
-		return policy.Membership{}, err
+		return err
 	}
 	t.journal.MembershipCreated(policy.TenantID(tenant), m, v)
-	return m, nil
+	return nil
+}
+
+// Membership implements store.Tx.
+func (t *tx) Membership(g policy.GroupID, u policy.UserID, r policy.RoleName) (policy.Membership, error) {
+	if err := t.read(); err != nil {
+		return policy.Membership{}, err
+	}
+	var cur []byte
+	if g != "" && u != "" && r != "" && text(string(g)) && text(string(u)) && text(string(r)) {
+		var err error
+		if cur, err = t.data("membership", `SELECT data FROM memberships WHERE group_id = $1 AND user_id = $2 AND role = $3`,
+			string(g), string(u), string(r)); err != nil {
+			return policy.Membership{}, err
+		}
+	}
+	if cur == nil {
+		return policy.Membership{}, fmt.Errorf("postgres: membership %s: %w", policy.MembershipKey(g, u, r), store.ErrNotFound)
+	}
+	return decode[policy.Membership](cur, "membership")
 }
 
 // RemoveMembership implements store.Tx.

@@ -569,21 +569,15 @@ func (t *tx) dropMember(tenant policy.TenantID, member string, mark func(g polic
 	return nil
 }
 
-// flush rewrites the directory groups that lost members through cascades.
+// flush makes the rewrites of the directory groups that lost members
+// through cascades (store.Cascade.Flush decides which, skipping a group
+// deleted meanwhile); it only writes them.
 func (t *tx) flush() error {
-	for _, rw := range t.cascade.Take() {
-		before, err := t.data("directory group", `SELECT data FROM dirgroups WHERE tenant = $1 AND id = $2`, string(rw.Tenant), string(rw.ID))
+	return t.cascade.Flush(t, t.now, func(rw *store.CascadeRewrite, old, g policy.DirGroup) error {
+		before, err := encode(old, "directory group")
 		if err != nil {
 			return err
 		}
-		if before == nil {
-			continue // deleted meanwhile
-		}
-		old, err := decode[policy.DirGroup](before, "directory group")
-		if err != nil {
-			return err
-		}
-		g := rw.Apply(old, t.now)
 		v, err := encode(g, "directory group")
 		if err != nil {
 			return err
@@ -592,8 +586,8 @@ func (t *tx) flush() error {
 			return err
 		}
 		t.journal.Cascaded(rw, before, v)
-	}
-	return nil
+		return nil
+	})
 }
 
 // Users implements store.Tx: the tenant's users in id order.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -290,6 +291,32 @@ func RunQuarantine(t *testing.T, h Harness) {
 		if err != nil || len(got.MemberUsers) != 1 || got.MemberUsers[0] != us[0].ID {
 			t.Errorf("directory group after delete: %v, %v", got.MemberUsers, err)
 		}
+	})
+	t.Run("CascadeIntoQuarantinedGroup", func(t *testing.T) {
+		// Deleting a member of a group that is set aside rewrites
+		// nothing: the group is not stored, so no cascade reaches it.
+		s := h.New(t)
+		f := setup(t, s)
+		us := createUsers(t, s, f.acme, "alice")
+		g := createDirGroup(t, s, f.acme, policy.DirGroup{DisplayName: "team", MemberUsers: []policy.UserID{us[0].ID}})
+		h.Plant(t, s, policy.KindDirGroup, f.acme, string(g.ID), []byte(`{"id":"`+string(g.ID)+`","tenant":"`+string(f.acme)+
+			`","displayName":"team","attributes":{"x":`+strings.Repeat("[", 9999)+strings.Repeat("]", 9999)+`},"version":1}`))
+		s = h.Reopen(t, s)
+		feed := subscribe(t, s)
+		seq := lastSeq(t, s)
+		update(t, s, func(tx store.Tx) error { return tx.DeleteUser(f.acme, us[0].ID) })
+		cs := auditAfter(t, s, seq)
+		if want := []string{"user/delete/" + string(us[0].ID)}; !slices.Equal(summary(cs), want) {
+			t.Errorf("audit of the delete = %v, want %v", summary(cs), want)
+		}
+		checkFeed(t, feed.take(), [][]policy.Change{cs})
+		view(t, s, func(tx store.Tx) error {
+			q, err := tx.Quarantine()
+			if err != nil || len(q) != 1 || q[0].Kind != policy.KindDirGroup || q[0].Key != string(g.ID) {
+				t.Errorf("Quarantine = %+v, %v; want the group still set aside", q, err)
+			}
+			return nil
+		})
 	})
 }
 

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GroupRules", testGroupRules},
 		{"Roles", testRoles},
 		{"RoleAndMembershipRules", testRoleAndMembershipRules},
+		{"NoOpWrites", testNoOpWrites},
 		{"Rules", testRules},
 		{"Memberships", testMemberships},
 		{"CascadeDeleteUser", testCascadeDeleteUser},
