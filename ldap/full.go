@@ -69,6 +69,7 @@ func (r *run) full(ctx context.Context) error {
 		r.batch = s.bulk // a first load
 		r.firstLoad = r.dry == nil
 	}
+	r.preIDs = r.dry == nil
 	r.nUsers, r.nGroups = len(r.oldUsers), len(r.oldGroups)
 	for _, m := range r.oldMembers {
 		r.nMemberships += m.n
@@ -189,19 +190,53 @@ func (r *run) full(ctx context.Context) error {
 	if err := w.wait(); applyErr == nil {
 		applyErr = err
 	}
+	var (
+		gerr    error
+		waited  bool // gerr is gdone's answer
+		uniq    []dirGroup
+		creates []op
+		planned bool
+	)
 	if applyErr == nil && uerr == nil {
-		applyErr = r.apply(ctx, ops)
+		if r.preIDs {
+			// The users' ids are known: the groups are planned and
+			// resolved while the last users are written.
+			batch := ops
+			w.start(func() error { return r.apply(ctx, batch) })
+			gerr, waited = <-gdone, true
+			if gerr == nil {
+				uniq, creates = r.planGroups(groups)
+				planned = true
+			}
+			applyErr = w.wait()
+		} else {
+			applyErr = r.apply(ctx, ops)
+		}
 	}
 	if applyErr != nil || uerr != nil {
 		cancel()
-		<-gdone
+		if !waited {
+			<-gdone
+		}
 		if applyErr != nil {
 			return applyErr
 		}
 		return uerr
 	}
-	if err := <-gdone; err != nil {
-		return err
+	if !waited {
+		gerr = <-gdone
+	}
+	if gerr != nil {
+		return gerr
+	}
+	// The users the store refused are not members of anything.
+	for id, ext := range r.refusedUsers {
+		if r.userID[ext] == id {
+			delete(r.userID, ext)
+		}
+	}
+	if !planned {
+		uniq, creates = r.planGroups(groups)
 	}
 	r.st.GroupsRead = len(groups)
 	s.log.Info("ldap sync: directory read", "users", r.st.UsersRead, "groups", len(groups), "elapsed", since(t0))
@@ -219,7 +254,7 @@ func (r *run) full(ctx context.Context) error {
 	}
 	r.vanished = strings.Join(gone, "; ")
 
-	if err := r.applyGroups(ctx, groups, true); err != nil {
+	if err := r.writeGroups(ctx, uniq, creates, true); err != nil {
 		return err
 	}
 	r.phase(PhaseIndex)

@@ -27,8 +27,19 @@ import (
 // guard (decide); what it holds is left out of every write, additions
 // and attribute changes are not.
 func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) error {
+	uniq, creates := r.planGroups(groups)
+	return r.writeGroups(ctx, uniq, creates, full)
+}
+
+// planGroups drops the duplicates of groups (reported) and returns the
+// others, with the creates of those the store does not have yet, each
+// after the new groups it contains. With preIDs the creates are also
+// resolved (op.pre), with ids chosen here in that order, on every CPU:
+// full runs this while the writer still writes the last users, so it
+// must not touch what apply does (see full).
+func (r *run) planGroups(groups []dirGroup) (uniq []dirGroup, creates []op) {
 	seen := make(map[string]bool, len(groups))
-	uniq := groups[:0:0]
+	uniq = groups[:0:0]
 	for _, g := range groups {
 		if seen[g.ext] {
 			r.recordErr(&r.st.Groups, fmt.Sprintf("group %s: duplicate %s %s", g.dn, r.s.dir.Attributes.ID, g.ext))
@@ -40,21 +51,51 @@ func (r *run) applyGroups(ctx context.Context, groups []dirGroup, full bool) err
 		r.groupsMark = laterMark(r.groupsMark, g.mark)
 	}
 	r.seenGroups = seen
-	r.batch = r.s.batch
-	if len(r.oldGroups) == 0 {
-		r.batch = r.s.bulk // a first load of groups
-		r.ramp = 0
-	}
 
 	// New groups are created after the new groups they contain, and
 	// their members are resolved when the create runs, inside its
-	// transaction: all but the groups of a nesting cycle are created
-	// complete, without a second write.
-	var creates []op
+	// transaction (or here, with preIDs): all but the groups of a
+	// nesting cycle are created complete, without a second write.
 	for _, i := range r.creationOrder(uniq) {
 		g := &uniq[i]
 		creates = append(creates, op{kind: opCreateGroup, dg: g, members: len(g.members) + len(r.primary[g.sid]),
 			group: policy.DirGroup{DisplayName: g.name, ExternalID: g.ext}})
+	}
+	if r.preIDs && len(creates) > 0 {
+		type at struct {
+			id  policy.DirGroupID
+			pos int
+		}
+		chosen := make(map[string]at, len(creates))
+		for k := range creates {
+			chosen[creates[k].group.ExternalID] = at{policy.DirGroupID(store.NewID()), k}
+		}
+		pre := make([]policy.DirGroup, len(creates))
+		store.Parallel(len(creates), func(k int) {
+			o := &creates[k]
+			// A group keeps the member groups created before it
+			// (and itself, which desiredGroupWith leaves out), as
+			// if resolved one create at a time.
+			pre[k], o.preFinal = r.desiredGroupWith(*o.dg, func(ext string) (policy.DirGroupID, bool) {
+				if id, ok := r.groupID[ext]; ok {
+					return id, true
+				}
+				c, ok := chosen[ext]
+				return c.id, ok && c.pos <= k
+			})
+			pre[k].ID = chosen[o.group.ExternalID].id
+			o.pre = &pre[k]
+		})
+	}
+	return uniq, creates
+}
+
+// writeGroups writes what planGroups planned: see applyGroups.
+func (r *run) writeGroups(ctx context.Context, uniq []dirGroup, creates []op, full bool) error {
+	r.batch = r.s.batch
+	if len(r.oldGroups) == 0 {
+		r.batch = r.s.bulk // a first load of groups
+		r.ramp = 0
 	}
 	r.finalGroups = make(map[string]bool, len(creates))
 	r.curGroups = make(map[string]policy.DirGroup, len(uniq))
@@ -516,6 +557,12 @@ func (r *run) desiredGroup(g dirGroup) policy.DirGroup {
 // group read in this run without a store id yet (one still to be
 // created), so the result will not change once all groups exist.
 func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
+	return r.desiredGroupWith(g, r.groupIDOf)
+}
+
+// desiredGroupWith is desiredGroupFinal with the ids of the groups read
+// in this run given by groupIDOf.
+func (r *run) desiredGroupWith(g dirGroup, groupIDOf func(ext string) (policy.DirGroupID, bool)) (d policy.DirGroup, final bool) {
 	final = true
 	d = policy.DirGroup{
 		Tenant:      r.s.tenant,
@@ -541,7 +588,7 @@ func (r *run) desiredGroupFinal(g dirGroup) (d policy.DirGroup, final bool) {
 			if id, ok := r.userID[ext]; ok {
 				d.MemberUsers = append(d.MemberUsers, id)
 			}
-		} else if id, ok := r.groupIDOf(ext); ok && ext != g.ext {
+		} else if id, ok := groupIDOf(ext); ok && ext != g.ext {
 			d.MemberGroups = append(d.MemberGroups, id)
 		} else if !ok {
 			final = false

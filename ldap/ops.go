@@ -43,6 +43,11 @@ type op struct {
 	// create resolved in its transaction (dg), a delete.
 	members int
 	dg      *dirGroup // opCreateGroup: the directory's group
+	// pre is an opCreateGroup's group resolved when it was planned, with
+	// the id chosen then (preIDs); preFinal says it has all its members
+	// (desiredGroupFinal).
+	pre      *policy.DirGroup
+	preFinal bool
 }
 
 func (o op) String() string {
@@ -93,7 +98,9 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
 		d := o.group
-		if o.dg != nil {
+		if o.pre != nil {
+			d, res.final = r.withoutRefused(*o.pre, o.preFinal)
+		} else if o.dg != nil {
 			d, res.final = r.desiredGroupFinal(*o.dg)
 		}
 		res.group, err = tx.CreateDirGroup(t, d)
@@ -206,6 +213,15 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 	// resolved on every CPU (the maps are only read meanwhile); then a
 	// group keeps only the member groups created before it, as if they
 	// had been resolved one create at a time.
+	gs := make([]policy.DirGroup, len(at))
+	final := make([]bool, len(at))
+	if chunk[at[0]].pre != nil {
+		// Resolved when planned (planGroups), ids included.
+		for k, i := range at {
+			gs[k], final[k] = r.withoutRefused(*chunk[i].pre, chunk[i].preFinal)
+		}
+		return r.createDirGroups(tx, chunk, res, at, gs, final)
+	}
 	ids := make([]policy.DirGroupID, len(at))
 	pos := make(map[policy.DirGroupID]int, len(at))
 	for k, i := range at {
@@ -213,8 +229,6 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 		pos[ids[k]] = k
 		r.txGroupID[chunk[i].group.ExternalID] = ids[k]
 	}
-	gs := make([]policy.DirGroup, len(at))
-	final := make([]bool, len(at))
 	store.Parallel(len(at), func(k int) {
 		o := chunk[at[k]]
 		gs[k] = o.group
@@ -233,6 +247,12 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 		}
 		gs[k].ID = ids[k]
 	}
+	return r.createDirGroups(tx, chunk, res, at, gs, final)
+}
+
+// createDirGroups writes gs, the new groups at the positions at of chunk,
+// with one store.CreateDirGroups.
+func (r *run) createDirGroups(tx store.Tx, chunk []op, res []opResult, at []int, gs []policy.DirGroup, final []bool) (bool, error) {
 	out, err := store.CreateDirGroups(tx, r.s.tenant, gs)
 	for k, g := range out {
 		res[at[k]] = opResult{group: g, final: final[k]}
@@ -247,7 +267,11 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 func (r *run) done(o op, res opResult) {
 	switch o.kind {
 	case opCreateUser:
-		r.userID[res.user.ExternalID] = res.user.ID
+		if !r.preIDs {
+			// With preIDs the id is in userID since it was chosen;
+			// userID is then only read meanwhile (see full).
+			r.userID[res.user.ExternalID] = res.user.ID
+		}
 		r.st.Users.Created++
 	case opUpdateUser:
 		r.st.Users.Updated++
@@ -373,6 +397,7 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 			return err
 		}
 		bad := chunk[oe.i]
+		r.refused(bad)
 		kind := &r.st.Users
 		if bad.kind == opCreateGroup || bad.kind == opUpdateGroup || bad.kind == opDeleteGroup {
 			kind = &r.st.Groups
@@ -381,4 +406,38 @@ func (r *run) apply(ctx context.Context, ops []op) error {
 		ops = ops[oe.i+1:]
 	}
 	return nil
+}
+
+// refused notes a create the store refused whose id was chosen in
+// advance (preIDs): the groups resolved with it leave it out
+// (withoutRefused).
+func (r *run) refused(o op) {
+	switch {
+	case o.kind == opCreateUser && o.user.ID != "" && r.preIDs:
+		if r.refusedUsers == nil {
+			r.refusedUsers = map[policy.UserID]string{}
+		}
+		r.refusedUsers[o.user.ID] = o.user.ExternalID
+	case o.kind == opCreateGroup && o.pre != nil:
+		if r.refusedGroups == nil {
+			r.refusedGroups = map[policy.DirGroupID]bool{}
+		}
+		r.refusedGroups[o.pre.ID] = true
+	}
+}
+
+// withoutRefused returns g, resolved in advance, without the members
+// whose creates the store refused since: a user is left out, as
+// desiredGroupFinal leaves out a user it does not know; a group too, and
+// g is then not final, as when desiredGroupFinal meets a group without
+// an id.
+func (r *run) withoutRefused(g policy.DirGroup, final bool) (policy.DirGroup, bool) {
+	if len(r.refusedUsers) > 0 && slices.ContainsFunc(g.MemberUsers, func(u policy.UserID) bool { _, ok := r.refusedUsers[u]; return ok }) {
+		g.MemberUsers = slices.DeleteFunc(slices.Clone(g.MemberUsers), func(u policy.UserID) bool { _, ok := r.refusedUsers[u]; return ok })
+	}
+	if len(r.refusedGroups) > 0 && slices.ContainsFunc(g.MemberGroups, func(m policy.DirGroupID) bool { return r.refusedGroups[m] }) {
+		g.MemberGroups = slices.DeleteFunc(slices.Clone(g.MemberGroups), func(m policy.DirGroupID) bool { return r.refusedGroups[m] })
+		final = false
+	}
+	return g, final
 }

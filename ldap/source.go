@@ -694,8 +694,17 @@ type run struct {
 	// firstLoad: a full run into a store without this directory's
 	// records, written in bulk.
 	firstLoad bool
-	errMu     sync.Mutex // recordErr: a full run's writer reports while its reader does
-	state     syncState
+	// preIDs: a full run that writes (not a dry run) chooses the store
+	// ids of the users and groups it creates when it plans them, so that
+	// the groups are resolved while the users are still being written
+	// (see full). refusedUsers and refusedGroups hold the chosen ids of
+	// the creates the store refused (the writer records them; the
+	// planner reads them only after waiting for it).
+	preIDs        bool
+	refusedUsers  map[policy.UserID]string // id → external id
+	refusedGroups map[policy.DirGroupID]bool
+	errMu         sync.Mutex // recordErr: a full run's writer reports while its reader does
+	state         syncState
 
 	oldUsers  map[string]userRef         // this source's users by external id
 	oldDN     map[string]string          // their DNs (incremental runs)

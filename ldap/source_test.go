@@ -680,6 +680,51 @@ sn: Last
 	}
 }
 
+// TestFirstLoadRefusedMember: a full run chooses the ids of the users it
+// creates when it reads them and resolves the new groups while the last
+// users are written; a user the store then refuses (a userName that
+// differs from another only in case) is left out of the groups that list
+// it, which are created with their other members, and the next full run
+// finds nothing else to change.
+func TestFirstLoadRefusedMember(t *testing.T) {
+	e := newEnv(t, ldaptest.Options{LDIF: []string{fixture(t, "base.ldif"), `dn: uid=ALICE,ou=staff,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: ALICE
+cn: Alice Again
+sn: Again
+
+dn: cn=mixed,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: mixed
+member: uid=ALICE,ou=staff,dc=example,dc=com
+member: uid=bob,ou=people,dc=example,dc=com
+member: cn=engineers,ou=groups,dc=example,dc=com
+`}})
+	s := e.source(t, nil)
+	for run := 1; run <= 2; run++ {
+		rs, err := s.Sync(t.Context(), ldap.Full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.Users.Failed != 1 || rs.Groups.Failed != 0 || len(rs.Errors) != 1 || !strings.Contains(rs.Errors[0], "ALICE") {
+			t.Fatalf("run %d: users %+v, groups %+v, errors %v; want ALICE refused, no group", run, rs.Users, rs.Groups, rs.Errors)
+		}
+		if run == 1 && (rs.Users.Created != 5 || rs.Groups.Created != 5) {
+			t.Fatalf("run 1: users %+v, groups %+v; want 5 and 5 created", rs.Users, rs.Groups)
+		}
+		if run == 2 && (rs.Users.Created != 0 || rs.Groups.Created != 0 || rs.Groups.Updated != 0 || rs.Groups.Unchanged != 5) {
+			t.Fatalf("run 2: users %+v, groups %+v; want nothing changed", rs.Users, rs.Groups)
+		}
+		sn := e.snap(t)
+		if u, g := sn.members(t, "mixed"); !slices.Equal(u, []string{"bob"}) || !slices.Equal(g, []string{"engineers"}) {
+			t.Fatalf("run %d: mixed's members = %v %v, want [bob] [engineers]", run, u, g)
+		}
+		if u, _ := sn.members(t, "engineers"); !slices.Equal(u, []string{"alice", "bob"}) {
+			t.Fatalf("run %d: engineers' users = %v", run, u)
+		}
+	}
+}
+
 // TestFirstLoadInManyBatches: a first load written in many batches (each
 // written while the next is read and diffed) stores what a load in one
 // batch stores, and a user the store refuses in a middle batch is

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/roster-dev/roster/policy"
+	"github.com/roster-dev/roster/store"
 )
 
 // diffUser compares a directory user with the store and appends the
@@ -41,6 +42,13 @@ func (r *run) diffUser(du dirUser, ops []op) []op {
 	}
 	old, ok := r.oldUsers[ext]
 	if !ok {
+		if r.preIDs {
+			// Its id is chosen now (ascending, as the store would
+			// choose them): the groups can name the user before it
+			// is written.
+			du.user.ID = policy.UserID(store.NewID())
+			r.userID[ext] = du.user.ID
+		}
 		return append(ops, op{kind: opCreateUser, user: du.user})
 	}
 	if old.fp == r.s.fingerprint(du.user) {

@@ -66,12 +66,30 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	takenName := make(map[string]bool, len(us))
 	takenExt := make(map[string]bool, len(us))
 	takenID := map[policy.UserID]bool{}
+	// Ids chosen by the caller (an LDAP first load chooses them when it
+	// reads the users) must be new store-wide: looked up in one cursor
+	// walk per id index rather than two Gets per user.
+	var given []policy.UserID
+	for i := range out {
+		if !fresh[i] && pureErr[i] == nil {
+			given = append(given, out[i].ID)
+		}
+	}
+	stored := map[policy.UserID]bool{}
+	if len(given) > 0 {
+		root := t.root.Bucket(bktIdx)
+		all := func([]byte) bool { return true }
+		stored = matchSorted(root.Bucket(bktUserTenant), given, all)
+		for id := range matchSorted(root.Bucket(bktDGTenant), given, all) {
+			stored[id] = true
+		}
+	}
 	n := len(us)
 	var refused error
 	for i := range out {
 		u := &out[i]
 		err := pureErr[i]
-		if err == nil && !fresh[i] && (takenID[u.ID] || t.idTaken(string(u.ID))) {
+		if err == nil && !fresh[i] && (takenID[u.ID] || stored[u.ID]) {
 			err = fmt.Errorf("bolt: user id %s: %w", u.ID, store.ErrExists)
 		}
 		if err == nil {
@@ -159,6 +177,12 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 // next, instead of searching the B+tree from its root for each (a first
 // load's groups list most of the tenant's users, many times over).
 func inTenantSorted[T ~string](b *bbolt.Bucket, ids []T, tenant policy.TenantID) map[T]bool {
+	return matchSorted(b, ids, func(v []byte) bool { return string(v) == string(tenant) })
+}
+
+// matchSorted returns the ids that are keys of b whose value match
+// accepts, in one cursor walk (see inTenantSorted).
+func matchSorted[T ~string](b *bbolt.Bucket, ids []T, match func(v []byte) bool) map[T]bool {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -182,7 +206,7 @@ func inTenantSorted[T ~string](b *bbolt.Bucket, ids []T, tenant policy.TenantID)
 			}
 			k, v = c.Next()
 		}
-		if k != nil && string(k) == string(id) && string(v) == string(tenant) {
+		if k != nil && string(k) == string(id) && match(v) {
 			in[id] = true
 		}
 	}

@@ -96,10 +96,46 @@ func testBulkCreate(t *testing.T, s store.Store) {
 		checkUser("change", i, c)
 	}
 
+	// Ids the caller chose (an LDAP first load chooses them before it
+	// writes) are kept, in any order.
+	given := []policy.User{withMail("given1", "g-10"), withMail("given2", "g-11"), withMail("given3", "g-12")}
+	for i, id := range []string{uuid.NewString(), uuid.NewString(), uuid.NewString()} {
+		given[len(given)-1-i].ID = policy.UserID(id)
+	}
+	update(t, s, func(tx store.Tx) error {
+		out, err := store.CreateUsers(tx, f.acme, given)
+		if err != nil {
+			return err
+		}
+		for i, u := range out {
+			if got, err := tx.UserByUserName(f.acme, given[i].UserName); u.ID != given[i].ID || err != nil || got.ID != given[i].ID {
+				t.Fatalf("user %d: created %s, stored %s (%v); want the id given, %s", i, u.ID, got.ID, err, given[i].ID)
+			}
+		}
+		for _, u := range out {
+			if err := tx.DeleteUser(f.acme, u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
 	// Refusals: the batch stops at the refused user, the users before it
 	// are written when the caller commits.
 	taken := withMail("newbie", "e-9")
 	taken.ID = made[0].ID
+	twice := []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-2")}
+	twice[0].ID, twice[1].ID = policy.UserID(uuid.NewString()), policy.UserID(uuid.NewString())
+	twice = append(twice, twice[0])
+	twice[2].UserName, twice[2].ExternalID = "ok3", "x-3"
+	var dgID policy.UserID
+	update(t, s, func(tx store.Tx) error {
+		g, err := tx.CreateDirGroup(f.acme, policy.DirGroup{DisplayName: "Holder", Source: "ldap:corp"})
+		dgID = policy.UserID(g.ID)
+		return err
+	})
+	dgTaken := withMail("newbie", "e-9")
+	dgTaken.ID = dgID
 	badTenant := withMail("other", "e-8")
 	badTenant.Tenant = f.globex
 	for _, tt := range []struct {
@@ -113,6 +149,8 @@ func testBulkCreate(t *testing.T, s store.Store) {
 		{"externalId taken", []policy.User{withMail("ok1", "e-2")}, 0, store.ErrExists},
 		{"externalId twice in the batch", []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-1")}, 1, store.ErrExists},
 		{"id taken", []policy.User{withMail("ok1", "x-1"), taken}, 1, store.ErrExists},
+		{"id of a directory group", []policy.User{withMail("ok1", "x-1"), dgTaken}, 1, store.ErrExists},
+		{"id twice in the batch", twice, 2, store.ErrExists},
 		{"invalid", []policy.User{withMail("ok1", "x-1"), withMail("ok2", "x-2"), {Active: true, Source: "scim:test"}}, 2, policy.ErrInvalid},
 		{"another tenant's", []policy.User{withMail("ok1", "x-1"), badTenant, withMail("ok2", "x-2")}, 1, policy.ErrInvalid},
 	} {
