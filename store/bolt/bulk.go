@@ -145,19 +145,14 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	}
 	ut := getBucket(t.root, bktIdx, bktUserTenant)
 	ut.FillPercent = 0.9 // as putUserIndexes
-	for _, w := range []struct {
-		b   *bbolt.Bucket
-		kvs []kv
-	}{
+	if err := putAll([]bucketKVs{
 		{users, recs},
 		{names, nameKV},
 		{exts, extKV},
 		{getBucket(tb, bktIdx, bktUserEmail), emailKV},
 		{ut, tenantKV},
-	} {
-		if err := putSorted(w.b, w.kvs); err != nil {
-			return nil, err
-		}
+	}); err != nil {
+		return nil, err
 	}
 	ids := make([]string, len(out))
 	for i := range out {
@@ -238,11 +233,58 @@ func keyFits(k []byte) error {
 	return nil
 }
 
-// putSorted puts kvs into b in key order.
-func putSorted(b *bbolt.Bucket, kvs []kv) error {
+// bucketKVs is a list of entries to put into a bucket.
+type bucketKVs struct {
+	b   *bbolt.Bucket
+	kvs []kv
+}
+
+// putAll puts each list into its bucket in key order (putSorted), one
+// list after the other. The lists are sorted on another goroutine
+// meanwhile, so that putting one overlaps sorting the next (the reverse
+// membership index of a first load's groups: 100,000s of keys). Only the
+// puts touch the transaction.
+func putAll(ws []bucketKVs) error {
+	sorted := make([]chan struct{}, len(ws))
+	for i := range sorted {
+		sorted[i] = make(chan struct{})
+	}
+	go func() {
+		for i, w := range ws {
+			sortKVs(w.kvs)
+			close(sorted[i])
+		}
+	}()
+	// The sorter is done with every list when this returns.
+	defer func() { <-sorted[len(ws)-1] }()
+	for i, w := range ws {
+		<-sorted[i]
+		if err := putSorted(w.b, w.kvs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortKVs sorts kvs by key, unless they are.
+func sortKVs(kvs []kv) {
 	byKey := func(a, b kv) int { return bytes.Compare(a.k, b.k) }
 	if !slices.IsSortedFunc(kvs, byKey) {
 		slices.SortFunc(kvs, byKey)
+	}
+}
+
+// putSorted puts kvs into b in key order. When every key comes after b's
+// last (a first load into an empty bucket, or keys that grow), the pages
+// are filled before they split, as for time-ordered ids: bbolt's default
+// would leave each page of such a load half empty (100,000 users: 25 MiB
+// more of name, externalId and email index pages written).
+func putSorted(b *bbolt.Bucket, kvs []kv) error {
+	sortKVs(kvs)
+	if len(kvs) > 0 {
+		if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(last, kvs[0].k) < 0 {
+			b.FillPercent = 1.0
+		}
 	}
 	for _, e := range kvs {
 		if err := put(b, e.k, e.v); err != nil {
@@ -416,20 +458,15 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 		}
 		seq += nu + uint64(len(g.MemberGroups))
 	}
-	for _, w := range []struct {
-		b   *bbolt.Bucket
-		kvs []kv
-	}{
+	if err := putAll([]bucketKVs{
 		{dgs, recs},
 		{mb, memberKV},
 		{exts, extKV},
 		{idx.Bucket(bktDGName), nameKV},
 		{dgTenant, tenantKV},
 		{idx.Bucket(bktDGMember), reverseKV},
-	} {
-		if err := putSorted(w.b, w.kvs); err != nil {
-			return nil, err
-		}
+	}); err != nil {
+		return nil, err
 	}
 	if err := mb.SetSequence(seq); err != nil {
 		return nil, fmt.Errorf("bolt: member sequence: %w", err)
