@@ -29,6 +29,11 @@
 #                                  FILE.pairN of pair N's fresh full sync
 #   LDAPBENCH_VERBOSE=1            the pairs' children log to stderr
 #   LDAPBENCH_MEMPROFILE=FILE      heap profile at 90% of the first run's users
+#   LDAPBENCH_AB=BINARY            each pair also times BINARY's full sync (an
+#                                  ldapbench built from another commit: go build
+#                                  -o /tmp/old ./ldap/ldaptest/cmd/ldapbench),
+#                                  in alternating order, against the same raw
+#                                  search; reported as B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -9,7 +9,11 @@
 // entries with every user attribute (and the operational ones the sync
 // reads) and a full sync into a fresh bbolt store by a child process
 // (`ldapbench sync -only-full …`), -pairs times, and reports the median of
-// the pairs' ratios with the load average before and after. A last child
+// the pairs' ratios with the load average before and after. With
+// LDAPBENCH_AB=BINARY (ldapbench built from another commit), each pair
+// also times BINARY's full sync against the same raw search, the two in
+// alternating order, reported as B: a before/after comparison under the
+// same load. A last child
 // performs a full sync, applies the changes, performs an incremental sync
 // and a full reconcile, and reports its peak RSS (VmHWM). Children print
 // one JSON line; the parent prints a report.
@@ -168,8 +172,8 @@ func parent() error {
 		return err
 	}
 	load0 := loadavg()
-	var raws, syncs, ratios []float64
-	var cpu float64
+	var raws, syncs, ratios, syncsB, ratiosB []float64
+	var cpu, cpuB float64
 	for i := 0; i < *pairs; i++ {
 		rs, err := raw()
 		if err != nil {
@@ -183,28 +187,57 @@ func parent() error {
 		if p := os.Getenv("LDAPBENCH_CPUPROFILE"); p != "" {
 			extra = append(extra, "-cpuprofile", fmt.Sprintf("%s.pair%d", p, i+1))
 		}
-		cmd := exec.CommandContext(ctx, self, childArgs(db, extra...)...)
-		cmd.Stderr = io.Discard
-		if os.Getenv("LDAPBENCH_VERBOSE") != "" {
-			cmd.Stderr = os.Stderr
+		// LDAPBENCH_AB=BINARY: each pair also times BINARY's full sync
+		// (another build of ldapbench) against the same raw search,
+		// the two in alternating order.
+		run := func(bin string) (float64, float64, error) {
+			cmd := exec.CommandContext(ctx, bin, childArgs(db, extra...)...)
+			cmd.Stderr = io.Discard
+			if os.Getenv("LDAPBENCH_VERBOSE") != "" {
+				cmd.Stderr = os.Stderr
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				return 0, 0, fmt.Errorf("child %s: %w", bin, err)
+			}
+			var r result
+			if err := json.Unmarshal(lastLine(out), &r); err != nil {
+				return 0, 0, fmt.Errorf("child output %q: %w", out, err)
+			}
+			os.Remove(db)
+			return r.Full, cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds(), nil
 		}
-		out, err := cmd.Output()
+		if other := os.Getenv("LDAPBENCH_AB"); other != "" && i%2 == 1 {
+			full, c, err := run(other)
+			if err != nil {
+				return err
+			}
+			syncsB, ratiosB, cpuB = append(syncsB, full), append(ratiosB, full/rs), cpuB+c
+			fmt.Printf("pair %d: B (%s) %.2fs = %.2f× (CPU %.2fs)\n", i+1, other, full, full/rs, c)
+		}
+		full, c, err := run(self)
 		if err != nil {
-			return fmt.Errorf("child: %w", err)
+			return err
 		}
-		var r result
-		if err := json.Unmarshal(lastLine(out), &r); err != nil {
-			return fmt.Errorf("child output %q: %w", out, err)
+		raws, syncs, ratios = append(raws, rs), append(syncs, full), append(ratios, full/rs)
+		cpu += c
+		fmt.Printf("pair %d: raw %.2fs, full sync into a fresh store %.2fs = %.2f× (CPU %.2fs)\n", i+1, rs, full, full/rs, c)
+		if other := os.Getenv("LDAPBENCH_AB"); other != "" && i%2 == 0 {
+			full, c, err := run(other)
+			if err != nil {
+				return err
+			}
+			syncsB, ratiosB, cpuB = append(syncsB, full), append(ratiosB, full/rs), cpuB+c
+			fmt.Printf("pair %d: B (%s) %.2fs = %.2f× (CPU %.2fs)\n", i+1, other, full, full/rs, c)
 		}
-		os.Remove(db)
-		raws, syncs, ratios = append(raws, rs), append(syncs, r.Full), append(ratios, r.Full/rs)
-		cpu += cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds()
-		fmt.Printf("pair %d: raw %.2fs, full sync into a fresh store %.2fs = %.2f× (CPU %.2fs)\n", i+1, rs, r.Full, r.Full/rs,
-			cmd.ProcessState.UserTime().Seconds()+cmd.ProcessState.SystemTime().Seconds())
 	}
 	if *pairs > 0 {
 		fmt.Printf("MEDIAN of %d pairs: raw %.2fs, full sync %.2fs, ratio %.2f× (target ≤ 2×); sync CPU %.2fs per run; load average before %s, after %s\n",
 			*pairs, median(raws), median(syncs), median(ratios), cpu/float64(*pairs), load0, loadavg())
+		if len(syncsB) > 0 {
+			fmt.Printf("MEDIAN of B (%s): full sync %.2fs, ratio %.2f×; sync CPU %.2fs per run\n",
+				os.Getenv("LDAPBENCH_AB"), median(syncsB), median(ratiosB), cpuB/float64(len(syncsB)))
+		}
 	}
 
 	lastDB, err := dbFor(filepath.Join(dir, "roster.db"))
