@@ -43,7 +43,11 @@
 // no stored user record in memory: the store's users are streamed once
 // and reduced to an id, a version and a fingerprint of the mapped fields
 // (userRef); an update re-reads the record inside its transaction and is
-// refused with store.ErrVersion if it changed meanwhile, as before.
+// refused with store.ErrVersion if it changed meanwhile, as before. A
+// full run that writes chooses the store ids of the users and groups it
+// creates when it plans them (store.NewID), so that its new groups are
+// resolved while the last users are still being written; a create the
+// store refuses is left out of the groups resolved with it.
 //
 // Memory of a run grows with the directory (a few hundred bytes per entry
 // for the maps that resolve members; stored groups' member lists are kept
