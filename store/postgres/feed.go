@@ -144,7 +144,15 @@ func (f *feed) catchUpLocked(ctx context.Context, upTo uint64) error {
 		start := 0
 		for i := 1; i <= n; i++ {
 			if i == n || batches[i] != batches[start] {
-				f.deliverLocked(cs[start:i:i])
+				batch, err := f.s.expandBatches(ctx, cs[start:i:i])
+				if err != nil {
+					return err
+				}
+				if len(batch) == 0 { // its records were deleted since
+					f.last = cs[i-1].Seq
+				} else {
+					f.deliverLocked(batch)
+				}
 				start = i
 			}
 		}
@@ -278,4 +286,47 @@ func (s *Store) Sync(ctx context.Context) error {
 		return nil
 	}
 	return s.feed.catchUp(ctx, uint64(head))
+}
+
+// expandBatches returns cs with each policy.OpCreateBatch entry replaced by
+// what the change feed carries for it: one policy.OpCreate per record it
+// names, in order, under the entry's Seq. The entry does not copy the
+// records (see policy.OpCreateBatch), so each holds the record as the
+// store holds it now, and a record deleted since has none; the changes
+// after the entry carry the rest. (A commit of this process delivers its
+// journal's batch, with the records as written, instead.)
+func (s *Store) expandBatches(ctx context.Context, cs []policy.Change) ([]policy.Change, error) {
+	if !slices.ContainsFunc(cs, func(c policy.Change) bool { return c.Op == policy.OpCreateBatch }) {
+		return cs, nil
+	}
+	out := make([]policy.Change, 0, len(cs))
+	for _, c := range cs {
+		table := map[policy.Kind]string{policy.KindUser: "users", policy.KindDirGroup: "dirgroups"}[c.Kind]
+		ids := c.BatchIDs()
+		if c.Op != policy.OpCreateBatch || table == "" || ids == nil {
+			out = append(out, c)
+			continue
+		}
+		rows, err := s.pool.Query(ctx, `SELECT id, data FROM `+table+` WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return nil, s.connErr("read a batch's records", err)
+		}
+		data := make(map[string][]byte, len(ids))
+		var id string
+		var v []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &v}, func() error {
+			data[id] = slices.Clone(v)
+			return nil
+		})
+		if err != nil {
+			return nil, s.connErr("read a batch's records", err)
+		}
+		for _, id := range ids {
+			if v, ok := data[id]; ok {
+				out = append(out, policy.Change{Seq: c.Seq, Time: c.Time, Actor: c.Actor, Tenant: c.Tenant,
+					Kind: c.Kind, Op: policy.OpCreate, ID: id, After: json.RawMessage(v)})
+			}
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -235,4 +236,40 @@ func closeIf(s *postgres.Store) {
 	if s != nil {
 		s.Close()
 	}
+}
+
+// TestReplicaSeesBulkCreates: a bulk write (store.BulkTx) through one
+// Store is one policy.OpCreateBatch entry in the log, naming the records;
+// another Store's subscribers get what the writer's get, one
+// policy.OpCreate per record with the record as stored, under the entry's
+// Seq, in order.
+func TestReplicaSeesBulkCreates(t *testing.T) {
+	a, b := twoStores(t)
+	ra, rb := record(a), record(b)
+	var made []policy.User
+	err := a.Update(context.Background(), "test", func(tx store.Tx) (err error) {
+		made, err = store.CreateUsers(tx, "acme", []policy.User{
+			{UserName: "bulk-1", Active: true}, {UserName: "bulk-2", Active: true}, {UserName: "bulk-3", Active: true}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.waitFor(t, "a's bulk write at b", func() bool { return len(rb.seqs()) >= 3 })
+	for name, r := range map[string]*recorder{"a": ra, "b": rb} {
+		r.mu.Lock()
+		got := slices.Concat(r.batches...)
+		r.mu.Unlock()
+		if len(got) != 3 {
+			t.Fatalf("%s received %d changes, want 3: %+v", name, len(got), got)
+		}
+		for i, c := range got {
+			var u policy.User
+			if err := json.Unmarshal(c.After, &u); err != nil || c.Op != policy.OpCreate || c.Kind != policy.KindUser ||
+				c.ID != string(made[i].ID) || u.UserName != made[i].UserName || u.Version != 1 || c.Seq != got[0].Seq || c.Actor != "test" {
+				t.Errorf("%s change %d = %s %s %s seq %d %s (%v), want the create of %s", name, i, c.Kind, c.Op, c.ID, c.Seq, c.After, err, made[i].UserName)
+			}
+		}
+	}
+
 }

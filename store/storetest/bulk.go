@@ -3,7 +3,9 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -355,5 +357,268 @@ func checkCreated(t *testing.T, s store.Store, cs []policy.Change, kind policy.K
 	}
 	for i, c := range cs {
 		check(i, c)
+	}
+}
+
+// testBulkRefusedChangesNothing: a bulk write whose transaction ends with
+// the *store.BulkError (what a caller does that does not keep the records
+// before the refused one) changes nothing: no record, no index entry (the
+// names and externalIds are free again), no audit entry, no delivery.
+func testBulkRefusedChangesNothing(t *testing.T, s store.Store) {
+	f := setup(t, s)
+	us := createUsers(t, s, f.acme, "held")
+	feed := subscribe(t, s)
+	seq := lastSeq(t, s)
+	batch := []policy.User{user("r-one"), user("r-two"), user("HELD")}
+	batch[0].ExternalID, batch[1].ExternalID = "rx-1", "rx-2"
+	err := s.Update(t.Context(), actor, func(tx store.Tx) error {
+		_, err := store.CreateUsers(tx, f.acme, batch)
+		return err
+	})
+	if be, ok := store.AsBulkError(err); !ok || be.Index != 2 || !errors.Is(err, store.ErrExists) {
+		t.Fatalf("Update = %v, want the BulkError of user 2 (userName taken)", err)
+	}
+	g1 := policy.DirGroupID(uuid.NewString())
+	groups := []policy.DirGroup{
+		{ID: g1, DisplayName: "r-g1", ExternalID: "rg-1", MemberUsers: []policy.UserID{us[0].ID}},
+		{DisplayName: "r-g2", ExternalID: "rg-2", MemberGroups: []policy.DirGroupID{g1}},
+		{DisplayName: "r-g3", MemberUsers: []policy.UserID{"nobody"}},
+	}
+	err = s.Update(t.Context(), actor, func(tx store.Tx) error {
+		_, err := store.CreateDirGroups(tx, f.acme, groups)
+		return err
+	})
+	if be, ok := store.AsBulkError(err); !ok || be.Index != 2 || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update = %v, want the BulkError of group 2 (unknown member)", err)
+	}
+	if cs := auditAfter(t, s, seq); len(cs) != 0 {
+		t.Errorf("refused batches audited %v", summary(cs))
+	}
+	if b := feed.take(); len(b) != 0 {
+		t.Errorf("refused batches delivered %v", b)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if n, err := tx.CountUsers(f.acme); err != nil || n != 1 {
+			t.Errorf("CountUsers = %d, %v; want 1", n, err)
+		}
+		if _, err := tx.DirGroup(f.acme, g1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("group of a refused batch: %v", err)
+		}
+		if got := mustDirGroupsOf(t, tx, f.acme, string(us[0].ID)); len(got) != 0 {
+			t.Errorf("DirGroupsOf(held) = %v, want none", got)
+		}
+		return nil
+	})
+	// Every key is free: the same records, one by one, are accepted.
+	update(t, s, func(tx store.Tx) error {
+		for _, u := range batch[:2] {
+			if _, err := tx.CreateUser(f.acme, u); err != nil {
+				return err
+			}
+		}
+		for _, g := range groups[:2] {
+			if _, err := tx.CreateDirGroup(f.acme, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func mustDirGroupsOf(t *testing.T, tx store.Tx, tenant policy.TenantID, member string) []policy.DirGroupID {
+	t.Helper()
+	got, err := tx.DirGroupsOf(tenant, member)
+	if err != nil {
+		t.Fatalf("DirGroupsOf(%s): %v", member, err)
+	}
+	return got
+}
+
+// testBulkEqualsOneByOne: a bulk write stores what the same records
+// created one by one store — the records (but for their ids, tenant and
+// times), every lookup, the reverse index — and feeds one create per
+// record holding it as stored. The same records go in bulk into one
+// tenant and one at a time into another.
+func testBulkEqualsOneByOne(t *testing.T, s store.Store) {
+	f := setup(t, s)
+	mk := func(i int) policy.User {
+		u := user(fmt.Sprintf("eq-%02d", i))
+		u.ExternalID = fmt.Sprintf("uid=eq-%02d", i)
+		u.DisplayName = fmt.Sprintf("Equal %d", i)
+		u.Emails = []policy.Email{{Value: fmt.Sprintf("eq-%02d@example.com", i), Type: "work", Primary: true}}
+		u.Attributes = map[string]any{"n": float64(i), "dn": fmt.Sprintf("uid=eq-%02d,dc=example", i)}
+		return u
+	}
+	var batch []policy.User
+	for i := range 40 {
+		batch = append(batch, mk(i))
+	}
+	type side struct {
+		tenant policy.TenantID
+		users  []policy.User
+		groups []policy.DirGroup
+		fed    []policy.Change
+	}
+	bulkSide, oneSide := &side{tenant: f.acme}, &side{tenant: f.globex}
+	// Groups: the first lists every third user and the second group, made
+	// before it in the same call; the second lists a few users, repeated.
+	groupsFor := func(us []policy.User, g2 policy.DirGroupID) []policy.DirGroup {
+		var every []policy.UserID
+		for i := 0; i < len(us); i += 3 {
+			every = append(every, us[i].ID)
+		}
+		return []policy.DirGroup{
+			{ID: g2, DisplayName: "Eq Two", ExternalID: "cn=two", Source: "ldap:corp", MemberUsers: []policy.UserID{us[5].ID, us[1].ID, us[5].ID}},
+			{DisplayName: "Eq One", ExternalID: "cn=one", Source: "ldap:corp", MemberUsers: every, MemberGroups: []policy.DirGroupID{g2}},
+			{DisplayName: "Eq Empty", Source: "ldap:corp"},
+		}
+	}
+	for _, sd := range []*side{bulkSide, oneSide} {
+		feed := subscribe(t, s)
+		update(t, s, func(tx store.Tx) (err error) {
+			if sd == bulkSide {
+				sd.users, err = store.CreateUsers(tx, sd.tenant, batch)
+				return err
+			}
+			sd.users = nil
+			for _, u := range batch {
+				c, err := tx.CreateUser(sd.tenant, u)
+				if err != nil {
+					return err
+				}
+				sd.users = append(sd.users, c)
+			}
+			return nil
+		})
+		gs := groupsFor(sd.users, policy.DirGroupID(uuid.NewString()))
+		update(t, s, func(tx store.Tx) (err error) {
+			if sd == bulkSide {
+				sd.groups, err = store.CreateDirGroups(tx, sd.tenant, gs)
+				return err
+			}
+			sd.groups = nil
+			for _, g := range gs {
+				c, err := tx.CreateDirGroup(sd.tenant, g)
+				if err != nil {
+					return err
+				}
+				sd.groups = append(sd.groups, c)
+			}
+			return nil
+		})
+		for _, b := range feed.take() {
+			sd.fed = append(sd.fed, b...)
+		}
+	}
+	// The two sides' ids, mapped onto each other by position.
+	ids := map[string]string{string(f.acme): string(f.globex)}
+	for i := range batch {
+		ids[string(bulkSide.users[i].ID)] = string(oneSide.users[i].ID)
+	}
+	for i := range bulkSide.groups {
+		ids[string(bulkSide.groups[i].ID)] = string(oneSide.groups[i].ID)
+	}
+	// norm renders a record with the other side's ids and no times.
+	norm := func(v any, mapIDs bool) string {
+		var x map[string]any
+		if err := json.Unmarshal(encoded(t, v), &x); err != nil {
+			t.Fatal(err)
+		}
+		delete(x, "created")
+		delete(x, "updated")
+		var walk func(any) any
+		walk = func(v any) any {
+			switch v := v.(type) {
+			case string:
+				if o, ok := ids[v]; ok && mapIDs {
+					return o
+				}
+			case []any:
+				for i := range v {
+					v[i] = walk(v[i])
+				}
+			case map[string]any:
+				for k := range v {
+					v[k] = walk(v[k])
+				}
+			}
+			return v
+		}
+		return normJSON(walk(x))
+	}
+	if len(bulkSide.users) != len(batch) || len(oneSide.users) != len(batch) || len(bulkSide.groups) != 3 || len(oneSide.groups) != 3 {
+		t.Fatalf("made %d/%d users, %d/%d groups", len(bulkSide.users), len(oneSide.users), len(bulkSide.groups), len(oneSide.groups))
+	}
+	var stored [2][]string
+	for k, sd := range []*side{bulkSide, oneSide} {
+		view(t, s, func(tx store.Tx) error {
+			for i, u := range sd.users {
+				for what, get := range map[string]func() (policy.User, error){
+					"User":             func() (policy.User, error) { return tx.User(sd.tenant, u.ID) },
+					"UserByUserName":   func() (policy.User, error) { return tx.UserByUserName(sd.tenant, strings.ToUpper(u.UserName)) },
+					"UserByExternalID": func() (policy.User, error) { return tx.UserByExternalID(sd.tenant, u.ExternalID) },
+				} {
+					got, err := get()
+					if err != nil || got.ID != u.ID || norm(got, false) != norm(u, false) {
+						t.Errorf("%s of user %d = %+v, %v; want %+v as returned", what, i, got, err, u)
+					}
+				}
+				if et, ok := tx.(store.EmailTx); ok {
+					got, err := et.UsersByEmail(sd.tenant, u.Emails[0].Value)
+					if err != nil || len(got) != 1 || got[0].ID != u.ID {
+						t.Errorf("UsersByEmail(%s) = %v, %v", u.Emails[0].Value, userIDs(got), err)
+					}
+				}
+				stored[k] = append(stored[k], norm(u, k == 0))
+				var of []string
+				for _, g := range mustDirGroupsOf(t, tx, sd.tenant, string(u.ID)) {
+					if o, ok := ids[string(g)]; ok && k == 0 {
+						g = policy.DirGroupID(o)
+					}
+					of = append(of, string(g))
+				}
+				slices.Sort(of)
+				stored[k] = append(stored[k], fmt.Sprint(of))
+			}
+			for _, g := range sd.groups {
+				got, err := tx.DirGroup(sd.tenant, g.ID)
+				if err != nil || norm(got, false) != norm(g, false) {
+					t.Errorf("DirGroup(%s) = %+v, %v; want %+v as returned", g.DisplayName, got, err, g)
+				}
+				byExt, err := tx.DirGroupsByName(sd.tenant, g.DisplayName)
+				if err != nil || len(byExt) != 1 || byExt[0].ID != g.ID {
+					t.Errorf("DirGroupsByName(%s) = %v, %v", g.DisplayName, byExt, err)
+				}
+				stored[k] = append(stored[k], norm(got, k == 0), fmt.Sprint(len(mustDirGroupsOf(t, tx, sd.tenant, string(g.ID)))))
+			}
+			return nil
+		})
+	}
+	for i := range max(len(stored[0]), len(stored[1])) {
+		if i >= len(stored[0]) || i >= len(stored[1]) || stored[0][i] != stored[1][i] {
+			t.Fatalf("bulk and one-by-one stored differently at %d:\nbulk %v\none  %v", i, stored[0][min(i, len(stored[0])-1)], stored[1][min(i, len(stored[1])-1)])
+		}
+	}
+	// The feed: one create per record, in order, holding it as stored.
+	for k, sd := range []*side{bulkSide, oneSide} {
+		var want []string
+		for _, u := range sd.users {
+			want = append(want, "user/create/"+string(u.ID))
+		}
+		for _, g := range sd.groups {
+			want = append(want, "dirgroup/create/"+string(g.ID))
+		}
+		if got := summary(sd.fed); !slices.Equal(got, want) {
+			t.Fatalf("side %d fed %v, want %v", k, got, want)
+		}
+		for i, c := range sd.fed {
+			var rec any = sd.users[min(i, len(sd.users)-1)]
+			if i >= len(sd.users) {
+				rec = sd.groups[i-len(sd.users)]
+			}
+			if !sameJSON(t, c.After, encoded(t, rec)) || c.Tenant != sd.tenant || len(c.Before) != 0 {
+				t.Errorf("side %d feed entry %d = %s in %q, want the record as stored", k, i, c.After, c.Tenant)
+			}
+		}
 	}
 }

@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UsersByEmail", testUsersByEmail},
 		{"BulkCreate", testBulkCreate},
 		{"BulkCreateDirGroups", testBulkCreateDirGroups},
+		{"BulkRefusedChangesNothing", testBulkRefusedChangesNothing},
+		{"BulkEqualsOneByOne", testBulkEqualsOneByOne},
 		{"DirGroupCRUD", testDirGroupCRUD},
 		{"DirGroupMembers", testDirGroupMembers},
 		{"ChangeMembers", testChangeMembers},
