@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/ldap"
 	"github.com/roster-dev/roster/ldap/ldaptest"
 	"github.com/roster-dev/roster/policy"
@@ -61,17 +62,7 @@ func newEnv(t *testing.T, opts ldaptest.Options) *env {
 // openStore opens a fresh store holding the tenant.
 func openStore(t *testing.T) *bolt.Store {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Update(t.Context(), "test", func(tx store.Tx) error {
-		return tx.PutTenant(policy.Tenant{ID: tenant, Name: "Acme", Kind: policy.TenantPartner})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return teststore.Bolt(t, policy.Tenant{ID: tenant, Name: "Acme", Kind: policy.TenantPartner})
 }
 
 func (e *env) source(t *testing.T, mod func(*ldap.Config)) *ldap.Source {

@@ -12,7 +12,6 @@ import (
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,9 +21,9 @@ import (
 
 	"github.com/roster-dev/roster/demo"
 	mp "github.com/roster-dev/roster/internal/mailpit"
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 	"github.com/roster-dev/roster/store/storetest"
 )
 
@@ -220,18 +219,9 @@ func (w *world) advance(d time.Duration) {
 // (carol from acme), erin of rug, frank of isug; dave of nothing.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Bolt(t, policy.Tenant{ID: "vendor", Name: "Vendor", Kind: policy.TenantVendor}, policy.Tenant{ID: "acme", Name: "Acme", Kind: policy.TenantPartner})
 	w := &world{t: t, st: st, now: time.Date(2031, 3, 5, 9, 0, 0, 0, time.UTC), ids: map[string]policy.UserID{}, grp: map[string]policy.Group{}}
-	err = st.Update(context.Background(), "test", func(tx store.Tx) error {
-		for _, tn := range []policy.Tenant{{ID: "vendor", Name: "Vendor", Kind: policy.TenantVendor}, {ID: "acme", Name: "Acme", Kind: policy.TenantPartner}} {
-			if err := tx.PutTenant(tn); err != nil {
-				return err
-			}
-		}
+	err := st.Update(context.Background(), "test", func(tx store.Tx) error {
 		for _, r := range demo.DefaultRoles() {
 			if _, err := tx.PutRole(r); err != nil {
 				return err

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,9 +17,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 	"github.com/roster-dev/roster/store/storetest"
 )
 
@@ -74,11 +73,7 @@ type envOption func(*Config)
 // change feed.
 func openStore(t testing.TB) (store.Store, *policy.Engine) {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Bolt(t)
 	return st, storetest.Engine(t, st, policy.EngineConfig{})
 }
 

@@ -9,15 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 	"github.com/roster-dev/roster/store/storetest"
 )
 
@@ -42,17 +41,8 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	err = st.Update(context.Background(), "test", func(tx store.Tx) error {
-		for _, id := range []policy.TenantID{"acme", "globex"} {
-			if err := tx.PutTenant(policy.Tenant{ID: id, Name: string(id), Kind: policy.TenantPartner}); err != nil {
-				return err
-			}
-		}
+	st := teststore.Bolt(t, teststore.Partners("acme", "globex")...)
+	err := st.Update(context.Background(), "test", func(tx store.Tx) error {
 		for _, r := range demo.DefaultRoles() {
 			if _, err := tx.PutRole(r); err != nil {
 				return err

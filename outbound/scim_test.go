@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/demo"
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/scim"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 )
 
 const downstreamToken = "downstream-scim-token-0123456789"
@@ -32,17 +31,7 @@ type downstream struct {
 
 func newDownstream(t *testing.T) *downstream {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "downstream.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	err = st.Update(context.Background(), "test", func(tx store.Tx) error {
-		return tx.PutTenant(policy.Tenant{ID: "upstream", Name: "Upstream Roster", Kind: policy.TenantPartner})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := teststore.Bolt(t, policy.Tenant{ID: "upstream", Name: "Upstream Roster", Kind: policy.TenantPartner})
 	srv, err := scim.New(scim.Config{Logger: testLogger(t), Store: st, BaseURL: "http://downstream.test",
 		Tenants: map[policy.TenantID]scim.TenantConfig{"upstream": {Tokens: []string{downstreamToken}}}})
 	if err != nil {

@@ -9,13 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
-	"github.com/roster-dev/roster/store/bolt"
 )
 
 // Tokens of the test tenants, given through Config.
@@ -41,22 +40,7 @@ func newEnv(t testing.TB) *env {
 // the store, capture the log, set admission bounds) before New.
 func newEnvWith(t testing.TB, adjust func(*Config)) *env {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	err = st.Update(context.Background(), "test", func(tx store.Tx) error {
-		for _, id := range []policy.TenantID{"acme", "globex"} {
-			if err := tx.PutTenant(policy.Tenant{ID: id, Name: string(id), Kind: policy.TenantPartner}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := teststore.Bolt(t, teststore.Partners("acme", "globex")...)
 	cfg := Config{
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Store:   st,
