@@ -318,18 +318,16 @@ func (p *Provider) endSessions(ctx context.Context, actor, reason string, ids ..
 				}
 				return err
 			}
-			var grants []string
-			if err := tx.ScanRecords(nsSessions, sessionGrantPrefix(id), func(k string, _ []byte) error {
-				grants = append(grants, k)
-				return nil
-			}); err != nil {
+			// The keys first: a backend may not write while it scans.
+			grants, err := keysUnder(tx, nsSessions, sessionGrantPrefix(id))
+			if err != nil {
 				return err
 			}
-			for _, k := range grants {
-				if err := revokeGrant(tx, strings.TrimPrefix(k, sessionGrantPrefix(id)), "session ended: "+reason); err != nil {
+			for _, g := range grants {
+				if err := revokeGrant(tx, g, "session ended: "+reason); err != nil {
 					return err
 				}
-				if err := tx.DeleteRecord(nsSessions, k); err != nil {
+				if err := tx.DeleteRecord(nsSessions, sessionGrantPrefix(id)+g); err != nil {
 					return err
 				}
 			}
@@ -360,14 +358,21 @@ func (p *Provider) endSessions(ctx context.Context, actor, reason string, ids ..
 // userSessionIDs lists the ids of a user's sessions.
 func (p *Provider) userSessionIDs(ctx context.Context, tenant policy.TenantID, user policy.UserID) ([]string, error) {
 	var ids []string
-	pfx := userSessionPrefix(tenant, user)
-	err := p.st.View(ctx, func(tx store.Tx) error {
-		return tx.ScanRecords(nsSessions, pfx, func(k string, _ []byte) error {
-			ids = append(ids, strings.TrimPrefix(k, pfx))
-			return nil
-		})
+	err := p.st.View(ctx, func(tx store.Tx) (err error) {
+		ids, err = keysUnder(tx, nsSessions, userSessionPrefix(tenant, user))
+		return err
 	})
 	return ids, err
+}
+
+// keysUnder lists the keys of ns under prefix, without the prefix.
+func keysUnder(tx store.Tx, ns, prefix string) ([]string, error) {
+	var keys []string
+	err := tx.ScanRecords(ns, prefix, func(k string, _ []byte) error {
+		keys = append(keys, strings.TrimPrefix(k, prefix))
+		return nil
+	})
+	return keys, err
 }
 
 // Sessions lists the live browser sessions of a user, newest sign-in

@@ -130,6 +130,20 @@ func (e *env) join(g policy.GroupID, u policy.UserID, role policy.RoleName) {
 	})
 }
 
+// bindDirGroup creates directory group name of tenant (from ldap:corp)
+// holding users and a rule that gives its members role in g.
+func (e *env) bindDirGroup(tenant policy.TenantID, name string, g policy.GroupID, role policy.RoleName, users ...policy.UserID) {
+	e.t.Helper()
+	e.update(func(tx store.Tx) error {
+		d, err := tx.CreateDirGroup(tenant, policy.DirGroup{DisplayName: name, Source: "ldap:corp", MemberUsers: users})
+		if err != nil {
+			return err
+		}
+		_, err = tx.CreateRule(policy.Rule{Tenant: tenant, DirGroup: d.ID, Group: g, Role: role})
+		return err
+	})
+}
+
 func (e *env) leave(g policy.GroupID, u policy.UserID, role policy.RoleName) {
 	e.t.Helper()
 	e.update(func(tx store.Tx) error { return tx.RemoveMembership(g, u, role) })

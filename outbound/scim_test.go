@@ -153,14 +153,7 @@ func TestSCIMPushToRoster(t *testing.T) {
 	waitState(t, d, "alice bob dave lug=bob,dave rug=alice ")
 
 	// A rule membership (through a directory group) reaches the target.
-	e.update(func(tx store.Tx) error {
-		dg, err := tx.CreateDirGroup("globex", policy.DirGroup{DisplayName: "eng", Source: "ldap:corp", MemberUsers: []policy.UserID{carol.ID}})
-		if err != nil {
-			return err
-		}
-		_, err = tx.CreateRule(policy.Rule{Tenant: "globex", DirGroup: dg.ID, Group: lug.ID, Role: demo.RoleMember})
-		return err
-	})
+	e.bindDirGroup("globex", "eng", lug.ID, demo.RoleMember, carol.ID)
 	waitState(t, d, "alice bob carol dave lug=bob,carol,dave rug=alice ")
 
 	// Deactivated upstream, deactivated downstream and out of its group.

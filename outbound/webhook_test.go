@@ -79,14 +79,7 @@ func TestWebhookEveryEventInOrder(t *testing.T) {
 	})
 	waitFor(t, "some deliveries", func() bool { return len(rcv.events()) > 5 })
 	e.stop() // a restart of the Service: its cursor is kept
-	e.update(func(tx store.Tx) error {
-		d, err := tx.CreateDirGroup("acme", policy.DirGroup{DisplayName: "speakers", Source: "ldap:corp", MemberUsers: []policy.UserID{bob.ID}})
-		if err != nil {
-			return err
-		}
-		_, err = tx.CreateRule(policy.Rule{Tenant: "acme", DirGroup: d.ID, Group: lug.ID, Role: demo.RoleSpeaker})
-		return err
-	})
+	e.bindDirGroup("acme", "speakers", lug.ID, demo.RoleSpeaker, bob.ID)
 	e.start(webhookTarget("chat", rcv.url()))
 	e.setActive(carol, false)
 	e.leave(rug.ID, alice.ID, demo.RoleMember)
