@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/bolt"
@@ -56,12 +57,7 @@ func newFixture(t *testing.T) *fixture {
 // openBolt opens a bbolt store in the test's temporary folder.
 func openBolt(t *testing.T) store.Store {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "roster.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return teststore.Bolt(t)
 }
 
 // newFixtureOn is newFixture over the store st (see backends_test.go).
@@ -173,6 +169,31 @@ func errCode(m map[string]any) string {
 }
 
 // lastSeq is the newest audit sequence number: unchanged means no write.
+// refusal is a request the admin API must refuse without changing the
+// store: with status, its error naming field (when field is set).
+type refusal struct {
+	name, token, method, path, body string
+	status                          int
+	field                           string
+}
+
+// refuses sends each request and checks that it is refused as told and
+// that the store did not change.
+func (f *fixture) refuses(t *testing.T, rs []refusal) {
+	t.Helper()
+	for _, c := range rs {
+		before := f.lastSeq(t)
+		st, m := f.call(t, c.token, c.method, c.path, c.body)
+		e, _ := m["error"].(map[string]any)
+		if st != c.status || c.field != "" && e["field"] != c.field {
+			t.Errorf("%s: %d %v, want %d field %q", c.name, st, m, c.status, c.field)
+		}
+		if f.lastSeq(t) != before {
+			t.Errorf("%s: changed the store", c.name)
+		}
+	}
+}
+
 func (f *fixture) lastSeq(t *testing.T) uint64 {
 	var last uint64
 	_ = f.st.View(context.Background(), func(tx store.Tx) error {

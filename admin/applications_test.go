@@ -146,11 +146,7 @@ func TestApplicationBadInputChangesNothing(t *testing.T) {
 	_, m := f.call(t, "carol-token", "POST", "/api/v1/applications", `{"name":"LUG Reading","slug":"lug-reading","parent":"rug-europe","city":"Reading","country":"GB","remit":"R"}`)
 	path := "/api/v1/applications/" + m["id"].(string)
 	ok := `"name":"LUG Leeds","parent":"rug-europe","country":"GB","remit":"R"`
-	for _, c := range []struct {
-		name, token, method, path, body string
-		status                          int
-		field                           string
-	}{
+	f.refuses(t, []refusal{
 		{"no city", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds",` + ok + `}`, 400, "city"},
 		{"unknown city", "carol-token", "POST", "/api/v1/applications", `{"slug":"lug-leeds","city":"Xyzzyville",` + ok + `}`, 400, "city"},
 		{"bad slug", "carol-token", "POST", "/api/v1/applications", `{"slug":"LUG Leeds","city":"Leeds",` + ok + `}`, 400, "slug"},
@@ -165,17 +161,7 @@ func TestApplicationBadInputChangesNothing(t *testing.T) {
 		{"unknown decision", "alice-token", "PATCH", path, `{"status":"maybe"}`, 400, "status"},
 		{"stale version", "alice-token", "PATCH", path, `{"status":"approved","version":9}`, 412, ""},
 		{"nearby without a city", "carol-token", "GET", "/api/v1/applications/nearby", "", 400, "city"},
-	} {
-		before := f.lastSeq(t)
-		st, m := f.call(t, c.token, c.method, c.path, c.body)
-		e, _ := m["error"].(map[string]any)
-		if st != c.status || c.field != "" && e["field"] != c.field {
-			t.Errorf("%s: %d %v, want %d field %q", c.name, st, m, c.status, c.field)
-		}
-		if f.lastSeq(t) != before {
-			t.Errorf("%s: changed the store", c.name)
-		}
-	}
+	})
 }
 
 // TestCoFoundersConsent: a named co-founder becomes an organizer only by

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -70,7 +71,7 @@ func MeetingFigures(tx store.Tx, g policy.GroupID, meeting string) (Figures, err
 	if f.CheckIns, err = countRecords(tx, nsCheckins, meetingKey(g, meeting)+"/"); err != nil {
 		return f, err
 	}
-	ratings, err := scanJSON[policy.Rating](tx, nsRatings, meetingKey(g, meeting)+"/")
+	ratings, err := jsonrec.Scan[policy.Rating](tx, nsRatings, meetingKey(g, meeting)+"/")
 	f.Ratings = policy.Summarize(ratings).Overall
 	return f, err
 }
@@ -84,7 +85,7 @@ func attended(tx store.Tx, g policy.GroupID, meeting string, u policy.UserID) (b
 		return false, err
 	}
 	var rv policy.RSVP
-	err := getJSONRecord(tx, nsRSVPs, policy.RSVPKey(g, meeting, u), &rv)
+	err := jsonrec.Get(tx, nsRSVPs, policy.RSVPKey(g, meeting, u), &rv)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -141,13 +142,13 @@ func (s *Server) feedbackOf(tx store.Tx, p principal, g policy.GroupID, m policy
 			return v, err
 		}
 		var mine policy.Rating
-		if err := getJSONRecord(tx, nsRatings, policy.RatingKey(g, m.ID, p.user), &mine); err == nil {
+		if err := jsonrec.Get(tx, nsRatings, policy.RatingKey(g, m.ID, p.user), &mine); err == nil {
 			v.Mine = &mine
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return v, err
 		}
 	}
-	ratings, err := scanJSON[policy.Rating](tx, nsRatings, meetingKey(g, m.ID)+"/")
+	ratings, err := jsonrec.Scan[policy.Rating](tx, nsRatings, meetingKey(g, m.ID)+"/")
 	if err != nil {
 		return v, err
 	}
@@ -243,7 +244,7 @@ func (s *Server) putFeedback(w http.ResponseWriter, r *http.Request, p principal
 		if v.Mine != nil {
 			op = policy.OpUpdate
 		}
-		if err := putJSONRecord(tx, nsRatings, policy.RatingKey(g.ID, m.ID, p.user), rt); err != nil {
+		if err := jsonrec.Put(tx, nsRatings, policy.RatingKey(g.ID, m.ID, p.user), rt); err != nil {
 			return v, err
 		}
 		// The audit entry says that a rating was given, not what it was.
@@ -287,7 +288,7 @@ func (s *Server) listCheckins(w http.ResponseWriter, r *http.Request, p principa
 				rows[rv.User] = &checkinRow{User: rv.User, Tenant: rv.Tenant, Going: true}
 			}
 		}
-		cs, err := scanJSON[policy.CheckIn](tx, nsCheckins, meetingKey(g.ID, m.ID)+"/")
+		cs, err := jsonrec.Scan[policy.CheckIn](tx, nsCheckins, meetingKey(g.ID, m.ID)+"/")
 		if err != nil {
 			return list[checkinRow]{}, err
 		}
@@ -348,13 +349,13 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, p principal) {
 				return row, err
 			}
 		} else {
-			if err := putJSONRecord(tx, nsCheckins, key, policy.CheckIn{Group: g.ID, Meeting: m.ID, User: u, Tenant: tenant, At: s.cfg.Now().UTC(), By: p.actor()}); err != nil {
+			if err := jsonrec.Put(tx, nsCheckins, key, policy.CheckIn{Group: g.ID, Meeting: m.ID, User: u, Tenant: tenant, At: s.cfg.Now().UTC(), By: p.actor()}); err != nil {
 				return row, err
 			}
 			row.CheckedIn = true
 		}
 		var rv policy.RSVP
-		if getJSONRecord(tx, nsRSVPs, key, &rv) == nil {
+		if jsonrec.Get(tx, nsRSVPs, key, &rv) == nil {
 			row.Going = rv.Going
 		}
 		err = tx.Record(p.tenant, policy.OpUpdate, "checkin/"+key,
@@ -372,7 +373,7 @@ func LoadMeetingActivity(tx store.Tx, a policy.MeetingActivity) error {
 		if err := policy.ValidateProgram(p); err != nil {
 			return err
 		}
-		if err := putJSONRecord(tx, nsPrograms, meetingKey(p.Group, p.Meeting), p); err != nil {
+		if err := jsonrec.Put(tx, nsPrograms, meetingKey(p.Group, p.Meeting), p); err != nil {
 			return err
 		}
 	}
@@ -385,22 +386,22 @@ func LoadMeetingActivity(tx store.Tx, a policy.MeetingActivity) error {
 		if err := policy.ValidateTopic(t); err != nil {
 			return err
 		}
-		if err := putJSONRecord(tx, nsTopics, meetingKey(t.Group, t.Meeting)+"/"+t.ID, t); err != nil {
+		if err := jsonrec.Put(tx, nsTopics, meetingKey(t.Group, t.Meeting)+"/"+t.ID, t); err != nil {
 			return err
 		}
 	}
 	for _, r := range a.RSVPs {
-		if err := putJSONRecord(tx, nsRSVPs, policy.RSVPKey(r.Group, r.Meeting, r.User), r); err != nil {
+		if err := jsonrec.Put(tx, nsRSVPs, policy.RSVPKey(r.Group, r.Meeting, r.User), r); err != nil {
 			return err
 		}
 	}
 	for _, c := range a.CheckIns {
-		if err := putJSONRecord(tx, nsCheckins, policy.RSVPKey(c.Group, c.Meeting, c.User), c); err != nil {
+		if err := jsonrec.Put(tx, nsCheckins, policy.RSVPKey(c.Group, c.Meeting, c.User), c); err != nil {
 			return err
 		}
 	}
 	for _, r := range a.Ratings {
-		if err := putJSONRecord(tx, nsRatings, policy.RatingKey(r.Group, r.Meeting, r.User), r); err != nil {
+		if err := jsonrec.Put(tx, nsRatings, policy.RatingKey(r.Group, r.Meeting, r.User), r); err != nil {
 			return err
 		}
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -189,16 +190,7 @@ func rsvpsOf(tx store.Tx, g policy.GroupID, id string) ([]policy.RSVP, error) {
 	if id != "" {
 		prefix += id + "/"
 	}
-	var out []policy.RSVP
-	err := tx.ScanRecords(nsRSVPs, prefix, func(_ string, v []byte) error {
-		var r policy.RSVP
-		if err := json.Unmarshal(v, &r); err != nil {
-			return err
-		}
-		out = append(out, r)
-		return nil
-	})
-	return out, err
+	return jsonrec.Scan[policy.RSVP](tx, nsRSVPs, prefix)
 }
 
 func (s *Server) viewMeeting(m policy.Meeting, g policy.GroupID, rs []policy.RSVP, p principal) meetingView {

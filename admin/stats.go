@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -129,7 +130,7 @@ func (s *Server) WatchStats(ctx context.Context, every time.Duration) {
 // folded already.
 func (s *Server) foldDay(tx store.Tx, g policy.Group, from, to time.Time, dayKey, month string, ruleTenant map[policy.RuleID]policy.TenantID) (bool, error) {
 	gm := policy.GroupMonth{Group: g.ID, Month: month}
-	if err := getJSONRecord(tx, nsStats, StatsKey(g.ID, month), &gm); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := jsonrec.Get(tx, nsStats, StatsKey(g.ID, month), &gm); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
 	if gm.LastDay >= dayKey {
@@ -145,14 +146,14 @@ func (s *Server) foldDay(tx store.Tx, g policy.Group, from, to time.Time, dayKey
 	}
 	d.Members = len(cur)
 	var prev policy.MemberSources
-	err := getJSONRecord(tx, nsStatsMembers, string(g.ID), &prev)
+	err := jsonrec.Get(tx, nsStatsMembers, string(g.ID), &prev)
 	switch {
 	case err == nil:
 		d.Joins, d.Leaves = policy.MemberChanges(prev, cur)
 	case !errors.Is(err, store.ErrNotFound):
 		return false, err
 	}
-	if err := putJSONRecord(tx, nsStatsMembers, string(g.ID), cur); err != nil {
+	if err := jsonrec.Put(tx, nsStatsMembers, string(g.ID), cur); err != nil {
 		return false, err
 	}
 	for _, m := range g.Meetings {
@@ -185,7 +186,7 @@ func (s *Server) foldDay(tx store.Tx, g policy.Group, from, to time.Time, dayKey
 	if last := policy.LastMeeting(g.Meetings, to); last.After(gm.LastMeeting) {
 		gm.LastMeeting = last
 	}
-	return true, putJSONRecord(tx, nsStats, StatsKey(g.ID, month), gm)
+	return true, jsonrec.Put(tx, nsStats, StatsKey(g.ID, month), gm)
 }
 
 // rollUpStats recomputes the subtree figures of month for every group.
@@ -201,7 +202,7 @@ func (s *Server) rollUpStats(ctx context.Context, groups []policy.Group, month s
 		months := make(map[policy.GroupID]*policy.GroupMonth, len(groups))
 		for _, g := range groups {
 			gm := &policy.GroupMonth{Group: g.ID, Month: month}
-			if err := getJSONRecord(tx, nsStats, StatsKey(g.ID, month), gm); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := jsonrec.Get(tx, nsStats, StatsKey(g.ID, month), gm); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			months[g.ID] = gm
@@ -212,7 +213,7 @@ func (s *Server) rollUpStats(ctx context.Context, groups []policy.Group, month s
 			return !parents[g] && policy.Dormant(months[g].LastMeeting, created[g], now)
 		})
 		for id, gm := range months {
-			if err := putJSONRecord(tx, nsStats, StatsKey(id, month), gm); err != nil {
+			if err := jsonrec.Put(tx, nsStats, StatsKey(id, month), gm); err != nil {
 				return err
 			}
 		}
@@ -313,7 +314,7 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p principal)
 				continue
 			}
 			var gm policy.GroupMonth
-			if err := getJSONRecord(tx, nsStats, StatsKey(c, latest.Month), &gm); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := jsonrec.Get(tx, nsStats, StatsKey(c, latest.Month), &gm); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return v, err
 			}
 			v.Children = append(v.Children, childStats{groupRef: groupRef{ID: c, Slug: cg.Slug, Name: cg.Name, LastMeeting: gm.LastMeeting}, Month: latest.Month, Figures: gm.Subtree, Groups: gm.Groups})
@@ -328,7 +329,7 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p principal)
 // benchmark).
 func PutStatsMonths(tx store.Tx, months []policy.GroupMonth) error {
 	for _, gm := range months {
-		if err := putJSONRecord(tx, nsStats, StatsKey(gm.Group, gm.Month), gm); err != nil {
+		if err := jsonrec.Put(tx, nsStats, StatsKey(gm.Group, gm.Month), gm); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -52,14 +53,14 @@ func TestStatsSnapshotsAndRollUp(t *testing.T) {
 			return err
 		}
 		for i, u := range []policy.UserID{alice, carol} {
-			if err := putJSONRecord(tx, nsRSVPs, policy.RSVPKey(lug, "m1", u), policy.RSVP{Group: lug, Meeting: "m1", User: u, Going: true}); err != nil {
+			if err := jsonrec.Put(tx, nsRSVPs, policy.RSVPKey(lug, "m1", u), policy.RSVP{Group: lug, Meeting: "m1", User: u, Going: true}); err != nil {
 				return err
 			}
-			if err := putJSONRecord(tx, nsRatings, policy.RatingKey(lug, "m1", u), policy.Rating{Group: lug, Meeting: "m1", User: u, Overall: 4 + i}); err != nil {
+			if err := jsonrec.Put(tx, nsRatings, policy.RatingKey(lug, "m1", u), policy.Rating{Group: lug, Meeting: "m1", User: u, Overall: 4 + i}); err != nil {
 				return err
 			}
 		}
-		return putJSONRecord(tx, nsCheckins, policy.RSVPKey(lug, "m1", alice), policy.CheckIn{User: alice})
+		return jsonrec.Put(tx, nsCheckins, policy.RSVPKey(lug, "m1", alice), policy.CheckIn{User: alice})
 	})
 	if n, err := f.adm.SnapshotStats(ctx, day2); err != nil || n != 4 {
 		t.Fatalf("day 2: %d groups, %v", n, err)

@@ -29,7 +29,6 @@ package admin
 //	GET    /api/v1/me/talks                                         the caller's talks, everywhere
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/mail"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -69,35 +69,6 @@ func (s *Server) talkRoutes() {
 	s.handle("PUT "+base+"/topics/{topic}/vote", s.voteTopic)
 	s.handle("PATCH "+base+"/topics/{topic}", s.patchTopic)
 	s.handle("GET /api/v1/me/talks", s.myTalks)
-}
-
-func getJSONRecord(tx store.Tx, ns, key string, v any) error {
-	b, err := tx.GetRecord(ns, key)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func putJSONRecord(tx store.Tx, ns, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.PutRecord(ns, key, b)
-}
-
-func scanJSON[T any](tx store.Tx, ns, prefix string) ([]T, error) {
-	var out []T
-	err := tx.ScanRecords(ns, prefix, func(_ string, v []byte) error {
-		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
-			return err
-		}
-		out = append(out, x)
-		return nil
-	})
-	return out, err
 }
 
 func meetingKey(g policy.GroupID, meeting string) string { return string(g) + "/" + meeting }
@@ -157,7 +128,7 @@ func indexSpeakers(tx store.Tx, before, after *policy.Talk) error {
 // putTalk writes t, keeping the speakers' index in step with before (the
 // talk as it was; nil for a new one).
 func putTalk(tx store.Tx, before *policy.Talk, t policy.Talk) error {
-	if err := putJSONRecord(tx, nsTalks, policy.TalkKey(t.Group, t.Meeting, t.ID), t); err != nil {
+	if err := jsonrec.Put(tx, nsTalks, policy.TalkKey(t.Group, t.Meeting, t.ID), t); err != nil {
 		return err
 	}
 	return indexSpeakers(tx, before, &t)
@@ -174,7 +145,7 @@ func countRecords(tx store.Tx, ns, prefix string) (int, error) {
 // when none was set).
 func programOf(tx store.Tx, g policy.GroupID, meeting string) (policy.Program, error) {
 	p := policy.Program{Group: g, Meeting: meeting}
-	err := getJSONRecord(tx, nsPrograms, meetingKey(g, meeting), &p)
+	err := jsonrec.Get(tx, nsPrograms, meetingKey(g, meeting), &p)
 	if errors.Is(err, store.ErrNotFound) {
 		err = nil
 	}
@@ -183,7 +154,7 @@ func programOf(tx store.Tx, g policy.GroupID, meeting string) (policy.Program, e
 
 // talksOf reads the talks proposed to a meeting, oldest first.
 func talksOf(tx store.Tx, g policy.GroupID, meeting string) ([]policy.Talk, error) {
-	ts, err := scanJSON[policy.Talk](tx, nsTalks, meetingKey(g, meeting)+"/")
+	ts, err := jsonrec.Scan[policy.Talk](tx, nsTalks, meetingKey(g, meeting)+"/")
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Proposed.Before(ts[j].Proposed) })
 	return ts, err
 }
@@ -336,7 +307,7 @@ func (s *Server) putProgram(w http.ResponseWriter, r *http.Request, p principal)
 		if err := policy.ValidateProgram(pr); err != nil {
 			return programView{}, err
 		}
-		if err := putJSONRecord(tx, nsPrograms, meetingKey(g.ID, m.ID), pr); err != nil {
+		if err := jsonrec.Put(tx, nsPrograms, meetingKey(g.ID, m.ID), pr); err != nil {
 			return programView{}, err
 		}
 		err = tx.Record(p.tenant, policy.OpUpdate, "program/"+meetingKey(g.ID, m.ID),
@@ -395,7 +366,7 @@ var errNoTalk = &Error{Status: http.StatusNotFound, Code: "not_found", Message: 
 // not found.
 func (s *Server) talkOf(tx store.Tx, p principal, g policy.GroupID, meeting, id string) (policy.Talk, error) {
 	var t policy.Talk
-	err := getJSONRecord(tx, nsTalks, policy.TalkKey(g, meeting, id), &t)
+	err := jsonrec.Get(tx, nsTalks, policy.TalkKey(g, meeting, id), &t)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !s.visibleTalk(p, t) {
 		return t, errNoTalk
 	}
@@ -698,7 +669,7 @@ func (s *Server) myTalks(w http.ResponseWriter, r *http.Request, p principal) {
 		var all []policy.Talk
 		for _, k := range keys {
 			var t policy.Talk
-			err := getJSONRecord(tx, nsTalks, k, &t)
+			err := jsonrec.Get(tx, nsTalks, k, &t)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // its group went since
 			}
@@ -758,7 +729,7 @@ func (s *Server) listTopics(w http.ResponseWriter, r *http.Request, p principal)
 		return
 	}
 	read(s, w, r, func(tx store.Tx) (list[topicView], error) {
-		ts, err := scanJSON[policy.Topic](tx, nsTopics, meetingKey(g.ID, m.ID)+"/")
+		ts, err := jsonrec.Scan[policy.Topic](tx, nsTopics, meetingKey(g.ID, m.ID)+"/")
 		policy.SortTopics(ts)
 		out := []topicView{}
 		for _, t := range ts {
@@ -802,7 +773,7 @@ func (s *Server) addTopic(w http.ResponseWriter, r *http.Request, p principal) {
 		if err := policy.ValidateTopic(t); err != nil {
 			return topicView{}, err
 		}
-		if err := putJSONRecord(tx, nsTopics, meetingKey(g.ID, m.ID)+"/"+t.ID, t); err != nil {
+		if err := jsonrec.Put(tx, nsTopics, meetingKey(g.ID, m.ID)+"/"+t.ID, t); err != nil {
 			return topicView{}, err
 		}
 		err = tx.Record(p.tenant, policy.OpCreate, "topic/"+meetingKey(g.ID, m.ID)+"/"+t.ID,
@@ -820,7 +791,7 @@ func (s *Server) changeTopic(w http.ResponseWriter, r *http.Request, p principal
 	write(s, w, r, p, http.StatusOK, func(tx store.Tx) (topicView, error) {
 		key := meetingKey(g.ID, r.PathValue("id")) + "/" + r.PathValue("topic")
 		var t policy.Topic
-		if err := getJSONRecord(tx, nsTopics, key, &t); err != nil {
+		if err := jsonrec.Get(tx, nsTopics, key, &t); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return topicView{}, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such topic"}
 			}
@@ -829,7 +800,7 @@ func (s *Server) changeTopic(w http.ResponseWriter, r *http.Request, p principal
 		if err := fn(&t); err != nil {
 			return topicView{}, err
 		}
-		if err := putJSONRecord(tx, nsTopics, key, t); err != nil {
+		if err := jsonrec.Put(tx, nsTopics, key, t); err != nil {
 			return topicView{}, err
 		}
 		err := tx.Record(p.tenant, policy.OpUpdate, "topic/"+key,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -160,10 +161,10 @@ func (s *Service) digest(ctx context.Context) error {
 	week := s.weekStart(s.cfg.Now())
 	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
 		var last digestRecord
-		err := getJSON(tx, "digest", &last)
+		err := jsonrec.Get(tx, Namespace, "digest", &last)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return putJSON(tx, "digest", digestRecord{Week: week})
+			return jsonrec.Put(tx, Namespace, "digest", digestRecord{Week: week})
 		case err != nil:
 			return err
 		case !week.After(last.Week):
@@ -173,7 +174,7 @@ func (s *Service) digest(ctx context.Context) error {
 		if err := putJob(tx, j); err != nil {
 			return err
 		}
-		return putJSON(tx, "digest", digestRecord{Week: week})
+		return jsonrec.Put(tx, Namespace, "digest", digestRecord{Week: week})
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -310,29 +311,13 @@ func QueueDirect(tx store.Tx, d Direct, now time.Time) (Job, error) {
 }
 
 func putJob(tx store.Tx, j Job) error {
-	if err := putJSON(tx, "job/"+j.ID, j); err != nil {
+	if err := jsonrec.Put(tx, Namespace, "job/"+j.ID, j); err != nil {
 		return err
 	}
 	if !j.Expanded {
 		return tx.PutRecord(Namespace, "pending/"+j.ID, []byte{1})
 	}
 	return nil
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.PutRecord(Namespace, key, b)
-}
-
-func getJSON(tx store.Tx, key string, v any) error {
-	b, err := tx.GetRecord(Namespace, key)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // Jobs lists the announcement jobs of group g, newest first (the archive).
@@ -363,7 +348,7 @@ type Status struct {
 // JobStatus reads job id and counts its deliveries.
 func JobStatus(tx store.Tx, id string) (Status, error) {
 	st := Status{Counts: map[string]int{}}
-	if err := getJSON(tx, "job/"+id, &st.Job); err != nil {
+	if err := jsonrec.Get(tx, Namespace, "job/"+id, &st.Job); err != nil {
 		return st, err
 	}
 	for _, prefix := range []string{"q/", "m/"} {
@@ -461,7 +446,7 @@ func (s *Service) expand(ctx context.Context) error {
 
 func (s *Service) expandJob(ctx context.Context, id string) error {
 	var j Job
-	if err := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+id, &j) }); err != nil {
+	if err := s.cfg.Store.View(ctx, func(tx store.Tx) error { return jsonrec.Get(tx, Namespace, "job/"+id, &j) }); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return tx.DeleteRecord(Namespace, "pending/"+id) })
 		}
@@ -512,7 +497,7 @@ func (s *Service) expandJob(ctx context.Context, id string) error {
 	}
 	return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error {
 		j.Expanded, j.Recipients = true, n
-		if err := putJSON(tx, "job/"+j.ID, j); err != nil {
+		if err := jsonrec.Put(tx, Namespace, "job/"+j.ID, j); err != nil {
 			return err
 		}
 		return tx.DeleteRecord(Namespace, "pending/"+j.ID)
@@ -559,7 +544,7 @@ func (s *Service) writeDeliveries(ctx context.Context, job string, chunk []Deliv
 			if _, err := tx.GetRecord(Namespace, "q/"+key); err == nil {
 				continue
 			}
-			if err := putJSON(tx, "q/"+key, d); err != nil {
+			if err := jsonrec.Put(tx, Namespace, "q/"+key, d); err != nil {
 				return err
 			}
 			n++
@@ -708,7 +693,7 @@ feed:
 		j, seen := jobs[it.d.Job]
 		if !seen {
 			j = new(Job)
-			gerr := s.cfg.Store.View(ctx, func(tx store.Tx) error { return getJSON(tx, "job/"+it.d.Job, j) })
+			gerr := s.cfg.Store.View(ctx, func(tx store.Tx) error { return jsonrec.Get(tx, Namespace, "job/"+it.d.Job, j) })
 			if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
 				err = gerr
 				break
@@ -737,9 +722,9 @@ feed:
 // store writes one outcome.
 func (s *Service) store(tx store.Tx, o outcome) error {
 	if !o.done {
-		return putJSON(tx, "q/"+o.it.key, o.it.d)
+		return jsonrec.Put(tx, Namespace, "q/"+o.it.key, o.it.d)
 	}
-	if err := putJSON(tx, "m/"+o.it.key, o.it.d); err != nil {
+	if err := jsonrec.Put(tx, Namespace, "m/"+o.it.key, o.it.d); err != nil {
 		return err
 	}
 	return tx.DeleteRecord(Namespace, "q/"+o.it.key)

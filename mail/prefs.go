@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -50,7 +51,7 @@ func (p Prefs) Mode(g policy.GroupID) string { return p.mode(g) }
 
 func readPrefs(tx store.Tx, u policy.UserID) (Prefs, error) {
 	var p Prefs
-	err := getJSON(tx, "pref/"+string(u), &p)
+	err := jsonrec.Get(tx, Namespace, "pref/"+string(u), &p)
 	if errors.Is(err, store.ErrNotFound) {
 		return Prefs{}, nil
 	}
@@ -79,7 +80,7 @@ func SetPrefs(tx store.Tx, u policy.UserID, fn func(*Prefs) error) error {
 			return fmt.Errorf("%w: mode %q is not one of all, digest, none", ErrInvalid, m)
 		}
 	}
-	return putJSON(tx, "pref/"+string(u), p)
+	return jsonrec.Put(tx, Namespace, "pref/"+string(u), p)
 }
 
 // tokenTTL is how long the links in a message work.

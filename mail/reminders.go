@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -40,13 +41,13 @@ func (s *Service) reminders(ctx context.Context) error {
 	var from time.Time
 	err := s.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var r remindRecord
-		err := getJSON(tx, "remind", &r)
+		err := jsonrec.Get(tx, Namespace, "remind", &r)
 		from = r.Until
 		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return putJSON(tx, "remind", remindRecord{Until: to}) })
+		return s.cfg.Store.Update(ctx, "mail", func(tx store.Tx) error { return jsonrec.Put(tx, Namespace, "remind", remindRecord{Until: to}) })
 	case err != nil:
 		return err
 	case !to.After(from):
@@ -78,7 +79,7 @@ func (s *Service) reminders(ctx context.Context) error {
 				}
 			}
 		}
-		return putJSON(tx, "remind", remindRecord{Until: to})
+		return jsonrec.Put(tx, Namespace, "remind", remindRecord{Until: to})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -720,7 +721,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, lr *loginRe
 		if alive, err = p.useSession(tx, sid, c, cr.Grant); err != nil || !alive {
 			return err
 		}
-		return putJSON(tx, tokenKey(pfxCode, code), cr)
+		return jsonrec.Put(tx, nsTokens, tokenKey(pfxCode, code), cr)
 	})
 	if err != nil {
 		p.pageForError(w, err)

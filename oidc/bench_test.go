@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/store"
 )
 
@@ -120,7 +121,7 @@ func (e *env) issueCodes(tb testing.TB, client string, n int) []string {
 			cr := codeRecord{tokenGrant: tokenGrant{Grant: randomString(16), Client: client, User: e.users["alice"].ID, Tenant: testTenant,
 				Scopes: []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroups, ScopeRoles, ScopeOfflineAccess}},
 				RedirectURI: rpRedirect, AuthTime: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}
-			if err := putJSON(tx, tokenKey(pfxCode, codes[i]), cr); err != nil {
+			if err := jsonrec.Put(tx, nsTokens, tokenKey(pfxCode, codes[i]), cr); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -220,10 +221,10 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (AccessI
 	var ar accessRecord
 	var g grantRecord
 	err := p.st.View(ctx, func(tx store.Tx) error {
-		if err := getJSON(tx, tokenKey(pfxAccess, token), &ar); err != nil {
+		if err := jsonrec.Get(tx, nsTokens, tokenKey(pfxAccess, token), &ar); err != nil {
 			return err
 		}
-		return getJSON(tx, pfxGrant+ar.Grant, &g)
+		return jsonrec.Get(tx, nsTokens, pfxGrant+ar.Grant, &g)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return AccessInfo{}, fmt.Errorf("%w: unknown token", ErrInvalidToken)
@@ -377,10 +378,10 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		var rr refreshRecord
 		var g grantRecord
 		err := p.st.View(r.Context(), func(tx store.Tx) error {
-			if err := getJSON(tx, tokenKey(pfxRefresh, tok), &rr); err != nil {
+			if err := jsonrec.Get(tx, nsTokens, tokenKey(pfxRefresh, tok), &rr); err != nil {
 				return err
 			}
-			return getJSON(tx, pfxGrant+rr.Grant, &g)
+			return jsonrec.Get(tx, nsTokens, pfxGrant+rr.Grant, &g)
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.writeOAuthError(w, err)
@@ -448,7 +449,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	err := p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
 		if strings.HasPrefix(tok, refreshPrefix) {
 			var rr refreshRecord
-			if err := getJSON(tx, key, &rr); err != nil {
+			if err := jsonrec.Get(tx, nsTokens, key, &rr); err != nil {
 				return ignoreNotFound(err)
 			}
 			if rr.Client != c.ID || rr.ClientInst != c.Instance {
@@ -457,7 +458,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			return revokeGrant(tx, rr.Grant, "refresh token revoked by the client")
 		}
 		var ar accessRecord
-		if err := getJSON(tx, key, &ar); err != nil {
+		if err := jsonrec.Get(tx, nsTokens, key, &ar); err != nil {
 			return ignoreNotFound(err)
 		}
 		if ar.Client != c.ID || ar.ClientInst != c.Instance {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/store"
 )
 
@@ -227,7 +228,7 @@ func (p *Provider) revokeHintGrant(r *http.Request, c *ClientConfig, sid string)
 	key := pfxGrant + sid
 	return p.st.Update(r.Context(), p.actorOf(r.Context(), key, clientActor(c.ID)), func(tx store.Tx) error {
 		var g grantRecord
-		if err := getJSON(tx, key, &g); err != nil {
+		if err := jsonrec.Get(tx, nsTokens, key, &g); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -145,22 +146,6 @@ func (p *Provider) setCookie(w http.ResponseWriter, name, value string, maxAge t
 	http.SetCookie(w, c)
 }
 
-func getJSONNS(tx store.Tx, ns, key string, v any) error {
-	raw, err := tx.GetRecord(ns, key)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, v)
-}
-
-func putJSONNS(tx store.Tx, ns, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.PutRecord(ns, key, b)
-}
-
 // browserSession returns the live session of the browser's cookie and its
 // user. A session whose user is gone or inactive, or that is past its
 // lifetime, is ended (its clients are told) and not returned.
@@ -177,7 +162,7 @@ func (p *Provider) browserSession(ctx context.Context, r *http.Request) (*sessio
 	var u policy.User
 	var userErr error
 	err = p.st.View(ctx, func(tx store.Tx) error {
-		if err := getJSONNS(tx, nsSessions, sessionKey(id), &s); err != nil {
+		if err := jsonrec.Get(tx, nsSessions, sessionKey(id), &s); err != nil {
 			return err
 		}
 		u, userErr = tx.User(s.Tenant, s.User)
@@ -221,12 +206,12 @@ func (p *Provider) newSession(ctx context.Context, w http.ResponseWriter, r *htt
 		s.AuthTime, s.LastUsed, s.AMR = now, now, []string{amr}
 		err := p.writes.Do(ctx, func(tx store.Tx) error {
 			var cur sessionRecord
-			if err := getJSONNS(tx, nsSessions, sessionKey(s.ID), &cur); err != nil {
+			if err := jsonrec.Get(tx, nsSessions, sessionKey(s.ID), &cur); err != nil {
 				return err
 			}
 			cur.AuthTime, cur.LastUsed, cur.AMR = s.AuthTime, s.LastUsed, s.AMR
 			s = cur
-			return putJSONNS(tx, nsSessions, sessionKey(s.ID), cur)
+			return jsonrec.Put(tx, nsSessions, sessionKey(s.ID), cur)
 		})
 		if err == nil {
 			return &s, nil
@@ -242,7 +227,7 @@ func (p *Provider) newSession(ctx context.Context, w http.ResponseWriter, r *htt
 		AMR: []string{amr}, AuthTime: now, Created: now, LastUsed: now, Expires: now.Add(p.cfg.Session.Absolute),
 		CSRF: randomString(24), UserAgent: truncate(r.UserAgent(), 200), Addr: p.clientAddr(r)}
 	err := p.st.Update(ctx, userActor(u.Tenant, u.UserName), func(tx store.Tx) error {
-		if err := putJSONNS(tx, nsSessions, sessionKey(s.ID), s); err != nil {
+		if err := jsonrec.Put(tx, nsSessions, sessionKey(s.ID), s); err != nil {
 			return err
 		}
 		if err := tx.PutRecord(nsSessions, userSessionPrefix(u.Tenant, u.ID)+s.ID, nil); err != nil {
@@ -272,7 +257,7 @@ func truncate(s string, n int) string {
 // when the session is gone.
 func (p *Provider) useSession(tx store.Tx, id string, c *ClientConfig, grant string) (bool, error) {
 	var s sessionRecord
-	if err := getJSONNS(tx, nsSessions, sessionKey(id), &s); err != nil {
+	if err := jsonrec.Get(tx, nsSessions, sessionKey(id), &s); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
@@ -282,7 +267,7 @@ func (p *Provider) useSession(tx store.Tx, id string, c *ClientConfig, grant str
 	if !slices.ContainsFunc(s.Clients, func(sc sessionClient) bool { return sc.ID == c.ID && sc.Inst == c.Instance }) {
 		s.Clients = append(s.Clients, sessionClient{ID: c.ID, Inst: c.Instance})
 	}
-	if err := putJSONNS(tx, nsSessions, sessionKey(id), s); err != nil {
+	if err := jsonrec.Put(tx, nsSessions, sessionKey(id), s); err != nil {
 		return false, err
 	}
 	return true, tx.PutRecord(nsSessions, sessionGrantPrefix(id)+grant, nil)
@@ -312,7 +297,7 @@ func (p *Provider) endSessions(ctx context.Context, actor, reason string, ids ..
 		ended = ended[:0]
 		for _, id := range ids {
 			var s sessionRecord
-			if err := getJSONNS(tx, nsSessions, sessionKey(id), &s); err != nil {
+			if err := jsonrec.Get(tx, nsSessions, sessionKey(id), &s); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					continue
 				}
@@ -387,7 +372,7 @@ func (p *Provider) Sessions(ctx context.Context, tenant policy.TenantID, user po
 	err = p.st.View(ctx, func(tx store.Tx) error {
 		for _, id := range ids {
 			var s sessionRecord
-			if err := getJSONNS(tx, nsSessions, sessionKey(id), &s); err != nil {
+			if err := jsonrec.Get(tx, nsSessions, sessionKey(id), &s); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					continue
 				}

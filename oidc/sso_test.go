@@ -16,6 +16,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -191,7 +192,7 @@ func TestSingleSignOn(t *testing.T) {
 	}
 	id, secret, _ := strings.Cut(sess.Value, ".")
 	var rec sessionRecord
-	e.st.View(context.Background(), func(tx store.Tx) error { return getJSONNS(tx, nsSessions, sessionKey(id), &rec) })
+	e.st.View(context.Background(), func(tx store.Tx) error { return jsonrec.Get(tx, nsSessions, sessionKey(id), &rec) })
 	if rec.Hash != hashSecret64(secret) || strings.Contains(mustJSON(rec), secret) {
 		t.Errorf("session record %+v keeps more than the secret's hash", rec)
 	}

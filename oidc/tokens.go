@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/jsonrec"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -102,27 +103,11 @@ type refreshRecord struct {
 	Used     bool      `json:"used,omitempty"`
 }
 
-func getJSON(tx store.Tx, key string, v any) error {
-	raw, err := tx.GetRecord(nsTokens, key)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, v)
-}
-
-func putJSON(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.PutRecord(nsTokens, key, b)
-}
-
 // revokeGrant marks a grant revoked; every token of it stops working. The
 // revocation is audited (on behalf of the transaction's actor) with why.
 func revokeGrant(tx store.Tx, id, reason string) error {
 	var g grantRecord
-	if err := getJSON(tx, pfxGrant+id, &g); err != nil {
+	if err := jsonrec.Get(tx, nsTokens, pfxGrant+id, &g); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -132,7 +117,7 @@ func revokeGrant(tx store.Tx, id, reason string) error {
 		return nil
 	}
 	g.Revoked = true
-	if err := putJSON(tx, pfxGrant+id, g); err != nil {
+	if err := jsonrec.Put(tx, nsTokens, pfxGrant+id, g); err != nil {
 		return err
 	}
 	return tx.Record(g.Tenant, policy.OpDelete, auditGrant+id, map[string]any{"client": g.Client, "user": g.User, "reason": reason})
@@ -161,7 +146,7 @@ func (p *Provider) actorOf(ctx context.Context, key, def string) string {
 			User   policy.UserID   `json:"user"`
 			Tenant policy.TenantID `json:"tenant"`
 		}
-		if getJSON(tx, key, &rec) != nil || rec.User == "" {
+		if jsonrec.Get(tx, nsTokens, key, &rec) != nil || rec.User == "" {
 			return nil
 		}
 		if u, err := tx.User(rec.Tenant, rec.User); err == nil {
@@ -394,20 +379,20 @@ func (p *Provider) newTokens(tx store.Tx, out *issued, c *ClientConfig, grantTyp
 	out.expires = now.Add(p.cfg.AccessTokenLifetime)
 	tg := tokenGrant{Grant: out.grant, Client: c.ID, ClientInst: c.Instance, User: out.user.ID, Tenant: out.user.Tenant, Scopes: out.scopes}
 	ar := accessRecord{tokenGrant: tg, Issued: now, Expires: out.expires}
-	if err := putJSON(tx, tokenKey(pfxAccess, access), ar); err != nil {
+	if err := jsonrec.Put(tx, nsTokens, tokenKey(pfxAccess, access), ar); err != nil {
 		return err
 	}
 	g.Expires = maxTime(g.Expires, out.expires)
 	if refresh != "" && slices.Contains(out.scopes, ScopeOfflineAccess) && c.allowsGrant(GrantRefreshToken) {
 		out.refresh = refresh
 		rr := refreshRecord{tokenGrant: tg, AuthTime: out.authTime, Session: out.session, AMR: out.amr, Issued: now, Expires: now.Add(p.cfg.RefreshTokenLifetime)}
-		if err := putJSON(tx, tokenKey(pfxRefresh, refresh), rr); err != nil {
+		if err := jsonrec.Put(tx, nsTokens, tokenKey(pfxRefresh, refresh), rr); err != nil {
 			return err
 		}
 		g.Expires = maxTime(g.Expires, rr.Expires)
 	}
 	g.ClientInst = c.Instance
-	if err := putJSON(tx, pfxGrant+out.grant, g); err != nil {
+	if err := jsonrec.Put(tx, nsTokens, pfxGrant+out.grant, g); err != nil {
 		return err
 	}
 	// Token issue is audited on behalf of the user (or the client, for
@@ -483,7 +468,7 @@ func (r *refreshRecord) issuedTo() (string, string) { return r.Client, r.ClientI
 // was issued to c. An unknown credential or another client's sets
 // out.err (invalid_grant) and ok is false with a nil error.
 func openIssued(tx store.Tx, out *issued, c *ClientConfig, key string, rec clientBound, cred credential) (ok bool, err error) {
-	if err := getJSON(tx, key, rec); err != nil {
+	if err := jsonrec.Get(tx, nsTokens, key, rec); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			out.err = oerr(errInvalidGrant, "unknown %s", cred.what)
 			return false, nil
@@ -572,7 +557,7 @@ func (p *Provider) exchangeCode(ctx context.Context, c *ClientConfig, f url.Valu
 		used := cr
 		used.Used = true
 		used.Expires = maxTime(cr.Expires, p.now().Add(max(p.cfg.AccessTokenLifetime, p.cfg.RefreshTokenLifetime)))
-		if err := putJSON(tx, key, used); err != nil {
+		if err := jsonrec.Put(tx, nsTokens, key, used); err != nil {
 			return err
 		}
 		u, ok, err := grantUser(tx, out, cr.Tenant, cr.User)
@@ -617,7 +602,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 			return err
 		}
 		var g grantRecord
-		if err := getJSON(tx, pfxGrant+rr.Grant, &g); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := jsonrec.Get(tx, nsTokens, pfxGrant+rr.Grant, &g); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if g.Revoked {
@@ -645,7 +630,7 @@ func (p *Provider) refresh(ctx context.Context, c *ClientConfig, f url.Values) (
 		// ends with this refresh.
 		scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !c.allowsScope(s) })
 		rr.Used = true
-		if err := putJSON(tx, key, rr); err != nil {
+		if err := jsonrec.Put(tx, nsTokens, key, rr); err != nil {
 			return err
 		}
 		u, ok, err := grantUser(tx, out, rr.Tenant, rr.User)
