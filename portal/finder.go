@@ -66,9 +66,7 @@ func (p *Portal) findPage(w http.ResponseWriter, r *http.Request) {
 		d.Radius = rd
 	}
 	// The choices of topic and product are those of the public groups.
-	var all struct {
-		Items []publicGroup `json:"items"`
-	}
+	var all listOf[publicGroup]
 	if err := p.anon(r.Context(), "/public/groups", &all); err != nil {
 		p.publicFail(w, r, err, "group")
 		return

@@ -182,9 +182,7 @@ func (p *Portal) publicPage(w http.ResponseWriter, r *http.Request) {
 		p.publicFail(w, r, err, "group")
 		return
 	}
-	var all struct {
-		Items []publicGroup `json:"items"`
-	}
+	var all listOf[publicGroup]
 	if err := p.anon(r.Context(), "/public/groups", &all); err != nil {
 		p.publicFail(w, r, err, "group")
 		return
@@ -294,9 +292,7 @@ type publicHomeData struct {
 // publicHome serves /portal/public: the regions with their public groups,
 // and the next meetings of them all.
 func (p *Portal) publicHome(w http.ResponseWriter, r *http.Request) {
-	var all struct {
-		Items []publicGroup `json:"items"`
-	}
+	var all listOf[publicGroup]
 	if err := p.anon(r.Context(), "/public/groups", &all); err != nil {
 		p.publicFail(w, r, err, "group")
 		return

@@ -49,9 +49,7 @@ func (p *Portal) announceView(ctx context.Context, s *session, slug string) (ann
 	if err := a.do(ctx, "GET", "/groups/"+url.PathEscape(slug), nil, &g); err != nil {
 		return announceData{}, err
 	}
-	var arch struct {
-		Items []announcement `json:"items"`
-	}
+	var arch listOf[announcement]
 	if err := a.do(ctx, "GET", "/groups/"+url.PathEscape(slug)+"/announcements", nil, &arch); err != nil {
 		return announceData{}, err
 	}

@@ -116,9 +116,7 @@ type statsData struct {
 }
 
 func (p *Portal) statsIndex(w http.ResponseWriter, r *http.Request, s *session) {
-	var ans struct {
-		Items []statsGroup `json:"items"`
-	}
+	var ans listOf[statsGroup]
 	if err := p.api(s).get(r.Context(), "/stats/groups", &ans); err != nil {
 		p.apiFail(w, r, err, "the analytics")
 		return

@@ -177,15 +177,9 @@ func (p *Portal) showTalks(w http.ResponseWriter, r *http.Request, s *session, s
 	}
 	d := talksData{G: g, M: m, Review: can["meetings.edit"], Submit: can["talks.submit"], Read: can["meetings.read"]}
 	mpath := "/groups/" + esc(slug) + "/meetings/" + esc(id)
-	var ag struct {
-		Items []agendaItem `json:"items"`
-	}
-	var ts struct {
-		Items []talk `json:"items"`
-	}
-	var tp struct {
-		Items []topic `json:"items"`
-	}
+	var ag listOf[agendaItem]
+	var ts listOf[talk]
+	var tp listOf[topic]
 	for _, rd := range []struct {
 		path string
 		out  any
@@ -217,13 +211,22 @@ func (p *Portal) showTalks(w http.ResponseWriter, r *http.Request, s *session, s
 	p.render(w, r, s, status, "talks", view{Title: "Talks · " + m.Title, Nav: "groups", F: f, D: d})
 }
 
+// meetingAction starts on a form posted to page (talks, feedback) of a
+// meeting: the meeting's admin API path, and the outcome that goes back
+// to the page or shows it again with show. doing names the action in a
+// refusal until the form says more.
+func (p *Portal) meetingAction(w http.ResponseWriter, r *http.Request, s *session, page, doing string,
+	show func(http.ResponseWriter, *http.Request, *session, int, *formState)) (mpath string, o outcome) {
+	slug, id := r.PathValue("slug"), r.PathValue("id")
+	mpath = "/groups/" + esc(slug) + "/meetings/" + esc(id)
+	return mpath, outcome{p: p, w: w, r: r, s: s, form: r.PathValue("action"), back: "/portal/groups/" + url.PathEscape(slug) + "/meetings/" + url.PathEscape(id) + "/" + page,
+		doing: doing, show: func(st int, f *formState) { show(w, r, s, st, f) }}
+}
+
 // talksAction handles the forms of the talks page.
 func (p *Portal) talksAction(w http.ResponseWriter, r *http.Request, s *session) {
-	slug, id, action := r.PathValue("slug"), r.PathValue("id"), r.PathValue("action")
-	ctx, a := r.Context(), p.api(s)
-	mpath := "/groups/" + esc(slug) + "/meetings/" + esc(id)
-	o := outcome{p: p, w: w, r: r, s: s, form: action, back: "/portal/groups/" + url.PathEscape(slug) + "/meetings/" + url.PathEscape(id) + "/talks",
-		doing: "do that for the talks of this meeting", show: func(st int, f *formState) { p.showTalks(w, r, s, st, f) }}
+	mpath, o := p.meetingAction(w, r, s, "talks", "do that for the talks of this meeting", p.showTalks)
+	ctx, a, action := r.Context(), p.api(s), o.form
 	c := newChecker(r.PostForm)
 	talkID := c.text("talk", "Talk", false, 64)
 	switch action {
@@ -439,11 +442,8 @@ func (p *Portal) showFeedback(w http.ResponseWriter, r *http.Request, s *session
 
 // feedbackAction handles the rating form and the check-in list.
 func (p *Portal) feedbackAction(w http.ResponseWriter, r *http.Request, s *session) {
-	slug, id, action := r.PathValue("slug"), r.PathValue("id"), r.PathValue("action")
-	ctx, a := r.Context(), p.api(s)
-	mpath := "/groups/" + esc(slug) + "/meetings/" + esc(id)
-	o := outcome{p: p, w: w, r: r, s: s, form: action, back: "/portal/groups/" + url.PathEscape(slug) + "/meetings/" + url.PathEscape(id) + "/feedback",
-		doing: "do that for this meeting", show: func(st int, f *formState) { p.showFeedback(w, r, s, st, f) }}
+	mpath, o := p.meetingAction(w, r, s, "feedback", "do that for this meeting", p.showFeedback)
+	ctx, a, action := r.Context(), p.api(s), o.form
 	c := newChecker(r.PostForm)
 	switch action {
 	case "rate":
@@ -474,11 +474,9 @@ func (p *Portal) feedbackAction(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 		in["talks"] = talks
 		in["comment"] = c.text("comment", "Comment", false, 2000)
-		if !c.ok() {
-			o.invalid(c.errors)
+		if !o.ready(c, "rate this meeting", "") {
 			return
 		}
-		o.doing = "rate this meeting"
 		o.done(a.do(ctx, http.MethodPut, mpath+"/feedback", in, nil), "Thank you: your feedback is saved (you may change it while the form is open).")
 	case "checkin", "uncheck":
 		user := c.text("user", "Person", true, 64)
@@ -498,9 +496,7 @@ func (p *Portal) feedbackAction(w http.ResponseWriter, r *http.Request, s *sessi
 // myTalksPage lists the caller's talks (GET /api/v1/me/talks): where the
 // speaker learns in the portal what the organizers decided.
 func (p *Portal) myTalksPage(w http.ResponseWriter, r *http.Request, s *session) {
-	var ts struct {
-		Items []talk `json:"items"`
-	}
+	var ts listOf[talk]
 	if err := p.api(s).get(r.Context(), "/me/talks", &ts); err != nil {
 		p.apiFail(w, r, err, "your talks")
 		return

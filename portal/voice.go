@@ -120,9 +120,7 @@ func (p *Portal) showProductFeedback(w http.ResponseWriter, r *http.Request, s *
 			}
 		}
 	}
-	var gs struct {
-		Items []group `json:"items"`
-	}
+	var gs listOf[group]
 	if err := a.get(ctx, "/groups", &gs); err == nil {
 		var me struct {
 			Groups []struct {
@@ -282,17 +280,13 @@ func (p *Portal) showFound(w http.ResponseWriter, r *http.Request, s *session, s
 		p.render(w, r, s, status, "found", view{Title: "Application · " + app.Name, Nav: "found", F: f, D: d})
 		return
 	}
-	var apps struct {
-		Items []application `json:"items"`
-	}
+	var apps listOf[application]
 	if err := a.get(ctx, "/applications", &apps); err != nil {
 		p.apiFail(w, r, err, "applications")
 		return
 	}
 	d.Apps = apps.Items
-	var gs struct {
-		Items []group `json:"items"`
-	}
+	var gs listOf[group]
 	if err := a.get(ctx, "/applications/parents", &gs); err != nil {
 		p.apiFail(w, r, err, "the regions")
 		return
