@@ -212,19 +212,27 @@ func printTree(w io.Writer, gs []groupJSON) {
 	walk("", "")
 }
 
-// cmdMembers prints a group's effective members.
-func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("members", flag.ContinueOnError)
+// clientWithArgs parses the command line of client command name, which
+// takes the client flags and exactly n positional arguments (else the
+// error is usage), and opens the client.
+func clientWithArgs(name string, n int, usage string, args []string, stderr io.Writer) (*client, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mk := clientFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if len(pos) != 1 {
-		return errors.New("usage: roster members GROUP")
+	if len(pos) != n {
+		return nil, nil, errors.New(usage)
 	}
 	c, err := mk()
+	return c, pos, err
+}
+
+// cmdMembers prints a group's effective members.
+func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, pos, err := clientWithArgs("members", 1, "usage: roster members GROUP", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -251,17 +259,7 @@ func cmdMembers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // cmdExplain prints why USER may or may not use PERMISSION in GROUP.
 func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	mk := clientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 3 {
-		return errors.New("usage: roster explain USER PERMISSION GROUP  (USER: id or tenant/userName; GROUP: id or slug)")
-	}
-	c, err := mk()
+	c, pos, err := clientWithArgs("explain", 3, "usage: roster explain USER PERMISSION GROUP  (USER: id or tenant/userName; GROUP: id or slug)", args, stderr)
 	if err != nil {
 		return err
 	}

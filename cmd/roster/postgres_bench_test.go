@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,7 +98,7 @@ func benchCluster(b *testing.B, backend string, replicas int) []*benchProc {
 	}
 	var addrs []string
 	for range replicas {
-		ln := freeAddrB(b)
+		ln := freeAddr(b)
 		addrs = append(addrs, ln)
 	}
 	var procs []*benchProc
@@ -351,14 +350,4 @@ func benchPG(b *testing.B) *pgtest.Server {
 	}
 	b.Cleanup(s.Stop)
 	return s
-}
-
-func freeAddrB(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

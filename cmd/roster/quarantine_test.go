@@ -33,17 +33,7 @@ func startSCIMServer(t *testing.T) (dir, cfg, base string, s *server) {
 // scimConfig writes a configuration whose tenant acme pushes over SCIM.
 func scimConfig(t *testing.T, dir, addr string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`listen: %s
-issuer: http://%s
-store:
-  bbolt: {path: %s}
-admin:
-  tokens: ["${ROSTER_ADMIN_TOKEN}"]
-tenants:
-  - {id: vendor, name: Vendor Inc, kind: vendor}
-  - {id: acme, name: Acme Corp, kind: partner, scim: {tokens: [%q]}}
-`, addr, addr, filepath.Join(dir, "roster.db"), testSCIMToken)
-	return writeFile(t, filepath.Join(dir, "roster.yaml"), cfg)
+	return writeConfigAcme(t, dir, addr, fmt.Sprintf(", scim: {tokens: [%q]}", testSCIMToken), "")
 }
 
 func scimCall(t *testing.T, method, url, body string) (int, []byte) {

@@ -53,7 +53,16 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// writeConfig writes dir/roster.yaml: listen on addr, a bbolt store in
+// dir, the test admin token, tenants vendor and acme, then extra.
 func writeConfig(t testing.TB, dir, addr, extra string) string {
+	t.Helper()
+	return writeConfigAcme(t, dir, addr, "", extra)
+}
+
+// writeConfigAcme is writeConfig with acmeMore added to acme's entry
+// (", scim: {…}").
+func writeConfigAcme(t testing.TB, dir, addr, acmeMore, extra string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: %s
 issuer: http://%s
@@ -63,8 +72,8 @@ admin:
   tokens: ["${ROSTER_ADMIN_TOKEN}"]
 tenants:
   - {id: vendor, name: Vendor Inc, kind: vendor}
-  - {id: acme, name: Acme Corp, kind: partner}
-%s`, addr, addr, filepath.Join(dir, "roster.db"), extra)
+  - {id: acme, name: Acme Corp, kind: partner%s}
+%s`, addr, addr, filepath.Join(dir, "roster.db"), acmeMore, extra)
 	return writeFile(t, filepath.Join(dir, "roster.yaml"), cfg)
 }
 
