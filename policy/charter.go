@@ -24,17 +24,7 @@ const thresholdScale = 1_000_000
 func (e *Engine) Charter(g GroupID) CharterStatus {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	e.cacheMu.Lock()
-	st, ok := e.charters[g]
-	e.cacheMu.Unlock()
-	if ok {
-		return st
-	}
-	st = e.charterOf(g)
-	e.cacheMu.Lock()
-	e.charters[g] = st
-	e.cacheMu.Unlock()
-	return st
+	return memoized(e, e.charters, g, e.charterOf)
 }
 
 // charterOf computes Charter; the caller holds e.mu.

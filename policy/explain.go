@@ -21,9 +21,7 @@ func (e *Engine) Permissions(u UserID, g GroupID) []Permission {
 	if !ok {
 		return nil
 	}
-	anc := e.ancestors(g)
-	gc := e.govern(u, gr, anc)
-	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil)
+	_, gc, gs := e.reaching(u, gr, nil)
 	var out []Permission
 	for _, gt := range gs {
 		r, ok := e.roles[gt.role]
@@ -45,6 +43,16 @@ func (e *Engine) Permissions(u UserID, g GroupID) []Permission {
 	return slices.Compact(out)
 }
 
+// reaching returns the ancestors of group gr, u's governance context in
+// gr and the grants of u that reach gr: those held in gr or in an
+// ancestor. pred, when not nil, records how directory groups nest (for
+// Explain's steps).
+func (e *Engine) reaching(u UserID, gr Group, pred map[DirGroupID]DirGroupID) ([]GroupID, govCtx, []grant) {
+	anc := e.ancestors(gr.ID)
+	gc := e.govern(u, gr, anc)
+	return anc, gc, e.grants(u, func(x GroupID) bool { return x == gr.ID || slices.Contains(anc, x) }, pred)
+}
+
 // Check reports whether user u has permission p in group g (see
 // Permissions). It walks only the user's directory groups and g's
 // ancestors.
@@ -55,9 +63,8 @@ func (e *Engine) Check(u UserID, p Permission, g GroupID) bool {
 	if !ok {
 		return false
 	}
-	anc := e.ancestors(g)
-	gc := e.govern(u, gr, anc)
-	for _, gt := range e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, nil) {
+	_, gc, gs := e.reaching(u, gr, nil)
+	for _, gt := range gs {
 		if r, ok := e.roles[gt.role]; ok {
 			if ok, _ := gc.allows(r, gt.group, p); ok {
 				return true
@@ -90,10 +97,8 @@ func (e *Engine) Explain(u UserID, p Permission, g GroupID) Explanation {
 		ex.Reason = fmt.Sprintf("user %s is inactive and holds no membership", e.userLabel(u))
 		return ex
 	}
-	anc := e.ancestors(g)
-	gc := e.govern(u, grp, anc)
 	pred := map[DirGroupID]DirGroupID{}
-	gs := e.grants(u, func(x GroupID) bool { return x == g || slices.Contains(anc, x) }, pred)
+	anc, gc, gs := e.reaching(u, grp, pred)
 	// Order: g first, then ancestors nearest first; within a group manual
 	// memberships before rules, then by role and origin.
 	slices.SortFunc(gs, func(a, b grant) int {

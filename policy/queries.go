@@ -171,19 +171,29 @@ func (e *Engine) Members(g GroupID) []EffectiveMember {
 func (e *Engine) MemberCount(g GroupID) int {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	return memoized(e, e.counts, g, func(g GroupID) int {
+		users := map[UserID]struct{}{}
+		e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { users[u] = struct{}{} })
+		return len(users)
+	})
+}
+
+// memoized returns memo[g], computing it with compute (outside cacheMu,
+// so that readers computing other groups do not wait) when it is not
+// there yet. The caller holds e.mu (read), which keeps memo current: Load
+// and Apply, which clear it, take e.mu to write.
+func memoized[V any](e *Engine, memo map[GroupID]V, g GroupID, compute func(GroupID) V) V {
 	e.cacheMu.Lock()
-	n, ok := e.counts[g]
+	v, ok := memo[g]
 	e.cacheMu.Unlock()
 	if ok {
-		return n
+		return v
 	}
-	users := map[UserID]struct{}{}
-	e.forEachMember(g, func(u UserID, _ RoleName, _ Origin) { users[u] = struct{}{} })
-	n = len(users)
+	v = compute(g)
 	e.cacheMu.Lock()
-	e.counts[g] = n
+	memo[g] = v
 	e.cacheMu.Unlock()
-	return n
+	return v
 }
 
 // forEachMember calls fn for each (active user, role, origin) of group g;
