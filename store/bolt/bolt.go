@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,18 @@ var ErrSchema = errors.New("bolt: incompatible schema")
 
 // errReadOnly is returned by write methods of a Tx inside View.
 var errReadOnly = errors.New("bolt: write in a read-only transaction")
+
+// initialMmapSize is the address space mapped for the file when it is
+// opened (bbolt.Options.InitialMmapSize): 1 GiB on 64-bit platforms, where
+// address space is plentiful (only the pages read count towards the RSS,
+// and the file still grows in bbolt's 16 MiB steps; on Windows bbolt would
+// grow the file to the mapping). A store that grows within it is never
+// remapped. Each remap copies every key and value of the open write
+// transaction from the map into the heap first (bbolt dereferences its
+// nodes) and waits for every read transaction to end: a first LDAP load of
+// 100,000 users remapped five times (32 MiB to 256 MiB), copying 92 MB.
+// Larger files are remapped as before, in 1 GiB steps.
+const initialMmapSize = (1 << 30) * (strconv.IntSize / 64)
 
 // Options configures a Store.
 type Options struct {
@@ -83,9 +96,10 @@ func Open(path string, opts Options) (*Store, error) {
 
 func open(path string, opts Options, readOnly bool) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout:      opts.Timeout,
-		FreelistType: bbolt.FreelistMapType,
-		ReadOnly:     readOnly,
+		Timeout:         opts.Timeout,
+		FreelistType:    bbolt.FreelistMapType,
+		ReadOnly:        readOnly,
+		InitialMmapSize: initialMmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)

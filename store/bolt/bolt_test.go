@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -405,4 +406,52 @@ func TestQuarantineConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestOpenMapsAheadOfTheFile: the file is mapped with room to grow
+// (initialMmapSize) but not grown to the mapping: a store with some
+// records stays a small file, and reopens with them.
+func TestOpenMapsAheadOfTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = s.Update(ctx, "test", func(tx store.Tx) error {
+		for i := 0; i < 1000; i++ {
+			if err := tx.PutRecord("ns", fmt.Sprint("k", i), bytes.Repeat([]byte("v"), 500)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() >= initialMmapSize/4 && initialMmapSize > 0 {
+		t.Errorf("file of %d bytes after 1,000 records: grown to the mapping (%d)?", fi.Size(), initialMmapSize)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(ctx, func(tx store.Tx) error {
+		v, err := tx.GetRecord("ns", "k999")
+		if err == nil && len(v) != 500 {
+			err = fmt.Errorf("k999 has %d bytes", len(v))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

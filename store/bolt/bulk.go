@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -146,11 +147,11 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	ut := getBucket(t.root, bktIdx, bktUserTenant)
 	ut.FillPercent = 0.9 // as putUserIndexes
 	if err := putAll([]bucketKVs{
-		{users, recs},
-		{names, nameKV},
-		{exts, extKV},
-		{getBucket(tb, bktIdx, bktUserEmail), emailKV},
-		{ut, tenantKV},
+		{b: users, kvs: recs},
+		{b: names, kvs: nameKV},
+		{b: exts, kvs: extKV},
+		{b: getBucket(tb, bktIdx, bktUserEmail), kvs: emailKV},
+		{b: ut, kvs: tenantKV},
 	}); err != nil {
 		return nil, err
 	}
@@ -208,21 +209,63 @@ func matchSorted[T ~string](b *bbolt.Bucket, ids []T, match func(v []byte) bool)
 	return in
 }
 
-// keyArena cuts keys from one growing buffer: a bulk write's many small
-// keys in a few allocations. A key stays valid when the buffer grows (it
-// keeps the old array).
-type keyArena struct{ buf []byte }
+// joinedKV is a bulk entry whose key is its parts joined by NUL (as key
+// joins them), built only when it is put (putJoined): bbolt copies every
+// key it is given, so one buffer serves all the puts of a list, where
+// keys built in advance were each a copy more (a first load's member keys
+// and reverse index entries: 500,000 keys, 40 MB). Unused trailing parts
+// are "". The parts hold no NUL (ids never do: checkID), so comparing
+// the parts one after the other orders the entries as their keys.
+type joinedKV struct {
+	parts [3]string
+	v     []byte
+}
 
-// key is key(parts...) in the arena.
-func (a *keyArena) key(parts ...string) []byte {
-	start := len(a.buf)
-	for i, p := range parts {
+// appendKey appends e's key to buf.
+func (e *joinedKV) appendKey(buf []byte) []byte {
+	for i, p := range e.parts {
 		if i > 0 {
-			a.buf = append(a.buf, 0)
+			if p == "" {
+				break
+			}
+			buf = append(buf, 0)
 		}
-		a.buf = append(a.buf, p...)
+		buf = append(buf, p...)
 	}
-	return a.buf[start:len(a.buf):len(a.buf)]
+	return buf
+}
+
+// compareJoined orders joinedKVs with the same number of parts as their
+// keys.
+func compareJoined(a, b joinedKV) int {
+	return cmp.Or(strings.Compare(a.parts[0], b.parts[0]), strings.Compare(a.parts[1], b.parts[1]),
+		strings.Compare(a.parts[2], b.parts[2]))
+}
+
+// sortJoined sorts es by key, unless they are.
+func sortJoined(es []joinedKV) {
+	if !slices.IsSortedFunc(es, compareJoined) {
+		slices.SortFunc(es, compareJoined)
+	}
+}
+
+// putJoined puts es into b in key order, as putSorted puts a list of kv.
+func putJoined(b *bbolt.Bucket, es []joinedKV) error {
+	sortJoined(es)
+	buf := make([]byte, 0, 128)
+	if len(es) > 0 {
+		buf = es[0].appendKey(buf[:0])
+		if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(last, buf) < 0 {
+			b.FillPercent = 1.0
+		}
+	}
+	for i := range es {
+		buf = es[i].appendKey(buf[:0])
+		if err := put(b, buf, es[i].v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keyFits refuses, as put does, a key too long for bbolt.
@@ -233,10 +276,12 @@ func keyFits(k []byte) error {
 	return nil
 }
 
-// bucketKVs is a list of entries to put into a bucket.
+// bucketKVs is a list of entries to put into a bucket: kvs, or joined
+// (joinedKV).
 type bucketKVs struct {
-	b   *bbolt.Bucket
-	kvs []kv
+	b      *bbolt.Bucket
+	kvs    []kv
+	joined []joinedKV
 }
 
 // putAll puts each list into its bucket in key order (putSorted), one
@@ -252,6 +297,7 @@ func putAll(ws []bucketKVs) error {
 	go func() {
 		for i, w := range ws {
 			sortKVs(w.kvs)
+			sortJoined(w.joined)
 			close(sorted[i])
 		}
 	}()
@@ -260,6 +306,9 @@ func putAll(ws []bucketKVs) error {
 	for i, w := range ws {
 		<-sorted[i]
 		if err := putSorted(w.b, w.kvs); err != nil {
+			return err
+		}
+		if err := putJoined(w.b, w.joined); err != nil {
 			return err
 		}
 	}
@@ -410,32 +459,24 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	dgs.FillPercent, mb.FillPercent, dgTenant.FillPercent = 1.0, 1.0, 0.9
 	seq := mb.Sequence()
 	// A first load's groups hold hundreds of thousands of memberships:
-	// their keys and positions are cut from a few buffers (keyArena)
-	// rather than allocated one by one. The member lists are unique
-	// (PrepareDirGroup), so each member is one addition, users first, as
-	// policy.MembersDiff from an empty group lists them.
-	nm, size := 0, 0
+	// their keys are joined only when put (joinedKV), their positions cut
+	// from one buffer. The member lists are unique (PrepareDirGroup), so
+	// each member is one addition, users first, as policy.MembersDiff from
+	// an empty group lists them.
+	nm := 0
 	for i := range out {
-		g := &out[i]
-		// Both keys name the member and the group: id, NUL, tag, NUL,
-		// member; member, NUL, id.
-		for _, u := range g.MemberUsers {
-			size += 2*len(u) + 2*len(g.ID) + len(tagUser) + 3
-		}
-		for _, m := range g.MemberGroups {
-			size += 2*len(m) + 2*len(g.ID) + len(tagGroup) + 3
-		}
-		nm += len(g.MemberUsers) + len(g.MemberGroups)
+		nm += len(out[i].MemberUsers) + len(out[i].MemberGroups)
 	}
 	recs, extKV, nameKV, tenantKV := make([]kv, 0, n), make([]kv, 0, n), make([]kv, 0, n), make([]kv, 0, n)
-	memberKV, reverseKV := make([]kv, 0, nm), make([]kv, 0, nm)
-	keys := keyArena{buf: make([]byte, 0, size)}
+	// Both keys name the member and the group: id, NUL, tag, NUL,
+	// member; member, NUL, id.
+	memberKV, reverseKV := make([]joinedKV, 0, nm), make([]joinedKV, 0, nm)
 	pos := make([]byte, 0, 8*nm)
 	tn := []byte(tenant)
 	member := func(g policy.DirGroupID, tag, id string, at uint64) {
 		pos = binary.BigEndian.AppendUint64(pos, at)
-		memberKV = append(memberKV, kv{keys.key(string(g), tag, id), pos[len(pos)-8:]})
-		reverseKV = append(reverseKV, kv{keys.key(id, string(g)), nil})
+		memberKV = append(memberKV, joinedKV{parts: [3]string{string(g), tag, id}, v: pos[len(pos)-8:]})
+		reverseKV = append(reverseKV, joinedKV{parts: [3]string{id, string(g)}})
 	}
 	for i := range out {
 		g := &out[i]
@@ -459,12 +500,12 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 		seq += nu + uint64(len(g.MemberGroups))
 	}
 	if err := putAll([]bucketKVs{
-		{dgs, recs},
-		{mb, memberKV},
-		{exts, extKV},
-		{idx.Bucket(bktDGName), nameKV},
-		{dgTenant, tenantKV},
-		{idx.Bucket(bktDGMember), reverseKV},
+		{b: dgs, kvs: recs},
+		{b: mb, joined: memberKV},
+		{b: exts, kvs: extKV},
+		{b: idx.Bucket(bktDGName), kvs: nameKV},
+		{b: dgTenant, kvs: tenantKV},
+		{b: idx.Bucket(bktDGMember), joined: reverseKV},
 	}); err != nil {
 		return nil, err
 	}
