@@ -427,11 +427,10 @@ func (p *Provider) watchUsers(ctx context.Context) {
 			if c.Kind != policy.KindUser {
 				continue
 			}
-			var u struct {
-				Active bool `json:"active"`
-			}
-			if c.Op != policy.OpDelete && (json.Unmarshal(c.After, &u) != nil || u.Active) {
-				continue
+			if c.Op != policy.OpDelete {
+				if _, u, err := policy.Records[policy.User](c); err != nil || (u != nil && u.Active) {
+					continue
+				}
 			}
 			id := policy.UserID(c.ID)
 			if i := strings.LastIndexByte(c.ID, '/'); i >= 0 {

@@ -175,15 +175,7 @@ func (e *Engine) deleteDir(id DirGroupID) {
 
 func (e *Engine) putGroup(g Group) {
 	e.deleteGroup(g.ID)
-	g.Meetings = slices.Clone(g.Meetings)
-	g.Suspensions = slices.Clone(g.Suspensions)
-	g.MailingList = cloneList(g.MailingList)
-	g.Topics, g.Products = slices.Clone(g.Topics), slices.Clone(g.Products)
-	if g.Location != nil {
-		l := *g.Location
-		g.Location = &l
-	}
-	e.groups[g.ID] = g
+	e.groups[g.ID] = cloneGroup(g)
 	e.children[g.Parent] = addSorted(e.children[g.Parent], g.ID)
 }
 
@@ -387,7 +379,7 @@ func (e *Engine) apply(d decoded) {
 		if d.del {
 			delete(e.tenants, TenantID(pick(string(d.tenant.ID))))
 		} else {
-			e.tenants[d.tenant.ID] = d.tenant
+			e.tenants[d.tenant.ID] = cloneTenant(d.tenant)
 		}
 	case KindUser:
 		if d.del {

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
+	"time"
 )
 
 func TestParseMembershipKey(t *testing.T) {
@@ -67,4 +69,180 @@ func TestRecords(t *testing.T) {
 			t.Errorf("KindOf gave %q, which the engine does not keep", k)
 		}
 	}
+}
+
+func TestRecordsTyped(t *testing.T) {
+	raw := func(v any) json.RawMessage {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	g1 := Group{ID: "g1", Slug: "lug-one", Name: "One", Topics: []string{"linux"}}
+	g2 := Group{ID: "g1", Slug: "lug-one", Name: "Two", Topics: []string{"bsd"}}
+	// The typed side wins over the JSON: a reader of a typed change decodes
+	// nothing (the JSON here says otherwise, to tell which was read).
+	c := Change{Kind: KindGroup, Op: OpUpdate, Before: raw(g2), After: raw(g1)}.WithRecords(g1, g2)
+	if !c.Typed() {
+		t.Fatal("a change with both records is not Typed")
+	}
+	before, after, err := Records[Group](c)
+	if err != nil || before.Name != "One" || after.Name != "Two" {
+		t.Fatalf("typed update: %v %v %v", before, after, err)
+	}
+	// The writer's values are copied: changing them changes nothing seen.
+	g1.Name, g2.Topics[0] = "changed", "changed"
+	// A reader's copy is its own: changing it is not seen by the next.
+	after.Name = "mine"
+	before, after, err = Records[Group](c)
+	if err != nil || before.Name != "One" || after.Name != "Two" || after.Topics[0] != "bsd" {
+		t.Fatalf("typed update read again: %v %v %v", before, after, err)
+	}
+
+	// A side without its typed record is decoded; a value of another
+	// type is not kept.
+	c = Change{Kind: KindGroup, Op: OpUpdate, Before: raw(g2), After: raw(g2)}.WithRecords(nil, User{ID: "u1"})
+	if c.Typed() {
+		t.Fatal("a change without records is Typed")
+	}
+	if before, after, err = Records[Group](c); err != nil || before.Name != "Two" || after.Name != "Two" {
+		t.Fatalf("decoded update: %v %v %v", before, after, err)
+	}
+	if c := (Change{Kind: KindGroup, Op: OpCreate, After: raw(g2)}).WithRecords(nil, g2); !c.Typed() {
+		t.Fatal("a create with its record is not Typed")
+	}
+
+	d := MembersChange{Add: []MemberRef{UserMember("u1")}, Remove: []MemberRef{UserMember("u2")}}
+	c = Change{Kind: KindDirGroup, Op: OpMembers, After: raw(MembersChange{})}.WithRecords(nil, d)
+	d.Add[0].ID = "changed"
+	got, err := c.MembersDelta()
+	if err != nil || !c.Typed() || len(got.Add) != 1 || got.Add[0].ID != "u1" || len(got.Remove) != 1 {
+		t.Fatalf("typed members delta: %+v %v", got, err)
+	}
+	if c := (Change{Kind: KindDirGroup, Op: OpMembers, After: raw(d)}).WithRecords(nil, DirGroup{}); c.Typed() {
+		t.Fatal("a members change kept a directory group as its delta")
+	}
+}
+
+// TestCloneShares fills every field of each record type and checks that
+// its clone shares no slice, map or pointer with it.
+func TestCloneShares(t *testing.T) {
+	check := func(name string, orig, clone any) {
+		t.Helper()
+		if p := shared(reflect.ValueOf(orig), reflect.ValueOf(clone), name); p != "" {
+			t.Errorf("the clone shares %s", p)
+		}
+	}
+	var (
+		tn Tenant
+		u  User
+		dg DirGroup
+		g  Group
+		r  Role
+		d  MembersChange
+	)
+	for _, v := range []any{&tn, &u, &dg, &g, &r, &d} {
+		fill(reflect.ValueOf(v).Elem())
+	}
+	check("Tenant", tn, cloneTenant(tn))
+	check("User", u, cloneUser(u))
+	check("DirGroup", dg, cloneDirGroup(dg))
+	check("Group", g, cloneGroup(g))
+	check("Role", r, cloneRole(r))
+	check("MembersChange", d, cloneDelta(d))
+	for _, v := range []any{Rule{}, Membership{}} {
+		if p := shared(reflect.ValueOf(v), reflect.ValueOf(v), reflect.TypeOf(v).Name()); p != "" {
+			t.Errorf("%T is copied by assignment, yet has %s", v, p)
+		}
+	}
+}
+
+// fill sets every field v reaches to a non-zero value: a slice or map of
+// one element, a pointer to a filled value, and for an interface (JSON
+// attributes) an object holding an array.
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(1)
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		v.SetUint(1)
+	case reflect.Float64:
+		v.SetFloat(1)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0))
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		v.SetMapIndex(k, e)
+	case reflect.Interface:
+		v.Set(reflect.ValueOf(map[string]any{"list": []any{map[string]any{"k": "v"}}, "strings": []string{"s"}}))
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			v.Set(reflect.ValueOf(time.Unix(1, 0)))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i))
+			}
+		}
+	}
+}
+
+// shared returns the path of the first slice, map or pointer a and b
+// share, or "".
+func shared(a, b reflect.Value, path string) string {
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map:
+		if !a.IsNil() && a.UnsafePointer() == b.UnsafePointer() {
+			return path
+		}
+	}
+	switch a.Kind() {
+	case reflect.Pointer:
+		if !a.IsNil() && !b.IsNil() {
+			return shared(a.Elem(), b.Elem(), path)
+		}
+	case reflect.Interface:
+		if !a.IsNil() && !b.IsNil() {
+			return shared(a.Elem(), b.Elem(), path)
+		}
+	case reflect.Slice:
+		for i := range min(a.Len(), b.Len()) {
+			if p := shared(a.Index(i), b.Index(i), path+"[i]"); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		for _, k := range a.MapKeys() {
+			if bv := b.MapIndex(k); bv.IsValid() {
+				if p := shared(a.MapIndex(k), bv, path+"[k]"); p != "" {
+					return p
+				}
+			}
+		}
+	case reflect.Struct:
+		if a.Type() == reflect.TypeOf(time.Time{}) {
+			return ""
+		}
+		for i := range a.NumField() {
+			if a.Type().Field(i).IsExported() {
+				if p := shared(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
 }

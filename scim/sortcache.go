@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
 	"sync"
@@ -148,21 +147,24 @@ func (so *sortOrder) merge() bool {
 	if len(so.pending) == 0 {
 		return true
 	}
-	last := make(map[string][]byte, len(so.pending)) // id → last record, nil when deleted
+	last := make(map[string]policy.Change, len(so.pending)) // id → its last change
 	for _, c := range so.pending {
-		last[c.ID] = c.After
+		last[c.ID] = c
 	}
 	so.pending = nil
 	var moved []sortedItem
-	for id, after := range last {
-		if len(after) == 0 {
-			continue
-		}
-		var u policy.User
-		if err := json.Unmarshal(after, &u); err != nil || string(u.ID) != id {
+	for id, c := range last {
+		_, u, err := policy.Records[policy.User](c)
+		if err != nil {
 			return false
 		}
-		moved = append(moved, sortedItem{key: so.keyOf(u), id: id})
+		if u == nil {
+			continue // deleted
+		}
+		if string(u.ID) != id {
+			return false
+		}
+		moved = append(moved, sortedItem{key: so.keyOf(*u), id: id})
 	}
 	sort.Slice(moved, func(i, j int) bool { return so.less(moved[i], moved[j]) })
 	// Out of their places, then merged in from the back, in place.

@@ -28,7 +28,15 @@ type AuditLog interface {
 // backend tells it what each write did, with the records' JSON encodings
 // (compact, owned by the caller and left unmodified until the batch is
 // delivered: a new record's encoding is shared by the record, its audit
-// entry and the feed), and calls Commit last, inside the transaction.
+// entry and the feed) and the typed records they encode (policy.User…, or
+// nil where the backend has none at hand), and calls Commit last, inside
+// the transaction.
+//
+// The feed's entries carry both (policy.Change.WithRecords, which copies
+// the typed records; a side given only as JSON is decoded once, here), so
+// that its readers (the policy engine, meeting notices) decode no JSON;
+// the audit entries carry only the JSON, which is what is stored and
+// served.
 //
 // The rules it keeps: every entry carries the transaction's time and the
 // actor current when it was made (SetActor); a create has no Before, a
@@ -59,48 +67,51 @@ func NewJournal(actor string, now time.Time) *Journal {
 // commit keeps each operation's own actor; see ActorTx).
 func (j *Journal) SetActor(actor string) { j.actor = actor }
 
-// Created records the creation of the record id of kind: its encoding is
+// Created records the creation of the record id of kind: rec, encoded as
 // after.
-func (j *Journal) Created(kind policy.Kind, tenant policy.TenantID, id string, after []byte) {
-	j.add(kind, tenant, policy.OpCreate, id, nil, after)
+func (j *Journal) Created(kind policy.Kind, tenant policy.TenantID, id string, after []byte, rec any) {
+	j.add(kind, tenant, policy.OpCreate, id, nil, after, nil, rec)
 }
 
-// Updated records a change of the record id of kind from before to after.
-func (j *Journal) Updated(kind policy.Kind, tenant policy.TenantID, id string, before, after []byte) {
-	j.add(kind, tenant, policy.OpUpdate, id, before, after)
+// Updated records a change of the record id of kind from old, encoded as
+// before, to rec, encoded as after.
+func (j *Journal) Updated(kind policy.Kind, tenant policy.TenantID, id string, before, after []byte, old, rec any) {
+	j.add(kind, tenant, policy.OpUpdate, id, before, after, old, rec)
 }
 
 // Put records a create-or-replace (tenants, roles): a create when there
 // was no record before (before is nil), an update otherwise.
-func (j *Journal) Put(kind policy.Kind, tenant policy.TenantID, id string, before, after []byte) {
+func (j *Journal) Put(kind policy.Kind, tenant policy.TenantID, id string, before, after []byte, old, rec any) {
 	if before == nil {
-		j.Created(kind, tenant, id, after)
+		j.Created(kind, tenant, id, after, rec)
 		return
 	}
-	j.Updated(kind, tenant, id, before, after)
+	j.Updated(kind, tenant, id, before, after, old, rec)
 }
 
-// Deleted records the deletion of the record id of kind, which was before.
-func (j *Journal) Deleted(kind policy.Kind, tenant policy.TenantID, id string, before []byte) {
-	j.add(kind, tenant, policy.OpDelete, id, before, nil)
+// Deleted records the deletion of the record id of kind, which was old,
+// encoded as before.
+func (j *Journal) Deleted(kind policy.Kind, tenant policy.TenantID, id string, before []byte, old any) {
+	j.add(kind, tenant, policy.OpDelete, id, before, nil, old, nil)
 }
 
 // Cascaded records the rewrite a cascade made of a directory group (see
-// Cascade): an update of the group, like any other.
-func (j *Journal) Cascaded(rw *CascadeRewrite, before, after []byte) {
-	j.Updated(policy.KindDirGroup, rw.Tenant, string(rw.ID), before, after)
+// Cascade) from old to g: an update of the group, like any other.
+func (j *Journal) Cascaded(rw *CascadeRewrite, before, after []byte, old, g policy.DirGroup) {
+	j.Updated(policy.KindDirGroup, rw.Tenant, string(rw.ID), before, after, old, g)
 }
 
 // MembershipCreated records a new manual membership m, encoded as after,
 // under its key (policy.MembershipKey); tenant is its user's.
 func (j *Journal) MembershipCreated(tenant policy.TenantID, m policy.Membership, after []byte) {
-	j.Created(policy.KindMembership, tenant, policy.MembershipKey(m.Group, m.User, m.Role), after)
+	j.Created(policy.KindMembership, tenant, policy.MembershipKey(m.Group, m.User, m.Role), after, m)
 }
 
 // MembershipDeleted records the removal of the manual membership (g, u, r),
-// which was before; tenant is its user's.
-func (j *Journal) MembershipDeleted(tenant policy.TenantID, g policy.GroupID, u policy.UserID, r policy.RoleName, before []byte) {
-	j.Deleted(policy.KindMembership, tenant, policy.MembershipKey(g, u, r), before)
+// which was old (nil when not at hand), encoded as before; tenant is its
+// user's.
+func (j *Journal) MembershipDeleted(tenant policy.TenantID, g policy.GroupID, u policy.UserID, r policy.RoleName, before []byte, old any) {
+	j.Deleted(policy.KindMembership, tenant, policy.MembershipKey(g, u, r), before, old)
 }
 
 // MembersChanged records applied, the net change a delta write made to
@@ -115,15 +126,16 @@ func (j *Journal) MembersChanged(tenant policy.TenantID, id policy.DirGroupID, a
 	if err != nil {
 		return fmt.Errorf("store: encode members change: %w", err)
 	}
-	j.add(policy.KindDirGroup, tenant, policy.OpMembers, string(id), nil, delta)
+	j.add(policy.KindDirGroup, tenant, policy.OpMembers, string(id), nil, delta, nil, applied)
 	return nil
 }
 
 // CreatedBatch records the records of kind a bulk write created (BulkTx),
-// ids in order, recs[i] the encoding of ids[i] (recs may be longer): one policy.OpCreateBatch
-// entry naming them, and one policy.OpCreate per record in the feed. No
-// records, no entry.
-func (j *Journal) CreatedBatch(kind policy.Kind, tenant policy.TenantID, ids []string, recs [][]byte) error {
+// ids in order, recs[i] the encoding of ids[i] (recs may be longer) and
+// typed(i) its record (typed may be nil): one policy.OpCreateBatch entry
+// naming them, and one policy.OpCreate per record in the feed. No records,
+// no entry.
+func (j *Journal) CreatedBatch(kind policy.Kind, tenant policy.TenantID, ids []string, recs [][]byte, typed func(i int) any) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -137,7 +149,11 @@ func (j *Journal) CreatedBatch(kind policy.Kind, tenant policy.TenantID, ids []s
 	j.entries = append(j.entries, j.change(kind, tenant, policy.OpCreateBatch, "", nil, after))
 	j.feed = slices.Grow(j.feed, len(ids))
 	for i, id := range ids {
-		j.feed = append(j.feed, j.change(kind, tenant, policy.OpCreate, id, nil, recs[i]))
+		var rec any
+		if typed != nil {
+			rec = typed(i)
+		}
+		j.feed = append(j.feed, fed(j.change(kind, tenant, policy.OpCreate, id, nil, recs[i]), nil, rec))
 	}
 	j.ends = append(j.ends, len(j.feed))
 	return nil
@@ -146,7 +162,7 @@ func (j *Journal) CreatedBatch(kind policy.Kind, tenant policy.TenantID, ids []s
 // Event records an audit-only entry (Kind policy.KindEvent) whose After is
 // detail, already encoded (Tx.Record, quarantine).
 func (j *Journal) Event(tenant policy.TenantID, op policy.Op, id string, detail []byte) {
-	j.add(policy.KindEvent, tenant, op, id, nil, detail)
+	j.add(policy.KindEvent, tenant, op, id, nil, detail, nil, nil)
 }
 
 // Len returns the number of audit entries made so far.
@@ -174,12 +190,27 @@ func (j *Journal) Commit(log AuditLog) ([]policy.Change, error) {
 	return j.feed, nil
 }
 
-// add makes one entry that is also one entry of the feed.
-func (j *Journal) add(kind policy.Kind, tenant policy.TenantID, op policy.Op, id string, before, after []byte) {
+// add makes one entry that is also one entry of the feed, where it
+// carries the typed records old and rec.
+func (j *Journal) add(kind policy.Kind, tenant policy.TenantID, op policy.Op, id string, before, after []byte, old, rec any) {
 	c := j.change(kind, tenant, op, id, before, after)
 	j.entries = append(j.entries, c)
-	j.feed = append(j.feed, c)
+	j.feed = append(j.feed, fed(c, old, rec))
 	j.ends = append(j.ends, len(j.feed))
+}
+
+// fed returns c as the feed carries it: with the typed records old and
+// rec, and any side given only as JSON decoded here, once, for every
+// reader. A side that does not decode is left as JSON: its readers meet
+// the error.
+func fed(c policy.Change, old, rec any) policy.Change {
+	if old != nil || rec != nil {
+		c = c.WithRecords(old, rec)
+	}
+	if d, err := c.Decoded(); err == nil {
+		c = d
+	}
+	return c
 }
 
 func (j *Journal) change(kind policy.Kind, tenant policy.TenantID, op policy.Op, id string, before, after []byte) policy.Change {

@@ -66,9 +66,9 @@ func TestJournal(t *testing.T) {
 		{
 			name: "create, update, delete",
 			write: func(j *store.Journal) error {
-				j.Created(policy.KindUser, "acme", "u1", u1)
-				j.Updated(policy.KindUser, "acme", "u1", u1, u2)
-				j.Deleted(policy.KindUser, "acme", "u1", u2)
+				j.Created(policy.KindUser, "acme", "u1", u1, nil)
+				j.Updated(policy.KindUser, "acme", "u1", u1, u2, nil, nil)
+				j.Deleted(policy.KindUser, "acme", "u1", u2, nil)
 				return nil
 			},
 			entries: []entry{
@@ -80,8 +80,8 @@ func TestJournal(t *testing.T) {
 		{
 			name: "put is a create without a record before, an update with one",
 			write: func(j *store.Journal) error {
-				j.Put(policy.KindRole, "", "admin", nil, u1)
-				j.Put(policy.KindRole, "", "admin", u1, u2)
+				j.Put(policy.KindRole, "", "admin", nil, u1, nil, nil)
+				j.Put(policy.KindRole, "", "admin", u1, u2, nil, nil)
 				return nil
 			},
 			entries: []entry{
@@ -96,7 +96,7 @@ func TestJournal(t *testing.T) {
 				j.Event("acme", "token-created", "t1", []byte(`{"name":"ci"}`))
 				j.SetActor("user:acme/alice")
 				j.MembershipCreated("acme", policy.Membership{Group: "g", User: "u1", Role: "member"}, u1)
-				j.MembershipDeleted("acme", "g", "u1", "member", u1)
+				j.MembershipDeleted("acme", "g", "u1", "member", u1, nil)
 				return nil
 			},
 			entries: []entry{
@@ -128,11 +128,11 @@ func TestJournal(t *testing.T) {
 		{
 			name: "a bulk create is one batch entry, and one create per record in the feed",
 			write: func(j *store.Journal) error {
-				j.Created(policy.KindTenant, "acme", "acme", []byte(`{"id":"acme"}`))
-				if err := j.CreatedBatch(policy.KindUser, "acme", []string{"u1", "u2"}, [][]byte{u1, u2, []byte(`{"refused":true}`)}); err != nil {
+				j.Created(policy.KindTenant, "acme", "acme", []byte(`{"id":"acme"}`), nil)
+				if err := j.CreatedBatch(policy.KindUser, "acme", []string{"u1", "u2"}, [][]byte{u1, u2, []byte(`{"refused":true}`)}, nil); err != nil {
 					return err
 				}
-				return j.CreatedBatch(policy.KindUser, "acme", nil, nil) // nothing created: no entry
+				return j.CreatedBatch(policy.KindUser, "acme", nil, nil, nil) // nothing created: no entry
 			},
 			entries: []entry{
 				{10, "scim:acme", "acme", policy.KindTenant, policy.OpCreate, "acme", "", `{"id":"acme"}`},
@@ -150,7 +150,7 @@ func TestJournal(t *testing.T) {
 				var c store.Cascade
 				c.DropUser("acme", "g1", "u1")
 				for _, rw := range c.Take() {
-					j.Cascaded(rw, []byte(`{"v":1}`), []byte(`{"v":2}`))
+					j.Cascaded(rw, []byte(`{"v":1}`), []byte(`{"v":2}`), policy.DirGroup{}, policy.DirGroup{})
 				}
 				return nil
 			},
@@ -209,10 +209,66 @@ func checkEntries(t *testing.T, what string, got, want []entry) {
 // delivers nothing.
 func TestJournalAppendError(t *testing.T) {
 	j := store.NewJournal("a", time.Now())
-	j.Created(policy.KindUser, "acme", "u1", []byte(`{}`))
+	j.Created(policy.KindUser, "acme", "u1", []byte(`{}`), nil)
 	boom := errors.New("disk full")
 	batch, err := j.Commit(&memLog{err: boom})
 	if !errors.Is(err, boom) || batch != nil {
 		t.Fatalf("Commit = %v, %v; want nil, %v", batch, err, boom)
+	}
+}
+
+// TestJournalTypedFeed checks that the feed's entries carry the typed
+// records a backend hands over (copied), with a side given only as JSON
+// decoded, while the audit entries carry only the JSON.
+func TestJournalTypedFeed(t *testing.T) {
+	u := policy.User{ID: "u1", Tenant: "acme", UserName: "ann", Emails: []policy.Email{{Value: "ann@acme.test"}}}
+	enc := func(v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	old := u
+	old.UserName = "anne"
+	j := store.NewJournal("scim:acme", time.Now())
+	j.Created(policy.KindUser, "acme", "u1", enc(u), u)
+	j.Updated(policy.KindUser, "acme", "u1", enc(old), enc(u), nil, u) // the old record only as JSON
+	j.Deleted(policy.KindUser, "acme", "u1", enc(u), u)
+	if err := j.CreatedBatch(policy.KindUser, "acme", []string{"u1"}, [][]byte{enc(u)}, func(int) any { return u }); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.MembersChanged("acme", "g1", policy.MembersChange{Add: []policy.MemberRef{policy.UserMember("u1")}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Event("acme", "token-created", "t1", []byte(`{"name":"ci"}`))
+	u.Emails[0].Value = "changed@acme.test" // the backend's value is copied
+	log := &memLog{next: 1}
+	batch, err := j.Commit(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range log.saved {
+		if c.Typed() {
+			t.Errorf("audit entry %d (%s %s) carries typed records", c.Seq, c.Op, c.Kind)
+		}
+	}
+	for _, c := range batch {
+		if c.Kind == policy.KindEvent {
+			continue
+		}
+		if !c.Typed() {
+			t.Errorf("feed entry %d (%s %s) carries no typed records", c.Seq, c.Op, c.Kind)
+		}
+	}
+	if len(batch) != 6 {
+		t.Fatalf("feed of %d entries, want 6", len(batch))
+	}
+	before, after, err := policy.Records[policy.User](batch[1])
+	if err != nil || before == nil || before.UserName != "anne" || after == nil || after.Emails[0].Value != "ann@acme.test" {
+		t.Errorf("update read as %+v, %+v, %v", before, after, err)
+	}
+	if d, err := batch[4].MembersDelta(); err != nil || len(d.Add) != 1 || d.Add[0].ID != "u1" {
+		t.Errorf("members change read as %+v, %v", d, err)
 	}
 }

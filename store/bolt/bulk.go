@@ -159,7 +159,7 @@ func (t *tx) CreateUsers(tenant policy.TenantID, us []policy.User) ([]policy.Use
 	for i := range out {
 		ids[i] = string(out[i].ID)
 	}
-	if err := t.journal.CreatedBatch(policy.KindUser, tenant, ids, enc); err != nil {
+	if err := t.journal.CreatedBatch(policy.KindUser, tenant, ids, enc, func(i int) any { return out[i] }); err != nil {
 		return nil, err
 	}
 	if refused != nil {
@@ -516,7 +516,7 @@ func (t *tx) CreateDirGroups(tenant policy.TenantID, gs []policy.DirGroup) ([]po
 	for i := range out {
 		ids[i] = string(out[i].ID)
 	}
-	if err := t.journal.CreatedBatch(policy.KindDirGroup, tenant, ids, full); err != nil {
+	if err := t.journal.CreatedBatch(policy.KindDirGroup, tenant, ids, full, func(i int) any { return out[i] }); err != nil {
 		return nil, err
 	}
 	if refused != nil {

@@ -40,7 +40,7 @@ func (t *tx) flush() error {
 		if err != nil {
 			return err
 		}
-		t.journal.Cascaded(rw, before, after)
+		t.journal.Cascaded(rw, before, after, old, g)
 		return nil
 	})
 }

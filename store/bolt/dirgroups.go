@@ -91,7 +91,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.writeIndexes(tb, dgIndexes(nil, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	t.journal.Created(policy.KindDirGroup, tenant, string(g.ID), v)
+	t.journal.Created(policy.KindDirGroup, tenant, string(g.ID), v, g)
 	return g, nil
 }
 
@@ -198,7 +198,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.writeIndexes(tb, dgIndexes(&old, &g, false)); err != nil {
 		return policy.DirGroup{}, err
 	}
-	t.journal.Updated(policy.KindDirGroup, tenant, string(g.ID), before, v)
+	t.journal.Updated(policy.KindDirGroup, tenant, string(g.ID), before, v, old, g)
 	return g, nil
 }
 
@@ -244,7 +244,7 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if err := del(dgs, []byte(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindDirGroup, tenant, string(id), before)
+	t.journal.Deleted(policy.KindDirGroup, tenant, string(id), before, old)
 	return nil
 }
 

@@ -63,7 +63,11 @@ func (t *tx) putGroup(groups *bbolt.Bucket, old *policy.Group, before []byte, g 
 	if err := t.writeIndexes(nil, groupIndexes(old, &g)); err != nil {
 		return policy.Group{}, err
 	}
-	t.journal.Put(policy.KindGroup, "", string(g.ID), before, v)
+	var prev any // the typed record for the change feed
+	if old != nil {
+		prev = *old
+	}
+	t.journal.Put(policy.KindGroup, "", string(g.ID), before, v, prev, g)
 	return g, nil
 }
 
@@ -163,7 +167,7 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	if err := del(groups, []byte(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindGroup, "", string(id), before)
+	t.journal.Deleted(policy.KindGroup, "", string(id), before, old)
 	return nil
 }
 

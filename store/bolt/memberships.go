@@ -85,7 +85,7 @@ func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleNa
 	if err := t.writeIndexes(nil, membershipIndexes(&policy.Membership{Group: g, User: u, Role: r}, nil)); err != nil {
 		return err
 	}
-	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before)
+	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before, nil)
 	return nil
 }
 

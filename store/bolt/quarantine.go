@@ -312,7 +312,7 @@ func (t *tx) RepairQuarantined(id string, value []byte) error {
 			auditID = policy.MembershipKey(policy.GroupID(p[0]), policy.UserID(p[1]), policy.RoleName(p[2]))
 		}
 	}
-	t.journal.Created(e.Kind, e.Tenant, auditID, bytes.Clone(v))
+	t.journal.Created(e.Kind, e.Tenant, auditID, bytes.Clone(v), nil)
 	return nil
 }
 

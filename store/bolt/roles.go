@@ -23,13 +23,14 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 	roles := t.root.Bucket(bktRoles)
 	before := roles.Get([]byte(r.Name))
 	var old *policy.Role
+	var prev any // the typed record for the change feed
 	if before != nil {
 		before = bytes.Clone(before)
 		o, err := decode[policy.Role](before, "role")
 		if err != nil {
 			return policy.Role{}, err
 		}
-		old = &o
+		old, prev = &o, o
 	}
 	if err := store.ReplaceRole(old, &r); err != nil {
 		return policy.Role{}, err
@@ -41,7 +42,7 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 	if err := put(roles, []byte(r.Name), v); err != nil {
 		return policy.Role{}, err
 	}
-	t.journal.Put(policy.KindRole, "", string(r.Name), before, v)
+	t.journal.Put(policy.KindRole, "", string(r.Name), before, v, prev, r)
 	return r, nil
 }
 
@@ -100,6 +101,6 @@ func (t *tx) DeleteRole(name policy.RoleName) error {
 	if err := del(roles, []byte(name)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindRole, "", string(name), before)
+	t.journal.Deleted(policy.KindRole, "", string(name), before, nil)
 	return nil
 }

@@ -65,7 +65,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 	if err := t.writeIndexes(nil, ruleIndexes(nil, &r)); err != nil {
 		return policy.Rule{}, err
 	}
-	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v)
+	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v, r)
 	return r, nil
 }
 
@@ -106,7 +106,7 @@ func (t *tx) deleteRule(id policy.RuleID) error {
 	if err := del(rules, []byte(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindRule, r.Tenant, string(id), before)
+	t.journal.Deleted(policy.KindRule, r.Tenant, string(id), before, r)
 	return nil
 }
 

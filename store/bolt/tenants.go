@@ -53,7 +53,7 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 			return err
 		}
 	}
-	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v)
+	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v, nil, tn)
 	return nil
 }
 

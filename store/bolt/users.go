@@ -70,7 +70,7 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.writeIndexes(tb, userIndexes(nil, &u)); err != nil {
 		return policy.User{}, err
 	}
-	t.journal.Created(policy.KindUser, tenant, string(u.ID), v)
+	t.journal.Created(policy.KindUser, tenant, string(u.ID), v, u)
 	return u, nil
 }
 
@@ -160,7 +160,7 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 	if err := t.writeIndexes(tb, userIndexes(&old, &u)); err != nil {
 		return policy.User{}, err
 	}
-	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v)
+	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v, old, u)
 	return u, nil
 }
 
@@ -203,7 +203,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if err := del(users, []byte(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindUser, tenant, string(id), before)
+	t.journal.Deleted(policy.KindUser, tenant, string(id), before, old)
 	return nil
 }
 

@@ -162,7 +162,7 @@ func (t *tx) CreateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.putReverse(tenant, g.ID, addU, addG); err != nil {
 		return policy.DirGroup{}, err
 	}
-	t.journal.Created(policy.KindDirGroup, tenant, string(g.ID), v)
+	t.journal.Created(policy.KindDirGroup, tenant, string(g.ID), v, g)
 	return g, nil
 }
 
@@ -275,7 +275,7 @@ func (t *tx) UpdateDirGroup(tenant policy.TenantID, g policy.DirGroup) (policy.D
 	if err := t.putReverse(tenant, g.ID, addU, addG); err != nil {
 		return policy.DirGroup{}, err
 	}
-	t.journal.Updated(policy.KindDirGroup, tenant, string(g.ID), before, v)
+	t.journal.Updated(policy.KindDirGroup, tenant, string(g.ID), before, v, old, g)
 	return g, nil
 }
 
@@ -286,7 +286,7 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if err := t.write(); err != nil {
 		return err
 	}
-	_, before, err := t.dirGroupBy(tenant, "id", string(id), id)
+	old, before, err := t.dirGroupBy(tenant, "id", string(id), id)
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (t *tx) DeleteDirGroup(tenant policy.TenantID, id policy.DirGroupID) error 
 	if _, err := t.exec("delete directory group", `DELETE FROM dirgroups WHERE id = $1`, string(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindDirGroup, tenant, string(id), before)
+	t.journal.Deleted(policy.KindDirGroup, tenant, string(id), before, old)
 	return nil
 }
 

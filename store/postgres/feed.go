@@ -151,7 +151,7 @@ func (f *feed) catchUpLocked(ctx context.Context, upTo uint64) error {
 				if len(batch) == 0 { // its records were deleted since
 					f.last = cs[i-1].Seq
 				} else {
-					f.deliverLocked(batch)
+					f.deliverLocked(decoded(batch))
 				}
 				start = i
 			}
@@ -160,6 +160,19 @@ func (f *feed) catchUpLocked(ctx context.Context, upTo uint64) error {
 			return nil
 		}
 	}
+}
+
+// decoded gives each change of a batch read back from the audit table its
+// typed records (policy.Change.Decoded), decoded here once for every
+// subscriber. A change that does not decode is left as it is: its readers
+// meet the error.
+func decoded(batch []policy.Change) []policy.Change {
+	for i, c := range batch {
+		if d, err := c.Decoded(); err == nil {
+			batch[i] = d
+		}
+	}
+	return batch
 }
 
 const auditColumns = `seq, batch, time, actor, tenant, kind, op, id, before, after`

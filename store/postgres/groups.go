@@ -68,7 +68,7 @@ func (t *tx) CreateGroup(g policy.Group) (policy.Group, error) {
 		string(g.ID), g.Slug, nullable(string(g.Parent)), v); err != nil {
 		return policy.Group{}, err
 	}
-	t.journal.Created(policy.KindGroup, "", string(g.ID), v)
+	t.journal.Created(policy.KindGroup, "", string(g.ID), v, g)
 	return g, nil
 }
 
@@ -188,7 +188,7 @@ func (t *tx) UpdateGroup(g policy.Group) (policy.Group, error) {
 		string(g.ID), g.Slug, nullable(string(g.Parent)), v); err != nil {
 		return policy.Group{}, err
 	}
-	t.journal.Updated(policy.KindGroup, "", string(g.ID), before, v)
+	t.journal.Updated(policy.KindGroup, "", string(g.ID), before, v, old, g)
 	return g, nil
 }
 
@@ -230,7 +230,7 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	}
 	slices.SortFunc(gone, func(a, b ms) int { return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.role, b.role)) })
 	for _, m := range gone {
-		t.journal.MembershipDeleted(policy.TenantID(m.tenant), id, policy.UserID(m.user), policy.RoleName(m.role), m.data)
+		t.journal.MembershipDeleted(policy.TenantID(m.tenant), id, policy.UserID(m.user), policy.RoleName(m.role), m.data, nil)
 	}
 	rules, err := t.strings("rules of group", `SELECT id FROM rules WHERE group_id = $1 ORDER BY id`, string(id))
 	if err != nil {
@@ -244,7 +244,7 @@ func (t *tx) DeleteGroup(id policy.GroupID) error {
 	if _, err := t.exec("delete group", `DELETE FROM groups WHERE id = $1`, string(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindGroup, "", string(id), before)
+	t.journal.Deleted(policy.KindGroup, "", string(id), before, nil)
 	return nil
 }
 
@@ -298,12 +298,13 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		return policy.Role{}, err
 	}
 	var old *policy.Role
+	var prev any // the typed record for the change feed
 	if before != nil {
 		o, err := decode[policy.Role](before, "role")
 		if err != nil {
 			return policy.Role{}, err
 		}
-		old = &o
+		old, prev = &o, o
 	}
 	if err := store.ReplaceRole(old, &r); err != nil {
 		return policy.Role{}, err
@@ -316,7 +317,7 @@ func (t *tx) PutRole(r policy.Role) (policy.Role, error) {
 		ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, string(r.Name), v); err != nil {
 		return policy.Role{}, err
 	}
-	t.journal.Put(policy.KindRole, "", string(r.Name), before, v)
+	t.journal.Put(policy.KindRole, "", string(r.Name), before, v, prev, r)
 	return r, nil
 }
 
@@ -366,7 +367,7 @@ func (t *tx) DeleteRole(name policy.RoleName) error {
 	if _, err := t.exec("delete role", `DELETE FROM roles WHERE name = $1`, string(name)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindRole, "", string(name), before)
+	t.journal.Deleted(policy.KindRole, "", string(name), before, nil)
 	return nil
 }
 
@@ -421,7 +422,7 @@ func (t *tx) CreateRule(r policy.Rule) (policy.Rule, error) {
 		string(r.ID), string(r.Tenant), string(r.DirGroup), string(r.Group), string(r.Role), v); err != nil {
 		return policy.Rule{}, err
 	}
-	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v)
+	t.journal.Created(policy.KindRule, r.Tenant, string(r.ID), v, r)
 	return r, nil
 }
 
@@ -453,7 +454,7 @@ func (t *tx) deleteRule(id policy.RuleID) error {
 	if !found {
 		return fmt.Errorf("postgres: rule %s: %w", id, store.ErrNotFound)
 	}
-	t.journal.Deleted(policy.KindRule, policy.TenantID(tenant), string(id), before)
+	t.journal.Deleted(policy.KindRule, policy.TenantID(tenant), string(id), before, nil)
 	return nil
 }
 
@@ -547,7 +548,7 @@ func (t *tx) removeMembership(g policy.GroupID, u policy.UserID, r policy.RoleNa
 	if !found {
 		return fmt.Errorf("postgres: membership %s: %w", policy.MembershipKey(g, u, r), store.ErrNotFound)
 	}
-	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before)
+	t.journal.MembershipDeleted(policy.TenantID(tenant), g, u, r, before, nil)
 	return nil
 }
 

@@ -317,7 +317,7 @@ func (t *tx) PutTenant(tn policy.Tenant) error {
 		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, string(tn.ID), v); err != nil {
 		return err
 	}
-	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v)
+	t.journal.Put(policy.KindTenant, tn.ID, string(tn.ID), before, v, nil, tn)
 	return nil
 }
 
@@ -427,7 +427,7 @@ func (t *tx) CreateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		string(u.ID), string(tenant), policy.FoldUserName(u.UserName), nullable(u.ExternalID), v); err != nil {
 		return policy.User{}, err
 	}
-	t.journal.Created(policy.KindUser, tenant, string(u.ID), v)
+	t.journal.Created(policy.KindUser, tenant, string(u.ID), v, u)
 	return u, nil
 }
 
@@ -510,7 +510,7 @@ func (t *tx) UpdateUser(tenant policy.TenantID, u policy.User) (policy.User, err
 		string(u.ID), policy.FoldUserName(u.UserName), nullable(u.ExternalID), v); err != nil {
 		return policy.User{}, err
 	}
-	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v)
+	t.journal.Updated(policy.KindUser, tenant, string(u.ID), before, v, old, u)
 	return u, nil
 }
 
@@ -522,7 +522,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if err := t.write(); err != nil {
 		return err
 	}
-	_, before, err := t.oldUser(tenant, id)
+	old, before, err := t.oldUser(tenant, id)
 	if err != nil {
 		return err
 	}
@@ -549,7 +549,7 @@ func (t *tx) DeleteUser(tenant policy.TenantID, id policy.UserID) error {
 	if _, err := t.exec("delete user", `DELETE FROM users WHERE id = $1`, string(id)); err != nil {
 		return err
 	}
-	t.journal.Deleted(policy.KindUser, tenant, string(id), before)
+	t.journal.Deleted(policy.KindUser, tenant, string(id), before, old)
 	return nil
 }
 
@@ -585,7 +585,7 @@ func (t *tx) flush() error {
 		if _, err := t.exec("update directory group", `UPDATE dirgroups SET data = $2 WHERE id = $1`, string(g.ID), v); err != nil {
 			return err
 		}
-		t.journal.Cascaded(rw, before, v)
+		t.journal.Cascaded(rw, before, v, old, g)
 		return nil
 	})
 }

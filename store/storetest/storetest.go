@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditRules", testAuditRules},
 		{"AuditBulk", testAuditBulk},
 		{"Subscribe", testSubscribe},
+		{"TypedFeed", testTypedFeed},
 		{"Records", testRecords},
 		{"BatcherKeepsEachActor", testBatcherKeepsEachActor},
 		{"ReadOnlyView", testReadOnlyView},
