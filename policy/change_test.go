@@ -33,13 +33,7 @@ func TestParseMembershipKey(t *testing.T) {
 }
 
 func TestRecords(t *testing.T) {
-	raw := func(v any) json.RawMessage {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	raw := func(v any) json.RawMessage { return rawJSON(t, v) }
 	g1 := Group{ID: "g1", Slug: "lug-one", Name: "One"}
 	g2 := Group{ID: "g1", Slug: "lug-one", Name: "Two"}
 
@@ -72,13 +66,7 @@ func TestRecords(t *testing.T) {
 }
 
 func TestRecordsTyped(t *testing.T) {
-	raw := func(v any) json.RawMessage {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	raw := func(v any) json.RawMessage { return rawJSON(t, v) }
 	g1 := Group{ID: "g1", Slug: "lug-one", Name: "One", Topics: []string{"linux"}}
 	g2 := Group{ID: "g1", Slug: "lug-one", Name: "Two", Topics: []string{"bsd"}}
 	// The typed side wins over the JSON: a reader of a typed change decodes
@@ -245,4 +233,14 @@ func shared(a, b reflect.Value, path string) string {
 		}
 	}
 	return ""
+}
+
+// rawJSON returns the JSON of v.
+func rawJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
