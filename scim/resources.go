@@ -103,19 +103,33 @@ func withExtensions(m map[string]any, core string) []any {
 // read-only ones Okta echoes back.
 var dropped = map[string]bool{"id": true, "meta": true, "schemas": true, "password": true, "groups": true}
 
+// storedAttrs walks a SCIM resource's attributes, normalized, that are
+// stored: not in dropped and not null. set maps each onto its field or, for
+// one kept exactly as sent, into attrs, which storedAttrs returns (nil when
+// none was kept). The first error of set ends the walk.
+func storedAttrs(m map[string]any, set func(attrs map[string]any, k string, v any) error) (map[string]any, error) {
+	attrs := map[string]any{}
+	for k, v := range normalize(m).(map[string]any) {
+		if dropped[k] || v == nil {
+			continue
+		}
+		if err := set(attrs, k, v); err != nil {
+			return nil, err
+		}
+	}
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	return attrs, nil
+}
+
 // userFromSCIM maps a SCIM User onto a policy.User. Core attributes go to
 // their fields; every other attribute, including the enterprise extension,
 // is kept in Attributes exactly as sent. Version, ID and timestamps are
 // left for the caller.
 func userFromSCIM(m map[string]any) (policy.User, error) {
-	m = normalize(m).(map[string]any)
 	var u policy.User
-	u.Attributes = map[string]any{}
-	for k, v := range m {
-		if dropped[k] || v == nil {
-			continue
-		}
-		var err error
+	attrs, err := storedAttrs(m, func(attrs map[string]any, k string, v any) (err error) {
 		switch k {
 		case "userName":
 			u.UserName, err = str(k, v)
@@ -127,14 +141,14 @@ func userFromSCIM(m map[string]any) (policy.User, error) {
 			b, ok := v.(bool)
 			if !ok {
 				if b, ok = stringBool(v); !ok {
-					return u, errorf(scimerr.ScimErrorInvalidValue, "active must be a boolean")
+					return errorf(scimerr.ScimErrorInvalidValue, "active must be a boolean")
 				}
 			}
 			u.Active = b
 		case "name":
 			nm, ok := v.(map[string]any)
 			if !ok {
-				return u, errorf(scimerr.ScimErrorInvalidValue, "name must be an object")
+				return errorf(scimerr.ScimErrorInvalidValue, "name must be an object")
 			}
 			rest := map[string]any{}
 			for nk, nv := range nm {
@@ -149,32 +163,31 @@ func userFromSCIM(m map[string]any) (policy.User, error) {
 					}
 				}
 				if err != nil {
-					return u, err
+					return err
 				}
 			}
 			if len(rest) > 0 {
-				u.Attributes["name"] = rest
+				attrs["name"] = rest
 			}
 		case "emails":
 			u.Emails, err = emails(v)
 		case EnterpriseSchema:
 			ext, ok := v.(map[string]any)
 			if !ok {
-				return u, errorf(scimerr.ScimErrorInvalidValue, "%s must be an object", k)
+				return errorf(scimerr.ScimErrorInvalidValue, "%s must be an object", k)
 			}
 			if len(ext) > 0 {
-				u.Attributes[k] = ext
+				attrs[k] = ext
 			}
 		default:
-			u.Attributes[k] = v
+			attrs[k] = v
 		}
-		if err != nil {
-			return u, err
-		}
+		return err
+	})
+	if err != nil {
+		return u, err
 	}
-	if len(u.Attributes) == 0 {
-		u.Attributes = nil
-	}
+	u.Attributes = attrs
 	if u.UserName == "" {
 		return u, errorf(scimerr.ScimErrorInvalidValue, "userName is required")
 	}
@@ -270,14 +283,8 @@ func groupToSCIM(g policy.DirGroup, loc func(kind, id string) string) map[string
 // of the tenant (known caches the kind of ids already resolved: "User" or
 // "Group").
 func groupFromSCIM(tx store.Tx, tenant policy.TenantID, m map[string]any, known map[string]string) (policy.DirGroup, error) {
-	m = normalize(m).(map[string]any)
 	var g policy.DirGroup
-	g.Attributes = map[string]any{}
-	for k, v := range m {
-		if dropped[k] || v == nil {
-			continue
-		}
-		var err error
+	attrs, err := storedAttrs(m, func(attrs map[string]any, k string, v any) (err error) {
 		switch k {
 		case "displayName":
 			g.DisplayName, err = str(k, v)
@@ -286,15 +293,14 @@ func groupFromSCIM(tx store.Tx, tenant policy.TenantID, m map[string]any, known 
 		case "members":
 			g.MemberUsers, g.MemberGroups, err = members(tx, tenant, v, known)
 		default:
-			g.Attributes[k] = v
+			attrs[k] = v
 		}
-		if err != nil {
-			return g, err
-		}
+		return err
+	})
+	if err != nil {
+		return g, err
 	}
-	if len(g.Attributes) == 0 {
-		g.Attributes = nil
-	}
+	g.Attributes = attrs
 	if g.DisplayName == "" {
 		return g, errorf(scimerr.ScimErrorInvalidValue, "displayName is required")
 	}
