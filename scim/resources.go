@@ -106,16 +106,21 @@ var dropped = map[string]bool{"id": true, "meta": true, "schemas": true, "passwo
 // storedAttrs walks a SCIM resource's attributes, normalized, that are
 // stored: not in dropped and not null. set maps each onto its field or, for
 // one kept exactly as sent, into attrs, which storedAttrs returns (nil when
-// none was kept). The first error of set ends the walk.
-func storedAttrs(m map[string]any, set func(attrs map[string]any, k string, v any) error) (map[string]any, error) {
+// none was kept). The first error of set ends the walk; then the attribute
+// required must be a non-empty string.
+func storedAttrs(m map[string]any, required string, set func(attrs map[string]any, k string, v any) error) (map[string]any, error) {
+	m = normalize(m).(map[string]any)
 	attrs := map[string]any{}
-	for k, v := range normalize(m).(map[string]any) {
+	for k, v := range m {
 		if dropped[k] || v == nil {
 			continue
 		}
 		if err := set(attrs, k, v); err != nil {
 			return nil, err
 		}
+	}
+	if s, _ := m[required].(string); s == "" {
+		return nil, errorf(scimerr.ScimErrorInvalidValue, "%s is required", required)
 	}
 	if len(attrs) == 0 {
 		return nil, nil
@@ -129,7 +134,7 @@ func storedAttrs(m map[string]any, set func(attrs map[string]any, k string, v an
 // left for the caller.
 func userFromSCIM(m map[string]any) (policy.User, error) {
 	var u policy.User
-	attrs, err := storedAttrs(m, func(attrs map[string]any, k string, v any) (err error) {
+	attrs, err := storedAttrs(m, "userName", func(attrs map[string]any, k string, v any) (err error) {
 		switch k {
 		case "userName":
 			u.UserName, err = str(k, v)
@@ -184,14 +189,8 @@ func userFromSCIM(m map[string]any) (policy.User, error) {
 		}
 		return err
 	})
-	if err != nil {
-		return u, err
-	}
 	u.Attributes = attrs
-	if u.UserName == "" {
-		return u, errorf(scimerr.ScimErrorInvalidValue, "userName is required")
-	}
-	return u, nil
+	return u, err
 }
 
 func str(name string, v any) (string, error) {
@@ -284,7 +283,7 @@ func groupToSCIM(g policy.DirGroup, loc func(kind, id string) string) map[string
 // "Group").
 func groupFromSCIM(tx store.Tx, tenant policy.TenantID, m map[string]any, known map[string]string) (policy.DirGroup, error) {
 	var g policy.DirGroup
-	attrs, err := storedAttrs(m, func(attrs map[string]any, k string, v any) (err error) {
+	attrs, err := storedAttrs(m, "displayName", func(attrs map[string]any, k string, v any) (err error) {
 		switch k {
 		case "displayName":
 			g.DisplayName, err = str(k, v)
@@ -297,14 +296,8 @@ func groupFromSCIM(tx store.Tx, tenant policy.TenantID, m map[string]any, known 
 		}
 		return err
 	})
-	if err != nil {
-		return g, err
-	}
 	g.Attributes = attrs
-	if g.DisplayName == "" {
-		return g, errorf(scimerr.ScimErrorInvalidValue, "displayName is required")
-	}
-	return g, nil
+	return g, err
 }
 
 func members(tx store.Tx, tenant policy.TenantID, v any, known map[string]string) ([]policy.UserID, []policy.DirGroupID, error) {
