@@ -305,15 +305,14 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	in := fs.String("in", "", "backup file")
-	cfgPath := fs.String("config", "", "configuration file (its store path is restored)")
-	data := fs.String("data", "", "data directory of `roster demo` (alternative to --config)")
+	file := boltFlags(fs, "its store path is restored")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *in == "" {
 		return errors.New("restore: --in is required")
 	}
-	path, _, err := boltFile("restore", *cfgPath, *data)
+	path, _, err := file()
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,12 @@ var errDoctorFindings = errors.New("doctor: the store needs attention")
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (its store is checked)")
-	data := fs.String("data", "", "data directory of `roster demo` (alternative to --config)")
+	file := boltFlags(fs, "its store is checked")
 	drop := fs.String("delete", "", "drop the quarantined record with this id")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	path, cfg, err := boltFile("doctor", *cfgPath, *data)
+	path, cfg, err := file()
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,16 @@ func openStore(ctx context.Context, sc config.StoreConfig, logger *slog.Logger) 
 	return s, sc.Bbolt.Path, nil
 }
 
+// boltFlags declares --config and --data on fs for a command that works
+// on a bbolt file while the server is stopped (configHelp says what it
+// does with the configured store); after fs.Parse the returned func
+// resolves them with boltFile, named after fs.
+func boltFlags(fs *flag.FlagSet, configHelp string) func() (path string, cfg *config.Config, err error) {
+	cfgPath := fs.String("config", "", "configuration file ("+configHelp+")")
+	data := fs.String("data", "", "data directory of `roster demo` (alternative to --config)")
+	return func() (string, *config.Config, error) { return boltFile(fs.Name(), *cfgPath, *data) }
+}
+
 // boltFile resolves the bbolt file a command cmd works on: the one the
 // configuration at cfgPath names, or roster.db in the folder data. cfg is
 // the loaded configuration (nil with data). A PostgreSQL configuration
