@@ -86,15 +86,7 @@ func (s *Server) putMailingList(w http.ResponseWriter, r *http.Request, p princi
 		DirGroups []listDirGroup      `json:"dirGroups"`
 		Addresses []policy.Subscriber `json:"addresses"`
 	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	g, ok := s.withGroup(w, r, p, policy.PermMembersManage)
-	if !ok {
-		return
-	}
-	s.writeList(w, r, p, g, func(tx store.Tx, l *policy.MailingList) error {
+	s.editList(w, r, p, &in, func(tx store.Tx, l *policy.MailingList) error {
 		l.DirGroups = nil
 		for _, ld := range in.DirGroups {
 			d, err := lookupDirGroup(tx, ld.Tenant, ld.DirGroup)
@@ -124,15 +116,7 @@ func (s *Server) importMailingList(w http.ResponseWriter, r *http.Request, p pri
 	var in struct {
 		Addresses string `json:"addresses"`
 	}
-	if err := s.body(w, r)(&in); err != nil {
-		writeErr(w, err)
-		return
-	}
-	g, ok := s.withGroup(w, r, p, policy.PermMembersManage)
-	if !ok {
-		return
-	}
-	s.writeList(w, r, p, g, func(_ store.Tx, l *policy.MailingList) error {
+	s.editList(w, r, p, &in, func(_ store.Tx, l *policy.MailingList) error {
 		have := map[string]bool{}
 		for _, a := range l.Addresses {
 			have[policy.FoldAddress(a.Address)] = true
@@ -152,9 +136,18 @@ func (s *Server) importMailingList(w http.ResponseWriter, r *http.Request, p pri
 	})
 }
 
-// writeList changes g's mailing list with fn in one transaction and
-// answers the list.
-func (s *Server) writeList(w http.ResponseWriter, r *http.Request, p principal, g policy.Group, fn func(store.Tx, *policy.MailingList) error) {
+// editList answers a request that changes a group's mailing list
+// (members.manage): it decodes the body into in, changes the list with fn
+// in one transaction and answers the list.
+func (s *Server) editList(w http.ResponseWriter, r *http.Request, p principal, in any, fn func(store.Tx, *policy.MailingList) error) {
+	if err := s.body(w, r)(in); err != nil {
+		writeErr(w, err)
+		return
+	}
+	g, ok := s.withGroup(w, r, p, policy.PermMembersManage)
+	if !ok {
+		return
+	}
 	err := s.update(r, p, func(tx store.Tx) error {
 		cur, err := tx.Group(g.ID)
 		if err != nil {
