@@ -21,6 +21,7 @@ import (
 
 	"github.com/roster-dev/roster/demo"
 	mp "github.com/roster-dev/roster/internal/mailpit"
+	"github.com/roster-dev/roster/internal/testclock"
 	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
@@ -194,25 +195,12 @@ func startFlaky(t *testing.T, target int, fail func(n int64) bool) *flaky {
 // world is a store with a small hierarchy, a policy engine fed by it and
 // a clock the test moves.
 type world struct {
-	t   *testing.T
-	st  store.Store
-	eng *policy.Engine
-	now time.Time
-	mu  sync.Mutex
-	ids map[string]policy.UserID // userName → id
-	grp map[string]policy.Group  // slug → group
-}
-
-func (w *world) clock() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-func (w *world) advance(d time.Duration) {
-	w.mu.Lock()
-	w.now = w.now.Add(d)
-	w.mu.Unlock()
+	t     *testing.T
+	st    store.Store
+	eng   *policy.Engine
+	clock *testclock.Clock
+	ids   map[string]policy.UserID // userName → id
+	grp   map[string]policy.Group  // slug → group
 }
 
 // newWorld: isug ⊃ rug ⊃ lug; alice, bob and carol are members of lug
@@ -220,7 +208,7 @@ func (w *world) advance(d time.Duration) {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	st := teststore.Bolt(t, policy.Tenant{ID: "vendor", Name: "Vendor", Kind: policy.TenantVendor}, policy.Tenant{ID: "acme", Name: "Acme", Kind: policy.TenantPartner})
-	w := &world{t: t, st: st, now: time.Date(2031, 3, 5, 9, 0, 0, 0, time.UTC), ids: map[string]policy.UserID{}, grp: map[string]policy.Group{}}
+	w := &world{t: t, st: st, clock: testclock.New(time.Date(2031, 3, 5, 9, 0, 0, 0, time.UTC)), ids: map[string]policy.UserID{}, grp: map[string]policy.Group{}}
 	err := st.Update(context.Background(), "test", func(tx store.Tx) error {
 		for _, r := range demo.DefaultRoles() {
 			if _, err := tx.PutRole(r); err != nil {
@@ -262,7 +250,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) service(port int, tune func(*Config)) *Service {
 	w.t.Helper()
 	cfg := Config{
-		Now: w.clock, Store: w.st, Engine: w.eng,
+		Now: w.clock.Now, Store: w.st, Engine: w.eng,
 		Sender:  &SMTP{Host: "127.0.0.1", Port: port, Timeout: 10 * time.Second},
 		From:    netmail.Address{Address: "groups@roster.example"},
 		BaseURL: "https://roster.example",
@@ -287,7 +275,7 @@ func (w *world) announce(slug, subject string, groups ...string) Job {
 		for _, g := range groups {
 			a.Groups = append(a.Groups, w.grp[g].ID)
 		}
-		j, err = Queue(tx, a, w.clock())
+		j, err = Queue(tx, a, w.clock.Now())
 		return err
 	})
 	if err != nil {

@@ -265,7 +265,7 @@ func TestRetryWithoutDuplicates(t *testing.T) {
 		t.Fatalf("retried before the backoff: %v", got)
 	}
 	for i := 0; i < 8; i++ {
-		w.advance(10 * time.Minute)
+		w.clock.Advance(10 * time.Minute)
 		process(t, s)
 	}
 	want := []string{"alice@vendor.example", "bob@vendor.example", "carol@acme.example", "erin@vendor.example", "frank@acme.example"}
@@ -279,7 +279,7 @@ func TestRetryWithoutDuplicates(t *testing.T) {
 	}
 	// A new Service on the same store (a restart) sends nothing again.
 	s2 := w.service(mp.smtpPort, nil)
-	w.advance(time.Hour)
+	w.clock.Advance(time.Hour)
 	process(t, s2)
 	if got := mp.recipients(); len(got) != len(want) {
 		t.Fatalf("after restart: %v", got)
@@ -315,7 +315,7 @@ func TestWeeklyDigest(t *testing.T) {
 	})
 	process(t, s) // the notice to erin
 	mp.clear()
-	w.advance(4*24*time.Hour + 22*time.Hour) // Monday 10 March 07:00
+	w.clock.Advance(4*24*time.Hour + 22*time.Hour) // Monday 10 March 07:00
 	process(t, s)
 	msgs := mp.messages()
 	if len(msgs) != 1 || msgs[0].To != "erin@vendor.example" {
@@ -326,7 +326,7 @@ func TestWeeklyDigest(t *testing.T) {
 	}
 	// Once a week only.
 	mp.clear()
-	w.advance(time.Hour)
+	w.clock.Advance(time.Hour)
 	process(t, s)
 	if got := mp.recipients(); len(got) != 0 {
 		t.Errorf("second digest %v", got)
@@ -342,7 +342,7 @@ func TestDirectReachesOnlyItsRecipients(t *testing.T) {
 	s := w.service(mp.smtpPort, nil)
 	process(t, s)
 	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
-		if _, err := QueueDirect(tx, Direct{Group: w.grp["lug"], Subject: "x"}, w.clock()); !errors.Is(err, policy.ErrInvalid) {
+		if _, err := QueueDirect(tx, Direct{Group: w.grp["lug"], Subject: "x"}, w.clock.Now()); !errors.Is(err, policy.ErrInvalid) {
 			t.Errorf("no recipients: %v", err)
 		}
 		if err := SetPrefs(tx, w.ids["carol"], func(p *Prefs) error {
@@ -352,7 +352,7 @@ func TestDirectReachesOnlyItsRecipients(t *testing.T) {
 			return err
 		}
 		_, err := QueueDirect(tx, Direct{Group: w.grp["lug"], Users: []policy.UserID{w.ids["carol"], w.ids["frank"]},
-			Subject: "Your talk is accepted", Body: "See you there."}, w.clock())
+			Subject: "Your talk is accepted", Body: "See you there."}, w.clock.Now())
 		return err
 	})
 	if err != nil {

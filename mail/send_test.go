@@ -32,7 +32,7 @@ func TestMarkdownSanitised(t *testing.T) {
 	process(t, s)
 	err := w.st.Update(context.Background(), "test", func(tx store.Tx) error {
 		_, err := Queue(tx, Announcement{Group: w.grp["lug"], Subject: "Markdown", AuthorName: "Alice",
-			Body: "We meet **on Friday**.\n\n- talks\n- [the venue](https://venue.example/map)\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2)) <img src=x onerror=alert(3)>"}, w.clock())
+			Body: "We meet **on Friday**.\n\n- talks\n- [the venue](https://venue.example/map)\n\n<script>alert(1)</script>\n\n[click](javascript:alert(2)) <img src=x onerror=alert(3)>"}, w.clock.Now())
 		return err
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestRateLimitPerDomain(t *testing.T) {
 	if st.Counts[StateQueued] != 1 || st.Counts[StateSent] != 2 {
 		t.Fatalf("status %+v", st.Counts)
 	}
-	w.advance(3 * time.Second)
+	w.clock.Advance(3 * time.Second)
 	process(t, s)
 	if got, want := mp.recipients(), []string{"alice@vendor.example", "bob@vendor.example", "carol@acme.example"}; !slices.Equal(got, want) {
 		t.Fatalf("after the wait %v, want %v", got, want)
@@ -179,7 +179,7 @@ func TestParentOrganizersOnly(t *testing.T) {
 	process(t, s)
 	err = w.st.Update(context.Background(), "test", func(tx store.Tx) error {
 		_, err := Queue(tx, Announcement{Group: w.grp["lug"], Groups: []policy.GroupID{w.grp["rug"].ID}, Roles: []policy.RoleName{"organizer", "admin"},
-			ToName: "the organizers of RUG Europe", Subject: "Speakers wanted", Body: "Who can talk in May?"}, w.clock())
+			ToName: "the organizers of RUG Europe", Subject: "Speakers wanted", Body: "Who can talk in May?"}, w.clock.Now())
 		return err
 	})
 	if err != nil {
@@ -226,19 +226,19 @@ func TestRSVPReminder(t *testing.T) {
 	}
 	process(t, s) // the invitation
 	mp.clear()
-	w.advance(24 * time.Hour) // 33.5 hours before: too early
+	w.clock.Advance(24 * time.Hour) // 33.5 hours before: too early
 	process(t, s)
 	if got := mp.recipients(); len(got) != 0 {
 		t.Fatalf("reminded too early: %v", got)
 	}
-	w.advance(10 * time.Hour) // 23.5 hours before
+	w.clock.Advance(10 * time.Hour) // 23.5 hours before
 	process(t, s)
 	msgs := mp.messages()
 	if len(msgs) != 1 || msgs[0].To != "alice@vendor.example" || msgs[0].Subject != "Tomorrow: March meetup" ||
 		!strings.Contains(msgs[0].Parts["text/plain"], "The Pub") {
 		t.Fatalf("reminders %v", msgs)
 	}
-	w.advance(time.Hour)
+	w.clock.Advance(time.Hour)
 	process(t, s)
 	if got := mp.recipients(); len(got) != 1 {
 		t.Errorf("reminded again: %v", got)
@@ -297,7 +297,7 @@ func TestRestartMidQueue(t *testing.T) {
 	if first < 25 || first >= 120 {
 		t.Fatalf("%d delivered before the stop", first)
 	}
-	w.advance(10 * time.Minute) // past the backoff of any send the stop cut
+	w.clock.Advance(10 * time.Minute) // past the backoff of any send the stop cut
 	process(t, w.service(mp.smtpPort, nil))
 	got := mp.recipients()
 	seen := map[string]int{}

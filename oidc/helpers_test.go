@@ -17,29 +17,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/roster-dev/roster/internal/testclock"
 	"github.com/roster-dev/roster/internal/teststore"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 	"github.com/roster-dev/roster/store/storetest"
 )
-
-// clock is an injectable Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const (
 	rpRedirect      = "http://127.0.0.1:1/cb"
@@ -59,7 +42,7 @@ const (
 // policy engine.
 type env struct {
 	t      *testing.T
-	clock  *clock
+	clock  *testclock.Clock
 	st     store.Store
 	engine *policy.Engine
 	p      *Provider
@@ -206,7 +189,7 @@ func startProvider(t testing.TB, st store.Store, eng *policy.Engine, users map[s
 
 func startProviderOn(t testing.TB, ls *lateServer, st store.Store, eng *policy.Engine, users map[string]policy.User, opts ...envOption) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Now()}, st: st, engine: eng, users: users, srv: ls.Server}
+	e := &env{clock: testclock.New(time.Now()), st: st, engine: eng, users: users, srv: ls.Server}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
