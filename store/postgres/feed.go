@@ -24,6 +24,9 @@ const notifyChannel = "roster_audit"
 // highest seq delivered (or passed over while nobody subscribed).
 type feed struct {
 	s *Store
+	// head reads the seq of the newest audit entry (s.auditHead; a test
+	// seam).
+	head func(context.Context) (uint64, error)
 
 	mu   sync.Mutex
 	last uint64
@@ -34,7 +37,7 @@ type feed struct {
 }
 
 func newFeed(s *Store, last uint64) *feed {
-	return &feed{s: s, last: last, subs: map[int]func([]policy.Change){}}
+	return &feed{s: s, head: s.auditHead, last: last, subs: map[int]func([]policy.Change){}}
 }
 
 func (f *feed) subscribe(fn func([]policy.Change)) func() {
@@ -94,26 +97,43 @@ func (f *feed) local(batch []policy.Change) {
 	f.deliverLocked(batch)
 }
 
-// catchUp delivers every committed batch after the last delivered one.
+// catchUp delivers every committed batch after the last delivered one, up
+// to upTo at least (0: the head of the log).
+//
+// With nobody subscribed it only moves f.last on, to upTo, which must be a
+// seq committed before catchUp looks at the subscribers: a subscriber that
+// is there by then may be owed every commit after it subscribed. (The
+// head is therefore read first: read after finding nobody, it could name a
+// batch that a subscriber arriving meanwhile is owed, and whose own
+// delivery, finding f.last past it, would then be dropped.)
 func (f *feed) catchUp(ctx context.Context, upTo uint64) error {
+	if upTo == 0 {
+		head, err := f.head(ctx)
+		if err != nil {
+			return err
+		}
+		upTo = head
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if upTo != 0 && upTo <= f.last {
+	if upTo <= f.last {
 		return nil
 	}
 	if len(f.fns()) == 0 {
-		// Nobody to tell: move on to the head of the log.
-		if upTo == 0 {
-			var head int64
-			if err := f.s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&head); err != nil {
-				return err
-			}
-			upTo = uint64(head)
-		}
-		f.last = max(f.last, upTo)
+		// Nobody to tell: move on.
+		f.last = upTo
 		return nil
 	}
 	return f.catchUpLocked(ctx, 0)
+}
+
+// auditHead reads the seq of the newest audit entry (0: none).
+func (s *Store) auditHead(ctx context.Context) (uint64, error) {
+	var head int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&head); err != nil {
+		return 0, err
+	}
+	return uint64(head), nil
 }
 
 // catchUpLocked reads the audit entries after f.last (up to upTo, 0: all)
@@ -291,14 +311,14 @@ func (s *Store) Sync(ctx context.Context) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
-	var head int64
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&head); err != nil {
+	head, err := s.auditHead(ctx)
+	if err != nil {
 		return s.connErr("read audit head", err)
 	}
 	if head == 0 {
 		return nil
 	}
-	return s.feed.catchUp(ctx, uint64(head))
+	return s.feed.catchUp(ctx, head)
 }
 
 // expandBatches returns cs with each policy.OpCreateBatch entry replaced by
