@@ -274,10 +274,10 @@ func (r *run) full(ctx context.Context) error {
 func (r *run) syncIndex(ctx context.Context) error {
 	prefix := r.s.dnPrefix()
 	var ops []op
-	for _, n := range sortedKeys(r.dnKind) {
-		if v := r.dnKind[n]; r.index[n] != v {
-			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v.String()})
-		}
+	// Only the entries that change are sorted: a first load wrote its
+	// users' along with them (diffUser), a later run most of them before.
+	for _, n := range sortedKeysWhere(r.dnKind, func(n string, v entryRef) bool { return r.index[n] != v }) {
+		ops = append(ops, op{kind: opPutDN, key: prefix + n, val: r.dnKind[n].String()})
 	}
 	// Entries the guard holds stay in the index, as in the store.
 	keep := map[entryRef]bool{}
@@ -289,10 +289,12 @@ func (r *run) syncIndex(ctx context.Context) error {
 			keep[groupEntry(g.ExternalID)] = true
 		}
 	}
-	for _, n := range sortedKeys(r.index) {
-		if _, ok := r.dnKind[n]; !ok && !keep[r.index[n]] {
-			ops = append(ops, op{kind: opDelDN, key: prefix + n})
-		}
+	gone := func(n string, v entryRef) bool {
+		_, ok := r.dnKind[n]
+		return !ok && !keep[v]
+	}
+	for _, n := range sortedKeysWhere(r.index, gone) {
+		ops = append(ops, op{kind: opDelDN, key: prefix + n})
 	}
 	return r.apply(ctx, ops)
 }

@@ -229,3 +229,19 @@ func TestRangedValues(t *testing.T) {
 		t.Errorf("rangeAttr = %q", got)
 	}
 }
+
+// TestSortedKeysWhere: the accepted keys only, sorted; sortedKeys is all
+// of them.
+func TestSortedKeysWhere(t *testing.T) {
+	m := map[string]int{"d": 4, "a": 1, "c": 3, "b": 2, "e": 5}
+	odd := func(_ string, v int) bool { return v%2 == 1 }
+	if got, want := sortedKeysWhere(m, odd), []string{"a", "c", "e"}; !slices.Equal(got, want) {
+		t.Errorf("sortedKeysWhere = %q, want %q", got, want)
+	}
+	if got := sortedKeysWhere(m, func(string, int) bool { return false }); len(got) != 0 {
+		t.Errorf("nothing accepted: %q", got)
+	}
+	if got, want := sortedKeys(m), []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("sortedKeys = %q, want %q", got, want)
+	}
+}

@@ -177,19 +177,25 @@ func inTenantSorted[T ~string](b *bbolt.Bucket, ids []T, tenant policy.TenantID)
 }
 
 // matchSorted returns the ids that are keys of b whose value match
-// accepts, in one cursor walk (see inTenantSorted).
+// accepts, in one cursor walk (see inTenantSorted). The answer's map
+// first collects the distinct ids, so that only those are sorted (a first
+// load's groups: 264,000 member ids, 100,000 distinct).
 func matchSorted[T ~string](b *bbolt.Bucket, ids []T, match func(v []byte) bool) map[T]bool {
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
 	in := make(map[T]bool, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			in[id] = false
+		}
+	}
+	distinct := make([]T, 0, len(in))
+	for id := range in {
+		distinct = append(distinct, id)
+	}
+	slices.Sort(distinct)
 	c := b.Cursor()
 	var k, v []byte
 	started := false
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
+	for _, id := range distinct {
 		if !started {
 			k, v = c.Seek([]byte(id))
 			started = true
@@ -204,6 +210,8 @@ func matchSorted[T ~string](b *bbolt.Bucket, ids []T, match func(v []byte) bool)
 		}
 		if k != nil && string(k) == string(id) && match(v) {
 			in[id] = true
+		} else {
+			delete(in, id)
 		}
 	}
 	return in
