@@ -385,6 +385,13 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 	var settle <-chan time.Time
 	pending := false
 	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			// Stopped: what was not applied yet is read again from the
+			// stored cookies when Roster follows again; a run begun now
+			// would only fail on the cancelled context and record that
+			// as the directory's status.
+			return err
+		}
 		if presentU != nil || presentG != nil {
 			r := s.newRun(Persist)
 			if err := r.absentFromPresent(ctx, ch, presentU, presentG); err != nil {
