@@ -213,7 +213,10 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 	}
 	now := s.now().UTC()
 	t := &tx{ctx: ctx, s: s, now: now, journal: store.NewJournal(actor, now)}
+	// bbolt rolls back on every way out of its Update, a panic (which goes
+	// on up) or runtime.Goexit (t.FailNow) too; the Tx ends with it.
 	err := s.db.Update(func(btx *bbolt.Tx) error {
+		defer func() { t.done = true }()
 		t.btx, t.root = btx, rootBucket(btx)
 		if err := fn(t); err != nil {
 			return err
@@ -227,7 +230,6 @@ func (s *Store) Update(ctx context.Context, actor string, fn func(store.Tx) erro
 		}
 		return t.commit()
 	})
-	t.done = true
 	if err != nil {
 		return store.StorageError(err)
 	}

@@ -39,7 +39,9 @@
 // a serialization conflict is rolled back and fn runs again, up to
 // Options.MaxAttempts times: fn must have no effect outside the Tx, or only
 // effects that are safe to repeat. View runs at REPEATABLE READ, READ ONLY:
-// one snapshot.
+// one snapshot. Both end their transaction, and give its connection back
+// to the pool, however fn leaves: a panic (which goes on up to the caller)
+// or runtime.Goexit (t.FailNow in a test) too.
 //
 // The first SQL error of a transaction aborts it in PostgreSQL; the Tx
 // remembers it and the Update fails even if fn ignores it. Write methods
@@ -188,7 +190,7 @@ func (s *Store) isClosed() bool {
 
 // View implements store.Store: fn runs in one REPEATABLE READ, READ ONLY
 // transaction.
-func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
@@ -200,19 +202,21 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return s.connErr("begin", err)
 	}
 	t := &tx{ctx: ctx, s: s, pg: ptx}
-	err = fn(t)
-	t.done = true
-	rerr := ptx.Rollback(context.WithoutCancel(ctx))
-	if err != nil {
+	// The transaction ends, and its connection goes back to the pool, on
+	// every way out of fn: also a panic (which goes on up) and
+	// runtime.Goexit (t.FailNow), or Close would wait for the connection
+	// for ever.
+	defer func() {
+		t.done = true
+		rerr := ptx.Rollback(context.WithoutCancel(ctx))
+		if err == nil && rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
+			err = s.connErr("end read transaction", rerr)
+		}
+	}()
+	if err := fn(t); err != nil {
 		return err
 	}
-	if t.err != nil {
-		return t.err
-	}
-	if rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
-		return s.connErr("end read transaction", rerr)
-	}
-	return nil
+	return t.err
 }
 
 // Update implements store.Store. fn runs in a SERIALIZABLE transaction;

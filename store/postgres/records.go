@@ -280,23 +280,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 			return err
 		}
 		for _, table := range exportTables {
-			rows, err := ptx.Query(ctx, `SELECT row_to_json(x)::text FROM `+pgx.Identifier{table}.Sanitize()+` AS x ORDER BY 1`)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var row string
-				if err := rows.Scan(&row); err != nil {
-					rows.Close()
-					return err
-				}
-				if _, err := fmt.Fprintf(bw, `{"table":%q,"row":%s}`+"\n", table, row); err != nil {
-					rows.Close()
-					return err
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := backupTable(ctx, ptx, bw, table); err != nil {
 				return err
 			}
 		}
@@ -306,6 +290,27 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("postgres: backup: %w", err)
 	}
 	return cw.n, nil
+}
+
+// backupTable writes the rows of one table. The rows are closed however
+// it ends (also when w panics), so the transaction can end and its
+// connection go back to the pool.
+func backupTable(ctx context.Context, ptx pgx.Tx, w io.Writer, table string) error {
+	rows, err := ptx.Query(ctx, `SELECT row_to_json(x)::text FROM `+pgx.Identifier{table}.Sanitize()+` AS x ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row string
+		if err := rows.Scan(&row); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, `{"table":%q,"row":%s}`+"\n", table, row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 type countWriter struct {

@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Context", testContext},
 		{"Backup", testBackup},
 		{"Close", testClose},
+		{"CallbackExits", testCallbackExits},
 		{"Concurrency", testConcurrency},
 	}
 	for _, tt := range tests {
