@@ -392,14 +392,21 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 			// as the directory's status.
 			return err
 		}
+		// A batch begun is applied whole, even when Persist is stopped
+		// meanwhile: cancelled, the run stopped between its transactions
+		// (a user deleted, the cookies not stored) and recorded the
+		// cancellation as the directory's status. A store or directory
+		// that does not answer holds the stop for finishGrace at most.
+		actx, cancel := finishing(ctx, finishGrace)
+		defer cancel()
 		if presentU != nil || presentG != nil {
 			r := s.newRun(Persist)
-			if err := r.absentFromPresent(ctx, ch, presentU, presentG); err != nil {
+			if err := r.absentFromPresent(actx, ch, presentU, presentG); err != nil {
 				return err
 			}
 		}
 		if pending {
-			rs, err := s.applyChanges(ctx, ch)
+			rs, err := s.applyChanges(actx, ch)
 			if opts.Applied != nil {
 				opts.Applied(rs)
 			}
@@ -477,6 +484,25 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// finishGrace is how long a Persist run begun before its follower was
+// stopped may go on to finish.
+const finishGrace = 30 * time.Second
+
+// finishing returns a context with ctx's values that ends grace after ctx
+// ends (or when cancel is called): work begun under ctx finishes unless it
+// hangs.
+func finishing(ctx context.Context, grace time.Duration) (_ context.Context, cancel context.CancelFunc) {
+	fctx, cancelF := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancelF)
+		context.AfterFunc(fctx, func() { t.Stop() })
+	})
+	return fctx, func() {
+		stop()
+		cancelF()
 	}
 }
 

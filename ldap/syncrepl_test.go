@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,6 +176,56 @@ sn: Davis
 	st, err := s.Status(t.Context())
 	if err != nil || st.Mode != ldap.Persist || !st.OK() {
 		t.Errorf("status = %+v, %v", st, err)
+	}
+}
+
+// TestSyncreplStopFinishesRun: a follower stopped while it applies a batch
+// finishes that run — the batch applied whole, the cookies stored, the
+// status the run's own — instead of stopping between its transactions and
+// recording the cancellation as the directory's status (what
+// TestSyncreplPersist met now and then when it stopped the follower just
+// after seeing a deletion). The clock stops the follower at the start of
+// the run, so the stop lands inside it every time.
+func TestSyncreplStopFinishesRun(t *testing.T) {
+	e := newEnv(t, ldaptest.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var armed atomic.Bool
+	var created atomic.Int64 // users created by the runs finished
+	s := e.source(t, func(c *ldap.Config) {
+		c.Now = func() time.Time {
+			if armed.Load() {
+				cancel() // a run starts: stop the follower
+			}
+			return time.Now()
+		}
+		c.OnRun = func(rs ldap.RunStatus) { created.Add(int64(rs.Users.Created)) }
+	})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Persist(ctx, ldap.PersistOptions{Settle: 10 * time.Millisecond, Retry: 20 * time.Millisecond})
+	}()
+	eventually(t, "the first full run", func() bool { return created.Load() > 0 })
+	// A user in no group: its deletion is one event of one search (no
+	// group rewritten by refint), so it is the whole batch of the next
+	// run. Its addition's run must be over (OnRun comes after the run's
+	// last reading of the clock) before the clock is armed.
+	before := created.Load()
+	e.srv.MustModify(t, "dn: uid=zed,ou=people,dc=example,dc=com\nchangetype: add\nobjectClass: inetOrgPerson\nuid: zed\ncn: Zed\nsn: Zed\n")
+	eventually(t, "the run that adds the new user", func() bool { return created.Load() > before })
+
+	armed.Store(true)
+	e.srv.MustModify(t, "dn: uid=zed,ou=people,dc=example,dc=com\nchangetype: delete\n")
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Persist stopped with %v, want context.Canceled", err)
+	}
+	armed.Store(false)
+	if u, ok := e.snap(t).users["zed"]; ok {
+		t.Errorf("zed, deleted in the directory, is still in the store (%s) after the run that was stopped", u.ID)
+	}
+	st, err := s.Status(t.Context())
+	if err != nil || st.Mode != ldap.Persist || !st.OK() || st.Users.Deleted != 1 {
+		t.Errorf("status = %+v, %v; want the stopped run's own: persist, one user deleted, no error", st, err)
 	}
 }
 
