@@ -5,6 +5,7 @@ package ldap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,7 @@ func (r *run) full(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ldap[%s]: read store: %w", s.dir.ID, err)
 	}
+	r.storedIndex = len(r.index)
 	if len(r.oldUsers) == 0 {
 		r.batch = s.bulk // a first load
 		r.firstLoad = r.dry == nil
@@ -274,10 +276,14 @@ func (r *run) full(ctx context.Context) error {
 func (r *run) syncIndex(ctx context.Context) error {
 	prefix := r.s.dnPrefix()
 	var ops []op
-	// Only the entries that change are sorted: a first load wrote its
-	// users' along with them (diffUser), a later run most of them before.
-	for _, n := range sortedKeysWhere(r.dnKind, func(n string, v entryRef) bool { return r.index[n] != v }) {
-		ops = append(ops, op{kind: opPutDN, key: prefix + n, val: r.dnKind[n].String()})
+	// Only the groups' entries (planGroups) may differ: diffUser wrote
+	// the users' along with them and keeps index in line with dnKind.
+	// (Scanning both maps whole took 40-80 ms after a first load.)
+	slices.Sort(r.dnGroups)
+	for _, n := range slices.Compact(r.dnGroups) {
+		if v := r.dnKind[n]; r.index[n] != v {
+			ops = append(ops, op{kind: opPutDN, key: prefix + n, val: v.String()})
+		}
 	}
 	// Entries the guard holds stay in the index, as in the store.
 	keep := map[entryRef]bool{}
@@ -293,8 +299,12 @@ func (r *run) syncIndex(ctx context.Context) error {
 		_, ok := r.dnKind[n]
 		return !ok && !keep[v]
 	}
-	for _, n := range sortedKeysWhere(r.index, gone) {
-		ops = append(ops, op{kind: opDelDN, key: prefix + n})
+	if r.storedIndex > 0 {
+		// The entries this run added are all in dnKind: only a stored
+		// one can be gone.
+		for _, n := range sortedKeysWhere(r.index, gone) {
+			ops = append(ops, op{kind: opDelDN, key: prefix + n})
+		}
 	}
 	return r.apply(ctx, ops)
 }

@@ -48,6 +48,9 @@ func (r *run) planGroups(groups []dirGroup) (uniq []dirGroup, creates []op) {
 		seen[g.ext] = true
 		uniq = append(uniq, g)
 		r.dnKind[g.norm] = groupEntry(g.ext)
+		if r.index != nil {
+			r.dnGroups = append(r.dnGroups, g.norm)
+		}
 		r.groupsMark = laterMark(r.groupsMark, g.mark)
 	}
 	r.seenGroups = seen
@@ -567,6 +570,10 @@ func (r *run) desiredGroupWith(g dirGroup, groupIDOf func(ext string) (policy.Di
 		Source:      r.s.source,
 		Attributes:  map[string]any{attrDN: g.dn},
 	}
+	// Room for every member as a user: grown one append at a time, the
+	// lists of a first load's groups left as much garbage again (264,000
+	// memberships), while the last users are written.
+	d.MemberUsers = make([]policy.UserID, 0, len(g.members)+len(r.primary[g.sid])+len(r.primaryIDs[g.sid]))
 	for _, m := range g.members {
 		var kv entryRef
 		if r.s.dir.Membership == MembershipMemberUID {

@@ -60,10 +60,20 @@ func (o op) String() string {
 	return "dn index " + o.key
 }
 
+// opResult is what done needs of a written op. It is small: apply makes
+// one per op of a batch (a first load's batch of 10,000 users is 20,000
+// ops with their DN index entries), where copies of whole records made
+// 84 MB of garbage per 100,000 users.
 type opResult struct {
-	user  policy.User
-	group policy.DirGroup
-	final bool // a created group has all its members (desiredGroupFinal)
+	user  createdUser      // opCreateUser
+	group *policy.DirGroup // group ops: the group as written
+	final bool             // a created group has all its members (desiredGroupFinal)
+}
+
+// createdUser names a user an op created.
+type createdUser struct {
+	id  policy.UserID
+	ext string
 }
 
 type opError struct {
@@ -75,14 +85,15 @@ func (e *opError) Error() string { return e.err.Error() }
 
 func (e *opError) Unwrap() error { return e.err }
 
-// exec performs o in tx, leaving what done needs in res (written in
-// place: an opResult is large).
+// exec performs o in tx, leaving what done needs in res.
 func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 	t := r.s.tenant
 	var err error
 	switch o.kind {
 	case opCreateUser:
-		res.user, err = tx.CreateUser(t, o.user)
+		var u policy.User
+		u, err = tx.CreateUser(t, o.user)
+		res.user = createdUser{id: u.ID, ext: u.ExternalID}
 	case opUpdateUser:
 		var cur policy.User
 		cur, err = tx.User(t, o.user.ID)
@@ -93,7 +104,7 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 			err = fmt.Errorf("ldap: user %s changed since this run read it: %w", cur.ID, store.ErrVersion)
 			break
 		}
-		res.user, err = tx.UpdateUser(t, mergeUser(cur, o.user, r.s.mapsLocation(), r.s.dir.Attributes.Phone != ""))
+		_, err = tx.UpdateUser(t, mergeUser(cur, o.user, r.s.mapsLocation(), r.s.dir.Attributes.Phone != ""))
 	case opDeleteUser:
 		err = tx.DeleteUser(t, o.user.ID)
 	case opCreateGroup:
@@ -103,22 +114,23 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 		} else if o.dg != nil {
 			d, res.final = r.desiredGroupFinal(*o.dg)
 		}
-		res.group, err = tx.CreateDirGroup(t, d)
+		var g policy.DirGroup
+		g, err = tx.CreateDirGroup(t, d)
 		if err == nil {
+			res.group = &g
 			if r.txGroupID == nil {
 				r.txGroupID = map[string]policy.DirGroupID{}
 			}
-			r.txGroupID[res.group.ExternalID] = res.group.ID
+			r.txGroupID[g.ExternalID] = g.ID
 		}
 	case opDeactivateUser:
 		var cur policy.User
 		cur, err = tx.User(t, o.user.ID)
 		if err != nil || !cur.Active {
-			res.user = cur
 			break
 		}
 		cur.Active = false
-		res.user, err = tx.UpdateUser(t, cur)
+		_, err = tx.UpdateUser(t, cur)
 	case opUpdateGroup:
 		if d := o.delta; d != nil && !o.header && !o.quiet {
 			// Only members change: one delta write, at the cost of the
@@ -126,8 +138,9 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 			// this run (quiet) is filled in by the general path below.
 			var mr store.MemberResult
 			mr, err = store.ChangeMembers(tx, t, o.group.ID, d.update())
-			res.group = o.group
-			res.group.Version, res.group.Updated = mr.Version, mr.Updated
+			g := o.group
+			g.Version, g.Updated = mr.Version, mr.Updated
+			res.group = &g
 			break
 		}
 		var cur policy.DirGroup
@@ -148,7 +161,9 @@ func (r *run) exec(tx store.Tx, o op, res *opResult) error {
 			nu.MemberUsers = applyDelta(cur.MemberUsers, d.addUsers, d.delUsers)
 			nu.MemberGroups = applyDelta(cur.MemberGroups, d.addGroups, d.delGroups)
 		}
-		res.group, err = tx.UpdateDirGroup(t, nu)
+		var g policy.DirGroup
+		g, err = tx.UpdateDirGroup(t, nu)
+		res.group = &g
 	case opDeleteGroup:
 		err = tx.DeleteDirGroup(t, o.group.ID)
 	case opPutDN:
@@ -182,7 +197,7 @@ func (r *run) createUsers(tx store.Tx, chunk []op, res []opResult) (bool, error)
 	}
 	out, err := store.CreateUsers(tx, r.s.tenant, us)
 	for k, u := range out {
-		res[at[k]] = opResult{user: u}
+		res[at[k]] = opResult{user: createdUser{id: u.ID, ext: u.ExternalID}}
 	}
 	if be, ok := store.AsBulkError(err); ok {
 		return true, &opError{i: at[be.Index], err: be.Err}
@@ -254,8 +269,8 @@ func (r *run) createGroups(tx store.Tx, chunk []op, res []opResult) (bool, error
 // with one store.CreateDirGroups.
 func (r *run) createDirGroups(tx store.Tx, chunk []op, res []opResult, at []int, gs []policy.DirGroup, final []bool) (bool, error) {
 	out, err := store.CreateDirGroups(tx, r.s.tenant, gs)
-	for k, g := range out {
-		res[at[k]] = opResult{group: g, final: final[k]}
+	for k := range out {
+		res[at[k]] = opResult{group: &out[k], final: final[k]}
 	}
 	if be, ok := store.AsBulkError(err); ok {
 		return true, &opError{i: at[be.Index], err: be.Err}
@@ -270,7 +285,7 @@ func (r *run) done(o op, res opResult) {
 		if !r.preIDs {
 			// With preIDs the id is in userID since it was chosen;
 			// userID is then only read meanwhile (see full).
-			r.userID[res.user.ExternalID] = res.user.ID
+			r.userID[res.user.ext] = res.user.id
 		}
 		r.st.Users.Created++
 	case opUpdateUser:
@@ -285,18 +300,19 @@ func (r *run) done(o op, res opResult) {
 		r.st.Users.Updated++
 		r.st.Users.Deactivated++
 	case opCreateGroup:
-		r.groupID[res.group.ExternalID] = res.group.ID
-		r.curGroups[res.group.ExternalID] = res.group
+		g := res.group
+		r.groupID[g.ExternalID] = g.ID
+		r.curGroups[g.ExternalID] = *g
 		if res.final {
-			r.finalGroups[res.group.ExternalID] = true
+			r.finalGroups[g.ExternalID] = true
 		}
-		delete(r.oldMembers, res.group.ExternalID)
+		delete(r.oldMembers, g.ExternalID)
 		r.st.Groups.Created++
-		r.st.Memberships.Added += len(res.group.MemberUsers) + len(res.group.MemberGroups)
+		r.st.Memberships.Added += len(g.MemberUsers) + len(g.MemberGroups)
 	case opUpdateGroup:
-		if res.group.ExternalID != "" {
-			r.curGroups[res.group.ExternalID] = res.group
-			delete(r.oldMembers, res.group.ExternalID)
+		if g := res.group; g != nil && g.ExternalID != "" {
+			r.curGroups[g.ExternalID] = *g
+			delete(r.oldMembers, g.ExternalID)
 		}
 		if !o.quiet {
 			r.st.Groups.Updated++

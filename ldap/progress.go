@@ -125,11 +125,9 @@ func (r *run) simulate(o op) opResult {
 	}
 	switch o.kind {
 	case opCreateUser:
-		res.user = o.user
-		res.user.ID = policy.UserID("dry-run:" + o.user.ExternalID)
+		res.user = createdUser{id: policy.UserID("dry-run:" + o.user.ExternalID), ext: o.user.ExternalID}
 		report("create", "user", o.user.UserName, o.user.ExternalID, "")
 	case opUpdateUser:
-		res.user = o.user
 		action := "update"
 		if o.deactivates {
 			action = "deactivate"
@@ -145,10 +143,11 @@ func (r *run) simulate(o op) opResult {
 			d, res.final = r.desiredGroupFinal(*o.dg)
 		}
 		d.ID = policy.DirGroupID("dry-run:" + d.ExternalID)
-		res.group = d
+		res.group = &d
 		report("create", "group", d.DisplayName, d.ExternalID, fmt.Sprintf("%d users, %d groups", len(d.MemberUsers), len(d.MemberGroups)))
 	case opUpdateGroup:
-		res.group = o.group
+		g := o.group
+		res.group = &g
 		var detail []string
 		if o.header {
 			detail = append(detail, "name or DN")

@@ -732,6 +732,11 @@ type run struct {
 	dnKind     map[string]entryRef
 	userByName map[string]string
 	index      map[string]entryRef // DN index as stored (full runs)
+	// dnGroups holds the normalized DNs of the groups a full run read
+	// (set in dnKind by planGroups; see syncIndex); storedIndex the
+	// number of entries of the DN index when the run read it.
+	dnGroups    []string
+	storedIndex int
 	// primary maps a group SID to the external ids of the users read in
 	// this run whose primary group it is (Active Directory); primaryIDs
 	// to those of its stored primary members an incremental run did not

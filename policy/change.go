@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -302,8 +303,11 @@ func (c Change) MembersDelta() (MembersChange, error) {
 	return d, nil
 }
 
-// isNull reports whether b holds no record (empty or JSON null).
+// isNull reports whether b holds no record (empty or JSON null). It
+// copies nothing: it is asked of every record a bulk write feeds (a
+// first load's 100,000 users and 5,000 groups: 60 MB copied when it
+// trimmed a string of b).
 func isNull(b json.RawMessage) bool {
-	s := strings.TrimSpace(string(b))
-	return s == "" || s == "null"
+	s := bytes.TrimSpace(b)
+	return len(s) == 0 || string(s) == "null"
 }

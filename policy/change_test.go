@@ -244,3 +244,27 @@ func rawJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+func TestTypedEmptySides(t *testing.T) {
+	// A side whose JSON holds no record (empty, null, blanks around it)
+	// needs no typed record; any other JSON does.
+	g := Group{ID: "g1", Slug: "lug-one", Name: "One"}
+	after := rawJSON(t, g)
+	for _, tt := range []struct {
+		before string
+		typed  bool
+	}{
+		{"", true},
+		{"null", true},
+		{" \n\tnull \r\n", true},
+		{"   ", true},
+		{"nul", false},
+		{"null1", false},
+		{`{"id":"g0"}`, false},
+	} {
+		c := Change{Kind: KindGroup, Op: OpCreate, Before: json.RawMessage(tt.before), After: after}.WithRecords(nil, g)
+		if got := c.Typed(); got != tt.typed {
+			t.Errorf("Typed() with before %q = %v, want %v", tt.before, got, tt.typed)
+		}
+	}
+}
