@@ -473,7 +473,7 @@ func (s *Source) Approve(ctx context.Context, opts ApproveOptions) (RunStatus, e
 	if err != nil {
 		r.st.Error = err.Error()
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishGrace)
 	defer cancel()
 	serr := s.st.Update(sctx, store.ActorOr(ctx, s.source), func(tx store.Tx) error {
 		st, err := s.loadState(tx)

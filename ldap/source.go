@@ -513,6 +513,12 @@ type runOptions struct {
 	changes *syncChanges
 }
 
+// finishGrace is how long work begun under a context may go on after the
+// context ends, so that it ends whole: a run's status and state saved, a
+// Persist run begun before its follower was stopped. A store or directory
+// that does not answer holds a stop no longer than this.
+const finishGrace = 30 * time.Second
+
 // runWith performs one run.
 func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunStatus, error) {
 	revalidate := opts.revalidate
@@ -580,7 +586,7 @@ func (s *Source) runWith(ctx context.Context, mode Mode, opts runOptions) (RunSt
 		return r.st, err
 	}
 	// Save the status even when the run's context is cancelled.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishGrace)
 	defer cancel()
 	if serr := s.saveRun(store.WithActor(sctx, store.ActorOr(ctx, s.source)), r, err == nil); serr != nil {
 		s.log.Error("ldap sync: save state", "err", serr)

@@ -487,10 +487,6 @@ func (s *Source) persistOnce(ctx context.Context, opts PersistOptions) error {
 	}
 }
 
-// finishGrace is how long a Persist run begun before its follower was
-// stopped may go on to finish.
-const finishGrace = 30 * time.Second
-
 // finishing returns a context with ctx's values that ends grace after ctx
 // ends (or when cancel is called): work begun under ctx finishes unless it
 // hangs.
