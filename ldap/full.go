@@ -11,6 +11,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/roster-dev/roster/internal/hugeheap"
 	"github.com/roster-dev/roster/policy"
 	"github.com/roster-dev/roster/store"
 )
@@ -70,6 +71,12 @@ func (r *run) full(ctx context.Context) error {
 	if len(r.oldUsers) == 0 {
 		r.batch = s.bulk // a first load
 		r.firstLoad = r.dry == nil
+		if r.firstLoad && s.hugeHeap > 0 {
+			// A first load grows the heap by hundreds of MiB
+			// (see Performance in the package doc).
+			n := hugeheap.Advise(s.hugeHeap)
+			s.log.Debug("ldap sync: heap advised for huge pages", "bytes", n)
+		}
 	}
 	r.preIDs = r.dry == nil
 	r.nUsers, r.nGroups = len(r.oldUsers), len(r.oldGroups)

@@ -142,6 +142,10 @@ type Config struct {
 	BulkBatchSize int
 	// ProgressEvery logs progress every so many entries (default 10000).
 	ProgressEvery int
+	// HugePageHeap is how many bytes of Go heap a first load asks the
+	// system to back with transparent huge pages before it starts
+	// (internal/hugeheap): 0 means 256 MiB, a negative value none.
+	HugePageHeap int
 	// OnRun, when set, is called with the status of every finished run
 	// (for metrics).
 	OnRun func(RunStatus)
@@ -160,6 +164,7 @@ type Source struct {
 	batch    int
 	bulk     int
 	progress int
+	hugeHeap int // Config.HugePageHeap, defaulted
 	onRun    func(RunStatus)
 
 	disabled   disabledCheck
@@ -201,6 +206,7 @@ func NewSource(cfg Config) (*Source, error) {
 		batch:    cfg.BatchSize,
 		bulk:     cfg.BulkBatchSize,
 		progress: cfg.ProgressEvery,
+		hugeHeap: cfg.HugePageHeap,
 		onRun:    cfg.OnRun,
 		disabled: presets[dir.Flavor].disabled,
 		seed:     maphash.MakeSeed(),
@@ -221,6 +227,9 @@ func NewSource(cfg Config) (*Source, error) {
 	s.bulk = max(s.bulk, s.batch)
 	if s.progress <= 0 {
 		s.progress = 10000
+	}
+	if s.hugeHeap == 0 {
+		s.hugeHeap = 256 << 20
 	}
 	switch dir.Flavor {
 	case FlavorActiveDirectory:

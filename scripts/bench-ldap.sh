@@ -25,9 +25,12 @@
 #   GOMEMLIMIT=256MiB              the soft memory limit recommended for
 #                                  large directories (see package ldap doc)
 #   LDAPBENCH_BULK=N               Config.BulkBatchSize (default 10000)
+#   LDAPBENCH_HUGEHEAP=N           Config.HugePageHeap in bytes (default 256 MiB;
+#                                  -1: none)
 #   LDAPBENCH_CPUPROFILE=FILE      CPU profile of the last child's three runs;
 #                                  FILE.pairN of pair N's fresh full sync
-#   LDAPBENCH_VERBOSE=1            the pairs' children log to stderr
+#   LDAPBENCH_VERBOSE=1            the pairs' children log to stderr, and each
+#                                  child's user and system CPU and minor faults
 #   LDAPBENCH_MEMPROFILE=FILE      heap profile at 90% of the first run's users
 #   LDAPBENCH_AB=BINARY            each pair also times BINARY's full sync (an
 #                                  ldapbench built from another commit: go build

@@ -36,6 +36,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -205,6 +206,9 @@ func parent() error {
 				return 0, 0, fmt.Errorf("child output %q: %w", out, err)
 			}
 			os.Remove(db)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && os.Getenv("LDAPBENCH_VERBOSE") != "" {
+				fmt.Printf("   child: user %.2fs sys %.2fs, %d minor faults\n", cmd.ProcessState.UserTime().Seconds(), cmd.ProcessState.SystemTime().Seconds(), ru.Minflt)
+			}
 			return r.Full, cmd.ProcessState.UserTime().Seconds() + cmd.ProcessState.SystemTime().Seconds(), nil
 		}
 		if other := os.Getenv("LDAPBENCH_AB"); other != "" && i%2 == 1 {
@@ -379,7 +383,7 @@ func child(args []string) error {
 		return err
 	}
 	src, err := ldap.NewSource(ldap.Config{
-		Logger: log, Store: st, Tenant: tenant, BulkBatchSize: envInt("LDAPBENCH_BULK"),
+		Logger: log, Store: st, Tenant: tenant, BulkBatchSize: envInt("LDAPBENCH_BULK"), HugePageHeap: envInt("LDAPBENCH_HUGEHEAP"),
 		Directory: ldap.DirectoryConfig{
 			ID: "bench", URL: *url, BindDN: *bind, BindPassword: *password,
 			Users:  ldap.SearchConfig{BaseDN: "ou=people," + ldaptest.DefaultSuffix},

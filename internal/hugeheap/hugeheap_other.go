@@ -1,0 +1,5 @@
+//go:build !linux
+
+package hugeheap
+
+func advise(int) int { return 0 }
