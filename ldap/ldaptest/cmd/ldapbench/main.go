@@ -36,8 +36,8 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/roster-dev/roster/ldap"
