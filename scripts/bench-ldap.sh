@@ -25,7 +25,7 @@
 #   GOMEMLIMIT=256MiB              the soft memory limit recommended for
 #                                  large directories (see package ldap doc)
 #   LDAPBENCH_BULK=N               Config.BulkBatchSize (default 10000)
-#   LDAPBENCH_HUGEHEAP=N           Config.HugePageHeap in bytes (default 256 MiB;
+#   LDAPBENCH_HUGEHEAP=N           Config.HugePageHeap in bytes (default 320 MiB;
 #                                  -1: none)
 #   LDAPBENCH_CPUPROFILE=FILE      CPU profile of the last child's three runs;
 #                                  FILE.pairN of pair N's fresh full sync

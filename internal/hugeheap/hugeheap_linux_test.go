@@ -69,7 +69,6 @@ func TestAdviseHeap(t *testing.T) {
 	if got := Advise(n); got != n {
 		t.Fatalf("Advise(%d) = %d", n, got)
 	}
-	runtime.GC() // frees the advised range for what follows
 	b := make([]byte, 16<<20)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
