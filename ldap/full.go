@@ -71,7 +71,7 @@ func (r *run) full(ctx context.Context) error {
 	if len(r.oldUsers) == 0 {
 		r.batch = s.bulk // a first load
 		r.firstLoad = r.dry == nil
-		if r.firstLoad && s.hugeHeap > 0 {
+		if r.firstLoad && s.hugeHeap > 0 && !s.heapAdvised.Swap(true) {
 			// A first load grows the heap by hundreds of MiB
 			// (see Performance in the package doc).
 			n := hugeheap.Advise(s.hugeHeap)
