@@ -60,9 +60,8 @@ func thpMode(t *testing.T) string {
 	return s[strings.Index(s, "[")+1 : strings.Index(s, "]")]
 }
 
-// TestAdviseHeap: the heap allocated after Advise lies in a mapping marked
-// for huge pages ("hg") and, unless the system disables them, is backed by
-// them once touched.
+// TestAdviseHeap: the heap allocated after Advise lies in mappings marked
+// for huge pages ("hg").
 func TestAdviseHeap(t *testing.T) {
 	mode := thpMode(t)
 	const n = 64 << 20
@@ -90,8 +89,10 @@ func TestAdviseHeap(t *testing.T) {
 	if advised < uintptr(len(b))-hugePage {
 		t.Errorf("only %d of the %d bytes allocated after Advise lie in mappings marked for huge pages", advised, len(b))
 	}
+	// Whether the kernel backs them is its choice (a fragmented machine
+	// falls back to small pages, thp_fault_fallback): said, not asserted.
 	if mode != "never" && huge == 0 {
-		t.Errorf("THP %s, yet 16 MiB touched in advised mappings have no huge pages", mode)
+		t.Logf("THP %s, yet 16 MiB touched in advised mappings have no huge pages", mode)
 	}
 }
 
