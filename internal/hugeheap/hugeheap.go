@@ -3,7 +3,7 @@
 //
 // Go's runtime leaves huge pages to the system: where Linux gives them only
 // to memory that asks (/sys/kernel/mm/transparent_hugepage/enabled is
-// "madvise", as on Ubuntu and on many virtual machines), the heap is
+// "madvise", as on the machines Roster is tested on), the heap is
 // faulted in 4 KiB at a time. On a virtual machine whose host backs guest
 // memory lazily (free page reporting, ballooning) each such fault costs
 // microseconds: a directory sync that grows its heap to 300 MiB spent about
